@@ -1,0 +1,157 @@
+//! What a handler can reach besides its own state.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+
+use tokio::sync::mpsc;
+
+use crate::actor::{Actor, StopReason};
+use crate::actor_ref::{ActorRef, RefInner};
+use crate::cell::{Cell, Signal};
+use crate::envelope::Envelope;
+use crate::error::ActorError;
+use crate::id::ActorId;
+use crate::system::{ActorSystem, SpawnOptions};
+
+/// An actor's view of itself and of the system, passed to every handler and
+/// lifecycle hook.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Parent;
+/// impl Actor for Parent {
+///     type Error = std::convert::Infallible;
+/// }
+/// struct Child;
+/// impl Actor for Child {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// struct SpawnChild;
+/// impl Message for SpawnChild {
+///     type Reply = ActorRef<Child>;
+/// }
+///
+/// impl Handler<SpawnChild> for Parent {
+///     async fn handle(&mut self, _: SpawnChild, ctx: &mut Context<Self>) -> ActorRef<Child> {
+///         // Stopped before this actor stops.
+///         ctx.spawn_child(Child)
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let parent = system.spawn(Parent);
+/// let child = parent.ask(SpawnChild).await.unwrap();
+/// system.shutdown().await;
+/// assert!(!child.is_alive());
+/// # }
+/// ```
+pub struct Context<A: Actor> {
+    cell: Arc<Cell>,
+    tx: mpsc::Sender<Envelope<A>>,
+    me: Weak<RefInner<A>>,
+    children: Vec<Arc<Cell>>,
+    stop_now: Option<StopReason>,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(cell: Arc<Cell>, tx: mpsc::Sender<Envelope<A>>, me: Weak<RefInner<A>>) -> Self {
+        Context { cell, tx, me, children: Vec::new(), stop_now: None }
+    }
+
+    /// This actor's id.
+    pub fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    /// The name given at spawn, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.cell.name.as_deref()
+    }
+
+    /// A reference to this actor, to hand to others.
+    ///
+    /// Holding it inside the actor's own state keeps the actor alive after
+    /// every outside reference is dropped; keep a
+    /// [`WeakActorRef`](crate::WeakActorRef) there instead.
+    pub fn actor_ref(&self) -> ActorRef<A> {
+        match self.me.upgrade() {
+            Some(inner) => ActorRef::from_inner(inner),
+            // Every outside reference is gone and the actor is stopping; a
+            // fresh reference still reaches it until its mailbox closes.
+            None => ActorRef::from_inner(Arc::new(RefInner::new(self.tx.clone(), self.cell.clone()))),
+        }
+    }
+
+    /// The system this actor belongs to.
+    pub fn system(&self) -> &ActorSystem {
+        &self.cell.system
+    }
+
+    /// Stops this actor gracefully: it accepts no new messages, handles the
+    /// ones already queued, then stops with [`StopReason::Normal`].
+    pub fn stop(&mut self) {
+        self.cell.signal(Signal::Stop);
+    }
+
+    /// Stops this actor as soon as the current handler returns, with
+    /// [`StopReason::Killed`]. Queued messages become dead letters.
+    pub fn kill(&mut self) {
+        self.stop_now.get_or_insert(StopReason::Killed);
+    }
+
+    /// Fails this actor with `error` as soon as the current handler returns:
+    /// it stops with [`StopReason::Failed`], which its supervisor sees.
+    pub fn fail(&mut self, error: A::Error) {
+        self.stop_now.get_or_insert(StopReason::Failed(ActorError::new(error)));
+    }
+
+    /// Spawns a child actor. Children are stopped, and waited for, before
+    /// their parent's `on_stop` runs.
+    #[must_use = "dropping every ActorRef stops the actor"]
+    pub fn spawn_child<B: Actor>(&mut self, actor: B) -> ActorRef<B> {
+        self.spawn_child_with(actor, SpawnOptions::new())
+    }
+
+    /// Spawns a child actor with options.
+    #[must_use = "dropping every ActorRef stops the actor"]
+    pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
+        let child = self.cell.system.spawn_inner(actor, options, Some(self.cell.clone()));
+        self.children.push(child.cell().clone());
+        child
+    }
+
+    /// The ids of this actor's live children, oldest first.
+    pub fn children(&self) -> Vec<ActorId> {
+        self.children.iter().map(|c| c.id).collect()
+    }
+
+    pub(crate) fn cell(&self) -> &Arc<Cell> {
+        &self.cell
+    }
+
+    pub(crate) fn take_stop_now(&mut self) -> Option<StopReason> {
+        self.stop_now.take()
+    }
+
+    pub(crate) fn remove_child(&mut self, id: ActorId) {
+        self.children.retain(|c| c.id != id);
+    }
+
+    pub(crate) fn take_children(&mut self) -> Vec<Arc<Cell>> {
+        std::mem::take(&mut self.children)
+    }
+}
+
+impl<A: Actor> fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("actor", &self.cell.actor_type)
+            .field("id", &self.cell.id)
+            .field("children", &self.children.len())
+            .finish()
+    }
+}

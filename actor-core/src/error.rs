@@ -1,0 +1,381 @@
+//! Every public error type of the crate.
+//!
+//! Errors that concern one message hand that message back (`into_inner`), so
+//! nothing a caller sends is lost by an error. For `?` into one type, every
+//! error converts into the opaque [`Error`], which keeps only the [`ErrorKind`].
+
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::id::ActorId;
+
+/// Why a message could not be queued in an actor's mailbox.
+///
+/// The message is handed back in every case.
+#[non_exhaustive]
+pub enum SendError<M> {
+    /// The actor has stopped (or is stopping and no longer accepts messages).
+    Closed(M),
+    /// The bounded mailbox is full; only `try_*` methods return this.
+    Full(M),
+    /// A `blocking_*` method was called from inside an async runtime, where
+    /// blocking the thread could deadlock it.
+    BlockingInRuntime(M),
+}
+
+impl<M> SendError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            SendError::Closed(m) | SendError::Full(m) | SendError::BlockingInRuntime(m) => m,
+        }
+    }
+
+    /// Whether the actor has stopped.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, SendError::Closed(_))
+    }
+
+    /// Whether the mailbox was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, SendError::Full(_))
+    }
+
+    pub(crate) fn kind(&self) -> ErrorKind {
+        match self {
+            SendError::Closed(_) => ErrorKind::Closed,
+            SendError::Full(_) => ErrorKind::Full,
+            SendError::BlockingInRuntime(_) => ErrorKind::BlockingInRuntime,
+        }
+    }
+
+    /// Turns a send error into the matching ask error.
+    pub(crate) fn into_ask(self) -> AskError<M> {
+        match self {
+            SendError::Closed(m) => AskError::Closed(m),
+            SendError::Full(m) => AskError::Full(m),
+            SendError::BlockingInRuntime(m) => AskError::BlockingInRuntime(m),
+        }
+    }
+}
+
+// Hand-written so that `SendError<M>: Debug + Error` without `M: Debug`.
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendError::Closed(_) => "Closed(..)",
+            SendError::Full(_) => "Full(..)",
+            SendError::BlockingInRuntime(_) => "BlockingInRuntime(..)",
+        })
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind(), f)
+    }
+}
+
+impl<M> StdError for SendError<M> {}
+
+/// Why an `ask` produced no reply.
+#[non_exhaustive]
+pub enum AskError<M> {
+    /// The actor had stopped; the message was never queued.
+    Closed(M),
+    /// The bounded mailbox is full; only `try_*` methods return this.
+    Full(M),
+    /// No reply came within the ask's timeout. The message may or may not
+    /// have been handled.
+    Timeout,
+    /// The actor accepted the message but stopped before replying, or the
+    /// holder of a [`ReplyTo`](crate::ReplyTo) dropped it unanswered.
+    NoReply,
+    /// The handler panicked while handling the message.
+    Panicked(PanicError),
+    /// A `blocking_*` method was called from inside an async runtime.
+    BlockingInRuntime(M),
+}
+
+impl<M> AskError<M> {
+    /// The message, if it was never queued.
+    pub fn into_inner(self) -> Option<M> {
+        match self {
+            AskError::Closed(m) | AskError::Full(m) | AskError::BlockingInRuntime(m) => Some(m),
+            AskError::Timeout | AskError::NoReply | AskError::Panicked(_) => None,
+        }
+    }
+
+    /// The kind of failure, without the message.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AskError::Closed(_) => ErrorKind::Closed,
+            AskError::Full(_) => ErrorKind::Full,
+            AskError::Timeout => ErrorKind::Timeout,
+            AskError::NoReply => ErrorKind::NoReply,
+            AskError::Panicked(_) => ErrorKind::Panicked,
+            AskError::BlockingInRuntime(_) => ErrorKind::BlockingInRuntime,
+        }
+    }
+
+    /// Whether the ask timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, AskError::Timeout)
+    }
+
+    /// Whether the handler panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, AskError::Panicked(_))
+    }
+}
+
+impl<M> fmt::Debug for AskError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AskError::Closed(_) => f.write_str("Closed(..)"),
+            AskError::Full(_) => f.write_str("Full(..)"),
+            AskError::Timeout => f.write_str("Timeout"),
+            AskError::NoReply => f.write_str("NoReply"),
+            AskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
+            AskError::BlockingInRuntime(_) => f.write_str("BlockingInRuntime(..)"),
+        }
+    }
+}
+
+impl<M> fmt::Display for AskError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AskError::Panicked(p) => write!(f, "handler panicked: {p}"),
+            other => fmt::Display::fmt(&other.kind(), f),
+        }
+    }
+}
+
+impl<M> StdError for AskError<M> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            AskError::Panicked(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong, without the message; see [`Error::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The actor has stopped.
+    Closed,
+    /// The mailbox was full.
+    Full,
+    /// The ask timed out.
+    Timeout,
+    /// The actor stopped before replying.
+    NoReply,
+    /// The handler panicked.
+    Panicked,
+    /// A blocking call was made from inside an async runtime.
+    BlockingInRuntime,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Closed => "actor has stopped",
+            ErrorKind::Full => "mailbox is full",
+            ErrorKind::Timeout => "ask timed out",
+            ErrorKind::NoReply => "actor stopped before replying",
+            ErrorKind::Panicked => "handler panicked",
+            ErrorKind::BlockingInRuntime => "blocking call from inside an async runtime (use the async method)",
+        })
+    }
+}
+
+/// The crate's catch-all error, for `?` in functions that talk to many actors.
+///
+/// It keeps what went wrong ([`Error::kind`]) and drops the message.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// # struct Echo;
+/// # impl Actor for Echo { type Error = std::convert::Infallible; }
+/// # struct Ping;
+/// # impl Message for Ping { type Reply = (); }
+/// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+///
+/// async fn ping(echo: &ActorRef<Echo>) -> Result<(), actor_core::Error> {
+///     echo.tell(Ping).await?;
+///     echo.ask(Ping).await?;
+///     Ok(())
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let echo = ActorSystem::new().spawn(Echo);
+/// # ping(&echo).await.unwrap();
+/// # echo.stop(); echo.wait_for_stop().await;
+/// # assert_eq!(ping(&echo).await.unwrap_err().kind(), actor_core::error::ErrorKind::Closed);
+/// # }
+/// ```
+pub struct Error {
+    kind: ErrorKind,
+    panic: Option<PanicError>,
+}
+
+impl Error {
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error").field("kind", &self.kind).field("panic", &self.panic).finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.panic {
+            Some(p) => write!(f, "handler panicked: {p}"),
+            None => fmt::Display::fmt(&self.kind, f),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.panic.as_ref().map(|p| p as &(dyn StdError + 'static))
+    }
+}
+
+impl<M> From<SendError<M>> for Error {
+    fn from(e: SendError<M>) -> Self {
+        Error { kind: e.kind(), panic: None }
+    }
+}
+
+impl<M> From<AskError<M>> for Error {
+    fn from(e: AskError<M>) -> Self {
+        let kind = e.kind();
+        let panic = match e {
+            AskError::Panicked(p) => Some(p),
+            _ => None,
+        };
+        Error { kind, panic }
+    }
+}
+
+/// A panic caught in an actor: which actor, which message, and what it said.
+///
+/// Cheap to clone, so that one panic can be reported to the asker, the
+/// supervisor and every monitor.
+#[derive(Clone)]
+pub struct PanicError(Arc<PanicRepr>);
+
+struct PanicRepr {
+    message: String,
+    actor_id: ActorId,
+    actor_type: &'static str,
+    message_type: Option<&'static str>,
+}
+
+impl PanicError {
+    pub(crate) fn new(
+        payload: &(dyn Any + Send),
+        actor_id: ActorId,
+        actor_type: &'static str,
+        message_type: Option<&'static str>,
+    ) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "non-string panic payload".to_owned()
+        };
+        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type }))
+    }
+
+    /// What the panic said (its `&str` or `String` payload).
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The actor that panicked.
+    pub fn actor_id(&self) -> ActorId {
+        self.0.actor_id
+    }
+
+    /// The type name of the actor that panicked.
+    pub fn actor_type(&self) -> &'static str {
+        self.0.actor_type
+    }
+
+    /// The type name of the message being handled, or `None` for a panic in a
+    /// lifecycle hook.
+    pub fn message_type(&self) -> Option<&'static str> {
+        self.0.message_type
+    }
+}
+
+impl fmt::Debug for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicError")
+            .field("message", &self.0.message)
+            .field("actor_id", &self.0.actor_id)
+            .field("actor_type", &self.0.actor_type)
+            .field("message_type", &self.0.message_type)
+            .finish()
+    }
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.message_type {
+            Some(m) => write!(f, "{} {} panicked handling {m}: {}", self.0.actor_type, self.0.actor_id, self.0.message),
+            None => write!(f, "{} {} panicked: {}", self.0.actor_type, self.0.actor_id, self.0.message),
+        }
+    }
+}
+
+impl StdError for PanicError {}
+
+/// An error an actor failed with: returned from [`Actor::on_start`] or passed
+/// to [`Context::fail`](crate::Context::fail).
+///
+/// [`Actor::on_start`]: crate::Actor::on_start
+#[derive(Clone)]
+pub struct ActorError(Arc<dyn StdError + Send + Sync>);
+
+impl ActorError {
+    pub(crate) fn new<E: StdError + Send + Sync + 'static>(err: E) -> Self {
+        ActorError(Arc::new(err))
+    }
+
+    /// The error, to inspect or downcast.
+    pub fn get(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for ActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for ActorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl StdError for ActorError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.0)
+    }
+}

@@ -1,0 +1,63 @@
+//! Actor identities.
+
+use std::fmt;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+/// The identity of an actor, unique across processes and nodes.
+///
+/// An id is a UUID whose high half is drawn at random once per process and
+/// whose low half counts up, so minting one costs an atomic increment rather
+/// than a call to the operating system's random source.
+///
+/// # Examples
+///
+/// ```
+/// # use actor_core::prelude::*;
+/// # struct Idle;
+/// # impl Actor for Idle { type Error = std::convert::Infallible; }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let a = system.spawn(Idle);
+/// let b = system.spawn(Idle);
+/// assert_ne!(a.id(), b.id());
+/// assert_eq!(a.id(), a.clone().id());
+/// # }
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId(Uuid);
+
+static PROCESS_PREFIX: LazyLock<u64> = LazyLock::new(|| Uuid::new_v4().as_u64_pair().0);
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+impl ActorId {
+    /// Mints a fresh id.
+    pub(crate) fn next() -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        ActorId(Uuid::from_u64_pair(*PROCESS_PREFIX, n))
+    }
+
+    /// Rebuilds an id from its UUID, for example one read off the wire.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        ActorId(uuid)
+    }
+
+    /// The UUID behind this id.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorId({})", self.0)
+    }
+}

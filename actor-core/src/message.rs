@@ -1,0 +1,70 @@
+//! Messages and the handlers that receive them.
+
+use std::future::Future;
+
+use crate::actor::Actor;
+use crate::context::Context;
+
+/// A value that can be sent to an actor.
+///
+/// `Reply` is what an [`ask`](crate::ActorRef::ask) of this message returns;
+/// use `()` for messages that are only ever told.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::Message;
+///
+/// struct Add(u64);
+/// impl Message for Add {
+///     type Reply = u64;
+/// }
+/// ```
+pub trait Message: Send + 'static {
+    /// The value the handler returns to an asker.
+    type Reply: Send + 'static;
+}
+
+/// An actor's behaviour for one message type.
+///
+/// One actor implements `Handler<M>` once per message type it accepts. The
+/// handler runs with exclusive access to the actor's state: the actor handles
+/// one message at a time, so `&mut self` is never shared. While a handler is
+/// awaiting, the actor's mailbox waits too; to answer later without blocking
+/// the mailbox, take a [`ReplyTo`](crate::ReplyTo) with
+/// [`ask_with`](crate::ActorRef::ask_with).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Counter(u64);
+/// impl Actor for Counter {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// struct Add(u64);
+/// impl Message for Add {
+///     type Reply = u64;
+/// }
+///
+/// impl Handler<Add> for Counter {
+///     async fn handle(&mut self, Add(n): Add, _ctx: &mut Context<Self>) -> u64 {
+///         self.0 += n;
+///         self.0
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter(0));
+/// assert_eq!(counter.ask(Add(2)).await.unwrap(), 2);
+/// # }
+/// ```
+pub trait Handler<M: Message>: Actor {
+    /// Handles `msg` and returns the reply.
+    ///
+    /// A panic here is caught by the runtime: the asker gets
+    /// [`AskError::Panicked`](crate::error::AskError::Panicked) and
+    /// [`Actor::on_panic`] decides whether the actor goes on.
+    fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = M::Reply> + Send;
+}

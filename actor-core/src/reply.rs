@@ -1,0 +1,151 @@
+//! Reply channels for `ask`, and how a handler's panic reaches its asker.
+//!
+//! A reply travels on a tokio oneshot channel as `Result<R, PanicError>`.
+//! When a handler panics, the guard holding the reply sender is dropped
+//! while the runtime still has not seen the panic payload, so it cannot say
+//! what happened. Instead, a guard dropped *inside a handler's poll* (a
+//! thread-local flag set by the run loop around each poll) parks its sender
+//! in a thread-local list; the run loop, once it has caught the panic,
+//! completes every parked sender with the panic. A guard dropped anywhere
+//! else just closes the channel, which the asker reads as "no reply".
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use tokio::sync::oneshot;
+
+use crate::error::PanicError;
+
+pub(crate) type ReplyResult<R> = Result<R, PanicError>;
+type Orphan = Box<dyn FnOnce(&PanicError)>;
+
+thread_local! {
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the "inside a handler" flag set, restoring it afterwards
+/// even if `f` panics.
+pub(crate) fn in_handler<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_HANDLER.set(self.0);
+        }
+    }
+    let _reset = Reset(IN_HANDLER.replace(true));
+    f()
+}
+
+/// Completes every reply parked by a panicking handler on this thread.
+pub(crate) fn complete_orphans(err: &PanicError) {
+    for orphan in ORPHANS.take() {
+        orphan(err);
+    }
+}
+
+/// The sending half of an ask's reply channel, before the handler runs.
+pub(crate) struct ReplyTx<R>(pub(crate) oneshot::Sender<ReplyResult<R>>);
+
+/// Creates a reply channel.
+pub(crate) fn channel<R>() -> (ReplyTx<R>, oneshot::Receiver<ReplyResult<R>>) {
+    let (tx, rx) = oneshot::channel();
+    (ReplyTx(tx), rx)
+}
+
+/// The reply sender while the handler runs; see the module docs.
+pub(crate) struct ReplyGuard<R: Send + 'static>(Option<oneshot::Sender<ReplyResult<R>>>);
+
+impl<R: Send + 'static> ReplyGuard<R> {
+    pub(crate) fn arm(tx: ReplyTx<R>) -> Self {
+        ReplyGuard(Some(tx.0))
+    }
+
+    pub(crate) fn send(mut self, reply: R) {
+        if let Some(tx) = self.0.take() {
+            // The asker may have given up (timeout, dropped future): fine.
+            let _ = tx.send(Ok(reply));
+        }
+    }
+}
+
+impl<R: Send + 'static> Drop for ReplyGuard<R> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            if IN_HANDLER.get() {
+                ORPHANS.with_borrow_mut(|list| {
+                    list.push(Box::new(move |err: &PanicError| {
+                        let _ = tx.send(Err(err.clone()));
+                    }))
+                });
+            }
+        }
+    }
+}
+
+/// A handle for answering an ask later, obtained through
+/// [`ActorRef::ask_with`](crate::ActorRef::ask_with).
+///
+/// A handler that keeps a `ReplyTo` can return at once, so the actor goes on
+/// with its mailbox, and answer when the answer is ready: after asking another
+/// actor, when a timer fires, from a spawned task. Dropping it without
+/// answering makes the ask fail with
+/// [`AskError::NoReply`](crate::error::AskError::NoReply).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Slow;
+/// impl Actor for Slow {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// struct Double(u64, ReplyTo<u64>);
+/// impl Message for Double {
+///     type Reply = ();
+/// }
+///
+/// impl Handler<Double> for Slow {
+///     async fn handle(&mut self, Double(n, reply): Double, _: &mut Context<Self>) {
+///         // Answer from another task; the actor is free at once.
+///         tokio::spawn(async move { reply.send(n * 2) });
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let slow = ActorSystem::new().spawn(Slow);
+/// assert_eq!(slow.ask_with(|reply| Double(21, reply)).await.unwrap(), 42);
+/// # }
+/// ```
+pub struct ReplyTo<R>(oneshot::Sender<ReplyResult<R>>);
+
+impl<R> ReplyTo<R> {
+    pub(crate) fn new(tx: oneshot::Sender<ReplyResult<R>>) -> Self {
+        ReplyTo(tx)
+    }
+
+    /// Answers the ask. Returns the value back if the asker has given up.
+    ///
+    /// # Errors
+    ///
+    /// The reply, unsent, when the asker has stopped waiting (its future was
+    /// dropped or its timeout passed).
+    pub fn send(self, reply: R) -> Result<(), R> {
+        self.0.send(Ok(reply)).map_err(|back| match back {
+            Ok(reply) => reply,
+            Err(_) => unreachable!("only Ok replies are sent through ReplyTo"),
+        })
+    }
+
+    /// Whether the asker has stopped waiting.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo").field("closed", &self.is_closed()).finish()
+    }
+}

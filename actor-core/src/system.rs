@@ -1,0 +1,405 @@
+//! The actor system: spawning, dead letters, shutdown.
+
+use std::any::type_name;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::runtime::Handle;
+use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
+
+use crate::actor::Actor;
+use crate::actor_ref::{ActorRef, RefInner};
+use crate::cell::{Cell, Signal};
+use crate::context::Context;
+use crate::id::ActorId;
+use crate::mailbox::Mailbox;
+
+/// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many dead letters a slow subscriber may fall behind by before it
+/// misses some (it is told how many): 1,024.
+pub const DEFAULT_DEAD_LETTER_CAPACITY: usize = 1024;
+
+/// A running set of actors: spawns them, collects their dead letters, and
+/// shuts them all down.
+///
+/// Cheap to clone; every clone is the same system.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// # struct Idle;
+/// # impl Actor for Idle { type Error = std::convert::Infallible; }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let idle = system.spawn(Idle);
+/// assert_eq!(system.actor_count(), 1);
+/// system.shutdown().await;
+/// assert!(!idle.is_alive());
+/// assert_eq!(system.actor_count(), 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ActorSystem {
+    inner: Arc<SystemInner>,
+}
+
+struct SystemInner {
+    handle: Handle,
+    roots: DashMap<ActorId, Arc<Cell>>,
+    live: AtomicUsize,
+    shutting_down: AtomicBool,
+    dead_letters: broadcast::Sender<DeadLetter>,
+    dead_letter_count: AtomicU64,
+    shutdown_timeout: Duration,
+}
+
+impl ActorSystem {
+    /// A system with default settings, running its actors on the current
+    /// tokio runtime (multi-thread or current-thread).
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime; use [`ActorSystem::builder`] with
+    /// [`SystemBuilder::handle`] there.
+    pub fn new() -> Self {
+        ActorSystem::builder().build()
+    }
+
+    /// Settings for a new system.
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder {
+            handle: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            dead_letter_capacity: DEFAULT_DEAD_LETTER_CAPACITY,
+        }
+    }
+
+    /// Starts `actor` with a default mailbox and returns a reference to it.
+    ///
+    /// The actor runs on its own task: `on_start`, then its messages one at a
+    /// time. Works from any thread, inside or outside the runtime.
+    #[must_use = "dropping every ActorRef stops the actor"]
+    pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
+        self.spawn_inner(actor, SpawnOptions::new(), None)
+    }
+
+    /// Starts `actor` with the given options (mailbox, name).
+    #[must_use = "dropping every ActorRef stops the actor"]
+    pub fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> ActorRef<A> {
+        self.spawn_inner(actor, options, None)
+    }
+
+    pub(crate) fn spawn_inner<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+        parent: Option<Arc<Cell>>,
+    ) -> ActorRef<A> {
+        let (tx, rx) = mpsc::channel(options.mailbox.raw_capacity());
+        let is_root = parent.is_none();
+        let cell = Arc::new(Cell::new(type_name::<A>(), options.name, self.clone(), parent));
+        let inner = Arc::new(RefInner::new(tx.clone(), cell.clone()));
+        let ctx = Context::new(cell.clone(), tx, Arc::downgrade(&inner));
+        self.inner.live.fetch_add(1, Ordering::Relaxed);
+        if is_root {
+            self.inner.roots.insert(cell.id, cell.clone());
+        }
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            cell.signal(Signal::Shutdown);
+        }
+        let span = tracing::info_span!("actor", id = %cell.id, actor = cell.actor_type);
+        self.inner.handle.spawn(crate::run::run(actor, rx, ctx).instrument(span));
+        ActorRef::from_inner(inner)
+    }
+
+    /// Called by an actor's run loop once it has terminated.
+    pub(crate) fn forget(&self, cell: &Cell) {
+        if cell.parent.is_none() {
+            self.inner.roots.remove(&cell.id);
+        }
+        self.inner.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.inner.handle
+    }
+
+    /// How many actors are alive (spawned and not yet terminated).
+    pub fn actor_count(&self) -> usize {
+        self.inner.live.load(Ordering::Relaxed)
+    }
+
+    /// Subscribes to the messages that could not be delivered from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::DeadLetterReason;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut dead = system.dead_letters();
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert!(echo.tell(Ping).await.is_err());
+    /// let letter = dead.recv().await.unwrap();
+    /// assert_eq!(letter.recipient, echo.id());
+    /// assert_eq!(letter.reason, DeadLetterReason::Stopped);
+    /// # }
+    /// ```
+    pub fn dead_letters(&self) -> DeadLetters {
+        DeadLetters { rx: self.inner.dead_letters.subscribe(), _system: self.clone() }
+    }
+
+    /// How many dead letters this system has seen in all, subscribed or not.
+    pub fn dead_letter_count(&self) -> u64 {
+        self.inner.dead_letter_count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn publish_dead_letter(&self, letter: DeadLetter) {
+        self.inner.dead_letter_count.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            recipient = %letter.recipient,
+            actor = letter.actor_type,
+            message = letter.message_type,
+            reason = ?letter.reason,
+            "dead letter"
+        );
+        // No subscriber is fine: the letter is still counted and traced.
+        let _ = self.inner.dead_letters.send(letter);
+    }
+
+    /// Stops every actor and waits for them, up to the system's shutdown
+    /// timeout.
+    ///
+    /// Each actor finishes the message in hand; messages still queued become
+    /// dead letters. Children stop before their parents, and every actor's
+    /// `on_stop` runs once. Actors spawned after shutdown has begun stop at
+    /// once. Returns when all have stopped, or when the timeout passes (a
+    /// warning names how many remain).
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let roots: Vec<Arc<Cell>> = self.inner.roots.iter().map(|e| e.value().clone()).collect();
+        for cell in &roots {
+            cell.signal(Signal::Shutdown);
+        }
+        let all = futures::future::join_all(roots.iter().map(|c| c.wait_terminated()));
+        if tokio::time::timeout(self.inner.shutdown_timeout, all).await.is_err() {
+            tracing::warn!(
+                remaining = self.actor_count(),
+                "actor system shutdown timed out; some actors are still running"
+            );
+        }
+    }
+}
+
+impl Default for ActorSystem {
+    fn default() -> Self {
+        ActorSystem::new()
+    }
+}
+
+impl fmt::Debug for ActorSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorSystem").field("actors", &self.actor_count()).finish()
+    }
+}
+
+/// Settings for an [`ActorSystem`]; from [`ActorSystem::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::ActorSystem;
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let system = ActorSystem::builder()
+///     .handle(runtime.handle().clone())
+///     .shutdown_timeout(Duration::from_secs(1))
+///     .build();
+/// runtime.block_on(system.shutdown());
+/// ```
+#[derive(Debug)]
+#[must_use = "call build() to get a system"]
+pub struct SystemBuilder {
+    handle: Option<Handle>,
+    shutdown_timeout: Duration,
+    dead_letter_capacity: usize,
+}
+
+impl SystemBuilder {
+    /// Runs actors on this runtime instead of the current one.
+    pub fn handle(mut self, handle: Handle) -> Self {
+        self.handle = Some(handle);
+        self
+    }
+
+    /// How long `shutdown` waits; default [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How far a dead-letter subscriber may lag; default
+    /// [`DEFAULT_DEAD_LETTER_CAPACITY`].
+    pub fn dead_letter_capacity(mut self, capacity: usize) -> Self {
+        self.dead_letter_capacity = capacity.max(1);
+        self
+    }
+
+    /// Builds the system.
+    ///
+    /// # Panics
+    ///
+    /// If no handle was given and this is called outside a tokio runtime.
+    pub fn build(self) -> ActorSystem {
+        let handle = self.handle.unwrap_or_else(|| {
+            Handle::try_current().expect(
+                "ActorSystem::new must be called inside a tokio runtime; \
+                 use ActorSystem::builder().handle(..) outside one",
+            )
+        });
+        let (dead_letters, _) = broadcast::channel(self.dead_letter_capacity);
+        ActorSystem {
+            inner: Arc::new(SystemInner {
+                handle,
+                roots: DashMap::new(),
+                live: AtomicUsize::new(0),
+                shutting_down: AtomicBool::new(false),
+                dead_letters,
+                dead_letter_count: AtomicU64::new(0),
+                shutdown_timeout: self.shutdown_timeout,
+            }),
+        }
+    }
+}
+
+/// Options for [`ActorSystem::spawn_with`] and
+/// [`Context::spawn_child_with`](crate::Context::spawn_child_with).
+#[derive(Clone, Debug, Default)]
+#[must_use = "options do nothing until passed to spawn_with"]
+pub struct SpawnOptions {
+    mailbox: Mailbox,
+    name: Option<Arc<str>>,
+}
+
+impl SpawnOptions {
+    /// Default options: a bounded mailbox of
+    /// [`DEFAULT_CAPACITY`](crate::mailbox::DEFAULT_CAPACITY), no name.
+    pub fn new() -> Self {
+        SpawnOptions::default()
+    }
+
+    /// The actor's mailbox.
+    pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// A name, shown in traces and `Debug` output.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// A message that could not be delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeadLetter {
+    /// The actor it was for.
+    pub recipient: ActorId,
+    /// That actor's type name.
+    pub actor_type: &'static str,
+    /// The message's type name.
+    pub message_type: &'static str,
+    /// Why it was not delivered.
+    pub reason: DeadLetterReason,
+}
+
+/// Why a message became a dead letter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeadLetterReason {
+    /// The actor had stopped when the message was sent; the sender got the
+    /// message back in its error.
+    Stopped,
+    /// The message was queued, but the actor stopped (killed, panicked,
+    /// failed or shut down) before handling it. An ask for it failed with
+    /// [`AskError::NoReply`](crate::error::AskError::NoReply).
+    DroppedOnStop,
+}
+
+/// A subscription to a system's dead letters; see
+/// [`ActorSystem::dead_letters`].
+#[derive(Debug)]
+pub struct DeadLetters {
+    rx: broadcast::Receiver<DeadLetter>,
+    // Keeps the sending half alive, so `recv` can never see a closed channel.
+    _system: ActorSystem,
+}
+
+/// A dead-letter subscriber fell behind and skipped this many letters.
+///
+/// They were still counted in [`ActorSystem::dead_letter_count`] and traced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lagged(pub u64);
+
+impl fmt::Display for Lagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dead-letter subscriber skipped {} letters", self.0)
+    }
+}
+
+impl std::error::Error for Lagged {}
+
+impl DeadLetters {
+    /// Waits for the next dead letter.
+    ///
+    /// # Errors
+    ///
+    /// [`Lagged`] if this subscriber fell behind; the next call goes on with
+    /// the oldest letter still kept.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a letter is only taken when this returns it.
+    pub async fn recv(&mut self) -> Result<DeadLetter, Lagged> {
+        loop {
+            match self.rx.recv().await {
+                Ok(letter) => return Ok(letter),
+                Err(broadcast::error::RecvError::Lagged(n)) => return Err(Lagged(n)),
+                // `_system` keeps the sender alive, so this cannot happen.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// The next dead letter if one is waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Lagged`] as for [`recv`](DeadLetters::recv).
+    pub fn try_recv(&mut self) -> Result<Option<DeadLetter>, Lagged> {
+        match self.rx.try_recv() {
+            Ok(letter) => Ok(Some(letter)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Err(Lagged(n)),
+            Err(_) => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Lifecycle: hooks, stop vs kill, failure, children, and system shutdown.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use actor_core::mailbox::Mailbox;
+use actor_core::prelude::*;
+use actor_core::{DeadLetterReason, error::AskError};
+use support::{Add, Counter, Fail, Get, GetLog, Hold, both_flavours, log_of};
+
+#[test]
+fn hooks_run_in_order_and_stop_handles_what_is_queued() {
+    both_flavours(|| async {
+        let counter = ActorSystem::new().spawn(Counter::default());
+        let log = counter.ask(GetLog).await.unwrap();
+        for _ in 0..100 {
+            counter.tell(Add(1)).await.unwrap();
+        }
+        counter.stop();
+        let reason = counter.wait_for_stop().await;
+        assert!(reason.is_normal());
+        assert_eq!(log_of(&log), vec!["start".to_string(), "stop: stopped normally".to_string()]);
+        assert!(!counter.is_alive());
+        // Everything queued before the stop was handled: nothing was dead-lettered.
+        assert_eq!(counter.ask(Get).await.unwrap_err().into_inner().map(|_| ()), Some(()));
+    });
+}
+
+#[test]
+fn stop_handles_queued_messages_before_stopping() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let counter = system.spawn(Counter::default());
+        let (release, hold) = tokio::sync::oneshot::channel();
+        counter.tell(Hold(hold)).await.unwrap();
+        let pending: Vec<_> = (1..=10)
+            .map(|i| {
+                let c = counter.clone();
+                tokio::spawn(async move { c.ask(Add(i)).await })
+            })
+            .collect();
+        while counter.mailbox_len() < 10 {
+            tokio::task::yield_now().await;
+        }
+        counter.stop();
+        release.send(()).unwrap();
+        let mut replies = Vec::new();
+        for p in pending {
+            replies.push(p.await.unwrap().unwrap());
+        }
+        assert_eq!(replies.iter().max(), Some(&55));
+        assert!(counter.wait_for_stop().await.is_normal());
+        assert_eq!(system.dead_letter_count(), 0);
+    });
+}
+
+#[test]
+fn kill_reports_every_queued_message_as_a_dead_letter() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let mut dead = system.dead_letters();
+        let counter = system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
+        let (release, hold) = tokio::sync::oneshot::channel();
+        counter.tell(Hold(hold)).await.unwrap();
+        while counter.mailbox_len() > 0 {
+            tokio::task::yield_now().await;
+        }
+        for i in 0..8 {
+            counter.try_tell(Add(i)).unwrap();
+        }
+        // The mailbox is full, yet the kill gets through on the system lane.
+        assert!(counter.try_tell(Add(99)).unwrap_err().is_full());
+        counter.kill();
+        release.send(()).unwrap();
+        assert!(matches!(counter.wait_for_stop().await, StopReason::Killed));
+        for _ in 0..8 {
+            let letter = dead.recv().await.unwrap();
+            assert_eq!(letter.recipient, counter.id());
+            assert_eq!(letter.reason, DeadLetterReason::DroppedOnStop);
+            assert_eq!(letter.message_type, std::any::type_name::<Add>());
+        }
+        assert_eq!(system.dead_letter_count(), 8);
+        // A tell after the stop is handed back and reported too.
+        assert!(counter.tell(Add(1)).await.unwrap_err().is_closed());
+        assert_eq!(dead.recv().await.unwrap().reason, DeadLetterReason::Stopped);
+        assert_eq!(system.dead_letter_count(), 9);
+    });
+}
+
+#[test]
+fn dropping_the_last_reference_stops_the_actor() {
+    both_flavours(|| async {
+        let counter = ActorSystem::new().spawn(Counter::default());
+        let log = counter.ask(GetLog).await.unwrap();
+        let weak = counter.downgrade();
+        let clone = counter.clone();
+        drop(counter);
+        assert!(weak.upgrade().is_some(), "a clone still holds it");
+        drop(clone);
+        assert!(weak.upgrade().is_none());
+        for _ in 0..1000 {
+            if log_of(&log).len() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(log_of(&log).last().map(String::as_str), Some("stop: stopped normally"));
+    });
+}
+
+#[test]
+fn fail_stops_the_actor_with_the_error() {
+    both_flavours(|| async {
+        let counter = ActorSystem::new().spawn(Counter::default());
+        counter.tell(Fail).await.unwrap();
+        match counter.wait_for_stop().await {
+            StopReason::Failed(e) => assert_eq!(e.to_string(), "gave up"),
+            other => panic!("expected Failed, got {other}"),
+        }
+    });
+}
+
+/// An actor whose `on_start` fails.
+struct Doomed;
+impl Actor for Doomed {
+    type Error = std::io::Error;
+    async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), Self::Error> {
+        Err(std::io::Error::other("no database"))
+    }
+}
+impl Handler<Get> for Doomed {
+    async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 {
+        unreachable!("never started")
+    }
+}
+
+#[test]
+fn a_failed_start_stops_the_actor_and_fails_its_asks() {
+    both_flavours(|| async {
+        let doomed = ActorSystem::new().spawn(Doomed);
+        let ask = doomed.ask(Get).await;
+        assert!(matches!(ask, Err(AskError::NoReply) | Err(AskError::Closed(_))), "{ask:?}");
+        assert!(matches!(doomed.wait_for_stop().await, StopReason::Failed(e) if e.to_string() == "no database"));
+    });
+}
+
+/// A node of a tree: spawns `depth` levels of children below it and logs
+/// its stop with its label.
+struct Node {
+    label: String,
+    depth: usize,
+    fanout: usize,
+    log: Arc<Mutex<Vec<String>>>,
+    kids: Vec<ActorRef<Node>>,
+}
+impl Actor for Node {
+    type Error = std::convert::Infallible;
+    async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+        if self.depth > 0 {
+            for i in 0..self.fanout {
+                let child = Node {
+                    label: format!("{}.{i}", self.label),
+                    depth: self.depth - 1,
+                    fanout: self.fanout,
+                    log: self.log.clone(),
+                    kids: Vec::new(),
+                };
+                self.kids.push(ctx.spawn_child(child));
+            }
+        }
+        Ok(())
+    }
+    async fn on_stop(&mut self, ctx: &mut Context<Self>, _: &StopReason) {
+        assert!(ctx.children().is_empty() || self.kids.iter().all(|k| !k.is_alive()));
+        self.log.lock().unwrap().push(self.label.clone());
+    }
+}
+
+struct Kids;
+impl Message for Kids {
+    type Reply = Vec<ActorRef<Node>>;
+}
+impl Handler<Kids> for Node {
+    async fn handle(&mut self, _: Kids, _: &mut Context<Self>) -> Vec<ActorRef<Node>> {
+        self.kids.clone()
+    }
+}
+
+#[test]
+fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let root = system.spawn(Node { label: "r".into(), depth: 2, fanout: 2, log: log.clone(), kids: Vec::new() });
+        let mids = root.ask(Kids).await.unwrap();
+        for mid in &mids {
+            assert_eq!(mid.ask(Kids).await.unwrap().len(), 2);
+        }
+        assert_eq!(system.actor_count(), 7);
+        system.shutdown().await;
+        assert_eq!(system.actor_count(), 0);
+
+        let stopped = log.lock().unwrap().clone();
+        assert_eq!(stopped.len(), 7, "every on_stop ran exactly once: {stopped:?}");
+        let position = |label: &str| stopped.iter().position(|l| l == label).unwrap();
+        for mid in ["r.0", "r.1"] {
+            assert!(position(mid) < position("r"));
+            for leaf in 0..2 {
+                assert!(position(&format!("{mid}.{leaf}")) < position(mid));
+            }
+        }
+        // Spawning after shutdown gives an actor that stops at once.
+        let late = system.spawn(Counter::default());
+        assert!(late.wait_for_stop().await.is_normal());
+    });
+}
+
+#[test]
+fn a_stopped_child_leaves_its_parent_running() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let root = system.spawn(Node { label: "r".into(), depth: 1, fanout: 2, log: log.clone(), kids: Vec::new() });
+        let kids = root.ask(Kids).await.unwrap();
+        kids[0].stop();
+        kids[0].wait_for_stop().await;
+        assert!(root.is_alive());
+        assert!(kids[1].is_alive());
+        assert_eq!(*log.lock().unwrap(), vec!["r.0".to_string()]);
+        system.shutdown().await;
+    });
+}

@@ -1,0 +1,128 @@
+//! Actors shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actor_core::prelude::*;
+
+/// Adds numbers; panics on request; records its lifecycle.
+#[derive(Default)]
+pub struct Counter {
+    pub total: u64,
+    pub resume_after_panic: bool,
+    pub log: Log,
+}
+
+/// A shared record of lifecycle events, readable after the actor is gone.
+pub type Log = Arc<Mutex<Vec<String>>>;
+
+pub fn log_of(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+impl Actor for Counter {
+    type Error = std::io::Error;
+
+    async fn on_start(&mut self, _ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+        self.log.lock().unwrap().push("start".into());
+        Ok(())
+    }
+
+    async fn on_panic(&mut self, _ctx: &mut Context<Self>, panic: &actor_core::error::PanicError) -> PanicAction {
+        self.log.lock().unwrap().push(format!("panic: {}", panic.message()));
+        if self.resume_after_panic { PanicAction::Resume } else { PanicAction::Stop }
+    }
+
+    async fn on_stop(&mut self, _ctx: &mut Context<Self>, reason: &StopReason) {
+        self.log.lock().unwrap().push(format!("stop: {reason}"));
+    }
+}
+
+pub struct Add(pub u64);
+impl Message for Add {
+    type Reply = u64;
+}
+impl Handler<Add> for Counter {
+    async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 {
+        self.total += n;
+        self.total
+    }
+}
+
+pub struct Get;
+impl Message for Get {
+    type Reply = u64;
+}
+impl Handler<Get> for Counter {
+    async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 {
+        self.total
+    }
+}
+
+pub struct Boom;
+impl Message for Boom {
+    type Reply = u64;
+}
+impl Handler<Boom> for Counter {
+    async fn handle(&mut self, _: Boom, _: &mut Context<Self>) -> u64 {
+        panic!("boom at {}", self.total)
+    }
+}
+
+/// Sleeps in the handler, holding up the mailbox.
+pub struct Nap(pub Duration);
+impl Message for Nap {
+    type Reply = ();
+}
+impl Handler<Nap> for Counter {
+    async fn handle(&mut self, Nap(d): Nap, _: &mut Context<Self>) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Waits until released, holding up the mailbox.
+pub struct Hold(pub tokio::sync::oneshot::Receiver<()>);
+impl Message for Hold {
+    type Reply = ();
+}
+impl Handler<Hold> for Counter {
+    async fn handle(&mut self, Hold(rx): Hold, _: &mut Context<Self>) {
+        let _ = rx.await;
+    }
+}
+
+/// Fails the actor with an error.
+pub struct Fail;
+impl Message for Fail {
+    type Reply = ();
+}
+impl Handler<Fail> for Counter {
+    async fn handle(&mut self, _: Fail, ctx: &mut Context<Self>) {
+        ctx.fail(std::io::Error::other("gave up"));
+    }
+}
+
+/// Runs a test body on a current-thread runtime and on a 2-worker
+/// multi-thread runtime.
+pub fn both_flavours<F, Fut>(body: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let current = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    current.block_on(body());
+    let multi = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    multi.block_on(async { tokio::spawn(body()).await.unwrap() });
+}
+
+/// Hands out the actor's log, to read after it is gone.
+pub struct GetLog;
+impl Message for GetLog {
+    type Reply = Log;
+}
+impl Handler<GetLog> for Counter {
+    async fn handle(&mut self, _: GetLog, _: &mut Context<Self>) -> Log {
+        self.log.clone()
+    }
+}
