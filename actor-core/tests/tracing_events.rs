@@ -1,0 +1,63 @@
+//! The tracing an actor emits: start, stop and failure, inside a span that
+//! names the actor's id and type.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use actor_core::ActorId;
+use actor_core::prelude::*;
+use support::{Add, Boom, Counter};
+
+/// Collects everything the subscriber writes.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn start_stop_and_panic_are_traced_with_the_actor_id_and_type() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let (calm_id, boom_id) = tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let system = ActorSystem::new();
+            let calm = system.spawn(Counter::default());
+            let doomed = system.spawn(Counter::default());
+            for _ in 0..3 {
+                calm.ask(Add(1)).await.unwrap();
+            }
+            doomed.ask(Boom).await.unwrap_err();
+            doomed.wait_for_stop().await;
+            system.shutdown().await;
+            (calm.id(), doomed.id())
+        })
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines_for = |id: ActorId| text.lines().filter(move |l| l.contains(&id.to_string())).collect::<Vec<_>>();
+
+    let calm = lines_for(calm_id);
+    assert!(calm.iter().any(|l| l.contains("actor starting")), "{text}");
+    assert!(calm.iter().any(|l| l.contains("actor stopped") && l.contains("support::Counter")), "{text}");
+    // Nothing per message: three asks, and only the start and stop lines.
+    assert_eq!(calm.len(), 2, "{calm:#?}");
+
+    let doomed = lines_for(boom_id);
+    assert!(doomed.iter().any(|l| l.contains("ERROR") && l.contains("handler panicked") && l.contains("boom at 0")));
+    assert!(doomed.iter().any(|l| l.contains("WARN") && l.contains("actor stopped")));
+}
