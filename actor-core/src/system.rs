@@ -116,7 +116,14 @@ impl ActorSystem {
             cell.signal(Signal::Shutdown);
         }
         let span = tracing::info_span!("actor", id = %cell.id, actor = cell.actor_type);
-        self.inner.handle.spawn(crate::run::run(actor, rx, ctx).instrument(span));
+        let run = crate::run::run(actor, rx, ctx);
+        // Without a subscriber the span is disabled: skip its wrapper, which
+        // would otherwise be entered and exited on every poll of the task.
+        if span.is_disabled() {
+            self.inner.handle.spawn(run);
+        } else {
+            self.inner.handle.spawn(run.instrument(span));
+        }
         ActorRef::from_inner(inner)
     }
 
