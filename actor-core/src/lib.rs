@@ -13,6 +13,7 @@ pub mod error;
 mod id;
 pub mod mailbox;
 mod message;
+mod remote_message;
 mod reply;
 mod run;
 mod system;
@@ -29,10 +30,289 @@ pub use crate::system::{
     Lagged, SpawnOptions, SystemBuilder,
 };
 
+#[cfg(feature = "serde")]
+pub use crate::remote_message::RemoteMessage;
+
+/// Turns the methods of an impl block into messages, handlers and a typed
+/// client.
+///
+/// On `#[actor] impl MyActor { .. }`, every method marked
+/// [`#[message]`](macro@message) gets:
+///
+/// - a message struct named after the method in UpperCamelCase
+///   (`fn add_item(&mut self, item: String)` gives
+///   `struct AddItem { item: String }`, and a method without arguments gives
+///   a unit struct), with the method's visibility (also on the fields) and
+///   doc comments;
+/// - `impl Message` with the method's return type as `Reply` (`()` if none);
+/// - `impl Handler<AddItem> for MyActor`, which calls the method;
+/// - two methods on the typed client, a trait named `MyActorClient` that is
+///   implemented for `ActorRef<MyActor>`: `add_item(item)` asks (`.await` it
+///   for `Result<Reply, AskError<AddItem>>`, optionally after
+///   `.timeout(..)`), and `tell_add_item(item)` tells. Import the trait
+///   where you call them.
+///
+/// The impl block itself is kept as written (minus the markers), so the
+/// methods stay callable directly. `#[actor]` also emits
+/// `impl Actor for MyActor { type Error = Infallible; }` with the default
+/// hooks; see `no_actor_impl` below to write your own.
+///
+/// # Message methods
+///
+/// - `fn` or `async fn`, taking `&self` or `&mut self`. (The future of an
+///   `async fn(&self)` holds `&Self` and must be `Send`, so the actor must be
+///   `Sync`; take `&mut self` otherwise.)
+/// - Any number of arguments, each with a plain name and an owned, `'static`
+///   type (no borrows, no `impl Trait`, no generics): they become fields.
+/// - Optionally a last parameter `ctx: &mut Context<Self>` (recognized by a
+///   type path ending in `Context`), which is not a field.
+/// - Any owned return type. A `Result<T, E>` is the reply as a whole, so the
+///   asker gets `Result<Result<T, E>, AskError<_>>` and sees the handler's
+///   error typed.
+///
+/// # Options
+///
+/// On `#[actor(..)]`, comma-separated:
+///
+/// - `error = Type`: the `Actor::Error` of the generated `impl Actor`.
+/// - `no_actor_impl`: emit no `impl Actor`; write your own (for lifecycle
+///   hooks) or use [`#[derive(Actor)]`](derive@Actor).
+/// - `remote`: make every message of the block remote (see
+///   [`#[message]`](macro@message)).
+/// - `client = "Name"`: the client trait's name instead of `MyActorClient`
+///   (needed for a second `#[actor]` block of the same actor).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Counter {
+///     count: u64,
+/// }
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Overflow;
+///
+/// #[actor]
+/// impl Counter {
+///     /// Adds `by` and returns the new count.
+///     #[message]
+///     fn add(&mut self, by: u64) -> u64 {
+///         self.count += by;
+///         self.count
+///     }
+///
+///     /// The current count.
+///     #[message]
+///     async fn get(&self) -> u64 {
+///         self.count
+///     }
+///
+///     /// Adds `by`, or fails without changing the count.
+///     #[message(name = "CheckedAddition")]
+///     fn checked_add(&mut self, by: u64) -> Result<u64, Overflow> {
+///         self.count = self.count.checked_add(by).ok_or(Overflow)?;
+///         Ok(self.count)
+///     }
+///
+///     /// Stops the actor once the count reaches `limit`.
+///     #[message]
+///     fn stop_at(&mut self, limit: u64, ctx: &mut Context<Self>) {
+///         if self.count >= limit {
+///             ctx.stop();
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter::default());
+///
+/// // The typed client: an ask, then a tell.
+/// assert_eq!(counter.add(2).await.unwrap(), 2);
+/// counter.tell_add(3).await.unwrap();
+/// assert_eq!(counter.get().await.unwrap(), 5);
+///
+/// // The handler's own error reaches the asker typed.
+/// assert_eq!(counter.checked_add(u64::MAX).await.unwrap(), Err(Overflow));
+///
+/// // The generated messages work with the plain API too.
+/// assert_eq!(counter.ask(Add { by: 1 }).await.unwrap(), 6);
+/// assert_eq!(counter.ask(CheckedAddition { by: 1 }).await.unwrap(), Ok(7));
+///
+/// counter.tell(StopAt { limit: 7 }).await.unwrap();
+/// assert!(counter.wait_for_stop().await.is_normal());
+///
+/// // And the methods are still plain methods.
+/// assert_eq!(Counter::default().add(4), 4);
+/// # }
+/// ```
+///
+/// A message argument is moved to the actor's task, so it cannot borrow:
+///
+/// ```compile_fail
+/// use actor_core::prelude::*;
+///
+/// struct Logger;
+///
+/// #[actor]
+/// impl Logger {
+///     #[message]
+///     fn log(&mut self, line: &str) {} // error: take an owned `String`
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use actor_macros::actor;
+
+/// Marks a method of an [`#[actor]`](macro@actor) impl block as a message
+/// handler.
+///
+/// `#[actor]` consumes the marker; anywhere else it is an error. See
+/// [`#[actor]`](macro@actor) for what a message method may look like and what
+/// is generated for it.
+///
+/// # Options
+///
+/// Comma-separated, all optional:
+///
+/// - `name = "Name"`: the message struct's name instead of the method name
+///   in UpperCamelCase.
+/// - `derive(Trait, ..)`: derives for the message struct, such as
+///   `derive(Debug, Clone)`.
+/// - `remote`: the message struct derives serde's `Serialize` and
+///   `Deserialize` (no direct serde dependency needed) and implements
+///   `RemoteMessage` with the wire name `"{Actor}::{Message}"`, such as
+///   `"Counter::Add"`. Needs the `serde` feature.
+/// - `wire_name = "..."`: with `remote`, the wire name to use instead; keep it
+///   stable once peers depend on it.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Inbox {
+///     mail: Vec<String>,
+/// }
+///
+/// #[actor]
+/// impl Inbox {
+///     /// Files a letter.
+///     #[message(name = "Letter", derive(Debug, Clone))]
+///     fn receive(&mut self, from: String, body: String) {
+///         self.mail.push(format!("{from}: {body}"));
+///     }
+///
+///     #[message]
+///     fn count(&self) -> usize {
+///         self.mail.len()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let inbox = ActorSystem::new().spawn(Inbox { mail: Vec::new() });
+/// let letter = Letter { from: "ann".into(), body: "hi".into() };
+/// inbox.tell(letter.clone()).await.unwrap();
+/// inbox.tell_receive("bob".into(), "yo".into()).await.unwrap();
+/// assert_eq!(inbox.count().await.unwrap(), 2);
+/// # }
+/// ```
+///
+/// Outside an `#[actor]` block the marker is an error:
+///
+/// ```compile_fail
+/// use actor_core::prelude::*;
+///
+/// struct Inbox;
+///
+/// impl Inbox {
+///     #[message] // error: add `#[actor]` to the impl block
+///     fn count(&self) -> usize {
+///         0
+///     }
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use actor_macros::message;
+
+/// Implements [`Actor`](trait@Actor) with the default lifecycle hooks.
+///
+/// The generated impl has `type Error = Infallible`; set another with
+/// `#[actor(error = MyError)]`. Type parameters get a `Send + 'static`
+/// bound. Pair it with [`#[actor(no_actor_impl)]`](macro@actor) on the
+/// message block, which otherwise emits an `impl Actor` of its own. (A
+/// mailbox size option is not offered: the mailbox is chosen at spawn, with
+/// [`SpawnOptions::mailbox`].)
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// #[derive(Debug)]
+/// struct Jammed;
+///
+/// impl std::fmt::Display for Jammed {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("printer jammed")
+///     }
+/// }
+///
+/// impl std::error::Error for Jammed {}
+///
+/// #[derive(Actor)]
+/// #[actor(error = Jammed)]
+/// struct Printer {
+///     pages: u32,
+/// }
+///
+/// #[actor(no_actor_impl)]
+/// impl Printer {
+///     #[message]
+///     fn print(&mut self, ctx: &mut Context<Self>) -> u32 {
+///         self.pages += 1;
+///         if self.pages == 2 {
+///             ctx.fail(Jammed);
+///         }
+///         self.pages
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let printer = ActorSystem::new().spawn(Printer { pages: 0 });
+/// assert_eq!(printer.print().await.unwrap(), 1);
+/// assert_eq!(printer.print().await.unwrap(), 2);
+/// assert!(printer.wait_for_stop().await.is_abnormal());
+/// # }
+/// ```
+///
+/// The only option is `error`:
+///
+/// ```compile_fail
+/// use actor_core::prelude::*;
+///
+/// #[derive(Actor)]
+/// #[actor(mailbox = 16)] // error: unknown `#[actor]` option `mailbox`
+/// struct Worker;
+/// ```
+#[cfg(feature = "macros")]
+pub use actor_macros::Actor;
+
+/// Paths the macros' expansions use; not a public interface.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__remote_message as remote_message;
+    #[cfg(feature = "serde")]
+    pub use serde;
+}
+
 /// The names almost every user needs: `use actor_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         Actor, ActorRef, ActorSystem, Context, Handler, Message, PanicAction, Recipient, ReplyTo, SpawnOptions,
         StopReason, WeakActorRef,
     };
+    #[cfg(feature = "macros")]
+    pub use crate::{actor, message};
 }
