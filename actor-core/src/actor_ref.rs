@@ -11,30 +11,21 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use pin_project_lite::pin_project;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::{Actor, StopReason};
-use crate::cell::{Cell, Signal};
+use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
 use crate::error::{AskError, SendError};
 use crate::id::ActorId;
+use crate::mailbox::queue::Refused;
 use crate::message::{Handler, Message};
 use crate::reply::{self, ReplyResult, ReplyTo};
 use crate::system::DeadLetterReason;
 
-/// What every strong reference to one actor shares. Dropping the last one
-/// asks the actor to stop.
-pub(crate) struct RefInner<A: Actor> {
-    tx: mpsc::Sender<Envelope<A>>,
-    cell: Arc<Cell>,
-}
-
-impl<A: Actor> RefInner<A> {
-    pub(crate) fn new(tx: mpsc::Sender<Envelope<A>>, cell: Arc<Cell>) -> Self {
-        RefInner { tx, cell }
-    }
-
+/// How messages are queued; every kind of reference goes through here.
+impl<A: Actor> Shared<A> {
     /// Hands back the payload of an envelope that could not be queued because
     /// the mailbox is closed, reporting it as a dead letter.
     fn closed<P: Payload<A>>(&self, envelope: Envelope<A>) -> P {
@@ -43,17 +34,17 @@ impl<A: Actor> RefInner<A> {
     }
 
     fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        match self.tx.try_send(Envelope::new(payload)) {
+        match self.mailbox.try_send(Envelope::new(payload)) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(env)) => Err(SendError::Full(unpack(env))),
-            Err(mpsc::error::TrySendError::Closed(env)) => Err(SendError::Closed(self.closed(env))),
+            Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
+            Err(Refused::Closed(env)) => Err(SendError::Closed(self.closed(env))),
         }
     }
 
     async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        match self.tx.send(Envelope::new(payload)).await {
+        match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
-            Err(mpsc::error::SendError(env)) => Err(SendError::Closed(self.closed(env))),
+            Err(env) => Err(SendError::Closed(self.closed(env))),
         }
     }
 }
@@ -63,25 +54,34 @@ fn unpack<A: Actor, P: Payload<A>>(envelope: Envelope<A>) -> P {
     envelope.into_payload::<P>().unwrap_or_else(|| unreachable!("an envelope holds the payload it was built with"))
 }
 
-impl<A: Actor> Drop for RefInner<A> {
-    fn drop(&mut self) {
-        self.cell.signal(Signal::Stop);
-    }
-}
-
 /// The ways of queueing an `M`, erased over the actor type; what a
 /// [`Recipient`] holds, and what an ask sends through.
 pub(crate) trait Sink<M: Message>: Send + Sync {
-    fn cell(&self) -> &Arc<Cell>;
+    fn lane(&self) -> &dyn Lane;
+    fn retain(&self);
+    fn release(&self);
+    fn is_accepting(&self) -> bool;
     fn try_tell(&self, msg: M) -> Result<(), SendError<M>>;
     fn tell(&self, msg: M) -> BoxFuture<'_, Result<(), SendError<M>>>;
     fn try_ask(&self, ask: Ask<M>) -> Result<(), SendError<Ask<M>>>;
     fn ask(&self, ask: Ask<M>) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>>;
 }
 
-impl<A: Handler<M>, M: Message> Sink<M> for RefInner<A> {
-    fn cell(&self) -> &Arc<Cell> {
-        &self.cell
+impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
+    fn lane(&self) -> &dyn Lane {
+        self
+    }
+
+    fn retain(&self) {
+        Shared::retain(self);
+    }
+
+    fn release(&self) {
+        Shared::release(self);
+    }
+
+    fn is_accepting(&self) -> bool {
+        Shared::is_accepting(self)
     }
 
     fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
@@ -155,36 +155,42 @@ fn block_on<F: Future>(cell: &Cell, fut: F) -> Option<F::Output> {
 /// # }
 /// ```
 pub struct ActorRef<A: Actor> {
-    inner: Arc<RefInner<A>>,
+    inner: Arc<Shared<A>>,
 }
 
 impl<A: Actor> ActorRef<A> {
-    pub(crate) fn from_inner(inner: Arc<RefInner<A>>) -> Self {
+    /// Wraps a strong reference that has already been counted.
+    pub(crate) fn counted(inner: Arc<Shared<A>>) -> Self {
         ActorRef { inner }
     }
 
-    pub(crate) fn cell(&self) -> &Arc<Cell> {
+    pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
+        &self.inner
+    }
+
+    fn cell(&self) -> &Cell {
         &self.inner.cell
     }
 
     /// The actor's id.
     pub fn id(&self) -> ActorId {
-        self.inner.cell.id
+        self.cell().id
     }
 
     /// The name given at spawn, if any.
     pub fn name(&self) -> Option<&str> {
-        self.inner.cell.name.as_deref()
+        self.cell().name.as_deref()
     }
 
-    /// Whether the actor still accepts messages.
+    /// Whether the actor still accepts messages: it has not stopped, nor
+    /// begun to stop.
     pub fn is_alive(&self) -> bool {
-        !self.inner.tx.is_closed() && !self.inner.cell.is_terminated()
+        self.inner.is_accepting()
     }
 
     /// How many messages wait in the mailbox.
     pub fn mailbox_len(&self) -> usize {
-        self.inner.tx.max_capacity() - self.inner.tx.capacity()
+        self.inner.mailbox.len()
     }
 
     /// Sends `msg` without waiting for it to be handled.
@@ -258,7 +264,7 @@ impl<A: Actor> ActorRef<A> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(SendError::BlockingInRuntime(msg));
         }
-        block_on(&self.inner.cell, self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
+        block_on(self.cell(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
     }
 
     /// Sends `msg` and waits for the reply. Add a limit with
@@ -346,20 +352,20 @@ impl<A: Actor> ActorRef<A> {
     /// [`StopReason::Normal`]. Returns at once; see
     /// [`wait_for_stop`](ActorRef::wait_for_stop).
     pub fn stop(&self) {
-        self.inner.cell.signal(Signal::Stop);
+        self.inner.signal(Signal::Stop);
     }
 
     /// Stops the actor after the message in hand, with [`StopReason::Killed`].
     /// Messages still queued become dead letters; their asks fail with
     /// [`AskError::NoReply`]. Returns at once.
     pub fn kill(&self) {
-        self.inner.cell.signal(Signal::Kill);
+        self.inner.signal(Signal::Kill);
     }
 
     /// Waits until the actor has stopped (its `on_stop` has run) and returns
     /// why. Returns at once if it already has.
     pub async fn wait_for_stop(&self) -> StopReason {
-        self.inner.cell.wait_terminated().await
+        self.cell().wait_terminated().await
     }
 
     /// A reference that does not keep the actor alive.
@@ -373,13 +379,21 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
+        self.inner.retain();
         Recipient { inner: self.inner.clone() }
     }
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
+        self.inner.retain();
         ActorRef { inner: self.inner.clone() }
+    }
+}
+
+impl<A: Actor> Drop for ActorRef<A> {
+    fn drop(&mut self) {
+        self.inner.release();
     }
 }
 
@@ -399,7 +413,7 @@ impl<A: Actor> Hash for ActorRef<A> {
 
 impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ActorRef<{}>({})", self.inner.cell.actor_type, self.id())
+        write!(f, "ActorRef<{}>({})", self.cell().actor_type, self.id())
     }
 }
 
@@ -420,14 +434,15 @@ impl<A: Actor> fmt::Debug for ActorRef<A> {
 /// # }
 /// ```
 pub struct WeakActorRef<A: Actor> {
-    inner: Weak<RefInner<A>>,
+    inner: Weak<Shared<A>>,
     id: ActorId,
 }
 
 impl<A: Actor> WeakActorRef<A> {
     /// A strong reference, if some other strong reference still exists.
     pub fn upgrade(&self) -> Option<ActorRef<A>> {
-        self.inner.upgrade().map(ActorRef::from_inner)
+        let inner = self.inner.upgrade()?;
+        inner.try_retain().then(|| ActorRef::counted(inner))
     }
 
     /// The actor's id.
@@ -489,12 +504,12 @@ pub struct Recipient<M: Message> {
 impl<M: Message> Recipient<M> {
     /// The actor's id.
     pub fn id(&self) -> ActorId {
-        self.inner.cell().id
+        self.inner.lane().cell().id
     }
 
-    /// Whether the actor is still running.
+    /// As [`ActorRef::is_alive`].
     pub fn is_alive(&self) -> bool {
-        !self.inner.cell().is_terminated()
+        self.inner.is_accepting()
     }
 
     /// As [`ActorRef::tell`].
@@ -529,7 +544,7 @@ impl<M: Message> Recipient<M> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(SendError::BlockingInRuntime(msg));
         }
-        block_on(self.inner.cell(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
+        block_on(self.inner.lane().cell(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
     }
 
     /// As [`ActorRef::ask`].
@@ -543,18 +558,25 @@ impl<M: Message> Recipient<M> {
 
     /// As [`ActorRef::stop`].
     pub fn stop(&self) {
-        self.inner.cell().signal(Signal::Stop);
+        self.inner.lane().signal(Signal::Stop);
     }
 
     /// As [`ActorRef::wait_for_stop`].
     pub async fn wait_for_stop(&self) -> StopReason {
-        self.inner.cell().wait_terminated().await
+        self.inner.lane().cell().wait_terminated().await
     }
 }
 
 impl<M: Message> Clone for Recipient<M> {
     fn clone(&self) -> Self {
+        self.inner.retain();
         Recipient { inner: self.inner.clone() }
+    }
+}
+
+impl<M: Message> Drop for Recipient<M> {
+    fn drop(&mut self) {
+        self.inner.release();
     }
 }
 
@@ -606,15 +628,15 @@ impl<'a, M: Message> AskRequest<'a, M> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(AskError::BlockingInRuntime(self.msg));
         }
-        let cell = self.sink.cell().clone();
-        block_on(&cell, self.into_future()).unwrap_or_else(|| unreachable!("checked above"))
+        let lane = self.sink.lane();
+        block_on(lane.cell(), self.into_future()).unwrap_or_else(|| unreachable!("checked above"))
     }
 }
 
 impl<M: Message> fmt::Debug for AskRequest<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AskRequest")
-            .field("to", &self.sink.cell().id)
+            .field("to", &self.sink.lane().cell().id)
             .field("message", &std::any::type_name::<M>())
             .field("timeout", &self.timeout)
             .finish()
@@ -655,7 +677,7 @@ pin_project! {
 
 impl<M: Message> fmt::Debug for AskFuture<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AskFuture").field("to", &self.sink.cell().id).finish_non_exhaustive()
+        f.debug_struct("AskFuture").field("to", &self.sink.lane().cell().id).finish_non_exhaustive()
     }
 }
 
@@ -740,7 +762,7 @@ impl<M: Message, R> AskWith<'_, M, R> {
 
 impl<M: Message, R> fmt::Debug for AskWith<'_, M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AskWith").field("to", &self.sink.cell().id).finish_non_exhaustive()
+        f.debug_struct("AskWith").field("to", &self.sink.lane().cell().id).finish_non_exhaustive()
     }
 }
 

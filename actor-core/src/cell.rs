@@ -1,19 +1,15 @@
-//! The part of an actor that every reference shares, whatever the actor's
-//! type: its identity, the system-message lane, and its termination.
-//!
-//! The system lane is a short mutex-guarded queue plus an atomic flag. The
-//! run loop reads the flag (one atomic load) before each message; a signal
-//! never waits for room, so a full user mailbox cannot block a stop.
+//! What every reference to one actor shares: its identity and termination
+//! (`Cell`, whatever the actor's type) and its mailbox (`Shared<A>`), in one
+//! allocation.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use futures::task::AtomicWaker;
 use tokio::sync::Notify;
 
-use crate::actor::StopReason;
+use crate::actor::{Actor, StopReason};
 use crate::id::ActorId;
+use crate::mailbox::queue::Queue;
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
 /// A message on the system lane.
@@ -29,15 +25,72 @@ pub(crate) enum Signal {
     ChildTerminated(ActorId),
 }
 
+/// An actor as seen by code that does not know its type: the system's table
+/// of root actors, a parent's children, a child's parent.
+pub(crate) trait Lane: Send + Sync {
+    fn cell(&self) -> &Cell;
+    /// Queues a signal; ignored once the actor has terminated.
+    fn signal(&self, signal: Signal);
+}
+
+/// One actor's shared state: the only allocation per actor besides its task.
+pub(crate) struct Shared<A: Actor> {
+    pub(crate) cell: Cell,
+    pub(crate) mailbox: Queue<A>,
+    /// Strong references (`ActorRef`s and `Recipient`s): the last one to go
+    /// stops the actor. Counted here rather than with a separate `Arc`, so
+    /// that an actor is one allocation plus its task.
+    refs: AtomicUsize,
+}
+
+impl<A: Actor> Lane for Shared<A> {
+    fn cell(&self) -> &Cell {
+        &self.cell
+    }
+
+    fn signal(&self, signal: Signal) {
+        if !self.cell.is_terminated() {
+            self.mailbox.signal(signal);
+        }
+    }
+}
+
+impl<A: Actor> Shared<A> {
+    /// Shared state for a new actor, counting one strong reference.
+    pub(crate) fn new(cell: Cell, mailbox: Queue<A>) -> Self {
+        Shared { cell, mailbox, refs: AtomicUsize::new(1) }
+    }
+
+    /// Counts one more strong reference.
+    pub(crate) fn retain(&self) {
+        self.refs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one more strong reference if any is left (upgrading a weak one).
+    pub(crate) fn try_retain(&self) -> bool {
+        self.refs.fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| (n > 0).then_some(n + 1)).is_ok()
+    }
+
+    /// Drops one strong reference; the last one asks the actor to stop.
+    pub(crate) fn release(&self) {
+        if self.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.signal(Signal::Stop);
+        }
+    }
+
+    /// Whether the actor still accepts messages.
+    pub(crate) fn is_accepting(&self) -> bool {
+        !self.mailbox.is_closed() && !self.cell.is_terminated()
+    }
+}
+
+/// The type-erased part of an actor: identity, family, termination.
 pub(crate) struct Cell {
     pub(crate) id: ActorId,
     pub(crate) actor_type: &'static str,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) system: ActorSystem,
-    pub(crate) parent: Option<Arc<Cell>>,
-    signals: Mutex<VecDeque<Signal>>,
-    pending: AtomicBool,
-    waker: AtomicWaker,
+    pub(crate) parent: Option<Arc<dyn Lane>>,
     terminated: OnceLock<StopReason>,
     on_terminated: Notify,
 }
@@ -47,7 +100,7 @@ impl Cell {
         actor_type: &'static str,
         name: Option<Arc<str>>,
         system: ActorSystem,
-        parent: Option<Arc<Cell>>,
+        parent: Option<Arc<dyn Lane>>,
     ) -> Self {
         Cell {
             id: ActorId::next(),
@@ -55,40 +108,9 @@ impl Cell {
             name,
             system,
             parent,
-            signals: Mutex::new(VecDeque::new()),
-            pending: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
             terminated: OnceLock::new(),
             on_terminated: Notify::new(),
         }
-    }
-
-    /// Queues a signal and wakes the actor. Signals to a terminated actor
-    /// are ignored: there is nothing left to stop.
-    pub(crate) fn signal(&self, signal: Signal) {
-        if self.is_terminated() {
-            return;
-        }
-        self.signals.lock().unwrap_or_else(|e| e.into_inner()).push_back(signal);
-        self.pending.store(true, Ordering::Release);
-        self.waker.wake();
-    }
-
-    /// Whether signals are waiting; one atomic load, on every message.
-    #[inline]
-    pub(crate) fn has_signals(&self) -> bool {
-        self.pending.load(Ordering::Acquire)
-    }
-
-    /// Registers the run loop's waker for signals.
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
-        self.waker.register(waker);
-    }
-
-    /// Takes all queued signals.
-    pub(crate) fn take_signals(&self) -> VecDeque<Signal> {
-        self.pending.store(false, Ordering::Release);
-        std::mem::take(&mut *self.signals.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub(crate) fn is_terminated(&self) -> bool {

@@ -1,14 +1,11 @@
 //! What a handler can reach besides its own state.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
-
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
 use crate::actor::{Actor, StopReason};
-use crate::actor_ref::{ActorRef, RefInner};
-use crate::cell::{Cell, Signal};
-use crate::envelope::Envelope;
+use crate::actor_ref::ActorRef;
+use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::error::ActorError;
 use crate::id::ActorId;
 use crate::system::{ActorSystem, SpawnOptions};
@@ -50,26 +47,28 @@ use crate::system::{ActorSystem, SpawnOptions};
 /// # }
 /// ```
 pub struct Context<A: Actor> {
-    cell: Arc<Cell>,
-    tx: mpsc::Sender<Envelope<A>>,
-    me: Weak<RefInner<A>>,
-    children: Vec<Arc<Cell>>,
+    shared: Arc<Shared<A>>,
+    children: Vec<Arc<dyn Lane>>,
     stop_now: Option<StopReason>,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(cell: Arc<Cell>, tx: mpsc::Sender<Envelope<A>>, me: Weak<RefInner<A>>) -> Self {
-        Context { cell, tx, me, children: Vec::new(), stop_now: None }
+    pub(crate) fn new(shared: Arc<Shared<A>>) -> Self {
+        Context { shared, children: Vec::new(), stop_now: None }
+    }
+
+    fn cell(&self) -> &Cell {
+        &self.shared.cell
     }
 
     /// This actor's id.
     pub fn id(&self) -> ActorId {
-        self.cell.id
+        self.cell().id
     }
 
     /// The name given at spawn, if any.
     pub fn name(&self) -> Option<&str> {
-        self.cell.name.as_deref()
+        self.cell().name.as_deref()
     }
 
     /// A reference to this actor, to hand to others.
@@ -78,23 +77,22 @@ impl<A: Actor> Context<A> {
     /// every outside reference is dropped; keep a
     /// [`WeakActorRef`](crate::WeakActorRef) there instead.
     pub fn actor_ref(&self) -> ActorRef<A> {
-        match self.me.upgrade() {
-            Some(inner) => ActorRef::from_inner(inner),
-            // Every outside reference is gone and the actor is stopping; a
-            // fresh reference still reaches it until its mailbox closes.
-            None => ActorRef::from_inner(Arc::new(RefInner::new(self.tx.clone(), self.cell.clone()))),
-        }
+        // Counted even when every outside reference is gone and the actor is
+        // stopping: the new reference reaches it until its mailbox closes,
+        // and dropping it again only repeats the stop.
+        self.shared.retain();
+        ActorRef::counted(self.shared.clone())
     }
 
     /// The system this actor belongs to.
     pub fn system(&self) -> &ActorSystem {
-        &self.cell.system
+        &self.cell().system
     }
 
     /// Stops this actor gracefully: it accepts no new messages, handles the
     /// ones already queued, then stops with [`StopReason::Normal`].
     pub fn stop(&mut self) {
-        self.cell.signal(Signal::Stop);
+        self.shared.signal(Signal::Stop);
     }
 
     /// Stops this actor as soon as the current handler returns, with
@@ -119,18 +117,19 @@ impl<A: Actor> Context<A> {
     /// Spawns a child actor with options.
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
-        let child = self.cell.system.spawn_inner(actor, options, Some(self.cell.clone()));
-        self.children.push(child.cell().clone());
+        let parent: Arc<dyn Lane> = self.shared.clone();
+        let child = self.cell().system.spawn_inner(actor, options, Some(parent));
+        self.children.push(child.shared().clone());
         child
     }
 
     /// The ids of this actor's live children, oldest first.
     pub fn children(&self) -> Vec<ActorId> {
-        self.children.iter().map(|c| c.id).collect()
+        self.children.iter().map(|c| c.cell().id).collect()
     }
 
-    pub(crate) fn cell(&self) -> &Arc<Cell> {
-        &self.cell
+    pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
+        &self.shared
     }
 
     pub(crate) fn take_stop_now(&mut self) -> Option<StopReason> {
@@ -138,10 +137,10 @@ impl<A: Actor> Context<A> {
     }
 
     pub(crate) fn remove_child(&mut self, id: ActorId) {
-        self.children.retain(|c| c.id != id);
+        self.children.retain(|c| c.cell().id != id);
     }
 
-    pub(crate) fn take_children(&mut self) -> Vec<Arc<Cell>> {
+    pub(crate) fn take_children(&mut self) -> Vec<Arc<dyn Lane>> {
         std::mem::take(&mut self.children)
     }
 }
@@ -149,8 +148,8 @@ impl<A: Actor> Context<A> {
 impl<A: Actor> fmt::Debug for Context<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("actor", &self.cell.actor_type)
-            .field("id", &self.cell.id)
+            .field("actor", &self.cell().actor_type)
+            .field("id", &self.cell().id)
             .field("children", &self.children.len())
             .finish()
     }

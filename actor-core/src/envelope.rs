@@ -21,7 +21,7 @@
 use std::any::{TypeId, type_name};
 use std::cell::Cell as StdCell;
 use std::future::Future;
-use std::marker::{PhantomData, PhantomPinned};
+use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -92,7 +92,7 @@ pub(crate) struct Envelope<A: Actor> {
 }
 
 struct VTable<A: Actor> {
-    start: unsafe fn(*mut Inline, *mut A, *mut Context<A>, Pin<&mut Slot>),
+    start: unsafe fn(*mut Inline, *mut A, *mut Context<A>, &mut Slot),
     drop: unsafe fn(*mut Inline),
     payload_type: fn() -> TypeId,
     message_type: fn() -> &'static str,
@@ -109,12 +109,12 @@ impl<A: Actor, P: Payload<A>> Vt<A, P> {
     ///
     /// `data` holds a `P` written by [`Envelope::new`] that has not been
     /// taken yet; it must not be read again after this call.
-    unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut Context<A>, slot: Pin<&mut Slot>) {
+    unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut Context<A>, slot: &mut Slot) {
         // SAFETY: guaranteed by the caller, see above.
         let payload = unsafe { take::<P>(data) };
         // SAFETY: `Envelope::start`'s contract makes `actor` and `ctx` valid,
-        // unaliased and alive until the slot is cleared, which is what
-        // `Slot::put` requires of everything the future borrows.
+        // unaliased and alive until the slot is cleared, and keeps the slot
+        // in place until then, which is what `Slot::put` requires.
         unsafe { slot.put(payload.into_future(&mut *actor, &mut *ctx)) }
     }
 
@@ -188,10 +188,11 @@ impl<A: Actor> Envelope<A> {
     ///
     /// # Safety
     ///
-    /// `actor` and `ctx` must stay valid, and must be used by nobody but the
-    /// future in `slot`, until that slot is cleared (its `poll` returns
-    /// `Ready`, `clear` is called, or it is dropped).
-    pub(crate) unsafe fn start(self, actor: &mut A, ctx: &mut Context<A>, slot: Pin<&mut Slot>) {
+    /// As for [`Slot::put`]: `actor` and `ctx` must stay valid, and must be
+    /// used by nobody but the future in `slot`, and `slot` must not move,
+    /// until the slot is cleared (its `poll` returns `Ready`, `clear` is
+    /// called, or it is dropped).
+    pub(crate) unsafe fn start(self, actor: &mut A, ctx: &mut Context<A>, slot: &mut Slot) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: the payload was written by `new` and is taken exactly once
         // here (`ManuallyDrop` disarms `Drop`); the rest is our caller's
@@ -216,15 +217,17 @@ struct SlotBuf(MaybeUninit<[u8; SLOT_BYTES]>);
 
 type PollFn = unsafe fn(*mut u8, &mut TaskContext<'_>) -> Poll<()>;
 
-/// A pinned place where the current handler's future lives while it runs.
+/// The place where the current handler's future lives while it runs.
 ///
 /// A future that fits in [`SLOT_BYTES`] with alignment of at most 16 is built
-/// in place; a larger one is boxed and the box is kept here.
+/// in place; a larger one is boxed and the box is kept here. The future is
+/// pinned where it stands: `put`'s contract forbids moving the slot until it
+/// is empty again, so the run loop may move an *empty* slot along with the
+/// actor's other state (which `Pin` could not express).
 pub(crate) struct Slot {
     buf: SlotBuf,
     poll: Option<PollFn>,
     drop: unsafe fn(*mut u8),
-    _pinned: PhantomPinned,
     // The slot may hold a future that is `Send` but not `Sync`.
     _not_sync: PhantomData<StdCell<()>>,
 }
@@ -255,17 +258,10 @@ unsafe fn drop_nothing(_: *mut u8) {}
 
 impl Slot {
     pub(crate) fn new() -> Self {
-        Slot {
-            buf: SlotBuf(MaybeUninit::uninit()),
-            poll: None,
-            drop: drop_nothing,
-            _pinned: PhantomPinned,
-            _not_sync: PhantomData,
-        }
+        Slot { buf: SlotBuf(MaybeUninit::uninit()), poll: None, drop: drop_nothing, _not_sync: PhantomData }
     }
 
     /// Whether a future is stored.
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.poll.is_none()
     }
@@ -274,12 +270,12 @@ impl Slot {
     ///
     /// # Safety
     ///
-    /// Everything `fut` borrows must stay valid, and must not be used except
-    /// through `fut`, until the slot is cleared: `poll` returns `Ready`,
-    /// `clear` is called, or the slot is dropped.
-    pub(crate) unsafe fn put<F: Future<Output = ()> + Send>(self: Pin<&mut Self>, fut: F) {
-        // SAFETY: nothing below moves the slot; its buffer is written in place.
-        let this = unsafe { self.get_unchecked_mut() };
+    /// Until the slot is cleared (`poll` returns `Ready`, `clear` is called,
+    /// or the slot is dropped): everything `fut` borrows must stay valid and
+    /// must not be used except through `fut`, and the slot itself must not
+    /// move, since the future is polled where it stands.
+    pub(crate) unsafe fn put<F: Future<Output = ()> + Send>(&mut self, fut: F) {
+        let this = self;
         this.clear_in_place();
         let ptr = this.buf.0.as_mut_ptr().cast::<u8>();
         if size_of::<F>() <= SLOT_BYTES && align_of::<F>() <= align_of::<SlotBuf>() {
@@ -299,15 +295,14 @@ impl Slot {
 
     /// Polls the stored future; an empty slot is ready. The future is dropped
     /// as soon as it completes. If it panics, it stays until [`Slot::clear`].
-    pub(crate) fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        // SAFETY: nothing below moves the slot.
-        let this = unsafe { self.get_unchecked_mut() };
+    pub(crate) fn poll(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let this = self;
         let Some(poll) = this.poll else {
             return Poll::Ready(());
         };
         // SAFETY: `poll` was stored by `put` together with a live future of
         // the type it expects, at this address, which has not moved since
-        // (the slot is pinned).
+        // (`put`'s contract).
         let ready = unsafe { poll(this.buf.0.as_mut_ptr().cast(), cx) };
         if ready.is_ready() {
             this.clear_in_place();
@@ -316,9 +311,8 @@ impl Slot {
     }
 
     /// Drops the stored future, if any.
-    pub(crate) fn clear(self: Pin<&mut Self>) {
-        // SAFETY: clearing drops the future in place; nothing moves.
-        unsafe { self.get_unchecked_mut() }.clear_in_place();
+    pub(crate) fn clear(&mut self) {
+        self.clear_in_place();
     }
 
     fn clear_in_place(&mut self) {

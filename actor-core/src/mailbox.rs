@@ -70,3 +70,5 @@ impl Default for Mailbox {
         Mailbox::bounded(DEFAULT_CAPACITY)
     }
 }
+
+pub(crate) mod queue;

@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio::runtime::Handle;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use crate::actor::Actor;
-use crate::actor_ref::{ActorRef, RefInner};
-use crate::cell::{Cell, Signal};
+use crate::actor_ref::ActorRef;
+use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::context::Context;
 use crate::id::ActorId;
 use crate::mailbox::Mailbox;
+use crate::mailbox::queue::Queue;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +54,7 @@ pub struct ActorSystem {
 
 struct SystemInner {
     handle: Handle,
-    roots: DashMap<ActorId, Arc<Cell>>,
+    roots: DashMap<ActorId, Arc<dyn Lane>>,
     live: AtomicUsize,
     shutting_down: AtomicBool,
     dead_letters: broadcast::Sender<DeadLetter>,
@@ -101,22 +102,24 @@ impl ActorSystem {
         &self,
         actor: A,
         options: SpawnOptions,
-        parent: Option<Arc<Cell>>,
+        parent: Option<Arc<dyn Lane>>,
     ) -> ActorRef<A> {
-        let (tx, rx) = mpsc::channel(options.mailbox.raw_capacity());
         let is_root = parent.is_none();
-        let cell = Arc::new(Cell::new(type_name::<A>(), options.name, self.clone(), parent));
-        let inner = Arc::new(RefInner::new(tx.clone(), cell.clone()));
-        let ctx = Context::new(cell.clone(), tx, Arc::downgrade(&inner));
+        let shared = Arc::new(Shared::new(
+            Cell::new(type_name::<A>(), options.name, self.clone(), parent),
+            Queue::new(options.mailbox.raw_capacity()),
+        ));
+        let id = shared.cell.id;
+        let actor_ref = ActorRef::counted(shared.clone());
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         if is_root {
-            self.inner.roots.insert(cell.id, cell.clone());
+            self.inner.roots.insert(id, shared.clone());
         }
         if self.inner.shutting_down.load(Ordering::SeqCst) {
-            cell.signal(Signal::Shutdown);
+            shared.signal(Signal::Shutdown);
         }
-        let span = tracing::info_span!("actor", id = %cell.id, actor = cell.actor_type);
-        let run = crate::run::run(actor, rx, ctx);
+        let span = tracing::info_span!("actor", id = %id, actor = shared.cell.actor_type);
+        let run = crate::run::run(actor, Context::new(shared));
         // Without a subscriber the span is disabled: skip its wrapper, which
         // would otherwise be entered and exited on every poll of the task.
         if span.is_disabled() {
@@ -124,7 +127,7 @@ impl ActorSystem {
         } else {
             self.inner.handle.spawn(run.instrument(span));
         }
-        ActorRef::from_inner(inner)
+        actor_ref
     }
 
     /// Called by an actor's run loop once it has terminated.
@@ -200,11 +203,11 @@ impl ActorSystem {
     /// warning names how many remain).
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let roots: Vec<Arc<Cell>> = self.inner.roots.iter().map(|e| e.value().clone()).collect();
-        for cell in &roots {
-            cell.signal(Signal::Shutdown);
+        let roots: Vec<Arc<dyn Lane>> = self.inner.roots.iter().map(|e| e.value().clone()).collect();
+        for root in &roots {
+            root.signal(Signal::Shutdown);
         }
-        let all = futures::future::join_all(roots.iter().map(|c| c.wait_terminated()));
+        let all = futures::future::join_all(roots.iter().map(|r| r.cell().wait_terminated()));
         if tokio::time::timeout(self.inner.shutdown_timeout, all).await.is_err() {
             tracing::warn!(
                 remaining = self.actor_count(),

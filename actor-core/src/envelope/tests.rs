@@ -4,17 +4,14 @@
 
 use std::future::poll_fn;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
-use tokio::sync::mpsc;
-
 use super::*;
-use crate::actor_ref::RefInner;
-use crate::cell::Cell;
+use crate::cell::{Cell, Shared};
 use crate::error::PanicError;
+use crate::mailbox::queue::Queue;
 use crate::system::ActorSystem;
 
 /// Counts drops, to prove each payload is dropped exactly once.
@@ -87,18 +84,18 @@ fn payload_placement() {
 
 /// A context for driving envelopes by hand, outside a run loop.
 fn context(system: &ActorSystem) -> Context<Recorder> {
-    let (tx, _rx) = mpsc::channel(1);
-    let cell = Arc::new(Cell::new("Recorder", None, system.clone(), None));
-    Context::new(cell, tx, std::sync::Weak::<RefInner<Recorder>>::new())
+    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, system.clone(), None), Queue::new(1)));
+    Context::new(shared)
 }
 
 /// Runs one envelope through a slot, as the run loop does.
 async fn handle(env: Envelope<Recorder>, actor: &mut Recorder, ctx: &mut Context<Recorder>) {
-    let mut slot = pin!(Slot::new());
+    let mut slot = Slot::new();
     // SAFETY: `actor` and `ctx` outlive `slot` (declared in this frame after
-    // them) and are not touched until the slot is empty again.
-    unsafe { env.start(actor, ctx, slot.as_mut()) };
-    poll_fn(|cx| slot.as_mut().poll(cx)).await;
+    // them) and are not touched until the slot is empty again; the slot stays
+    // in this (pinned) frame until then.
+    unsafe { env.start(actor, ctx, &mut slot) };
+    poll_fn(|cx| slot.poll(cx)).await;
     assert!(slot.is_empty());
 }
 
@@ -160,17 +157,15 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     let (tx, rx) = crate::reply::channel();
     let env = Envelope::new(Ask(Small(13, Token(drops.clone())), tx));
 
-    let mut slot = pin!(Slot::new());
+    let mut slot = Slot::new();
     // SAFETY: as in `handle` above.
-    unsafe { env.start(&mut actor, &mut ctx, slot.as_mut()) };
-    let outcome = poll_fn(|cx| {
-        Poll::Ready(crate::reply::in_handler(|| catch_unwind(AssertUnwindSafe(|| slot.as_mut().poll(cx)))))
-    })
-    .await;
+    unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
+    let outcome =
+        poll_fn(|cx| Poll::Ready(crate::reply::in_handler(|| catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))).await;
     let payload = outcome.expect_err("the handler panics");
     assert!(!slot.is_empty(), "a panicked future stays until cleared");
     let err = PanicError::new(&*payload, ctx.id(), "Recorder", Some("Small"));
-    crate::reply::in_handler(|| slot.as_mut().clear());
+    crate::reply::in_handler(|| slot.clear());
     crate::reply::complete_orphans(&err);
     assert!(slot.is_empty());
     assert_eq!(drops.load(Ordering::SeqCst), 1);
@@ -183,17 +178,17 @@ fn slot_drops_a_pending_future_when_dropped() {
     let drops = Arc::new(AtomicUsize::new(0));
     let token = Token(drops.clone());
     {
-        let mut slot = Box::pin(Slot::new());
-        // SAFETY: the future borrows nothing.
+        let mut slot = Box::new(Slot::new());
+        // SAFETY: the future borrows nothing, and the boxed slot never moves.
         unsafe {
-            slot.as_mut().put(async move {
+            slot.put(async move {
                 let _held = token;
                 std::future::pending::<()>().await;
             })
         };
         let waker = futures::task::noop_waker();
         let mut cx = TaskContext::from_waker(&waker);
-        assert!(slot.as_mut().poll(&mut cx).is_pending());
+        assert!(slot.poll(&mut cx).is_pending());
     }
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
