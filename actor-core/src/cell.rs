@@ -2,10 +2,10 @@
 //! (`Cell`, whatever the actor's type) and its mailbox (`Shared<A>`), in one
 //! allocation.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use tokio::sync::Notify;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Poll, Waker};
 
 use crate::actor::{Actor, StopReason};
 use crate::id::ActorId;
@@ -92,7 +92,9 @@ pub(crate) struct Cell {
     pub(crate) system: ActorSystem,
     pub(crate) parent: Option<Arc<dyn Lane>>,
     terminated: OnceLock<StopReason>,
-    on_terminated: Notify,
+    /// Tasks waiting for the end. A plain list: termination happens once,
+    /// and a stale waker left by a dropped waiter only costs a spurious wake.
+    waiters: Mutex<Vec<Waker>>,
 }
 
 impl Cell {
@@ -109,7 +111,7 @@ impl Cell {
             system,
             parent,
             terminated: OnceLock::new(),
-            on_terminated: Notify::new(),
+            waiters: Mutex::new(Vec::new()),
         }
     }
 
@@ -120,20 +122,32 @@ impl Cell {
     /// Records the actor's end and wakes everyone waiting for it.
     pub(crate) fn terminate(&self, reason: StopReason) {
         let _ = self.terminated.set(reason);
-        self.on_terminated.notify_waiters();
+        // Taken under the lock after the set: a waiter either saw the reason
+        // or registered before this, so none is missed.
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
+        for waker in waiters {
+            waker.wake();
+        }
     }
 
     /// Waits until the actor has terminated and returns why.
     pub(crate) async fn wait_terminated(&self) -> StopReason {
-        loop {
-            let notified = self.on_terminated.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+        poll_fn(|cx| {
             if let Some(reason) = self.terminated.get() {
-                return reason.clone();
+                return Poll::Ready(reason.clone());
             }
-            notified.await;
-        }
+            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+            // Checked again under the lock, which `terminate` takes after
+            // setting the reason.
+            if let Some(reason) = self.terminated.get() {
+                return Poll::Ready(reason.clone());
+            }
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Reports a message that could not be delivered to this actor.

@@ -1,6 +1,7 @@
 //! Actor identities.
 
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,7 +27,7 @@ use uuid::Uuid;
 /// assert_eq!(a.id(), a.clone().id());
 /// # }
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ActorId(Uuid);
 
 static PROCESS_PREFIX: LazyLock<u64> = LazyLock::new(|| Uuid::new_v4().as_u64_pair().0);
@@ -47,6 +48,45 @@ impl ActorId {
     /// The UUID behind this id.
     pub fn as_uuid(&self) -> Uuid {
         self.0
+    }
+}
+
+// One `u64` per id, consistent with `Eq` (equal ids mix to equal values):
+// cheaper to hash than the 16 bytes and length prefix of the derived impl.
+impl Hash for ActorId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (hi, lo) = self.0.as_u64_pair();
+        state.write_u64(hi.rotate_left(32) ^ lo);
+    }
+}
+
+/// A hasher for maps keyed by [`ActorId`]: ids are a random prefix plus a
+/// counter, not attacker-chosen, so one multiply spreads them well enough
+/// and SipHash's cost buys nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl BuildHasher for IdHasher {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
     }
 }
 

@@ -6,8 +6,8 @@
 
 /// The capacity of a mailbox when none is given: 1,024 messages.
 ///
-/// Memory is allocated as messages arrive (in blocks of 32), not up front, so
-/// a large capacity costs nothing while the mailbox is short.
+/// Memory is allocated as messages arrive, not up front, so a large capacity
+/// costs nothing while the mailbox is short.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// The largest capacity a bounded mailbox can have; also what an unbounded

@@ -15,7 +15,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::context::Context;
-use crate::id::ActorId;
+use crate::id::{ActorId, IdHasher};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 
@@ -54,7 +54,7 @@ pub struct ActorSystem {
 
 struct SystemInner {
     handle: Handle,
-    roots: DashMap<ActorId, Arc<dyn Lane>>,
+    roots: DashMap<ActorId, Arc<dyn Lane>, IdHasher>,
     live: AtomicUsize,
     shutting_down: AtomicBool,
     dead_letters: broadcast::Sender<DeadLetter>,
@@ -288,7 +288,7 @@ impl SystemBuilder {
         ActorSystem {
             inner: Arc::new(SystemInner {
                 handle,
-                roots: DashMap::new(),
+                roots: DashMap::with_hasher(IdHasher::default()),
                 live: AtomicUsize::new(0),
                 shutting_down: AtomicBool::new(false),
                 dead_letters,

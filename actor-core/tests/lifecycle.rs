@@ -231,3 +231,43 @@ fn a_stopped_child_leaves_its_parent_running() {
         system.shutdown().await;
     });
 }
+
+/// Hooks that panic, to check they are caught like handlers are.
+struct Fragile {
+    panic_in_start: bool,
+}
+impl Actor for Fragile {
+    type Error = std::convert::Infallible;
+    async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), Self::Error> {
+        if self.panic_in_start {
+            panic!("cannot start");
+        }
+        Ok(())
+    }
+    async fn on_stop(&mut self, _: &mut Context<Self>, _: &StopReason) {
+        tokio::task::yield_now().await;
+        panic!("cannot stop cleanly");
+    }
+}
+
+#[test]
+fn panics_in_lifecycle_hooks_are_caught() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let bad_start = system.spawn(Fragile { panic_in_start: true });
+        match bad_start.wait_for_stop().await {
+            StopReason::Panicked(p) => {
+                assert_eq!(p.message(), "cannot start");
+                assert_eq!(p.message_type(), None);
+            }
+            other => panic!("expected a panic, got {other}"),
+        }
+        // A panic in on_stop is logged; the actor still terminates once,
+        // with the reason it was stopping for.
+        let bad_stop = system.spawn(Fragile { panic_in_start: false });
+        bad_stop.stop();
+        assert!(bad_stop.wait_for_stop().await.is_normal());
+        system.shutdown().await;
+        assert_eq!(system.actor_count(), 0);
+    });
+}
