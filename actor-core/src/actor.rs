@@ -5,6 +5,8 @@ use std::future::Future;
 
 use crate::context::Context;
 use crate::error::{ActorError, PanicError};
+use crate::id::ActorId;
+use crate::supervision::ChildExit;
 
 /// A unit of state that is only ever touched by its own task.
 ///
@@ -68,6 +70,16 @@ pub trait Actor: Sized + Send + 'static {
         async { PanicAction::Stop }
     }
 
+    /// Runs when a child of this actor exits: it terminated, or, for a
+    /// child started by a [`Supervisor`](crate::supervision::Supervisor),
+    /// it failed and waits for the supervisor's decision. The default does
+    /// nothing; use [`Context::monitor`] to be told about actors that are
+    /// not your children.
+    fn on_child_exit(&mut self, ctx: &mut Context<Self>, exit: &ChildExit) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, exit);
+        async {}
+    }
+
     /// Runs once when the actor stops, after its children have stopped.
     fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &StopReason) -> impl Future<Output = ()> + Send {
         let _ = (ctx, reason);
@@ -98,6 +110,18 @@ pub enum StopReason {
     Panicked(PanicError),
     /// `on_start` returned an error, or a handler called [`Context::fail`].
     Failed(ActorError),
+    /// An actor linked to this one ([`Context::link`]) stopped abnormally,
+    /// and this one does not trap exits.
+    Linked {
+        /// The linked actor.
+        id: ActorId,
+        /// Why it stopped.
+        reason: Box<StopReason>,
+    },
+    /// Stopped by its supervisor so that a fresh incarnation can start (a
+    /// sibling failed under a one-for-all or rest-for-one strategy). Seen by
+    /// `on_stop` only: the actor lives on.
+    Restart,
 }
 
 impl StopReason {
@@ -107,9 +131,9 @@ impl StopReason {
     }
 
     /// Whether the actor stopped because something went wrong: it was
-    /// killed, it panicked, or it failed.
+    /// killed, it panicked, it failed, or a linked actor did.
     pub fn is_abnormal(&self) -> bool {
-        !self.is_normal()
+        matches!(self, StopReason::Killed | StopReason::Panicked(_) | StopReason::Failed(_) | StopReason::Linked { .. })
     }
 }
 
@@ -120,6 +144,8 @@ impl fmt::Display for StopReason {
             StopReason::Killed => f.write_str("killed"),
             StopReason::Panicked(p) => write!(f, "panicked: {p}"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
+            StopReason::Linked { id, reason } => write!(f, "linked actor {id} stopped: {reason}"),
+            StopReason::Restart => f.write_str("restarted by its supervisor"),
         }
     }
 }

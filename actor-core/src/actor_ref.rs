@@ -33,7 +33,7 @@ impl<A: Actor> Shared<A> {
         unpack(envelope)
     }
 
-    fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+    pub(crate) fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
         match self.mailbox.try_send(Envelope::new(payload)) {
             Ok(()) => Ok(()),
             Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
@@ -41,7 +41,7 @@ impl<A: Actor> Shared<A> {
         }
     }
 
-    async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+    pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
         match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
             Err(env) => Err(SendError::Closed(self.closed(env))),

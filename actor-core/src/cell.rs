@@ -10,6 +10,7 @@ use std::task::{Poll, Waker};
 use crate::actor::{Actor, StopReason};
 use crate::id::ActorId;
 use crate::mailbox::queue::Queue;
+use crate::supervision::ChildExit;
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
 /// A message on the system lane.
@@ -21,8 +22,14 @@ pub(crate) enum Signal {
     Kill,
     /// Like `Kill`, but the stop counts as normal (system shutdown).
     Shutdown,
-    /// A child of this actor has terminated.
-    ChildTerminated(ActorId),
+    /// A child of this actor has exited: terminated, or (a supervised
+    /// child) failed and waiting for its supervisor's decision.
+    ChildExit(ChildExit),
+    /// A linked actor has terminated.
+    LinkExit(ActorId, StopReason),
+    /// Stop the current incarnation and start a fresh one from the factory
+    /// (supervised actors only), keeping the mailbox.
+    Restart,
 }
 
 /// An actor as seen by code that does not know its type: the system's table
@@ -92,9 +99,18 @@ pub(crate) struct Cell {
     pub(crate) system: ActorSystem,
     pub(crate) parent: Option<Arc<dyn Lane>>,
     terminated: OnceLock<StopReason>,
-    /// Tasks waiting for the end. A plain list: termination happens once,
-    /// and a stale waker left by a dropped waiter only costs a spurious wake.
-    waiters: Mutex<Vec<Waker>>,
+    /// Who waits for the end: tasks, and notices (monitors, links). A plain
+    /// list: termination happens once, and a stale waker left by a dropped
+    /// waiter only costs a spurious wake.
+    waiters: Mutex<Vec<Waiter>>,
+}
+
+/// A notice run when an actor terminates, with its id and reason.
+pub(crate) type Notice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
+
+enum Waiter {
+    Task(Waker),
+    Notice(Notice),
 }
 
 impl Cell {
@@ -125,8 +141,24 @@ impl Cell {
         // Taken under the lock after the set: a waiter either saw the reason
         // or registered before this, so none is missed.
         let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
-        for waker in waiters {
-            waker.wake();
+        let reason = self.terminated.get().expect("set just above");
+        for waiter in waiters {
+            match waiter {
+                Waiter::Task(waker) => waker.wake(),
+                Waiter::Notice(notice) => notice(self.id, reason),
+            }
+        }
+    }
+
+    /// Runs `notice` when the actor terminates, or now if it already has.
+    pub(crate) fn on_terminated(&self, notice: Notice) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        match self.terminated.get() {
+            Some(reason) => {
+                drop(waiters);
+                notice(self.id, reason);
+            }
+            None => waiters.push(Waiter::Notice(notice)),
         }
     }
 
@@ -142,8 +174,8 @@ impl Cell {
             if let Some(reason) = self.terminated.get() {
                 return Poll::Ready(reason.clone());
             }
-            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                waiters.push(cx.waker().clone());
+            if !waiters.iter().any(|w| matches!(w, Waiter::Task(t) if t.will_wake(cx.waker()))) {
+                waiters.push(Waiter::Task(cx.waker().clone()));
             }
             Poll::Pending
         })

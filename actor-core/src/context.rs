@@ -8,6 +8,7 @@ use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::error::ActorError;
 use crate::id::ActorId;
+use crate::monitor::ExitTrap;
 use crate::system::{ActorSystem, SpawnOptions};
 
 /// An actor's view of itself and of the system, passed to every handler and
@@ -50,11 +51,16 @@ pub struct Context<A: Actor> {
     shared: Arc<Shared<A>>,
     children: Vec<Arc<dyn Lane>>,
     stop_now: Option<StopReason>,
+    /// Tasks that work for this actor (timers, attached streams): aborted
+    /// when it stops, so they die with it.
+    tasks: Vec<tokio::task::AbortHandle>,
+    /// Set by `trap_exits`: how linked exits reach this actor as messages.
+    exit_trap: Option<ExitTrap<A>>,
 }
 
 impl<A: Actor> Context<A> {
     pub(crate) fn new(shared: Arc<Shared<A>>) -> Self {
-        Context { shared, children: Vec::new(), stop_now: None }
+        Context { shared, children: Vec::new(), stop_now: None, tasks: Vec::new(), exit_trap: None }
     }
 
     fn cell(&self) -> &Cell {
@@ -130,6 +136,40 @@ impl<A: Actor> Context<A> {
 
     pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
         &self.shared
+    }
+
+    /// Ties a task's life to this actor's: it is aborted when the actor
+    /// stops. Finished tasks are pruned as new ones come.
+    pub(crate) fn track_task(&mut self, task: tokio::task::AbortHandle) {
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(task);
+    }
+
+    pub(crate) fn abort_tasks(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+
+    pub(crate) fn set_exit_trap(&mut self, trap: ExitTrap<A>) {
+        self.exit_trap = Some(trap);
+    }
+
+    pub(crate) fn exit_trap(&self) -> Option<ExitTrap<A>> {
+        self.exit_trap
+    }
+
+    /// Spawns a child that its supervisor (this actor) can restart in place
+    /// from `factory`.
+    pub(crate) fn spawn_supervised<B: Actor>(
+        &mut self,
+        factory: Box<dyn FnMut() -> B + Send>,
+        options: SpawnOptions,
+    ) -> ActorRef<B> {
+        let parent: Arc<dyn Lane> = self.shared.clone();
+        let child = self.cell().system.spawn_with_factory(factory, options, Some(parent));
+        self.children.push(child.shared().clone());
+        child
     }
 
     pub(crate) fn take_stop_now(&mut self) -> Option<StopReason> {

@@ -13,10 +13,15 @@ pub mod error;
 mod id;
 pub mod mailbox;
 mod message;
+mod monitor;
+mod registry;
 mod remote_message;
 mod reply;
 mod run;
+pub mod supervision;
 mod system;
+mod timer;
+mod topic;
 
 pub use crate::actor::{Actor, PanicAction, StopReason};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
@@ -24,11 +29,15 @@ pub use crate::context::Context;
 pub use crate::error::Error;
 pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
+pub use crate::monitor::Terminated;
+pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,
 };
+pub use crate::timer::TimerHandle;
+pub use crate::topic::{PublishReport, Topic};
 
 #[cfg(feature = "serde")]
 pub use crate::remote_message::RemoteMessage;
@@ -310,8 +319,8 @@ pub mod __private {
 /// The names almost every user needs: `use actor_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Actor, ActorRef, ActorSystem, Context, Handler, Message, PanicAction, Recipient, ReplyTo, SpawnOptions,
-        StopReason, WeakActorRef,
+        Actor, ActorId, ActorRef, ActorSystem, Context, Handler, Message, PanicAction, Recipient, ReplyTo,
+        SpawnOptions, StopReason, Terminated, WeakActorRef,
     };
     #[cfg(feature = "macros")]
     pub use crate::{actor, message};

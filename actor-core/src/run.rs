@@ -6,6 +6,7 @@
 //! the system lane with a single atomic load.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::future::poll_fn;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,28 +21,36 @@ use crate::context::Context;
 use crate::envelope::Slot;
 use crate::error::{ActorError, PanicError};
 use crate::mailbox::queue::{Inbox, Next};
+use crate::monitor::Terminated;
 use crate::reply;
+use crate::supervision::ChildExit;
 use crate::system::DeadLetterReason;
 
-pub(crate) fn run<A: Actor>(actor: A, ctx: Context<A>) -> impl Future<Output = ()> + Send {
+pub(crate) fn run<A: Actor>(
+    actor: A,
+    factory: Option<Box<dyn FnMut() -> A + Send>>,
+    ctx: Context<A>,
+) -> impl Future<Output = ()> + Send {
     let shared = ctx.shared().clone();
     // If this task is torn down before it finishes (the runtime is dropped),
     // still tell everyone waiting that the actor is gone.
     let guard = TerminateOnDrop(shared.clone());
+    let extra =
+        factory.map(|factory| Box::new(Extra { factory: Some(factory), pending: VecDeque::new(), child_exit: None }));
     let mut running =
-        Running { slot: Slot::new(), ctx, actor, inbox: Inbox::new(), shared, busy: Busy::Idle, started: None };
+        Running { slot: Slot::new(), ctx, actor, inbox: Inbox::new(), shared, busy: Busy::Idle, started: None, extra };
     // Built outside the async block, which then uses the captured values
     // directly: an `async fn` would keep its arguments and the locals they
     // move into as separate fields of the task (measured: 408 bytes of task
     // state, against 256 like this).
     async move {
         let _guard = guard;
-        let reason = running.serve().await;
+        let (reason, stopped) = running.live().await;
         debug_assert!(running.slot.is_empty(), "the slot moves with `running`, so it must be empty");
         // Boxed: it runs once, and inline its state would grow every
         // actor's task past tokio's next 128-byte step (measured: 640 bytes
         // instead of 512). The box holds a reference, so nothing large moves.
-        Box::pin(running.finish(&reason)).await;
+        Box::pin(running.finish(&reason, stopped)).await;
         let shared = running.shared.clone();
         // The actor's state (and whatever it holds) is gone before anyone
         // waiting for the stop is told.
@@ -57,6 +66,7 @@ impl<A: Actor> Drop for TerminateOnDrop<A> {
         let cell = &self.0.cell;
         if !cell.is_terminated() {
             self.0.mailbox.close();
+            cell.system.registry().forget(cell.id);
             cell.system.forget(cell);
             cell.terminate(StopReason::Killed);
         }
@@ -79,6 +89,19 @@ struct Running<A: Actor> {
     busy: Busy,
     /// Where `on_start`'s result lands.
     started: Option<Result<(), A::Error>>,
+    /// What only some actors need, boxed so that others do not pay for it
+    /// in task size: supervised actors, and any actor while a child-exit
+    /// hook runs.
+    extra: Option<Box<Extra<A>>>,
+}
+
+struct Extra<A: Actor> {
+    /// Rebuilds the actor's state for a restart (supervised actors only).
+    factory: Option<Box<dyn FnMut() -> A + Send>>,
+    /// Signals taken while a hook ran, handled after it.
+    pending: VecDeque<Signal>,
+    /// The exit `on_child_exit` is looking at, borrowed by the hook.
+    child_exit: Option<ChildExit>,
 }
 
 /// What occupies the slot.
@@ -88,6 +111,8 @@ enum Busy {
     Starting,
     /// A handler, with its message's type name (for a panic report).
     Handling(fn() -> &'static str),
+    /// `on_child_exit`.
+    ChildHook,
 }
 
 type Payload = Box<dyn Any + Send>;
@@ -102,7 +127,31 @@ enum Served {
 const YIELD_EVERY: usize = 128;
 
 impl<A: Actor> Running<A> {
-    /// Runs `on_start`, then every message, until the actor must stop.
+    /// Runs incarnation after incarnation until the actor stops for good;
+    /// returns why, and whether the last incarnation's `on_stop` already ran.
+    async fn live(&mut self) -> (StopReason, bool) {
+        loop {
+            let reason = self.serve().await;
+            let restartable = matches!(
+                reason,
+                StopReason::Panicked(_)
+                    | StopReason::Failed(_)
+                    | StopReason::Killed
+                    | StopReason::Linked { .. }
+                    | StopReason::Restart
+            );
+            let supervised = self.extra.as_ref().is_some_and(|e| e.factory.is_some());
+            if !supervised || !restartable {
+                return (reason, false);
+            }
+            match Box::pin(self.fail_over(reason)).await {
+                Some(reason) => return (reason, true),
+                None => continue,
+            }
+        }
+    }
+
+    /// Runs `on_start`, then every message, until this incarnation ends.
     async fn serve(&mut self) -> StopReason {
         if let Some(reason) = self.begin() {
             return reason;
@@ -116,6 +165,53 @@ impl<A: Actor> Running<A> {
                     }
                 }
             }
+        }
+    }
+
+    /// A supervised incarnation has ended: stop it, then restart at once
+    /// (asked by the supervisor) or report to the supervisor and wait for
+    /// its decision, while the mailbox keeps what senders send. Returns the
+    /// final reason if the actor is not restarted.
+    async fn fail_over(&mut self, reason: StopReason) -> Option<StopReason> {
+        self.end_incarnation(&reason).await;
+        if !matches!(reason, StopReason::Restart) {
+            let cell = &self.shared.cell;
+            let Some(parent) = &cell.parent else { return Some(reason) };
+            parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), true)));
+            tracing::warn!(%reason, "supervised actor failed; waiting for its supervisor");
+            'decision: loop {
+                poll_fn(|cx| self.shared.mailbox.poll_signal(cx)).await;
+                let mut signals = self.shared.mailbox.take_signals();
+                while let Some(signal) = signals.pop_front() {
+                    match signal {
+                        Signal::Restart => {
+                            // Later signals wait for the new incarnation.
+                            if let Some(extra) = &mut self.extra {
+                                extra.pending.extend(signals);
+                            }
+                            break 'decision;
+                        }
+                        Signal::Stop | Signal::Kill | Signal::Shutdown => return Some(reason),
+                        // The old incarnation's children and links are gone.
+                        Signal::ChildExit(_) | Signal::LinkExit(..) => {}
+                    }
+                }
+            }
+        }
+        self.rebuild()
+    }
+
+    /// Replaces the actor's state with a fresh one from the factory.
+    fn rebuild(&mut self) -> Option<StopReason> {
+        let factory = self.extra.as_mut().and_then(|e| e.factory.as_mut()).expect("only supervised actors restart");
+        match catch_unwind(AssertUnwindSafe(factory)) {
+            Ok(fresh) => {
+                drop(std::mem::replace(&mut self.actor, fresh));
+                self.ctx.take_stop_now();
+                tracing::debug!("actor restarted");
+                None
+            }
+            Err(payload) => Some(StopReason::Panicked(self.panic_error(&*payload, None))),
         }
     }
 
@@ -162,7 +258,7 @@ impl<A: Actor> Running<A> {
                             return Poll::Ready(Served::Stop(StopReason::Failed(ActorError::new(e))));
                         }
                     }
-                    (Ok(Poll::Ready(())), _) => {
+                    (Ok(Poll::Ready(())), Busy::Handling(_) | Busy::Idle) => {
                         if let Some(reason) = self.ctx.take_stop_now() {
                             return Poll::Ready(Served::Stop(reason));
                         }
@@ -172,8 +268,22 @@ impl<A: Actor> Running<A> {
                         let reason = StopReason::Panicked(self.panic_error(&*payload, None));
                         return Poll::Ready(Served::Stop(reason));
                     }
+                    (Ok(Poll::Ready(())), Busy::ChildHook) => {
+                        if let Some(extra) = &mut self.extra {
+                            extra.child_exit = None;
+                        }
+                        if let Some(reason) = self.ctx.take_stop_now() {
+                            return Poll::Ready(Served::Stop(reason));
+                        }
+                    }
                     (Err(payload), Busy::Handling(message_type)) => {
                         return Poll::Ready(Served::Panicked(payload, message_type()));
+                    }
+                    (Err(payload), Busy::ChildHook) => {
+                        if let Some(extra) = &mut self.extra {
+                            extra.child_exit = None;
+                        }
+                        return Poll::Ready(Served::Panicked(payload, "on_child_exit"));
                     }
                     (Err(_), Busy::Idle) => unreachable!("an idle slot is empty and cannot panic"),
                 }
@@ -184,6 +294,12 @@ impl<A: Actor> Running<A> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
+            }
+            if self.extra.as_ref().is_some_and(|e| !e.pending.is_empty()) {
+                if let Some(reason) = self.on_signals() {
+                    return Poll::Ready(Served::Stop(reason));
+                }
+                continue;
             }
             match self.inbox.poll_next(&self.shared.mailbox, cx) {
                 Poll::Pending => return Poll::Pending,
@@ -246,23 +362,70 @@ impl<A: Actor> Running<A> {
         }
     }
 
+    /// Handles system signals, earlier deferred ones first. Stops at a
+    /// child exit: its hook is put in the slot and the rest wait for it.
     fn on_signals(&mut self) -> Option<StopReason> {
-        for signal in self.shared.mailbox.take_signals() {
+        let mut signals = match &mut self.extra {
+            Some(extra) if !extra.pending.is_empty() => std::mem::take(&mut extra.pending),
+            _ => self.shared.mailbox.take_signals(),
+        };
+        while let Some(signal) = signals.pop_front() {
             match signal {
                 // Refuse new messages; the loop handles what is queued, then
                 // sees the mailbox closed.
                 Signal::Stop => self.shared.mailbox.close(),
                 Signal::Kill => return Some(StopReason::Killed),
                 Signal::Shutdown => return Some(StopReason::Normal),
-                Signal::ChildTerminated(id) => self.ctx.remove_child(id),
+                Signal::Restart => {
+                    if self.extra.as_ref().is_some_and(|e| e.factory.is_some()) {
+                        return Some(StopReason::Restart);
+                    }
+                }
+                Signal::LinkExit(id, reason) => {
+                    if let Some(trap) = self.ctx.exit_trap() {
+                        trap(&self.shared, Terminated { id, reason });
+                    } else if reason.is_abnormal() {
+                        return Some(StopReason::Linked { id, reason: Box::new(reason) });
+                    }
+                }
+                Signal::ChildExit(exit) => {
+                    if !exit.awaiting_restart {
+                        self.ctx.remove_child(exit.id);
+                    }
+                    self.start_child_hook(exit);
+                    let extra = self.extra.as_mut().expect("start_child_hook makes it");
+                    extra.pending.extend(signals);
+                    return None;
+                }
             }
         }
         None
     }
 
-    /// Stops: refuse and report queued messages, stop the children, run
-    /// `on_stop`, then tell everyone waiting.
-    async fn finish(&mut self, reason: &StopReason) {
+    /// Puts `on_child_exit` in the slot, like `on_start`.
+    fn start_child_hook(&mut self, exit: ChildExit) {
+        let extra = self
+            .extra
+            .get_or_insert_with(|| Box::new(Extra { factory: None, pending: VecDeque::new(), child_exit: None }));
+        let exit: &ChildExit = extra.child_exit.insert(exit);
+        let Running { slot, ctx, actor, .. } = self;
+        let mut done = None;
+        let put = catch_unwind(AssertUnwindSafe(|| {
+            let fut = actor.on_child_exit(ctx, exit);
+            // SAFETY: as for `on_start` in `begin`; `exit` lives in the boxed
+            // `Extra`, which is only cleared once the slot is empty.
+            unsafe { put_hook(slot, &mut done, fut) }
+        }));
+        if put.is_ok() {
+            self.busy = Busy::ChildHook;
+        } else if let Some(extra) = &mut self.extra {
+            extra.child_exit = None;
+        }
+    }
+
+    /// Stops for good: refuse and report queued messages, then end the
+    /// incarnation (unless `fail_over` already did).
+    async fn finish(&mut self, reason: &StopReason, ended: bool) {
         let shared = self.shared.clone();
         let cell = &shared.cell;
         // After the close no message can be added, so this drain is complete.
@@ -271,6 +434,15 @@ impl<A: Actor> Running<A> {
             cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
             let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
         }
+        if !ended {
+            self.end_incarnation(reason).await;
+        }
+    }
+
+    /// Ends the current incarnation: its tasks, its children (first), then
+    /// `on_stop`.
+    async fn end_incarnation(&mut self, reason: &StopReason) {
+        self.ctx.abort_tasks();
         let children = self.ctx.take_children();
         for child in &children {
             child.signal(Signal::Shutdown);
@@ -285,7 +457,7 @@ impl<A: Actor> Running<A> {
         let Running { slot, ctx, actor, .. } = self;
         let put = catch_unwind(AssertUnwindSafe(|| {
             let fut = actor.on_stop(ctx, reason);
-            // SAFETY: as for `on_start` in `serve`.
+            // SAFETY: as for `on_start` in `begin`.
             unsafe { put_hook(slot, &mut stopped, fut) }
         }));
         let outcome = match put {
@@ -295,6 +467,8 @@ impl<A: Actor> Running<A> {
         if let Err(payload) = outcome {
             tracing::error!(error = %self.panic_error(&*payload, None), "on_stop panicked");
         }
+        // Tasks started by `on_stop` itself die with this incarnation too.
+        self.ctx.abort_tasks();
     }
 }
 
@@ -307,9 +481,10 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
     } else {
         tracing::warn!(%reason, "actor stopped");
     }
+    cell.system.registry().forget(cell.id);
     cell.system.forget(cell);
     if let Some(parent) = &cell.parent {
-        parent.signal(Signal::ChildTerminated(cell.id));
+        parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), false)));
     }
     cell.terminate(reason);
 }

@@ -18,6 +18,7 @@ use crate::context::Context;
 use crate::id::{ActorId, IdHasher};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
+use crate::registry::Registry;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +61,7 @@ struct SystemInner {
     dead_letters: broadcast::Sender<DeadLetter>,
     dead_letter_count: AtomicU64,
     shutdown_timeout: Duration,
+    registry: Registry,
 }
 
 impl ActorSystem {
@@ -104,6 +106,27 @@ impl ActorSystem {
         options: SpawnOptions,
         parent: Option<Arc<dyn Lane>>,
     ) -> ActorRef<A> {
+        self.spawn_core(actor, None, options, parent)
+    }
+
+    /// Spawns an actor that can be restarted in place from `factory`.
+    pub(crate) fn spawn_with_factory<A: Actor>(
+        &self,
+        mut factory: Box<dyn FnMut() -> A + Send>,
+        options: SpawnOptions,
+        parent: Option<Arc<dyn Lane>>,
+    ) -> ActorRef<A> {
+        let actor = factory();
+        self.spawn_core(actor, Some(factory), options, parent)
+    }
+
+    fn spawn_core<A: Actor>(
+        &self,
+        actor: A,
+        factory: Option<Box<dyn FnMut() -> A + Send>>,
+        options: SpawnOptions,
+        parent: Option<Arc<dyn Lane>>,
+    ) -> ActorRef<A> {
         let is_root = parent.is_none();
         let shared = Arc::new(Shared::new(
             Cell::new(type_name::<A>(), options.name, self.clone(), parent),
@@ -119,7 +142,7 @@ impl ActorSystem {
             shared.signal(Signal::Shutdown);
         }
         let span = tracing::info_span!("actor", id = %id, actor = shared.cell.actor_type);
-        let run = crate::run::run(actor, Context::new(shared));
+        let run = crate::run::run(actor, factory, Context::new(shared));
         // Without a subscriber the span is disabled: skip its wrapper, which
         // would otherwise be entered and exited on every poll of the task.
         if span.is_disabled() {
@@ -136,6 +159,10 @@ impl ActorSystem {
             self.inner.roots.remove(&cell.id);
         }
         self.inner.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     pub(crate) fn handle(&self) -> &Handle {
@@ -294,6 +321,7 @@ impl SystemBuilder {
                 dead_letters,
                 dead_letter_count: AtomicU64::new(0),
                 shutdown_timeout: self.shutdown_timeout,
+                registry: Registry::new(),
             }),
         }
     }

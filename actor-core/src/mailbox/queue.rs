@@ -22,7 +22,7 @@
 //!   under the same lock as every push.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
 
@@ -40,6 +40,9 @@ pub(crate) struct Queue<A: Actor> {
     permits: Semaphore,
     capacity: usize,
     signalled: AtomicBool,
+    /// Permits borrowed by notices pushed past the bound (`push_notice`),
+    /// repaid before any permit goes back to senders.
+    borrowed: AtomicUsize,
 }
 
 struct State<A: Actor> {
@@ -73,6 +76,7 @@ impl<A: Actor> Queue<A> {
             permits: Semaphore::new(capacity),
             capacity,
             signalled: AtomicBool::new(false),
+            borrowed: AtomicUsize::new(0),
         }
     }
 
@@ -100,6 +104,21 @@ impl<A: Actor> Queue<A> {
                 Ok(permit) => permit.forget(),
                 Err(_closed) => return Err(env),
             },
+        }
+        self.push(env)
+    }
+
+    /// Queues a notice from the runtime itself (a `Terminated` message):
+    /// after what is already queued, like any message, but never waiting and
+    /// never refused for a full mailbox. Without a free permit it borrows
+    /// one, repaid when a message is taken, so the bound stays exact.
+    pub(crate) fn push_notice(&self, env: Envelope<A>) -> Result<(), Envelope<A>> {
+        match self.permits.try_acquire() {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => return Err(env),
+            Err(TryAcquireError::NoPermits) => {
+                self.borrowed.fetch_add(1, Ordering::AcqRel);
+            }
         }
         self.push(env)
     }
@@ -160,11 +179,34 @@ impl<A: Actor> Queue<A> {
 
     /// Messages queued and not yet taken by the run loop.
     pub(crate) fn len(&self) -> usize {
-        self.capacity.saturating_sub(self.permits.available_permits())
+        self.capacity.saturating_sub(self.permits.available_permits()) + self.borrowed.load(Ordering::Relaxed)
     }
 
-    /// Gives `n` permits back to senders.
-    pub(crate) fn release(&self, n: usize) {
+    /// Waits for a signal without taking messages: how a failed supervised
+    /// actor waits for its supervisor's decision while its mailbox fills.
+    pub(crate) fn poll_signal(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if !state.signals.is_empty() {
+            return Poll::Ready(());
+        }
+        // A push may take this waker and wake us for a message; we then
+        // come back here and register again.
+        match &mut state.parked {
+            Some(waker) => waker.clone_from(cx.waker()),
+            parked @ None => *parked = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Gives `n` permits back to senders, after repaying borrowed ones.
+    pub(crate) fn release(&self, mut n: usize) {
+        if self.borrowed.load(Ordering::Relaxed) > 0 {
+            let repaid = self
+                .borrowed
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| Some(b - b.min(n)))
+                .map_or(0, |before| before.min(n));
+            n -= repaid;
+        }
         if n > 0 {
             self.permits.add_permits(n);
         }

@@ -1,0 +1,404 @@
+//! Supervision: restarting failed actors, as Erlang/OTP does.
+//!
+//! A [`Supervisor`] is an actor that starts children from [`ChildSpec`]s
+//! and decides, when one fails, whether and whom to restart
+//! ([`Strategy`], [`Restart`]). A restart happens *in place*: the child's
+//! task, mailbox and [`ActorRef`] stay the same, only its state is rebuilt
+//! from the spec's factory, so senders never see a dead reference and the
+//! messages sent meanwhile wait in the mailbox. Past the restart intensity
+//! (more than `n` restarts within `t`), the supervisor stops its children
+//! and fails itself, so its own supervisor can act.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::actor::{Actor, StopReason};
+use crate::actor_ref::ActorRef;
+use crate::cell::{Lane, Signal};
+use crate::context::Context;
+use crate::error::AskError;
+use crate::id::ActorId;
+use crate::message::{Handler, Message};
+use crate::system::SpawnOptions;
+
+/// A child's exit, as its parent's [`Actor::on_child_exit`] sees it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ChildExit {
+    /// The child.
+    pub id: ActorId,
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// Whether the child failed under a supervisor and waits for its
+    /// decision (restart or stop) rather than having terminated.
+    pub awaiting_restart: bool,
+}
+
+impl ChildExit {
+    pub(crate) fn new(id: ActorId, reason: StopReason, awaiting_restart: bool) -> Self {
+        ChildExit { id, reason, awaiting_restart }
+    }
+}
+
+/// Whom a supervisor restarts when a child fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Only the failed child.
+    #[default]
+    OneForOne,
+    /// Every child.
+    OneForAll,
+    /// The failed child and every child started after it.
+    RestForOne,
+}
+
+/// When a child is restarted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restart {
+    /// Always. After an abnormal stop it is restarted in place; after a
+    /// normal stop (its mailbox is closed) it is started again as a new
+    /// actor, with a new id.
+    #[default]
+    Permanent,
+    /// Only after an abnormal stop ([`StopReason::is_abnormal`]).
+    Transient,
+    /// Never.
+    Temporary,
+}
+
+/// Why a supervisor gave up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// More than `max` restarts happened within `within`.
+    TooManyRestarts {
+        /// The restart intensity.
+        max: u32,
+        /// Its period.
+        within: Duration,
+    },
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SupervisorError::TooManyRestarts { max, within } => {
+                write!(f, "more than {max} restarts within {within:?}; supervisor gave up")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SupervisorError {}
+
+/// How to start, and restart, one child.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_core::supervision::{ChildSpec, Restart};
+/// # #[derive(Default)] struct Worker;
+/// # impl Actor for Worker { type Error = std::convert::Infallible; }
+/// let spec = ChildSpec::new(Worker::default).restart(Restart::Transient);
+/// ```
+pub struct ChildSpec<B: Actor> {
+    factory: Arc<dyn Fn() -> B + Send + Sync>,
+    restart: Restart,
+    options: SpawnOptions,
+}
+
+impl<B: Actor> ChildSpec<B> {
+    /// A permanent child whose state `factory` builds, at start and at
+    /// every restart. Acquire resources in [`Actor::on_start`], not in the
+    /// factory: the new state is built before the old one is dropped.
+    pub fn new(factory: impl Fn() -> B + Send + Sync + 'static) -> Self {
+        ChildSpec { factory: Arc::new(factory), restart: Restart::Permanent, options: SpawnOptions::new() }
+    }
+
+    /// When to restart it; default [`Restart::Permanent`].
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Its mailbox and name.
+    pub fn options(mut self, options: SpawnOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl<B: Actor> fmt::Debug for ChildSpec<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec").field("actor", &std::any::type_name::<B>()).field("restart", &self.restart).finish()
+    }
+}
+
+/// Starts the child of a spec under `ctx` and returns its entry.
+type Starter = Box<dyn Fn(&mut Context<Supervisor>) -> Child + Send + Sync>;
+
+struct Child {
+    id: ActorId,
+    lane: Arc<dyn Lane>,
+    restart: Restart,
+    /// The child's `ActorRef<B>`: keeps it alive, and answers `child::<B>`.
+    actor_ref: Box<dyn Any + Send + Sync>,
+    /// Starts it again as a new actor (a permanent child that stopped).
+    start: Arc<Starter>,
+}
+
+fn starter<B: Actor>(spec: ChildSpec<B>) -> Arc<Starter> {
+    let ChildSpec { factory, restart, options } = spec;
+    Arc::new(Box::new(move |ctx: &mut Context<Supervisor>| {
+        let factory = factory.clone();
+        let child: ActorRef<B> = ctx.spawn_supervised(Box::new(move || factory()), options.clone());
+        Child {
+            id: child.id(),
+            lane: child.shared().clone(),
+            restart,
+            actor_ref: Box::new(child),
+            start: Arc::new(Box::new(|_: &mut Context<Supervisor>| unreachable!("replaced below"))),
+        }
+    }))
+}
+
+/// Starts a spec's child and records it, with its own starter kept for
+/// respawns.
+fn start(ctx: &mut Context<Supervisor>, start: &Arc<Starter>) -> Child {
+    let mut child = start(ctx);
+    child.start = start.clone();
+    child
+}
+
+/// An actor that starts children and restarts them when they fail.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+/// use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
+///
+/// #[derive(Default)]
+/// struct Flaky(u32);
+/// impl Actor for Flaky {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// struct Hit;
+/// impl Message for Hit {
+///     type Reply = u32;
+/// }
+/// impl Handler<Hit> for Flaky {
+///     async fn handle(&mut self, _: Hit, _: &mut Context<Self>) -> u32 {
+///         self.0 += 1;
+///         assert!(self.0 < 3, "third hit breaks me");
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let supervisor =
+///     system.spawn(Supervisor::new(Strategy::OneForOne).max_restarts(3, Duration::from_secs(5)));
+/// let flaky = supervisor.start_child(ChildSpec::new(Flaky::default)).await.unwrap();
+/// assert_eq!(flaky.ask(Hit).await.unwrap(), 1);
+/// assert_eq!(flaky.ask(Hit).await.unwrap(), 2);
+/// assert!(flaky.ask(Hit).await.unwrap_err().is_panic());
+/// // Restarted in place: the same reference, a fresh state.
+/// assert_eq!(flaky.ask(Hit).await.unwrap(), 1);
+/// # }
+/// ```
+pub struct Supervisor {
+    strategy: Strategy,
+    max_restarts: u32,
+    within: Duration,
+    backoff: Option<Duration>,
+    restarts: VecDeque<Instant>,
+    specs: Vec<Arc<Starter>>,
+    children: Vec<Child>,
+}
+
+impl Supervisor {
+    /// A supervisor with `strategy`, allowing 3 restarts within 5 seconds.
+    pub fn new(strategy: Strategy) -> Self {
+        Supervisor {
+            strategy,
+            max_restarts: 3,
+            within: Duration::from_secs(5),
+            backoff: None,
+            restarts: VecDeque::new(),
+            specs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The restart intensity: more than `max` restarts within `within`
+    /// and the supervisor stops its children and fails with
+    /// [`SupervisorError::TooManyRestarts`].
+    pub fn max_restarts(mut self, max: u32, within: Duration) -> Self {
+        self.max_restarts = max;
+        self.within = within;
+        self
+    }
+
+    /// Waits `delay` before each restart.
+    pub fn backoff(mut self, delay: Duration) -> Self {
+        self.backoff = Some(delay);
+        self
+    }
+
+    /// A child started with the supervisor (in order), and again whenever
+    /// the supervisor itself is restarted: how to build supervision trees.
+    pub fn child<B: Actor>(mut self, spec: ChildSpec<B>) -> Self {
+        self.specs.push(starter(spec));
+        self
+    }
+
+    /// Records a restart; false if that breaks the intensity.
+    fn allow_restart(&mut self) -> bool {
+        let now = Instant::now();
+        self.restarts.push_back(now);
+        while self.restarts.front().is_some_and(|t| now.duration_since(*t) > self.within) {
+            self.restarts.pop_front();
+        }
+        self.restarts.len() <= self.max_restarts as usize
+    }
+
+    fn signal_after(&self, ctx: &mut Context<Self>, lane: Arc<dyn Lane>, signal: Signal) {
+        match self.backoff {
+            None => lane.signal(signal),
+            Some(delay) => {
+                let task = tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    lane.signal(signal);
+                });
+                ctx.track_task(task.abort_handle());
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("strategy", &self.strategy)
+            .field("max_restarts", &self.max_restarts)
+            .field("within", &self.within)
+            .field("children", &self.children.len())
+            .finish()
+    }
+}
+
+impl Actor for Supervisor {
+    type Error = SupervisorError;
+
+    async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+        for spec in self.specs.clone() {
+            let child = start(ctx, &spec);
+            self.children.push(child);
+        }
+        Ok(())
+    }
+
+    async fn on_child_exit(&mut self, ctx: &mut Context<Self>, exit: &ChildExit) {
+        let Some(pos) = self.children.iter().position(|c| c.id == exit.id) else { return };
+        let restart = match self.children[pos].restart {
+            Restart::Permanent => true,
+            Restart::Transient => exit.reason.is_abnormal(),
+            Restart::Temporary => false,
+        };
+        if !restart {
+            let child = self.children.remove(pos);
+            if exit.awaiting_restart {
+                child.lane.signal(Signal::Shutdown);
+            }
+            return;
+        }
+        if !self.allow_restart() {
+            tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
+            // Children are stopped, first, as this supervisor stops.
+            ctx.fail(SupervisorError::TooManyRestarts { max: self.max_restarts, within: self.within });
+            return;
+        }
+        let targets = match self.strategy {
+            Strategy::OneForOne => pos..pos + 1,
+            Strategy::OneForAll => 0..self.children.len(),
+            Strategy::RestForOne => pos..self.children.len(),
+        };
+        for i in targets {
+            if i == pos && !exit.awaiting_restart {
+                // It stopped normally and its mailbox is closed: start it
+                // again as a new actor.
+                let spec = self.children[pos].start.clone();
+                self.children[pos] = start(ctx, &spec);
+                continue;
+            }
+            let lane = self.children[i].lane.clone();
+            self.signal_after(ctx, lane, Signal::Restart);
+        }
+    }
+}
+
+/// Starts a child under a supervisor; see [`ActorRef::start_child`].
+struct StartChild<B: Actor>(ChildSpec<B>);
+
+impl<B: Actor> Message for StartChild<B> {
+    type Reply = ActorRef<B>;
+}
+
+impl<B: Actor> Handler<StartChild<B>> for Supervisor {
+    async fn handle(&mut self, StartChild(spec): StartChild<B>, ctx: &mut Context<Self>) -> ActorRef<B> {
+        let child = start(ctx, &starter(spec));
+        let actor_ref = child.actor_ref.downcast_ref::<ActorRef<B>>().expect("a spec of B starts a B").clone();
+        self.children.push(child);
+        actor_ref
+    }
+}
+
+/// Looks up a child by position.
+struct GetChild<B: Actor>(usize, std::marker::PhantomData<fn() -> B>);
+
+impl<B: Actor> Message for GetChild<B> {
+    type Reply = Option<ActorRef<B>>;
+}
+
+impl<B: Actor> Handler<GetChild<B>> for Supervisor {
+    async fn handle(&mut self, GetChild(index, _): GetChild<B>, _: &mut Context<Self>) -> Option<ActorRef<B>> {
+        self.children.get(index)?.actor_ref.downcast_ref::<ActorRef<B>>().cloned()
+    }
+}
+
+impl ActorRef<Supervisor> {
+    /// Starts a child under this supervisor and returns a reference to it,
+    /// valid across restarts.
+    ///
+    /// # Errors
+    ///
+    /// As [`ActorRef::ask`], if the supervisor has stopped.
+    pub async fn start_child<B: Actor>(&self, spec: ChildSpec<B>) -> Result<ActorRef<B>, AskError<ChildSpec<B>>> {
+        self.ask(StartChild(spec)).await.map_err(|e| match e {
+            AskError::Closed(StartChild(spec)) => AskError::Closed(spec),
+            AskError::Full(StartChild(spec)) => AskError::Full(spec),
+            AskError::BlockingInRuntime(StartChild(spec)) => AskError::BlockingInRuntime(spec),
+            AskError::Timeout => AskError::Timeout,
+            AskError::NoReply => AskError::NoReply,
+            AskError::Panicked(p) => AskError::Panicked(p),
+        })
+    }
+
+    /// The supervisor's child at `index` (in start order), if it is a `B`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ActorRef::ask`], if the supervisor has stopped.
+    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, crate::Error> {
+        Ok(self.ask(GetChild::<B>(index, std::marker::PhantomData)).await?)
+    }
+}

@@ -1,0 +1,260 @@
+//! Supervision: restart strategies, restart intensity and failing upward,
+//! restarts in place that keep references and queued messages.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use actor_core::prelude::*;
+use actor_core::supervision::{ChildExit, ChildSpec, Restart, Strategy, Supervisor, SupervisorError};
+use support::both_flavours;
+
+/// Counts its starts (shared across incarnations) and its handled messages
+/// (per incarnation).
+struct Worker {
+    starts: Arc<AtomicU32>,
+    handled: u32,
+}
+
+impl Worker {
+    fn spec(starts: &Arc<AtomicU32>) -> ChildSpec<Worker> {
+        let starts = starts.clone();
+        ChildSpec::new(move || Worker { starts: starts.clone(), handled: 0 })
+    }
+}
+
+impl Actor for Worker {
+    type Error = std::convert::Infallible;
+    async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), Self::Error> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+struct Boom;
+impl Message for Boom {
+    type Reply = ();
+}
+impl Handler<Boom> for Worker {
+    async fn handle(&mut self, _: Boom, _: &mut Context<Self>) {
+        panic!("boom");
+    }
+}
+
+struct Work;
+impl Message for Work {
+    type Reply = u32;
+}
+impl Handler<Work> for Worker {
+    async fn handle(&mut self, _: Work, _: &mut Context<Self>) -> u32 {
+        self.handled += 1;
+        self.handled
+    }
+}
+
+/// Waits (bounded) until `check` holds.
+async fn eventually(mut check: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if check() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("condition never held");
+}
+
+/// Records the exits of its children; starts a supervisor as its child.
+#[derive(Default)]
+struct Parent {
+    exits: Vec<ChildExit>,
+}
+impl Actor for Parent {
+    type Error = std::convert::Infallible;
+    async fn on_child_exit(&mut self, _: &mut Context<Self>, exit: &ChildExit) {
+        self.exits.push(exit.clone());
+    }
+}
+struct StartSupervisor(Supervisor);
+impl Message for StartSupervisor {
+    type Reply = ActorRef<Supervisor>;
+}
+impl Handler<StartSupervisor> for Parent {
+    async fn handle(&mut self, StartSupervisor(s): StartSupervisor, ctx: &mut Context<Self>) -> ActorRef<Supervisor> {
+        ctx.spawn_child(s)
+    }
+}
+struct Exits;
+impl Message for Exits {
+    type Reply = Vec<ChildExit>;
+}
+impl Handler<Exits> for Parent {
+    async fn handle(&mut self, _: Exits, _: &mut Context<Self>) -> Vec<ChildExit> {
+        self.exits.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_storm_is_cut_off_after_the_intensity_and_the_supervisor_fails_upward() {
+    let system = ActorSystem::new();
+    let parent = system.spawn(Parent::default());
+    let supervisor = parent
+        .ask(StartSupervisor(Supervisor::new(Strategy::OneForOne).max_restarts(3, Duration::from_secs(1))))
+        .await
+        .unwrap();
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+
+    for _ in 0..4 {
+        assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    }
+    let reason = supervisor.wait_for_stop().await;
+    match &reason {
+        StopReason::Failed(e) => {
+            let e = e.get().downcast_ref::<SupervisorError>().expect("a supervisor error");
+            assert_eq!(*e, SupervisorError::TooManyRestarts { max: 3, within: Duration::from_secs(1) });
+        }
+        other => panic!("expected the supervisor to fail, got {other}"),
+    }
+    // The initial start and exactly three restarts.
+    assert_eq!(starts.load(Ordering::SeqCst), 4);
+    // The worker went down with its supervisor.
+    assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));
+    // The parent was told, with the reason.
+    let exits = parent.ask(Exits).await.unwrap();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0].id, supervisor.id());
+    assert!(matches!(exits[0].reason, StopReason::Failed(_)));
+    assert!(!exits[0].awaiting_restart);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_spread_over_time_stay_within_the_intensity() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).max_restarts(2, Duration::from_secs(1)));
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+    for _ in 0..6 {
+        assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    assert_eq!(worker.ask(Work).await.unwrap(), 1);
+    assert_eq!(starts.load(Ordering::SeqCst), 7);
+    assert!(supervisor.is_alive());
+}
+
+/// Three workers under `strategy`; the middle one fails. Returns each
+/// worker's start count once things settle.
+async fn fail_the_middle_child(strategy: Strategy) -> [u32; 3] {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(strategy));
+    let starts: Vec<_> = (0..3).map(|_| Arc::new(AtomicU32::new(0))).collect();
+    let mut workers = Vec::new();
+    for s in &starts {
+        workers.push(supervisor.start_child(Worker::spec(s)).await.unwrap());
+    }
+    for w in &workers {
+        assert_eq!(w.ask(Work).await.unwrap(), 1);
+    }
+    assert!(workers[1].ask(Boom).await.unwrap_err().is_panic());
+    eventually(|| starts[1].load(Ordering::SeqCst) == 2).await;
+    if strategy != Strategy::OneForOne {
+        eventually(|| starts[2].load(Ordering::SeqCst) == 2).await;
+    }
+    if strategy == Strategy::OneForAll {
+        eventually(|| starts[0].load(Ordering::SeqCst) == 2).await;
+    }
+    // Restarted workers start from a fresh state; the others keep theirs.
+    for (w, s) in workers.iter().zip(&starts) {
+        let expected = if s.load(Ordering::SeqCst) == 2 { 1 } else { 2 };
+        assert_eq!(w.ask(Work).await.unwrap(), expected);
+    }
+    let counts = [0, 1, 2].map(|i| starts[i].load(Ordering::SeqCst));
+    system.shutdown().await;
+    counts
+}
+
+#[test]
+fn one_for_one_restarts_only_the_failed_child() {
+    both_flavours(|| async { assert_eq!(fail_the_middle_child(Strategy::OneForOne).await, [1, 2, 1]) });
+}
+
+#[test]
+fn one_for_all_restarts_every_child() {
+    both_flavours(|| async { assert_eq!(fail_the_middle_child(Strategy::OneForAll).await, [2, 2, 2]) });
+}
+
+#[test]
+fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
+    both_flavours(|| async { assert_eq!(fail_the_middle_child(Strategy::RestForOne).await, [1, 2, 2]) });
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_sent_while_a_child_restarts_wait_for_the_new_incarnation() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).backoff(Duration::from_millis(100)));
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    // During the backoff the reference stays valid and messages queue.
+    for _ in 0..5 {
+        worker.tell(Work).await.unwrap();
+    }
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+    assert_eq!(worker.ask(Work).await.unwrap(), 6);
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    assert_eq!(system.dead_letter_count(), 0);
+}
+
+#[tokio::test]
+async fn a_temporary_child_is_not_restarted() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts).restart(Restart::Temporary)).await.unwrap();
+    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+    assert!(supervisor.is_alive());
+}
+
+#[tokio::test]
+async fn a_transient_child_that_stops_normally_stays_stopped_and_a_permanent_one_comes_back() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let transient_starts = Arc::new(AtomicU32::new(0));
+    let permanent_starts = Arc::new(AtomicU32::new(0));
+    let transient = supervisor.start_child(Worker::spec(&transient_starts).restart(Restart::Transient)).await.unwrap();
+    let permanent = supervisor.start_child(Worker::spec(&permanent_starts)).await.unwrap();
+
+    transient.stop();
+    assert!(transient.wait_for_stop().await.is_normal());
+    permanent.stop();
+    assert!(permanent.wait_for_stop().await.is_normal());
+    // The permanent child is started again, as a new actor.
+    eventually(|| permanent_starts.load(Ordering::SeqCst) == 2).await;
+    // The transient child has left the supervisor's list: the permanent
+    // one is now first.
+    let again: ActorRef<Worker> = supervisor.child(0).await.unwrap().expect("a worker");
+    assert_ne!(again.id(), permanent.id());
+    assert_eq!(again.ask(Work).await.unwrap(), 1);
+    assert_eq!(transient_starts.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_supervision_tree_restarts_its_subtree_from_specs() {
+    let system = ActorSystem::new();
+    let starts = Arc::new(AtomicU32::new(0));
+    let leaf_starts = starts.clone();
+    let top = system.spawn(
+        Supervisor::new(Strategy::OneForOne)
+            .child(ChildSpec::new(move || Supervisor::new(Strategy::OneForOne).child(Worker::spec(&leaf_starts)))),
+    );
+    let middle: ActorRef<Supervisor> = top.child(0).await.unwrap().expect("the middle supervisor");
+    let worker: ActorRef<Worker> = middle.child(0).await.unwrap().expect("the worker");
+    assert_eq!(worker.ask(Work).await.unwrap(), 1);
+    system.shutdown().await;
+    assert!(!worker.is_alive() && !middle.is_alive() && !top.is_alive());
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+}
