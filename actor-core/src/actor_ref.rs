@@ -106,6 +106,7 @@ fn map_send_error<P, M>(e: SendError<P>, f: impl FnOnce(P) -> M) -> SendError<M>
         SendError::Closed(p) => SendError::Closed(f(p)),
         SendError::Full(p) => SendError::Full(f(p)),
         SendError::BlockingInRuntime(p) => SendError::BlockingInRuntime(f(p)),
+        SendError::UnknownName(p) => SendError::UnknownName(f(p)),
     }
 }
 

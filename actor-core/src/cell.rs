@@ -185,7 +185,8 @@ impl Cell {
     /// Reports a message that could not be delivered to this actor.
     pub(crate) fn dead_letter(&self, message_type: &'static str, reason: DeadLetterReason) {
         self.system.publish_dead_letter(DeadLetter {
-            recipient: self.id,
+            recipient: Some(self.id),
+            name: None,
             actor_type: self.actor_type,
             message_type,
             reason,

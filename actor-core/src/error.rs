@@ -23,13 +23,18 @@ pub enum SendError<M> {
     /// A `blocking_*` method was called from inside an async runtime, where
     /// blocking the thread could deadlock it.
     BlockingInRuntime(M),
+    /// The message was sent to a name that no actor holds
+    /// ([`ActorSystem::tell_named`](crate::ActorSystem::tell_named)).
+    UnknownName(M),
 }
 
 impl<M> SendError<M> {
     /// The message that was not sent.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::Closed(m) | SendError::Full(m) | SendError::BlockingInRuntime(m) => m,
+            SendError::Closed(m) | SendError::Full(m) | SendError::BlockingInRuntime(m) | SendError::UnknownName(m) => {
+                m
+            }
         }
     }
 
@@ -48,6 +53,7 @@ impl<M> SendError<M> {
             SendError::Closed(_) => ErrorKind::Closed,
             SendError::Full(_) => ErrorKind::Full,
             SendError::BlockingInRuntime(_) => ErrorKind::BlockingInRuntime,
+            SendError::UnknownName(_) => ErrorKind::UnknownName,
         }
     }
 
@@ -57,6 +63,7 @@ impl<M> SendError<M> {
             SendError::Closed(m) => AskError::Closed(m),
             SendError::Full(m) => AskError::Full(m),
             SendError::BlockingInRuntime(m) => AskError::BlockingInRuntime(m),
+            SendError::UnknownName(m) => AskError::Closed(m),
         }
     }
 }
@@ -68,6 +75,7 @@ impl<M> fmt::Debug for SendError<M> {
             SendError::Closed(_) => "Closed(..)",
             SendError::Full(_) => "Full(..)",
             SendError::BlockingInRuntime(_) => "BlockingInRuntime(..)",
+            SendError::UnknownName(_) => "UnknownName(..)",
         })
     }
 }
@@ -178,6 +186,8 @@ pub enum ErrorKind {
     Panicked,
     /// A blocking call was made from inside an async runtime.
     BlockingInRuntime,
+    /// No actor holds the name a message was sent to.
+    UnknownName,
 }
 
 impl fmt::Display for ErrorKind {
@@ -189,6 +199,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NoReply => "actor stopped before replying",
             ErrorKind::Panicked => "handler panicked",
             ErrorKind::BlockingInRuntime => "blocking call from inside an async runtime (use the async method)",
+            ErrorKind::UnknownName => "no actor holds that name",
         })
     }
 }

@@ -15,8 +15,10 @@ use dashmap::mapref::entry::Entry as MapEntry;
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
+use crate::error::SendError;
 use crate::id::{ActorId, IdHasher};
-use crate::system::ActorSystem;
+use crate::message::{Handler, Message};
+use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
 /// The system's table of named actors.
 pub(crate) struct Registry {
@@ -199,6 +201,64 @@ impl ActorSystem {
     /// ```
     pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
         self.registry().find(name).ok()
+    }
+
+    /// Tells `msg` to the actor of type `A` registered as `name`: the
+    /// text's "indirect messaging" through a named mailbox.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::UnknownName`] with `msg` if no live actor of type `A`
+    /// holds `name`; the message is also reported as a dead letter
+    /// ([`DeadLetterReason::UnknownName`](crate::DeadLetterReason::UnknownName),
+    /// with the name). Otherwise as [`ActorRef::tell`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`ActorRef::tell`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::DeadLetterReason;
+    /// # struct Log;
+    /// # impl Actor for Log { type Error = std::convert::Infallible; }
+    /// # struct Line(&'static str);
+    /// # impl Message for Line { type Reply = (); }
+    /// # impl Handler<Line> for Log { async fn handle(&mut self, _: Line, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut dead = system.dead_letters();
+    /// system.register("log", &system.spawn(Log)).unwrap();
+    /// system.tell_named::<Log, _>("log", Line("hello")).await.unwrap();
+    ///
+    /// let err = system.tell_named::<Log, _>("audit", Line("lost?")).await.unwrap_err();
+    /// assert_eq!(err.into_inner().0, "lost?");
+    /// let letter = dead.recv().await.unwrap();
+    /// assert_eq!(letter.reason, DeadLetterReason::UnknownName);
+    /// assert_eq!(letter.name.as_deref(), Some("audit"));
+    /// assert_eq!(letter.recipient, None);
+    /// # }
+    /// ```
+    pub async fn tell_named<A, M>(&self, name: &str, msg: M) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match self.lookup::<A>(name) {
+            Some(actor) => actor.tell(msg).await,
+            None => {
+                self.publish_dead_letter(DeadLetter {
+                    recipient: None,
+                    name: Some(name.into()),
+                    actor_type: type_name::<A>(),
+                    message_type: type_name::<M>(),
+                    reason: DeadLetterReason::UnknownName,
+                });
+                Err(SendError::UnknownName(msg))
+            }
+        }
     }
 
     /// The actor registered as `name`, or why there is none of type `A`.

@@ -194,7 +194,7 @@ impl ActorSystem {
     /// echo.wait_for_stop().await;
     /// assert!(echo.tell(Ping).await.is_err());
     /// let letter = dead.recv().await.unwrap();
-    /// assert_eq!(letter.recipient, echo.id());
+    /// assert_eq!(letter.recipient, Some(echo.id()));
     /// assert_eq!(letter.reason, DeadLetterReason::Stopped);
     /// # }
     /// ```
@@ -210,7 +210,8 @@ impl ActorSystem {
     pub(crate) fn publish_dead_letter(&self, letter: DeadLetter) {
         self.inner.dead_letter_count.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
-            recipient = %letter.recipient,
+            recipient = ?letter.recipient,
+            name = ?letter.name,
             actor = letter.actor_type,
             message = letter.message_type,
             reason = ?letter.reason,
@@ -360,8 +361,11 @@ impl SpawnOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeadLetter {
-    /// The actor it was for.
-    pub recipient: ActorId,
+    /// The actor it was for; `None` when it was sent to a name that no
+    /// actor holds.
+    pub recipient: Option<ActorId>,
+    /// The name it was sent to, if it was sent by name.
+    pub name: Option<Arc<str>>,
     /// That actor's type name.
     pub actor_type: &'static str,
     /// The message's type name.
@@ -381,6 +385,9 @@ pub enum DeadLetterReason {
     /// failed or shut down) before handling it. An ask for it failed with
     /// [`AskError::NoReply`](crate::error::AskError::NoReply).
     DroppedOnStop,
+    /// It was sent to a name that no actor holds
+    /// ([`ActorSystem::tell_named`]).
+    UnknownName,
 }
 
 /// A subscription to a system's dead letters; see

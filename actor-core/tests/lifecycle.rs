@@ -76,7 +76,7 @@ fn kill_reports_every_queued_message_as_a_dead_letter() {
         assert!(matches!(counter.wait_for_stop().await, StopReason::Killed));
         for _ in 0..8 {
             let letter = dead.recv().await.unwrap();
-            assert_eq!(letter.recipient, counter.id());
+            assert_eq!(letter.recipient, Some(counter.id()));
             assert_eq!(letter.reason, DeadLetterReason::DroppedOnStop);
             assert_eq!(letter.message_type, std::any::type_name::<Add>());
         }

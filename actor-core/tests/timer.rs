@@ -266,7 +266,7 @@ async fn a_timer_started_while_the_actor_stops_never_starts_and_its_message_is_a
     parting.wait_for_stop().await;
 
     let letter = dead_letters.try_recv().unwrap().expect("reported at once");
-    assert_eq!(letter.recipient, parting.id());
+    assert_eq!(letter.recipient, Some(parting.id()));
     assert_eq!(letter.reason, actor_core::DeadLetterReason::Stopped);
     assert!(letter.message_type.ends_with("Farewell"));
     assert!(timer.lock().unwrap().as_ref().unwrap().is_finished());

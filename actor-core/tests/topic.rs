@@ -137,7 +137,7 @@ fn a_stopped_subscriber_is_dropped_and_the_others_still_receive() {
         // the subscriber is dropped.
         assert_eq!(topic.publish(Note(2)).await, 2);
         let letter = dead_letters.recv().await.unwrap();
-        assert_eq!(letter.recipient, gone.id());
+        assert_eq!(letter.recipient, Some(gone.id()));
         assert_eq!(topic.subscriber_count(), 2);
         assert_eq!(topic.publish(Note(3)).await, 2);
 
