@@ -111,13 +111,9 @@ pub enum StopReason {
     /// `on_start` returned an error, or a handler called [`Context::fail`].
     Failed(ActorError),
     /// An actor linked to this one ([`Context::link`]) stopped abnormally,
-    /// and this one does not trap exits.
-    Linked {
-        /// The linked actor.
-        id: ActorId,
-        /// Why it stopped.
-        reason: Box<StopReason>,
-    },
+    /// and this one does not trap exits. (Boxed, to keep `StopReason` small:
+    /// every actor stores one.)
+    Linked(Box<LinkedExit>),
     /// Stopped by its supervisor so that a fresh incarnation can start (a
     /// sibling failed under a one-for-all or rest-for-one strategy). Seen by
     /// `on_stop` only: the actor lives on.
@@ -133,8 +129,18 @@ impl StopReason {
     /// Whether the actor stopped because something went wrong: it was
     /// killed, it panicked, it failed, or a linked actor did.
     pub fn is_abnormal(&self) -> bool {
-        matches!(self, StopReason::Killed | StopReason::Panicked(_) | StopReason::Failed(_) | StopReason::Linked { .. })
+        matches!(self, StopReason::Killed | StopReason::Panicked(_) | StopReason::Failed(_) | StopReason::Linked(_))
     }
+}
+
+/// The exit that stopped a linked actor: see [`StopReason::Linked`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct LinkedExit {
+    /// The linked actor that stopped first.
+    pub id: ActorId,
+    /// Why it stopped.
+    pub reason: StopReason,
 }
 
 impl fmt::Display for StopReason {
@@ -144,7 +150,7 @@ impl fmt::Display for StopReason {
             StopReason::Killed => f.write_str("killed"),
             StopReason::Panicked(p) => write!(f, "panicked: {p}"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
-            StopReason::Linked { id, reason } => write!(f, "linked actor {id} stopped: {reason}"),
+            StopReason::Linked(exit) => write!(f, "linked actor {} stopped: {}", exit.id, exit.reason),
             StopReason::Restart => f.write_str("restarted by its supervisor"),
         }
     }

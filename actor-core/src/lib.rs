@@ -23,7 +23,7 @@ mod system;
 mod timer;
 mod topic;
 
-pub use crate::actor::{Actor, PanicAction, StopReason};
+pub use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
 pub use crate::context::Context;
 pub use crate::error::Error;

@@ -15,7 +15,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
 
-use crate::actor::{Actor, PanicAction, StopReason};
+use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
 use crate::cell::{Shared, Signal};
 use crate::context::Context;
 use crate::envelope::Slot;
@@ -67,7 +67,7 @@ impl<A: Actor> Drop for TerminateOnDrop<A> {
         if !cell.is_terminated() {
             self.0.mailbox.close();
             cell.system.registry().forget(cell.id);
-            cell.system.forget(cell);
+            cell.system.forget();
             cell.terminate(StopReason::Killed);
         }
     }
@@ -137,7 +137,7 @@ impl<A: Actor> Running<A> {
                 StopReason::Panicked(_)
                     | StopReason::Failed(_)
                     | StopReason::Killed
-                    | StopReason::Linked { .. }
+                    | StopReason::Linked(_)
                     | StopReason::Restart
             );
             let supervised = self.extra.as_ref().is_some_and(|e| e.factory.is_some());
@@ -385,7 +385,7 @@ impl<A: Actor> Running<A> {
                     if let Some(trap) = self.ctx.exit_trap() {
                         trap(&self.shared, Terminated { id, reason });
                     } else if reason.is_abnormal() {
-                        return Some(StopReason::Linked { id, reason: Box::new(reason) });
+                        return Some(StopReason::Linked(Box::new(LinkedExit { id, reason })));
                     }
                 }
                 Signal::ChildExit(exit) => {
@@ -482,7 +482,7 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
         tracing::warn!(%reason, "actor stopped");
     }
     cell.system.registry().forget(cell.id);
-    cell.system.forget(cell);
+    cell.system.forget();
     if let Some(parent) = &cell.parent {
         parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), false)));
     }

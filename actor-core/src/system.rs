@@ -2,11 +2,10 @@
 
 use std::any::type_name;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 use tracing::Instrument;
@@ -15,7 +14,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::context::Context;
-use crate::id::{ActorId, IdHasher};
+use crate::id::ActorId;
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::registry::Registry;
@@ -55,7 +54,11 @@ pub struct ActorSystem {
 
 struct SystemInner {
     handle: Handle,
-    roots: DashMap<ActorId, Arc<dyn Lane>, IdHasher>,
+    /// Root actors, for `shutdown`: pushed at spawn, never removed at stop
+    /// (nothing on the stop path), compacted when the list has doubled
+    /// since the last pass. A weak entry is 16 bytes and keeps no actor
+    /// alive (only, until the next pass, a stopped actor's shared memory).
+    roots: Mutex<Roots>,
     live: AtomicUsize,
     shutting_down: AtomicBool,
     dead_letters: broadcast::Sender<DeadLetter>,
@@ -136,7 +139,8 @@ impl ActorSystem {
         let actor_ref = ActorRef::counted(shared.clone());
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         if is_root {
-            self.inner.roots.insert(id, shared.clone());
+            let weak: Weak<dyn Lane> = Arc::downgrade(&(shared.clone() as Arc<dyn Lane>));
+            self.inner.roots.lock().unwrap_or_else(PoisonError::into_inner).push(weak);
         }
         if self.inner.shutting_down.load(Ordering::SeqCst) {
             shared.signal(Signal::Shutdown);
@@ -154,10 +158,7 @@ impl ActorSystem {
     }
 
     /// Called by an actor's run loop once it has terminated.
-    pub(crate) fn forget(&self, cell: &Cell) {
-        if cell.parent.is_none() {
-            self.inner.roots.remove(&cell.id);
-        }
+    pub(crate) fn forget(&self) {
         self.inner.live.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -231,7 +232,15 @@ impl ActorSystem {
     /// warning names how many remain).
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let roots: Vec<Arc<dyn Lane>> = self.inner.roots.iter().map(|e| e.value().clone()).collect();
+        let roots: Vec<Arc<dyn Lane>> = self
+            .inner
+            .roots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         for root in &roots {
             root.signal(Signal::Shutdown);
         }
@@ -242,6 +251,22 @@ impl ActorSystem {
                 "actor system shutdown timed out; some actors are still running"
             );
         }
+    }
+}
+
+/// The root actors, weakly held; see `SystemInner::roots`.
+struct Roots {
+    live: Vec<Weak<dyn Lane>>,
+    compact_at: usize,
+}
+
+impl Roots {
+    fn push(&mut self, root: Weak<dyn Lane>) {
+        if self.live.len() >= self.compact_at {
+            self.live.retain(|r| r.strong_count() > 0);
+            self.compact_at = (self.live.len() * 2).max(64);
+        }
+        self.live.push(root);
     }
 }
 
@@ -316,7 +341,7 @@ impl SystemBuilder {
         ActorSystem {
             inner: Arc::new(SystemInner {
                 handle,
-                roots: DashMap::with_hasher(IdHasher::default()),
+                roots: Mutex::new(Roots { live: Vec::new(), compact_at: 64 }),
                 live: AtomicUsize::new(0),
                 shutting_down: AtomicBool::new(false),
                 dead_letters,

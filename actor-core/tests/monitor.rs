@@ -73,9 +73,9 @@ fn an_abnormal_stop_propagates_through_a_link_both_ways() {
         a.ask(Do::Link(b.clone())).await.unwrap();
         assert!(b.ask(Do::Panic).await.unwrap_err().is_panic());
         match a.wait_for_stop().await {
-            StopReason::Linked { id, reason } => {
-                assert_eq!(id, b.id());
-                assert!(matches!(*reason, StopReason::Panicked(_)));
+            StopReason::Linked(exit) => {
+                assert_eq!(exit.id, b.id());
+                assert!(matches!(exit.reason, StopReason::Panicked(_)));
             }
             other => panic!("expected a linked stop, got {other}"),
         }
@@ -85,7 +85,7 @@ fn an_abnormal_stop_propagates_through_a_link_both_ways() {
         let d = system.spawn(Watcher::default());
         c.ask(Do::Link(d.clone())).await.unwrap();
         assert!(c.ask(Do::Panic).await.unwrap_err().is_panic());
-        assert!(matches!(d.wait_for_stop().await, StopReason::Linked { .. }));
+        assert!(matches!(d.wait_for_stop().await, StopReason::Linked(_)));
     });
 }
 

@@ -51,7 +51,8 @@ struct State<A: Actor> {
     head: Option<Envelope<A>>,
     /// The messages after `head`, in order; empty whenever `head` is.
     items: VecDeque<Envelope<A>>,
-    signals: VecDeque<Signal>,
+    /// Taken whole by the run loop, so a `Vec` (8 bytes smaller) will do.
+    signals: Vec<Signal>,
     closed: bool,
     /// The run loop's waker, present only while it is parked.
     parked: Option<Waker>,
@@ -69,7 +70,7 @@ impl<A: Actor> Queue<A> {
             state: Mutex::new(State {
                 head: None,
                 items: VecDeque::new(),
-                signals: VecDeque::new(),
+                signals: Vec::new(),
                 closed: false,
                 parked: None,
             }),
@@ -145,7 +146,7 @@ impl<A: Actor> Queue<A> {
     /// Queues a system signal; never waits, never refused.
     pub(crate) fn signal(&self, signal: Signal) {
         let mut state = self.lock();
-        state.signals.push_back(signal);
+        state.signals.push(signal);
         self.signalled.store(true, Ordering::Release);
         let parked = state.parked.take();
         drop(state);
@@ -163,7 +164,7 @@ impl<A: Actor> Queue<A> {
     pub(crate) fn take_signals(&self) -> VecDeque<Signal> {
         let mut state = self.lock();
         self.signalled.store(false, Ordering::Release);
-        std::mem::take(&mut state.signals)
+        VecDeque::from(std::mem::take(&mut state.signals))
     }
 
     /// Refuses every message from now on and wakes senders waiting for room
