@@ -14,6 +14,7 @@ mod id;
 pub mod mailbox;
 mod message;
 mod monitor;
+mod pool;
 mod registry;
 mod remote_message;
 mod reply;
@@ -30,6 +31,7 @@ pub use crate::error::Error;
 pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
 pub use crate::monitor::Terminated;
+pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
 pub use crate::system::{

@@ -309,22 +309,34 @@ impl Actor for Supervisor {
 
     async fn on_child_exit(&mut self, ctx: &mut Context<Self>, exit: &ChildExit) {
         let Some(pos) = self.children.iter().position(|c| c.id == exit.id) else { return };
+        if !exit.awaiting_restart {
+            // It terminated for good. Only a permanent child that stopped
+            // normally (its mailbox closed, so it cannot restart in place)
+            // comes back, as a new actor; one stopped while it waited for a
+            // decision, or any other, leaves the list.
+            if self.children[pos].restart == Restart::Permanent && exit.reason.is_normal() {
+                if !self.allow_restart() {
+                    self.give_up(ctx);
+                    return;
+                }
+                let spec = self.children[pos].start.clone();
+                self.children[pos] = start(ctx, &spec);
+            } else {
+                self.children.remove(pos);
+            }
+            return;
+        }
         let restart = match self.children[pos].restart {
-            Restart::Permanent => true,
-            Restart::Transient => exit.reason.is_abnormal(),
+            Restart::Permanent | Restart::Transient => true,
             Restart::Temporary => false,
         };
         if !restart {
             let child = self.children.remove(pos);
-            if exit.awaiting_restart {
-                child.lane.signal(Signal::Shutdown);
-            }
+            child.lane.signal(Signal::Shutdown);
             return;
         }
         if !self.allow_restart() {
-            tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
-            // Children are stopped, first, as this supervisor stops.
-            ctx.fail(SupervisorError::TooManyRestarts { max: self.max_restarts, within: self.within });
+            self.give_up(ctx);
             return;
         }
         let targets = match self.strategy {
@@ -333,16 +345,18 @@ impl Actor for Supervisor {
             Strategy::RestForOne => pos..self.children.len(),
         };
         for i in targets {
-            if i == pos && !exit.awaiting_restart {
-                // It stopped normally and its mailbox is closed: start it
-                // again as a new actor.
-                let spec = self.children[pos].start.clone();
-                self.children[pos] = start(ctx, &spec);
-                continue;
-            }
             let lane = self.children[i].lane.clone();
             self.signal_after(ctx, lane, Signal::Restart);
         }
+    }
+}
+
+impl Supervisor {
+    /// Past the restart intensity: fail, so that the children stop (first)
+    /// and the parent hears of it.
+    fn give_up(&self, ctx: &mut Context<Self>) {
+        tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
+        ctx.fail(SupervisorError::TooManyRestarts { max: self.max_restarts, within: self.within });
     }
 }
 

@@ -258,3 +258,19 @@ async fn a_supervision_tree_restarts_its_subtree_from_specs() {
     assert!(!worker.is_alive() && !middle.is_alive() && !top.is_alive());
     assert_eq!(starts.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_stopped_while_it_waits_for_its_restart_is_not_brought_back() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).backoff(Duration::from_secs(1)));
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    // The restart is pending (backoff); stop the child from outside.
+    worker.stop();
+    assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(supervisor.child::<Worker>(0).await.unwrap().is_none(), "it left the supervisor's list");
+    assert_eq!(starts.load(Ordering::SeqCst), 1);
+    assert_eq!(system.actor_count(), 1, "only the supervisor is left");
+}
