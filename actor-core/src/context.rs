@@ -49,7 +49,7 @@ use crate::system::{ActorSystem, SpawnOptions};
 /// ```
 pub struct Context<A: Actor> {
     shared: Arc<Shared<A>>,
-    children: Vec<Arc<dyn Lane>>,
+    children: Vec<Child>,
     stop_now: Option<StopReason>,
     /// Tasks that work for this actor (timers, attached streams): aborted
     /// when it stops, so they die with it.
@@ -124,14 +124,15 @@ impl<A: Actor> Context<A> {
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
         let parent: Arc<dyn Lane> = self.shared.clone();
-        let child = self.cell().system.spawn_inner(actor, options, Some(parent));
-        self.children.push(child.shared().clone());
+        let timeout = options.get_shutdown_timeout();
+        let (child, task) = self.cell().system.spawn_inner(actor, options, Some(parent));
+        self.children.push(Child { lane: child.shared().clone(), task, shutdown_timeout: timeout });
         child
     }
 
     /// The ids of this actor's live children, oldest first.
     pub fn children(&self) -> Vec<ActorId> {
-        self.children.iter().map(|c| c.cell().id).collect()
+        self.children.iter().map(|c| c.lane.cell().id).collect()
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
@@ -167,8 +168,9 @@ impl<A: Actor> Context<A> {
         options: SpawnOptions,
     ) -> ActorRef<B> {
         let parent: Arc<dyn Lane> = self.shared.clone();
-        let child = self.cell().system.spawn_with_factory(factory, options, Some(parent));
-        self.children.push(child.shared().clone());
+        let timeout = options.get_shutdown_timeout();
+        let (child, task) = self.cell().system.spawn_with_factory(factory, options, Some(parent));
+        self.children.push(Child { lane: child.shared().clone(), task, shutdown_timeout: timeout });
         child
     }
 
@@ -177,12 +179,20 @@ impl<A: Actor> Context<A> {
     }
 
     pub(crate) fn remove_child(&mut self, id: ActorId) {
-        self.children.retain(|c| c.cell().id != id);
+        self.children.retain(|c| c.lane.cell().id != id);
     }
 
-    pub(crate) fn take_children(&mut self) -> Vec<Arc<dyn Lane>> {
+    pub(crate) fn take_children(&mut self) -> Vec<Child> {
         std::mem::take(&mut self.children)
     }
+}
+
+/// What a parent keeps of a child: how to signal it, how to abort it, and
+/// how long to wait for it to stop.
+pub(crate) struct Child {
+    pub(crate) lane: Arc<dyn Lane>,
+    pub(crate) task: tokio::task::AbortHandle,
+    pub(crate) shutdown_timeout: Option<std::time::Duration>,
 }
 
 impl<A: Actor> fmt::Debug for Context<A> {

@@ -17,7 +17,7 @@ use futures::FutureExt;
 
 use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
 use crate::cell::{Shared, Signal};
-use crate::context::Context;
+use crate::context::{Child, Context};
 use crate::envelope::Slot;
 use crate::error::{ActorError, PanicError};
 use crate::mailbox::queue::{Inbox, Next};
@@ -65,7 +65,13 @@ impl<A: Actor> Drop for TerminateOnDrop<A> {
     fn drop(&mut self) {
         let cell = &self.0.cell;
         if !cell.is_terminated() {
+            // Torn down mid-flight (aborted past a shutdown timeout, or the
+            // runtime was dropped): what is queued is still reported.
             self.0.mailbox.close();
+            for env in self.0.mailbox.drain_closed() {
+                cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
+            }
             cell.system.registry().forget(cell.id);
             cell.system.forget();
             cell.terminate(StopReason::Killed);
@@ -125,6 +131,17 @@ enum Served {
 
 /// Messages handled in one poll before the actor yields its worker.
 const YIELD_EVERY: usize = 128;
+
+impl<A: Actor> Drop for Running<A> {
+    fn drop(&mut self) {
+        // Empty after a normal stop; if the task is torn down, the batch in
+        // hand is reported rather than dropped silently.
+        for env in self.inbox.take_batch() {
+            self.shared.cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
+        }
+    }
+}
 
 impl<A: Actor> Running<A> {
     /// Runs incarnation after incarnation until the actor stops for good;
@@ -445,12 +462,12 @@ impl<A: Actor> Running<A> {
         self.ctx.abort_tasks();
         let children = self.ctx.take_children();
         for child in &children {
-            child.signal(Signal::Shutdown);
+            child.lane.signal(Signal::Shutdown);
         }
         if !children.is_empty() {
             // Boxed: most actors have no children, and this state would
             // otherwise sit in every actor's task.
-            Box::pin(futures::future::join_all(children.iter().map(|c| c.cell().wait_terminated()))).await;
+            Box::pin(futures::future::join_all(children.iter().map(stop_child))).await;
         }
 
         let mut stopped = None;
@@ -470,6 +487,20 @@ impl<A: Actor> Running<A> {
         // Tasks started by `on_stop` itself die with this incarnation too.
         self.ctx.abort_tasks();
     }
+}
+
+/// Waits for a child that was told to stop, aborting its task past its
+/// shutdown timeout.
+async fn stop_child(child: &Child) {
+    let cell = child.lane.cell();
+    if let Some(limit) = child.shutdown_timeout {
+        if tokio::time::timeout(limit, cell.wait_terminated()).await.is_ok() {
+            return;
+        }
+        tracing::warn!(child = %cell.id, ?limit, "child did not stop in time; aborting it");
+        child.task.abort();
+    }
+    cell.wait_terminated().await;
 }
 
 /// The last step, once the actor's state is dropped: tell the system, the

@@ -132,6 +132,13 @@ impl<B: Actor> ChildSpec<B> {
         self.options = options;
         self
     }
+
+    /// How long the supervisor waits for it to stop before aborting it; see
+    /// [`SpawnOptions::shutdown_timeout`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.options = self.options.shutdown_timeout(timeout);
+        self
+    }
 }
 
 impl<B: Actor> fmt::Debug for ChildSpec<B> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
 use tracing::Instrument;
 
 use crate::actor::Actor;
@@ -94,13 +95,13 @@ impl ActorSystem {
     /// time. Works from any thread, inside or outside the runtime.
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
-        self.spawn_inner(actor, SpawnOptions::new(), None)
+        self.spawn_inner(actor, SpawnOptions::new(), None).0
     }
 
     /// Starts `actor` with the given options (mailbox, name).
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> ActorRef<A> {
-        self.spawn_inner(actor, options, None)
+        self.spawn_inner(actor, options, None).0
     }
 
     pub(crate) fn spawn_inner<A: Actor>(
@@ -108,7 +109,7 @@ impl ActorSystem {
         actor: A,
         options: SpawnOptions,
         parent: Option<Arc<dyn Lane>>,
-    ) -> ActorRef<A> {
+    ) -> (ActorRef<A>, AbortHandle) {
         self.spawn_core(actor, None, options, parent)
     }
 
@@ -118,7 +119,7 @@ impl ActorSystem {
         mut factory: Box<dyn FnMut() -> A + Send>,
         options: SpawnOptions,
         parent: Option<Arc<dyn Lane>>,
-    ) -> ActorRef<A> {
+    ) -> (ActorRef<A>, AbortHandle) {
         let actor = factory();
         self.spawn_core(actor, Some(factory), options, parent)
     }
@@ -129,7 +130,7 @@ impl ActorSystem {
         factory: Option<Box<dyn FnMut() -> A + Send>>,
         options: SpawnOptions,
         parent: Option<Arc<dyn Lane>>,
-    ) -> ActorRef<A> {
+    ) -> (ActorRef<A>, AbortHandle) {
         let is_root = parent.is_none();
         let shared = Arc::new(Shared::new(
             Cell::new(type_name::<A>(), options.name, self.clone(), parent),
@@ -149,12 +150,12 @@ impl ActorSystem {
         let run = crate::run::run(actor, factory, Context::new(shared));
         // Without a subscriber the span is disabled: skip its wrapper, which
         // would otherwise be entered and exited on every poll of the task.
-        if span.is_disabled() {
-            self.inner.handle.spawn(run);
+        let task = if span.is_disabled() {
+            self.inner.handle.spawn(run)
         } else {
-            self.inner.handle.spawn(run.instrument(span));
-        }
-        actor_ref
+            self.inner.handle.spawn(run.instrument(span))
+        };
+        (actor_ref, task.abort_handle())
     }
 
     /// Called by an actor's run loop once it has terminated.
@@ -360,6 +361,7 @@ impl SystemBuilder {
 pub struct SpawnOptions {
     mailbox: Mailbox,
     name: Option<Arc<str>>,
+    shutdown_timeout: Option<Duration>,
 }
 
 impl SpawnOptions {
@@ -379,6 +381,20 @@ impl SpawnOptions {
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// For a child: how long its parent waits for it to stop (finish the
+    /// message in hand, stop its own children, run `on_stop`) before
+    /// aborting its task. An aborted child skips `on_stop`; its queued
+    /// messages become dead letters. Default: no limit. A child stuck in a
+    /// loop that never awaits cannot be aborted.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    pub(crate) fn get_shutdown_timeout(&self) -> Option<Duration> {
+        self.shutdown_timeout
     }
 }
 

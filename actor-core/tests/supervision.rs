@@ -274,3 +274,33 @@ async fn a_child_stopped_while_it_waits_for_its_restart_is_not_brought_back() {
     assert_eq!(starts.load(Ordering::SeqCst), 1);
     assert_eq!(system.actor_count(), 1, "only the supervisor is left");
 }
+
+/// Never finishes the message in hand.
+struct Stuck;
+impl Actor for Stuck {
+    type Error = std::convert::Infallible;
+}
+impl Handler<Work> for Stuck {
+    async fn handle(&mut self, _: Work, _: &mut Context<Self>) -> u32 {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_outlives_its_shutdown_timeout_is_aborted_and_its_queue_reported() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let stuck =
+        supervisor.start_child(ChildSpec::new(|| Stuck).shutdown_timeout(Duration::from_millis(100))).await.unwrap();
+    stuck.tell(Work).await.unwrap();
+    for _ in 0..3 {
+        stuck.tell(Work).await.unwrap();
+    }
+    let started = tokio::time::Instant::now();
+    supervisor.stop();
+    assert!(supervisor.wait_for_stop().await.is_normal());
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    assert!(matches!(stuck.wait_for_stop().await, StopReason::Killed));
+    // The three queued messages were reported, not dropped silently.
+    assert_eq!(system.dead_letter_count(), 3);
+}

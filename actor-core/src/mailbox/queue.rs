@@ -178,6 +178,16 @@ impl<A: Actor> Queue<A> {
         self.permits.is_closed()
     }
 
+    /// Takes what is queued once the queue is closed (for a task torn down
+    /// before its run loop could drain it).
+    pub(crate) fn drain_closed(&self) -> impl Iterator<Item = Envelope<A>> + use<A> {
+        let mut state = self.lock();
+        debug_assert!(state.closed);
+        let mut rest: VecDeque<Envelope<A>> = state.head.take().into_iter().collect();
+        rest.append(&mut state.items);
+        rest.into_iter()
+    }
+
     /// Messages queued and not yet taken by the run loop.
     pub(crate) fn len(&self) -> usize {
         self.capacity.saturating_sub(self.permits.available_permits()) + self.borrowed.load(Ordering::Relaxed)
@@ -285,6 +295,11 @@ impl<A: Actor> Inbox<A> {
             }
             return Poll::Ready(Next::Message(env));
         }
+    }
+
+    /// The batch in hand, taken whole.
+    pub(crate) fn take_batch(&mut self) -> VecDeque<Envelope<A>> {
+        std::mem::take(&mut self.batch)
     }
 
     /// Takes every message left, in the batch and in the queue, once the
