@@ -170,6 +170,11 @@ impl<A: Actor> Queue<A> {
     /// Refuses every message from now on and wakes senders waiting for room
     /// (they get their message back). Messages already queued stay queued.
     pub(crate) fn close(&self) {
+        // A stop closes once on the signal and again when it finishes: the
+        // second is free. (The flag is set before the semaphore closes.)
+        if self.permits.is_closed() {
+            return;
+        }
         self.lock().closed = true;
         self.permits.close();
     }
