@@ -1,0 +1,165 @@
+//! Reliability at scale, local: shutdown under load accounts for every
+//! message, thousands of panicking actors never disturb healthy ones, and a
+//! flooded bounded mailbox stays within its bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actor_core::error::AskError;
+use actor_core::mailbox::Mailbox;
+use actor_core::prelude::*;
+
+/// Counts what it handles; panics on request.
+struct Tally {
+    handled: Arc<AtomicU64>,
+}
+impl Actor for Tally {
+    type Error = std::convert::Infallible;
+}
+
+struct Tick;
+impl Message for Tick {
+    type Reply = ();
+}
+impl Handler<Tick> for Tally {
+    async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if self.handled.load(Ordering::Relaxed) % 1000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+struct MaybePanic(bool);
+impl Message for MaybePanic {
+    type Reply = u32;
+}
+impl Handler<MaybePanic> for Tally {
+    async fn handle(&mut self, MaybePanic(panic): MaybePanic, _: &mut Context<Self>) -> u32 {
+        assert!(!panic, "random failure");
+        7
+    }
+}
+
+/// A small, seeded generator: the same run every time.
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_100_000_queued_messages_accounts_for_every_one() {
+    let system = ActorSystem::new();
+    let handled = Arc::new(AtomicU64::new(0));
+    let actors: Vec<_> = (0..4)
+        .map(|_| {
+            system.spawn_with(Tally { handled: handled.clone() }, SpawnOptions::new().mailbox(Mailbox::unbounded()))
+        })
+        .collect();
+    for _ in 0..25_000 {
+        for actor in &actors {
+            actor.try_tell(Tick).unwrap();
+        }
+    }
+    system.shutdown().await;
+    let handled = handled.load(Ordering::SeqCst);
+    let dead = system.dead_letter_count();
+    assert_eq!(handled + dead, 100_000, "handled {handled} + dead letters {dead}");
+    assert_eq!(system.actor_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let system = ActorSystem::new();
+    let counter = Arc::new(AtomicU64::new(0));
+    let doomed: Arc<Vec<_>> = Arc::new((0..10_000).map(|_| system.spawn(Tally { handled: counter.clone() })).collect());
+    let healthy: Arc<Vec<_>> = Arc::new((0..100).map(|_| system.spawn(Tally { handled: counter.clone() })).collect());
+
+    let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut tasks = Vec::new();
+    // One task makes the doomed actors panic at random...
+    {
+        let doomed = doomed.clone();
+        let failed = failed.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+            for _ in 0..20_000 {
+                let target = &doomed[(rng.next() % 10_000) as usize];
+                let panic = rng.next() % 2 == 0;
+                match target.ask(MaybePanic(panic)).timeout(Duration::from_secs(10)).await {
+                    Ok(7) => {}
+                    Err(AskError::Panicked(_) | AskError::Closed(_) | AskError::NoReply) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => panic!("an ask to a doomed actor must answer or fail typed: {other:?}"),
+                }
+            }
+        }));
+    }
+    // ...while four others keep asking healthy ones, which must all answer.
+    for seed in 1..=4u64 {
+        let healthy = healthy.clone();
+        let answered = answered.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = XorShift(seed * 7919);
+            for _ in 0..5_000 {
+                let target = &healthy[(rng.next() % 100) as usize];
+                assert_eq!(target.ask(MaybePanic(false)).timeout(Duration::from_secs(10)).await.unwrap(), 7);
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let _ = std::panic::take_hook();
+    assert_eq!(answered.load(Ordering::SeqCst), 20_000);
+    assert!(failed.load(Ordering::SeqCst) > 5_000, "half the doomed asks panic");
+    assert!(healthy.iter().all(ActorRef::is_alive));
+    system.shutdown().await;
+    assert_eq!(system.actor_count(), 0);
+}
+
+/// Handles slowly, so that senders pile up.
+struct Slow;
+impl Actor for Slow {
+    type Error = std::convert::Infallible;
+}
+impl Handler<Tick> for Slow {
+    async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_mailbox_flooded_by_64_senders_stays_within_its_bound() {
+    let system = ActorSystem::new();
+    let slow = system.spawn_with(Slow, SpawnOptions::new().mailbox(Mailbox::bounded(100)));
+    let senders: Vec<_> = (0..64)
+        .map(|_| {
+            let slow = slow.clone();
+            tokio::spawn(async move {
+                for _ in 0..500 {
+                    slow.tell(Tick).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    while !senders.iter().all(|s| s.is_finished()) {
+        peak = peak.max(slow.mailbox_len());
+        tokio::task::yield_now().await;
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    assert!(peak <= 100, "the mailbox held {peak} messages, past its bound of 100");
+    assert!(peak > 50, "the flood did fill the mailbox (peak {peak})");
+}
