@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Smoke test of the socket_server example: the seed text's C client, built
+# with gcc, talks to the server on a free loopback port; the server answers
+# each client and exits by itself after --max-connections connections.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() {
+  echo "socket_server smoke test FAILED: $*" >&2
+  exit 1
+}
+
+command -v gcc >/dev/null || fail "gcc is needed to build examples/seed_client.c"
+
+tmp=$(mktemp -d)
+server=""
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+gcc -Wall -Wextra -Werror -o "$tmp/seed_client" examples/seed_client.c
+cargo build -q --example socket_server
+
+# --help and a refused address.
+usage=$(cargo run -q --example socket_server -- --help) || fail "--help exited with an error"
+grep -q -- '--max-connections N' <<<"$usage" || fail "--help shows no usage"
+if cargo run -q --example socket_server -- --addr 0.0.0.0:0 >/dev/null 2>&1; then
+  fail "the server accepted a non-loopback address"
+fi
+
+clients=3
+cargo run -q --example socket_server -- --port 0 --max-connections "$clients" >"$tmp/server.log" &
+server=$!
+addr=""
+for _ in $(seq 100); do
+  addr=$(sed -nE '1s/^listening on (127\.0\.0\.1:[0-9]+)$/\1/p' "$tmp/server.log")
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+[ -n "$addr" ] || fail "the server did not print its address on its first line"
+port=${addr##*:}
+
+for i in $(seq "$clients"); do
+  reply=$(timeout 10 "$tmp/seed_client" "$port") || fail "client $i failed"
+  echo "client $i: $reply"
+  grep -qE '^Received: Hello, Client! Connection [0-9]+ received "Hello, Server!"$' <<<"$reply" ||
+    fail "client $i got an unexpected reply"
+done
+
+# The server exits on its own once every connection has closed.
+status=0
+for _ in $(seq 100); do
+  kill -0 "$server" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$server" 2>/dev/null; then
+  fail "the server is still running after $clients connections"
+fi
+wait "$server" || status=$?
+server=""
+cat "$tmp/server.log"
+[ "$status" -eq 0 ] || fail "the server exited with status $status"
+n=$(grep -cE '^connection [0-9]+ from 127\.0\.0\.1:[0-9]+ sent "Hello, Server!"$' "$tmp/server.log" || true)
+[ "$n" -eq "$clients" ] || fail "the server logged $n of $clients messages"
+n=$(grep -cE '^connection [0-9]+ closed, replies sent: 1$' "$tmp/server.log" || true)
+[ "$n" -eq "$clients" ] || fail "the server logged $n of $clients closed sessions"
+grep -qx "connections served: $clients, exiting" "$tmp/server.log" || fail "no exit line"
+echo "socket_server smoke test passed"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Smoke test of the sync_vs_async example: the ask run and the tell run must
+# compute the same result and say who was blocked. Timings vary from machine
+# to machine, so they are shown but never asserted on.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() {
+  echo "sync_vs_async smoke test FAILED: $*" >&2
+  exit 1
+}
+
+status=0
+out=$(cargo run -q --example sync_vs_async) || status=$?
+printf '%s\n' "$out"
+[ "$status" -eq 0 ] || fail "the example exited with status $status"
+
+# 1^2 + ... + 5^2 = 55
+jobs=$(grep -cE '^ask: job [1-5] -> [0-9]+, the caller waited [0-9]+ ms for the reply$' <<<"$out" || true)
+[ "$jobs" -eq 5 ] || fail "expected 5 ask replies that the caller waited for, got $jobs"
+grep -qE '^ask: result 55 in [0-9]+ ms; blocked: the caller, for every job$' <<<"$out" || fail "no ask result line"
+grep -qE '^tell: 5 jobs queued in [0-9]+ ms; blocked: nobody, the caller is free$' <<<"$out" ||
+  fail "no line saying the tell caller was free"
+grep -qE '^tell: the caller did [0-9]+ ms of its own work meanwhile$' <<<"$out" || fail "no own-work line"
+grep -qE '^tell: result 55 in [0-9]+ ms; blocked: the caller, once, for [0-9]+ ms at the barrier ask$' <<<"$out" ||
+  fail "no tell result line"
+grep -qx 'same result both ways: 55' <<<"$out" || fail "the two ways disagree"
+echo "sync_vs_async smoke test passed"
