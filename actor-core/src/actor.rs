@@ -118,6 +118,13 @@ pub enum StopReason {
     /// sibling failed under a one-for-all or rest-for-one strategy). Seen by
     /// `on_stop` only: the actor lives on.
     Restart,
+    /// The actor is on another node, and that node went down or the
+    /// connection to it was lost: the actor may still be running, but it
+    /// can no longer be reached. Seen by monitors of remote actors.
+    NodeDown,
+    /// The actor was not found when it was watched: it had already stopped
+    /// (on another node, whose reason is no longer known), or never existed.
+    NotFound,
 }
 
 impl StopReason {
@@ -129,7 +136,14 @@ impl StopReason {
     /// Whether the actor stopped because something went wrong: it was
     /// killed, it panicked, it failed, or a linked actor did.
     pub fn is_abnormal(&self) -> bool {
-        matches!(self, StopReason::Killed | StopReason::Panicked(_) | StopReason::Failed(_) | StopReason::Linked(_))
+        matches!(
+            self,
+            StopReason::Killed
+                | StopReason::Panicked(_)
+                | StopReason::Failed(_)
+                | StopReason::Linked(_)
+                | StopReason::NodeDown
+        )
     }
 }
 
@@ -152,6 +166,8 @@ impl fmt::Display for StopReason {
             StopReason::Failed(e) => write!(f, "failed: {e}"),
             StopReason::Linked(exit) => write!(f, "linked actor {} stopped: {}", exit.id, exit.reason),
             StopReason::Restart => f.write_str("restarted by its supervisor"),
+            StopReason::NodeDown => f.write_str("its node is down"),
+            StopReason::NotFound => f.write_str("no such actor"),
         }
     }
 }

@@ -15,13 +15,14 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::{Actor, StopReason};
-use crate::cell::{Cell, Lane, Shared, Signal};
+use crate::cell::{Lane, Shared, Signal};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
 use crate::error::{AskError, SendError};
 use crate::id::ActorId;
 use crate::mailbox::queue::Refused;
 use crate::message::{Handler, Message};
-use crate::reply::{self, ReplyResult, ReplyTo};
+use crate::remote::{self, Outgoing, PendingReply, RemoteTarget};
+use crate::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
 use crate::system::DeadLetterReason;
 
 /// How messages are queued; every kind of reference goes through here.
@@ -57,7 +58,11 @@ fn unpack<A: Actor, P: Payload<A>>(envelope: Envelope<A>) -> P {
 /// The ways of queueing an `M`, erased over the actor type; what a
 /// [`Recipient`] holds, and what an ask sends through.
 pub(crate) trait Sink<M: Message>: Send + Sync {
-    fn lane(&self) -> &dyn Lane;
+    fn id(&self) -> ActorId;
+    fn stop(&self);
+    fn wait_for_stop(&self) -> BoxFuture<'_, StopReason>;
+    /// The runtime the `blocking_*` forms run timers on.
+    fn runtime(&self) -> tokio::runtime::Handle;
     fn retain(&self);
     fn release(&self);
     fn is_accepting(&self) -> bool;
@@ -68,8 +73,20 @@ pub(crate) trait Sink<M: Message>: Send + Sync {
 }
 
 impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
-    fn lane(&self) -> &dyn Lane {
-        self
+    fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    fn stop(&self) {
+        self.signal(Signal::Stop);
+    }
+
+    fn wait_for_stop(&self) -> BoxFuture<'_, StopReason> {
+        Box::pin(self.cell.wait_terminated())
+    }
+
+    fn runtime(&self) -> tokio::runtime::Handle {
+        self.cell.system.handle().clone()
     }
 
     fn retain(&self) {
@@ -102,22 +119,144 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
 }
 
 fn map_send_error<P, M>(e: SendError<P>, f: impl FnOnce(P) -> M) -> SendError<M> {
-    match e {
-        SendError::Closed(p) => SendError::Closed(f(p)),
-        SendError::Full(p) => SendError::Full(f(p)),
-        SendError::BlockingInRuntime(p) => SendError::BlockingInRuntime(f(p)),
-        SendError::UnknownName(p) => SendError::UnknownName(f(p)),
+    e.map(f)
+}
+
+/// A remote actor takes any message type; whether it can be encoded is
+/// found out when it is sent (`NotRemote` otherwise).
+impl<M: Message> Sink<M> for RemoteTarget {
+    fn id(&self) -> ActorId {
+        self.endpoint.id()
+    }
+
+    fn stop(&self) {
+        self.endpoint.stop();
+    }
+
+    fn wait_for_stop(&self) -> BoxFuture<'_, StopReason> {
+        Box::pin(remote_wait_for_stop(self))
+    }
+
+    fn runtime(&self) -> tokio::runtime::Handle {
+        self.system.handle().clone()
+    }
+
+    fn retain(&self) {}
+
+    fn release(&self) {}
+
+    fn is_accepting(&self) -> bool {
+        self.endpoint.is_alive()
+    }
+
+    fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
+        if !self.accepts::<M>() {
+            return Err(SendError::NotRemote(msg));
+        }
+        if let Err(refused) = self.endpoint.try_reserve() {
+            return Err(self.refused(refused, msg));
+        }
+        self.send_reserved(msg).map_err(SendError::NotRemote)
+    }
+
+    fn tell(&self, msg: M) -> BoxFuture<'_, Result<(), SendError<M>>> {
+        Box::pin(async move {
+            if !self.accepts::<M>() {
+                return Err(SendError::NotRemote(msg));
+            }
+            if let Err(refused) = self.endpoint.reserve().await {
+                return Err(self.refused(refused, msg));
+            }
+            self.send_reserved(msg).map_err(SendError::NotRemote)
+        })
+    }
+
+    fn try_ask(&self, ask: Ask<M>) -> Result<(), SendError<Ask<M>>> {
+        if !self.accepts::<M>() {
+            return Err(SendError::NotRemote(ask));
+        }
+        if let Err(refused) = self.endpoint.try_reserve() {
+            return Err(self.refused(refused, ask));
+        }
+        self.send_ask(ask)
+    }
+
+    fn ask(&self, ask: Ask<M>) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
+        Box::pin(async move {
+            if !self.accepts::<M>() {
+                return Err(SendError::NotRemote(ask));
+            }
+            if let Err(refused) = self.endpoint.reserve().await {
+                return Err(self.refused(refused, ask));
+            }
+            self.send_ask(ask)
+        })
     }
 }
 
+impl RemoteTarget {
+    /// Whether `M` is one of the actor's remote messages.
+    fn accepts<M: 'static>(&self) -> bool {
+        self.codec(std::any::TypeId::of::<M>()).is_some()
+    }
+
+    /// The error for a refusal of credit, reporting what needs reporting.
+    fn refused<P>(&self, refused: remote::Refused, payload: P) -> SendError<P> {
+        match refused {
+            remote::Refused::Full => SendError::Full(payload),
+            remote::Refused::Closed => SendError::Closed(payload),
+            remote::Refused::NodeDown => {
+                self.node_down(std::any::type_name::<P>());
+                SendError::NodeDown(payload)
+            }
+        }
+    }
+
+    /// Encodes and tells `msg` with credit already taken; gives the credit
+    /// and the message back if it cannot be encoded.
+    fn send_reserved<M: Message>(&self, msg: M) -> Result<(), M> {
+        match self.encode(&msg) {
+            Some((codec, payload)) => {
+                let message_type = std::any::type_name::<M>();
+                self.endpoint.send(Outgoing { wire_name: codec.wire_name, message_type, payload, reply: None });
+                Ok(())
+            }
+            None => {
+                self.endpoint.unreserve();
+                Err(msg)
+            }
+        }
+    }
+
+    fn send_ask<M: Message>(&self, Ask(msg, tx): Ask<M>) -> Result<(), SendError<Ask<M>>> {
+        let Some((codec, payload)) = self.encode(&msg) else {
+            self.endpoint.unreserve();
+            return Err(SendError::NotRemote(Ask(msg, tx)));
+        };
+        let message_type = std::any::type_name::<M>();
+        let reply = PendingReply::new(tx, codec.decode_reply, self.endpoint.id(), self.actor_type, message_type);
+        self.endpoint.send(Outgoing { wire_name: codec.wire_name, message_type, payload, reply: Some(reply) });
+        Ok(())
+    }
+}
+
+/// Waits for a remote actor's end, as its node reports it.
+async fn remote_wait_for_stop(target: &RemoteTarget) -> StopReason {
+    let (tx, rx) = oneshot::channel();
+    target.endpoint.on_terminated(Box::new(move |_, reason| {
+        let _ = tx.send(reason.clone());
+    }));
+    rx.await.unwrap_or(StopReason::NodeDown)
+}
+
 /// Fails with `BlockingInRuntime` when called from inside a runtime;
-/// otherwise runs `fut` to completion on this thread, inside the system's
-/// runtime context so that timers work.
-fn block_on<F: Future>(cell: &Cell, fut: F) -> Option<F::Output> {
+/// otherwise runs `fut` to completion on this thread, inside `runtime`'s
+/// context so that timers work.
+fn block_on<F: Future>(runtime: &tokio::runtime::Handle, fut: F) -> Option<F::Output> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return None;
     }
-    let _entered = cell.system.handle().enter();
+    let _entered = runtime.enter();
     Some(futures::executor::block_on(fut))
 }
 
@@ -156,42 +295,103 @@ fn block_on<F: Future>(cell: &Cell, fut: F) -> Option<F::Output> {
 /// # }
 /// ```
 pub struct ActorRef<A: Actor> {
-    inner: Arc<Shared<A>>,
+    inner: Inner<A>,
+}
+
+/// Where the actor lives. Every method matches on this once; the local arm
+/// is the hot path and is what it was before remote references existed.
+enum Inner<A: Actor> {
+    Local(Arc<Shared<A>>),
+    Remote(Arc<RemoteTarget>),
 }
 
 impl<A: Actor> ActorRef<A> {
     /// Wraps a strong reference that has already been counted.
     pub(crate) fn counted(inner: Arc<Shared<A>>) -> Self {
-        ActorRef { inner }
+        ActorRef { inner: Inner::Local(inner) }
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
-        &self.inner
+    /// A reference to an actor of another node.
+    pub(crate) fn remote(target: Arc<RemoteTarget>) -> Self {
+        ActorRef { inner: Inner::Remote(target) }
     }
 
-    fn cell(&self) -> &Cell {
-        &self.inner.cell
+    /// The local actor's shared state; `None` for a remote actor.
+    pub(crate) fn shared(&self) -> Option<&Arc<Shared<A>>> {
+        match &self.inner {
+            Inner::Local(shared) => Some(shared),
+            Inner::Remote(_) => None,
+        }
+    }
+
+    /// The shared state of an actor known to be local (one this node
+    /// spawned).
+    pub(crate) fn local(&self) -> &Arc<Shared<A>> {
+        self.shared().expect("an actor spawned on this node is local")
+    }
+
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn remote_target(&self) -> Option<&RemoteTarget> {
+        match &self.inner {
+            Inner::Local(_) => None,
+            Inner::Remote(target) => Some(target),
+        }
     }
 
     /// The actor's id.
     pub fn id(&self) -> ActorId {
-        self.cell().id
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.id,
+            Inner::Remote(target) => target.endpoint.id(),
+        }
     }
 
-    /// The name given at spawn, if any.
+    /// The name given at spawn, if any (`None` for a remote actor).
     pub fn name(&self) -> Option<&str> {
-        self.cell().name.as_deref()
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.name.as_deref(),
+            Inner::Remote(_) => None,
+        }
+    }
+
+    /// Whether the actor lives on this node.
+    pub fn is_local(&self) -> bool {
+        matches!(self.inner, Inner::Local(_))
+    }
+
+    /// The name of the node the actor lives on, for a remote actor.
+    pub fn node(&self) -> Option<&str> {
+        self.remote_target().map(|t| t.endpoint.node())
     }
 
     /// Whether the actor still accepts messages: it has not stopped, nor
-    /// begun to stop.
+    /// begun to stop. For a remote actor: its node is reachable and it has
+    /// not been reported stopped.
     pub fn is_alive(&self) -> bool {
-        self.inner.is_accepting()
+        match &self.inner {
+            Inner::Local(shared) => shared.is_accepting(),
+            Inner::Remote(target) => target.endpoint.is_alive(),
+        }
     }
 
-    /// How many messages wait in the mailbox.
+    /// How many messages wait in the mailbox (0 for a remote actor, whose
+    /// mailbox this node cannot see).
     pub fn mailbox_len(&self) -> usize {
-        self.inner.mailbox.len()
+        match &self.inner {
+            Inner::Local(shared) => shared.mailbox.len(),
+            Inner::Remote(_) => 0,
+        }
+    }
+
+    /// This reference as a sink of `M`s.
+    fn sink<M: Message>(&self) -> &dyn Sink<M>
+    where
+        A: Handler<M>,
+    {
+        match &self.inner {
+            Inner::Local(shared) => &**shared,
+            Inner::Remote(target) => &**target,
+        }
     }
 
     /// Sends `msg` without waiting for it to be handled.
@@ -214,7 +414,10 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        self.inner.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0))
+        match &self.inner {
+            Inner::Local(shared) => shared.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)),
+            Inner::Remote(target) => Sink::tell(&**target, msg).await,
+        }
     }
 
     /// Sends `msg` if there is room now; never waits.
@@ -246,7 +449,10 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        self.inner.try_send(Tell(msg)).map_err(|e| map_send_error(e, |t| t.0))
+        match &self.inner {
+            Inner::Local(shared) => shared.try_send(Tell(msg)).map_err(|e| map_send_error(e, |t| t.0)),
+            Inner::Remote(target) => Sink::try_tell(&**target, msg),
+        }
     }
 
     /// [`tell`](ActorRef::tell) from a thread outside any async runtime,
@@ -265,7 +471,7 @@ impl<A: Actor> ActorRef<A> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(SendError::BlockingInRuntime(msg));
         }
-        block_on(self.cell(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
+        block_on(&self.runtime(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
     }
 
     /// Sends `msg` and waits for the reply. Add a limit with
@@ -310,7 +516,15 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        AskRequest { sink: &*self.inner, msg, timeout: None }
+        AskRequest { sink: self.sink(), msg, timeout: None }
+    }
+
+    /// The runtime the actor's system runs on.
+    fn runtime(&self) -> tokio::runtime::Handle {
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.system.handle().clone(),
+            Inner::Remote(target) => target.system.handle().clone(),
+        }
     }
 
     /// [`ask`](ActorRef::ask) from a thread outside any async runtime.
@@ -345,7 +559,7 @@ impl<A: Actor> ActorRef<A> {
         F: FnOnce(ReplyTo<R>) -> M,
     {
         let (tx, rx) = oneshot::channel();
-        AskWith { sink: &*self.inner, msg: make(ReplyTo::new(tx)), rx, timeout: None }
+        AskWith { sink: self.sink(), msg: make(ReplyTo::new(tx)), rx, timeout: None }
     }
 
     /// Asks the actor to stop gracefully: it accepts no new messages, handles
@@ -353,25 +567,41 @@ impl<A: Actor> ActorRef<A> {
     /// [`StopReason::Normal`]. Returns at once; see
     /// [`wait_for_stop`](ActorRef::wait_for_stop).
     pub fn stop(&self) {
-        self.inner.signal(Signal::Stop);
+        match &self.inner {
+            Inner::Local(shared) => shared.signal(Signal::Stop),
+            Inner::Remote(target) => target.endpoint.stop(),
+        }
     }
 
     /// Stops the actor after the message in hand, with [`StopReason::Killed`].
     /// Messages still queued become dead letters; their asks fail with
     /// [`AskError::NoReply`]. Returns at once.
     pub fn kill(&self) {
-        self.inner.signal(Signal::Kill);
+        match &self.inner {
+            Inner::Local(shared) => shared.signal(Signal::Kill),
+            Inner::Remote(target) => target.endpoint.kill(),
+        }
     }
 
     /// Waits until the actor has stopped (its `on_stop` has run) and returns
-    /// why. Returns at once if it already has.
+    /// why. Returns at once if it already has. For a remote actor, also
+    /// returns ([`StopReason::NodeDown`]) when its node is lost.
     pub async fn wait_for_stop(&self) -> StopReason {
-        self.cell().wait_terminated().await
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.wait_terminated().await,
+            Inner::Remote(target) => remote_wait_for_stop(target).await,
+        }
     }
 
-    /// A reference that does not keep the actor alive.
+    /// A reference that does not keep the actor alive. (A remote reference
+    /// never keeps its actor alive; its weak form upgrades while the actor
+    /// is believed alive.)
     pub fn downgrade(&self) -> WeakActorRef<A> {
-        WeakActorRef { inner: Arc::downgrade(&self.inner), id: self.id() }
+        let inner = match &self.inner {
+            Inner::Local(shared) => WeakInner::Local(Arc::downgrade(shared)),
+            Inner::Remote(target) => WeakInner::Remote(target.clone()),
+        };
+        WeakActorRef { inner, id: self.id() }
     }
 
     /// A reference to this actor that only knows it handles `M`.
@@ -380,21 +610,34 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        self.inner.retain();
-        Recipient { inner: self.inner.clone() }
+        match &self.inner {
+            Inner::Local(shared) => {
+                shared.retain();
+                Recipient { inner: shared.clone() }
+            }
+            Inner::Remote(target) => Recipient { inner: target.clone() },
+        }
     }
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
-        self.inner.retain();
-        ActorRef { inner: self.inner.clone() }
+        let inner = match &self.inner {
+            Inner::Local(shared) => {
+                shared.retain();
+                Inner::Local(shared.clone())
+            }
+            Inner::Remote(target) => Inner::Remote(target.clone()),
+        };
+        ActorRef { inner }
     }
 }
 
 impl<A: Actor> Drop for ActorRef<A> {
     fn drop(&mut self) {
-        self.inner.release();
+        if let Inner::Local(shared) = &self.inner {
+            shared.release();
+        }
     }
 }
 
@@ -414,7 +657,10 @@ impl<A: Actor> Hash for ActorRef<A> {
 
 impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ActorRef<{}>({})", self.cell().actor_type, self.id())
+        match &self.inner {
+            Inner::Local(shared) => write!(f, "ActorRef<{}>({})", shared.cell.actor_type, self.id()),
+            Inner::Remote(target) => write!(f, "ActorRef<{}>({target:?})", target.actor_type),
+        }
     }
 }
 
@@ -435,15 +681,43 @@ impl<A: Actor> fmt::Debug for ActorRef<A> {
 /// # }
 /// ```
 pub struct WeakActorRef<A: Actor> {
-    inner: Weak<Shared<A>>,
+    inner: WeakInner<A>,
     id: ActorId,
+}
+
+enum WeakInner<A: Actor> {
+    Local(Weak<Shared<A>>),
+    Remote(Arc<RemoteTarget>),
+}
+
+impl<A: Actor> Clone for WeakInner<A> {
+    fn clone(&self) -> Self {
+        match self {
+            WeakInner::Local(weak) => WeakInner::Local(weak.clone()),
+            WeakInner::Remote(target) => WeakInner::Remote(target.clone()),
+        }
+    }
 }
 
 impl<A: Actor> WeakActorRef<A> {
     /// A strong reference, if some other strong reference still exists.
     pub fn upgrade(&self) -> Option<ActorRef<A>> {
-        let inner = self.inner.upgrade()?;
-        inner.try_retain().then(|| ActorRef::counted(inner))
+        match &self.inner {
+            WeakInner::Local(weak) => {
+                let inner = weak.upgrade()?;
+                inner.try_retain().then(|| ActorRef::counted(inner))
+            }
+            WeakInner::Remote(target) => target.endpoint.is_alive().then(|| ActorRef::remote(target.clone())),
+        }
+    }
+
+    /// The local actor's shared state, if it still exists.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn shared(&self) -> Option<Arc<Shared<A>>> {
+        match &self.inner {
+            WeakInner::Local(weak) => weak.upgrade(),
+            WeakInner::Remote(_) => None,
+        }
     }
 
     /// The actor's id.
@@ -505,7 +779,7 @@ pub struct Recipient<M: Message> {
 impl<M: Message> Recipient<M> {
     /// The actor's id.
     pub fn id(&self) -> ActorId {
-        self.inner.lane().cell().id
+        self.inner.id()
     }
 
     /// As [`ActorRef::is_alive`].
@@ -545,7 +819,7 @@ impl<M: Message> Recipient<M> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(SendError::BlockingInRuntime(msg));
         }
-        block_on(self.inner.lane().cell(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
+        block_on(&self.inner.runtime(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
     }
 
     /// As [`ActorRef::ask`].
@@ -559,12 +833,12 @@ impl<M: Message> Recipient<M> {
 
     /// As [`ActorRef::stop`].
     pub fn stop(&self) {
-        self.inner.lane().signal(Signal::Stop);
+        self.inner.stop();
     }
 
     /// As [`ActorRef::wait_for_stop`].
     pub async fn wait_for_stop(&self) -> StopReason {
-        self.inner.lane().cell().wait_terminated().await
+        self.inner.wait_for_stop().await
     }
 }
 
@@ -629,15 +903,15 @@ impl<'a, M: Message> AskRequest<'a, M> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(AskError::BlockingInRuntime(self.msg));
         }
-        let lane = self.sink.lane();
-        block_on(lane.cell(), self.into_future()).unwrap_or_else(|| unreachable!("checked above"))
+        let runtime = self.sink.runtime();
+        block_on(&runtime, self.into_future()).unwrap_or_else(|| unreachable!("checked above"))
     }
 }
 
 impl<M: Message> fmt::Debug for AskRequest<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AskRequest")
-            .field("to", &self.sink.lane().cell().id)
+            .field("to", &self.sink.id())
             .field("message", &std::any::type_name::<M>())
             .field("timeout", &self.timeout)
             .finish()
@@ -678,7 +952,7 @@ pin_project! {
 
 impl<M: Message> fmt::Debug for AskFuture<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AskFuture").field("to", &self.sink.lane().cell().id).finish_non_exhaustive()
+        f.debug_struct("AskFuture").field("to", &self.sink.id()).finish_non_exhaustive()
     }
 }
 
@@ -689,7 +963,9 @@ fn poll_reply<R, M>(
 ) -> Poll<Result<R, AskError<M>>> {
     Poll::Ready(match ready!(Pin::new(rx).poll(cx)) {
         Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(panic)) => Err(AskError::Panicked(panic)),
+        Ok(Err(ReplyFailure::Panicked(panic))) => Err(AskError::Panicked(panic)),
+        Ok(Err(ReplyFailure::NodeDown)) => Err(AskError::NodeDown(None)),
+        Ok(Err(ReplyFailure::Remote(e))) => Err(AskError::Remote(e)),
         Err(_) => Err(AskError::NoReply),
     })
 }
@@ -763,7 +1039,7 @@ impl<M: Message, R> AskWith<'_, M, R> {
 
 impl<M: Message, R> fmt::Debug for AskWith<'_, M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AskWith").field("to", &self.sink.lane().cell().id).finish_non_exhaustive()
+        f.debug_struct("AskWith").field("to", &self.sink.id()).finish_non_exhaustive()
     }
 }
 

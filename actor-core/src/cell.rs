@@ -190,6 +190,7 @@ impl Cell {
             actor_type: self.actor_type,
             message_type,
             reason,
+            detail: None,
         });
     }
 }

@@ -126,7 +126,7 @@ impl<A: Actor> Context<A> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
         let (child, task) = self.cell().system.spawn_inner(actor, options, Some(parent));
-        self.children.push(Child { lane: child.shared().clone(), task, shutdown_timeout: timeout });
+        self.children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }
 
@@ -170,7 +170,7 @@ impl<A: Actor> Context<A> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
         let (child, task) = self.cell().system.spawn_with_factory(factory, options, Some(parent));
-        self.children.push(Child { lane: child.shared().clone(), task, shutdown_timeout: timeout });
+        self.children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }
 

@@ -26,21 +26,43 @@ pub enum SendError<M> {
     /// The message was sent to a name that no actor holds
     /// ([`ActorSystem::tell_named`](crate::ActorSystem::tell_named)).
     UnknownName(M),
+    /// The actor is on another node and this message type is not registered
+    /// for remote use there (see [`RemoteActor`](crate::remote::RemoteActor)),
+    /// or it failed to serialize. Nothing was sent.
+    NotRemote(M),
+    /// The actor is on another node that cannot be reached, and the bounded
+    /// outbox for it is full. The message is also reported as a dead letter.
+    NodeDown(M),
 }
 
 impl<M> SendError<M> {
     /// The message that was not sent.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::Closed(m) | SendError::Full(m) | SendError::BlockingInRuntime(m) | SendError::UnknownName(m) => {
-                m
-            }
+            SendError::Closed(m)
+            | SendError::Full(m)
+            | SendError::BlockingInRuntime(m)
+            | SendError::UnknownName(m)
+            | SendError::NotRemote(m)
+            | SendError::NodeDown(m) => m,
         }
     }
 
     /// Whether the actor has stopped.
     pub fn is_closed(&self) -> bool {
         matches!(self, SendError::Closed(_))
+    }
+
+    /// The same error, with the message mapped by `f`.
+    pub fn map<N>(self, f: impl FnOnce(M) -> N) -> SendError<N> {
+        match self {
+            SendError::Closed(m) => SendError::Closed(f(m)),
+            SendError::Full(m) => SendError::Full(f(m)),
+            SendError::BlockingInRuntime(m) => SendError::BlockingInRuntime(f(m)),
+            SendError::UnknownName(m) => SendError::UnknownName(f(m)),
+            SendError::NotRemote(m) => SendError::NotRemote(f(m)),
+            SendError::NodeDown(m) => SendError::NodeDown(f(m)),
+        }
     }
 
     /// Whether the mailbox was full.
@@ -54,6 +76,8 @@ impl<M> SendError<M> {
             SendError::Full(_) => ErrorKind::Full,
             SendError::BlockingInRuntime(_) => ErrorKind::BlockingInRuntime,
             SendError::UnknownName(_) => ErrorKind::UnknownName,
+            SendError::NotRemote(_) => ErrorKind::NotRemote,
+            SendError::NodeDown(_) => ErrorKind::NodeDown,
         }
     }
 
@@ -64,6 +88,8 @@ impl<M> SendError<M> {
             SendError::Full(m) => AskError::Full(m),
             SendError::BlockingInRuntime(m) => AskError::BlockingInRuntime(m),
             SendError::UnknownName(m) => AskError::Closed(m),
+            SendError::NotRemote(m) => AskError::NotRemote(m),
+            SendError::NodeDown(m) => AskError::NodeDown(Some(m)),
         }
     }
 }
@@ -76,6 +102,8 @@ impl<M> fmt::Debug for SendError<M> {
             SendError::Full(_) => "Full(..)",
             SendError::BlockingInRuntime(_) => "BlockingInRuntime(..)",
             SendError::UnknownName(_) => "UnknownName(..)",
+            SendError::NotRemote(_) => "NotRemote(..)",
+            SendError::NodeDown(_) => "NodeDown(..)",
         })
     }
 }
@@ -105,14 +133,27 @@ pub enum AskError<M> {
     Panicked(PanicError),
     /// A `blocking_*` method was called from inside an async runtime.
     BlockingInRuntime(M),
+    /// The actor is on another node and this message type cannot be sent
+    /// there (see [`SendError::NotRemote`]). Nothing was sent.
+    NotRemote(M),
+    /// The actor's node cannot be reached, or its connection dropped while
+    /// the ask waited for the reply. Carries the message if it was never
+    /// sent. Fails at once: an ask never waits for a dead node's timeout.
+    NodeDown(Option<M>),
+    /// The far node received the ask but could not deliver it: see
+    /// [`RemoteError`].
+    Remote(RemoteError),
 }
 
 impl<M> AskError<M> {
     /// The message, if it was never queued.
     pub fn into_inner(self) -> Option<M> {
         match self {
-            AskError::Closed(m) | AskError::Full(m) | AskError::BlockingInRuntime(m) => Some(m),
-            AskError::Timeout | AskError::NoReply | AskError::Panicked(_) => None,
+            AskError::Closed(m) | AskError::Full(m) | AskError::BlockingInRuntime(m) | AskError::NotRemote(m) => {
+                Some(m)
+            }
+            AskError::NodeDown(m) => m,
+            AskError::Timeout | AskError::NoReply | AskError::Panicked(_) | AskError::Remote(_) => None,
         }
     }
 
@@ -125,7 +166,30 @@ impl<M> AskError<M> {
             AskError::NoReply => ErrorKind::NoReply,
             AskError::Panicked(_) => ErrorKind::Panicked,
             AskError::BlockingInRuntime(_) => ErrorKind::BlockingInRuntime,
+            AskError::NotRemote(_) => ErrorKind::NotRemote,
+            AskError::NodeDown(_) => ErrorKind::NodeDown,
+            AskError::Remote(_) => ErrorKind::Remote,
         }
+    }
+
+    /// The same error, with the message (where it has one) mapped by `f`.
+    pub fn map<N>(self, f: impl FnOnce(M) -> N) -> AskError<N> {
+        match self {
+            AskError::Closed(m) => AskError::Closed(f(m)),
+            AskError::Full(m) => AskError::Full(f(m)),
+            AskError::BlockingInRuntime(m) => AskError::BlockingInRuntime(f(m)),
+            AskError::NotRemote(m) => AskError::NotRemote(f(m)),
+            AskError::NodeDown(m) => AskError::NodeDown(m.map(f)),
+            AskError::Timeout => AskError::Timeout,
+            AskError::NoReply => AskError::NoReply,
+            AskError::Panicked(p) => AskError::Panicked(p),
+            AskError::Remote(e) => AskError::Remote(e),
+        }
+    }
+
+    /// Whether the actor's node could not be reached.
+    pub fn is_node_down(&self) -> bool {
+        matches!(self, AskError::NodeDown(_))
     }
 
     /// Whether the ask timed out.
@@ -148,6 +212,9 @@ impl<M> fmt::Debug for AskError<M> {
             AskError::NoReply => f.write_str("NoReply"),
             AskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
             AskError::BlockingInRuntime(_) => f.write_str("BlockingInRuntime(..)"),
+            AskError::NotRemote(_) => f.write_str("NotRemote(..)"),
+            AskError::NodeDown(_) => f.write_str("NodeDown(..)"),
+            AskError::Remote(e) => f.debug_tuple("Remote").field(e).finish(),
         }
     }
 }
@@ -156,6 +223,7 @@ impl<M> fmt::Display for AskError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AskError::Panicked(p) => write!(f, "handler panicked: {p}"),
+            AskError::Remote(e) => write!(f, "remote node refused the message: {e}"),
             other => fmt::Display::fmt(&other.kind(), f),
         }
     }
@@ -165,6 +233,7 @@ impl<M> StdError for AskError<M> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             AskError::Panicked(p) => Some(p),
+            AskError::Remote(e) => Some(e),
             _ => None,
         }
     }
@@ -188,6 +257,12 @@ pub enum ErrorKind {
     BlockingInRuntime,
     /// No actor holds the name a message was sent to.
     UnknownName,
+    /// The message type cannot be sent to a remote actor.
+    NotRemote,
+    /// The actor's node cannot be reached.
+    NodeDown,
+    /// The far node could not deliver the message.
+    Remote,
 }
 
 impl fmt::Display for ErrorKind {
@@ -200,6 +275,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Panicked => "handler panicked",
             ErrorKind::BlockingInRuntime => "blocking call from inside an async runtime (use the async method)",
             ErrorKind::UnknownName => "no actor holds that name",
+            ErrorKind::NotRemote => "message type is not registered for remote use",
+            ErrorKind::NodeDown => "the actor's node is down",
+            ErrorKind::Remote => "the remote node could not deliver the message",
         })
     }
 }
@@ -311,6 +389,17 @@ impl PanicError {
         PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type }))
     }
 
+    /// A panic reported by another node: the text it said, and the types as
+    /// this node knows them.
+    pub(crate) fn remote(
+        message: String,
+        actor_id: ActorId,
+        actor_type: &'static str,
+        message_type: Option<&'static str>,
+    ) -> Self {
+        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type }))
+    }
+
     /// What the panic said (its `&str` or `String` payload).
     pub fn message(&self) -> &str {
         &self.0.message
@@ -363,7 +452,9 @@ impl StdError for PanicError {}
 pub struct ActorError(Arc<dyn StdError + Send + Sync>);
 
 impl ActorError {
-    pub(crate) fn new<E: StdError + Send + Sync + 'static>(err: E) -> Self {
+    /// Wraps an error (a transport uses it to rebuild a remote actor's
+    /// failure).
+    pub fn new<E: StdError + Send + Sync + 'static>(err: E) -> Self {
         ActorError(Arc::new(err))
     }
 
@@ -390,3 +481,58 @@ impl StdError for ActorError {
         Some(&*self.0)
     }
 }
+
+/// Why another node could not deliver a message: it arrived, but the target
+/// actor is unknown there, the message type is not registered there, or its
+/// bytes did not decode. Carried by [`AskError::Remote`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteError {
+    kind: RemoteErrorKind,
+    detail: String,
+}
+
+/// What kind of [`RemoteError`] happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemoteErrorKind {
+    /// No actor with the target id (or name) lives on the far node.
+    UnknownActor,
+    /// The far node does not know the message's wire name for that actor.
+    UnknownMessage,
+    /// The message (or the reply) did not decode.
+    Undecodable,
+    /// The far node refused the frame for another reason (a limit, a
+    /// protocol violation).
+    Refused,
+}
+
+impl RemoteError {
+    /// A remote error of `kind`, with a human-readable `detail`.
+    pub fn new(kind: RemoteErrorKind, detail: impl Into<String>) -> Self {
+        RemoteError { kind, detail: detail.into() }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> RemoteErrorKind {
+        self.kind
+    }
+
+    /// The far node's explanation.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            RemoteErrorKind::UnknownActor => "unknown actor",
+            RemoteErrorKind::UnknownMessage => "unknown message type",
+            RemoteErrorKind::Undecodable => "undecodable message",
+            RemoteErrorKind::Refused => "refused",
+        };
+        write!(f, "{kind}: {}", self.detail)
+    }
+}
+
+impl StdError for RemoteError {}

@@ -16,6 +16,7 @@ mod message;
 mod monitor;
 mod pool;
 mod registry;
+pub mod remote;
 mod remote_message;
 mod reply;
 mod run;
@@ -27,7 +28,7 @@ mod topic;
 pub use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
 pub use crate::context::Context;
-pub use crate::error::Error;
+pub use crate::error::{Error, RemoteError};
 pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
 pub use crate::monitor::Terminated;
@@ -313,6 +314,7 @@ pub use actor_macros::Actor;
 /// Paths the macros' expansions use; not a public interface.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__remote_actor as remote_actor;
     pub use crate::__remote_message as remote_message;
     #[cfg(feature = "serde")]
     pub use serde;

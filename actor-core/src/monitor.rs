@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
-use crate::cell::{Lane, Shared, Signal};
+use crate::cell::{Lane, Notice, Shared, Signal};
 use crate::context::Context;
 use crate::envelope::{Envelope, Tell};
 use crate::id::ActorId;
@@ -101,11 +101,15 @@ impl<A: Actor> Context<A> {
         A: Handler<Terminated>,
     {
         let me: Weak<Shared<A>> = Arc::downgrade(self.shared());
-        other.shared().cell.on_terminated(Box::new(move |id, reason| {
+        let notice: Notice = Box::new(move |id, reason| {
             if let Some(me) = me.upgrade() {
                 deliver(&me, Terminated { id, reason: reason.clone() });
             }
-        }));
+        });
+        match other.shared() {
+            Some(shared) => shared.cell.on_terminated(notice),
+            None => on_remote_termination(other, notice),
+        }
     }
 
     /// Links this actor and `other` both ways: when either stops
@@ -113,11 +117,19 @@ impl<A: Actor> Context<A> {
     /// [`StopReason::Linked`], unless it [traps exits](Context::trap_exits),
     /// in which case it receives a [`Terminated`] message instead. Normal
     /// stops do not propagate (a trapping actor is still told of them).
+    ///
+    /// With an actor of another node the link works one way: this actor
+    /// hears of the remote one's exit (including
+    /// [`StopReason::NodeDown`]), but its own exit does not stop the remote
+    /// actor. Monitor this actor from the other node for the way back.
     pub fn link<B: Actor>(&mut self, other: &ActorRef<B>) {
-        let other_shared = other.shared();
         let to_me: Weak<dyn Lane> = {
             let me: Arc<dyn Lane> = self.shared().clone();
             Arc::downgrade(&me)
+        };
+        let Some(other_shared) = other.shared() else {
+            on_remote_termination(other, exit_notice(to_me));
+            return;
         };
         let to_other: Weak<dyn Lane> = {
             let them: Arc<dyn Lane> = other_shared.clone();
@@ -138,10 +150,17 @@ impl<A: Actor> Context<A> {
 }
 
 /// The notice that tells a linked actor about an exit.
-fn exit_notice(to: Weak<dyn Lane>) -> crate::cell::Notice {
+fn exit_notice(to: Weak<dyn Lane>) -> Notice {
     Box::new(move |id, reason| {
         if let Some(lane) = to.upgrade() {
             lane.signal(Signal::LinkExit(id, reason.clone()));
         }
     })
+}
+
+/// Runs `notice` when a remote actor terminates or its node is lost.
+fn on_remote_termination<B: Actor>(other: &ActorRef<B>, notice: Notice) {
+    if let Some(target) = other.remote_target() {
+        target.endpoint.on_terminated(notice);
+    }
 }

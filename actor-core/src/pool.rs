@@ -558,7 +558,7 @@ impl<A: Actor> Pool<A> {
             Some(supervisor) => supervisor.stop(),
             None => {
                 for worker in self.workers() {
-                    worker.shared().signal(Signal::Shutdown);
+                    worker.local().signal(Signal::Shutdown);
                 }
             }
         }

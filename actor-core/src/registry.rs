@@ -92,7 +92,7 @@ impl Registry {
         };
         // A `register` racing the actor's end may leave its entry in place
         // for a moment after the actor has terminated; it is about to go.
-        if actor.shared().cell.is_terminated() {
+        if actor.shared().is_some_and(|shared| shared.cell.is_terminated()) {
             return Err(not_found());
         }
         Ok(actor.clone())
@@ -255,6 +255,7 @@ impl ActorSystem {
                     actor_type: type_name::<A>(),
                     message_type: type_name::<M>(),
                     reason: DeadLetterReason::UnknownName,
+                    detail: None,
                 });
                 Err(SendError::UnknownName(msg))
             }

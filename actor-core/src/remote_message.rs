@@ -6,6 +6,7 @@
 
 /// A [`Message`](crate::Message) that can be serialized, sent to another
 /// node, and decoded there by its [`WIRE_NAME`](RemoteMessage::WIRE_NAME).
+/// Its reply must be serializable too.
 ///
 /// `#[message(remote)]` inside an [`#[actor]`](crate::actor) block derives
 /// serde's traits for the generated message and implements this trait with
@@ -38,7 +39,9 @@
 /// assert_eq!(Shout::WIRE_NAME, "greeter.v1.shout");
 /// ```
 #[cfg(feature = "serde")]
-pub trait RemoteMessage: crate::Message + serde::Serialize + serde::de::DeserializeOwned {
+pub trait RemoteMessage:
+    crate::Message<Reply: serde::Serialize + serde::de::DeserializeOwned> + serde::Serialize + serde::de::DeserializeOwned
+{
     /// The name that identifies this message type on the wire. Keep it
     /// stable across versions of the program: peers match on it.
     const WIRE_NAME: &'static str;
@@ -71,4 +74,26 @@ macro_rules! __remote_message {
         );
         $($item)*
     };
+}
+
+/// Emits `impl RemoteActor` for an actor: `[actor type] Message...`.
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __remote_actor {
+    ([$($actor:tt)*] $($name:ident)*) => {
+        impl $crate::remote::RemoteActor for $($actor)* {
+            fn remote_messages(messages: &mut $crate::remote::RemoteMessages<Self>) {
+                $(messages.add::<$name>();)*
+            }
+        }
+    };
+}
+
+/// Without the `serde` feature the messages already report the error.
+#[cfg(not(feature = "serde"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __remote_actor {
+    ($($tokens:tt)*) => {};
 }

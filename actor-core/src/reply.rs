@@ -14,9 +14,20 @@ use std::fmt;
 
 use tokio::sync::oneshot;
 
-use crate::error::PanicError;
+use crate::error::{PanicError, RemoteError};
 
-pub(crate) type ReplyResult<R> = Result<R, PanicError>;
+pub(crate) type ReplyResult<R> = Result<R, ReplyFailure>;
+
+/// Why a reply channel carries no reply.
+#[derive(Debug)]
+pub(crate) enum ReplyFailure {
+    /// The handler panicked.
+    Panicked(PanicError),
+    /// The actor is remote and the connection to its node was lost.
+    NodeDown,
+    /// The actor is remote and its node could not deliver the ask.
+    Remote(RemoteError),
+}
 type Orphan = Box<dyn FnOnce(&PanicError)>;
 
 thread_local! {
@@ -75,7 +86,7 @@ impl<R: Send + 'static> Drop for ReplyGuard<R> {
             if IN_HANDLER.get() {
                 ORPHANS.with_borrow_mut(|list| {
                     list.push(Box::new(move |err: &PanicError| {
-                        let _ = tx.send(Err(err.clone()));
+                        let _ = tx.send(Err(ReplyFailure::Panicked(err.clone())));
                     }))
                 });
             }

@@ -167,7 +167,7 @@ fn starter<B: Actor>(spec: ChildSpec<B>) -> Arc<Starter> {
         let child: ActorRef<B> = ctx.spawn_supervised(Box::new(move || factory()), options.clone());
         Child {
             id: child.id(),
-            lane: child.shared().clone(),
+            lane: child.local().clone(),
             restart,
             actor_ref: Box::new(child),
             start: Arc::new(Box::new(|_: &mut Context<Supervisor>| unreachable!("replaced below"))),
@@ -404,14 +404,7 @@ impl ActorRef<Supervisor> {
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
     pub async fn start_child<B: Actor>(&self, spec: ChildSpec<B>) -> Result<ActorRef<B>, AskError<ChildSpec<B>>> {
-        self.ask(StartChild(spec)).await.map_err(|e| match e {
-            AskError::Closed(StartChild(spec)) => AskError::Closed(spec),
-            AskError::Full(StartChild(spec)) => AskError::Full(spec),
-            AskError::BlockingInRuntime(StartChild(spec)) => AskError::BlockingInRuntime(spec),
-            AskError::Timeout => AskError::Timeout,
-            AskError::NoReply => AskError::NoReply,
-            AskError::Panicked(p) => AskError::Panicked(p),
-        })
+        self.ask(StartChild(spec)).await.map_err(|e| e.map(|StartChild(spec)| spec))
     }
 
     /// The supervisor's child at `index` (in start order), if it is a `B`.

@@ -413,6 +413,9 @@ pub struct DeadLetter {
     pub message_type: &'static str,
     /// Why it was not delivered.
     pub reason: DeadLetterReason,
+    /// More about it, where there is more: for a message from another node,
+    /// its wire name and what went wrong.
+    pub detail: Option<Arc<str>>,
 }
 
 /// Why a message became a dead letter.
@@ -429,6 +432,14 @@ pub enum DeadLetterReason {
     /// It was sent to a name that no actor holds
     /// ([`ActorSystem::tell_named`]).
     UnknownName,
+    /// It was for an actor on another node that could not be reached: the
+    /// connection dropped while it was in flight, or the bounded outbox for
+    /// the node was full.
+    NodeDown,
+    /// It came from another node but could not be delivered here: the
+    /// target actor is unknown, or the message type is unknown or did not
+    /// decode.
+    Undeliverable,
 }
 
 /// A subscription to a system's dead letters; see

@@ -88,12 +88,26 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let messages = specs.iter().map(|spec| spec.emit(&actor));
     let client = emit_client(&specs, &actor);
     let actor_impl = emit_actor_impl(&options, &actor);
+    let remote_impl = emit_remote_actor(&specs, &actor);
     quote! {
         #errors
         #block
         #actor_impl
         #(#messages)*
+        #remote_impl
         #client
+    }
+}
+
+/// `impl RemoteActor` listing the remote messages, if there are any.
+fn emit_remote_actor(specs: &[MessageSpec], actor: &ActorInfo) -> TokenStream {
+    let remote: Vec<_> = specs.iter().filter(|s| s.wire_name.is_some()).map(|s| &s.name).collect();
+    if remote.is_empty() {
+        return TokenStream::new();
+    }
+    let self_ty = &actor.self_ty;
+    quote! {
+        ::actor_core::__private::remote_actor! { [#self_ty] #(#remote)* }
     }
 }
 

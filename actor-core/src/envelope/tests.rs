@@ -170,7 +170,8 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     assert!(slot.is_empty());
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     let reply = rx.await.expect("the reply is completed, not dropped");
-    assert_eq!(reply.unwrap_err().message(), "unlucky");
+    let Err(crate::reply::ReplyFailure::Panicked(panic)) = reply else { panic!("expected a panic, got {reply:?}") };
+    assert_eq!(panic.message(), "unlucky");
 }
 
 #[test]

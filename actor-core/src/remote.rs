@@ -1,0 +1,487 @@
+//! How a reference reaches an actor on another node: the seam between
+//! actor-core and a transport such as `actor-remote`.
+//!
+//! An [`ActorRef`] is local or remote, and both are used the same way. A
+//! remote one holds a [`RemoteEndpoint`], implemented by the transport, and
+//! the actor's table of remote messages (from [`RemoteActor`]), which turns
+//! each message into bytes before the transport sees it: the transport moves
+//! bytes, credits and replies, and never needs the message types. On the
+//! node where the actor lives, [`export`] wraps it in an [`Exported`] that
+//! decodes bytes back into messages and queues them.
+//!
+//! Application code does not implement anything here: `actor-remote`'s
+//! `Node` does. What an application writes is `#[message(remote)]` (which
+//! implements [`RemoteActor`] for the actor) or, by hand, an
+//! `impl RemoteActor`.
+//!
+//! The wire encoding of messages is [postcard](https://docs.rs/postcard):
+//! compact, stable, documented; see ARCHITECTURE.md for the measurement.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::future::BoxFuture;
+
+use crate::actor::StopReason;
+use crate::error::{PanicError, RemoteError, RemoteErrorKind};
+use crate::id::ActorId;
+use crate::reply::{ReplyFailure, ReplyTx};
+use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
+
+#[cfg(feature = "serde")]
+pub use self::codec::{RemoteActor, RemoteMessages, export, remote_ref};
+
+/// Run when a watched actor terminates, with its id and reason.
+pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
+
+/// A transport's handle on one actor of another node.
+///
+/// Sending is two steps, so that a message is only encoded once there is
+/// room for it: take a unit of credit toward the actor
+/// ([`try_reserve`](RemoteEndpoint::try_reserve) or
+/// [`reserve`](RemoteEndpoint::reserve)), then [`send`](RemoteEndpoint::send)
+/// the encoded message with it. Credit is per target actor, which is how a
+/// full remote mailbox slows its senders without stalling the other actors
+/// that share the connection.
+pub trait RemoteEndpoint: Send + Sync + 'static {
+    /// The remote actor's id.
+    fn id(&self) -> ActorId;
+
+    /// The name of the node the actor lives on.
+    fn node(&self) -> &str;
+
+    /// Whether the actor is believed alive: its node is connected (or
+    /// reconnecting) and it has not been reported stopped.
+    fn is_alive(&self) -> bool;
+
+    /// Takes one unit of credit toward the actor, if there is one now.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::Full`] when the window toward the actor is used up,
+    /// [`Refused::Closed`] when the actor is known to have stopped,
+    /// [`Refused::NodeDown`] when its node is down and the outbox is full.
+    fn try_reserve(&self) -> Result<(), Refused>;
+
+    /// Waits for one unit of credit toward the actor.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_reserve`](RemoteEndpoint::try_reserve), except `Full`.
+    fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>>;
+
+    /// Gives back a unit of credit that will not be used (the message failed
+    /// to encode).
+    fn unreserve(&self);
+
+    /// Sends a message with a unit of credit taken before. Never fails: what
+    /// cannot be delivered any more is reported by the transport (dead
+    /// letters, and `NodeDown` to a pending reply).
+    fn send(&self, outgoing: Outgoing);
+
+    /// Asks the actor to stop gracefully.
+    fn stop(&self);
+
+    /// Kills the actor.
+    fn kill(&self);
+
+    /// Runs `notice` when the actor terminates, or when its node is lost
+    /// ([`StopReason::NodeDown`]).
+    fn on_terminated(&self, notice: TerminationNotice);
+
+    /// How this reference is written inside a message.
+    fn wire_ref(&self) -> WireRef;
+
+    /// How references inside messages to and from this actor are written
+    /// and read.
+    fn ref_codec(&self) -> Arc<dyn RefCodec>;
+}
+
+/// Why a [`RemoteEndpoint`] refused credit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refused {
+    /// The window toward the actor is used up: its mailbox is full or the
+    /// messages in flight have not been queued yet.
+    Full,
+    /// The actor is known to have stopped.
+    Closed,
+    /// The actor's node is down and the outbox toward it is full.
+    NodeDown,
+}
+
+/// An encoded message on its way to a remote actor.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The message's wire name ([`RemoteMessage::WIRE_NAME`](crate::RemoteMessage::WIRE_NAME)).
+    pub wire_name: &'static str,
+    /// The message's Rust type name, for dead letters.
+    pub message_type: &'static str,
+    /// The encoded message.
+    pub payload: Vec<u8>,
+    /// Where the reply goes, for an ask.
+    pub reply: Option<PendingReply>,
+}
+
+/// Why a remote ask ends without a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteFailure {
+    /// The connection to the node was lost.
+    NodeDown,
+    /// The actor stopped before replying.
+    NoReply,
+    /// The handler panicked, saying this.
+    Panicked(String),
+    /// The far node could not deliver the message.
+    Remote(RemoteError),
+}
+
+/// The waiting end of a remote ask: the transport completes it with the
+/// reply's bytes, or fails it.
+pub struct PendingReply {
+    inner: Box<dyn ErasedReply>,
+}
+
+trait ErasedReply: Send {
+    fn complete(self: Box<Self>, payload: &[u8], codec: &Arc<dyn RefCodec>);
+    fn fail(self: Box<Self>, failure: RemoteFailure);
+    fn is_closed(&self) -> bool;
+}
+
+/// Decodes a reply into a boxed `M::Reply`.
+type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, String>;
+
+struct TypedReply<R: Send + 'static> {
+    tx: ReplyTx<R>,
+    decode: DecodeReply,
+    actor: ActorId,
+    actor_type: &'static str,
+    message_type: &'static str,
+}
+
+impl<R: Send + 'static> ErasedReply for TypedReply<R> {
+    fn complete(self: Box<Self>, payload: &[u8], codec: &Arc<dyn RefCodec>) {
+        let result = match with_ref_codec(codec, || (self.decode)(payload)) {
+            Ok(reply) => match reply.downcast::<R>() {
+                Ok(reply) => Ok(*reply),
+                Err(_) => Err(ReplyFailure::Remote(RemoteError::new(
+                    RemoteErrorKind::Undecodable,
+                    "reply decoded to the wrong type",
+                ))),
+            },
+            Err(e) => Err(ReplyFailure::Remote(RemoteError::new(
+                RemoteErrorKind::Undecodable,
+                format!("reply to {} did not decode: {e}", self.message_type),
+            ))),
+        };
+        let _ = self.tx.0.send(result);
+    }
+
+    fn fail(self: Box<Self>, failure: RemoteFailure) {
+        let failure = match failure {
+            RemoteFailure::NodeDown => ReplyFailure::NodeDown,
+            // Dropping the sender reads as "no reply".
+            RemoteFailure::NoReply => return,
+            RemoteFailure::Panicked(text) => {
+                ReplyFailure::Panicked(PanicError::remote(text, self.actor, self.actor_type, Some(self.message_type)))
+            }
+            RemoteFailure::Remote(e) => ReplyFailure::Remote(e),
+        };
+        let _ = self.tx.0.send(Err(failure));
+    }
+
+    fn is_closed(&self) -> bool {
+        self.tx.0.is_closed()
+    }
+}
+
+impl PendingReply {
+    pub(crate) fn new<R: Send + 'static>(
+        tx: ReplyTx<R>,
+        decode: DecodeReply,
+        actor: ActorId,
+        actor_type: &'static str,
+        message_type: &'static str,
+    ) -> Self {
+        PendingReply { inner: Box::new(TypedReply { tx, decode, actor, actor_type, message_type }) }
+    }
+
+    /// Completes the ask with the reply's bytes; a reply that does not
+    /// decode fails the ask with [`RemoteErrorKind::Undecodable`].
+    pub fn complete(self, payload: &[u8], codec: &Arc<dyn RefCodec>) {
+        self.inner.complete(payload, codec);
+    }
+
+    /// Fails the ask.
+    pub fn fail(self, failure: RemoteFailure) {
+        self.inner.fail(failure);
+    }
+
+    /// Whether the asker has stopped waiting (timed out, or dropped its
+    /// future).
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl fmt::Debug for PendingReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingReply").field("closed", &self.is_closed()).finish()
+    }
+}
+
+/// How an actor reference is written inside a message: the node it lives
+/// on, where that node listens, and the actor's id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct WireRef {
+    /// The name of the node the actor lives on.
+    pub node: String,
+    /// Where that node listens (`tcp://host:port` or `unix:/path`), so that
+    /// a third node can connect to it.
+    pub address: String,
+    /// The actor's id.
+    pub id: ActorId,
+}
+
+/// What a [`WireRef`] resolves to on the node that reads it.
+#[non_exhaustive]
+pub enum Resolved {
+    /// An actor of this node.
+    Local(Arc<dyn Exported>),
+    /// An actor of another node.
+    Remote(Arc<dyn RemoteEndpoint>),
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resolved::Local(e) => write!(f, "Local({})", e.id()),
+            Resolved::Remote(e) => write!(f, "Remote({}@{})", e.id(), e.node()),
+        }
+    }
+}
+
+/// Writes and reads actor references inside messages; implemented by the
+/// transport's node.
+pub trait RefCodec: Send + Sync + 'static {
+    /// The system refs are resolved into.
+    fn system(&self) -> &ActorSystem;
+
+    /// Makes a local actor reachable by id from other nodes, and says how to
+    /// name it on the wire.
+    fn export(&self, actor: Arc<dyn Exported>) -> WireRef;
+
+    /// Turns a wire reference back into something this node can send to.
+    ///
+    /// # Errors
+    ///
+    /// A description of why the reference cannot be used here (an unknown
+    /// local actor, an unreachable node).
+    fn resolve(&self, wire: &WireRef) -> Result<Resolved, String>;
+}
+
+thread_local! {
+    static REF_CODEC: std::cell::RefCell<Option<Arc<dyn RefCodec>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (an encode or decode) with `codec` as the one that references
+/// inside messages use.
+pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<dyn RefCodec>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            REF_CODEC.with_borrow_mut(|c| *c = previous);
+        }
+    }
+    let _restore = Restore(REF_CODEC.with_borrow_mut(|c| c.replace(codec.clone())));
+    f()
+}
+
+/// The codec set by [`with_ref_codec`] on this thread, if any.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
+    REF_CODEC.with_borrow(Clone::clone)
+}
+
+/// Where the reply to an ask that came from another node goes: the
+/// transport encodes nothing, it gets the reply's bytes.
+pub type ReplySink = Box<dyn FnOnce(Result<Vec<u8>, RemoteFailure>) + Send>;
+
+/// A local actor as other nodes reach it: bytes in, messages queued.
+pub trait Exported: Send + Sync + 'static {
+    /// The actor's id.
+    fn id(&self) -> ActorId;
+
+    /// The actor's type name.
+    fn actor_type(&self) -> &'static str;
+
+    /// Whether the actor still accepts messages.
+    fn is_alive(&self) -> bool;
+
+    /// Decodes a message by its wire name and queues it without waiting.
+    /// For an ask, `reply` receives the encoded reply (or the failure) once
+    /// the handler has run.
+    ///
+    /// # Errors
+    ///
+    /// See [`Undelivered`]. A full mailbox hands back a [`Parked`] delivery
+    /// to finish when there is room.
+    fn deliver(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: Option<ReplySink>,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered>;
+
+    /// Asks the actor to stop gracefully.
+    fn stop(&self);
+
+    /// Kills the actor.
+    fn kill(&self);
+
+    /// Runs `notice` when the actor terminates (at once if it has).
+    fn on_terminated(&self, notice: TerminationNotice);
+
+    /// For downcasting to the typed export.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// Why [`Exported::deliver`] did not queue a message.
+#[non_exhaustive]
+pub enum Undelivered {
+    /// The actor does not handle a message of that wire name remotely.
+    UnknownMessage(ReplyBack),
+    /// The bytes did not decode as that message.
+    Undecodable(String, ReplyBack),
+    /// The actor has stopped.
+    Closed(ReplyBack),
+    /// The mailbox is full: the decoded message waits in the returned
+    /// delivery, which queues it when polled to completion. Deliveries to
+    /// one actor must be finished in order.
+    Full(Parked),
+}
+
+/// The reply sink of a message that was not delivered, handed back so the
+/// transport can answer the asker with the reason.
+pub type ReplyBack = Option<ReplySink>;
+
+impl fmt::Debug for Undelivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undelivered::UnknownMessage(_) => f.write_str("UnknownMessage"),
+            Undelivered::Undecodable(e, _) => f.debug_tuple("Undecodable").field(e).finish(),
+            Undelivered::Closed(_) => f.write_str("Closed"),
+            Undelivered::Full(_) => f.write_str("Full(..)"),
+        }
+    }
+}
+
+/// A delivery that waits for mailbox room; see [`Undelivered::Full`].
+/// Resolves to `Err` with the reply sink if the actor stops meanwhile.
+#[must_use = "a parked delivery does nothing unless polled"]
+pub struct Parked(BoxFuture<'static, Result<(), ReplyBack>>);
+
+impl Parked {
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn new(fut: impl Future<Output = Result<(), ReplyBack>> + Send + 'static) -> Self {
+        Parked(Box::pin(fut))
+    }
+}
+
+impl Future for Parked {
+    type Output = Result<(), ReplyBack>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for Parked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Parked(..)")
+    }
+}
+
+/// Reports a message that a transport could not deliver as a dead letter of
+/// `system`.
+pub fn dead_letter(
+    system: &ActorSystem,
+    recipient: Option<ActorId>,
+    message_type: &'static str,
+    reason: DeadLetterReason,
+    detail: impl Into<Arc<str>>,
+) {
+    system.publish_dead_letter(DeadLetter {
+        recipient,
+        name: None,
+        actor_type: "<remote>",
+        message_type,
+        reason,
+        detail: Some(detail.into()),
+    });
+}
+
+/// A remote actor as an [`ActorRef`](crate::ActorRef) holds it: the
+/// transport's endpoint, and how to encode the actor's messages.
+pub(crate) struct RemoteTarget {
+    pub(crate) endpoint: Arc<dyn RemoteEndpoint>,
+    pub(crate) system: ActorSystem,
+    pub(crate) actor_type: &'static str,
+    pub(crate) codecs: Arc<[MessageCodec]>,
+}
+
+/// How one message type is written, and its reply read.
+#[derive(Clone, Copy)]
+pub(crate) struct MessageCodec {
+    pub(crate) type_id: TypeId,
+    pub(crate) wire_name: &'static str,
+    pub(crate) encode: fn(&(dyn Any + Send)) -> Result<Vec<u8>, String>,
+    pub(crate) decode_reply: DecodeReply,
+}
+
+impl RemoteTarget {
+    pub(crate) fn codec(&self, type_id: TypeId) -> Option<&MessageCodec> {
+        self.codecs.iter().find(|c| c.type_id == type_id)
+    }
+
+    /// Encodes `msg` for the wire, with this endpoint's reference codec.
+    pub(crate) fn encode<M: 'static + Send>(&self, msg: &M) -> Option<(&MessageCodec, Vec<u8>)> {
+        let codec = self.codec(TypeId::of::<M>())?;
+        let ref_codec = self.endpoint.ref_codec();
+        match with_ref_codec(&ref_codec, || (codec.encode)(msg)) {
+            Ok(bytes) => Some((codec, bytes)),
+            Err(e) => {
+                tracing::warn!(message = codec.wire_name, error = %e, "a remote message failed to encode");
+                None
+            }
+        }
+    }
+
+    /// Reports a message refused because the node is down.
+    pub(crate) fn node_down(&self, message_type: &'static str) {
+        dead_letter(
+            &self.system,
+            Some(self.endpoint.id()),
+            message_type,
+            DeadLetterReason::NodeDown,
+            format!("node {} is down and its outbox is full", self.endpoint.node()),
+        );
+    }
+}
+
+impl fmt::Debug for RemoteTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.endpoint.id(), self.endpoint.node())
+    }
+}
+
+#[cfg(feature = "serde")]
+mod codec;

@@ -1,0 +1,426 @@
+//! The typed half of remote messaging (feature `serde`): which messages an
+//! actor accepts from other nodes, how they and their replies are encoded,
+//! and how references travel inside messages.
+
+use std::any::{Any, TypeId, type_name};
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use dashmap::DashMap;
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{
+    Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink, Resolved,
+    TerminationNotice, Undelivered, WireRef, current_ref_codec, with_ref_codec,
+};
+use crate::actor::{Actor, LinkedExit, StopReason};
+use crate::actor_ref::{ActorRef, WeakActorRef};
+use crate::envelope::{Ask, Tell};
+use crate::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
+use crate::id::ActorId;
+use crate::message::Handler;
+use crate::remote_message::RemoteMessage;
+use crate::reply::{self, ReplyFailure};
+use crate::system::ActorSystem;
+
+/// An actor that other nodes can send messages to: it lists the message
+/// types it accepts from the wire.
+///
+/// `#[actor]` implements it for an actor with any `#[message(remote)]`
+/// method. By hand, list each message with [`RemoteMessages::add`].
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_core::RemoteMessage;
+/// use actor_core::remote::{RemoteActor, RemoteMessages};
+/// use serde::{Deserialize, Serialize};
+///
+/// struct Counter(u64);
+/// impl Actor for Counter {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Add(u64);
+/// impl Message for Add {
+///     type Reply = u64;
+/// }
+/// impl RemoteMessage for Add {
+///     const WIRE_NAME: &'static str = "counter.add";
+/// }
+/// impl Handler<Add> for Counter {
+///     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 {
+///         self.0 += n;
+///         self.0
+///     }
+/// }
+///
+/// impl RemoteActor for Counter {
+///     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+///         messages.add::<Add>();
+///     }
+/// }
+/// ```
+pub trait RemoteActor: Actor {
+    /// Lists the messages this actor accepts from other nodes.
+    fn remote_messages(messages: &mut RemoteMessages<Self>);
+}
+
+/// The list a [`RemoteActor`] fills in; see there.
+pub struct RemoteMessages<A: Actor> {
+    codecs: Vec<MessageCodec>,
+    handlers: HashMap<&'static str, DeliverFn<A>>,
+}
+
+type DeliverFn<A> = fn(&ActorRef<A>, &[u8], Option<ReplySink>, &Arc<dyn RefCodec>) -> Result<(), Undelivered>;
+
+impl<A: Actor> RemoteMessages<A> {
+    /// Accepts `M` from other nodes, under its
+    /// [`WIRE_NAME`](RemoteMessage::WIRE_NAME).
+    ///
+    /// # Panics
+    ///
+    /// If another message of this actor already has the same wire name:
+    /// the far side could not tell them apart.
+    pub fn add<M: RemoteMessage>(&mut self) -> &mut Self
+    where
+        A: Handler<M>,
+    {
+        if self.handlers.insert(M::WIRE_NAME, deliver::<A, M>).is_some() {
+            panic!("two remote messages of {} have the wire name {:?}", type_name::<A>(), M::WIRE_NAME);
+        }
+        self.codecs.push(MessageCodec {
+            type_id: TypeId::of::<M>(),
+            wire_name: M::WIRE_NAME,
+            encode: encode::<M>,
+            decode_reply: decode_reply::<M>,
+        });
+        self
+    }
+
+    /// The wire names listed so far.
+    pub fn wire_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.codecs.iter().map(|c| c.wire_name)
+    }
+}
+
+impl<A: Actor> fmt::Debug for RemoteMessages<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.wire_names()).finish()
+    }
+}
+
+/// One actor type's table, built once per process.
+struct Table<A: Actor> {
+    codecs: Arc<[MessageCodec]>,
+    handlers: HashMap<&'static str, DeliverFn<A>>,
+}
+
+fn table<A: RemoteActor>() -> Arc<Table<A>> {
+    static TABLES: OnceLock<DashMap<TypeId, Arc<dyn Any + Send + Sync>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(DashMap::new);
+    let erased = tables
+        .entry(TypeId::of::<A>())
+        .or_insert_with(|| {
+            let mut messages = RemoteMessages { codecs: Vec::new(), handlers: HashMap::new() };
+            A::remote_messages(&mut messages);
+            Arc::new(Table::<A> { codecs: messages.codecs.into(), handlers: messages.handlers })
+        })
+        .clone();
+    erased.downcast::<Table<A>>().unwrap_or_else(|_| unreachable!("tables are keyed by their actor type"))
+}
+
+fn encode<M: RemoteMessage>(msg: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
+    let msg = msg.downcast_ref::<M>().ok_or("a message of another type")?;
+    postcard::to_allocvec(msg).map_err(|e| e.to_string())
+}
+
+fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
+    match postcard::from_bytes::<M::Reply>(bytes) {
+        Ok(reply) => Ok(Box::new(reply)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Decodes an `M` and queues it for `actor`; for an ask, forwards the
+/// encoded reply to `reply` once the handler has run.
+fn deliver<A: Handler<M>, M: RemoteMessage>(
+    actor: &ActorRef<A>,
+    payload: &[u8],
+    reply: Option<ReplySink>,
+    codec: &Arc<dyn RefCodec>,
+) -> Result<(), Undelivered> {
+    let msg: M = match with_ref_codec(codec, || postcard::from_bytes(payload)) {
+        Ok(msg) => msg,
+        Err(e) => return Err(Undelivered::Undecodable(format!("{}: {e}", M::WIRE_NAME), reply)),
+    };
+    let Some(shared) = actor.shared() else {
+        return Err(Undelivered::Closed(reply));
+    };
+    let Some(sink) = reply else {
+        return match shared.try_send(Tell(msg)) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(tell)) => {
+                let actor = actor.clone();
+                Err(Undelivered::Full(Parked::new(async move {
+                    let shared = actor.shared().expect("a local actor");
+                    shared.send(tell).await.map_err(|_| None)
+                })))
+            }
+            Err(_) => Err(Undelivered::Closed(None)),
+        };
+    };
+    let (tx, rx) = reply::channel::<M::Reply>();
+    let system = shared.cell.system.clone();
+    let forward = {
+        let codec = codec.clone();
+        move |sink: ReplySink| async move {
+            let result = match rx.await {
+                Ok(Ok(reply)) => with_ref_codec(&codec, || postcard::to_allocvec(&reply)).map_err(|e| {
+                    RemoteFailure::Remote(RemoteError::new(
+                        RemoteErrorKind::Undecodable,
+                        format!("the reply to {} failed to encode: {e}", M::WIRE_NAME),
+                    ))
+                }),
+                Ok(Err(ReplyFailure::Panicked(p))) => Err(RemoteFailure::Panicked(p.message().to_owned())),
+                Ok(Err(ReplyFailure::NodeDown)) => Err(RemoteFailure::NodeDown),
+                Ok(Err(ReplyFailure::Remote(e))) => Err(RemoteFailure::Remote(e)),
+                Err(_) => Err(RemoteFailure::NoReply),
+            };
+            sink(result);
+        }
+    };
+    match shared.try_send(Ask(msg, tx)) {
+        Ok(()) => {
+            system.handle().spawn(forward(sink));
+            Ok(())
+        }
+        Err(SendError::Full(ask)) => {
+            let actor = actor.clone();
+            Err(Undelivered::Full(Parked::new(async move {
+                let shared = actor.shared().expect("a local actor");
+                match shared.send(ask).await {
+                    Ok(()) => {
+                        system.handle().spawn(forward(sink));
+                        Ok(())
+                    }
+                    Err(_) => Err(Some(sink)),
+                }
+            })))
+        }
+        Err(_) => Err(Undelivered::Closed(Some(sink))),
+    }
+}
+
+/// A local actor as other nodes reach it. Holds it weakly: being reachable
+/// from other nodes does not keep an actor alive.
+struct ExportedActor<A: Actor> {
+    actor: WeakActorRef<A>,
+    table: Arc<Table<A>>,
+}
+
+impl<A: RemoteActor> Exported for ExportedActor<A> {
+    fn id(&self) -> ActorId {
+        self.actor.id()
+    }
+
+    fn actor_type(&self) -> &'static str {
+        type_name::<A>()
+    }
+
+    fn is_alive(&self) -> bool {
+        self.actor.upgrade().is_some_and(|a| a.is_alive())
+    }
+
+    fn deliver(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: Option<ReplySink>,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        let Some(deliver) = self.table.handlers.get(wire_name) else {
+            return Err(Undelivered::UnknownMessage(reply));
+        };
+        match self.actor.upgrade() {
+            Some(actor) => deliver(&actor, payload, reply, codec),
+            None => Err(Undelivered::Closed(reply)),
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(actor) = self.actor.upgrade() {
+            actor.stop();
+        }
+    }
+
+    fn kill(&self) {
+        if let Some(actor) = self.actor.upgrade() {
+            actor.kill();
+        }
+    }
+
+    fn on_terminated(&self, notice: TerminationNotice) {
+        match self.actor.shared() {
+            Some(shared) => shared.cell.on_terminated(notice),
+            None => notice(self.actor.id(), &StopReason::NotFound),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Wraps a local actor so that other nodes can send it messages; `None`
+/// for a reference that is itself remote.
+pub fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Option<Arc<dyn Exported>> {
+    actor.shared()?;
+    Some(Arc::new(ExportedActor { actor: actor.downgrade(), table: table::<A>() }))
+}
+
+/// A reference to an actor of another node, reached through `endpoint`;
+/// used exactly like a local one.
+pub fn remote_ref<A: RemoteActor>(system: &ActorSystem, endpoint: Arc<dyn RemoteEndpoint>) -> ActorRef<A> {
+    ActorRef::remote(Arc::new(RemoteTarget {
+        endpoint,
+        system: system.clone(),
+        actor_type: type_name::<A>(),
+        codecs: table::<A>().codecs.clone(),
+    }))
+}
+
+/// A reference inside a message is written as a [`WireRef`]: the node
+/// sending it makes the actor reachable by id. Only possible while a node
+/// encodes the message (a reference cannot be written to a file).
+impl<A: RemoteActor> Serialize for ActorRef<A> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let wire = match self.remote_target() {
+            Some(target) => target.endpoint.wire_ref(),
+            None => {
+                let codec = current_ref_codec()
+                    .ok_or_else(|| S::Error::custom("an ActorRef can only be serialized by a node sending it"))?;
+                let exported = export(self).expect("a local reference");
+                codec.export(exported)
+            }
+        };
+        wire.serialize(serializer)
+    }
+}
+
+/// Reading a [`WireRef`] gives a local reference if the actor lives on the
+/// reading node, and a remote one otherwise.
+impl<'de, A: RemoteActor> Deserialize<'de> for ActorRef<A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireRef::deserialize(deserializer)?;
+        let codec = current_ref_codec()
+            .ok_or_else(|| D::Error::custom("an ActorRef can only be deserialized by a node receiving it"))?;
+        match codec.resolve(&wire).map_err(D::Error::custom)? {
+            Resolved::Local(exported) => {
+                let typed = exported.as_any().downcast_ref::<ExportedActor<A>>().ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "actor {} is a {}, not a {}",
+                        wire.id,
+                        exported.actor_type(),
+                        type_name::<A>()
+                    ))
+                })?;
+                typed.actor.upgrade().ok_or_else(|| D::Error::custom(format!("actor {} has stopped", wire.id)))
+            }
+            Resolved::Remote(endpoint) => Ok(remote_ref(codec.system(), endpoint)),
+        }
+    }
+}
+
+impl Serialize for ActorId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_uuid().as_u128().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActorId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(ActorId::from_uuid(uuid::Uuid::from_u128(u128::deserialize(deserializer)?)))
+    }
+}
+
+/// `StopReason` on the wire: what another node can know of it.
+#[derive(Serialize, Deserialize)]
+enum WireReason {
+    Normal,
+    Killed,
+    Panicked { actor: ActorId, message: String },
+    Failed(String),
+    Linked { id: ActorId, reason: Box<WireReason> },
+    Restart,
+    NodeDown,
+    NotFound,
+}
+
+impl From<&StopReason> for WireReason {
+    fn from(reason: &StopReason) -> Self {
+        match reason {
+            StopReason::Normal => WireReason::Normal,
+            StopReason::Killed => WireReason::Killed,
+            StopReason::Panicked(p) => WireReason::Panicked { actor: p.actor_id(), message: p.message().to_owned() },
+            StopReason::Failed(e) => WireReason::Failed(e.to_string()),
+            StopReason::Linked(exit) => {
+                WireReason::Linked { id: exit.id, reason: Box::new(WireReason::from(&exit.reason)) }
+            }
+            StopReason::Restart => WireReason::Restart,
+            StopReason::NodeDown => WireReason::NodeDown,
+            StopReason::NotFound => WireReason::NotFound,
+        }
+    }
+}
+
+impl From<WireReason> for StopReason {
+    fn from(reason: WireReason) -> Self {
+        match reason {
+            WireReason::Normal => StopReason::Normal,
+            WireReason::Killed => StopReason::Killed,
+            WireReason::Panicked { actor, message } => {
+                StopReason::Panicked(PanicError::remote(message, actor, "<remote actor>", None))
+            }
+            WireReason::Failed(text) => StopReason::Failed(ActorError::new(RemoteFailed(text))),
+            WireReason::Linked { id, reason } => {
+                StopReason::Linked(Box::new(LinkedExit { id, reason: StopReason::from(*reason) }))
+            }
+            WireReason::Restart => StopReason::Restart,
+            WireReason::NodeDown => StopReason::NodeDown,
+            WireReason::NotFound => StopReason::NotFound,
+        }
+    }
+}
+
+/// The error of an actor that failed on another node, as text.
+#[derive(Debug)]
+struct RemoteFailed(String);
+
+impl fmt::Display for RemoteFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for RemoteFailed {}
+
+/// A stop reason is written with what another node can know of it: a panic
+/// keeps its text and actor, a failure its error's text.
+impl Serialize for StopReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireReason::from(self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StopReason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        WireReason::deserialize(deserializer).map(StopReason::from)
+    }
+}
