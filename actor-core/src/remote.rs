@@ -147,7 +147,7 @@ pub struct PendingReply {
     inner: Box<dyn ErasedReply>,
 }
 
-trait ErasedReply: Send {
+trait ErasedReply: Send + Sync {
     fn complete(self: Box<Self>, payload: &[u8], codec: &Arc<dyn RefCodec>);
     fn fail(self: Box<Self>, failure: RemoteFailure);
     fn is_closed(&self) -> bool;

@@ -1,6 +1,45 @@
-//! Remote messaging between `actor-core` nodes.
+//! Location-transparent messaging between `actor-core` nodes, over TCP or
+//! Unix domain sockets.
 //!
-//! This crate is a placeholder in the workspace layout: the transport, wire
-//! format and remote references land with the remote issue. It depends on
-//! `actor-core` only through its public API, which keeps the core free of any
-//! knowledge of sockets.
+//! A [`Node`] serves one [`ActorSystem`](actor_core::ActorSystem). Actors
+//! are made reachable by name with [`Node::register`]; another node finds
+//! them with [`Node::lookup`], which returns an ordinary
+//! [`ActorRef`](actor_core::ActorRef): `tell`, `ask`, `.timeout(..)`,
+//! monitors and the macro-generated typed client all work on it unchanged.
+//! References can travel inside messages, so reply-to patterns work across
+//! nodes.
+//!
+//! What crosses the wire:
+//!
+//! - a handshake first: protocol version, node identity, and a shared-secret
+//!   challenge-response (HMAC-SHA256, constant-time check; the secret never
+//!   crosses). A peer that fails it never reaches an actor.
+//! - length-delimited frames with a versioned header (kind, target actor,
+//!   message wire name, correlation id), bounded by [`Limits::max_frame`]
+//!   before anything is allocated; payloads are postcard.
+//! - one writer task per connection that coalesces queued frames into large
+//!   writes, and one reader task.
+//!
+//! Failure is loud: heartbeats detect a dead peer; asks pending on a lost
+//! connection fail at once with `NodeDown`; monitors fire with
+//! [`StopReason::NodeDown`](actor_core::StopReason::NodeDown); tells in
+//! flight become dead letters; the node that dialed reconnects with
+//! backoff, and tells sent meanwhile wait in a bounded outbox. Backpressure
+//! crosses the wire per actor: each remote actor has a credit window, so a
+//! full remote mailbox slows its senders (and `try_tell` says `Full`)
+//! without stalling the other actors sharing the connection.
+//!
+//! Only messages marked `#[message(remote)]` (or listed in a hand-written
+//! [`RemoteActor`](actor_core::remote::RemoteActor)) can be sent to a
+//! remote actor; another type is refused at the sender with `NotRemote`.
+
+mod address;
+mod error;
+mod frame;
+mod handshake;
+mod node;
+mod peer;
+
+pub use crate::address::Address;
+pub use crate::error::{HandshakeError, NodeError};
+pub use crate::node::{Limits, Node, NodeBuilder};

@@ -144,7 +144,10 @@ fn encode<M: RemoteMessage>(msg: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
 fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
     match postcard::from_bytes::<M::Reply>(bytes) {
         Ok(reply) => Ok(Box::new(reply)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(match take_ref_error() {
+            Some(why) => format!("{e}: {why}"),
+            None => e.to_string(),
+        }),
     }
 }
 
@@ -158,7 +161,13 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
 ) -> Result<(), Undelivered> {
     let msg: M = match with_ref_codec(codec, || postcard::from_bytes(payload)) {
         Ok(msg) => msg,
-        Err(e) => return Err(Undelivered::Undecodable(format!("{}: {e}", M::WIRE_NAME), reply)),
+        Err(e) => {
+            let detail = match take_ref_error() {
+                Some(why) => format!("{}: {e}: {why}", M::WIRE_NAME),
+                None => format!("{}: {e}", M::WIRE_NAME),
+            };
+            return Err(Undelivered::Undecodable(detail, reply));
+        }
     };
     let Some(shared) = actor.shared() else {
         return Err(Undelivered::Closed(reply));
@@ -319,22 +328,34 @@ impl<A: RemoteActor> Serialize for ActorRef<A> {
 impl<'de, A: RemoteActor> Deserialize<'de> for ActorRef<A> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = WireRef::deserialize(deserializer)?;
-        let codec = current_ref_codec()
-            .ok_or_else(|| D::Error::custom("an ActorRef can only be deserialized by a node receiving it"))?;
-        match codec.resolve(&wire).map_err(D::Error::custom)? {
-            Resolved::Local(exported) => {
-                let typed = exported.as_any().downcast_ref::<ExportedActor<A>>().ok_or_else(|| {
-                    D::Error::custom(format!(
-                        "actor {} is a {}, not a {}",
-                        wire.id,
-                        exported.actor_type(),
-                        type_name::<A>()
-                    ))
-                })?;
-                typed.actor.upgrade().ok_or_else(|| D::Error::custom(format!("actor {} has stopped", wire.id)))
-            }
-            Resolved::Remote(endpoint) => Ok(remote_ref(codec.system(), endpoint)),
+        resolve::<A>(&wire).map_err(|e| {
+            // Some formats (postcard) drop a custom error's text: keep it
+            // for the report of the failed decode.
+            REF_ERROR.set(Some(e.clone()));
+            D::Error::custom(e)
+        })
+    }
+}
+
+thread_local! {
+    static REF_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Why the last reference read on this thread could not be resolved.
+fn take_ref_error() -> Option<String> {
+    REF_ERROR.take()
+}
+
+fn resolve<A: RemoteActor>(wire: &WireRef) -> Result<ActorRef<A>, String> {
+    let codec = current_ref_codec().ok_or("an ActorRef can only be deserialized by a node receiving it")?;
+    match codec.resolve(wire)? {
+        Resolved::Local(exported) => {
+            let typed = exported.as_any().downcast_ref::<ExportedActor<A>>().ok_or_else(|| {
+                format!("actor {} is a {}, not a {}", wire.id, exported.actor_type(), type_name::<A>())
+            })?;
+            typed.actor.upgrade().ok_or_else(|| format!("actor {} has stopped", wire.id))
         }
+        Resolved::Remote(endpoint) => Ok(remote_ref(codec.system(), endpoint)),
     }
 }
 

@@ -1,0 +1,126 @@
+//! The errors of nodes and connections.
+
+use std::fmt;
+use std::io;
+
+/// Why a connection's handshake failed. The connection is closed and the
+/// reason logged; no frame from it reached any actor.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The peer did not prove it knows the shared secret (or we did not
+    /// convince it).
+    Authentication,
+    /// The peer speaks another protocol version.
+    Version {
+        /// This node's version.
+        ours: u16,
+        /// The peer's version.
+        theirs: u16,
+    },
+    /// The peer refused us, saying why.
+    RefusedByPeer(String),
+    /// The peer sent something that is not a valid handshake.
+    Protocol(String),
+    /// The handshake did not finish in time.
+    Timeout,
+    /// The connection closed during the handshake.
+    Closed,
+    /// The connection failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Authentication => f.write_str("authentication failed (wrong or missing shared secret)"),
+            HandshakeError::Version { ours, theirs } => {
+                write!(f, "peer speaks protocol version {theirs}, this node speaks {ours}")
+            }
+            HandshakeError::RefusedByPeer(reason) => write!(f, "refused by the peer: {reason}"),
+            HandshakeError::Protocol(what) => write!(f, "handshake protocol violation: {what}"),
+            HandshakeError::Timeout => f.write_str("handshake timed out"),
+            HandshakeError::Closed => f.write_str("connection closed during the handshake"),
+            HandshakeError::Io(e) => write!(f, "i/o error during the handshake: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HandshakeError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What can go wrong with a node: starting it, connecting, looking up.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The node was built without a shared secret.
+    NoSecret,
+    /// Binding or connecting failed.
+    Io(io::Error),
+    /// The address could not be parsed.
+    Address(String),
+    /// The handshake with the peer failed.
+    Handshake(HandshakeError),
+    /// No connected or known peer has that name.
+    UnknownPeer(String),
+    /// The peer has no actor of that name.
+    NotFound {
+        /// The name looked up.
+        name: String,
+        /// The peer's explanation.
+        reason: String,
+    },
+    /// The connection to the peer was lost.
+    NodeDown(String),
+    /// The peer did not answer in time.
+    Timeout,
+    /// The actor is remote: only local actors can be registered.
+    NotLocal,
+    /// The name is already registered on this node.
+    NameTaken(String),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::NoSecret => f.write_str("a node needs a shared secret (NodeBuilder::secret)"),
+            NodeError::Io(e) => write!(f, "i/o error: {e}"),
+            NodeError::Address(a) => write!(f, "bad address {a:?}: use tcp://host:port or unix:/path"),
+            NodeError::Handshake(e) => write!(f, "handshake failed: {e}"),
+            NodeError::UnknownPeer(p) => write!(f, "no peer named {p:?}"),
+            NodeError::NotFound { name, reason } => write!(f, "no actor named {name:?} on the peer: {reason}"),
+            NodeError::NodeDown(p) => write!(f, "node {p:?} is down"),
+            NodeError::Timeout => f.write_str("the peer did not answer in time"),
+            NodeError::NotLocal => f.write_str("only a local actor can be registered"),
+            NodeError::NameTaken(n) => write!(f, "the name {n:?} is already registered"),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NodeError::Io(e) => Some(e),
+            NodeError::Handshake(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for NodeError {
+    fn from(e: io::Error) -> Self {
+        NodeError::Io(e)
+    }
+}
+
+impl From<HandshakeError> for NodeError {
+    fn from(e: HandshakeError) -> Self {
+        NodeError::Handshake(e)
+    }
+}

@@ -1,0 +1,350 @@
+//! The frames of a connection, after the handshake.
+//!
+//! Each frame travels inside a length-delimited envelope (tokio-util's
+//! `LengthDelimitedCodec`, 4-byte big-endian length, bounded by the node's
+//! maximum frame size before anything is allocated). Inside it:
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 1 | protocol version ([`VERSION`]) |
+//! | 1 | kind: tell, ask, reply, failure, system, credit, ping |
+//! | .. | the kind's header, then its payload |
+//!
+//! Tell: target id (16), wire name (1-byte length + UTF-8), payload. Ask:
+//! correlation id (8), then as tell. Reply: correlation id, payload.
+//! Failure: correlation id, postcard [`WireFailure`]. System: postcard
+//! [`System`]. Credit: target id, count (4). Ping: nothing.
+//!
+//! The hot kinds (tell, ask, reply) have a fixed binary header so that the
+//! payload, already encoded by actor-core, is sliced out without a copy;
+//! the rare kinds are postcard.
+
+use actor_core::remote::RemoteFailure;
+use actor_core::{ActorId, RemoteError, StopReason};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks, in the handshake and in every
+/// frame.
+pub(crate) const VERSION: u8 = 1;
+
+const TELL: u8 = 1;
+const ASK: u8 = 2;
+const REPLY: u8 = 3;
+const FAILURE: u8 = 4;
+const SYSTEM: u8 = 5;
+const CREDIT: u8 = 6;
+const PING: u8 = 7;
+
+/// A decoded frame. Payloads are slices of the received buffer.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    Tell { target: ActorId, wire_name: WireName, payload: Bytes },
+    Ask { corr: u64, target: ActorId, wire_name: WireName, payload: Bytes },
+    Reply { corr: u64, payload: Bytes },
+    Failure { corr: u64, failure: WireFailure },
+    System(System),
+    Credit { target: ActorId, count: u32 },
+    Ping,
+}
+
+/// A message's wire name as received: checked to be UTF-8.
+#[derive(Debug, Clone)]
+pub(crate) struct WireName(Bytes);
+
+impl WireName {
+    pub(crate) fn as_str(&self) -> &str {
+        // Checked in `decode`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The control messages: rare, so encoded with postcard.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum System {
+    /// Which actor holds this name?
+    Lookup { corr: u64, name: String },
+    /// The answer to a lookup: the actor's id and type name, or why not.
+    Found { corr: u64, result: Result<(ActorId, String), String> },
+    /// Tell me when this actor stops.
+    Watch { id: ActorId },
+    /// This actor has stopped (or was not found when watched).
+    Down { id: ActorId, reason: StopReason },
+    /// Stop this actor gracefully.
+    Stop { id: ActorId },
+    /// Kill this actor.
+    Kill { id: ActorId },
+    /// A tell could not be delivered here; for the sender's logs.
+    Undelivered { target: ActorId, wire_name: String, reason: String },
+    /// This node is leaving: not a crash.
+    Bye,
+}
+
+/// Why an ask failed, on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum WireFailure {
+    NodeDown,
+    NoReply,
+    Panicked(String),
+    UnknownActor(String),
+    UnknownMessage(String),
+    Undecodable(String),
+    Refused(String),
+}
+
+impl From<RemoteFailure> for WireFailure {
+    fn from(failure: RemoteFailure) -> Self {
+        use actor_core::error::RemoteErrorKind as K;
+        match failure {
+            RemoteFailure::NodeDown => WireFailure::NodeDown,
+            RemoteFailure::NoReply => WireFailure::NoReply,
+            RemoteFailure::Panicked(text) => WireFailure::Panicked(text),
+            RemoteFailure::Remote(e) => {
+                let detail = e.detail().to_owned();
+                match e.kind() {
+                    K::UnknownActor => WireFailure::UnknownActor(detail),
+                    K::UnknownMessage => WireFailure::UnknownMessage(detail),
+                    K::Undecodable => WireFailure::Undecodable(detail),
+                    _ => WireFailure::Refused(detail),
+                }
+            }
+            _ => WireFailure::Refused("unknown failure".into()),
+        }
+    }
+}
+
+impl From<WireFailure> for RemoteFailure {
+    fn from(failure: WireFailure) -> Self {
+        use actor_core::error::RemoteErrorKind as K;
+        match failure {
+            WireFailure::NodeDown => RemoteFailure::NodeDown,
+            WireFailure::NoReply => RemoteFailure::NoReply,
+            WireFailure::Panicked(text) => RemoteFailure::Panicked(text),
+            WireFailure::UnknownActor(d) => RemoteFailure::Remote(RemoteError::new(K::UnknownActor, d)),
+            WireFailure::UnknownMessage(d) => RemoteFailure::Remote(RemoteError::new(K::UnknownMessage, d)),
+            WireFailure::Undecodable(d) => RemoteFailure::Remote(RemoteError::new(K::Undecodable, d)),
+            WireFailure::Refused(d) => RemoteFailure::Remote(RemoteError::new(K::Refused, d)),
+        }
+    }
+}
+
+/// Why a frame did not decode. The connection that sent it is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    Version(u8),
+    Kind(u8),
+    Truncated,
+    WireName,
+    System(String),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Version(v) => write!(f, "frame of protocol version {v}, expected {VERSION}"),
+            FrameError::Kind(k) => write!(f, "unknown frame kind {k}"),
+            FrameError::Truncated => f.write_str("truncated frame"),
+            FrameError::WireName => f.write_str("message name is not UTF-8"),
+            FrameError::System(e) => write!(f, "undecodable control frame: {e}"),
+        }
+    }
+}
+
+fn header(buf: &mut BytesMut, kind: u8) {
+    buf.put_u8(VERSION);
+    buf.put_u8(kind);
+}
+
+fn put_id(buf: &mut BytesMut, id: ActorId) {
+    buf.put_u128(id.as_uuid().as_u128());
+}
+
+fn put_name(buf: &mut BytesMut, name: &str) {
+    // Wire names are checked to fit when a message is sent; a longer one is
+    // cut here rather than corrupting the frame.
+    let bytes = &name.as_bytes()[..name.len().min(u8::MAX as usize)];
+    buf.put_u8(bytes.len() as u8);
+    buf.put_slice(bytes);
+}
+
+pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {
+    buf.reserve(2 + 16 + 1 + wire_name.len() + payload.len());
+    header(buf, TELL);
+    put_id(buf, target);
+    put_name(buf, wire_name);
+    buf.put_slice(payload);
+}
+
+pub(crate) fn ask(buf: &mut BytesMut, corr: u64, target: ActorId, wire_name: &str, payload: &[u8]) {
+    buf.reserve(2 + 8 + 16 + 1 + wire_name.len() + payload.len());
+    header(buf, ASK);
+    buf.put_u64(corr);
+    put_id(buf, target);
+    put_name(buf, wire_name);
+    buf.put_slice(payload);
+}
+
+pub(crate) fn reply(buf: &mut BytesMut, corr: u64, payload: &[u8]) {
+    buf.reserve(2 + 8 + payload.len());
+    header(buf, REPLY);
+    buf.put_u64(corr);
+    buf.put_slice(payload);
+}
+
+pub(crate) fn failure(buf: &mut BytesMut, corr: u64, failure: &WireFailure) {
+    header(buf, FAILURE);
+    buf.put_u64(corr);
+    let bytes = postcard::to_allocvec(failure).expect("a failure always encodes");
+    buf.put_slice(&bytes);
+}
+
+pub(crate) fn system(buf: &mut BytesMut, msg: &System) {
+    header(buf, SYSTEM);
+    let bytes = postcard::to_allocvec(msg).expect("a control message always encodes");
+    buf.put_slice(&bytes);
+}
+
+pub(crate) fn credit(buf: &mut BytesMut, target: ActorId, count: u32) {
+    header(buf, CREDIT);
+    put_id(buf, target);
+    buf.put_u32(count);
+}
+
+pub(crate) fn ping(buf: &mut BytesMut) {
+    header(buf, PING);
+}
+
+fn need(buf: &Bytes, n: usize) -> Result<(), FrameError> {
+    if buf.remaining() < n { Err(FrameError::Truncated) } else { Ok(()) }
+}
+
+fn get_id(buf: &mut Bytes) -> Result<ActorId, FrameError> {
+    need(buf, 16)?;
+    Ok(ActorId::from_uuid(uuid_from(buf.get_u128())))
+}
+
+fn uuid_from(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(n)
+}
+
+fn get_name(buf: &mut Bytes) -> Result<WireName, FrameError> {
+    need(buf, 1)?;
+    let len = buf.get_u8() as usize;
+    need(buf, len)?;
+    let name = buf.split_to(len);
+    std::str::from_utf8(&name).map_err(|_| FrameError::WireName)?;
+    Ok(WireName(name))
+}
+
+/// Decodes one frame. Never panics, whatever the bytes.
+pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
+    need(&buf, 2)?;
+    let version = buf.get_u8();
+    if version != VERSION {
+        return Err(FrameError::Version(version));
+    }
+    match buf.get_u8() {
+        TELL => {
+            let target = get_id(&mut buf)?;
+            let wire_name = get_name(&mut buf)?;
+            Ok(Frame::Tell { target, wire_name, payload: buf })
+        }
+        ASK => {
+            need(&buf, 8)?;
+            let corr = buf.get_u64();
+            let target = get_id(&mut buf)?;
+            let wire_name = get_name(&mut buf)?;
+            Ok(Frame::Ask { corr, target, wire_name, payload: buf })
+        }
+        REPLY => {
+            need(&buf, 8)?;
+            let corr = buf.get_u64();
+            Ok(Frame::Reply { corr, payload: buf })
+        }
+        FAILURE => {
+            need(&buf, 8)?;
+            let corr = buf.get_u64();
+            let failure = postcard::from_bytes(&buf).map_err(|e| FrameError::System(e.to_string()))?;
+            Ok(Frame::Failure { corr, failure })
+        }
+        SYSTEM => postcard::from_bytes(&buf).map(Frame::System).map_err(|e| FrameError::System(e.to_string())),
+        CREDIT => {
+            let target = get_id(&mut buf)?;
+            need(&buf, 4)?;
+            Ok(Frame::Credit { target, count: buf.get_u32() })
+        }
+        PING => Ok(Frame::Ping),
+        other => Err(FrameError::Kind(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn id(n: u128) -> ActorId {
+        ActorId::from_uuid(uuid_from(n))
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let mut buf = BytesMut::new();
+        tell(&mut buf, id(7), "Counter::Inc", b"\x05");
+        match decode(buf.split().freeze()).unwrap() {
+            Frame::Tell { target, wire_name, payload } => {
+                assert_eq!(target, id(7));
+                assert_eq!(wire_name.as_str(), "Counter::Inc");
+                assert_eq!(&payload[..], b"\x05");
+            }
+            other => panic!("{other:?}"),
+        }
+        ask(&mut buf, 42, id(9), "a", b"xyz");
+        assert!(matches!(decode(buf.split().freeze()).unwrap(),
+            Frame::Ask { corr: 42, target, payload, .. } if target == id(9) && &payload[..] == b"xyz"));
+        reply(&mut buf, 3, b"r");
+        assert!(
+            matches!(decode(buf.split().freeze()).unwrap(), Frame::Reply { corr: 3, payload } if &payload[..] == b"r")
+        );
+        failure(&mut buf, 4, &WireFailure::Panicked("boom".into()));
+        assert!(matches!(decode(buf.split().freeze()).unwrap(),
+            Frame::Failure { corr: 4, failure: WireFailure::Panicked(t) } if t == "boom"));
+        system(&mut buf, &System::Watch { id: id(1) });
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::System(System::Watch { id: i }) if i == id(1)));
+        credit(&mut buf, id(2), 64);
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Credit { count: 64, .. }));
+        ping(&mut buf);
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Ping));
+    }
+
+    #[test]
+    fn a_wrong_version_or_kind_is_an_error() {
+        assert_eq!(decode(Bytes::from_static(&[9, TELL])).unwrap_err(), FrameError::Version(9));
+        assert_eq!(decode(Bytes::from_static(&[VERSION, 200])).unwrap_err(), FrameError::Kind(200));
+        assert_eq!(decode(Bytes::from_static(&[VERSION])).unwrap_err(), FrameError::Truncated);
+        assert_eq!(decode(Bytes::from_static(&[VERSION, TELL, 0, 1])).unwrap_err(), FrameError::Truncated);
+    }
+
+    proptest! {
+        /// Random bytes, and every truncation of valid frames, decode to a
+        /// frame or an error: never a panic.
+        #[test]
+        fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode(Bytes::from(bytes));
+        }
+
+        #[test]
+        fn truncated_frames_are_errors(cut in 0usize..40, payload in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let mut buf = BytesMut::new();
+            ask(&mut buf, 1, id(5), "Name::Msg", &payload);
+            let full = buf.split().freeze();
+            // Cuts inside the fixed header are errors; the payload has no
+            // length of its own, so a cut there is a shorter payload.
+            let header = 2 + 8 + 16 + 1 + "Name::Msg".len();
+            if cut < header {
+                prop_assert!(decode(full.slice(..cut)).is_err());
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The handshake: protocol version, node identity, and a shared-secret
+//! challenge-response, before any other frame.
+//!
+//! Both sides send a [`Hello`] at once (magic, protocol version, node name,
+//! incarnation, listen address, a fresh 32-byte nonce). Each then proves it
+//! knows the secret with `HMAC-SHA256(secret, label | verifier's nonce |
+//! prover's nonce | prover's name)`, and checks the other's proof with a
+//! constant-time comparison. The secret never crosses the wire; a proof is
+//! bound to the verifier's fresh nonce (no replay) and to the prover's own
+//! name (no reflection: a node refuses a peer that claims its name). Last,
+//! each side sends its [`Verdict`], so that a refused peer learns why.
+//!
+//! Handshake frames are bounded by [`MAX_HANDSHAKE_FRAME`], far below the
+//! node's frame limit: an unauthenticated peer cannot make the node allocate
+//! more than that.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::error::HandshakeError;
+
+/// The first bytes of every hello.
+const MAGIC: [u8; 4] = *b"ACTR";
+
+/// Domain separation for the proof.
+const LABEL: &[u8] = b"actor-remote handshake proof v1";
+
+/// The largest handshake frame accepted.
+pub(crate) const MAX_HANDSHAKE_FRAME: usize = 1024;
+
+/// The first frame each side sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Hello {
+    magic: [u8; 4],
+    version: u16,
+    node: String,
+    incarnation: u64,
+    address: String,
+    nonce: [u8; 32],
+}
+
+/// The second frame: the proof of the secret.
+#[derive(Debug, Serialize, Deserialize)]
+struct Proof {
+    mac: Vec<u8>,
+}
+
+/// The third frame: accepted, or refused and why.
+#[derive(Debug, Serialize, Deserialize)]
+enum Verdict {
+    Accepted,
+    Refused(String),
+}
+
+/// What this side says about itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub(crate) node: String,
+    pub(crate) incarnation: u64,
+    pub(crate) address: String,
+    pub(crate) version: u16,
+}
+
+/// Who the peer turned out to be.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerInfo {
+    pub(crate) node: String,
+    pub(crate) incarnation: u64,
+    pub(crate) address: String,
+}
+
+fn proof(secret: &[u8], verifier_nonce: &[u8; 32], prover_nonce: &[u8; 32], prover: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(LABEL);
+    mac.update(verifier_nonce);
+    mac.update(prover_nonce);
+    mac.update(prover.as_bytes());
+    mac
+}
+
+async fn send<S, T>(framed: &mut Framed<S, LengthDelimitedCodec>, msg: &T) -> Result<(), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Serialize,
+{
+    let bytes = postcard::to_allocvec(msg).map_err(|e| HandshakeError::Protocol(e.to_string()))?;
+    framed.send(Bytes::from(bytes)).await.map_err(HandshakeError::Io)
+}
+
+async fn recv<S, T>(framed: &mut Framed<S, LengthDelimitedCodec>) -> Result<T, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: for<'de> Deserialize<'de>,
+{
+    match framed.next().await {
+        Some(Ok(bytes)) => postcard::from_bytes(&bytes)
+            .map_err(|e| HandshakeError::Protocol(format!("undecodable handshake frame: {e}"))),
+        Some(Err(e)) => Err(HandshakeError::Io(e)),
+        None => Err(HandshakeError::Closed),
+    }
+}
+
+/// Runs the handshake on a fresh connection, within `timeout`. On success
+/// the stream is handed back, positioned after the handshake.
+pub(crate) async fn run<S>(
+    stream: S,
+    me: &Identity,
+    secret: &[u8],
+    timeout: Duration,
+) -> Result<(S, PeerInfo), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let codec = LengthDelimitedCodec::builder().max_frame_length(MAX_HANDSHAKE_FRAME).new_codec();
+    let mut framed = Framed::new(stream, codec);
+    let peer = tokio::time::timeout(timeout, exchange(&mut framed, me, secret))
+        .await
+        .map_err(|_| HandshakeError::Timeout)??;
+    let parts = framed.into_parts();
+    if !parts.read_buf.is_empty() {
+        // The peer may not send frames before it has our verdict.
+        return Err(HandshakeError::Protocol("frames sent before the handshake ended".into()));
+    }
+    Ok((parts.io, peer))
+}
+
+async fn exchange<S>(
+    framed: &mut Framed<S, LengthDelimitedCodec>,
+    me: &Identity,
+    secret: &[u8],
+) -> Result<PeerInfo, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut nonce = [0u8; 32];
+    getrandom::fill(&mut nonce).map_err(|e| HandshakeError::Protocol(format!("no randomness: {e}")))?;
+    let hello = Hello {
+        magic: MAGIC,
+        version: me.version,
+        node: me.node.clone(),
+        incarnation: me.incarnation,
+        address: me.address.clone(),
+        nonce,
+    };
+    send(framed, &hello).await?;
+    let theirs: Hello = recv(framed).await?;
+
+    let refusal = if theirs.magic != MAGIC {
+        Some(HandshakeError::Protocol("not an actor-remote peer".into()))
+    } else if theirs.version != me.version {
+        Some(HandshakeError::Version { ours: me.version, theirs: theirs.version })
+    } else if theirs.node == me.node {
+        Some(HandshakeError::Protocol(format!("peer claims this node's own name {:?}", me.node)))
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        // Best effort: tell the peer why before closing.
+        let _ = send(framed, &Proof { mac: Vec::new() }).await;
+        let _ = send(framed, &Verdict::Refused(refusal.to_string())).await;
+        return Err(refusal);
+    }
+
+    let mine = proof(secret, &theirs.nonce, &nonce, &me.node).finalize().into_bytes();
+    send(framed, &Proof { mac: mine.to_vec() }).await?;
+    let their_proof: Proof = recv(framed).await?;
+    // `verify_slice` compares in constant time.
+    let verified = proof(secret, &nonce, &theirs.nonce, &theirs.node).verify_slice(&their_proof.mac).is_ok();
+
+    let verdict = if verified { Verdict::Accepted } else { Verdict::Refused("authentication failed".into()) };
+    send(framed, &verdict).await?;
+    let their_verdict: Verdict = recv(framed).await?;
+    if !verified {
+        return Err(HandshakeError::Authentication);
+    }
+    match their_verdict {
+        Verdict::Accepted => {
+            Ok(PeerInfo { node: theirs.node, incarnation: theirs.incarnation, address: theirs.address })
+        }
+        Verdict::Refused(reason) => Err(HandshakeError::RefusedByPeer(reason)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(node: &str, version: u16) -> Identity {
+        Identity { node: node.into(), incarnation: 1, address: format!("tcp://{node}"), version }
+    }
+
+    async fn pair(
+        a: (Identity, &'static [u8]),
+        b: (Identity, &'static [u8]),
+    ) -> (Result<PeerInfo, HandshakeError>, Result<PeerInfo, HandshakeError>) {
+        let (x, y) = tokio::io::duplex(4096);
+        let t = Duration::from_secs(5);
+        let (ra, rb) = tokio::join!(run(x, &a.0, a.1, t), run(y, &b.0, b.1, t));
+        (ra.map(|(_, p)| p), rb.map(|(_, p)| p))
+    }
+
+    #[tokio::test]
+    async fn the_same_secret_is_accepted_both_ways() {
+        let (a, b) = pair((identity("a", 1), b"s3cret"), (identity("b", 1), b"s3cret")).await;
+        assert_eq!(a.unwrap().node, "b");
+        assert_eq!(b.unwrap().node, "a");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_is_refused_on_both_sides() {
+        let (a, b) = pair((identity("a", 1), b"s3cret"), (identity("b", 1), b"guess")).await;
+        assert!(matches!(a, Err(HandshakeError::Authentication)), "{a:?}");
+        assert!(matches!(b, Err(HandshakeError::Authentication)), "{b:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_version_is_refused() {
+        let (a, b) = pair((identity("a", 1), b"s"), (identity("b", 2), b"s")).await;
+        assert!(matches!(a, Err(HandshakeError::Version { ours: 1, theirs: 2 })), "{a:?}");
+        assert!(matches!(b, Err(HandshakeError::Version { ours: 2, theirs: 1 })), "{b:?}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_claiming_our_name_is_refused() {
+        let (a, _) = pair((identity("a", 1), b"s"), (identity("a", 1), b"s")).await;
+        assert!(matches!(a, Err(HandshakeError::Protocol(_))), "{a:?}");
+    }
+
+    #[test]
+    fn a_proof_is_bound_to_both_nonces_and_the_prover() {
+        let n1 = [1u8; 32];
+        let n2 = [2u8; 32];
+        let p = proof(b"k", &n1, &n2, "a").finalize().into_bytes();
+        assert!(proof(b"k", &n1, &n2, "a").verify_slice(&p).is_ok());
+        assert!(proof(b"k", &n2, &n2, "a").verify_slice(&p).is_err(), "another verifier nonce");
+        assert!(proof(b"k", &n1, &n1, "a").verify_slice(&p).is_err(), "another prover nonce");
+        assert!(proof(b"k", &n1, &n2, "b").verify_slice(&p).is_err(), "another prover");
+        assert!(proof(b"j", &n1, &n2, "a").verify_slice(&p).is_err(), "another secret");
+    }
+}

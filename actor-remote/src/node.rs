@@ -1,0 +1,490 @@
+//! The node: a listener, the peers, and the actors other nodes can reach.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use actor_core::remote::{self, Exported, RefCodec, RemoteActor, Resolved, WireRef};
+use actor_core::{ActorId, ActorRef, ActorSystem};
+use dashmap::DashMap;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::address::{self, Address, BoxStream, Listener};
+use crate::error::NodeError;
+use crate::frame::VERSION;
+use crate::handshake::{self, Identity};
+use crate::peer::{Endpoint, Peer};
+
+/// Limits and timings of a node; every field has a default. Set some with
+/// `Limits { field: value, ..Limits::default() }`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_remote::Limits;
+///
+/// let limits = Limits { heartbeat_timeout: Duration::from_secs(1), ..Limits::default() };
+/// assert_eq!(limits.max_frame, 8 * 1024 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The largest frame accepted or sent, in bytes. A peer announcing a
+    /// larger one is disconnected before anything is allocated for it.
+    pub max_frame: usize,
+    /// Messages in flight toward one remote actor before senders wait for
+    /// credit (or `try_tell` returns `Full`).
+    pub credit_window: usize,
+    /// Tells kept for a peer that is down (reconnecting) before further
+    /// ones go to dead letters with `NodeDown`.
+    pub outbox: usize,
+    /// How often an idle connection sends a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// How long without any frame before the peer is presumed dead.
+    pub heartbeat_timeout: Duration,
+    /// How long a handshake may take.
+    pub handshake_timeout: Duration,
+    /// How long a lookup waits for the peer's answer.
+    pub lookup_timeout: Duration,
+    /// The first delay before reconnecting; it doubles up to
+    /// `reconnect_max`.
+    pub reconnect_min: Duration,
+    /// The longest delay between reconnection attempts.
+    pub reconnect_max: Duration,
+    /// Handshakes that may run at once; further connections wait.
+    pub concurrent_handshakes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame: 8 * 1024 * 1024,
+            credit_window: 1024,
+            outbox: 10_000,
+            heartbeat_interval: Duration::from_millis(500),
+            heartbeat_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(5),
+            lookup_timeout: Duration::from_secs(5),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(5),
+            concurrent_handshakes: 64,
+        }
+    }
+}
+
+/// Builds a [`Node`]; see [`Node::builder`].
+#[derive(Debug)]
+pub struct NodeBuilder {
+    system: ActorSystem,
+    name: Option<String>,
+    listen: Option<Address>,
+    secret: Option<Vec<u8>>,
+    limits: Limits,
+    version: u16,
+}
+
+impl NodeBuilder {
+    /// The node's name, unique among the nodes it talks to. Defaults to a
+    /// random one.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Where to listen: `"tcp://127.0.0.1:0"` (the OS picks the port; read
+    /// it back with [`Node::address`]) or `"unix:/path/to.sock"`.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Address`] if `address` does not parse.
+    pub fn listen(mut self, address: &str) -> Result<Self, NodeError> {
+        self.listen = Some(address.parse()?);
+        Ok(self)
+    }
+
+    /// The shared secret every node of the cluster is given. Peers prove
+    /// they know it without sending it; a peer that cannot is refused.
+    pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Limits and timings.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Speaks another protocol version in the handshake: for testing that a
+    /// mismatch is refused.
+    #[doc(hidden)]
+    pub fn protocol_version(mut self, version: u16) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Binds the listener and starts accepting peers.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::NoSecret`] without a secret, [`NodeError::Io`] if the
+    /// address cannot be bound.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let secret = self.secret.filter(|s| !s.is_empty()).ok_or(NodeError::NoSecret)?;
+        let listen = match self.listen {
+            Some(address) => address,
+            None => "tcp://127.0.0.1:0".parse()?,
+        };
+        let (listener, address) = Listener::bind(&listen).await?;
+        let mut incarnation = [0u8; 8];
+        getrandom::fill(&mut incarnation).map_err(|e| NodeError::Io(std::io::Error::other(e.to_string())))?;
+        let incarnation = u64::from_le_bytes(incarnation) | 1;
+        let name = self.name.unwrap_or_else(|| format!("node-{:016x}", incarnation));
+        let inner = Arc::new_cyclic(|me| NodeInner {
+            me: me.clone(),
+            system: self.system,
+            identity: Identity { node: name, incarnation, address: address.to_string(), version: self.version },
+            address,
+            secret: secret.into(),
+            handshakes: Arc::new(Semaphore::new(self.limits.concurrent_handshakes.max(1))),
+            limits: self.limits,
+            peers: DashMap::new(),
+            exports: DashMap::new(),
+            named: DashMap::new(),
+            shut_down: AtomicBool::new(false),
+            stop_accepting: Notify::new(),
+        });
+        tokio::spawn(accept_loop(Arc::downgrade(&inner), listener));
+        tracing::info!(node = %inner.identity.node, address = %inner.address, "node started");
+        Ok(Node { inner })
+    }
+}
+
+/// A node: makes this process's actors reachable from other nodes, and
+/// theirs from here, through references used exactly like local ones.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::Node;
+///
+/// struct Counter(u64);
+///
+/// #[actor]
+/// impl Counter {
+///     #[message(remote)]
+///     fn add(&mut self, n: u64) -> u64 {
+///         self.0 += n;
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Two nodes; in real use, two processes or machines.
+/// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+/// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+///
+/// let counter = a.system().spawn(Counter(0));
+/// a.register("counter", &counter)?;
+///
+/// let peer = b.connect(&a.address().to_string()).await?;
+/// let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await?;
+/// remote.tell_add(1).await?;               // the typed client, as for a local ref
+/// assert_eq!(remote.add(2).await?, 3);     // an ask across the wire
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+pub(crate) struct NodeInner {
+    me: Weak<NodeInner>,
+    pub(crate) system: ActorSystem,
+    pub(crate) identity: Identity,
+    address: Address,
+    secret: Arc<[u8]>,
+    handshakes: Arc<Semaphore>,
+    pub(crate) limits: Limits,
+    peers: DashMap<String, Arc<Peer>>,
+    /// Local actors reachable by id.
+    pub(crate) exports: DashMap<ActorId, Arc<dyn Exported>>,
+    /// Local actors reachable by name.
+    pub(crate) named: DashMap<String, Arc<dyn Exported>>,
+    shut_down: AtomicBool,
+    stop_accepting: Notify,
+}
+
+impl std::fmt::Debug for NodeInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("name", &self.identity.node).field("address", &self.address).finish()
+    }
+}
+
+impl Node {
+    /// Starts building a node for `system`.
+    pub fn builder(system: ActorSystem) -> NodeBuilder {
+        NodeBuilder {
+            system,
+            name: None,
+            listen: None,
+            secret: None,
+            limits: Limits::default(),
+            version: u16::from(VERSION),
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.inner.identity.node
+    }
+
+    /// Where the node listens (with the port the OS chose).
+    pub fn address(&self) -> &Address {
+        &self.inner.address
+    }
+
+    /// The actor system the node serves.
+    pub fn system(&self) -> &ActorSystem {
+        &self.inner.system
+    }
+
+    /// The names of the peers connected now.
+    pub fn peers(&self) -> Vec<String> {
+        self.inner.peers.iter().filter(|p| p.is_up()).map(|p| p.key().clone()).collect()
+    }
+
+    /// Connects to the node at `address` (`tcp://host:port` or
+    /// `unix:/path`) and returns its name. Reconnects with backoff if the
+    /// connection drops later. Returns at once if already connected to it.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Io`] if it cannot be reached, [`NodeError::Handshake`]
+    /// if it refuses us or we refuse it (wrong secret, wrong version).
+    pub async fn connect(&self, address: &str) -> Result<String, NodeError> {
+        let address: Address = address.parse()?;
+        let peer = self.inner.dial(&address).await?;
+        Ok(peer.name.clone())
+    }
+
+    /// Makes a local actor reachable from other nodes under `name` (also
+    /// registering it in the system's registry). The name is freed when
+    /// the actor stops.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::NameTaken`] if another live actor holds the name,
+    /// [`NodeError::NotLocal`] for a remote reference.
+    pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
+        let exported = remote::export(actor).ok_or(NodeError::NotLocal)?;
+        match self.inner.named.entry(name.to_owned()) {
+            dashmap::mapref::entry::Entry::Occupied(mut held) => {
+                if held.get().is_alive() && held.get().id() != actor.id() {
+                    return Err(NodeError::NameTaken(name.to_owned()));
+                }
+                held.insert(exported.clone());
+            }
+            dashmap::mapref::entry::Entry::Vacant(vacant) => {
+                vacant.insert(exported.clone());
+            }
+        }
+        let _ = self.inner.system.register(name, actor);
+        self.inner.export(exported.clone());
+        let node = Arc::downgrade(&self.inner);
+        let name = name.to_owned();
+        exported.on_terminated(Box::new(move |id, _| {
+            if let Some(node) = node.upgrade() {
+                node.named.remove_if(&name, |_, e| e.id() == id);
+            }
+        }));
+        Ok(())
+    }
+
+    /// Stops offering `name` to other nodes (and frees it in the registry).
+    pub fn unregister(&self, name: &str) -> bool {
+        self.inner.system.unregister(name);
+        self.inner.named.remove(name).is_some()
+    }
+
+    /// A reference to the actor registered as `name` on the connected peer
+    /// `peer`; used exactly like a local `ActorRef<A>`.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::UnknownPeer`], [`NodeError::NotFound`],
+    /// [`NodeError::NodeDown`] or [`NodeError::Timeout`].
+    pub async fn lookup<A: RemoteActor>(&self, peer: &str, name: &str) -> Result<ActorRef<A>, NodeError> {
+        let handle =
+            self.inner.peers.get(peer).map(|p| p.clone()).ok_or_else(|| NodeError::UnknownPeer(peer.into()))?;
+        let (id, _actor_type) = handle.lookup(name, self.inner.limits.lookup_timeout).await.map_err(|e| match e {
+            NodeError::NotFound { reason, .. } => NodeError::NotFound { name: name.to_owned(), reason },
+            other => other,
+        })?;
+        Ok(remote::remote_ref(&self.inner.system, self.inner.endpoint(&handle, id)))
+    }
+
+    /// Says goodbye to every peer and stops accepting connections. Remote
+    /// references held elsewhere see this node as left, not crashed.
+    pub async fn shutdown(&self) {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.stop_accepting.notify_waiters();
+        let peers: Vec<_> = self.inner.peers.iter().map(|p| p.value().clone()).collect();
+        for peer in &peers {
+            peer.say_goodbye();
+        }
+        // Let the goodbyes go out before closing.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for peer in peers {
+            peer.close();
+        }
+    }
+}
+
+impl NodeInner {
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+
+    fn arc(&self) -> Arc<NodeInner> {
+        self.me.upgrade().expect("a node is alive while used")
+    }
+
+    /// Makes an exported actor reachable by id until it stops.
+    fn export(&self, exported: Arc<dyn Exported>) {
+        let id = exported.id();
+        if self.exports.insert(id, exported.clone()).is_none() {
+            let node = self.me.clone();
+            exported.on_terminated(Box::new(move |id, _| {
+                if let Some(node) = node.upgrade() {
+                    node.exports.remove(&id);
+                }
+            }));
+        }
+    }
+
+    /// An endpoint for one of `peer`'s actors.
+    fn endpoint(&self, peer: &Arc<Peer>, id: ActorId) -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            peer: peer.clone(),
+            id,
+            target: peer.target(id, self.limits.credit_window),
+            codec: self.arc(),
+            outbox: self.limits.outbox,
+            max_frame: self.limits.max_frame,
+        })
+    }
+
+    fn peer_entry(&self, name: &str, advertised: &str) -> Arc<Peer> {
+        self.peers
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Peer::new(name.to_owned(), self.me.clone(), advertised.to_owned())))
+            .clone()
+    }
+
+    /// Dials `address`, runs the handshake and attaches the connection.
+    pub(crate) async fn dial(&self, address: &Address) -> Result<Arc<Peer>, NodeError> {
+        if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
+            return Ok(peer.clone());
+        }
+        let stream = address::connect(address).await?;
+        let (stream, info) =
+            handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await.map_err(|e| {
+                tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
+                NodeError::Handshake(e)
+            })?;
+        let peer = self.peer_entry(&info.node, &info.address);
+        peer.set_dial(address.clone());
+        let node = self.arc();
+        // A connection already up (the peer dialed us meanwhile) serves.
+        peer.attach(&node, stream, info);
+        Ok(peer)
+    }
+
+    /// Runs the handshake on an accepted connection and attaches it.
+    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String) {
+        let result = handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await;
+        match result {
+            Ok((stream, info)) => {
+                let peer = self.peer_entry(&info.node, &info.address);
+                let name = info.node.clone();
+                if !peer.attach(&self, stream, info) {
+                    tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
+                }
+            }
+            Err(e) => tracing::warn!(%from, error = %e, "refused a connection"),
+        }
+    }
+}
+
+async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
+    loop {
+        let (stop, handshakes) = match node.upgrade() {
+            Some(n) if !n.is_shut_down() => (n.clone(), n.handshakes.clone()),
+            _ => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.stop_accepting.notified() => return,
+        };
+        drop(stop);
+        match accepted {
+            Ok((stream, from)) => {
+                let Ok(permit) = handshakes.acquire_owned().await else { return };
+                let Some(node) = node.upgrade() else { return };
+                tokio::spawn(async move {
+                    node.accepted(stream, from).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+impl RefCodec for NodeInner {
+    fn system(&self) -> &ActorSystem {
+        &self.system
+    }
+
+    fn export(&self, actor: Arc<dyn Exported>) -> WireRef {
+        let id = actor.id();
+        if !self.exports.contains_key(&id) {
+            NodeInner::export(self, actor);
+        }
+        WireRef { node: self.identity.node.clone(), address: self.address.to_string(), id }
+    }
+
+    fn resolve(&self, wire: &WireRef) -> Result<Resolved, String> {
+        if wire.node == self.identity.node {
+            return self
+                .exports
+                .get(&wire.id)
+                .map(|e| Resolved::Local(e.value().clone()))
+                .ok_or_else(|| format!("actor {} is not (or no longer) on this node", wire.id));
+        }
+        let peer = self.peer_entry(&wire.node, &wire.address);
+        if !peer.is_up() && peer.dial_address().is_none() {
+            // A node we have not met: dial it in the background; messages
+            // wait in the outbox meanwhile.
+            if let Ok(address) = wire.address.parse::<Address>() {
+                peer.set_dial(address.clone());
+                let node = self.arc();
+                let peer = peer.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = node.dial(&address).await {
+                        tracing::warn!(%address, error = %e, "could not reach a node named in a message");
+                        peer.reconnect();
+                    }
+                });
+            }
+        }
+        Ok(Resolved::Remote(self.endpoint(&peer, wire.id)))
+    }
+}

@@ -1,0 +1,903 @@
+//! One peer node: its connection (a reader and a writer task), the outbox
+//! the writer drains, the asks waiting for replies, the credit toward each
+//! of its actors, and the monitors set on them.
+//!
+//! Everything that must agree on "is the connection up" (the outbox, the
+//! pending asks, the monitors) changes under one lock, [`Peer::link`], so
+//! that an ask or a monitor registered while the connection drops is either
+//! failed by the drop or sent on the next connection, never forgotten.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use actor_core::remote::{
+    self, Exported, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, ReplySink,
+    TerminationNotice, Undelivered, WireRef,
+};
+use actor_core::{ActorId, DeadLetterReason, StopReason};
+use bytes::{Bytes, BytesMut};
+use dashmap::DashMap;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio_util::codec::{Encoder, FramedRead, LengthDelimitedCodec};
+
+use crate::address::{Address, BoxStream};
+use crate::error::NodeError;
+use crate::frame::{self, Frame, System, WireFailure};
+use crate::handshake::PeerInfo;
+use crate::node::NodeInner;
+
+/// A frame waiting in the outbox.
+enum Queued {
+    Tell { target: ActorId, wire_name: &'static str, message_type: &'static str, payload: Vec<u8> },
+    Ask { corr: u64, target: ActorId, wire_name: &'static str, payload: Vec<u8> },
+    Reply { corr: u64, payload: Vec<u8> },
+    Failure { corr: u64, failure: WireFailure },
+    System(System),
+    Credit { target: ActorId, count: u32 },
+}
+
+impl Queued {
+    fn encode(&self, buf: &mut BytesMut) {
+        match self {
+            Queued::Tell { target, wire_name, payload, .. } => frame::tell(buf, *target, wire_name, payload),
+            Queued::Ask { corr, target, wire_name, payload } => frame::ask(buf, *corr, *target, wire_name, payload),
+            Queued::Reply { corr, payload } => frame::reply(buf, *corr, payload),
+            Queued::Failure { corr, failure } => frame::failure(buf, *corr, failure),
+            Queued::System(msg) => frame::system(buf, msg),
+            Queued::Credit { target, count } => frame::credit(buf, *target, *count),
+        }
+    }
+}
+
+/// What waits for an answer from the peer.
+pub(crate) enum Pending {
+    Ask(PendingReply),
+    Lookup(oneshot::Sender<Result<(ActorId, String), NodeError>>),
+}
+
+/// The state that changes when the connection comes and goes.
+struct Link {
+    /// Whether a connection is established.
+    up: bool,
+    /// Counts connections; tasks of an old one stop touching the peer.
+    generation: u64,
+    /// The peer's incarnation on the current (or last) connection.
+    incarnation: u64,
+    /// Frames for the writer. Bounded while down (`Limits::outbox`); while
+    /// up, the credit windows bound it.
+    frames: VecDeque<Queued>,
+    /// Monitors set on the peer's actors, by actor.
+    watchers: HashMap<ActorId, Vec<TerminationNotice>>,
+    /// Closes the current connection's tasks.
+    close: Option<Arc<Notify>>,
+}
+
+/// Credit toward one of the peer's actors.
+pub(crate) struct Target {
+    credit: Semaphore,
+    /// Units taken and not yet granted back.
+    in_flight: AtomicUsize,
+    /// The actor was reported stopped.
+    closed: AtomicBool,
+}
+
+impl Target {
+    fn new(window: usize) -> Self {
+        Target { credit: Semaphore::new(window), in_flight: AtomicUsize::new(0), closed: AtomicBool::new(false) }
+    }
+
+    fn grant(&self, count: usize) {
+        let taken = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(count)))
+            .unwrap_or_else(|n| n);
+        self.credit.add_permits(count.min(taken));
+    }
+
+    /// Gives back every unit in flight: the connection that carried them is
+    /// gone, and the next one starts with a fresh window on the far side.
+    fn reset(&self) {
+        let taken = self.in_flight.swap(0, Ordering::AcqRel);
+        self.credit.add_permits(taken);
+    }
+}
+
+pub(crate) struct Peer {
+    pub(crate) name: String,
+    node: Weak<NodeInner>,
+    /// Where to dial the peer, if this node dialed it (and so reconnects).
+    dial: Mutex<Option<Address>>,
+    /// Where the peer says it listens.
+    advertised: Mutex<String>,
+    link: Mutex<Link>,
+    wake_writer: Notify,
+    pending: DashMap<u64, Pending>,
+    targets: DashMap<ActorId, Arc<Target>>,
+    next_corr: AtomicU64,
+    /// The peer said goodbye: do not reconnect.
+    left: AtomicBool,
+    reconnecting: AtomicBool,
+}
+
+impl Peer {
+    pub(crate) fn new(name: String, node: Weak<NodeInner>, advertised: String) -> Self {
+        Peer {
+            name,
+            node,
+            dial: Mutex::new(None),
+            advertised: Mutex::new(advertised),
+            link: Mutex::new(Link {
+                up: false,
+                generation: 0,
+                incarnation: 0,
+                frames: VecDeque::new(),
+                watchers: HashMap::new(),
+                close: None,
+            }),
+            wake_writer: Notify::new(),
+            pending: DashMap::new(),
+            targets: DashMap::new(),
+            next_corr: AtomicU64::new(1),
+            left: AtomicBool::new(false),
+            reconnecting: AtomicBool::new(false),
+        }
+    }
+
+    fn link(&self) -> MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.link().up
+    }
+
+    pub(crate) fn dial_address(&self) -> Option<Address> {
+        self.dial.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn set_dial(&self, address: Address) {
+        *self.dial.lock().unwrap_or_else(PoisonError::into_inner) = Some(address);
+    }
+
+    fn node(&self) -> Option<Arc<NodeInner>> {
+        self.node.upgrade()
+    }
+
+    /// The credit state toward one of the peer's actors.
+    pub(crate) fn target(&self, id: ActorId, window: usize) -> Arc<Target> {
+        self.targets.entry(id).or_insert_with(|| Arc::new(Target::new(window))).clone()
+    }
+
+    fn corr(&self) -> u64 {
+        self.next_corr.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queues a frame for the writer. Control frames and replies are only
+    /// worth sending on the connection they belong to.
+    fn push(&self, frame: Queued) {
+        self.link().frames.push_back(frame);
+        self.wake_writer.notify_one();
+    }
+
+    fn push_on(&self, generation: u64, frame: Queued) {
+        let mut link = self.link();
+        if link.up && link.generation == generation {
+            link.frames.push_back(frame);
+            drop(link);
+            self.wake_writer.notify_one();
+        }
+    }
+
+    /// Sends a lookup and waits for the answer.
+    pub(crate) async fn lookup(&self, name: &str, timeout: Duration) -> Result<(ActorId, String), NodeError> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut link = self.link();
+            if !link.up {
+                return Err(NodeError::NodeDown(self.name.clone()));
+            }
+            let corr = self.corr();
+            self.pending.insert(corr, Pending::Lookup(tx));
+            link.frames.push_back(Queued::System(System::Lookup { corr, name: name.to_owned() }));
+        }
+        self.wake_writer.notify_one();
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(NodeError::NodeDown(self.name.clone())),
+            Err(_) => Err(NodeError::Timeout),
+        }
+    }
+
+    /// Tells the peer this node is leaving.
+    pub(crate) fn say_goodbye(&self) {
+        self.push(Queued::System(System::Bye));
+    }
+
+    /// Installs a freshly authenticated connection and starts its tasks.
+    /// Refused (the stream is dropped) if a connection is already up.
+    pub(crate) fn attach(self: &Arc<Self>, node: &Arc<NodeInner>, stream: BoxStream, info: PeerInfo) -> bool {
+        let (generation, close, stale_targets) = {
+            let mut link = self.link();
+            if link.up {
+                return false;
+            }
+            link.up = true;
+            link.generation += 1;
+            let restarted = link.incarnation != 0 && link.incarnation != info.incarnation;
+            link.incarnation = info.incarnation;
+            let close = Arc::new(Notify::new());
+            link.close = Some(close.clone());
+            // The peer's actors of a previous incarnation died with it.
+            let stale: Vec<_> = if restarted {
+                let stale = self.targets.iter().map(|t| t.value().clone()).collect();
+                self.targets.clear();
+                stale
+            } else {
+                Vec::new()
+            };
+            (link.generation, close, stale)
+        };
+        for target in stale_targets {
+            target.closed.store(true, Ordering::Release);
+        }
+        *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = info.address;
+        self.left.store(false, Ordering::Release);
+        let (read, write) = tokio::io::split(stream);
+        let limits = node.limits.clone();
+        tokio::spawn(write_loop(self.clone(), generation, write, close.clone(), limits.clone()));
+        tokio::spawn(read_loop(self.clone(), generation, read, close, limits));
+        // Frames queued while down go out now.
+        self.wake_writer.notify_one();
+        tracing::info!(peer = %self.name, generation, "connected");
+        true
+    }
+
+    /// The connection of `generation` is gone: fail what waited on it, fire
+    /// monitors, and reconnect if this node dialed.
+    fn connection_lost(self: &Arc<Self>, generation: u64, why: &str) {
+        let (notices, pending) = {
+            let mut link = self.link();
+            if link.generation != generation || !link.up {
+                return;
+            }
+            link.up = false;
+            if let Some(close) = link.close.take() {
+                close.notify_waiters();
+            }
+            // Only tells wait for the next connection; the rest belonged to
+            // this one.
+            link.frames.retain(|f| matches!(f, Queued::Tell { .. }));
+            let notices: Vec<_> = link.watchers.drain().collect();
+            // Keys first: removing while iterating would deadlock a shard.
+            let keys: Vec<u64> = self.pending.iter().map(|e| *e.key()).collect();
+            let pending: Vec<_> = keys.into_iter().filter_map(|k| self.pending.remove(&k)).collect();
+            (notices, pending)
+        };
+        tracing::warn!(peer = %self.name, reason = why, "connection lost");
+        for target in self.targets.iter() {
+            target.reset();
+        }
+        for (_, waiting) in pending {
+            match waiting {
+                Pending::Ask(reply) => reply.fail(RemoteFailure::NodeDown),
+                Pending::Lookup(tx) => {
+                    let _ = tx.send(Err(NodeError::NodeDown(self.name.clone())));
+                }
+            }
+        }
+        for (id, list) in notices {
+            for notice in list {
+                notice(id, &StopReason::NodeDown);
+            }
+        }
+        self.reconnect();
+    }
+
+    /// Dials the peer again with exponential backoff, if this node dialed
+    /// it and it did not leave.
+    pub(crate) fn reconnect(self: &Arc<Self>) {
+        let Some(address) = self.dial.lock().unwrap_or_else(PoisonError::into_inner).clone() else { return };
+        let Some(node) = self.node() else { return };
+        if self.left.load(Ordering::Acquire) || node.is_shut_down() {
+            return;
+        }
+        if self.reconnecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let peer = self.clone();
+        let (min, max) = (node.limits.reconnect_min, node.limits.reconnect_max);
+        drop(node);
+        tokio::spawn(async move {
+            let mut delay = min;
+            loop {
+                tokio::time::sleep(delay).await;
+                let Some(node) = peer.node() else { break };
+                if node.is_shut_down() || peer.left.load(Ordering::Acquire) || peer.is_up() {
+                    break;
+                }
+                match node.dial(&address).await {
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.name, error = %e, "reconnect failed");
+                        delay = (delay * 2).min(max);
+                    }
+                }
+            }
+            peer.reconnecting.store(false, Ordering::Release);
+        });
+    }
+
+    /// A monitored actor of the peer has stopped.
+    fn target_down(&self, id: ActorId, reason: StopReason) {
+        let notices = self.link().watchers.remove(&id).unwrap_or_default();
+        if let Some(target) = self.targets.get(&id) {
+            target.closed.store(true, Ordering::Release);
+        }
+        for notice in notices {
+            notice(id, &reason);
+        }
+    }
+
+    /// Closes the connection (node shutdown).
+    pub(crate) fn close(self: &Arc<Self>) {
+        self.left.store(true, Ordering::Release);
+        let generation = self.link().generation;
+        self.connection_lost(generation, "node shut down");
+    }
+}
+
+/// A reference's view of one actor of the peer.
+pub(crate) struct Endpoint {
+    pub(crate) peer: Arc<Peer>,
+    pub(crate) id: ActorId,
+    pub(crate) target: Arc<Target>,
+    pub(crate) codec: Arc<dyn RefCodec>,
+    pub(crate) outbox: usize,
+    pub(crate) max_frame: usize,
+}
+
+impl Endpoint {
+    fn check(&self) -> Result<(), Refused> {
+        if self.target.closed.load(Ordering::Acquire) {
+            return Err(Refused::Closed);
+        }
+        let link = self.peer.link();
+        if !link.up && link.frames.len() >= self.outbox {
+            return Err(Refused::NodeDown);
+        }
+        Ok(())
+    }
+
+    fn took(&self) {
+        self.target.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl RemoteEndpoint for Endpoint {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn node(&self) -> &str {
+        &self.peer.name
+    }
+
+    fn is_alive(&self) -> bool {
+        !self.target.closed.load(Ordering::Acquire) && !self.peer.left.load(Ordering::Acquire)
+    }
+
+    fn try_reserve(&self) -> Result<(), Refused> {
+        self.check()?;
+        match self.target.credit.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                self.took();
+                Ok(())
+            }
+            Err(_) => Err(Refused::Full),
+        }
+    }
+
+    fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>> {
+        Box::pin(async move {
+            self.check()?;
+            let permit = self.target.credit.acquire().await.map_err(|_| Refused::Closed)?;
+            permit.forget();
+            self.took();
+            // The node may have gone down while this waited.
+            self.check().inspect_err(|_| self.unreserve())
+        })
+    }
+
+    fn unreserve(&self) {
+        self.target.grant(1);
+    }
+
+    fn send(&self, outgoing: Outgoing) {
+        let Outgoing { wire_name, message_type, payload, reply } = outgoing;
+        if payload.len() + wire_name.len() + 64 > self.max_frame {
+            self.unreserve();
+            let detail = format!("{} bytes exceed the frame limit of {}", payload.len(), self.max_frame);
+            match reply {
+                Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::RemoteError::new(
+                    actor_core::error::RemoteErrorKind::Refused,
+                    detail,
+                ))),
+                None => {
+                    if let Some(node) = self.peer.node() {
+                        remote::dead_letter(
+                            &node.system,
+                            Some(self.id),
+                            message_type,
+                            DeadLetterReason::Undeliverable,
+                            detail,
+                        );
+                    }
+                }
+            }
+            return;
+        }
+        let mut link = self.peer.link();
+        match reply {
+            None => link.frames.push_back(Queued::Tell { target: self.id, wire_name, message_type, payload }),
+            Some(reply) => {
+                if !link.up {
+                    drop(link);
+                    self.unreserve();
+                    reply.fail(RemoteFailure::NodeDown);
+                    return;
+                }
+                let corr = self.peer.corr();
+                if corr % 1024 == 0 {
+                    // Asks whose askers gave up leave an entry until a reply
+                    // comes; sweep them now and then.
+                    self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
+                }
+                self.peer.pending.insert(corr, Pending::Ask(reply));
+                link.frames.push_back(Queued::Ask { corr, target: self.id, wire_name, payload });
+            }
+        }
+        drop(link);
+        self.peer.wake_writer.notify_one();
+    }
+
+    fn stop(&self) {
+        self.peer.push(Queued::System(System::Stop { id: self.id }));
+    }
+
+    fn kill(&self) {
+        self.peer.push(Queued::System(System::Kill { id: self.id }));
+    }
+
+    fn on_terminated(&self, notice: TerminationNotice) {
+        if self.target.closed.load(Ordering::Acquire) {
+            notice(self.id, &StopReason::NotFound);
+            return;
+        }
+        let mut link = self.peer.link();
+        if !link.up {
+            drop(link);
+            notice(self.id, &StopReason::NodeDown);
+            return;
+        }
+        let list = link.watchers.entry(self.id).or_default();
+        let first = list.is_empty();
+        list.push(notice);
+        if first {
+            link.frames.push_back(Queued::System(System::Watch { id: self.id }));
+            drop(link);
+            self.peer.wake_writer.notify_one();
+        }
+    }
+
+    fn wire_ref(&self) -> WireRef {
+        let address = self.peer.advertised.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        WireRef { node: self.peer.name.clone(), address, id: self.id }
+    }
+
+    fn ref_codec(&self) -> Arc<dyn RefCodec> {
+        self.codec.clone()
+    }
+}
+
+/// Drains the outbox into the socket, many frames per write; pings when
+/// idle.
+async fn write_loop(
+    peer: Arc<Peer>,
+    generation: u64,
+    mut write: WriteHalf<BoxStream>,
+    close: Arc<Notify>,
+    limits: crate::Limits,
+) {
+    let mut codec = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
+    let mut scratch = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    let mut batch = VecDeque::new();
+    loop {
+        {
+            let mut link = peer.link();
+            if link.generation != generation || !link.up {
+                break;
+            }
+            std::mem::swap(&mut link.frames, &mut batch);
+        }
+        if batch.is_empty() {
+            let closed = close.notified();
+            tokio::select! {
+                () = peer.wake_writer.notified() => continue,
+                () = closed => break,
+                () = tokio::time::sleep(limits.heartbeat_interval) => {
+                    frame::ping(&mut scratch);
+                }
+            }
+        }
+        for queued in &batch {
+            queued.encode(&mut scratch);
+            if let Err(e) = codec.encode(scratch.split().freeze(), &mut out) {
+                tracing::warn!(peer = %peer.name, error = %e, "a frame over the limit was not sent");
+            }
+        }
+        if !scratch.is_empty() {
+            // The heartbeat.
+            let _ = codec.encode(scratch.split().freeze(), &mut out);
+        }
+        let written = write.write_all(&out).await;
+        out.clear();
+        if let Err(e) = written {
+            report_lost(&peer, &mut batch);
+            peer.connection_lost(generation, &format!("write failed: {e}"));
+            break;
+        }
+        batch.clear();
+    }
+    let _ = write.shutdown().await;
+}
+
+/// Reports the tells of a batch that may not have reached the peer.
+fn report_lost(peer: &Peer, batch: &mut VecDeque<Queued>) {
+    let Some(node) = peer.node() else { return };
+    for queued in batch.drain(..) {
+        if let Queued::Tell { target, message_type, wire_name, .. } = queued {
+            remote::dead_letter(
+                &node.system,
+                Some(target),
+                message_type,
+                DeadLetterReason::NodeDown,
+                format!("{wire_name} was in flight to node {} when the connection dropped", peer.name),
+            );
+        }
+    }
+}
+
+/// Work for one local actor whose mailbox was full: finished in order.
+enum Parked {
+    Waiting(remote::Parked),
+    Raw { wire_name: String, payload: Bytes, reply: Option<(u64, ReplySink)> },
+}
+
+/// Deliveries waiting for room in one local actor's mailbox.
+struct ParkedQueue {
+    tx: mpsc::UnboundedSender<Parked>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// What the reader needs per connection.
+struct Reader {
+    peer: Arc<Peer>,
+    node: Arc<NodeInner>,
+    codec: Arc<dyn RefCodec>,
+    generation: u64,
+    /// Units delivered per local actor, not yet granted back.
+    grants: HashMap<ActorId, u32>,
+    parked: HashMap<ActorId, ParkedQueue>,
+    grant_every: u32,
+}
+
+async fn read_loop(
+    peer: Arc<Peer>,
+    generation: u64,
+    read: ReadHalf<BoxStream>,
+    close: Arc<Notify>,
+    limits: crate::Limits,
+) {
+    let Some(node) = peer.node() else { return };
+    let codec: Arc<dyn RefCodec> = node.clone();
+    let mut reader = Reader {
+        peer: peer.clone(),
+        node,
+        codec,
+        generation,
+        grants: HashMap::new(),
+        parked: HashMap::new(),
+        grant_every: (limits.credit_window / 2).max(1) as u32,
+    };
+    let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
+    let mut framed = FramedRead::new(read, frames);
+    let why = loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(limits.heartbeat_timeout, framed.next()) => next,
+            () = close.notified() => break "closed".to_owned(),
+        };
+        match next {
+            Err(_) => break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout),
+            Ok(None) => break "closed by the peer".to_owned(),
+            Ok(Some(Err(e))) => break format!("bad frame: {e}"),
+            Ok(Some(Ok(bytes))) => match frame::decode(bytes.freeze()) {
+                Ok(frame) => reader.handle(frame),
+                Err(e) => break format!("malformed frame: {e}"),
+            },
+        }
+    };
+    if why != "closed" {
+        tracing::warn!(peer = %peer.name, reason = %why, "closing the connection");
+    }
+    peer.connection_lost(generation, &why);
+}
+
+impl Reader {
+    fn handle(&mut self, frame: Frame) {
+        match frame {
+            Frame::Tell { target, wire_name, payload } => self.incoming(target, wire_name.as_str(), payload, None),
+            Frame::Ask { corr, target, wire_name, payload } => {
+                let sink = self.reply_sink(corr);
+                self.incoming(target, wire_name.as_str(), payload, Some((corr, sink)));
+            }
+            Frame::Reply { corr, payload } => {
+                if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
+                    reply.complete(&payload, &self.codec);
+                }
+            }
+            Frame::Failure { corr, failure } => {
+                if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
+                    reply.fail(failure.into());
+                }
+            }
+            Frame::Credit { target, count } => {
+                if let Some(t) = self.peer.targets.get(&target) {
+                    t.grant(count as usize);
+                }
+            }
+            Frame::Ping => {}
+            Frame::System(msg) => self.system(msg),
+        }
+    }
+
+    fn system(&mut self, msg: System) {
+        match msg {
+            System::Lookup { corr, name } => {
+                let result = match self.node.named.get(&name) {
+                    Some(exported) if exported.is_alive() => Ok((exported.id(), exported.actor_type().to_owned())),
+                    _ => Err(format!("no actor is registered for remote use under {name:?}")),
+                };
+                self.peer.push_on(self.generation, Queued::System(System::Found { corr, result }));
+            }
+            System::Found { corr, result } => {
+                if let Some((_, Pending::Lookup(tx))) = self.peer.pending.remove(&corr) {
+                    let _ = tx.send(result.map_err(|reason| NodeError::NotFound { name: String::new(), reason }));
+                }
+            }
+            System::Watch { id } => {
+                let peer = Arc::downgrade(&self.peer);
+                let generation = self.generation;
+                let notice: TerminationNotice = Box::new(move |id, reason| {
+                    if let Some(peer) = peer.upgrade() {
+                        peer.push_on(generation, Queued::System(System::Down { id, reason: reason.clone() }));
+                    }
+                });
+                match self.node.exports.get(&id).map(|e| e.value().clone()) {
+                    Some(exported) => exported.on_terminated(notice),
+                    None => notice(id, &StopReason::NotFound),
+                }
+            }
+            System::Down { id, reason } => self.peer.target_down(id, reason),
+            System::Stop { id } => {
+                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                    exported.stop();
+                }
+            }
+            System::Kill { id } => {
+                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                    exported.kill();
+                }
+            }
+            System::Undelivered { target, wire_name, reason } => {
+                tracing::warn!(peer = %self.peer.name, %target, message = %wire_name, %reason, "the peer could not deliver a message");
+            }
+            System::Bye => {
+                tracing::info!(peer = %self.peer.name, "the peer is leaving");
+                self.peer.left.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Where the reply to the ask `corr` goes: back on this connection.
+    fn reply_sink(&self, corr: u64) -> ReplySink {
+        let peer = Arc::downgrade(&self.peer);
+        let generation = self.generation;
+        Box::new(move |result| {
+            let Some(peer) = peer.upgrade() else { return };
+            let frame = match result {
+                Ok(payload) => Queued::Reply { corr, payload },
+                Err(failure) => Queued::Failure { corr, failure: failure.into() },
+            };
+            peer.push_on(generation, frame);
+        })
+    }
+
+    /// A tell or ask for a local actor.
+    fn incoming(&mut self, target: ActorId, wire_name: &str, payload: Bytes, reply: Option<(u64, ReplySink)>) {
+        if let Some(queue) = self.parked.get(&target) {
+            if queue.queued.load(Ordering::Acquire) > 0 {
+                // Earlier messages to this actor still wait for room: queue
+                // behind them, keeping the sender's order.
+                queue.queued.fetch_add(1, Ordering::AcqRel);
+                let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
+                return;
+            }
+        }
+        let Some(exported) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
+            undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
+            self.granted(target);
+            return;
+        };
+        let (sink, corr) = match reply {
+            Some((corr, sink)) => (Some(sink), Some(corr)),
+            None => (None, None),
+        };
+        match exported.deliver(wire_name, &payload, sink, &self.codec) {
+            Ok(()) => self.granted(target),
+            Err(Undelivered::Full(parked)) => {
+                let queue = self.parked.entry(target).or_insert_with(|| {
+                    start_parked_queue(
+                        self.peer.clone(),
+                        self.node.clone(),
+                        self.codec.clone(),
+                        self.generation,
+                        target,
+                        exported,
+                    )
+                });
+                queue.queued.fetch_add(1, Ordering::AcqRel);
+                let _ = queue.tx.send(Parked::Waiting(parked));
+            }
+            Err(other) => {
+                failed_delivery(&self.node, &self.peer, self.generation, target, wire_name, other, corr);
+                self.granted(target);
+            }
+        }
+    }
+
+    /// Counts a delivered message; grants credit back in batches.
+    fn granted(&mut self, target: ActorId) {
+        let n = self.grants.entry(target).or_insert(0);
+        *n += 1;
+        if *n >= self.grant_every {
+            let count = std::mem::take(n);
+            self.peer.push_on(self.generation, Queued::Credit { target, count });
+        }
+    }
+}
+
+/// Reports a message that could not be delivered: a dead letter here, and
+/// for an ask, a failure back to the asker.
+fn undeliverable(
+    node: &NodeInner,
+    peer: &Peer,
+    generation: u64,
+    target: ActorId,
+    wire_name: &str,
+    why: &str,
+    reply: Option<(u64, ReplySink)>,
+) {
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
+    remote::dead_letter(
+        &node.system,
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+    match reply {
+        Some((_, sink)) => {
+            let failure = RemoteFailure::Remote(actor_core::RemoteError::new(
+                actor_core::error::RemoteErrorKind::UnknownActor,
+                format!("no actor {target} on node {}", node.identity.node),
+            ));
+            sink(Err(failure));
+        }
+        None => peer.push_on(
+            generation,
+            Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why.to_owned() }),
+        ),
+    }
+}
+
+/// Answers a delivery that failed for a reason other than a full mailbox.
+fn failed_delivery(
+    node: &NodeInner,
+    peer: &Peer,
+    generation: u64,
+    target: ActorId,
+    wire_name: &str,
+    undelivered: Undelivered,
+    corr: Option<u64>,
+) {
+    use actor_core::error::RemoteErrorKind as K;
+    let (kind, why, sink) = match undelivered {
+        Undelivered::UnknownMessage(sink) => {
+            (K::UnknownMessage, format!("the actor does not accept {wire_name} from other nodes"), sink)
+        }
+        Undelivered::Undecodable(e, sink) => (K::Undecodable, e, sink),
+        Undelivered::Closed(sink) => (K::UnknownActor, "the actor has stopped".to_owned(), sink),
+        Undelivered::Full(_) => unreachable!("handled by the caller"),
+        _ => (K::Refused, "not delivered".to_owned(), None),
+    };
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
+    remote::dead_letter(
+        &node.system,
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+    match (sink, corr) {
+        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(kind, why)))),
+        _ => peer.push_on(
+            generation,
+            Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why }),
+        ),
+    }
+}
+
+/// Starts the task that finishes deliveries to one local actor in order as
+/// its mailbox makes room, granting credit back as they land.
+fn start_parked_queue(
+    peer: Arc<Peer>,
+    node: Arc<NodeInner>,
+    codec: Arc<dyn RefCodec>,
+    generation: u64,
+    target: ActorId,
+    exported: Arc<dyn Exported>,
+) -> ParkedQueue {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Parked>();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let count = queued.clone();
+    tokio::spawn(async move {
+        let mut landed = 0u32;
+        while let Some(work) = rx.recv().await {
+            let result = match work {
+                Parked::Waiting(parked) => parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned())),
+                Parked::Raw { wire_name, payload, reply } => {
+                    let corr = reply.as_ref().map(|(c, _)| *c);
+                    match exported.deliver(&wire_name, &payload, reply.map(|(_, s)| s), &codec) {
+                        Ok(()) => Ok(()),
+                        Err(Undelivered::Full(parked)) => {
+                            parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned()))
+                        }
+                        Err(other) => {
+                            failed_delivery(&node, &peer, generation, target, &wire_name, other, corr);
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err((Some(sink), why)) = result {
+                sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(
+                    actor_core::error::RemoteErrorKind::UnknownActor,
+                    why,
+                ))));
+            }
+            landed += 1;
+            // Grant what landed once the queue is empty (or in batches).
+            if count.fetch_sub(1, Ordering::AcqRel) == 1 || landed >= 64 {
+                peer.push_on(generation, Queued::Credit { target, count: std::mem::take(&mut landed) });
+            }
+        }
+    });
+    ParkedQueue { tx, queued }
+}

@@ -1,0 +1,504 @@
+//! Two nodes in one process, on loopback: messaging, refs in messages,
+//! monitors, failures, limits and the Unix socket transport.
+
+use std::time::Duration;
+
+use actor_core::error::{AskError, ErrorKind, RemoteErrorKind, SendError};
+use actor_core::mailbox::Mailbox;
+use actor_core::prelude::*;
+use actor_core::{DeadLetterReason, RemoteError};
+use actor_remote::{HandshakeError, Limits, Node, NodeError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SECRET: &str = "test cookie";
+
+/// Bounds every test: a hang is a failure, not a stuck CI job.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), f).await.expect("the test finished in time")
+}
+
+#[derive(Default)]
+struct Counter {
+    total: u64,
+    next_seq: u64,
+    in_order: bool,
+    received: u64,
+}
+
+#[actor]
+impl Counter {
+    #[message(remote)]
+    fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[message(remote)]
+    fn record(&mut self, seq: u64) {
+        if self.received == 0 {
+            self.in_order = true;
+        }
+        self.in_order &= seq == self.next_seq;
+        self.next_seq = seq + 1;
+        self.received += 1;
+    }
+
+    #[message(remote)]
+    fn stats(&self) -> (u64, bool) {
+        (self.received, self.in_order)
+    }
+
+    #[message(remote)]
+    async fn slow(&mut self, millis: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        millis
+    }
+
+    #[message(remote)]
+    fn boom(&mut self) -> u64 {
+        panic!("boom on purpose")
+    }
+
+    #[message]
+    fn local_only(&self) -> u64 {
+        self.total
+    }
+}
+
+struct Inbox {
+    got: Vec<String>,
+}
+
+#[actor]
+impl Inbox {
+    #[message(remote)]
+    fn deliver(&mut self, text: String) {
+        self.got.push(text);
+    }
+
+    #[message(remote)]
+    fn got(&self) -> Vec<String> {
+        self.got.clone()
+    }
+}
+
+/// Keeps the inboxes it makes: a reference held by another node does not
+/// keep an actor alive.
+#[derive(Default)]
+struct Greeter {
+    made: Vec<ActorRef<Inbox>>,
+}
+
+#[actor]
+impl Greeter {
+    /// Answers to the inbox it is given: a reference that crossed the wire.
+    #[message(remote)]
+    async fn greet(&mut self, name: String, reply_to: ActorRef<Inbox>) -> bool {
+        reply_to.tell_deliver(format!("hello, {name}")).await.is_ok()
+    }
+
+    /// Hands out a reference to a fresh inbox of this node.
+    #[message(remote)]
+    fn make_inbox(&mut self, ctx: &mut Context<Self>) -> ActorRef<Inbox> {
+        let inbox = ctx.spawn_child(Inbox { got: vec!["made here".into()] });
+        self.made.push(inbox.clone());
+        inbox
+    }
+
+    #[message(remote)]
+    fn forget_inboxes(&mut self) {
+        self.made.clear();
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(1000),
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+        ..Limits::default()
+    }
+}
+
+async fn node(name: &str) -> Node {
+    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits()).start().await.unwrap()
+}
+
+/// Two nodes, `b` connected to `a`; returns `a`'s name as `b` knows it.
+async fn pair() -> (Node, Node, String) {
+    let a = node("a").await;
+    let b = node("b").await;
+    let peer = b.connect(&a.address().to_string()).await.unwrap();
+    (a, b, peer)
+}
+
+#[tokio::test]
+async fn tell_and_ask_across_nodes_with_the_typed_client() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        assert_eq!(peer, "a");
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        assert!(!remote.is_local());
+        assert_eq!(remote.node(), Some("a"));
+        assert_eq!(remote.id(), counter.id(), "the remote ref names the same actor");
+        remote.tell(Add { n: 1 }).await.unwrap();
+        remote.tell_add(2).await.unwrap();
+        assert_eq!(remote.add(3).await.unwrap(), 6);
+        assert_eq!(remote.ask(Add { n: 4 }).timeout(Duration::from_secs(5)).await.unwrap(), 10);
+        // And the local side saw the same.
+        assert_eq!(counter.local_only().await.unwrap(), 10);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_not_registered_for_remote_use_is_refused_at_the_sender() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        let err = remote.tell(LocalOnly).await.unwrap_err();
+        assert!(matches!(err, SendError::NotRemote(LocalOnly)), "{err:?}");
+        let err = remote.ask(LocalOnly).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotRemote);
+        assert!(matches!(remote.try_tell(LocalOnly), Err(SendError::NotRemote(_))));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lookups_of_unknown_names_and_peers_fail_with_typed_errors() {
+    bounded(async {
+        let (_a, b, peer) = pair().await;
+        let err = b.lookup::<Counter>(&peer, "nobody").await.unwrap_err();
+        assert!(matches!(err, NodeError::NotFound { ref name, .. } if name == "nobody"), "{err:?}");
+        let err = b.lookup::<Counter>("zed", "counter").await.unwrap_err();
+        assert!(matches!(err, NodeError::UnknownPeer(_)), "{err:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panic_on_the_far_side_reaches_the_asker() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        let err = remote.boom().await.unwrap_err();
+        let AskError::Panicked(panic) = err else { panic!("expected a panic, got {err:?}") };
+        assert_eq!(panic.message(), "boom on purpose");
+        // The actor stopped (default on_panic): a remote monitor would see it,
+        // and the node answers further asks with "unknown actor".
+        counter.wait_for_stop().await;
+        let err = remote.add(1).await.unwrap_err();
+        assert!(
+            matches!(&err, AskError::Remote(e) if e.kind() == RemoteErrorKind::UnknownActor),
+            "an ask to a stopped remote actor fails with a remote error: {err:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_can_carry_a_reference_and_messages_can_carry_one() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let greeter = a.system().spawn(Greeter::default());
+        a.register("greeter", &greeter).unwrap();
+        let remote: ActorRef<Greeter> = b.lookup(&peer, "greeter").await.unwrap();
+
+        // A local ref of b travels to a, and a answers through it.
+        let inbox = b.system().spawn(Inbox { got: Vec::new() });
+        assert!(remote.greet("bob".into(), inbox.clone()).await.unwrap());
+        assert_eq!(inbox.got().await.unwrap(), vec!["hello, bob".to_owned()]);
+
+        // A ref of a's actor comes back in a reply and works from b.
+        let made: ActorRef<Inbox> = remote.make_inbox().await.unwrap();
+        assert!(!made.is_local());
+        made.tell_deliver("from b".into()).await.unwrap();
+        // Sent back to a inside a message, it resolves to a's local actor.
+        assert!(remote.greet("carol".into(), made.clone()).await.unwrap());
+        assert_eq!(
+            made.got().await.unwrap(),
+            vec!["made here".to_owned(), "from b".to_owned(), "hello, carol".to_owned()]
+        );
+
+        // Once a no longer holds it, the inbox stops; a reference to it that
+        // comes back is refused with the reason, not a panic.
+        remote.forget_inboxes().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let err = remote.greet("dan".into(), made.clone()).await.unwrap_err();
+        assert!(
+            matches!(&err, AskError::Remote(e) if e.kind() == RemoteErrorKind::Undecodable
+                && (e.detail().contains("has stopped") || e.detail().contains("no longer"))),
+            "{err:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        struct Watcher(Option<tokio::sync::oneshot::Sender<Terminated>>);
+        impl Actor for Watcher {
+            type Error = std::convert::Infallible;
+        }
+        struct Watch(ActorRef<Counter>);
+        impl Message for Watch {
+            type Reply = ();
+        }
+        impl Handler<Watch> for Watcher {
+            async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
+                ctx.monitor(&target);
+            }
+        }
+        impl Handler<Terminated> for Watcher {
+            async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
+                if let Some(tx) = self.0.take() {
+                    let _ = tx.send(t);
+                }
+            }
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let watcher = b.system().spawn(Watcher(Some(tx)));
+        watcher.ask(Watch(remote.clone())).await.unwrap();
+        // Let the watch reach the far side before the stop does.
+        assert_eq!(remote.add(1).await.unwrap(), 1);
+
+        remote.kill();
+        let notice = rx.await.unwrap();
+        assert_eq!(notice.id, counter.id());
+        assert!(matches!(notice.reason, StopReason::Killed), "{:?}", notice.reason);
+        assert!(matches!(remote.wait_for_stop().await, StopReason::NotFound | StopReason::Killed));
+        assert!(!remote.is_alive());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_and_reaches_no_actor() {
+    bounded(async {
+        let a = node("a").await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let intruder =
+            Node::builder(ActorSystem::new()).name("intruder").secret("guess").limits(limits()).start().await.unwrap();
+        let err = intruder.connect(&a.address().to_string()).await.unwrap_err();
+        assert!(
+            matches!(err, NodeError::Handshake(HandshakeError::Authentication | HandshakeError::RefusedByPeer(_))),
+            "{err:?}"
+        );
+        assert!(a.peers().is_empty(), "the intruder never became a peer");
+        assert_eq!(counter.local_only().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_protocol_version_is_refused() {
+    bounded(async {
+        let a = node("a").await;
+        let future =
+            Node::builder(ActorSystem::new()).name("future").secret(SECRET).protocol_version(99).start().await.unwrap();
+        let err = future.connect(&a.address().to_string()).await.unwrap_err();
+        assert!(matches!(err, NodeError::Handshake(HandshakeError::Version { ours: 99, theirs: 1 })), "{err:?}");
+        assert!(a.peers().is_empty());
+    })
+    .await;
+}
+
+/// Connects a raw TCP socket to `node`, sends `bytes`, and reads until the
+/// node closes it.
+async fn raw_exchange(node: &Node, bytes: &[u8]) -> usize {
+    let addr = node.address().to_string();
+    let addr = addr.strip_prefix("tcp://").unwrap();
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket.write_all(bytes).await.unwrap();
+    let mut sink = Vec::new();
+    // The node closes the connection: read_to_end returns (or errors on a
+    // reset), it does not hang.
+    let _ = socket.read_to_end(&mut sink).await;
+    sink.len()
+}
+
+#[tokio::test]
+async fn oversized_and_garbage_frames_close_the_connection_and_the_node_goes_on() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+
+        // A length prefix of 4 GiB: refused before anything is allocated.
+        raw_exchange(&a, &[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]).await;
+        // A well-sized frame of garbage, then random bytes.
+        raw_exchange(&a, &[0, 0, 0, 5, 9, 9, 9, 9, 9]).await;
+        raw_exchange(&a, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+
+        // The good peer is still served.
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(remote.add(5).await.unwrap(), 5);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        let slow = tokio::spawn({
+            let remote = remote.clone();
+            async move { remote.slow(60_000).await }
+        });
+        // Wait until the ask is being handled on a.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        a.shutdown().await;
+        let err = slow.await.unwrap().unwrap_err();
+        assert!(err.is_node_down(), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
+        // New asks fail at once too.
+        assert!(remote.add(1).await.unwrap_err().is_node_down());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fifo_holds_for_100_000_tells_across_the_wire() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        const N: u64 = 100_000;
+        for seq in 0..N {
+            remote.tell_record(seq).await.unwrap();
+        }
+        assert_eq!(remote.stats().await.unwrap(), (N, true));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
+    bounded(async {
+        let a = node("a").await;
+        let b = Node::builder(ActorSystem::new())
+            .name("b")
+            .secret(SECRET)
+            .limits(Limits { credit_window: 8, ..limits() })
+            .start()
+            .await
+            .unwrap();
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let busy = a.system().spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
+        let free = a.system().spawn(Counter::default());
+        a.register("busy", &busy).unwrap();
+        a.register("free", &free).unwrap();
+        let busy: ActorRef<Counter> = b.lookup(&peer, "busy").await.unwrap();
+        let free: ActorRef<Counter> = b.lookup(&peer, "free").await.unwrap();
+
+        // Occupy the busy actor, then fill its window.
+        let blocker = tokio::spawn({
+            let busy = busy.clone();
+            async move { busy.slow(1_000).await }
+        });
+        let mut full_after = None;
+        for i in 0..100 {
+            match busy.try_tell(Record { seq: i }) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => {
+                    full_after = Some(i);
+                    break;
+                }
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        let full_after = full_after.expect("the window toward the busy actor fills up");
+        assert!(full_after <= 8, "at most the credit window is in flight, got {full_after}");
+
+        // The other actor on the same connection is not held up.
+        assert_eq!(free.add(7).timeout(Duration::from_millis(500)).await.unwrap(), 7);
+
+        // Once the busy actor drains, sending resumes, and nothing was lost.
+        assert_eq!(blocker.await.unwrap().unwrap(), 1_000);
+        busy.tell_record(full_after).await.unwrap();
+        assert_eq!(busy.stats().await.unwrap(), (full_after + 1, true));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
+    bounded(async {
+        let (a, b, peer) = pair().await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let mut letters = a.system().dead_letters();
+        counter.stop();
+        counter.wait_for_stop().await;
+        drop(counter);
+        remote.tell_add(1).await.unwrap();
+        let letter = letters.recv().await.unwrap();
+        assert_eq!(letter.reason, DeadLetterReason::Undeliverable);
+        assert!(letter.detail.as_deref().unwrap_or_default().contains("Counter::Add"), "{letter:?}");
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_unix_socket_transport_carries_the_same_traffic() {
+    bounded(async {
+        let dir = std::env::temp_dir().join(format!("actor-remote-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.sock");
+        let _ = std::fs::remove_file(&path);
+        let a = Node::builder(ActorSystem::new())
+            .name("a")
+            .secret(SECRET)
+            .listen(&format!("unix:{}", path.display()))
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let b = node("b").await;
+        let peer = b.connect(&format!("unix:{}", path.display())).await.unwrap();
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        for seq in 0..1_000 {
+            remote.tell_record(seq).await.unwrap();
+        }
+        assert_eq!(remote.stats().await.unwrap(), (1_000, true));
+        assert_eq!(remote.add(2).await.unwrap(), 2);
+        a.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_remote_error_names_what_went_wrong() {
+    let e = RemoteError::new(RemoteErrorKind::UnknownMessage, "Counter::Nope");
+    assert_eq!(e.to_string(), "unknown message type: Counter::Nope");
+}
