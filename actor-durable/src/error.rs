@@ -19,6 +19,7 @@ use std::sync::Arc;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("not-a-store");
+/// assert!(matches!(Store::open(dir.path()), Err(StoreError::Io(_)))); // a directory
 /// std::fs::write(&path, b"this is a text file, not a store").unwrap();
 ///
 /// let err = Store::open(&path).unwrap_err();
@@ -134,7 +135,7 @@ impl StdError for StoreError {
 /// # Examples
 ///
 /// ```
-/// use actor_durable::{Store, StoreError};
+/// use actor_durable::Store;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let dir = tempfile::tempdir().unwrap();

@@ -123,7 +123,10 @@ impl<S: EventSourced> Actor for EventSourcedActor<S> {
 
 impl<S: EventSourced> fmt::Debug for EventSourcedActor<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventSourcedActor").field("stream", &self.stream).field("last_seq", &self.last).finish_non_exhaustive()
+        f.debug_struct("EventSourcedActor")
+            .field("stream", &self.stream)
+            .field("last_seq", &self.last)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,11 +209,14 @@ pub async fn spawn_event_sourced<S: EventSourced>(
         .map_err(|e| StoreError::Storage(format!("reader task failed: {e}")))??;
 
     let mut state = match &read.snapshot {
-        Some((seq, bytes)) => decode::<S>(bytes).map_err(|e| StoreError::Codec(format!("snapshot at {seq} of {stream}: {e}")))?,
+        Some((seq, bytes)) => {
+            decode::<S>(bytes).map_err(|e| StoreError::Codec(format!("snapshot at {seq} of {stream}: {e}")))?
+        }
         None => S::default(),
     };
     for (seq, bytes) in &read.events {
-        let event = decode::<S::Event>(bytes).map_err(|e| StoreError::Codec(format!("event {seq} of {stream}: {e}")))?;
+        let event =
+            decode::<S::Event>(bytes).map_err(|e| StoreError::Codec(format!("event {seq} of {stream}: {e}")))?;
         state.apply(&event);
     }
     let recovery = Recovery {
@@ -371,7 +377,8 @@ impl<S: EventSourced> Handler<Execute<S>> for EventSourcedActor<S> {
         }
         let mut encoded = Vec::with_capacity(events.len());
         for event in &events {
-            let bytes = postcard::to_allocvec(event).map_err(|e| CommandError::Store(StoreError::codec("event does not serialize", e)))?;
+            let bytes = postcard::to_allocvec(event)
+                .map_err(|e| CommandError::Store(StoreError::codec("event does not serialize", e)))?;
             encoded.push(bytes);
         }
         let (stream, first) = (self.stream.clone(), self.last + 1);

@@ -75,7 +75,12 @@ const READ_BATCH: usize = 256;
 /// # system.shutdown().await;
 /// # }
 /// ```
-pub fn spawn_durable<A, M>(system: &ActorSystem, actor: A, store: &Store, queue: &str) -> Result<DurableRef<A, M>, StoreError>
+pub fn spawn_durable<A, M>(
+    system: &ActorSystem,
+    actor: A,
+    store: &Store,
+    queue: &str,
+) -> Result<DurableRef<A, M>, StoreError>
 where
     A: Handler<Delivery<M>>,
     M: Serialize + DeserializeOwned + Send + 'static,
@@ -207,8 +212,11 @@ where
         if let Err(err) = self.feed().await {
             tracing::warn!(queue = %self.queue.name(), error = %err, "durable mailbox feeder stopped");
         }
-        drop(self.claim);
-        self.queue.state.progress.send_modify(|p| p.consumer = false);
+        // Let go of everything that holds the store before saying so, so
+        // that whoever waits for the stop may reopen the file at once.
+        let progress = self.queue.state.clone();
+        drop(self);
+        progress.progress.send_modify(|p| p.consumer = false);
     }
 
     async fn feed(&mut self) -> Result<(), StoreError> {
@@ -271,11 +279,9 @@ where
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(format!(
-            "does not deserialize as {}: {} bytes left over",
-            std::any::type_name::<T>(),
-            rest.len()
-        )),
+        Ok((_, rest)) => {
+            Err(format!("does not deserialize as {}: {} bytes left over", std::any::type_name::<T>(), rest.len()))
+        }
         Err(e) => Err(format!("does not deserialize as {}: {e}", std::any::type_name::<T>())),
     }
 }

@@ -173,7 +173,12 @@ where
     /// assert!(queue.dead_letters().unwrap().is_empty());
     /// ```
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        Ok(self.store.read_dead(&self.state)?.into_iter().map(|(seq, bytes, reason)| DeadLetter { seq, bytes, reason }).collect())
+        Ok(self
+            .store
+            .read_dead(&self.state)?
+            .into_iter()
+            .map(|(seq, bytes, reason)| DeadLetter { seq, bytes, reason })
+            .collect())
     }
 
     /// The highest sequence number committed so far (0 if none), as seen by

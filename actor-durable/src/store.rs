@@ -156,7 +156,10 @@ impl Store {
         &self.inner.path
     }
 
-    pub(crate) async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op) -> Result<T, StoreError> {
+    pub(crate) async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.send(make(tx)).await?;
         rx.await.unwrap_or(Err(StoreError::Closed))
@@ -205,7 +208,12 @@ impl Store {
     }
 
     /// Up to `limit` pending messages of `queue` after sequence number `after`.
-    pub(crate) fn read_pending(&self, queue: &QueueState, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    pub(crate) fn read_pending(
+        &self,
+        queue: &QueueState,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.read()?;
         let table = match txn.open_table(queue_def(&queue.table)) {
             Ok(t) => t,
@@ -247,6 +255,8 @@ impl Store {
             Err(TableError::TableDoesNotExist(_)) => None,
             Err(e) => return Err(StoreError::from_redb(e)),
         };
+        // A snapshot is taken at the journal's last event, so the events
+        // after it are all that is left to replay.
         let after = snapshot.as_ref().map_or(0, |(seq, _)| *seq);
         let mut events = Vec::new();
         let mut last = after;
@@ -256,13 +266,6 @@ impl Store {
                     let (k, v) = row.map_err(StoreError::from_storage)?;
                     last = k.value().1;
                     events.push((last, v.value().to_vec()));
-                }
-                // The last event may be older than the snapshot's if the
-                // snapshot is all there is; look it up for the next number.
-                if events.is_empty() {
-                    if let Some(row) = t.range((stream, 0)..=(stream, u64::MAX)).map_err(StoreError::from_storage)?.next_back() {
-                        last = last.max(row.map_err(StoreError::from_storage)?.0.value().1);
-                    }
                 }
             }
             Err(TableError::TableDoesNotExist(_)) => {}
@@ -387,7 +390,9 @@ fn open_error(err: redb::DatabaseError, path: &Path) -> StoreError {
             corrupt(e.to_string())
         }
         D::Storage(e) => StoreError::from_storage(e),
-        D::UpgradeRequired(version) => corrupt(format!("written in redb file format {version}, which this version cannot read")),
+        D::UpgradeRequired(version) => {
+            corrupt(format!("written in redb file format {version}, which this version cannot read"))
+        }
         other => corrupt(other.to_string()),
     }
 }
@@ -537,8 +542,7 @@ impl Committer {
                     Some(next) => *next,
                     None => {
                         let meta = txn.open_table(META).map_err(table_err)?;
-                        let next = meta.get(queue.table.as_str()).map_err(storage)?.map_or(1, |v| v.value());
-                        next
+                        meta.get(queue.table.as_str()).map_err(storage)?.map_or(1, |v| v.value())
                     }
                 };
                 txn.open_table(queue_def(&queue.table))
@@ -575,7 +579,10 @@ impl Committer {
                 Ok(Done::Recorded(true))
             }
             Op::Snapshot { stream, seq, state, .. } => {
-                txn.open_table(SNAPSHOTS).map_err(table_err)?.insert(&**stream, (*seq, state.as_slice())).map_err(storage)?;
+                txn.open_table(SNAPSHOTS)
+                    .map_err(table_err)?
+                    .insert(&**stream, (*seq, state.as_slice()))
+                    .map_err(storage)?;
                 Ok(Done::Acked)
             }
             Op::Record { table, key, .. } => {
