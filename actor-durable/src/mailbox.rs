@@ -106,7 +106,39 @@ where
 /// A reference to an actor with a durable mailbox; see [`spawn_durable`].
 ///
 /// Dropping every `DurableRef` and [`ActorRef`] of the actor stops it, as
-/// for any actor; its queue stays in the store.
+/// for any actor; its queue stays in the store. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_durable::{Delivery, Store, spawn_durable};
+///
+/// struct Echo;
+/// impl Actor for Echo {
+///     type Error = std::convert::Infallible;
+/// }
+/// impl Handler<Delivery<String>> for Echo {
+///     async fn handle(&mut self, d: Delivery<String>, _: &mut Context<Self>) {
+///         println!("{}", d.message);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("echo.redb")).unwrap();
+/// let system = ActorSystem::new();
+/// let echo = spawn_durable(&system, Echo, &store, "echo").unwrap();
+/// let seq = echo.tell("hi".into()).await.unwrap();
+/// assert!(echo.wait_acked(seq).await);
+///
+/// echo.stop();
+/// assert!(echo.wait_for_stop().await.is_normal());
+/// // The queue outlives its actor: this waits for the next consumer.
+/// assert_eq!(echo.tell("later".into()).await.unwrap(), seq + 1);
+/// assert_eq!(echo.queue().len().unwrap(), 1);
+/// # }
+/// ```
 pub struct DurableRef<A: Actor, M> {
     actor: ActorRef<A>,
     queue: Queue<M>,

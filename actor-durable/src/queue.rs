@@ -134,7 +134,7 @@ where
     ///
     /// An I/O error reading the file.
     pub fn len(&self) -> Result<usize, StoreError> {
-        Ok(self.pending_seqs()?.len())
+        Ok(self.store.count_pending(&self.state)? as usize)
     }
 
     /// Whether no message is waiting.
@@ -143,7 +143,7 @@ where
     ///
     /// An I/O error reading the file.
     pub fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.store.read_pending(&self.state, 0, 1)?.is_empty())
+        Ok(self.store.count_pending(&self.state)? == 0)
     }
 
     /// The sequence numbers of the messages stored and not yet acknowledged,
@@ -153,7 +153,7 @@ where
     ///
     /// An I/O error reading the file.
     pub fn pending_seqs(&self) -> Result<Vec<u64>, StoreError> {
-        Ok(self.store.read_pending(&self.state, 0, usize::MAX)?.into_iter().map(|(seq, _)| seq).collect())
+        self.store.read_pending_seqs(&self.state)
     }
 
     /// The messages moved out of the queue because they could not be
@@ -189,6 +189,36 @@ where
 
     /// Every message up to this sequence number has been handled and its
     /// acknowledgement committed (or it was moved to the dead letters).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_durable::{Delivery, Store, spawn_durable};
+    ///
+    /// struct Sink;
+    /// impl Actor for Sink {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    /// impl Handler<Delivery<u8>> for Sink {
+    ///     async fn handle(&mut self, _: Delivery<u8>, _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<u8>("bytes").unwrap();
+    /// let seq = queue.push(1).await.unwrap();
+    /// assert_eq!(queue.acked_through(), 0);
+    /// assert!(!queue.wait_acked(seq).await); // no consumer: does not wait
+    ///
+    /// let system = ActorSystem::new();
+    /// let sink = spawn_durable(&system, Sink, &store, "bytes").unwrap();
+    /// assert!(queue.wait_acked(seq).await);
+    /// assert_eq!(queue.acked_through(), seq);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn acked_through(&self) -> u64 {
         self.state.progress.borrow().acked
     }
@@ -197,7 +227,8 @@ where
     /// handled and its acknowledgement committed.
     ///
     /// Returns `true` then, or `false` if no consumer is attached or the
-    /// consumer stopped first.
+    /// consumer stopped first. See [`acked_through`](Queue::acked_through)
+    /// for an example.
     ///
     /// # Cancel safety
     ///
@@ -227,7 +258,38 @@ impl<M> fmt::Debug for Queue<M> {
 
 /// A message moved to a queue's dead-letter table, with the reason.
 ///
-/// See [`Queue::dead_letters`].
+/// Returned by [`Queue::dead_letters`]; the bytes are the message as it was
+/// stored, so a program that still knows the old type can read it back.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_durable::{Delivery, Store, spawn_durable};
+///
+/// struct Numbers;
+/// impl Actor for Numbers {
+///     type Error = std::convert::Infallible;
+/// }
+/// impl Handler<Delivery<u32>> for Numbers {
+///     async fn handle(&mut self, _: Delivery<u32>, _: &mut Context<Self>) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("q.redb")).unwrap();
+/// // Written as text, read as numbers: the text does not deserialize.
+/// store.queue::<String>("numbers").unwrap().push("seven".into()).await.unwrap();
+///
+/// let system = ActorSystem::new();
+/// let numbers = spawn_durable(&system, Numbers, &store, "numbers").unwrap();
+/// assert!(numbers.wait_acked(1).await);
+/// let dead = numbers.queue().dead_letters().unwrap();
+/// assert_eq!(dead[0].seq, 1);
+/// assert!(dead[0].reason.starts_with("does not deserialize as u32"));
+/// # system.shutdown().await;
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeadLetter {

@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError, WriteTransaction};
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableError,
+    WriteTransaction,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backend::CappedFile;
@@ -226,6 +229,31 @@ impl Store {
             out.push((k.value(), v.value().to_vec()));
         }
         Ok(out)
+    }
+
+    /// The sequence numbers of every pending message of `queue`, in order.
+    pub(crate) fn read_pending_seqs(&self, queue: &QueueState) -> Result<Vec<u64>, StoreError> {
+        let txn = self.read()?;
+        let table = match txn.open_table(queue_def(&queue.table)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::from_redb(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(StoreError::from_storage)? {
+            out.push(row.map_err(StoreError::from_storage)?.0.value());
+        }
+        Ok(out)
+    }
+
+    /// How many messages of `queue` are pending.
+    pub(crate) fn count_pending(&self, queue: &QueueState) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        match txn.open_table(queue_def(&queue.table)) {
+            Ok(t) => t.len().map_err(StoreError::from_storage),
+            Err(TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(StoreError::from_redb(e)),
+        }
     }
 
     pub(crate) fn read_dead(&self, queue: &QueueState) -> Result<Vec<(u64, Vec<u8>, String)>, StoreError> {
