@@ -45,9 +45,12 @@ pub enum StoreError {
     },
     /// The disk, or the store's size limit
     /// ([`StoreBuilder::max_size`](crate::StoreBuilder::max_size)), is full.
-    /// Nothing of the failed commit was stored.
+    /// Nothing of the failed commit was stored. As after any I/O error
+    /// during a commit, the store then refuses further writes with the same
+    /// error until it is reopened; what was committed before is intact.
     StorageFull,
-    /// Any other I/O error.
+    /// Any other I/O error. A commit that fails with one leaves the store
+    /// refusing writes, as for [`StorageFull`](StoreError::StorageFull).
     Io(Arc<io::Error>),
     /// A value could not be serialized, or a stored value could not be read
     /// back as the expected type.

@@ -386,7 +386,7 @@ impl StoreBuilder {
         };
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(self.max_batch.max(64) * 4);
-        let committer = Committer { db: db.clone(), next_seq: HashMap::new(), max_batch: self.max_batch };
+        let committer = Committer { db: db.clone(), next_seq: HashMap::new(), max_batch: self.max_batch, failed: None };
         let thread = std::thread::Builder::new()
             .name("actor-durable-committer".into())
             .spawn(move || committer.run(rx))
@@ -510,6 +510,10 @@ struct Committer {
     /// use; forgotten when a commit fails.
     next_seq: HashMap<String, u64>,
     max_batch: usize,
+    /// The I/O error that failed a commit. redb refuses every write after
+    /// one until the file is reopened; this keeps reporting the cause (a
+    /// full disk stays `StorageFull`) instead of redb's generic refusal.
+    failed: Option<StoreError>,
 }
 
 impl Committer {
@@ -530,6 +534,12 @@ impl Committer {
     /// Applies every op of `batch` in one write transaction, commits it (one
     /// fsync), then answers each op and advances the queues' progress.
     fn commit(&mut self, batch: &mut Vec<Op>) {
+        if let Some(err) = &self.failed {
+            for op in batch.drain(..) {
+                fail(op, err.clone());
+            }
+            return;
+        }
         let result = self.db.begin_write().map_err(StoreError::from_redb).and_then(|txn| {
             let mut dirty = HashMap::new();
             let mut done = Vec::with_capacity(batch.len());
@@ -553,6 +563,9 @@ impl Committer {
             }
             Err(err) => {
                 tracing::warn!(error = %err, ops = batch.len(), "group commit failed");
+                if matches!(err, StoreError::StorageFull | StoreError::Io(_)) {
+                    self.failed = Some(err.clone());
+                }
                 self.next_seq.clear();
                 for op in batch.drain(..) {
                     fail(op, err.clone());

@@ -215,6 +215,9 @@ async fn a_full_disk_reaches_the_sender_as_a_typed_error_with_the_message_back()
     assert_eq!(err.to_string(), "durable tell failed: storage is full; nothing was committed");
     // The message comes back: the one sent after message `stored`.
     assert!(err.into_inner() == vec![stored as u8; 32 * 1024], "a different message came back");
+    // Until the store is reopened, even a small message gets the same typed error.
+    let again = queue.push(vec![1]).await.unwrap_err();
+    assert!(again.error().is_storage_full(), "{again:?}");
     drop((queue, store));
 
     // What was acknowledged before the disk filled up is all there.

@@ -2,7 +2,7 @@
 //! a child process, read what it reports on stdout, and kill it with
 //! SIGKILL in the middle of its work.
 //!
-//! `durable-crash-child queue STORE`: four producers tell `(producer, i)`
+//! `durable-crash-child queue STORE`: eight producers tell `(producer, i)`
 //! to a durable queue without end while a slow consumer handles them.
 //! Prints `committed SEQ PRODUCER I` when a tell has returned,
 //! `handled SEQ` from the handler, and `acked SEQ` when every message up to
@@ -27,7 +27,7 @@ impl Actor for Slow {
 
 impl Handler<Delivery<(u32, u64)>> for Slow {
     async fn handle(&mut self, d: Delivery<(u32, u64)>, _: &mut Context<Self>) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
         println!("handled {}", d.seq);
     }
 }
@@ -65,7 +65,7 @@ async fn queue(store: Store) {
             println!("acked {seen}");
         }
     });
-    let producers: Vec<_> = (0..4u32)
+    let producers: Vec<_> = (0..8u32)
         .map(|p| {
             let slow = slow.clone();
             tokio::spawn(async move {
