@@ -368,8 +368,8 @@ impl StoreBuilder {
             .map_err(StoreError::from_io)?;
         let backend = CappedFile::new(file, self.max_size).map_err(|e| open_error(e, &path))?;
         // With the integrity check on, redb reports a damaged file as an
-        // error; the catch is a second line of defence, so that no file can
-        // take the process down.
+        // error; the catch is a second line of defence, for damage the
+        // check misses and redb panics on.
         let opened = catch_unwind(AssertUnwindSafe(|| {
             redb::Builder::new().set_check_integrity_on_open(true).create_with_backend(backend)
         }));
