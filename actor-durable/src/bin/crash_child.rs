@@ -1,0 +1,110 @@
+//! A test helper, not a tool: the crash tests in `tests/crash.rs` run it as
+//! a child process, read what it reports on stdout, and kill it with
+//! SIGKILL in the middle of its work.
+//!
+//! `durable-crash-child queue STORE`: eight producers tell `(producer, i)`
+//! to a durable queue without end while a slow consumer handles them.
+//! Prints `committed SEQ PRODUCER I` when a tell has returned,
+//! `handled SEQ` from the handler, and `acked SEQ` when every message up to
+//! `SEQ` is acknowledged on disk.
+//!
+//! `durable-crash-child journal STORE`: executes `Add(n)` for n = 1, 2, ...
+//! on an event-sourced counter (snapshot every 7 events) and prints
+//! `applied SEQ TOTAL` when a command has returned.
+
+use std::time::Duration;
+
+use actor_core::prelude::*;
+use actor_durable::{Delivery, EventSourced, Store, spawn_durable, spawn_event_sourced};
+use serde::{Deserialize, Serialize};
+
+/// Handles each message slowly, so that messages pile up unacknowledged.
+struct Slow;
+
+impl Actor for Slow {
+    type Error = std::convert::Infallible;
+}
+
+impl Handler<Delivery<(u32, u64)>> for Slow {
+    async fn handle(&mut self, d: Delivery<(u32, u64)>, _: &mut Context<Self>) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        println!("handled {}", d.seq);
+    }
+}
+
+/// A running total, event-sourced.
+#[derive(Default, Serialize, Deserialize)]
+struct Total(u64);
+
+impl EventSourced for Total {
+    type Command = u64;
+    type Event = u64;
+    type Error = std::convert::Infallible;
+
+    fn handle(&self, n: u64) -> Result<Vec<u64>, Self::Error> {
+        Ok(vec![n])
+    }
+
+    fn apply(&mut self, n: &u64) {
+        self.0 += n;
+    }
+}
+
+async fn queue(store: Store) {
+    let system = ActorSystem::new();
+    let slow = spawn_durable(&system, Slow, &store, "stream").expect("spawn_durable");
+    let queue = slow.queue().clone();
+    tokio::spawn(async move {
+        let mut seen = queue.acked_through();
+        loop {
+            let next = seen + 1;
+            if !queue.wait_acked(next).await {
+                return;
+            }
+            seen = queue.acked_through();
+            println!("acked {seen}");
+        }
+    });
+    let producers: Vec<_> = (0..8u32)
+        .map(|p| {
+            let slow = slow.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let seq = slow.tell((p, i)).await.expect("tell");
+                    println!("committed {seq} {p} {i}");
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        let _ = p.await;
+    }
+}
+
+async fn journal(store: Store) {
+    let system = ActorSystem::new();
+    let total = spawn_event_sourced::<Total>(&system, &store, "total", 7).await.expect("spawn_event_sourced");
+    for n in 1.. {
+        let seq = total.execute(n).await.expect("execute");
+        let sum = total.inspect(|t| t.0).await.expect("inspect");
+        println!("applied {seq} {sum}");
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, mode, path] = args.as_slice() else {
+        eprintln!("usage: durable-crash-child (queue|journal) STORE");
+        std::process::exit(2);
+    };
+    let store = Store::open(path).expect("open the store");
+    match mode.as_str() {
+        "queue" => queue(store).await,
+        "journal" => journal(store).await,
+        _ => {
+            eprintln!("unknown mode {mode}");
+            std::process::exit(2);
+        }
+    }
+}
