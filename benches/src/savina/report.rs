@@ -1,0 +1,1 @@
+//! The results table (markdown) and chart (SVG).
