@@ -98,7 +98,8 @@ pub(crate) async fn ping_pong<F: Framework>(system: F::System, sizes: Sizes) -> 
     let rounds = sizes.round_trips();
     let (done_tx, mut done) = mpsc::unbounded_channel();
     let ponger = F::spawn_unbounded(&system, Ponger::<F> { pinger: None, pings: 0 }).await;
-    let pinger = F::spawn_unbounded(&system, Pinger::<F> { ponger: ponger.clone(), rounds, pongs: 0, done: done_tx }).await;
+    let pinger =
+        F::spawn_unbounded(&system, Pinger::<F> { ponger: ponger.clone(), rounds, pongs: 0, done: done_tx }).await;
     F::ask(&ponger, PongerMsg::Init(pinger.clone())).await;
     let start = Instant::now();
     F::send(&pinger, PingerMsg::Start);
@@ -146,7 +147,10 @@ impl<F: Framework> Behavior<F> for RingNode<F> {
             }
             RingMsg::Token(left) => {
                 self.forwarded += 1;
-                F::send::<RingNode<F>>(self.next.as_ref().expect("ring node not initialised"), RingMsg::Token(left - 1));
+                F::send::<RingNode<F>>(
+                    self.next.as_ref().expect("ring node not initialised"),
+                    RingMsg::Token(left - 1),
+                );
             }
             RingMsg::Count => return self.forwarded,
         }
@@ -259,6 +263,9 @@ pub(crate) async fn counting<F: Framework>(system: F::System, sizes: Sizes) -> O
 
 /// One actor of the big workload: pings a random peer, waits for its pong,
 /// and repeats; answers every ping it gets with a pong.
+// The peers' type is spelled out (not aliased) so that `derive(Debug)`
+// sees the projection and bounds it.
+#[allow(clippy::type_complexity)]
 #[derive(Debug)]
 pub struct BigNode<F: Framework> {
     id: u32,

@@ -75,9 +75,8 @@ impl Framework for Ractor {
     }
 
     async fn spawn<B: Behavior<Self>>(_system: &(), behavior: B) -> Self::Ref<B> {
-        let (actor, _task) = RactorActor::<B>::spawn(None, RactorActor(PhantomData), behavior)
-            .await
-            .expect("ractor: spawn failed");
+        let (actor, _task) =
+            RactorActor::<B>::spawn(None, RactorActor(PhantomData), behavior).await.expect("ractor: spawn failed");
         actor
     }
 
