@@ -19,8 +19,8 @@ pub mod report;
 pub use self::adapter::{Actix, Kameo, Ractor};
 pub use self::adapter::{Behavior, Framework, Ours, Raw, RawEnvelope, RawRef};
 pub use self::classic::{
-    BigMsg, BigNode, CoordinatorMsg, Counter, CounterMsg, Creature, CreatureMsg, Mall, MeetRequest, Pinger, PingerMsg,
-    Ponger, PongerMsg, Producer, RingMsg, RingNode, Worker, WorkerMsg,
+    BigMsg, BigNode, Coordinator, CoordinatorMsg, Counter, CounterMsg, Creature, CreatureMsg, Mall, MeetRequest,
+    Pinger, PingerMsg, Ponger, PongerMsg, Producer, RingMsg, RingNode, Worker, WorkerMsg,
 };
 pub use self::micro::{AccMsg, Accumulator, Sink, Squarer};
 

@@ -26,7 +26,7 @@ use benches::savina::report::{Report, Row, Unit};
 use benches::savina::{Entry, Flavour, IdleSample, Sizes, Workload, frameworks};
 
 /// The full run's scale: nominal (Savina-like) sizes times this.
-const FULL_SCALE: f64 = 0.2;
+const FULL_SCALE: f64 = 0.5;
 const QUICK_SCALE: f64 = 0.02;
 
 #[derive(Debug)]
