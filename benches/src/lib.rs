@@ -17,6 +17,10 @@
 //! Each workload checks its results (sums, replies, stop reasons) and panics
 //! on a wrong one, so that an implementation that skips work cannot post a
 //! fast time.
+//!
+//! The [`savina`] module holds the Savina-derived suite, which runs the same
+//! workloads on this framework, raw tokio and (feature `peers`) kameo,
+//! ractor and actix.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,6 +28,8 @@ use std::future::Future;
 use actor_core::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub mod savina;
 
 /// The mailbox capacity used on both sides: the framework's default
 /// ([`actor_core::mailbox::DEFAULT_CAPACITY`]), and the raw channel's bound.
