@@ -79,10 +79,10 @@ async fn first_run(store: Store) -> Result<(), Box<dyn std::error::Error>> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    if let [_, mode, path] = args.as_slice() {
-        if mode == "first-run" {
-            return first_run(Store::open(path)?).await;
-        }
+    if let [_, mode, path] = args.as_slice()
+        && mode == "first-run"
+    {
+        return first_run(Store::open(path)?).await;
     }
     let dir = std::env::temp_dir().join(format!("persistent-vs-transient-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

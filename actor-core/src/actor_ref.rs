@@ -1010,11 +1010,11 @@ impl<M: Message> Future for AskFuture<'_, M> {
                 AskState::Done => panic!("AskFuture polled after completion"),
             }
         }
-        if let Some(deadline) = this.deadline.as_pin_mut() {
-            if deadline.poll(cx).is_ready() {
-                *this.state = AskState::Done;
-                return Poll::Ready(Err(AskError::Timeout));
-            }
+        if let Some(deadline) = this.deadline.as_pin_mut()
+            && deadline.poll(cx).is_ready()
+        {
+            *this.state = AskState::Done;
+            return Poll::Ready(Err(AskError::Timeout));
         }
         Poll::Pending
     }

@@ -82,14 +82,14 @@ impl<R: Send + 'static> ReplyGuard<R> {
 
 impl<R: Send + 'static> Drop for ReplyGuard<R> {
     fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            if IN_HANDLER.get() {
-                ORPHANS.with_borrow_mut(|list| {
-                    list.push(Box::new(move |err: &PanicError| {
-                        let _ = tx.send(Err(ReplyFailure::Panicked(err.clone())));
-                    }))
-                });
-            }
+        if let Some(tx) = self.0.take()
+            && IN_HANDLER.get()
+        {
+            ORPHANS.with_borrow_mut(|list| {
+                list.push(Box::new(move |err: &PanicError| {
+                    let _ = tx.send(Err(ReplyFailure::Panicked(err.clone())));
+                }))
+            });
         }
     }
 }

@@ -260,7 +260,7 @@ fn a_supervised_pool_survives_worker_panics_with_no_lost_reply() {
             tasks.push(tokio::spawn(async move {
                 for i in 0..PER_TASK {
                     let n = t * PER_TASK + i;
-                    let explode = n % 331 == 0;
+                    let explode = n.is_multiple_of(331);
                     match pool.ask(Job { n, explode }).timeout(Duration::from_secs(30)).await {
                         Ok(reply) => {
                             assert!(!explode);

@@ -25,7 +25,7 @@ impl Message for Tick {
 impl Handler<Tick> for Tally {
     async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
         self.handled.fetch_add(1, Ordering::Relaxed);
-        if self.handled.load(Ordering::Relaxed) % 1000 == 0 {
+        if self.handled.load(Ordering::Relaxed).is_multiple_of(1000) {
             tokio::task::yield_now().await;
         }
     }
@@ -92,7 +92,7 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
             let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
             for _ in 0..20_000 {
                 let target = &doomed[(rng.next() % 10_000) as usize];
-                let panic = rng.next() % 2 == 0;
+                let panic = rng.next().is_multiple_of(2);
                 match target.ask(MaybePanic(panic)).timeout(Duration::from_secs(10)).await {
                     Ok(7) => {}
                     Err(AskError::Panicked(_) | AskError::Closed(_) | AskError::NoReply) => {

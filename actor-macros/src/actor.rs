@@ -439,11 +439,11 @@ fn check_unique(specs: &mut Vec<MessageSpec>, errors: &mut Errors) {
             );
             ok = false;
         }
-        if let Some((wire, span)) = &spec.wire_name {
-            if let Some(first) = wire_names.get(wire) {
-                errors.at(*span, format_args!("wire name `{wire}` is already used by `{first}`"));
-                ok = false;
-            }
+        if let Some((wire, span)) = &spec.wire_name
+            && let Some(first) = wire_names.get(wire)
+        {
+            errors.at(*span, format_args!("wire name `{wire}` is already used by `{first}`"));
+            ok = false;
         }
         let method = spec.method.unraw().to_string();
         if ACTOR_REF_METHODS.contains(&method.as_str()) {

@@ -453,7 +453,7 @@ impl RemoteEndpoint for Endpoint {
                     return;
                 }
                 let corr = self.peer.corr();
-                if corr % 1024 == 0 {
+                if corr.is_multiple_of(1024) {
                     // Asks whose askers gave up leave an entry until a reply
                     // comes; sweep them now and then.
                     self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
@@ -731,14 +731,14 @@ impl Reader {
 
     /// A tell or ask for a local actor.
     fn incoming(&mut self, target: ActorId, wire_name: &str, payload: Bytes, reply: Option<(u64, ReplySink)>) {
-        if let Some(queue) = self.parked.get(&target) {
-            if queue.queued.load(Ordering::Acquire) > 0 {
-                // Earlier messages to this actor still wait for room: queue
-                // behind them, keeping the sender's order.
-                queue.queued.fetch_add(1, Ordering::AcqRel);
-                let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
-                return;
-            }
+        if let Some(queue) = self.parked.get(&target)
+            && queue.queued.load(Ordering::Acquire) > 0
+        {
+            // Earlier messages to this actor still wait for room: queue
+            // behind them, keeping the sender's order.
+            queue.queued.fetch_add(1, Ordering::AcqRel);
+            let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
+            return;
         }
         let Some(exported) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
             undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
