@@ -1,0 +1,115 @@
+//! Two real OS processes: this test's node and the `remote-node` binary.
+//! Kill the peer mid-stream, see pending asks fail fast, restart it, see
+//! the connection come back.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use actor_core::error::SendError;
+use actor_core::prelude::*;
+use actor_remote::{Limits, Node};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The same actor as the binary's, so the wire names match
+/// (`Counter::Add`, `Counter::Slow`); this side never spawns it.
+#[derive(Default)]
+struct Counter {
+    total: u64,
+}
+
+#[actor]
+impl Counter {
+    #[message(remote)]
+    fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[message(remote)]
+    async fn slow(&mut self, millis: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        millis
+    }
+}
+
+/// Starts the binary on `address`; returns it once it listens.
+async fn start_peer(address: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
+        .args(["--listen", address, "--name", "peer", "--secret", "shared"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the remote-node binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the peer starts in time")
+        .unwrap()
+        .expect("the peer prints its address");
+    assert!(line.starts_with("listening "), "{line}");
+    child
+}
+
+/// A free loopback port (bound and released; the peer binds it again).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let address = format!("tcp://127.0.0.1:{}", free_port());
+        let mut child = start_peer(&address).await;
+
+        let limits = Limits {
+            heartbeat_interval: Duration::from_millis(100),
+            heartbeat_timeout: Duration::from_secs(1),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(200),
+            ..Limits::default()
+        };
+        let node =
+            Node::builder(ActorSystem::new()).name("here").secret("shared").limits(limits).start().await.unwrap();
+        let peer = node.connect(&address).await.unwrap();
+        assert_eq!(peer, "peer");
+        let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(counter.add(2).await.unwrap(), 2);
+
+        // Mid-stream: a stream of tells and an ask that will not be answered.
+        let pending = tokio::spawn({
+            let counter = counter.clone();
+            async move { counter.slow(60_000).await }
+        });
+        for _ in 0..1_000 {
+            counter.tell_add(1).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        child.kill().await.unwrap();
+        let killed = Instant::now();
+        let err = pending.await.unwrap().unwrap_err();
+        assert!(err.is_node_down(), "{err:?}");
+        assert!(killed.elapsed() < Duration::from_secs(5), "failed fast: {:?}", killed.elapsed());
+        // Asks while the peer is down fail at once too.
+        assert!(counter.add(1).await.unwrap_err().is_node_down());
+
+        // Restarted on the same address: the node dialed it, so it reconnects.
+        let _child = start_peer(&address).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !node.peers().contains(&peer) {
+            assert!(Instant::now() < deadline, "reconnected in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A new process is a new incarnation: the old actor is gone, and
+        // the reference to it says so; a fresh lookup reaches the new one.
+        let err = counter.tell_add(1).await.unwrap_err();
+        assert!(matches!(err, SendError::Closed(_)), "{err:?}");
+        assert!(!counter.is_alive());
+        let fresh: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(fresh.add(5).await.unwrap(), 5, "the restarted peer starts from zero");
+    })
+    .await
+    .expect("the test finished in time");
+}
