@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -108,13 +108,13 @@ where
 }
 
 /// Runs the handshake on a fresh connection, within `timeout`. On success
-/// the stream is handed back, positioned after the handshake.
+/// the stream is handed back, with what was read past the handshake.
 pub(crate) async fn run<S>(
     stream: S,
     me: &Identity,
     secret: &[u8],
     timeout: Duration,
-) -> Result<(S, PeerInfo), HandshakeError>
+) -> Result<(S, PeerInfo, BytesMut), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -123,12 +123,10 @@ where
     let peer = tokio::time::timeout(timeout, exchange(&mut framed, me, secret))
         .await
         .map_err(|_| HandshakeError::Timeout)??;
+    // The peer may already have sent frames after its verdict: they were
+    // read along with it and belong to the connection.
     let parts = framed.into_parts();
-    if !parts.read_buf.is_empty() {
-        // The peer may not send frames before it has our verdict.
-        return Err(HandshakeError::Protocol("frames sent before the handshake ended".into()));
-    }
-    Ok((parts.io, peer))
+    Ok((parts.io, peer, parts.read_buf))
 }
 
 async fn exchange<S>(
@@ -203,7 +201,7 @@ mod tests {
         let (x, y) = tokio::io::duplex(4096);
         let t = Duration::from_secs(5);
         let (ra, rb) = tokio::join!(run(x, &a.0, a.1, t), run(y, &b.0, b.1, t));
-        (ra.map(|(_, p)| p), rb.map(|(_, p)| p))
+        (ra.map(|(_, p, _)| p), rb.map(|(_, p, _)| p))
     }
 
     #[tokio::test]
@@ -231,6 +229,34 @@ mod tests {
     async fn a_peer_claiming_our_name_is_refused() {
         let (a, _) = pair((identity("a", 1), b"s"), (identity("a", 1), b"s")).await;
         assert!(matches!(a, Err(HandshakeError::Protocol(_))), "{a:?}");
+    }
+
+    /// A side that finishes first may send at once; what it sends is not
+    /// lost in the other side's handshake buffer.
+    #[tokio::test]
+    async fn frames_sent_right_after_the_handshake_are_kept() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (x, y) = tokio::io::duplex(4096);
+        let t = Duration::from_secs(5);
+        let a = async {
+            let (mut stream, _, _) = run(x, &identity("a", 1), b"s", t).await.unwrap();
+            stream.write_all(b"first frame").await.unwrap();
+            stream
+        };
+        let b = async {
+            // Slow to finish: a's bytes arrive before b reads them.
+            let (mut stream, _, early) = run(y, &identity("b", 1), b"s", t).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut got = early.to_vec();
+            while got.len() < b"first frame".len() {
+                let mut buf = [0u8; 64];
+                let n = stream.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        };
+        let (_keep, got) = tokio::join!(a, b);
+        assert_eq!(got, b"first frame");
     }
 
     #[test]

@@ -391,7 +391,7 @@ impl NodeInner {
             return Ok(peer.clone());
         }
         let stream = address::connect(address).await?;
-        let (stream, info) =
+        let (stream, info, early) =
             handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await.map_err(|e| {
                 tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
                 NodeError::Handshake(e)
@@ -400,7 +400,7 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info);
+        peer.attach(&node, stream, info, early);
         Ok(peer)
     }
 
@@ -408,10 +408,10 @@ impl NodeInner {
     async fn accepted(self: Arc<Self>, stream: BoxStream, from: String) {
         let result = handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await;
         match result {
-            Ok((stream, info)) => {
+            Ok((stream, info, early)) => {
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
-                if !peer.attach(&self, stream, info) {
+                if !peer.attach(&self, stream, info, early) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }

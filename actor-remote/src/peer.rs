@@ -220,7 +220,13 @@ impl Peer {
 
     /// Installs a freshly authenticated connection and starts its tasks.
     /// Refused (the stream is dropped) if a connection is already up.
-    pub(crate) fn attach(self: &Arc<Self>, node: &Arc<NodeInner>, stream: BoxStream, info: PeerInfo) -> bool {
+    pub(crate) fn attach(
+        self: &Arc<Self>,
+        node: &Arc<NodeInner>,
+        stream: BoxStream,
+        info: PeerInfo,
+        early: BytesMut,
+    ) -> bool {
         let (generation, close, stale_targets) = {
             let mut link = self.link();
             if link.up {
@@ -250,7 +256,7 @@ impl Peer {
         let (read, write) = tokio::io::split(stream);
         let limits = node.limits.clone();
         tokio::spawn(write_loop(self.clone(), generation, write, close.clone(), limits.clone()));
-        tokio::spawn(read_loop(self.clone(), generation, read, close, limits));
+        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits));
         // Frames queued while down go out now.
         self.wake_writer.notify_one();
         tracing::info!(peer = %self.name, generation, "connected");
@@ -602,6 +608,7 @@ async fn read_loop(
     peer: Arc<Peer>,
     generation: u64,
     read: ReadHalf<BoxStream>,
+    early: BytesMut,
     close: Arc<Notify>,
     limits: crate::Limits,
 ) {
@@ -618,6 +625,7 @@ async fn read_loop(
     };
     let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
     let mut framed = FramedRead::new(read, frames);
+    framed.read_buffer_mut().extend_from_slice(&early);
     let why = loop {
         let next = tokio::select! {
             next = tokio::time::timeout(limits.heartbeat_timeout, framed.next()) => next,

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Smoke test of the distributed_ping example: the one-command run (which
+# starts the pong process, plays, and kills it) must play every round both
+# ways and report the lost node; then the two-process form, one command
+# each, on a free loopback port.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() {
+  echo "distributed_ping smoke test FAILED: $*" >&2
+  exit 1
+}
+
+status=0
+out=$(timeout 60 cargo run -q --example distributed_ping -- --rounds 200) || status=$?
+printf '%s\n' "$out"
+[ "$status" -eq 0 ] || fail "the one-command run exited with status $status"
+grep -qE '^200 pings asked and answered in order' <<<"$out" || fail "the asks did not all come back"
+grep -qx '200 serves returned through a reference sent across the wire' <<<"$out" || fail "the tells did not all come back"
+grep -qx 'monitor fired after the pong process was killed: its node is down' <<<"$out" || fail "no node-loss report"
+grep -qE '^ask to the lost node failed at once: ' <<<"$out" || fail "the ask to the lost node did not fail"
+grep -qx 'match over' <<<"$out" || fail "the match did not end"
+
+# Two processes, one command each.
+cargo build -q --example distributed_ping
+bin=target/debug/examples/distributed_ping
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" --serve --listen "tcp://127.0.0.1:$port" >/dev/null &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+out=$(timeout 30 "$bin" --connect "tcp://127.0.0.1:$port" --rounds 50) || fail "the pinger failed"
+printf '%s\n' "$out"
+grep -qE '^50 pings asked and answered in order' <<<"$out" || fail "two-process asks failed"
+grep -qx '50 serves returned through a reference sent across the wire' <<<"$out" || fail "two-process tells failed"
+echo "distributed_ping smoke test passed"
