@@ -154,7 +154,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
             return Err(SendError::NotRemote(msg));
         }
         if let Err(refused) = self.endpoint.try_reserve() {
-            return Err(self.refused(refused, msg));
+            return Err(self.refused(refused, msg, std::any::type_name::<M>()));
         }
         self.send_reserved(msg).map_err(SendError::NotRemote)
     }
@@ -165,7 +165,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
                 return Err(SendError::NotRemote(msg));
             }
             if let Err(refused) = self.endpoint.reserve().await {
-                return Err(self.refused(refused, msg));
+                return Err(self.refused(refused, msg, std::any::type_name::<M>()));
             }
             self.send_reserved(msg).map_err(SendError::NotRemote)
         })
@@ -176,7 +176,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
             return Err(SendError::NotRemote(ask));
         }
         if let Err(refused) = self.endpoint.try_reserve() {
-            return Err(self.refused(refused, ask));
+            return Err(self.refused(refused, ask, std::any::type_name::<M>()));
         }
         self.send_ask(ask)
     }
@@ -187,7 +187,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
                 return Err(SendError::NotRemote(ask));
             }
             if let Err(refused) = self.endpoint.reserve().await {
-                return Err(self.refused(refused, ask));
+                return Err(self.refused(refused, ask, std::any::type_name::<M>()));
             }
             self.send_ask(ask)
         })
@@ -201,12 +201,12 @@ impl RemoteTarget {
     }
 
     /// The error for a refusal of credit, reporting what needs reporting.
-    fn refused<P>(&self, refused: remote::Refused, payload: P) -> SendError<P> {
+    fn refused<P>(&self, refused: remote::Refused, payload: P, message_type: &'static str) -> SendError<P> {
         match refused {
             remote::Refused::Full => SendError::Full(payload),
             remote::Refused::Closed => SendError::Closed(payload),
             remote::Refused::NodeDown => {
-                self.node_down(std::any::type_name::<P>());
+                self.node_down(message_type);
                 SendError::NodeDown(payload)
             }
         }

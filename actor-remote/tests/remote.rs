@@ -502,3 +502,108 @@ async fn a_remote_error_names_what_went_wrong() {
     let e = RemoteError::new(RemoteErrorKind::UnknownMessage, "Counter::Nope");
     assert_eq!(e.to_string(), "unknown message type: Counter::Nope");
 }
+
+/// Copies `from` to `to` until either closes; swallows everything once
+/// `frozen` is set.
+async fn pump<R, W>(mut from: R, mut to: W, frozen: std::sync::Arc<std::sync::atomic::AtomicBool>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A loopback TCP proxy that can be frozen: it keeps both connections open
+/// but stops forwarding, like a hung peer or a network that drops
+/// everything. Returns its address and the switch.
+async fn freezable_proxy(target: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("tcp://{}", listener.local_addr().unwrap());
+    let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = frozen.clone();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            tokio::spawn(pump(ri, wo, frozen.clone()));
+            tokio::spawn(pump(ro, wi, frozen.clone()));
+        }
+    });
+    (address, switch)
+}
+
+#[tokio::test]
+async fn heartbeats_detect_a_peer_that_hangs_without_closing() {
+    bounded(async {
+        let a = node("a").await;
+        let b = node("b").await;
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let target = a.address().to_string().trim_start_matches("tcp://").to_owned();
+        let (via, frozen) = freezable_proxy(target).await;
+        let peer = b.connect(&via).await.unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(remote.add(1).await.unwrap(), 1);
+
+        let pending = tokio::spawn({
+            let remote = remote.clone();
+            async move { remote.slow(60_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+        let frozen_at = std::time::Instant::now();
+        let err = pending.await.unwrap().unwrap_err();
+        assert!(err.is_node_down(), "{err:?}");
+        // heartbeat_timeout is 1 s in these tests.
+        let took = frozen_at.elapsed();
+        assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(5), "detected after {took:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters() {
+    bounded(async {
+        let a = node("a").await;
+        let b = Node::builder(ActorSystem::new())
+            .name("b")
+            .secret(SECRET)
+            .limits(Limits { outbox: 5, reconnect_min: Duration::from_secs(30), ..limits() })
+            .start()
+            .await
+            .unwrap();
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let mut letters = b.system().dead_letters();
+
+        a.shutdown().await;
+        // Wait until b has noticed.
+        while b.peers().contains(&peer) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for i in 0..5 {
+            remote.tell_record(i).await.unwrap_or_else(|e| panic!("tell {i} waits in the outbox: {e:?}"));
+        }
+        let err = remote.tell_record(5).await.unwrap_err();
+        assert!(matches!(err, SendError::NodeDown(Record { seq: 5 })), "{err:?}");
+        let letter = letters.recv().await.unwrap();
+        assert_eq!(letter.reason, DeadLetterReason::NodeDown);
+        assert_eq!(letter.recipient, Some(remote.id()));
+    })
+    .await;
+}
