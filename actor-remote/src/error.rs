@@ -28,6 +28,8 @@ pub enum HandshakeError {
     Closed,
     /// The connection failed.
     Io(io::Error),
+    /// TLS failed: no certificate, one the CA did not sign, or not TLS.
+    Tls(String),
 }
 
 impl fmt::Display for HandshakeError {
@@ -42,6 +44,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Timeout => f.write_str("handshake timed out"),
             HandshakeError::Closed => f.write_str("connection closed during the handshake"),
             HandshakeError::Io(e) => write!(f, "i/o error during the handshake: {e}"),
+            HandshakeError::Tls(e) => write!(f, "TLS failed: {e}"),
         }
     }
 }

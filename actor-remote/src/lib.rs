@@ -13,7 +13,8 @@
 //!
 //! - a handshake first: protocol version, node identity, and a shared-secret
 //!   challenge-response (HMAC-SHA256, constant-time check; the secret never
-//!   crosses). A peer that fails it never reaches an actor.
+//!   crosses). A peer that fails it never reaches an actor. With the `tls`
+//!   feature (on by default), [`NodeBuilder::tls`] adds mutual TLS under it.
 //! - length-delimited frames with a versioned header (kind, target actor,
 //!   message wire name, correlation id), bounded by [`Limits::max_frame`]
 //!   before anything is allocated; payloads are postcard.
@@ -39,7 +40,11 @@ mod frame;
 mod handshake;
 mod node;
 mod peer;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use crate::address::Address;
 pub use crate::error::{HandshakeError, NodeError};
 pub use crate::node::{Limits, Node, NodeBuilder};
+#[cfg(feature = "tls")]
+pub use crate::tls::{TlsConfig, TlsError};

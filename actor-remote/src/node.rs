@@ -10,7 +10,7 @@ use dashmap::DashMap;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::address::{self, Address, BoxStream, Listener};
-use crate::error::NodeError;
+use crate::error::{HandshakeError, NodeError};
 use crate::frame::VERSION;
 use crate::handshake::{self, Identity};
 use crate::peer::{Endpoint, Peer};
@@ -81,6 +81,8 @@ pub struct NodeBuilder {
     secret: Option<Vec<u8>>,
     limits: Limits,
     version: u16,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl NodeBuilder {
@@ -106,6 +108,14 @@ impl NodeBuilder {
     /// they know it without sending it; a peer that cannot is refused.
     pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secret = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Encrypts every connection with mutual TLS: peers must present a
+    /// certificate signed by the same CA (and still prove the secret).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -147,6 +157,8 @@ impl NodeBuilder {
             address,
             secret: secret.into(),
             handshakes: Arc::new(Semaphore::new(self.limits.concurrent_handshakes.max(1))),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
             limits: self.limits,
             peers: DashMap::new(),
             exports: DashMap::new(),
@@ -206,6 +218,8 @@ pub(crate) struct NodeInner {
     address: Address,
     secret: Arc<[u8]>,
     handshakes: Arc<Semaphore>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
     pub(crate) limits: Limits,
     peers: DashMap<String, Arc<Peer>>,
     /// Local actors reachable by id.
@@ -232,6 +246,8 @@ impl Node {
             secret: None,
             limits: Limits::default(),
             version: u16::from(VERSION),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -385,12 +401,32 @@ impl NodeInner {
             .clone()
     }
 
+    /// Wraps a fresh connection in TLS, when the node is configured for it.
+    #[cfg_attr(not(feature = "tls"), allow(clippy::unused_async))]
+    async fn secure(&self, stream: BoxStream, dialed: bool) -> Result<BoxStream, HandshakeError> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let secured = async { if dialed { tls.connect(stream).await } else { tls.accept(stream).await } };
+            return match tokio::time::timeout(self.limits.handshake_timeout, secured).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(HandshakeError::Tls(e.to_string())),
+                Err(_) => Err(HandshakeError::Timeout),
+            };
+        }
+        let _ = dialed;
+        Ok(stream)
+    }
+
     /// Dials `address`, runs the handshake and attaches the connection.
     pub(crate) async fn dial(&self, address: &Address) -> Result<Arc<Peer>, NodeError> {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
         let stream = address::connect(address).await?;
+        let stream = self.secure(stream, true).await.map_err(|e| {
+            tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
+            NodeError::Handshake(e)
+        })?;
         let (stream, info, early) =
             handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await.map_err(|e| {
                 tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
@@ -406,6 +442,13 @@ impl NodeInner {
 
     /// Runs the handshake on an accepted connection and attaches it.
     async fn accepted(self: Arc<Self>, stream: BoxStream, from: String) {
+        let stream = match self.secure(stream, false).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(%from, error = %e, "refused a connection");
+                return;
+            }
+        };
         let result = handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await;
         match result {
             Ok((stream, info, early)) => {
