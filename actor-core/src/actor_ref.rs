@@ -16,6 +16,7 @@ use tokio::time::Sleep;
 
 use crate::actor::{Actor, StopReason};
 use crate::cell::{Lane, Shared, Signal};
+use crate::deadlock::{self, Waiting};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
 use crate::error::{AskError, SendError};
 use crate::id::ActorId;
@@ -516,7 +517,7 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        AskRequest { sink: self.sink(), msg, timeout: None }
+        AskRequest { sink: self.sink(), msg, timeout: None, reentrant: <A as Handler<M>>::REENTRANT }
     }
 
     /// The runtime the actor's system runs on.
@@ -828,7 +829,7 @@ impl<M: Message> Recipient<M> {
     ///
     /// As [`ActorRef::ask`].
     pub fn ask(&self, msg: M) -> AskRequest<'_, M> {
-        AskRequest { sink: &*self.inner, msg, timeout: None }
+        AskRequest { sink: &*self.inner, msg, timeout: None, reentrant: false }
     }
 
     /// As [`ActorRef::stop`].
@@ -882,6 +883,8 @@ pub struct AskRequest<'a, M: Message> {
     sink: &'a dyn Sink<M>,
     msg: M,
     timeout: Option<Duration>,
+    /// The target's handler is exempt from cycle detection.
+    reentrant: bool,
 }
 
 impl<'a, M: Message> AskRequest<'a, M> {
@@ -923,7 +926,14 @@ impl<'a, M: Message> IntoFuture for AskRequest<'a, M> {
     type IntoFuture = AskFuture<'a, M>;
 
     fn into_future(self) -> Self::IntoFuture {
-        AskFuture { sink: self.sink, state: AskState::Start(self.msg), timeout: self.timeout, deadline: None }
+        AskFuture {
+            sink: self.sink,
+            state: AskState::Start(self.msg),
+            timeout: self.timeout,
+            reentrant: self.reentrant,
+            waiting: None,
+            deadline: None,
+        }
     }
 }
 
@@ -945,6 +955,9 @@ pin_project! {
         sink: &'a dyn Sink<M>,
         state: AskState<'a, M>,
         timeout: Option<Duration>,
+        reentrant: bool,
+        // This ask's edge in the graph of waits, while it lasts.
+        waiting: Option<Waiting>,
         #[pin]
         deadline: Option<Sleep>,
     }
@@ -981,6 +994,15 @@ impl<M: Message> Future for AskFuture<'_, M> {
         loop {
             match mem::replace(this.state, AskState::Done) {
                 AskState::Start(msg) => {
+                    // Only an ask made by a handler can close a cycle.
+                    if let Some(me) = reply::current_actor()
+                        && !*this.reentrant
+                    {
+                        match deadlock::wait(me, this.sink.id()) {
+                            Ok(waiting) => *this.waiting = Some(waiting),
+                            Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
+                        }
+                    }
                     let (tx, rx) = reply::channel();
                     match this.sink.try_ask(Ask(msg, tx)) {
                         Ok(()) => *this.state = AskState::Waiting(rx),
@@ -1049,7 +1071,15 @@ impl<'a, M: Message, R: Send + 'static> IntoFuture for AskWith<'a, M, R> {
 
     fn into_future(self) -> Self::IntoFuture {
         let AskWith { sink, msg, mut rx, timeout } = self;
+        let waiting = match reply::current_actor() {
+            Some(me) => match deadlock::wait(me, sink.id()) {
+                Ok(waiting) => Some(waiting),
+                Err(cycle) => return Box::pin(std::future::ready(Err(AskError::Deadlock(msg, cycle)))),
+            },
+            None => None,
+        };
         Box::pin(async move {
+            let _waiting = waiting;
             let exchange = async {
                 sink.tell(msg).await.map_err(SendError::into_ask)?;
                 std::future::poll_fn(|cx| poll_reply(&mut rx, cx)).await

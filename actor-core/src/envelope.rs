@@ -30,6 +30,8 @@ use crate::actor::Actor;
 use crate::context::Context;
 use crate::message::{Handler, Message};
 use crate::reply::{ReplyGuard, ReplyTx};
+use crate::system::DeadLetterReason;
+use futures::future::Either;
 
 /// Words of inline payload storage in an envelope.
 const INLINE_WORDS: usize = 3;
@@ -77,11 +79,18 @@ impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
     }
 
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
+        // The asker gave up (timed out, or dropped its future) while this
+        // waited in the mailbox: nobody wants the answer, so the handler
+        // does not run.
+        if self.1.0.is_closed() {
+            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            return Either::Left(std::future::ready(()));
+        }
         // Armed before the handler is called, so that even a panic in the
         // synchronous part of `handle` reaches the asker as a panic.
         let guard = ReplyGuard::arm(self.1);
         let fut = actor.handle(self.0, ctx);
-        async move { guard.send(fut.await) }
+        Either::Right(async move { guard.send(fut.await) })
     }
 }
 

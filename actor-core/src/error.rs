@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::deadlock::Cycle;
 use crate::id::ActorId;
 
 /// Why a message could not be queued in an actor's mailbox.
@@ -143,15 +144,22 @@ pub enum AskError<M> {
     /// The far node received the ask but could not deliver it: see
     /// [`RemoteError`].
     Remote(RemoteError),
+    /// The ask would never be answered: the target waits (directly or
+    /// through other actors' asks) on the asking actor, which would be
+    /// waiting on it. Nothing was sent; the message is handed back with the
+    /// cycle.
+    Deadlock(M, Cycle),
 }
 
 impl<M> AskError<M> {
     /// The message, if it was never queued.
     pub fn into_inner(self) -> Option<M> {
         match self {
-            AskError::Closed(m) | AskError::Full(m) | AskError::BlockingInRuntime(m) | AskError::NotRemote(m) => {
-                Some(m)
-            }
+            AskError::Closed(m)
+            | AskError::Full(m)
+            | AskError::BlockingInRuntime(m)
+            | AskError::NotRemote(m)
+            | AskError::Deadlock(m, _) => Some(m),
             AskError::NodeDown(m) => m,
             AskError::Timeout | AskError::NoReply | AskError::Panicked(_) | AskError::Remote(_) => None,
         }
@@ -169,6 +177,7 @@ impl<M> AskError<M> {
             AskError::NotRemote(_) => ErrorKind::NotRemote,
             AskError::NodeDown(_) => ErrorKind::NodeDown,
             AskError::Remote(_) => ErrorKind::Remote,
+            AskError::Deadlock(..) => ErrorKind::Deadlock,
         }
     }
 
@@ -184,6 +193,7 @@ impl<M> AskError<M> {
             AskError::NoReply => AskError::NoReply,
             AskError::Panicked(p) => AskError::Panicked(p),
             AskError::Remote(e) => AskError::Remote(e),
+            AskError::Deadlock(m, cycle) => AskError::Deadlock(f(m), cycle),
         }
     }
 
@@ -215,6 +225,7 @@ impl<M> fmt::Debug for AskError<M> {
             AskError::NotRemote(_) => f.write_str("NotRemote(..)"),
             AskError::NodeDown(_) => f.write_str("NodeDown(..)"),
             AskError::Remote(e) => f.debug_tuple("Remote").field(e).finish(),
+            AskError::Deadlock(_, cycle) => write!(f, "Deadlock(.., {cycle})"),
         }
     }
 }
@@ -224,6 +235,7 @@ impl<M> fmt::Display for AskError<M> {
         match self {
             AskError::Panicked(p) => write!(f, "handler panicked: {p}"),
             AskError::Remote(e) => write!(f, "remote node refused the message: {e}"),
+            AskError::Deadlock(_, cycle) => write!(f, "ask cycle, would never be answered: {cycle}"),
             other => fmt::Display::fmt(&other.kind(), f),
         }
     }
@@ -263,6 +275,8 @@ pub enum ErrorKind {
     NodeDown,
     /// The far node could not deliver the message.
     Remote,
+    /// The ask would wait in a cycle of asks.
+    Deadlock,
 }
 
 impl fmt::Display for ErrorKind {
@@ -278,6 +292,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotRemote => "message type is not registered for remote use",
             ErrorKind::NodeDown => "the actor's node is down",
             ErrorKind::Remote => "the remote node could not deliver the message",
+            ErrorKind::Deadlock => "ask cycle: the target waits on the asker",
         })
     }
 }

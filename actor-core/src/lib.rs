@@ -8,6 +8,7 @@ mod actor;
 mod actor_ref;
 mod cell;
 mod context;
+mod deadlock;
 mod envelope;
 pub mod error;
 mod id;

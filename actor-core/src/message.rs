@@ -61,6 +61,14 @@ pub trait Message: Send + 'static {
 /// # }
 /// ```
 pub trait Handler<M: Message>: Actor {
+    /// Exempts asks of `M` from ask-cycle detection. An ask that would wait
+    /// on an actor already waiting (directly or through others) on the
+    /// asker fails at once with
+    /// [`AskError::Deadlock`](crate::error::AskError::Deadlock); set this
+    /// to `true` for a handler that is meant to be asked that way (its asker
+    /// then relies on a timeout).
+    const REENTRANT: bool = false;
+
     /// Handles `msg` and returns the reply.
     ///
     /// A panic here is caught by the runtime: the asker gets

@@ -15,6 +15,7 @@ use std::fmt;
 use tokio::sync::oneshot;
 
 use crate::error::{PanicError, RemoteError};
+use crate::id::ActorId;
 
 pub(crate) type ReplyResult<R> = Result<R, ReplyFailure>;
 
@@ -31,21 +32,28 @@ pub(crate) enum ReplyFailure {
 type Orphan = Box<dyn FnOnce(&PanicError)>;
 
 thread_local! {
-    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    /// The actor whose handler (or hook) is being polled on this thread.
+    static CURRENT: Cell<Option<ActorId>> = const { Cell::new(None) };
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the "inside a handler" flag set, restoring it afterwards
-/// even if `f` panics.
-pub(crate) fn in_handler<T>(f: impl FnOnce() -> T) -> T {
-    struct Reset(bool);
+/// Runs `f` as actor `actor`'s handler: the "inside a handler" flag (for
+/// orphaned replies) and the current actor (for ask-cycle detection) are
+/// set, and restored afterwards even if `f` panics.
+pub(crate) fn in_handler<T>(actor: ActorId, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<ActorId>);
     impl Drop for Reset {
         fn drop(&mut self) {
-            IN_HANDLER.set(self.0);
+            CURRENT.set(self.0);
         }
     }
-    let _reset = Reset(IN_HANDLER.replace(true));
+    let _reset = Reset(CURRENT.replace(Some(actor)));
     f()
+}
+
+/// The actor whose handler is running on this thread, if any.
+pub(crate) fn current_actor() -> Option<ActorId> {
+    CURRENT.get()
 }
 
 /// Completes every reply parked by a panicking handler on this thread.
@@ -83,7 +91,7 @@ impl<R: Send + 'static> ReplyGuard<R> {
 impl<R: Send + 'static> Drop for ReplyGuard<R> {
     fn drop(&mut self) {
         if let Some(tx) = self.0.take()
-            && IN_HANDLER.get()
+            && CURRENT.get().is_some()
         {
             ORPHANS.with_borrow_mut(|list| {
                 list.push(Box::new(move |err: &PanicError| {

@@ -263,7 +263,8 @@ impl<A: Actor> Running<A> {
         loop {
             if !matches!(self.busy, Busy::Idle) {
                 let slot = &mut self.slot;
-                let polled = reply::in_handler(|| catch_unwind(AssertUnwindSafe(|| slot.poll(cx))));
+                let me = self.shared.cell.id;
+                let polled = reply::in_handler(me, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx))));
                 let busy = std::mem::replace(&mut self.busy, Busy::Idle);
                 match (polled, busy) {
                     (Ok(Poll::Pending), _) => {
@@ -328,8 +329,9 @@ impl<A: Actor> Running<A> {
                 }
                 Poll::Ready(Next::Message(env)) => {
                     let message_type = env.message_type_fn();
+                    let me = self.shared.cell.id;
                     let Running { slot, ctx, actor, .. } = self;
-                    let started = reply::in_handler(|| {
+                    let started = reply::in_handler(me, || {
                         catch_unwind(AssertUnwindSafe(|| {
                             // SAFETY: `actor` and `ctx` are fields of `self`,
                             // which lives in this task's pinned state for the
@@ -364,7 +366,8 @@ impl<A: Actor> Running<A> {
         let err = self.panic_error(&*payload, Some(message_type));
         // Drop the poisoned future. A reply it still held is parked by its
         // guard and completed with the panic just below.
-        reply::in_handler(|| {
+        let me = self.shared.cell.id;
+        reply::in_handler(me, || {
             let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         });
         reply::complete_orphans(&err);

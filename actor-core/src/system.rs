@@ -440,6 +440,10 @@ pub enum DeadLetterReason {
     /// target actor is unknown, or the message type is unknown or did not
     /// decode.
     Undeliverable,
+    /// An ask whose caller had already given up (its timeout passed, or its
+    /// future was dropped) by the time the actor reached it: skipped, not
+    /// handled.
+    Expired,
 }
 
 /// A subscription to a system's dead letters; see

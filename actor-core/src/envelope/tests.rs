@@ -158,14 +158,17 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     let env = Envelope::new(Ask(Small(13, Token(drops.clone())), tx));
 
     let mut slot = Slot::new();
+    let ctx_id = ctx.id();
     // SAFETY: as in `handle` above.
     unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
-    let outcome =
-        poll_fn(|cx| Poll::Ready(crate::reply::in_handler(|| catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))).await;
+    let outcome = poll_fn(|cx| {
+        Poll::Ready(crate::reply::in_handler(ctx_id, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))
+    })
+    .await;
     let payload = outcome.expect_err("the handler panics");
     assert!(!slot.is_empty(), "a panicked future stays until cleared");
     let err = PanicError::new(&*payload, ctx.id(), "Recorder", Some("Small"));
-    crate::reply::in_handler(|| slot.clear());
+    crate::reply::in_handler(ctx_id, || slot.clear());
     crate::reply::complete_orphans(&err);
     assert!(slot.is_empty());
     assert_eq!(drops.load(Ordering::SeqCst), 1);

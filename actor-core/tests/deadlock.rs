@@ -1,0 +1,257 @@
+//! Ask cycles fail at once with the cycle; asks whose caller gave up are
+//! skipped, not handled.
+
+use std::time::Duration;
+
+use actor_core::DeadLetterReason;
+use actor_core::error::{AskError, ErrorKind};
+use actor_core::prelude::*;
+
+/// Bounds every test: a hang is a failure.
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), f).await.expect("finished in time")
+}
+
+/// An actor that, asked to `Relay`, asks the next actor in a list (or
+/// itself) and reports what happened.
+#[derive(Default)]
+struct Node {
+    next: Option<ActorRef<Node>>,
+    handled: u64,
+}
+
+impl Actor for Node {
+    type Error = std::convert::Infallible;
+}
+
+struct SetNext(ActorRef<Node>);
+impl Message for SetNext {
+    type Reply = ();
+}
+impl Handler<SetNext> for Node {
+    async fn handle(&mut self, SetNext(next): SetNext, _: &mut Context<Self>) {
+        self.next = Some(next);
+    }
+}
+
+/// Asks the next actor (or itself, without one) to relay; the reply is the
+/// outcome, as text, once the chain returns.
+struct Relay;
+impl Message for Relay {
+    type Reply = Result<u64, String>;
+}
+impl Handler<Relay> for Node {
+    async fn handle(&mut self, _: Relay, ctx: &mut Context<Self>) -> Result<u64, String> {
+        self.handled += 1;
+        let next = self.next.clone().unwrap_or_else(|| ctx.actor_ref());
+        match next.ask(Relay).timeout(Duration::from_secs(5)).await {
+            Ok(inner) => inner,
+            Err(AskError::Deadlock(Relay, cycle)) => Err(format!("deadlock of {}", cycle.actors().len() - 1)),
+            Err(e) => Err(format!("other: {e}")),
+        }
+    }
+}
+
+/// The end of a chain: answers without asking anyone.
+struct Leaf;
+impl Message for Leaf {
+    type Reply = u64;
+}
+impl Handler<Leaf> for Node {
+    async fn handle(&mut self, _: Leaf, _: &mut Context<Self>) -> u64 {
+        self.handled += 1;
+        self.handled
+    }
+}
+
+#[tokio::test]
+async fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
+    bounded(async {
+        let a = ActorSystem::new().spawn(Node::default());
+        assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_actors_asking_each_other_fail_at_once() {
+    bounded(async {
+        let system = ActorSystem::new();
+        let a = system.spawn(Node::default());
+        let b = system.spawn(Node::default());
+        a.ask(SetNext(b.clone())).await.unwrap();
+        b.ask(SetNext(a.clone())).await.unwrap();
+        // a asks b, b asks a: b's ask closes the cycle and fails; b answers
+        // a with that, and a's ask returns.
+        let started = std::time::Instant::now();
+        assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 2".to_owned()));
+        assert!(started.elapsed() < Duration::from_secs(2), "at once, not at the 5 s timeout");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_longer_chain_is_found_and_the_cycle_named() {
+    bounded(async {
+        let system = ActorSystem::new();
+        let nodes: Vec<_> = (0..4).map(|_| system.spawn(Node::default())).collect();
+        for (i, node) in nodes.iter().enumerate() {
+            node.ask(SetNext(nodes[(i + 1) % nodes.len()].clone())).await.unwrap();
+        }
+        assert_eq!(nodes[0].ask(Relay).await.unwrap(), Err("deadlock of 4".to_owned()));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_error_hands_back_the_message_and_names_every_actor() {
+    struct Asker;
+    impl Actor for Asker {
+        type Error = std::convert::Infallible;
+    }
+    struct Probe;
+    impl Message for Probe {
+        type Reply = Option<(ErrorKind, Vec<ActorId>)>;
+    }
+    impl Handler<Probe> for Asker {
+        async fn handle(&mut self, _: Probe, ctx: &mut Context<Self>) -> Option<(ErrorKind, Vec<ActorId>)> {
+            let me = ctx.actor_ref();
+            match me.ask(Ping).await {
+                Err(e @ AskError::Deadlock(..)) => {
+                    let kind = e.kind();
+                    let AskError::Deadlock(Ping, cycle) = e else { unreachable!() };
+                    Some((kind, cycle.actors().to_vec()))
+                }
+                _ => None,
+            }
+        }
+    }
+    struct Ping;
+    impl Message for Ping {
+        type Reply = ();
+    }
+    impl Handler<Ping> for Asker {
+        async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
+    }
+    bounded(async {
+        let asker = ActorSystem::new().spawn(Asker);
+        let (kind, cycle) = asker.ask(Probe).await.unwrap().expect("a deadlock");
+        assert_eq!(kind, ErrorKind::Deadlock);
+        assert_eq!(cycle, vec![asker.id(), asker.id()]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn asks_that_close_no_cycle_are_untouched() {
+    bounded(async {
+        let system = ActorSystem::new();
+        let a = system.spawn(Node::default());
+        let b = system.spawn(Node::default());
+        // a -> b -> (b's next is unset, so b asks... ) no: give b a leaf.
+        let leaf = system.spawn(Node::default());
+        a.ask(SetNext(b.clone())).await.unwrap();
+        b.ask(SetNext(leaf.clone())).await.unwrap();
+        // leaf relays to itself: that one is a cycle of 1 at the end of the
+        // chain, and every actor before it still answers.
+        assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
+        // A plain ask chain without a cycle.
+        assert_eq!(leaf.ask(Leaf).await.unwrap(), 2);
+        // Many concurrent asks from plain tasks to one actor: no false alarm.
+        let asks: Vec<_> = (0..50)
+            .map(|_| {
+                tokio::spawn({
+                    let leaf = leaf.clone();
+                    async move { leaf.ask(Leaf).await }
+                })
+            })
+            .collect();
+        for ask in asks {
+            ask.await.unwrap().unwrap();
+        }
+    })
+    .await;
+}
+
+/// A handler marked reentrant is exempt: the ask is sent, and the asker's
+/// own timeout ends the wait.
+#[derive(Default)]
+struct Lenient;
+impl Actor for Lenient {
+    type Error = std::convert::Infallible;
+}
+struct Again;
+impl Message for Again {
+    type Reply = ();
+}
+impl Handler<Again> for Lenient {
+    const REENTRANT: bool = true;
+    async fn handle(&mut self, _: Again, _: &mut Context<Self>) {}
+}
+struct Start;
+impl Message for Start {
+    type Reply = bool;
+}
+impl Handler<Start> for Lenient {
+    async fn handle(&mut self, _: Start, ctx: &mut Context<Self>) -> bool {
+        ctx.actor_ref().ask(Again).timeout(Duration::from_millis(50)).await.unwrap_err().is_timeout()
+    }
+}
+
+#[tokio::test]
+async fn a_reentrant_handler_is_exempt() {
+    bounded(async {
+        let lenient = ActorSystem::new().spawn(Lenient);
+        assert!(lenient.ask(Start).await.unwrap(), "the ask went out and timed out");
+    })
+    .await;
+}
+
+/// Counts what it handles; `Hold` keeps it busy for a while.
+#[derive(Default)]
+struct Slow {
+    handled: u64,
+}
+impl Actor for Slow {
+    type Error = std::convert::Infallible;
+}
+struct Hold(Duration);
+impl Message for Hold {
+    type Reply = ();
+}
+impl Handler<Hold> for Slow {
+    async fn handle(&mut self, Hold(d): Hold, _: &mut Context<Self>) {
+        tokio::time::sleep(d).await;
+    }
+}
+struct Count;
+impl Message for Count {
+    type Reply = u64;
+}
+impl Handler<Count> for Slow {
+    async fn handle(&mut self, _: Count, _: &mut Context<Self>) -> u64 {
+        self.handled += 1;
+        self.handled
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ask_whose_caller_gave_up_is_skipped_and_reported_as_expired() {
+    let system = ActorSystem::new();
+    let slow = system.spawn(Slow::default());
+    let mut letters = system.dead_letters();
+    slow.tell(Hold(Duration::from_secs(10))).await.unwrap();
+    // Queued behind the hold; its caller gives up after 1 s.
+    let err = slow.ask(Count).timeout(Duration::from_secs(1)).await.unwrap_err();
+    assert!(err.is_timeout());
+    // A dropped ask future gives up too.
+    let gave_up = tokio::time::timeout(Duration::from_millis(10), async { slow.ask(Count).await }).await;
+    assert!(gave_up.is_err(), "the ask future was dropped while waiting");
+    // After the hold, the actor skips both: the next count is the first.
+    assert_eq!(slow.ask(Count).await.unwrap(), 1);
+    for _ in 0..2 {
+        let letter = letters.recv().await.unwrap();
+        assert_eq!(letter.reason, DeadLetterReason::Expired);
+        assert!(letter.message_type.ends_with("Count"), "{letter:?}");
+    }
+}
