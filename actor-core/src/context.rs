@@ -7,6 +7,7 @@ use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::error::ActorError;
+use crate::flight::{FlightRecord, Recorder};
 use crate::id::ActorId;
 use crate::monitor::ExitTrap;
 use crate::system::{ActorSystem, SpawnOptions};
@@ -56,11 +57,23 @@ pub struct Context<A: Actor> {
     tasks: Vec<tokio::task::AbortHandle>,
     /// Set by `trap_exits`: how linked exits reach this actor as messages.
     exit_trap: Option<ExitTrap<A>>,
+    /// The crash flight recorder, if the actor was spawned with one.
+    recorder: Option<Box<Recorder>>,
 }
 
 impl<A: Actor> Context<A> {
-    pub(crate) fn new(shared: Arc<Shared<A>>) -> Self {
-        Context { shared, children: Vec::new(), stop_now: None, tasks: Vec::new(), exit_trap: None }
+    pub(crate) fn new(shared: Arc<Shared<A>>, recorder: Option<Box<Recorder>>) -> Self {
+        Context { shared, children: Vec::new(), stop_now: None, tasks: Vec::new(), exit_trap: None, recorder }
+    }
+
+    /// The flight recorder, if there is one.
+    pub(crate) fn recorder(&mut self) -> Option<&mut Recorder> {
+        self.recorder.as_deref_mut()
+    }
+
+    /// What the flight recorder holds now.
+    pub(crate) fn flight_record(&self) -> Option<FlightRecord> {
+        self.recorder.as_ref().map(|r| r.snapshot())
     }
 
     fn cell(&self) -> &Cell {

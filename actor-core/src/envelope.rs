@@ -50,6 +50,9 @@ pub(crate) trait Payload<A: Actor>: Send + 'static {
     /// The type name of the message, for dead letters and panic reports.
     fn message_type() -> &'static str;
 
+    /// The message's rendering for the flight recorder.
+    fn describe(&self) -> Option<String>;
+
     /// Starts handling this payload: calls the handler and returns its future.
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a;
 }
@@ -65,6 +68,10 @@ impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
         type_name::<M>()
     }
 
+    fn describe(&self) -> Option<String> {
+        self.0.describe()
+    }
+
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
         let fut = actor.handle(self.0, ctx);
         async move {
@@ -76,6 +83,10 @@ impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
 impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
     fn message_type() -> &'static str {
         type_name::<M>()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.0.describe()
     }
 
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
@@ -121,6 +132,11 @@ impl<A: Actor, P: Payload<A>> Vt<A, P> {
     unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut Context<A>, slot: &mut Slot) {
         // SAFETY: guaranteed by the caller, see above.
         let payload = unsafe { take::<P>(data) };
+        // SAFETY: `Envelope::start`'s contract makes `ctx` valid and
+        // unaliased here; this borrow ends before the future takes it.
+        if let Some(recorder) = unsafe { (*ctx).recorder() } {
+            recorder.record(P::message_type(), payload.describe());
+        }
         // SAFETY: `Envelope::start`'s contract makes `actor` and `ctx` valid,
         // unaliased and alive until the slot is cleared, and keeps the slot
         // in place until then, which is what `Slot::put` requires.

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use crate::deadlock::Cycle;
+use crate::flight::FlightRecord;
 use crate::id::ActorId;
 
 /// Why a message could not be queued in an actor's mailbox.
@@ -385,6 +386,7 @@ struct PanicRepr {
     actor_id: ActorId,
     actor_type: &'static str,
     message_type: Option<&'static str>,
+    record: Option<FlightRecord>,
 }
 
 impl PanicError {
@@ -401,7 +403,25 @@ impl PanicError {
         } else {
             "non-string panic payload".to_owned()
         };
-        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type }))
+        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type, record: None }))
+    }
+
+    /// The same panic, with the actor's flight record attached.
+    pub(crate) fn with_record(self, record: FlightRecord) -> Self {
+        let repr = &*self.0;
+        PanicError(Arc::new(PanicRepr {
+            message: repr.message.clone(),
+            actor_id: repr.actor_id,
+            actor_type: repr.actor_type,
+            message_type: repr.message_type,
+            record: Some(record),
+        }))
+    }
+
+    /// The last messages the actor handled before the panic, if it was
+    /// spawned with a [flight recorder](crate::SpawnOptions::flight_recorder).
+    pub fn flight_record(&self) -> Option<&FlightRecord> {
+        self.0.record.as_ref()
     }
 
     /// A panic reported by another node: the text it said, and the types as
@@ -412,7 +432,7 @@ impl PanicError {
         actor_type: &'static str,
         message_type: Option<&'static str>,
     ) -> Self {
-        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type }))
+        PanicError(Arc::new(PanicRepr { message, actor_id, actor_type, message_type, record: None }))
     }
 
     /// What the panic said (its `&str` or `String` payload).

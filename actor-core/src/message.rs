@@ -23,6 +23,14 @@ use crate::context::Context;
 pub trait Message: Send + 'static {
     /// The value the handler returns to an asker.
     type Reply: Send + 'static;
+
+    /// A rendering of this message for the crash
+    /// [flight recorder](crate::SpawnOptions::flight_recorder), typically
+    /// `Some(format!("{self:?}"))`. The default is `None`: only the type
+    /// name is recorded. (`#[message(derive(Debug))]` implements it.)
+    fn describe(&self) -> Option<String> {
+        None
+    }
 }
 
 /// An actor's behaviour for one message type.

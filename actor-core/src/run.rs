@@ -358,7 +358,11 @@ impl<A: Actor> Running<A> {
 
     fn panic_error(&self, payload: &(dyn Any + Send), message_type: Option<&'static str>) -> PanicError {
         let cell = &self.shared.cell;
-        PanicError::new(payload, cell.id, cell.actor_type, message_type)
+        let err = PanicError::new(payload, cell.id, cell.actor_type, message_type);
+        match self.ctx.flight_record() {
+            Some(record) => err.with_record(record),
+            None => err,
+        }
     }
 
     /// After a handler panicked: fail its ask, ask `on_panic` what to do.
@@ -373,7 +377,10 @@ impl<A: Actor> Running<A> {
         reply::complete_orphans(&err);
         // A panic payload's destructor may itself panic.
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-        tracing::error!(error = %err, "handler panicked");
+        match err.flight_record() {
+            Some(record) => tracing::error!(error = %err, flight_record = %record, "handler panicked"),
+            None => tracing::error!(error = %err, "handler panicked"),
+        }
         self.ctx.take_stop_now();
         let action = AssertUnwindSafe(self.actor.on_panic(&mut self.ctx, &err)).catch_unwind().await;
         match action {

@@ -15,6 +15,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::context::Context;
+use crate::flight::Recorder;
 use crate::id::ActorId;
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
@@ -147,7 +148,8 @@ impl ActorSystem {
             shared.signal(Signal::Shutdown);
         }
         let span = tracing::info_span!("actor", id = %id, actor = shared.cell.actor_type);
-        let run = crate::run::run(actor, factory, Context::new(shared));
+        let recorder = options.flight_recorder.map(|n| Box::new(Recorder::new(n)));
+        let run = crate::run::run(actor, factory, Context::new(shared, recorder));
         // Without a subscriber the span is disabled: skip its wrapper, which
         // would otherwise be entered and exited on every poll of the task.
         let task = if span.is_disabled() {
@@ -362,6 +364,7 @@ pub struct SpawnOptions {
     mailbox: Mailbox,
     name: Option<Arc<str>>,
     shutdown_timeout: Option<Duration>,
+    flight_recorder: Option<usize>,
 }
 
 impl SpawnOptions {
@@ -390,6 +393,18 @@ impl SpawnOptions {
     /// loop that never awaits cannot be aborted.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Keeps a crash flight recorder: the type (and, where the message
+    /// offers one with [`Message::describe`](crate::Message::describe), a
+    /// rendering) of the last `messages` messages the actor started
+    /// handling. When a handler panics, the record is attached to the
+    /// [`PanicError`](crate::error::PanicError) (which the asker, the
+    /// supervisor and monitors see) and logged through `tracing`. Off by
+    /// default; it costs nothing when off.
+    pub fn flight_recorder(mut self, messages: usize) -> Self {
+        self.flight_recorder = Some(messages);
         self
     }
 

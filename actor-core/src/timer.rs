@@ -534,6 +534,10 @@ struct Timed<M> {
 }
 
 impl<A: Handler<M>, M: Message> Payload<A> for Timed<M> {
+    fn describe(&self) -> Option<String> {
+        self.msg.describe()
+    }
+
     fn message_type() -> &'static str {
         type_name::<M>()
     }

@@ -399,12 +399,25 @@ impl MessageSpec {
         // A sync method runs as soon as the runtime starts the handler (which
         // catches panics there too) and the future only carries the reply; an
         // async method's own future is the handler's future.
+        // A message that derives `Debug` shows its value in flight records.
+        let describe = self
+            .derives
+            .iter()
+            .any(|p| p.is_ident("Debug") || p.segments.last().is_some_and(|s| s.ident == "Debug"))
+            .then(|| {
+                quote! {
+                    fn describe(&self) -> ::core::option::Option<::std::string::String> {
+                        ::core::option::Option::Some(::std::format!("{self:?}"))
+                    }
+                }
+            });
         let body = if self.is_async { call } else { quote!(::core::future::ready(#call)) };
         quote! {
             #definition
 
             impl ::actor_core::Message for #name {
                 type Reply = #reply;
+                #describe
             }
 
             impl ::actor_core::Handler<#name> for #actor_ty {

@@ -85,7 +85,7 @@ fn payload_placement() {
 /// A context for driving envelopes by hand, outside a run loop.
 fn context(system: &ActorSystem) -> Context<Recorder> {
     let shared = Arc::new(Shared::new(Cell::new("Recorder", None, system.clone(), None), Queue::new(1)));
-    Context::new(shared)
+    Context::new(shared, None)
 }
 
 /// Runs one envelope through a slot, as the run loop does.

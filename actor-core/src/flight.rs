@@ -1,0 +1,108 @@
+//! The crash flight recorder: the last messages an actor handled, kept for
+//! the report of its panic.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+/// One message as the flight recorder saw it: its type and, where the
+/// message offers one ([`Message::describe`](crate::Message::describe)), a
+/// rendering of its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The message's type name.
+    pub message_type: &'static str,
+    /// The message's `Debug` rendering, if it offers one.
+    pub rendering: Option<String>,
+}
+
+/// The last messages an actor started handling before it panicked, oldest
+/// first; the last one is the message whose handler panicked (for a panic
+/// in a handler). Attached to the
+/// [`PanicError`](crate::error::PanicError) when the actor was spawned with
+/// [`SpawnOptions::flight_recorder`](crate::SpawnOptions::flight_recorder).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Fragile;
+/// impl Actor for Fragile {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// #[derive(Debug)]
+/// struct Poke(u32);
+/// impl Message for Poke {
+///     type Reply = ();
+///     fn describe(&self) -> Option<String> {
+///         Some(format!("{self:?}"))
+///     }
+/// }
+/// impl Handler<Poke> for Fragile {
+///     async fn handle(&mut self, Poke(n): Poke, _: &mut Context<Self>) {
+///         assert!(n < 3, "poked too hard");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let fragile = ActorSystem::new().spawn_with(Fragile, SpawnOptions::new().flight_recorder(2));
+/// for n in 1..=3 {
+///     let _ = fragile.ask(Poke(n)).await;
+/// }
+/// let StopReason::Panicked(panic) = fragile.wait_for_stop().await else { unreachable!() };
+/// let record = panic.flight_record().expect("recorded");
+/// let seen: Vec<_> = record.entries().iter().filter_map(|r| r.rendering.as_deref()).collect();
+/// assert_eq!(seen, ["Poke(2)", "Poke(3)"]);
+/// # }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlightRecord {
+    entries: Vec<Recorded>,
+}
+
+impl FlightRecord {
+    /// The recorded messages, oldest first.
+    pub fn entries(&self) -> &[Recorded] {
+        &self.entries
+    }
+}
+
+impl fmt::Display for FlightRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, entry) in self.entries.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            match &entry.rendering {
+                Some(r) => write!(f, "{}: {r}", entry.message_type)?,
+                None => f.write_str(entry.message_type)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ring buffer an actor with a flight recorder keeps.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    capacity: usize,
+    ring: VecDeque<Recorded>,
+}
+
+impl Recorder {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Recorder { capacity: capacity.max(1), ring: VecDeque::with_capacity(capacity.clamp(1, 64)) }
+    }
+
+    pub(crate) fn record(&mut self, message_type: &'static str, rendering: Option<String>) {
+        if self.ring.len() == self.capacity {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(Recorded { message_type, rendering });
+    }
+
+    pub(crate) fn snapshot(&self) -> FlightRecord {
+        FlightRecord { entries: self.ring.iter().cloned().collect() }
+    }
+}
