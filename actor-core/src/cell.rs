@@ -10,6 +10,7 @@ use std::task::{Poll, Waker};
 use crate::actor::{Actor, StopReason};
 use crate::id::ActorId;
 use crate::mailbox::queue::Queue;
+use crate::stats::{ActorState, ActorStats, Counters};
 use crate::supervision::ChildExit;
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
@@ -36,6 +37,8 @@ pub(crate) enum Signal {
 /// of root actors, a parent's children, a child's parent.
 pub(crate) trait Lane: Send + Sync {
     fn cell(&self) -> &Cell;
+    /// A snapshot of the actor for `ActorSystem::stats`.
+    fn stats(&self) -> ActorStats;
     /// Queues a signal; ignored once the actor has terminated.
     fn signal(&self, signal: Signal);
 }
@@ -53,6 +56,20 @@ pub(crate) struct Shared<A: Actor> {
 impl<A: Actor> Lane for Shared<A> {
     fn cell(&self) -> &Cell {
         &self.cell
+    }
+
+    fn stats(&self) -> ActorStats {
+        let cell = &self.cell;
+        ActorStats {
+            id: cell.id,
+            name: cell.name.clone(),
+            actor_type: cell.actor_type,
+            parent: cell.parent.as_ref().map(|p| p.cell().id),
+            mailbox_len: self.mailbox.len(),
+            processed: cell.counters.processed(),
+            restarts: cell.counters.restarts(),
+            state: if self.is_accepting() { ActorState::Running } else { ActorState::Stopping },
+        }
     }
 
     fn signal(&self, signal: Signal) {
@@ -98,6 +115,7 @@ pub(crate) struct Cell {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) system: ActorSystem,
     pub(crate) parent: Option<Arc<dyn Lane>>,
+    pub(crate) counters: Counters,
     terminated: OnceLock<StopReason>,
     /// Who waits for the end: tasks, and notices (monitors, links). A plain
     /// list: termination happens once, and a stale waker left by a dropped
@@ -126,6 +144,7 @@ impl Cell {
             name,
             system,
             parent,
+            counters: Counters::default(),
             terminated: OnceLock::new(),
             waiters: Mutex::new(Vec::new()),
         }

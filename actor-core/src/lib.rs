@@ -22,6 +22,7 @@ pub mod remote;
 mod remote_message;
 mod reply;
 mod run;
+mod stats;
 pub mod supervision;
 mod system;
 mod timer;
@@ -38,6 +39,7 @@ pub use crate::monitor::Terminated;
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
+pub use crate::stats::{ActorState, ActorStats, SystemStats};
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,

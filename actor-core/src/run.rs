@@ -73,7 +73,7 @@ impl<A: Actor> Drop for TerminateOnDrop<A> {
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
             }
             cell.system.registry().forget(cell.id);
-            cell.system.forget();
+            cell.system.forget(cell.id);
             cell.terminate(StopReason::Killed);
         }
     }
@@ -225,6 +225,7 @@ impl<A: Actor> Running<A> {
             Ok(fresh) => {
                 drop(std::mem::replace(&mut self.actor, fresh));
                 self.ctx.take_stop_now();
+                self.shared.cell.counters.restarted();
                 tracing::debug!("actor restarted");
                 None
             }
@@ -277,6 +278,7 @@ impl<A: Actor> Running<A> {
                         }
                     }
                     (Ok(Poll::Ready(())), Busy::Handling(_) | Busy::Idle) => {
+                        self.shared.cell.counters.handled();
                         if let Some(reason) = self.ctx.take_stop_now() {
                             return Poll::Ready(Served::Stop(reason));
                         }
@@ -295,6 +297,7 @@ impl<A: Actor> Running<A> {
                         }
                     }
                     (Err(payload), Busy::Handling(message_type)) => {
+                        self.shared.cell.counters.handled();
                         return Poll::Ready(Served::Panicked(payload, message_type()));
                     }
                     (Err(payload), Busy::ChildHook) => {
@@ -349,7 +352,10 @@ impl<A: Actor> Running<A> {
                     });
                     match started {
                         Ok(()) => self.busy = Busy::Handling(message_type),
-                        Err(payload) => return Poll::Ready(Served::Panicked(payload, message_type())),
+                        Err(payload) => {
+                            self.shared.cell.counters.handled();
+                            return Poll::Ready(Served::Panicked(payload, message_type()));
+                        }
                     }
                 }
             }
@@ -523,7 +529,7 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
         tracing::warn!(%reason, "actor stopped");
     }
     cell.system.registry().forget(cell.id);
-    cell.system.forget();
+    cell.system.forget(cell.id);
     if let Some(parent) = &cell.parent {
         parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), false)));
     }

@@ -16,10 +16,12 @@ use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::context::Context;
 use crate::flight::Recorder;
-use crate::id::ActorId;
+use crate::id::{ActorId, IdHasher};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::registry::Registry;
+use crate::stats::SystemStats;
+use dashmap::DashMap;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,6 +69,8 @@ struct SystemInner {
     dead_letter_count: AtomicU64,
     shutdown_timeout: Duration,
     registry: Registry,
+    /// Every live actor, for `stats`, when the system is observed.
+    observed: Option<DashMap<ActorId, Weak<dyn Lane>, IdHasher>>,
 }
 
 impl ActorSystem {
@@ -87,6 +91,7 @@ impl ActorSystem {
             handle: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             dead_letter_capacity: DEFAULT_DEAD_LETTER_CAPACITY,
+            observe: false,
         }
     }
 
@@ -140,6 +145,9 @@ impl ActorSystem {
         let id = shared.cell.id;
         let actor_ref = ActorRef::counted(shared.clone());
         self.inner.live.fetch_add(1, Ordering::Relaxed);
+        if let Some(observed) = &self.inner.observed {
+            observed.insert(id, Arc::downgrade(&(shared.clone() as Arc<dyn Lane>)));
+        }
         if is_root {
             let weak: Weak<dyn Lane> = Arc::downgrade(&(shared.clone() as Arc<dyn Lane>));
             self.inner.roots.lock().unwrap_or_else(PoisonError::into_inner).push(weak);
@@ -161,8 +169,54 @@ impl ActorSystem {
     }
 
     /// Called by an actor's run loop once it has terminated.
-    pub(crate) fn forget(&self) {
+    pub(crate) fn forget(&self, id: ActorId) {
         self.inner.live.fetch_sub(1, Ordering::Relaxed);
+        if let Some(observed) = &self.inner.observed {
+            observed.remove(&id);
+        }
+    }
+
+    /// A snapshot of the running actors: each one's mailbox depth, messages
+    /// handled, restarts, state and parent (the actor tree), and the
+    /// dead-letter count. Lists every live actor if the system was built
+    /// with [`SystemBuilder::observe`], only the root actors otherwise.
+    /// Reading it costs the actors nothing: their counters are plain
+    /// relaxed stores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let echo = system.spawn_with(Echo, SpawnOptions::new().name("echo"));
+    /// echo.ask(Ping).await.unwrap();
+    /// let stats = system.stats();
+    /// let echo_stats = stats.actors.iter().find(|a| a.id == echo.id()).unwrap();
+    /// assert_eq!(echo_stats.processed, 1);
+    /// assert_eq!(echo_stats.name.as_deref(), Some("echo"));
+    /// # }
+    /// ```
+    pub fn stats(&self) -> SystemStats {
+        let lanes: Vec<Arc<dyn Lane>> = match &self.inner.observed {
+            Some(observed) => observed.iter().filter_map(|e| e.value().upgrade()).collect(),
+            None => self
+                .inner
+                .roots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .live
+                .iter()
+                .filter_map(Weak::upgrade)
+                .collect(),
+        };
+        let actors = lanes.iter().filter(|l| !l.cell().is_terminated()).map(|l| l.stats()).collect();
+        SystemStats { actors, live: self.actor_count(), dead_letters: self.dead_letter_count() }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -306,6 +360,7 @@ pub struct SystemBuilder {
     handle: Option<Handle>,
     shutdown_timeout: Duration,
     dead_letter_capacity: usize,
+    observe: bool,
 }
 
 impl SystemBuilder {
@@ -325,6 +380,15 @@ impl SystemBuilder {
     /// [`DEFAULT_DEAD_LETTER_CAPACITY`].
     pub fn dead_letter_capacity(mut self, capacity: usize) -> Self {
         self.dead_letter_capacity = capacity.max(1);
+        self
+    }
+
+    /// Tracks every live actor (children too), so that
+    /// [`ActorSystem::stats`] lists them all with their parents: the actor
+    /// tree. Costs one map insert at spawn and one removal at stop. Off by
+    /// default, when `stats` lists only the root actors.
+    pub fn observe(mut self, observe: bool) -> Self {
+        self.observe = observe;
         self
     }
 
@@ -351,6 +415,7 @@ impl SystemBuilder {
                 dead_letter_count: AtomicU64::new(0),
                 shutdown_timeout: self.shutdown_timeout,
                 registry: Registry::new(),
+                observed: self.observe.then(|| DashMap::with_hasher(IdHasher::default())),
             }),
         }
     }

@@ -1,0 +1,95 @@
+//! Counters an observer reads while the system runs: per-actor messages
+//! handled, restarts, mailbox depth and state, and the actor tree.
+//!
+//! The counters are written by the actor's own task only, with plain
+//! relaxed stores (no lock, no read-modify-write per message), and read by
+//! whoever asks for [`ActorSystem::stats`](crate::ActorSystem::stats).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::id::ActorId;
+
+/// Per-actor counters, kept in the actor's shared cell.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    processed: AtomicU64,
+    restarts: AtomicU32,
+}
+
+impl Counters {
+    /// Counts one handled message. Only the actor's task writes, so a load
+    /// and a store suffice.
+    pub(crate) fn handled(&self) {
+        let n = self.processed.load(Ordering::Relaxed);
+        self.processed.store(n + 1, Ordering::Relaxed);
+    }
+
+    /// Counts one restart in place.
+    pub(crate) fn restarted(&self) {
+        let n = self.restarts.load(Ordering::Relaxed);
+        self.restarts.store(n + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn restarts(&self) -> u32 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+}
+
+/// Where an actor is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ActorState {
+    /// Accepting and handling messages.
+    Running,
+    /// Stopping: it accepts no new messages and is finishing up.
+    Stopping,
+}
+
+/// One actor, as [`ActorSystem::stats`](crate::ActorSystem::stats) sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ActorStats {
+    /// The actor's id.
+    pub id: ActorId,
+    /// The name given at spawn, if any.
+    pub name: Option<Arc<str>>,
+    /// The actor's type name.
+    pub actor_type: &'static str,
+    /// Its parent, for a child actor.
+    pub parent: Option<ActorId>,
+    /// Messages waiting in its mailbox.
+    pub mailbox_len: usize,
+    /// Messages it has handled (across restarts).
+    pub processed: u64,
+    /// Times its supervisor restarted it in place.
+    pub restarts: u32,
+    /// Running or stopping.
+    pub state: ActorState,
+}
+
+/// A snapshot of a system: every live actor (or only the root actors, for
+/// a system built without
+/// [`SystemBuilder::observe`](crate::SystemBuilder::observe)) and the
+/// dead-letter count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SystemStats {
+    /// The actors, in no particular order.
+    pub actors: Vec<ActorStats>,
+    /// How many actors are alive.
+    pub live: usize,
+    /// Dead letters so far.
+    pub dead_letters: u64,
+}
+
+impl SystemStats {
+    /// The children of `parent` (or the root actors, for `None`), by id.
+    pub fn children_of(&self, parent: Option<ActorId>) -> impl Iterator<Item = &ActorStats> + '_ {
+        self.actors.iter().filter(move |a| a.parent == parent)
+    }
+}
