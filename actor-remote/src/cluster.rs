@@ -148,9 +148,10 @@ pub enum ClusterEvent {
     /// names and group members are gone.
     NodeLeft(Member),
     /// Two actors claimed one name (registered concurrently on different
-    /// nodes). Every node picks the same winner, the lowest `(node name,
-    /// actor id)`; the loser's node withdraws its claim. The losing actor
-    /// keeps running.
+    /// nodes, or in two clusters that merged). Every node picks the same
+    /// winner, the lowest `(node name, actor id)`; the loser's node
+    /// withdraws its claim. The losing actor keeps running. Reported on the
+    /// loser's node always, and on every other node that saw both claims.
     NameConflict {
         /// The name.
         name: String,
@@ -324,6 +325,7 @@ impl Cluster {
                 reported: HashSet::new(),
                 dirty: false,
                 deaf_until: None,
+                frozen_inbox: Vec::new(),
             }),
         });
         inner.cluster.set(shared.clone()).map_err(|_| ClusterError::AlreadyStarted)?;
@@ -361,7 +363,8 @@ impl Cluster {
                     // The seed's full identity is learned from its answer:
                     // foca accepts an announce addressed to any identity of
                     // its name.
-                    let guess = Id { name: peer.name.clone(), address: seed.to_string(), incarnation: 0, generation: 0 };
+                    let guess =
+                        Id { name: peer.name.clone(), address: seed.to_string(), incarnation: 0, generation: 0 };
                     self.shared.update(|inner, _| {
                         if let Err(e) = inner.swim.announce(guess, &mut inner.effects) {
                             tracing::warn!(error = %e, "announce failed");
@@ -534,11 +537,25 @@ impl Cluster {
         }
     }
 
-    /// Ignores SWIM traffic for `pause`, as a node frozen that long (a long
-    /// garbage collection, a stopped VM) would: for tests of suspicion.
+    /// Acts frozen for `pause`, as a process in a long garbage collection or
+    /// a stopped VM would: nothing is sent, timers fire late, and SWIM
+    /// packets that arrive wait (as in a socket's buffer) until it thaws.
+    /// For tests of suspicion.
     #[doc(hidden)]
     pub fn freeze(&self, pause: Duration) {
         self.shared.lock().deaf_until = Some(Instant::now() + pause);
+        let shared = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            tokio::time::sleep(pause).await;
+            let Some(shared) = shared.upgrade() else { return };
+            shared.update(|inner, _| {
+                for data in std::mem::take(&mut inner.frozen_inbox) {
+                    if let Err(e) = inner.swim.handle_data(&data, &mut inner.effects) {
+                        tracing::debug!(error = %e, "SWIM packet refused");
+                    }
+                }
+            });
+        });
     }
 
     /// The members of `group` as references, in `(node, id)` order.
@@ -647,6 +664,7 @@ struct Inner {
     reported: HashSet<(String, String, ActorId)>,
     dirty: bool,
     deaf_until: Option<Instant>,
+    frozen_inbox: Vec<Vec<u8>>,
 }
 
 impl Inner {
@@ -698,6 +716,11 @@ impl Shared {
             self.perform(out);
         }
         result
+    }
+
+    /// When a frozen node (see `Cluster::freeze`) thaws.
+    fn frozen_until(&self) -> Option<Instant> {
+        self.lock().deaf_until.filter(|until| Instant::now() < *until)
     }
 
     fn settle(&self, inner: &mut Inner, out: &mut Out) {
@@ -838,6 +861,7 @@ impl Shared {
         match wire {
             Wire::Swim(data) => self.update(|inner, _| {
                 if inner.deaf_until.is_some_and(|until| Instant::now() < until) {
+                    inner.frozen_inbox.push(data);
                     return;
                 }
                 if let Err(e) = inner.swim.handle_data(&data, &mut inner.effects) {
@@ -867,8 +891,10 @@ impl Shared {
     }
 
     fn perform(&self, out: Out) {
-        for (to, bytes) in out.sends {
-            self.send(&to, bytes);
+        if self.frozen_until().is_none() {
+            for (to, bytes) in out.sends {
+                self.send(&to, bytes);
+            }
         }
         for (after, timer) in out.timers {
             let shared = self.me.clone();
@@ -877,6 +903,9 @@ impl Shared {
                 let Some(shared) = shared.upgrade() else { return };
                 if shared.halted.load(Ordering::Acquire) {
                     return;
+                }
+                if let Some(until) = shared.frozen_until() {
+                    tokio::time::sleep_until(until.into()).await;
                 }
                 shared.update(|inner, _| {
                     if let Err(e) = inner.swim.handle_timer(timer, &mut inner.effects) {

@@ -43,7 +43,7 @@ use super::Cluster;
 /// }
 /// let workers = cluster.group::<Worker>("workers");
 /// assert_eq!(workers.len(), 3);
-/// assert_eq!(workers.tell_all(Work { n: 1 }).await, 3);
+/// assert_eq!(workers.tell_all(|| Work { n: 1 }).await, 3);
 /// // Round-robin: three asks land on three different workers.
 /// for _ in 0..3 {
 ///     assert_eq!(workers.round_robin().unwrap().work(1).await?, 2);
@@ -111,17 +111,18 @@ impl<A: RemoteActor> Group<A> {
         Some(members.swap_remove(i))
     }
 
-    /// Tells `msg` to every member once; returns how many accepted it.
-    /// Members that stopped or whose node is unreachable are skipped (their
-    /// copies go to dead letters).
-    pub async fn tell_all<M>(&self, msg: M) -> usize
+    /// Tells every member once a message built by `make` (called once per
+    /// member: `|| msg.clone()` for a `Clone` message); returns how many
+    /// accepted it. Members that stopped or whose node is unreachable are
+    /// skipped (their copies go to dead letters).
+    pub async fn tell_all<M>(&self, mut make: impl FnMut() -> M) -> usize
     where
         A: Handler<M>,
-        M: Message + Clone,
+        M: Message,
     {
         let mut delivered = 0;
         for member in self.members() {
-            if member.tell(msg.clone()).await.is_ok() {
+            if member.tell(make()).await.is_ok() {
                 delivered += 1;
             }
         }

@@ -58,12 +58,20 @@ pub(crate) fn swim_config(config: &ClusterConfig) -> Config {
     swim.remove_down_after = Some(config.remember_down);
     // The connections are streams, not datagrams: no MTU to respect.
     swim.max_packet_size = NonZeroUsize::new(64 * 1024).expect("non-zero");
-    swim.periodic_gossip =
-        Some(PeriodicParams { frequency: config.gossip_interval, num_members: NonZeroUsize::new(3).expect("non-zero") });
+    swim.periodic_gossip = Some(PeriodicParams {
+        frequency: config.gossip_interval,
+        num_members: NonZeroUsize::new(3).expect("non-zero"),
+    });
     swim.periodic_announce = Some(PeriodicParams {
         frequency: config.sync_interval * 6,
         num_members: NonZeroUsize::new(1).expect("non-zero"),
     });
     swim.periodic_announce_to_down_members = None;
+    // foca 2.0 sends its "you were declared down" courtesy message also when
+    // the suspicion was refuted in time (its timer's condition fails but the
+    // message goes out), which makes a slow node that did answer rejoin as
+    // if it had been down. Without it, a node really declared down still
+    // learns it: its next message is answered with the same notice.
+    swim.notify_down_members = false;
     swim
 }

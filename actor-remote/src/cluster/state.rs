@@ -137,7 +137,10 @@ impl View {
 
     /// The names of all groups with at least one member.
     pub(crate) fn groups(&self) -> BTreeSet<String> {
-        self.owners.values().flat_map(|o| o.groups.iter().filter(|(_, m)| !m.is_empty()).map(|(g, _)| g.clone())).collect()
+        self.owners
+            .values()
+            .flat_map(|o| o.groups.iter().filter(|(_, m)| !m.is_empty()).map(|(g, _)| g.clone()))
+            .collect()
     }
 
     /// Every name that resolves, with its winner.
