@@ -78,6 +78,9 @@ pub(crate) enum System {
     Undelivered { target: ActorId, wire_name: String, reason: String },
     /// This node is leaving: not a crash.
     Bye,
+    /// A message of the cluster layer (membership, registry, groups),
+    /// opaque here; see `cluster.rs`.
+    Cluster(Vec<u8>),
 }
 
 /// Why an ask failed, on the wire.

@@ -35,6 +35,7 @@
 //! remote actor; another type is refused at the sender with `NotRemote`.
 
 mod address;
+mod cluster;
 mod error;
 mod frame;
 mod handshake;
@@ -44,6 +45,7 @@ mod peer;
 mod tls;
 
 pub use crate::address::Address;
+pub use crate::cluster::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Group, Member, NameOwner};
 pub use crate::error::{HandshakeError, NodeError};
 pub use crate::node::{Limits, Node, NodeBuilder};
 #[cfg(feature = "tls")]

@@ -1,7 +1,7 @@
 //! The node: a listener, the peers, and the actors other nodes can reach.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use actor_core::remote::{self, Exported, RefCodec, RemoteActor, Resolved, WireRef};
@@ -165,6 +165,7 @@ impl NodeBuilder {
             named: DashMap::new(),
             shut_down: AtomicBool::new(false),
             stop_accepting: Notify::new(),
+            cluster: OnceLock::new(),
         });
         tokio::spawn(accept_loop(Arc::downgrade(&inner), listener));
         tracing::info!(node = %inner.identity.node, address = %inner.address, "node started");
@@ -208,7 +209,7 @@ impl NodeBuilder {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Node {
-    inner: Arc<NodeInner>,
+    pub(crate) inner: Arc<NodeInner>,
 }
 
 pub(crate) struct NodeInner {
@@ -228,6 +229,8 @@ pub(crate) struct NodeInner {
     pub(crate) named: DashMap<String, Arc<dyn Exported>>,
     shut_down: AtomicBool,
     stop_accepting: Notify,
+    /// The cluster layer, once `Cluster::start` ran on this node.
+    pub(crate) cluster: OnceLock<Arc<crate::cluster::Shared>>,
 }
 
 impl std::fmt::Debug for NodeInner {
@@ -348,6 +351,9 @@ impl Node {
             return;
         }
         self.inner.stop_accepting.notify_waiters();
+        if let Some(cluster) = self.inner.cluster.get() {
+            cluster.leave();
+        }
         let peers: Vec<_> = self.inner.peers.iter().map(|p| p.value().clone()).collect();
         for peer in &peers {
             peer.say_goodbye();
@@ -360,7 +366,32 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Stops at once, as a crashed process would look to its peers: no
+    /// goodbye, no cluster leave; connections and the listener close. For
+    /// tests of failure detection.
+    #[doc(hidden)]
+    pub fn crash(&self) {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.stop_accepting.notify_waiters();
+        if let Some(cluster) = self.inner.cluster.get() {
+            cluster.halt();
+        }
+        let peers: Vec<_> = self.inner.peers.iter().map(|p| p.value().clone()).collect();
+        for peer in peers {
+            peer.close();
+        }
+    }
+}
+
 impl NodeInner {
+    /// The peer of that name, connected or not.
+    pub(crate) fn peer(&self, name: &str) -> Option<Arc<Peer>> {
+        self.peers.get(name).map(|p| p.value().clone())
+    }
+
     pub(crate) fn is_shut_down(&self) -> bool {
         self.shut_down.load(Ordering::Acquire)
     }

@@ -213,6 +213,24 @@ impl Peer {
         }
     }
 
+    /// Queues a cluster-layer message on the current connection; `false`
+    /// (and dropped) if the peer is not connected.
+    pub(crate) fn send_cluster(&self, bytes: Vec<u8>) -> bool {
+        let mut link = self.link();
+        if !link.up {
+            return false;
+        }
+        link.frames.push_back(Queued::System(System::Cluster(bytes)));
+        drop(link);
+        self.wake_writer.notify_one();
+        true
+    }
+
+    /// Whether the peer said goodbye (or this node closed it).
+    pub(crate) fn has_left(&self) -> bool {
+        self.left.load(Ordering::Acquire)
+    }
+
     /// Tells the peer this node is leaving.
     pub(crate) fn say_goodbye(&self) {
         self.push(Queued::System(System::Bye));
@@ -720,6 +738,7 @@ impl Reader {
                 tracing::info!(peer = %self.peer.name, "the peer is leaving");
                 self.peer.left.store(true, Ordering::Release);
             }
+            System::Cluster(bytes) => crate::cluster::incoming(&self.node, &self.peer.name, &bytes),
         }
     }
 
