@@ -9,8 +9,10 @@
 //!   queue + batching writer + reader with the same frames and barrier.
 //! - `remote_ask`: [`REMOTE_ASKS_PER_ITER`] sequential asks; against
 //!   `raw_<transport>_ping_pong` (the caller writes a frame and reads the
-//!   reply, no task in between) and `raw_tcp_tasks` (the same sequential
-//!   asks through the raw batched pipeline's writer and reader tasks).
+//!   reply, no task in between), `raw_tcp_tasks` (the same sequential
+//!   asks through the raw batched pipeline's writer and reader tasks) and
+//!   `raw_tcp_hops` (as `raw_tcp_tasks`, with a server laid out like a
+//!   node: reader, handler and writer tasks).
 //! - `remote_ask_pipelined`: [`PIPELINE_TASKS`] concurrent askers of
 //!   [`PIPELINE_ASKS_PER_TASK`] asks each, against the same number of asks
 //!   sent one after the other, for us and the raw pipeline.
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use benches::remote::{
     PIPELINE_ASKS_PER_TASK, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient, RawPingPong,
-    RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
+    RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
 };
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -61,7 +63,7 @@ fn tell(c: &mut Criterion) {
     let mut group = group(c, "remote_tell", REMOTE_TELLS_PER_ITER);
     for transport in TRANSPORTS {
         let pair = Arc::new(rt.block_on(RemotePair::start(transport)));
-        let raw = rt.block_on(RawClient::connect(transport));
+        let raw = rt.block_on(RawClient::connect(transport, RawServer::Direct));
         group.bench_function(format!("actor_remote_{}", transport.name()), |b| {
             b.iter_custom(|iters| {
                 let pair = pair.clone();
@@ -126,19 +128,21 @@ fn ask(c: &mut Criterion) {
             })
         });
         if transport == Transport::Tcp {
-            let raw = rt.block_on(RawClient::connect(transport));
-            group.bench_function("raw_tcp_tasks", |b| {
-                b.iter_custom(|iters| {
-                    let raw = raw.clone();
-                    timed_on(&rt, async move {
-                        let start = Instant::now();
-                        for i in 0..iters {
-                            raw.asks(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                        }
-                        start.elapsed()
+            for (name, server) in [("raw_tcp_tasks", RawServer::Direct), ("raw_tcp_hops", RawServer::Hops)] {
+                let raw = rt.block_on(RawClient::connect(transport, server));
+                group.bench_function(name, |b| {
+                    b.iter_custom(|iters| {
+                        let raw = raw.clone();
+                        timed_on(&rt, async move {
+                            let start = Instant::now();
+                            for i in 0..iters {
+                                raw.asks(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
+                            }
+                            start.elapsed()
+                        })
                     })
-                })
-            });
+                });
+            }
         }
         let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
         rt.block_on(pair.shutdown());
@@ -151,7 +155,7 @@ fn pipelined(c: &mut Criterion) {
     let asks = PIPELINE_TASKS * PIPELINE_ASKS_PER_TASK;
     let mut group = group(c, "remote_ask_pipelined", asks);
     let pair = Arc::new(rt.block_on(RemotePair::start(Transport::Tcp)));
-    let raw = rt.block_on(RawClient::connect(Transport::Tcp));
+    let raw = rt.block_on(RawClient::connect(Transport::Tcp, RawServer::Direct));
     let concurrent = format!("{PIPELINE_TASKS}x{PIPELINE_ASKS_PER_TASK}");
     group.bench_function("actor_remote_tcp/sequential", |b| {
         b.iter_custom(|iters| {

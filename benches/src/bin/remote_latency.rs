@@ -2,14 +2,17 @@
 //! `actor-remote` against raw sockets with the same frames, in one process
 //! and one run, so that the ratios compare like with like.
 //!
-//! For each transport (loopback TCP, then a Unix socket) it measures three
+//! For each transport (loopback TCP, then a Unix socket) it measures four
 //! clients of the same server-side work:
 //!
 //! - `actor_remote`: `remote.ping(n).await` on a reference looked up from
 //!   another node;
 //! - `raw_ping_pong`: the caller writes one frame and reads one frame;
 //! - `raw_tasks`: the hand-written batched pipeline (queue, writer task,
-//!   reader task), one ask at a time.
+//!   reader task), one ask at a time;
+//! - `raw_hops`: as `raw_tasks`, against a server laid out like a node
+//!   (reader, handler and writer tasks): the same task hand-offs as ours,
+//!   without the framework's work around them.
 //!
 //! Each does 1,000 warm-up round trips, then the timed ones in blocks of
 //! 1,000, the clients taking turns block by block so that a noisy moment
@@ -20,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use benches::remote::{RawClient, RawPingPong, RemotePair, SinkClient, Transport};
+use benches::remote::{RawClient, RawPingPong, RawServer, RemotePair, SinkClient, Transport};
 
 const BLOCK: u64 = 1_000;
 
@@ -48,14 +51,17 @@ fn micros(d: Duration) -> String {
 async fn measure(transport: Transport, round_trips: u64) {
     let pair = RemotePair::start(transport).await;
     let mut ping_pong = RawPingPong::connect(transport).await;
-    let tasks = RawClient::connect(transport).await;
+    let tasks = RawClient::connect(transport, RawServer::Direct).await;
+    let hops = RawClient::connect(transport, RawServer::Hops).await;
 
     // Warm-up.
     benches::remote::remote_asks(&pair.remote, BLOCK, 0).await;
     ping_pong.pings(BLOCK, 0).await;
     tasks.asks(BLOCK, 0).await;
+    hops.asks(BLOCK, 0).await;
 
-    let (mut ours, mut raw, mut raw_tasks) = (Samples::default(), Samples::default(), Samples::default());
+    let (mut ours, mut raw) = (Samples::default(), Samples::default());
+    let (mut raw_tasks, mut raw_hops) = (Samples::default(), Samples::default());
     let blocks = round_trips.div_ceil(BLOCK);
     for block in 0..blocks {
         let base = block * BLOCK;
@@ -76,6 +82,11 @@ async fn measure(transport: Transport, round_trips: u64) {
             tasks.asks(1, n).await;
             raw_tasks.0.push(start.elapsed());
         }
+        for n in base..base + BLOCK {
+            let start = Instant::now();
+            hops.asks(1, n).await;
+            raw_hops.0.push(start.elapsed());
+        }
     }
     pair.shutdown().await;
 
@@ -83,7 +94,12 @@ async fn measure(transport: Transport, round_trips: u64) {
     println!("\n{} ({} round trips each, interleaved in blocks of {BLOCK})", transport.name(), blocks * BLOCK);
     println!("| client | p50 | p99 | mean | p50 / raw_ping_pong p50 | p99 / raw_ping_pong p99 |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (name, samples) in [("actor_remote", &mut ours), ("raw_ping_pong", &mut raw), ("raw_tasks", &mut raw_tasks)] {
+    for (name, samples) in [
+        ("actor_remote", &mut ours),
+        ("raw_ping_pong", &mut raw),
+        ("raw_tasks", &mut raw_tasks),
+        ("raw_hops", &mut raw_hops),
+    ] {
         let (p50, p99, mean) = (samples.percentile(0.50), samples.percentile(0.99), samples.mean());
         println!(
             "| {name} | {} | {} | {} | {:.2} | {:.2} |",
