@@ -29,6 +29,7 @@ use actor_core::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub mod remote;
 pub mod savina;
 
 /// The mailbox capacity used on both sides: the framework's default
