@@ -417,7 +417,11 @@ impl<A: Actor> ActorRef<A> {
     {
         match &self.inner {
             Inner::Local(shared) => shared.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)),
-            Inner::Remote(target) => Sink::tell(&**target, msg).await,
+            // Credit is usually there: only a full window boxes a future.
+            Inner::Remote(target) => match Sink::try_tell(&**target, msg) {
+                Err(SendError::Full(msg)) => Sink::tell(&**target, msg).await,
+                other => other,
+            },
         }
     }
 

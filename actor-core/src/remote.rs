@@ -1,7 +1,7 @@
 //! How a reference reaches an actor on another node: the seam between
 //! actor-core and a transport such as `actor-remote`.
 //!
-//! An [`ActorRef`] is local or remote, and both are used the same way. A
+//! An [`ActorRef`](crate::ActorRef) is local or remote, and both are used the same way. A
 //! remote one holds a [`RemoteEndpoint`], implemented by the transport, and
 //! the actor's table of remote messages (from [`RemoteActor`]), which turns
 //! each message into bytes before the transport sees it: the transport moves

@@ -17,13 +17,13 @@ use actor_core::remote::{
     TerminationNotice, Undelivered, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason, StopReason};
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use dashmap::DashMap;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
-use tokio_util::codec::{Encoder, FramedRead, LengthDelimitedCodec};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 use crate::address::{Address, BoxStream};
 use crate::error::NodeError;
@@ -121,6 +121,9 @@ pub(crate) struct Peer {
     next_corr: AtomicU64,
     /// The peer said goodbye: do not reconnect.
     left: AtomicBool,
+    /// Mirrors `Link::up` (written under the link lock), so that the send
+    /// path can check it without the lock.
+    up: AtomicBool,
     reconnecting: AtomicBool,
 }
 
@@ -144,6 +147,7 @@ impl Peer {
             targets: DashMap::new(),
             next_corr: AtomicU64::new(1),
             left: AtomicBool::new(false),
+            up: AtomicBool::new(false),
             reconnecting: AtomicBool::new(false),
         }
     }
@@ -251,6 +255,7 @@ impl Peer {
                 return false;
             }
             link.up = true;
+            self.up.store(true, Ordering::Release);
             link.generation += 1;
             let restarted = link.incarnation != 0 && link.incarnation != info.incarnation;
             link.incarnation = info.incarnation;
@@ -290,6 +295,7 @@ impl Peer {
                 return;
             }
             link.up = false;
+            self.up.store(false, Ordering::Release);
             if let Some(close) = link.close.take() {
                 close.notify_waiters();
             }
@@ -389,6 +395,9 @@ impl Endpoint {
     fn check(&self) -> Result<(), Refused> {
         if self.target.closed.load(Ordering::Acquire) {
             return Err(Refused::Closed);
+        }
+        if self.peer.up.load(Ordering::Acquire) {
+            return Ok(());
         }
         let link = self.peer.link();
         if !link.up && link.frames.len() >= self.outbox {
@@ -538,10 +547,17 @@ async fn write_loop(
     close: Arc<Notify>,
     limits: crate::Limits,
 ) {
-    let mut codec = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
-    let mut scratch = BytesMut::with_capacity(4096);
     let mut out = BytesMut::with_capacity(64 * 1024);
     let mut batch = VecDeque::new();
+    // One heartbeat timer for the connection: it fires once per interval,
+    // and sends a ping only if nothing was written since.
+    let heartbeat = tokio::time::sleep(limits.heartbeat_interval);
+    tokio::pin!(heartbeat);
+    let closed = close.notified();
+    tokio::pin!(closed);
+    // Registered now, so a close before the first wait is not missed.
+    closed.as_mut().enable();
+    let mut last_write = tokio::time::Instant::now();
     loop {
         {
             let mut link = peer.link();
@@ -551,27 +567,29 @@ async fn write_loop(
             std::mem::swap(&mut link.frames, &mut batch);
         }
         if batch.is_empty() {
-            let closed = close.notified();
             tokio::select! {
+                biased;
+                () = &mut closed => break,
                 () = peer.wake_writer.notified() => continue,
-                () = closed => break,
-                () = tokio::time::sleep(limits.heartbeat_interval) => {
-                    frame::ping(&mut scratch);
+                () = &mut heartbeat => {
+                    let due = last_write + limits.heartbeat_interval;
+                    if tokio::time::Instant::now() < due {
+                        heartbeat.as_mut().reset(due);
+                        continue;
+                    }
+                    put_frame(&mut out, limits.max_frame, frame::ping);
+                    heartbeat.as_mut().reset(tokio::time::Instant::now() + limits.heartbeat_interval);
                 }
             }
         }
         for queued in &batch {
-            queued.encode(&mut scratch);
-            if let Err(e) = codec.encode(scratch.split().freeze(), &mut out) {
-                tracing::warn!(peer = %peer.name, error = %e, "a frame over the limit was not sent");
+            if !put_frame(&mut out, limits.max_frame, |buf| queued.encode(buf)) {
+                tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
             }
-        }
-        if !scratch.is_empty() {
-            // The heartbeat.
-            let _ = codec.encode(scratch.split().freeze(), &mut out);
         }
         let written = write.write_all(&out).await;
         out.clear();
+        last_write = tokio::time::Instant::now();
         if let Err(e) = written {
             report_lost(&peer, &mut batch);
             peer.connection_lost(generation, &format!("write failed: {e}"));
@@ -580,6 +598,23 @@ async fn write_loop(
         batch.clear();
     }
     let _ = write.shutdown().await;
+}
+
+/// Appends one frame to `out` with the length prefix the reader's
+/// `LengthDelimitedCodec` expects (4 bytes, big-endian, not counting
+/// itself), encoding in place to avoid a copy. A frame over `max` is left
+/// out; returns whether it was written.
+fn put_frame(out: &mut BytesMut, max: usize, encode: impl FnOnce(&mut BytesMut)) -> bool {
+    let start = out.len();
+    out.put_u32(0);
+    encode(out);
+    let len = out.len() - start - 4;
+    if len > max {
+        out.truncate(start);
+        return false;
+    }
+    out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+    true
 }
 
 /// Reports the tells of a batch that may not have reached the peer.
@@ -620,6 +655,9 @@ struct Reader {
     grants: HashMap<ActorId, u32>,
     parked: HashMap<ActorId, ParkedQueue>,
     grant_every: u32,
+    /// The last local actor a frame went to: runs of frames to one actor
+    /// skip the table.
+    last: Option<(ActorId, Arc<dyn Exported>)>,
 }
 
 async fn read_loop(
@@ -640,20 +678,39 @@ async fn read_loop(
         grants: HashMap::new(),
         parked: HashMap::new(),
         grant_every: (limits.credit_window / 2).max(1) as u32,
+        last: None,
     };
     let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
     let mut framed = FramedRead::new(read, frames);
     framed.read_buffer_mut().extend_from_slice(&early);
+    // One heartbeat deadline for the connection, not a timer per frame:
+    // when it fires, frames seen since the last check push it back.
+    let deadline = tokio::time::sleep(limits.heartbeat_timeout);
+    tokio::pin!(deadline);
+    let closed = close.notified();
+    tokio::pin!(closed);
+    // Registered now, so a close before the first wait is not missed.
+    closed.as_mut().enable();
+    let (mut seen, mut seen_at_check) = (0u64, 0u64);
     let why = loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(limits.heartbeat_timeout, framed.next()) => next,
-            () = close.notified() => break "closed".to_owned(),
+            biased;
+            next = framed.next() => next,
+            () = &mut closed => break "closed".to_owned(),
+            () = &mut deadline => {
+                if seen == seen_at_check {
+                    break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout);
+                }
+                seen_at_check = seen;
+                deadline.as_mut().reset(tokio::time::Instant::now() + limits.heartbeat_timeout);
+                continue;
+            }
         };
+        seen += 1;
         match next {
-            Err(_) => break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout),
-            Ok(None) => break "closed by the peer".to_owned(),
-            Ok(Some(Err(e))) => break format!("bad frame: {e}"),
-            Ok(Some(Ok(bytes))) => match frame::decode(bytes.freeze()) {
+            None => break "closed by the peer".to_owned(),
+            Some(Err(e)) => break format!("bad frame: {e}"),
+            Some(Ok(bytes)) => match frame::decode(bytes.freeze()) {
                 Ok(frame) => reader.handle(frame),
                 Err(e) => break format!("malformed frame: {e}"),
             },
@@ -767,7 +824,8 @@ impl Reader {
             let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
             return;
         }
-        let Some(exported) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
+        let cached = self.last.as_ref().filter(|(id, _)| *id == target).map(|(_, e)| e.clone());
+        let Some(exported) = cached.or_else(|| self.node.exports.get(&target).map(|e| e.value().clone())) else {
             undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
             self.granted(target);
             return;
@@ -776,6 +834,7 @@ impl Reader {
             Some((corr, sink)) => (Some(sink), Some(corr)),
             None => (None, None),
         };
+        self.last = Some((target, exported.clone()));
         match exported.deliver(wire_name, &payload, sink, &self.codec) {
             Ok(()) => self.granted(target),
             Err(Undelivered::Full(parked)) => {

@@ -138,7 +138,8 @@ fn table<A: RemoteActor>() -> Arc<Table<A>> {
 
 fn encode<M: RemoteMessage>(msg: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
     let msg = msg.downcast_ref::<M>().ok_or("a message of another type")?;
-    postcard::to_allocvec(msg).map_err(|e| e.to_string())
+    // Most messages are small: start with room for one, not from empty.
+    postcard::to_extend(msg, Vec::with_capacity(64)).map_err(|e| e.to_string())
 }
 
 fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
