@@ -25,6 +25,8 @@ mod run;
 mod stats;
 pub mod supervision;
 mod system;
+#[cfg(feature = "test-util")]
+pub mod testkit;
 mod timer;
 mod topic;
 
