@@ -56,6 +56,13 @@ pub(crate) fn current_actor() -> Option<ActorId> {
     CURRENT.get()
 }
 
+/// Parks a reply dropped unanswered inside a handler (`current_actor` is
+/// set): `on_panic` runs with the panic once the run loop has caught it.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+pub(crate) fn park_orphan(on_panic: Box<dyn FnOnce(&PanicError)>) {
+    ORPHANS.with_borrow_mut(|list| list.push(on_panic));
+}
+
 /// Completes every reply parked by a panicking handler on this thread.
 pub(crate) fn complete_orphans(err: &PanicError) {
     for orphan in ORPHANS.take() {

@@ -6,6 +6,7 @@ use std::any::{Any, TypeId, type_name};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -19,12 +20,13 @@ use super::{
 };
 use crate::actor::{Actor, LinkedExit, StopReason};
 use crate::actor_ref::{ActorRef, WeakActorRef};
-use crate::envelope::{Ask, Tell};
+use crate::context::Context;
+use crate::envelope::{Payload, Tell};
 use crate::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
 use crate::id::ActorId;
 use crate::message::Handler;
 use crate::remote_message::RemoteMessage;
-use crate::reply::{self, ReplyFailure};
+use crate::reply;
 use crate::system::ActorSystem;
 
 /// An actor that other nodes can send messages to: it lists the message
@@ -186,45 +188,82 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
             Err(_) => Err(Undelivered::Closed(None)),
         };
     };
-    let (tx, rx) = reply::channel::<M::Reply>();
-    let system = shared.cell.system.clone();
-    let forward = {
-        let codec = codec.clone();
-        move |sink: ReplySink| async move {
-            let result = match rx.await {
-                Ok(Ok(reply)) => with_ref_codec(&codec, || postcard::to_allocvec(&reply)).map_err(|e| {
-                    RemoteFailure::Remote(RemoteError::new(
-                        RemoteErrorKind::Undecodable,
-                        format!("the reply to {} failed to encode: {e}", M::WIRE_NAME),
-                    ))
-                }),
-                Ok(Err(ReplyFailure::Panicked(p))) => Err(RemoteFailure::Panicked(p.message().to_owned())),
-                Ok(Err(ReplyFailure::NodeDown)) => Err(RemoteFailure::NodeDown),
-                Ok(Err(ReplyFailure::Remote(e))) => Err(RemoteFailure::Remote(e)),
-                Err(_) => Err(RemoteFailure::NoReply),
-            };
-            sink(result);
-        }
-    };
-    match shared.try_send(Ask(msg, tx)) {
-        Ok(()) => {
-            system.handle().spawn(forward(sink));
-            Ok(())
-        }
+    // The handler's future encodes and sends the reply itself, in the
+    // actor's task: no task in between.
+    let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone() };
+    match shared.try_send(ask) {
+        Ok(()) => Ok(()),
         Err(SendError::Full(ask)) => {
             let actor = actor.clone();
             Err(Undelivered::Full(Parked::new(async move {
                 let shared = actor.shared().expect("a local actor");
-                match shared.send(ask).await {
-                    Ok(()) => {
-                        system.handle().spawn(forward(sink));
-                        Ok(())
-                    }
-                    Err(_) => Err(Some(sink)),
-                }
+                shared.send(ask).await.map_err(|e| e.into_inner().reply.take())
             })))
         }
-        Err(_) => Err(Undelivered::Closed(Some(sink))),
+        Err(e) => Err(Undelivered::Closed(e.into_inner().reply.take())),
+    }
+}
+
+/// An ask that came from another node: its reply goes back as bytes.
+struct RemoteAsk<M> {
+    msg: M,
+    reply: RemoteReply,
+    codec: Arc<dyn RefCodec>,
+}
+
+/// The reply sink of a remote ask while its handler runs. Dropped
+/// unanswered by a panicking handler, it reports the panic (through the
+/// run loop's orphaned replies); dropped otherwise, "no reply".
+struct RemoteReply(Option<ReplySink>);
+
+impl RemoteReply {
+    fn send(mut self, result: Result<Vec<u8>, RemoteFailure>) {
+        if let Some(sink) = self.0.take() {
+            sink(result);
+        }
+    }
+
+    fn take(mut self) -> Option<ReplySink> {
+        self.0.take()
+    }
+}
+
+impl Drop for RemoteReply {
+    fn drop(&mut self) {
+        let Some(sink) = self.0.take() else { return };
+        if reply::current_actor().is_some() {
+            reply::park_orphan(Box::new(move |panic: &PanicError| {
+                sink(Err(RemoteFailure::Panicked(panic.message().to_owned())));
+            }));
+        } else {
+            sink(Err(RemoteFailure::NoReply));
+        }
+    }
+}
+
+impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
+    fn message_type() -> &'static str {
+        type_name::<M>()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.msg.describe()
+    }
+
+    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
+        let RemoteAsk { msg, reply, codec } = self;
+        // Armed before the handler is called, like a local ask's guard.
+        let fut = actor.handle(msg, ctx);
+        async move {
+            let answer = fut.await;
+            let encoded = with_ref_codec(&codec, || postcard::to_extend(&answer, Vec::with_capacity(64)));
+            reply.send(encoded.map_err(|e| {
+                RemoteFailure::Remote(RemoteError::new(
+                    RemoteErrorKind::Undecodable,
+                    format!("the reply to {} failed to encode: {e}", M::WIRE_NAME),
+                ))
+            }));
+        }
     }
 }
 
