@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
 use benches::{
-    ASKS_PER_ITER, Counter, LIFECYCLES_PER_ITER, RawCounter, TELLS_PER_ITER, Target, actor_lifecycle, ask_round_trips,
-    raw_lifecycle, tell_burst,
+    ASKS_PER_ITER, Bump, Counter, Get, LIFECYCLES_PER_ITER, RawCounter, TELLS_PER_ITER, Target, actor_lifecycle,
+    ask_round_trips, raw_lifecycle, tell_burst,
 };
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -200,5 +200,80 @@ fn lifecycle(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, counters, lifecycle);
+/// Asks made from inside a handler enter the graph of waits that detects
+/// ask cycles (a lock, an insert and a removal per ask); asks from a plain
+/// task do not. Same target, same asks: the ratio is the detection's cost.
+struct Relay {
+    target: ActorRef<Counter>,
+}
+
+impl Actor for Relay {
+    type Error = std::convert::Infallible;
+}
+
+/// Makes `n` asks of `Bump(1)` to the target and returns the last reply.
+struct RunAsks(u64);
+
+impl Message for RunAsks {
+    type Reply = u64;
+}
+
+impl Handler<RunAsks> for Relay {
+    async fn handle(&mut self, RunAsks(n): RunAsks, _: &mut Context<Self>) -> u64 {
+        let mut last = 0;
+        for _ in 0..n {
+            last = self.target.ask(Bump(1)).await.expect("the counter answers");
+        }
+        last
+    }
+}
+
+fn ask_cycle_detection(c: &mut Criterion) {
+    for flavour in Flavour::ALL {
+        let runtime = flavour.runtime();
+        let (system, counter, relay) = runtime.block_on(async {
+            let system = ActorSystem::new();
+            let counter = system.spawn(Counter::new(0));
+            let relay = system.spawn(Relay { target: counter.clone() });
+            (system, counter, relay)
+        });
+        let mut group = group(c, "ask_in_handler", flavour, ASKS_PER_ITER);
+        group.bench_function("from_handler", |b| {
+            b.iter_custom(|iters| {
+                let (counter, relay) = (counter.clone(), relay.clone());
+                timed_on(&runtime, async move {
+                    let before = counter.ask(Get).await.unwrap();
+                    let start = Instant::now();
+                    let mut last = before;
+                    for _ in 0..iters {
+                        last = relay.ask(RunAsks(ASKS_PER_ITER)).await.unwrap();
+                    }
+                    let elapsed = start.elapsed();
+                    assert_eq!(last, before + iters * ASKS_PER_ITER, "every ask was answered");
+                    elapsed
+                })
+            })
+        });
+        group.bench_function("from_task", |b| {
+            b.iter_custom(|iters| {
+                let counter = counter.clone();
+                timed_on(&runtime, async move {
+                    let before = counter.ask(Get).await.unwrap();
+                    let start = Instant::now();
+                    let mut last = before;
+                    for _ in 0..iters * ASKS_PER_ITER {
+                        last = counter.ask(Bump(1)).await.unwrap();
+                    }
+                    let elapsed = start.elapsed();
+                    assert_eq!(last, before + iters * ASKS_PER_ITER, "every ask was answered");
+                    elapsed
+                })
+            })
+        });
+        group.finish();
+        runtime.block_on(system.shutdown());
+    }
+}
+
+criterion_group!(benches, counters, lifecycle, ask_cycle_detection);
 criterion_main!(benches);
