@@ -117,6 +117,26 @@ impl Observer {
     /// # Errors
     ///
     /// If the address cannot be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::new(&system)
+    ///     .recent_dead_letters(20)
+    ///     .sample_every(Duration::from_secs(1))
+    ///     .bind("127.0.0.1:0")
+    ///     .await?;
+    /// assert!(observer.local_addr().ip().is_loopback());
+    /// assert_ne!(observer.local_addr().port(), 0);
+    /// # Ok(()) }
+    /// ```
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<ObserverHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -183,6 +203,34 @@ impl ObserverHandle {
     }
 
     /// What `GET /stats.json` would return now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    ///
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let echo = system.spawn(Echo);
+    /// echo.ask(Ping).await.unwrap();
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert!(echo.tell(Ping).await.is_err());
+    /// tokio::task::yield_now().await; // let the observer's subscriber run
+    ///
+    /// let snapshot = observer.snapshot();
+    /// assert!(snapshot.actors.is_empty(), "a stopped actor is not listed");
+    /// assert_eq!(snapshot.dead_letters, 1);
+    /// assert_eq!(snapshot.recent_dead_letters[0].reason, "Stopped");
+    /// # Ok(()) }
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         self.shared.snapshot()
     }
