@@ -101,7 +101,7 @@ async fn stats_json_shows_tree_mailboxes_rates_restarts_and_dead_letters() {
 
     // A busy root actor with a queue behind a long message.
     let busy = system.spawn_with(Worker::default(), SpawnOptions::new().name("busy"));
-    busy.tell_hold(3_000).await.unwrap();
+    busy.tell_hold(10_000).await.unwrap();
     for _ in 0..20 {
         busy.tell_work().await.unwrap();
     }
@@ -156,12 +156,6 @@ async fn stats_json_shows_tree_mailboxes_rates_restarts_and_dead_letters() {
     assert!((20..=21).contains(&busy_view.mailbox_len), "mailbox {}", busy_view.mailbox_len);
     assert!(busy_view.processed <= 1);
 
-    // Rates: the steady worker has been handling messages, the stuck one not.
-    assert!(s.rate_window_ms > 0, "a window has been sampled");
-    assert!(steady_view.rate > 0.0, "steady rate {}", steady_view.rate);
-    assert_eq!(busy_view.rate, 0.0);
-    assert!(s.total_rate >= steady_view.rate);
-
     // The dead letter.
     assert_eq!(s.dead_letters, 1);
     assert_eq!(s.recent_dead_letters.len(), 1);
@@ -177,6 +171,34 @@ async fn stats_json_shows_tree_mailboxes_rates_restarts_and_dead_letters() {
     let direct = observer.snapshot();
     assert_eq!(direct.actors.len(), s.actors.len());
     assert_eq!(direct.recent_dead_letters, s.recent_dead_letters);
+
+    // Rates: while the steady worker keeps handling messages, a sampled
+    // window shows it at work and the stuck actor at 0.
+    let driver = tokio::spawn({
+        let steady = steady.clone();
+        async move {
+            loop {
+                steady.work().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let s = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let s = stats(addr).await;
+            if s.actors.iter().any(|a| a.name.as_deref() == Some("steady") && a.rate > 0.0) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the steady worker shows a rate above 0");
+    driver.abort();
+    assert!(s.rate_window_ms > 0, "a window has been sampled");
+    let rate_of = |name: &str| s.actors.iter().find(|a| a.name.as_deref() == Some(name)).unwrap().rate;
+    assert_eq!(rate_of("busy"), 0.0, "the busy actor handles nothing while it holds");
+    assert!(s.total_rate >= rate_of("steady"));
 
     busy.kill();
     observer.stop().await;
