@@ -1,0 +1,243 @@
+//! A live view of a running actor system, in a browser.
+//!
+//! [`Observer::serve`] starts a small HTTP server on the address you give
+//! (bind it to loopback: the page has no authentication) with two routes:
+//!
+//! - `GET /`: one self-contained HTML page (inline CSS and JS, nothing
+//!   fetched from elsewhere) that polls `/stats.json` twice a second and
+//!   shows the actor tree, each actor's mailbox depth, messages per second,
+//!   messages handled, restarts and state, and a feed of dead letters as
+//!   they happen;
+//! - `GET /stats.json`: the same data as JSON, a [`Snapshot`].
+//!
+//! It reads [`ActorSystem::stats`], so the whole tree shows only for a
+//! system built with [`SystemBuilder::observe`](actor_core::SystemBuilder::observe)
+//! (without it, only the root actors are listed). The counters behind it
+//! cost the actors a relaxed store per message and no lock; the observer
+//! reads them when asked. Message rates are the change in messages handled
+//! between two samples, taken every 500 ms by default
+//! ([`Observer::sample_every`]). Dead letters are collected by a task
+//! subscribed to [`ActorSystem::dead_letters`] into a bounded ring (the last
+//! 100 by default, [`Observer::recent_dead_letters`]).
+//!
+//! # Examples
+//!
+//! ```
+//! use actor_core::prelude::*;
+//! use actor_observer::Observer;
+//!
+//! # struct Echo;
+//! # impl Actor for Echo { type Error = std::convert::Infallible; }
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+//! let system = ActorSystem::builder().observe(true).build();
+//! let _echo = system.spawn_with(Echo, SpawnOptions::new().name("echo"));
+//!
+//! let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+//! println!("observer at {}", observer.url());
+//!
+//! // The same data the page shows, without HTTP:
+//! let snapshot = observer.snapshot();
+//! assert_eq!(snapshot.actors[0].name.as_deref(), Some("echo"));
+//!
+//! observer.stop().await;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actor_core::ActorSystem;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+
+mod http;
+mod snapshot;
+
+pub use crate::snapshot::{ActorView, DeadLetterView, Snapshot};
+use crate::snapshot::{Shared, processed_by_id};
+
+/// How many recent dead letters are kept, by default.
+pub const DEFAULT_RECENT_DEAD_LETTERS: usize = 100;
+
+/// How often the message rates are sampled, by default.
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Configures and starts an observer; see the [crate docs](crate).
+#[derive(Debug, Clone)]
+pub struct Observer {
+    system: ActorSystem,
+    recent_dead_letters: usize,
+    sample_every: Duration,
+}
+
+impl Observer {
+    /// An observer of `system` with the default settings.
+    pub fn new(system: &ActorSystem) -> Self {
+        Observer {
+            system: system.clone(),
+            recent_dead_letters: DEFAULT_RECENT_DEAD_LETTERS,
+            sample_every: DEFAULT_SAMPLE_INTERVAL,
+        }
+    }
+
+    /// Starts an observer of `system` with the default settings, serving on
+    /// `addr`; shorthand for `Observer::new(system).bind(addr)`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`bind`](Observer::bind).
+    pub async fn serve(system: &ActorSystem, addr: impl ToSocketAddrs) -> io::Result<ObserverHandle> {
+        Observer::new(system).bind(addr).await
+    }
+
+    /// Keeps the last `n` dead letters for the page and the JSON (default
+    /// [`DEFAULT_RECENT_DEAD_LETTERS`]). All are still counted.
+    pub fn recent_dead_letters(mut self, n: usize) -> Self {
+        self.recent_dead_letters = n;
+        self
+    }
+
+    /// Samples the counters every `interval` to compute message rates
+    /// (default [`DEFAULT_SAMPLE_INTERVAL`]; at least 10 ms).
+    pub fn sample_every(mut self, interval: Duration) -> Self {
+        self.sample_every = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Binds `addr` and starts serving, sampling and collecting dead
+    /// letters; dead letters are collected from the moment this returns.
+    ///
+    /// Use a loopback address (`127.0.0.1:0` picks a free port): the page
+    /// has no authentication and shows the names of every actor.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::new(&system)
+    ///     .recent_dead_letters(20)
+    ///     .sample_every(Duration::from_secs(1))
+    ///     .bind("127.0.0.1:0")
+    ///     .await?;
+    /// assert!(observer.local_addr().ip().is_loopback());
+    /// assert_ne!(observer.local_addr().port(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<ObserverHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(self.system.clone(), self.recent_dead_letters));
+        let mut tasks = JoinSet::new();
+
+        // Subscribe before returning, so no letter sent afterwards is missed.
+        let mut letters = self.system.dead_letters();
+        let collector = shared.clone();
+        tasks.spawn(async move {
+            loop {
+                match letters.recv().await {
+                    Ok(letter) => collector.record_dead_letter(&letter),
+                    Err(lagged) => collector.record_missed(lagged.0),
+                }
+            }
+        });
+
+        let sampler = shared.clone();
+        let every = self.sample_every;
+        tasks.spawn(async move {
+            let mut before = processed_by_id(&sampler.system().stats());
+            let mut before_at = Instant::now();
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let now = sampler.system().stats();
+                let now_at = Instant::now();
+                sampler.record_rates(&before, &now, now_at - before_at);
+                before = processed_by_id(&now);
+                before_at = now_at;
+            }
+        });
+
+        tasks.spawn(http::accept_loop(listener, shared.clone()));
+        Ok(ObserverHandle { addr, shared, tasks })
+    }
+}
+
+/// A running observer. Dropping it stops the server and its tasks, as
+/// [`stop`](ObserverHandle::stop) does.
+pub struct ObserverHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+impl fmt::Debug for ObserverHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObserverHandle").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl ObserverHandle {
+    /// The address it serves on (with the port picked, for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The page's address, `http://ADDR/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// What `GET /stats.json` would return now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    ///
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let echo = system.spawn(Echo);
+    /// echo.ask(Ping).await.unwrap();
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert!(echo.tell(Ping).await.is_err());
+    /// tokio::task::yield_now().await; // let the observer's subscriber run
+    ///
+    /// let snapshot = observer.snapshot();
+    /// assert!(snapshot.actors.is_empty(), "a stopped actor is not listed");
+    /// assert_eq!(snapshot.dead_letters, 1);
+    /// assert_eq!(snapshot.recent_dead_letters[0].reason, "Stopped");
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.snapshot()
+    }
+
+    /// Stops serving (open connections are closed), sampling and collecting
+    /// dead letters, and waits until they have.
+    pub async fn stop(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
