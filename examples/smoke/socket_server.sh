@@ -34,6 +34,8 @@ if cargo run -q --example socket_server -- --addr 0.0.0.0:0 >/dev/null 2>&1; the
 fi
 
 clients=3
+# Created here: the background job opens it only once it gets to run.
+: >"$tmp/server.log"
 cargo run -q --example socket_server -- --port 0 --max-connections "$clients" >"$tmp/server.log" &
 server=$!
 addr=""
