@@ -39,7 +39,7 @@ have_pyzmq() { python3 -c 'import zmq' 2>/dev/null; }
 use_python=no
 if command -v python3 >/dev/null; then
   if ! have_pyzmq; then
-    timeout 120 python3 -m pip install --quiet pyzmq >/dev/null 2>&1 || true
+    timeout 60 python3 -m pip install --quiet pyzmq >/dev/null 2>&1 || true
   fi
   have_pyzmq && use_python=yes
 fi
