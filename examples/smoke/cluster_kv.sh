@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Smoke test of the cluster_kv example: one command starts three replica
+# processes, writes with a quorum, checks every replica agrees, kills one
+# with SIGKILL, and must keep serving writes and quorum reads from the
+# survivors. Then two replica nodes started by hand (--node) serve a client
+# (--seed).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() {
+  echo "cluster_kv smoke test FAILED: $*" >&2
+  exit 1
+}
+
+tmp=$(mktemp -d)
+nodes=()
+cleanup() {
+  for pid in "${nodes[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cargo build -q --example cluster_kv
+
+status=0
+out=$(timeout 90 cargo run -q --example cluster_kv) || status=$?
+printf '%s\n' "$out"
+[ "$status" -eq 0 ] || fail "the run exited with status $status"
+grep -qx 'cluster of 4 nodes, 3 replicas' <<<"$out" || fail "the cluster did not form"
+for kv in alpha=1 beta=2 gamma=3; do
+  grep -qx "put $kv: ok, 3 acks (quorum 2 of 3)" <<<"$out" || fail "put $kv did not reach every replica"
+done
+for n in n1 n2 n3; do
+  grep -qx "$n holds alpha=1 beta=2 gamma=3" <<<"$out" || fail "$n does not hold the first writes"
+done
+grep -qx 'every replica agrees' <<<"$out" || fail "the replicas disagree"
+grep -qx 'killed n2 (SIGKILL)' <<<"$out" || fail "n2 was not killed"
+grep -qx 'put beta=20: ok, 2 acks (quorum 2 of 3)' <<<"$out" || fail "no quorum write right after the kill"
+grep -qx 'get beta: 20 (quorum read)' <<<"$out" || fail "the quorum read missed the new value"
+grep -qx 'event: n2 is down' <<<"$out" || fail "no NodeDown for the killed node"
+grep -qx 'n2 is gone from the group; 2 replicas left' <<<"$out" || fail "n2's replica did not leave the group"
+grep -qx 'put delta=4: ok, 2 acks (quorum 2 of 3)' <<<"$out" || fail "no write on the survivors"
+for n in n1 n3; do
+  grep -qx "$n holds alpha=1 beta=20 delta=4 gamma=3" <<<"$out" || fail "$n does not hold every write"
+done
+grep -q '^n2 holds' <<<"$(sed -n '/killed n2/,$p' <<<"$out")" && fail "the dead n2 still answered"
+grep -qx 'the survivors agree' <<<"$out" || fail "the survivors disagree"
+grep -qx 'done' <<<"$out" || fail "the run did not finish"
+
+# One command per node: two replicas by hand, then a client through them.
+bin=${CARGO_TARGET_DIR:-target}/debug/examples/cluster_kv
+"$bin" --node a >"$tmp/a.log" &
+nodes+=($!)
+addr=""
+for _ in $(seq 100); do
+  addr=$(sed -nE 's/^replica a joined at (tcp:\/\/[^ ]+)$/\1/p' "$tmp/a.log")
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+[ -n "$addr" ] || fail "node a did not print its address"
+"$bin" --node b --seed "$addr" >"$tmp/b.log" &
+nodes+=($!)
+out=$(timeout 30 "$bin" --seed "$addr") || fail "the client of hand-started nodes failed"
+printf '%s\n' "$out"
+grep -qx 'put hello=world: ok, 2 acks (quorum 2 of 3)' <<<"$out" || fail "the client could not write"
+grep -qx 'get hello: world (quorum read)' <<<"$out" || fail "the client could not read"
+grep -qx 'every replica agrees' <<<"$out" || fail "the hand-started replicas disagree"
+echo "cluster_kv smoke test passed"
