@@ -35,8 +35,10 @@ impl Drop for Waiting {
             if let Some(i) = targets.iter().position(|t| *t == self.target) {
                 targets.swap_remove(i);
             }
-            if targets.is_empty() {
-                waits.remove(&self.waiter);
+            // An empty list stays, with its capacity, for this actor's next
+            // ask: no allocation per ask. It goes when the map grows large.
+            if targets.is_empty() && waits.len() > 1024 {
+                waits.retain(|_, t| !t.is_empty());
             }
         }
     }
@@ -52,7 +54,10 @@ pub(crate) fn wait(waiter: ActorId, target: ActorId) -> Result<Waiting, Cycle> {
         return Err(Cycle(vec![waiter, target]));
     }
     let mut waits = WAITS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(path) = path(&waits, target, waiter) {
+    // The common case: the target waits for nobody, so no path can start
+    // there; no search, no allocation.
+    let target_waits = waits.get(&target).is_some_and(|t| !t.is_empty());
+    if let Some(path) = target_waits.then(|| path(&waits, target, waiter)).flatten() {
         let mut cycle = Vec::with_capacity(path.len() + 1);
         cycle.push(waiter);
         cycle.extend(path);

@@ -202,12 +202,31 @@ fn lifecycle(c: &mut Criterion) {
 
 /// Asks made from inside a handler enter the graph of waits that detects
 /// ask cycles (a lock, an insert and a removal per ask); asks from a plain
-/// task do not. Same target, same asks: the ratio is the detection's cost.
-struct Relay {
-    target: ActorRef<Counter>,
+/// task do not, nor asks of a handler marked `REENTRANT`. `from_handler`
+/// against `from_handler_exempt` is the detection's cost alone (both pay
+/// the run loop's per-poll work); `from_task` is the plain baseline.
+struct Relay<T: Actor> {
+    target: ActorRef<T>,
 }
 
-impl Actor for Relay {
+/// A counter whose `Bump` handler is exempt from cycle detection.
+#[derive(Default)]
+struct ExemptCounter(u64);
+
+impl Actor for ExemptCounter {
+    type Error = std::convert::Infallible;
+}
+
+impl Handler<Bump> for ExemptCounter {
+    const REENTRANT: bool = true;
+
+    async fn handle(&mut self, Bump(n): Bump, _: &mut Context<Self>) -> u64 {
+        self.0 += n;
+        self.0
+    }
+}
+
+impl<T: Actor> Actor for Relay<T> {
     type Error = std::convert::Infallible;
 }
 
@@ -218,7 +237,7 @@ impl Message for RunAsks {
     type Reply = u64;
 }
 
-impl Handler<RunAsks> for Relay {
+impl<T: Handler<Bump>> Handler<RunAsks> for Relay<T> {
     async fn handle(&mut self, RunAsks(n): RunAsks, _: &mut Context<Self>) -> u64 {
         let mut last = 0;
         for _ in 0..n {
@@ -231,11 +250,12 @@ impl Handler<RunAsks> for Relay {
 fn ask_cycle_detection(c: &mut Criterion) {
     for flavour in Flavour::ALL {
         let runtime = flavour.runtime();
-        let (system, counter, relay) = runtime.block_on(async {
+        let (system, counter, relay, exempt) = runtime.block_on(async {
             let system = ActorSystem::new();
             let counter = system.spawn(Counter::new(0));
             let relay = system.spawn(Relay { target: counter.clone() });
-            (system, counter, relay)
+            let exempt = system.spawn(Relay { target: system.spawn(ExemptCounter::default()) });
+            (system, counter, relay, exempt)
         });
         let mut group = group(c, "ask_in_handler", flavour, ASKS_PER_ITER);
         group.bench_function("from_handler", |b| {
@@ -250,6 +270,21 @@ fn ask_cycle_detection(c: &mut Criterion) {
                     }
                     let elapsed = start.elapsed();
                     assert_eq!(last, before + iters * ASKS_PER_ITER, "every ask was answered");
+                    elapsed
+                })
+            })
+        });
+        group.bench_function("from_handler_exempt", |b| {
+            b.iter_custom(|iters| {
+                let exempt = exempt.clone();
+                timed_on(&runtime, async move {
+                    let start = Instant::now();
+                    let mut total = 0;
+                    for _ in 0..iters {
+                        total = exempt.ask(RunAsks(ASKS_PER_ITER)).await.unwrap();
+                    }
+                    let elapsed = start.elapsed();
+                    assert!(total >= iters * ASKS_PER_ITER, "every ask was answered");
                     elapsed
                 })
             })
