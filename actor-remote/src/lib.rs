@@ -37,6 +37,8 @@
 mod address;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod node;
 mod peer;

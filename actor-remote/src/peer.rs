@@ -602,6 +602,19 @@ struct Reader {
     grants: HashMap<ActorId, u32>,
     parked: HashMap<ActorId, ParkedQueue>,
     grant_every: u32,
+    /// Asks from this connection not yet answered, and their limit.
+    inflight_asks: Arc<AtomicUsize>,
+    max_inflight_asks: usize,
+}
+
+/// Counts one ask in flight on a connection until its reply is sent (or
+/// its reply sink is dropped unanswered).
+struct InflightAsk(Arc<AtomicUsize>);
+
+impl Drop for InflightAsk {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 async fn read_loop(
@@ -622,6 +635,8 @@ async fn read_loop(
         grants: HashMap::new(),
         parked: HashMap::new(),
         grant_every: (limits.credit_window / 2).max(1) as u32,
+        inflight_asks: Arc::new(AtomicUsize::new(0)),
+        max_inflight_asks: limits.max_inflight_asks.max(1),
     };
     let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
     let mut framed = FramedRead::new(read, frames);
@@ -652,6 +667,20 @@ impl Reader {
         match frame {
             Frame::Tell { target, wire_name, payload } => self.incoming(target, wire_name.as_str(), payload, None),
             Frame::Ask { corr, target, wire_name, payload } => {
+                if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
+                    // Over the limit: answered at once, never dropped. The
+                    // sender's credit for it comes back like a delivery's.
+                    let detail = format!(
+                        "more than {} asks in flight on this connection; {} refused",
+                        self.max_inflight_asks,
+                        wire_name.as_str()
+                    );
+                    let failure = WireFailure::Refused(detail);
+                    self.peer.push_on(self.generation, Queued::Failure { corr, failure });
+                    self.granted(target);
+                    return;
+                }
+                self.inflight_asks.fetch_add(1, Ordering::AcqRel);
                 let sink = self.reply_sink(corr);
                 self.incoming(target, wire_name.as_str(), payload, Some((corr, sink)));
             }
@@ -727,7 +756,9 @@ impl Reader {
     fn reply_sink(&self, corr: u64) -> ReplySink {
         let peer = Arc::downgrade(&self.peer);
         let generation = self.generation;
+        let inflight = InflightAsk(self.inflight_asks.clone());
         Box::new(move |result| {
+            let _inflight = inflight;
             let Some(peer) = peer.upgrade() else { return };
             let frame = match result {
                 Ok(payload) => Queued::Reply { corr, payload },
