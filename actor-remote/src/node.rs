@@ -57,8 +57,9 @@ pub struct Limits {
     pub reconnect_max: Duration,
     /// Handshakes of accepted connections that may run at once. A
     /// connection past the limit does not wait: it evicts (closes) the
-    /// oldest handshake still running, so that stalled or slow connections
-    /// cannot starve a peer that completes its handshake promptly.
+    /// oldest running handshake whose peer has not sent a valid hello yet
+    /// (else the oldest of all), so that stalled or slow connections cannot
+    /// starve a peer that completes its handshake promptly.
     pub concurrent_handshakes: usize,
     /// Failed handshakes tolerated from one address claiming one node name
     /// before further attempts are throttled: refused right after their
@@ -465,7 +466,7 @@ impl NodeInner {
     }
 
     /// Runs the handshake on an accepted connection and attaches it.
-    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String) {
+    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String, hello: Arc<AtomicBool>) {
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -476,6 +477,7 @@ impl NodeInner {
         let source = source_of(&from);
         let claimed = std::sync::Mutex::new(None::<String>);
         let admit = |name: &str| {
+            hello.store(true, Ordering::Release);
             *claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_owned());
             self.admit(&source, name)
         };
@@ -585,10 +587,18 @@ impl NodeInner {
     }
 }
 
+/// A handshake of an accepted connection, running.
+struct Handshake {
+    id: u64,
+    /// The peer sent a valid hello.
+    hello: Arc<AtomicBool>,
+    abort: tokio::task::AbortHandle,
+}
+
 async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
     // Handshakes running now, oldest first, so that a connection past the
     // limit can close the oldest rather than wait behind it.
-    let running = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<(u64, tokio::task::AbortHandle)>::new()));
+    let running = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<Handshake>::new()));
     let mut next_id = 0u64;
     loop {
         let stop = match node.upgrade() {
@@ -606,19 +616,24 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
                 let Some(node) = node.upgrade() else { return };
                 let mut list = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 while list.len() >= limit {
-                    if let Some((_, oldest)) = list.pop_front() {
-                        tracing::debug!("closed the oldest pending handshake to admit a new connection");
-                        oldest.abort();
+                    // The oldest that has not sent a valid hello yet (a
+                    // staller), else the oldest of all.
+                    let at = list.iter().position(|h| !h.hello.load(Ordering::Acquire)).unwrap_or(0);
+                    if let Some(evicted) = list.remove(at) {
+                        tracing::debug!("closed a pending handshake to admit a new connection");
+                        evicted.abort.abort();
                     }
                 }
                 next_id += 1;
                 let id = next_id;
                 let done = running.clone();
+                let hello = Arc::new(AtomicBool::new(false));
+                let said_hello = hello.clone();
                 let task = tokio::spawn(async move {
-                    node.accepted(stream, from).await;
-                    done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|(i, _)| *i != id);
+                    node.accepted(stream, from, said_hello).await;
+                    done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|h| h.id != id);
                 });
-                list.push_back((id, task.abort_handle()));
+                list.push_back(Handshake { id, hello, abort: task.abort_handle() });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
