@@ -69,10 +69,10 @@ impl Scorer {
     fn point(&mut self, n: u64) {
         assert_eq!(n, self.points * 2 + 1, "returns arrive in order");
         self.points += 1;
-        if self.points == self.expected {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(self.points);
-            }
+        if self.points == self.expected
+            && let Some(done) = self.done.take()
+        {
+            let _ = done.send(self.points);
         }
     }
 

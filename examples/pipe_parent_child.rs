@@ -50,10 +50,10 @@ impl Collector {
     #[message(remote)]
     fn collect(&mut self, seq: u64, line: String) {
         self.lines.push(format!("{seq}: {line}"));
-        if self.lines.len() == self.expected {
-            if let Some(done) = self.done.take() {
-                let _ = done.send(self.lines.clone());
-            }
+        if self.lines.len() == self.expected
+            && let Some(done) = self.done.take()
+        {
+            let _ = done.send(self.lines.clone());
         }
     }
 }
