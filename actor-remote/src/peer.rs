@@ -327,7 +327,11 @@ impl Peer {
                     break;
                 }
                 match node.dial(&address).await {
-                    Ok(_) => break,
+                    Ok(_) if peer.is_up() => break,
+                    // The new connection dropped at once (its loss found
+                    // this task still running and started no other): dial
+                    // again.
+                    Ok(_) => delay = min,
                     Err(e) => {
                         tracing::debug!(peer = %peer.name, error = %e, "reconnect failed");
                         delay = (delay * 2).min(max);
@@ -335,6 +339,11 @@ impl Peer {
                 }
             }
             peer.reconnecting.store(false, Ordering::Release);
+            // A connection lost between the check above and now found this
+            // task still running: start another.
+            if !peer.is_up() {
+                peer.reconnect();
+            }
         });
     }
 
