@@ -30,6 +30,10 @@ pub enum HandshakeError {
     Io(io::Error),
     /// TLS failed: no certificate, one the CA did not sign, or not TLS.
     Tls(String),
+    /// Too many handshakes from this address and claimed node name failed
+    /// lately; refused without checking the proof. See
+    /// [`Limits::handshake_failure_burst`](crate::Limits::handshake_failure_burst).
+    Throttled,
 }
 
 impl fmt::Display for HandshakeError {
@@ -45,6 +49,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Closed => f.write_str("connection closed during the handshake"),
             HandshakeError::Io(e) => write!(f, "i/o error during the handshake: {e}"),
             HandshakeError::Tls(e) => write!(f, "TLS failed: {e}"),
+            HandshakeError::Throttled => f.write_str("too many failed handshakes lately; try again later"),
         }
     }
 }

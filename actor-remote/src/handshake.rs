@@ -76,6 +76,23 @@ pub(crate) struct PeerInfo {
     pub(crate) address: String,
 }
 
+/// A length-prefixed hello of a peer named `name`, with a zero nonce (for
+/// the fuzzing entry points).
+pub(crate) fn hello_bytes(name: &str, version: u16) -> Vec<u8> {
+    let hello = Hello {
+        magic: MAGIC,
+        version,
+        node: name.to_owned(),
+        incarnation: 1,
+        address: "tcp://127.0.0.1:9".to_owned(),
+        nonce: [0; 32],
+    };
+    let body = postcard::to_allocvec(&hello).expect("a hello always encodes");
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
 fn proof(secret: &[u8], verifier_nonce: &[u8; 32], prover_nonce: &[u8; 32], prover: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
     mac.update(LABEL);
@@ -107,6 +124,10 @@ where
     }
 }
 
+/// Decides, from the peer's claimed name, whether an accepted connection
+/// may go on to the proof (`Err` refuses it as throttled).
+pub(crate) type Admit<'a> = &'a (dyn Fn(&str) -> Result<(), HandshakeError> + Send + Sync);
+
 /// Runs the handshake on a fresh connection, within `timeout`. On success
 /// the stream is handed back, with what was read past the handshake.
 pub(crate) async fn run<S>(
@@ -118,9 +139,26 @@ pub(crate) async fn run<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    run_with(stream, me, secret, timeout, timeout, None).await
+}
+
+/// [`run`], on an accepted connection: the peer's hello must arrive within
+/// `hello_timeout`, and `admit` may refuse the peer (without computing any
+/// proof) once its hello is read.
+pub(crate) async fn run_with<S>(
+    stream: S,
+    me: &Identity,
+    secret: &[u8],
+    timeout: Duration,
+    hello_timeout: Duration,
+    admit: Option<Admit<'_>>,
+) -> Result<(S, PeerInfo, BytesMut), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let codec = LengthDelimitedCodec::builder().max_frame_length(MAX_HANDSHAKE_FRAME).new_codec();
     let mut framed = Framed::new(stream, codec);
-    let peer = tokio::time::timeout(timeout, exchange(&mut framed, me, secret))
+    let peer = tokio::time::timeout(timeout, exchange(&mut framed, me, secret, hello_timeout, admit))
         .await
         .map_err(|_| HandshakeError::Timeout)??;
     // The peer may already have sent frames after its verdict: they were
@@ -133,6 +171,8 @@ async fn exchange<S>(
     framed: &mut Framed<S, LengthDelimitedCodec>,
     me: &Identity,
     secret: &[u8],
+    hello_timeout: Duration,
+    admit: Option<Admit<'_>>,
 ) -> Result<PeerInfo, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -148,7 +188,8 @@ where
         nonce,
     };
     send(framed, &hello).await?;
-    let theirs: Hello = recv(framed).await?;
+    let theirs: Hello =
+        tokio::time::timeout(hello_timeout, recv(framed)).await.map_err(|_| HandshakeError::Timeout)??;
 
     let refusal = if theirs.magic != MAGIC {
         Some(HandshakeError::Protocol("not an actor-remote peer".into()))
@@ -157,7 +198,7 @@ where
     } else if theirs.node == me.node {
         Some(HandshakeError::Protocol(format!("peer claims this node's own name {:?}", me.node)))
     } else {
-        None
+        admit.and_then(|admit| admit(&theirs.node).err())
     };
     if let Some(refusal) = refusal {
         // Best effort: tell the peer why before closing.
@@ -169,6 +210,14 @@ where
     let mine = proof(secret, &theirs.nonce, &nonce, &me.node).finalize().into_bytes();
     send(framed, &Proof { mac: mine.to_vec() }).await?;
     let their_proof: Proof = recv(framed).await?;
+    if their_proof.mac.is_empty() {
+        // The peer refused us before proving anything: its verdict says why.
+        let _ = send(framed, &Verdict::Refused("no proof was offered".into())).await;
+        return match recv::<_, Verdict>(framed).await? {
+            Verdict::Refused(reason) => Err(HandshakeError::RefusedByPeer(reason)),
+            Verdict::Accepted => Err(HandshakeError::Authentication),
+        };
+    }
     // `verify_slice` compares in constant time.
     let verified = proof(secret, &nonce, &theirs.nonce, &theirs.node).verify_slice(&their_proof.mac).is_ok();
 

@@ -38,6 +38,8 @@ mod address;
 mod cluster;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handshake;
 mod node;
 mod peer;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actor_core::remote::{self, Exported, RefCodec, RemoteActor, Resolved, WireRef};
 use actor_core::{ActorId, ActorRef, ActorSystem};
 use dashmap::DashMap;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::address::{self, Address, BoxStream, Listener};
 use crate::error::{HandshakeError, NodeError};
@@ -44,6 +44,10 @@ pub struct Limits {
     pub heartbeat_timeout: Duration,
     /// How long a handshake may take.
     pub handshake_timeout: Duration,
+    /// How long an accepted connection may take to send its first
+    /// handshake frame (and, with TLS, to finish the TLS handshake). Short,
+    /// so that sockets that connect and stall are closed soon.
+    pub hello_timeout: Duration,
     /// How long a lookup waits for the peer's answer.
     pub lookup_timeout: Duration,
     /// The first delay before reconnecting; it doubles up to
@@ -51,8 +55,23 @@ pub struct Limits {
     pub reconnect_min: Duration,
     /// The longest delay between reconnection attempts.
     pub reconnect_max: Duration,
-    /// Handshakes that may run at once; further connections wait.
+    /// Handshakes of accepted connections that may run at once. A
+    /// connection past the limit does not wait: it evicts (closes) the
+    /// oldest running handshake whose peer has not sent a valid hello yet
+    /// (else the oldest of all), so that stalled or slow connections cannot
+    /// starve a peer that completes its handshake promptly.
     pub concurrent_handshakes: usize,
+    /// Failed handshakes tolerated from one address claiming one node name
+    /// before further attempts are throttled: refused right after their
+    /// first frame, without any proof being computed.
+    pub handshake_failure_burst: u32,
+    /// How fast a throttled (address, name) earns back one attempt. A
+    /// successful handshake forgives its failures at once.
+    pub handshake_failure_refill: Duration,
+    /// Asks from one connection that may wait for their replies on this
+    /// node at once; an ask past the limit is answered at once with a
+    /// remote error of kind `Refused`, never dropped.
+    pub max_inflight_asks: usize,
 }
 
 impl Default for Limits {
@@ -64,10 +83,14 @@ impl Default for Limits {
             heartbeat_interval: Duration::from_millis(500),
             heartbeat_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
+            hello_timeout: Duration::from_secs(1),
             lookup_timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
             concurrent_handshakes: 64,
+            handshake_failure_burst: 8,
+            handshake_failure_refill: Duration::from_millis(500),
+            max_inflight_asks: 4096,
         }
     }
 }
@@ -156,7 +179,7 @@ impl NodeBuilder {
             identity: Identity { node: name, incarnation, address: address.to_string(), version: self.version },
             address,
             secret: secret.into(),
-            handshakes: Arc::new(Semaphore::new(self.limits.concurrent_handshakes.max(1))),
+            failures: std::sync::Mutex::new(std::collections::HashMap::new()),
             #[cfg(feature = "tls")]
             tls: self.tls,
             limits: self.limits,
@@ -218,7 +241,8 @@ pub(crate) struct NodeInner {
     pub(crate) identity: Identity,
     address: Address,
     secret: Arc<[u8]>,
-    handshakes: Arc<Semaphore>,
+    /// Recent handshake failures, by (address, claimed node name).
+    failures: std::sync::Mutex<std::collections::HashMap<(String, String), Bucket>>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
     pub(crate) limits: Limits,
@@ -438,7 +462,8 @@ impl NodeInner {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             let secured = async { if dialed { tls.connect(stream).await } else { tls.accept(stream).await } };
-            return match tokio::time::timeout(self.limits.handshake_timeout, secured).await {
+            let limit = if dialed { self.limits.handshake_timeout } else { self.limits.hello_timeout };
+            return match tokio::time::timeout(limit, secured).await {
                 Ok(Ok(stream)) => Ok(stream),
                 Ok(Err(e)) => Err(HandshakeError::Tls(e.to_string())),
                 Err(_) => Err(HandshakeError::Timeout),
@@ -472,7 +497,7 @@ impl NodeInner {
     }
 
     /// Runs the handshake on an accepted connection and attaches it.
-    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String) {
+    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String, hello: Arc<AtomicBool>) {
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -480,7 +505,25 @@ impl NodeInner {
                 return;
             }
         };
-        let result = handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await;
+        let source = source_of(&from);
+        let claimed = std::sync::Mutex::new(None::<String>);
+        let admit = |name: &str| {
+            hello.store(true, Ordering::Release);
+            *claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_owned());
+            self.admit(&source, name)
+        };
+        let result = handshake::run_with(
+            stream,
+            &self.identity,
+            &self.secret,
+            self.limits.handshake_timeout,
+            self.limits.hello_timeout,
+            Some(&admit),
+        )
+        .await;
+        if let Some(name) = claimed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            self.record_handshake(&source, &name, result.is_ok());
+        }
         match result {
             Ok((stream, info, early)) => {
                 let peer = self.peer_entry(&info.node, &info.address);
@@ -494,12 +537,106 @@ impl NodeInner {
     }
 }
 
+/// The address a connection came from, without its port: what failures
+/// are counted against.
+fn source_of(from: &str) -> String {
+    from.parse::<std::net::SocketAddr>().map(|a| a.ip().to_string()).unwrap_or_else(|_| from.to_owned())
+}
+
+/// The handshake failures tolerated from one (address, name): a token
+/// bucket, one token per failure, refilled one per
+/// `Limits::handshake_failure_refill`.
+#[derive(Debug)]
+struct Bucket {
+    tokens: u32,
+    since: std::time::Instant,
+}
+
+/// How many (address, name) pairs the failure table remembers; past it,
+/// the pairs whose budget is whole again are forgotten first.
+const FAILURE_TABLE: usize = 4096;
+
+impl NodeInner {
+    fn refill(&self, bucket: &mut Bucket) {
+        let burst = self.limits.handshake_failure_burst;
+        let every = self.limits.handshake_failure_refill.max(Duration::from_millis(1));
+        let earned = (bucket.since.elapsed().as_nanos() / every.as_nanos()).min(u128::from(burst)) as u32;
+        if earned > 0 {
+            bucket.tokens = (bucket.tokens + earned).min(burst);
+            bucket.since += every * earned;
+        }
+        if bucket.tokens == burst {
+            bucket.since = std::time::Instant::now();
+        }
+    }
+
+    /// Whether a handshake from `source` claiming `name` may go on.
+    fn admit(&self, source: &str, name: &str) -> Result<(), HandshakeError> {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match failures.get_mut(&(source.to_owned(), name.to_owned())) {
+            Some(bucket) => {
+                self.refill(bucket);
+                if bucket.tokens == 0 { Err(HandshakeError::Throttled) } else { Ok(()) }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a finished handshake: a failure spends a token, a success
+    /// forgives.
+    fn record_handshake(&self, source: &str, name: &str, ok: bool) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (source.to_owned(), name.to_owned());
+        if ok {
+            failures.remove(&key);
+            return;
+        }
+        if failures.len() >= FAILURE_TABLE && !failures.contains_key(&key) {
+            let burst = self.limits.handshake_failure_burst;
+            let mut whole: Vec<_> = Vec::new();
+            for (k, b) in failures.iter_mut() {
+                self.refill(b);
+                if b.tokens == burst {
+                    whole.push(k.clone());
+                }
+            }
+            for k in whole {
+                failures.remove(&k);
+            }
+            if failures.len() >= FAILURE_TABLE {
+                // Every remembered pair is throttled: the newcomer is not
+                // remembered, and only the other limits bound it.
+                return;
+            }
+        }
+        let bucket = failures.entry(key).or_insert_with(|| Bucket {
+            tokens: self.limits.handshake_failure_burst,
+            since: std::time::Instant::now(),
+        });
+        self.refill(bucket);
+        bucket.tokens = bucket.tokens.saturating_sub(1);
+    }
+}
+
+/// A handshake of an accepted connection, running.
+struct Handshake {
+    id: u64,
+    /// The peer sent a valid hello.
+    hello: Arc<AtomicBool>,
+    abort: tokio::task::AbortHandle,
+}
+
 async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
+    // Handshakes running now, oldest first, so that a connection past the
+    // limit can close the oldest rather than wait behind it.
+    let running = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::<Handshake>::new()));
+    let mut next_id = 0u64;
     loop {
-        let (stop, handshakes) = match node.upgrade() {
-            Some(n) if !n.is_shut_down() => (n.clone(), n.handshakes.clone()),
+        let stop = match node.upgrade() {
+            Some(n) if !n.is_shut_down() => n,
             _ => return,
         };
+        let limit = stop.limits.concurrent_handshakes.max(1);
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = stop.stop_accepting.notified() => return,
@@ -507,12 +644,27 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
         drop(stop);
         match accepted {
             Ok((stream, from)) => {
-                let Ok(permit) = handshakes.acquire_owned().await else { return };
                 let Some(node) = node.upgrade() else { return };
-                tokio::spawn(async move {
-                    node.accepted(stream, from).await;
-                    drop(permit);
+                let mut list = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                while list.len() >= limit {
+                    // The oldest that has not sent a valid hello yet (a
+                    // staller), else the oldest of all.
+                    let at = list.iter().position(|h| !h.hello.load(Ordering::Acquire)).unwrap_or(0);
+                    if let Some(evicted) = list.remove(at) {
+                        tracing::debug!("closed a pending handshake to admit a new connection");
+                        evicted.abort.abort();
+                    }
+                }
+                next_id += 1;
+                let id = next_id;
+                let done = running.clone();
+                let hello = Arc::new(AtomicBool::new(false));
+                let said_hello = hello.clone();
+                let task = tokio::spawn(async move {
+                    node.accepted(stream, from, said_hello).await;
+                    done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|h| h.id != id);
                 });
+                list.push_back(Handshake { id, hello, abort: task.abort_handle() });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");

@@ -351,7 +351,11 @@ impl Peer {
                     break;
                 }
                 match node.dial(&address).await {
-                    Ok(_) => break,
+                    Ok(_) if peer.is_up() => break,
+                    // The new connection dropped at once (its loss found
+                    // this task still running and started no other): dial
+                    // again.
+                    Ok(_) => delay = min,
                     Err(e) => {
                         tracing::debug!(peer = %peer.name, error = %e, "reconnect failed");
                         delay = (delay * 2).min(max);
@@ -359,6 +363,11 @@ impl Peer {
                 }
             }
             peer.reconnecting.store(false, Ordering::Release);
+            // A connection lost between the check above and now found this
+            // task still running: start another.
+            if !peer.is_up() {
+                peer.reconnect();
+            }
         });
     }
 
@@ -658,6 +667,19 @@ struct Reader {
     /// The last local actor a frame went to: runs of frames to one actor
     /// skip the table.
     last: Option<(ActorId, Arc<dyn Exported>)>,
+    /// Asks from this connection not yet answered, and their limit.
+    inflight_asks: Arc<AtomicUsize>,
+    max_inflight_asks: usize,
+}
+
+/// Counts one ask in flight on a connection until its reply is sent (or
+/// its reply sink is dropped unanswered).
+struct InflightAsk(Arc<AtomicUsize>);
+
+impl Drop for InflightAsk {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 async fn read_loop(
@@ -679,30 +701,41 @@ async fn read_loop(
         parked: HashMap::new(),
         grant_every: (limits.credit_window / 2).max(1) as u32,
         last: None,
+        inflight_asks: Arc::new(AtomicUsize::new(0)),
+        max_inflight_asks: limits.max_inflight_asks.max(1),
     };
     let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
     let mut framed = FramedRead::new(read, frames);
     framed.read_buffer_mut().extend_from_slice(&early);
-    // One heartbeat deadline for the connection, not a timer per frame:
-    // when it fires, frames seen since the last check push it back.
-    let deadline = tokio::time::sleep(limits.heartbeat_timeout);
+    // One heartbeat timer for the connection, not one per frame: it ticks
+    // every quarter of the timeout, and the peer is presumed dead after
+    // four ticks in a row without a frame (detection within 1.25x the
+    // timeout, at no cost per frame).
+    const TICKS: u32 = 4;
+    let tick = limits.heartbeat_timeout / TICKS;
+    let deadline = tokio::time::sleep(tick);
     tokio::pin!(deadline);
     let closed = close.notified();
     tokio::pin!(closed);
     // Registered now, so a close before the first wait is not missed.
     closed.as_mut().enable();
-    let (mut seen, mut seen_at_check) = (0u64, 0u64);
+    let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
     let why = loop {
         let next = tokio::select! {
             biased;
             next = framed.next() => next,
             () = &mut closed => break "closed".to_owned(),
             () = &mut deadline => {
-                if seen == seen_at_check {
-                    break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout);
+                if seen == seen_at_tick {
+                    idle_ticks += 1;
+                    if idle_ticks >= TICKS {
+                        break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout);
+                    }
+                } else {
+                    idle_ticks = 0;
+                    seen_at_tick = seen;
                 }
-                seen_at_check = seen;
-                deadline.as_mut().reset(tokio::time::Instant::now() + limits.heartbeat_timeout);
+                deadline.as_mut().reset(tokio::time::Instant::now() + tick);
                 continue;
             }
         };
@@ -727,6 +760,20 @@ impl Reader {
         match frame {
             Frame::Tell { target, wire_name, payload } => self.incoming(target, wire_name.as_str(), payload, None),
             Frame::Ask { corr, target, wire_name, payload } => {
+                if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
+                    // Over the limit: answered at once, never dropped. The
+                    // sender's credit for it comes back like a delivery's.
+                    let detail = format!(
+                        "more than {} asks in flight on this connection; {} refused",
+                        self.max_inflight_asks,
+                        wire_name.as_str()
+                    );
+                    let failure = WireFailure::Refused(detail);
+                    self.peer.push_on(self.generation, Queued::Failure { corr, failure });
+                    self.granted(target);
+                    return;
+                }
+                self.inflight_asks.fetch_add(1, Ordering::AcqRel);
                 let sink = self.reply_sink(corr);
                 self.incoming(target, wire_name.as_str(), payload, Some((corr, sink)));
             }
@@ -803,7 +850,9 @@ impl Reader {
     fn reply_sink(&self, corr: u64) -> ReplySink {
         let peer = Arc::downgrade(&self.peer);
         let generation = self.generation;
+        let inflight = InflightAsk(self.inflight_asks.clone());
         Box::new(move |result| {
+            let _inflight = inflight;
             let Some(peer) = peer.upgrade() else { return };
             let frame = match result {
                 Ok(payload) => Queued::Reply { corr, payload },

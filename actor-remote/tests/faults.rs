@@ -1,0 +1,400 @@
+//! Remote faults on loopback: a fault-injecting proxy that delays chunks,
+//! cuts connections mid-frame and freezes them, and real peer processes
+//! killed with SIGKILL or stopped with SIGSTOP. Pending asks fail with
+//! `NodeDown` or time out, never hang; the dialer reconnects and traffic
+//! resumes; per-sender FIFO holds for what is delivered, and nothing is
+//! delivered twice.
+//!
+//! `RELIABILITY_FULL=1` runs the larger versions recorded in RELIABILITY.md.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actor_core::error::AskError;
+use actor_core::prelude::*;
+use actor_remote::{Limits, Node};
+use support::proxy::{Faults, Proxy};
+use support::{bounded, free_port, scale};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const SECRET: &str = "fault cookie";
+
+/// Records, per sender, the sequence numbers it receives: any number not
+/// above the sender's last one is a reordering or a duplicate.
+#[derive(Default)]
+struct Recorder {
+    last: HashMap<u32, u64>,
+    received: u64,
+    violations: u64,
+}
+
+#[actor]
+impl Recorder {
+    #[message(remote)]
+    fn record(&mut self, sender: u32, seq: u64) {
+        if let Some(&last) = self.last.get(&sender)
+            && seq <= last
+        {
+            self.violations += 1;
+        }
+        self.last.insert(sender, seq);
+        self.received += 1;
+    }
+
+    #[message(remote)]
+    fn report(&self) -> (u64, u64) {
+        (self.received, self.violations)
+    }
+
+    #[message(remote)]
+    fn echo(&mut self, n: u64) -> u64 {
+        n
+    }
+
+    #[message(remote)]
+    async fn nap(&mut self, millis: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        millis
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(1000),
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+        ..Limits::default()
+    }
+}
+
+async fn node(name: &str) -> Node {
+    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits()).start().await.unwrap()
+}
+
+/// Looks `name` up on `peer`, retrying while faults get in the way.
+async fn lookup(node: &Node, peer: &str, name: &str) -> ActorRef<Recorder> {
+    loop {
+        match node.lookup(peer, name).await {
+            Ok(found) => return found,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Waits until an ask through `recorder` is answered again; returns how
+/// long that took.
+async fn until_answered(recorder: &ActorRef<Recorder>) -> Duration {
+    let start = Instant::now();
+    loop {
+        if let Ok(7) = recorder.echo(7).timeout(Duration::from_millis(500)).await {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[derive(Default, Debug)]
+struct Outcomes {
+    ok: AtomicU64,
+    node_down: AtomicU64,
+    timeout: AtomicU64,
+    tells_refused: AtomicU64,
+    slowest_ask_ms: AtomicU64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_cuts_and_delays_asks_never_hang_fifo_holds_and_nothing_is_delivered_twice() {
+    bounded(Duration::from_secs(120), async {
+        let a = node("a").await;
+        let recorder = a.system().spawn(Recorder::default());
+        a.register("recorder", &recorder).unwrap();
+        let faults = Faults {
+            seed: 0x5EED,
+            delay_percent: 5,
+            max_delay: Duration::from_millis(3),
+            cut_after: Some((4_000, 80_000)),
+        };
+        let proxy = Proxy::start(&a.address().to_string(), faults).await;
+        let b = node("b").await;
+        let peer = b.connect(&proxy.address).await.unwrap();
+        let remote = lookup(&b, &peer, "recorder").await;
+
+        let per_sender = scale(3_000, 50_000) as u64;
+        let outcomes = Arc::new(Outcomes::default());
+        let senders: Vec<_> = (0..4u32)
+            .map(|sender| {
+                let remote = remote.clone();
+                let outcomes = outcomes.clone();
+                tokio::spawn(async move {
+                    for seq in 0..per_sender {
+                        if remote.tell_record(sender, seq).await.is_err() {
+                            outcomes.tells_refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if seq % 25 == 0 {
+                            let start = Instant::now();
+                            // The ask's own timeout is 2 s; 5 s means it hung.
+                            let asked = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                remote.echo(seq).timeout(Duration::from_secs(2)),
+                            )
+                            .await
+                            .expect("an ask through a faulty link hung");
+                            let took = start.elapsed().as_millis() as u64;
+                            outcomes.slowest_ask_ms.fetch_max(took, Ordering::Relaxed);
+                            match asked {
+                                Ok(n) => {
+                                    assert_eq!(n, seq);
+                                    outcomes.ok.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) if e.is_node_down() => {
+                                    outcomes.node_down.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(AskError::Timeout) => {
+                                    outcomes.timeout.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(other) => panic!("an ask failed with an unexpected error: {other:?}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        let cuts = proxy.cuts();
+
+        // Calm the link: new connections are clean. Traffic resumes.
+        proxy.set_faults(Faults::none());
+        proxy.cut_all();
+        let resumed = until_answered(&remote).await;
+        let (received, violations) = remote.report().await.unwrap();
+        let sent = 4 * per_sender;
+        println!(
+            "figure remote-faults: sent {sent} tells over {} connections ({cuts} cut mid-stream, {} bytes); \
+             delivered {received}, lost {} ({} reported as dead letters), violations {violations}; \
+             asks {outcomes:?}; resumed in {resumed:?}",
+            proxy.connections(),
+            proxy.bytes(),
+            sent - received,
+            b.system().dead_letter_count(),
+        );
+        assert_eq!(violations, 0, "per-sender FIFO broke or a message was delivered twice");
+        assert!(received <= sent);
+        assert!(received > 0);
+        assert!(cuts >= 3, "the proxy did cut connections ({cuts})");
+        assert!(outcomes.ok.load(Ordering::Relaxed) > 0);
+        assert!(resumed < Duration::from_secs(5), "traffic resumed after reconnection");
+    })
+    .await;
+}
+
+/// Asks pending on a connection: all must fail with `NodeDown` within
+/// `limit` of `fault()`.
+async fn pending_asks_fail_after(
+    remote: &ActorRef<Recorder>,
+    count: usize,
+    limit: Duration,
+    fault: impl FnOnce(),
+) -> Duration {
+    let pending: Vec<_> = (0..count)
+        .map(|_| {
+            let remote = remote.clone();
+            tokio::spawn(async move { remote.nap(60_000).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    fault();
+    let start = Instant::now();
+    for ask in pending {
+        let result = tokio::time::timeout(limit + Duration::from_secs(5), ask).await.expect("a pending ask hung");
+        let err = result.unwrap().unwrap_err();
+        assert!(err.is_node_down(), "{err:?}");
+    }
+    let took = start.elapsed();
+    assert!(took < limit, "pending asks failed after {took:?}, over {limit:?}");
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_asks_fail_with_node_down_on_a_cut_and_on_a_freeze_and_traffic_resumes() {
+    bounded(Duration::from_secs(60), async {
+        let a = node("a").await;
+        let recorder = a.system().spawn(Recorder::default());
+        a.register("recorder", &recorder).unwrap();
+        let sleeper = a.system().spawn(Recorder::default());
+        a.register("sleeper", &sleeper).unwrap();
+        let proxy = Proxy::start(&a.address().to_string(), Faults::none()).await;
+        let b = node("b").await;
+        let peer = b.connect(&proxy.address).await.unwrap();
+        let echo = lookup(&b, &peer, "recorder").await;
+        let slow = lookup(&b, &peer, "sleeper").await;
+
+        let cut = pending_asks_fail_after(&slow, 100, Duration::from_secs(1), || proxy.cut_all()).await;
+        let resumed = until_answered(&echo).await;
+        // Frozen: bytes held, nothing closed; heartbeats (1 s here) notice.
+        let frozen = pending_asks_fail_after(&slow, 100, Duration::from_millis(2500), || proxy.freeze(true)).await;
+        proxy.freeze(false);
+        proxy.cut_all();
+        let resumed_after_freeze = until_answered(&echo).await;
+        println!(
+            "figure remote-pending: 100 pending asks failed {cut:?} after a cut, {frozen:?} after a freeze \
+             (heartbeat timeout 1 s); traffic resumed in {resumed:?} and {resumed_after_freeze:?}"
+        );
+    })
+    .await;
+}
+
+/// The same actor as the `remote-node` binary's (wire names
+/// `Counter::Add`, `Counter::Slow`); never spawned here.
+#[derive(Default)]
+struct Counter {
+    total: u64,
+}
+
+#[actor]
+impl Counter {
+    #[message(remote)]
+    fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[message(remote)]
+    async fn slow(&mut self, millis: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        millis
+    }
+}
+
+/// Sends the first `Terminated` it sees.
+struct Watcher(Option<tokio::sync::oneshot::Sender<(Terminated, Instant)>>);
+impl Actor for Watcher {
+    type Error = std::convert::Infallible;
+}
+struct Watch(ActorRef<Counter>);
+impl Message for Watch {
+    type Reply = ();
+}
+impl Handler<Watch> for Watcher {
+    async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
+        ctx.monitor(&target);
+    }
+}
+impl Handler<Terminated> for Watcher {
+    async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send((t, Instant::now()));
+        }
+    }
+}
+
+async fn start_peer(address: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
+        .args(["--listen", address, "--name", "peer", "--secret", SECRET])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the remote-node binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the peer starts in time")
+        .unwrap()
+        .expect("the peer prints its address");
+    assert!(line.starts_with("listening "), "{line}");
+    child
+}
+
+fn signal(child: &Child, signal: &str) {
+    let pid = child.id().expect("the child runs").to_string();
+    let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Starts a peer process, puts `in_flight` asks in flight and a monitor on
+/// its counter, applies `fault`, and returns when the last ask failed and
+/// when the monitor fired, counted from the fault.
+async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Duration) {
+    let address = format!("tcp://127.0.0.1:{}", free_port());
+    let mut child = start_peer(&address).await;
+    let node = Node::builder(ActorSystem::new()).name("here").secret(SECRET).limits(limits).start().await.unwrap();
+    let peer = node.connect(&address).await.unwrap();
+    let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
+    assert_eq!(counter.add(1).await.unwrap(), 1);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let watcher = node.system().spawn(Watcher(Some(tx)));
+    watcher.ask(Watch(counter.clone())).await.unwrap();
+    assert_eq!(counter.add(1).await.unwrap(), 2, "the watch has reached the peer");
+    let asks: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let result = counter.slow(60_000).await;
+                (result, Instant::now())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    signal(&child, fault);
+    let at = Instant::now();
+    let mut last = Duration::ZERO;
+    for ask in asks {
+        let (result, when) = tokio::time::timeout(Duration::from_secs(15), ask).await.expect("an ask hung").unwrap();
+        assert!(result.unwrap_err().is_node_down());
+        last = last.max(when.duration_since(at));
+    }
+    let (notice, when) = tokio::time::timeout(Duration::from_secs(15), rx).await.expect("the monitor fired").unwrap();
+    assert!(matches!(notice.reason, StopReason::NodeDown), "{:?}", notice.reason);
+    if fault == "-STOP" {
+        signal(&child, "-CONT");
+    }
+    let _ = child.kill().await;
+    (last, when.duration_since(at))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_killed_with_sigkill_fails_in_flight_asks_and_fires_monitors_within_a_second() {
+    bounded(Duration::from_secs(120), async {
+        let runs = scale(2, 10);
+        let mut worst = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..runs {
+            let (asks, monitor) = detect(Limits::default(), 100, "-KILL").await;
+            worst = (worst.0.max(asks), worst.1.max(monitor));
+        }
+        println!(
+            "figure sigkill: {runs} runs, 100 asks in flight each: last ask failed after {:?}, monitor after {:?} (worst)",
+            worst.0, worst.1
+        );
+        assert!(worst.0 < Duration::from_secs(1) && worst.1 < Duration::from_secs(1), "{worst:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_stopped_with_sigstop_is_detected_within_five_seconds_with_default_limits() {
+    bounded(Duration::from_secs(120), async {
+        let runs = scale(1, 5);
+        let mut worst = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..runs {
+            let (asks, monitor) = detect(Limits::default(), 100, "-STOP").await;
+            worst = (worst.0.max(asks), worst.1.max(monitor));
+        }
+        println!(
+            "figure sigstop: {runs} runs, 100 asks in flight each, default heartbeats (500 ms / 3 s): \
+             last ask failed after {:?}, monitor after {:?} (worst)",
+            worst.0, worst.1
+        );
+        assert!(worst.0 < Duration::from_secs(5) && worst.1 < Duration::from_secs(5), "{worst:?}");
+    })
+    .await;
+}

@@ -1,0 +1,69 @@
+//! Helpers shared by the reliability and security tests.
+#![allow(dead_code)]
+
+pub(crate) mod proxy;
+
+use std::time::Duration;
+
+/// Whether the full-size figures were asked for (`RELIABILITY_FULL=1`);
+/// the normal suite runs smaller versions of the same checks.
+pub(crate) fn full() -> bool {
+    std::env::var("RELIABILITY_FULL").is_ok_and(|v| v == "1")
+}
+
+/// `quick` in the normal suite, `full` under `RELIABILITY_FULL=1`.
+pub(crate) fn scale(quick: usize, full: usize) -> usize {
+    if self::full() { full } else { quick }
+}
+
+/// Bounds a test: a hang is a failure, not a stuck CI job.
+pub(crate) async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
+    tokio::time::timeout(limit, f).await.expect("the test finished within its time limit")
+}
+
+/// The resident set size of process `pid` (or this one), in KiB.
+pub(crate) fn rss_kib(pid: Option<u32>) -> u64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_owned(),
+    };
+    let status = std::fs::read_to_string(path).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The p-th percentile (0..=100) of `samples`, which it sorts.
+pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
+
+/// A free loopback port (bound and released; a child process binds it).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A small seeded generator: the same faults on every run.
+#[derive(Clone, Debug)]
+pub(crate) struct XorShift(pub(crate) u64);
+
+impl XorShift {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `lo..hi` (`lo` if the range is empty).
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        if hi <= lo { lo } else { lo + self.next() % (hi - lo) }
+    }
+}
