@@ -10,7 +10,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,9 +18,9 @@ use actor_core::error::AskError;
 use actor_core::prelude::*;
 use actor_remote::{Limits, Node};
 use support::proxy::{Faults, Proxy};
+use support::remote_node::{self, Counter, CounterClient};
 use support::{bounded, free_port, scale};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const SECRET: &str = "fault cookie";
 
@@ -252,28 +251,6 @@ async fn pending_asks_fail_with_node_down_on_a_cut_and_on_a_freeze_and_traffic_r
     .await;
 }
 
-/// The same actor as the `remote-node` binary's (wire names
-/// `Counter::Add`, `Counter::Slow`); never spawned here.
-#[derive(Default)]
-struct Counter {
-    total: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-
-    #[message(remote)]
-    async fn slow(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-}
-
 /// Sends the first `Terminated` it sees.
 struct Watcher(Option<tokio::sync::oneshot::Sender<(Terminated, Instant)>>);
 impl Actor for Watcher {
@@ -296,24 +273,6 @@ impl Handler<Terminated> for Watcher {
     }
 }
 
-async fn start_peer(address: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
-        .args(["--listen", address, "--name", "peer", "--secret", SECRET])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the remote-node binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .expect("the peer starts in time")
-        .unwrap()
-        .expect("the peer prints its address");
-    assert!(line.starts_with("listening "), "{line}");
-    child
-}
-
 fn signal(child: &Child, signal: &str) {
     let pid = child.id().expect("the child runs").to_string();
     let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
@@ -325,7 +284,7 @@ fn signal(child: &Child, signal: &str) {
 /// when the monitor fired, counted from the fault.
 async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Duration) {
     let address = format!("tcp://127.0.0.1:{}", free_port());
-    let mut child = start_peer(&address).await;
+    let mut child = remote_node::start(&address, SECRET).await;
     let node = Node::builder(ActorSystem::new()).name("here").secret(SECRET).limits(limits).start().await.unwrap();
     let peer = node.connect(&address).await.unwrap();
     let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();

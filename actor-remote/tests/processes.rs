@@ -2,55 +2,14 @@
 //! Kill the peer mid-stream, see pending asks fail fast, restart it, see
 //! the connection come back.
 
-use std::process::Stdio;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use actor_core::error::SendError;
 use actor_core::prelude::*;
 use actor_remote::{Limits, Node};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// The same actor as the binary's, so the wire names match
-/// (`Counter::Add`, `Counter::Slow`); this side never spawns it.
-#[derive(Default)]
-struct Counter {
-    total: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-
-    #[message(remote)]
-    async fn slow(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-}
-
-/// Starts the binary on `address`; returns it once it listens.
-async fn start_peer(address: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
-        .args(["--listen", address, "--name", "peer", "--secret", "shared"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the remote-node binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .expect("the peer starts in time")
-        .unwrap()
-        .expect("the peer prints its address");
-    assert!(line.starts_with("listening "), "{line}");
-    child
-}
+use support::remote_node::{self, Counter, CounterClient};
 
 /// A free loopback port (bound and released; the peer binds it again).
 fn free_port() -> u16 {
@@ -61,7 +20,7 @@ fn free_port() -> u16 {
 async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let address = format!("tcp://127.0.0.1:{}", free_port());
-        let mut child = start_peer(&address).await;
+        let mut child = remote_node::start(&address, "shared").await;
 
         let limits = Limits {
             heartbeat_interval: Duration::from_millis(100),
@@ -96,7 +55,7 @@ async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
         assert!(counter.add(1).await.unwrap_err().is_node_down());
 
         // Restarted on the same address: the node dialed it, so it reconnects.
-        let _child = start_peer(&address).await;
+        let _child = remote_node::start(&address, "shared").await;
         let deadline = Instant::now() + Duration::from_secs(15);
         while !node.peers().contains(&peer) {
             assert!(Instant::now() < deadline, "reconnected in time");

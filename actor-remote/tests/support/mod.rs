@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod proxy;
+pub(crate) mod remote_node;
 
 use std::time::Duration;
 

@@ -1,0 +1,51 @@
+//! The `remote-node` binary, seen from a test: a launcher, and a mirror of
+//! its counter actor so that references to it are typed. The mirror has the
+//! same name and methods, hence the same wire names (`Counter::Add`,
+//! `Counter::Slow`); tests never spawn it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use actor_core::prelude::*;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Default)]
+pub(crate) struct Counter {
+    total: u64,
+}
+
+#[actor]
+impl Counter {
+    #[message(remote)]
+    pub(crate) fn add(&mut self, n: u64) -> u64 {
+        self.total += n;
+        self.total
+    }
+
+    #[message(remote)]
+    pub(crate) async fn slow(&mut self, millis: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        millis
+    }
+}
+
+/// Starts the binary as node `peer` on `address` with `secret`; returns it
+/// once it listens. It is killed when the handle is dropped.
+pub(crate) async fn start(address: &str, secret: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
+        .args(["--listen", address, "--name", "peer", "--secret", secret])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the remote-node binary starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("the peer starts in time")
+        .expect("its output is readable")
+        .expect("the peer prints its address");
+    assert!(line.starts_with("listening "), "{line}");
+    child
+}
