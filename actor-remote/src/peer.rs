@@ -441,6 +441,9 @@ impl RemoteEndpoint for Endpoint {
                 self.took();
                 Ok(())
             }
+            // No credit comes back from a node that is down: its window
+            // is what it may still queue.
+            Err(_) if !self.peer.up.load(Ordering::Acquire) => Err(Refused::NodeDown),
             Err(_) => Err(Refused::Full),
         }
     }
@@ -448,6 +451,11 @@ impl RemoteEndpoint for Endpoint {
     fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>> {
         Box::pin(async move {
             self.check()?;
+            if !self.peer.up.load(Ordering::Acquire) {
+                // Waiting for credit from a node that is down could wait
+                // forever (nobody may redial it): queue or fail now.
+                return self.try_reserve();
+            }
             let permit = self.target.credit.acquire().await.map_err(|_| Refused::Closed)?;
             permit.forget();
             self.took();

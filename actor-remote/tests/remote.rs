@@ -607,3 +607,44 @@ async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters(
     })
     .await;
 }
+
+#[tokio::test]
+async fn tells_to_a_down_node_that_nobody_redials_fail_instead_of_waiting_for_credit() {
+    bounded(async {
+        // b dialed a, so a will not redial b: from a, b is down for good.
+        let a = Node::builder(ActorSystem::new())
+            .name("a")
+            .secret(SECRET)
+            .limits(Limits { credit_window: 4, ..limits() })
+            .start()
+            .await
+            .unwrap();
+        let b = node("b").await;
+        let counter = b.system().spawn(Counter::default());
+        b.register("counter", &counter).unwrap();
+        b.connect(&a.address().to_string()).await.unwrap();
+        let peer_b = {
+            // a learns of b by the connection b made.
+            while a.peers().is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            a.peers()[0].clone()
+        };
+        let remote: ActorRef<Counter> = a.lookup(&peer_b, "counter").await.unwrap();
+        b.shutdown().await;
+        while a.peers().contains(&peer_b) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut queued = 0;
+        let err = loop {
+            match remote.tell_record(queued).await {
+                Ok(()) => queued += 1,
+                Err(e) => break e,
+            }
+            assert!(queued <= 4, "at most the credit window is queued");
+        };
+        assert!(matches!(err, SendError::NodeDown(_)), "{err:?}");
+        assert!(matches!(remote.try_tell(Record { seq: 99 }), Err(SendError::NodeDown(_))));
+    })
+    .await;
+}
