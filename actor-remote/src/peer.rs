@@ -160,6 +160,13 @@ impl Peer {
         self.link().up
     }
 
+    /// Down, and not coming back by this node's doing: it did not dial
+    /// the peer (or the peer left), so nobody reconnects.
+    fn unreachable(&self) -> bool {
+        !self.up.load(Ordering::Acquire)
+            && (self.left.load(Ordering::Acquire) || self.dial.lock().unwrap_or_else(PoisonError::into_inner).is_none())
+    }
+
     pub(crate) fn dial_address(&self) -> Option<Address> {
         self.dial.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
@@ -441,9 +448,9 @@ impl RemoteEndpoint for Endpoint {
                 self.took();
                 Ok(())
             }
-            // No credit comes back from a node that is down: its window
-            // is what it may still queue.
-            Err(_) if !self.peer.up.load(Ordering::Acquire) => Err(Refused::NodeDown),
+            // No credit comes back from a node that is down and that
+            // nobody redials: its window is what it may still queue.
+            Err(_) if self.peer.unreachable() => Err(Refused::NodeDown),
             Err(_) => Err(Refused::Full),
         }
     }
@@ -451,9 +458,11 @@ impl RemoteEndpoint for Endpoint {
     fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>> {
         Box::pin(async move {
             self.check()?;
-            if !self.peer.up.load(Ordering::Acquire) {
-                // Waiting for credit from a node that is down could wait
-                // forever (nobody may redial it): queue or fail now.
+            if self.peer.unreachable() {
+                // Waiting for credit from a node that is down and that this
+                // node does not redial would wait forever: queue or fail now.
+                // (A node being redialed is waited for: backpressure until
+                // it is back.)
                 return self.try_reserve();
             }
             let permit = self.target.credit.acquire().await.map_err(|_| Refused::Closed)?;
