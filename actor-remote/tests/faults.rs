@@ -174,7 +174,21 @@ async fn through_cuts_and_delays_asks_never_hang_fifo_holds_and_nothing_is_deliv
         proxy.set_faults(Faults::none());
         proxy.cut_all();
         let resumed = until_answered(&remote).await;
-        let (received, violations) = remote.report().await.unwrap();
+        // The first clean connection can still drop once (a reconnection
+        // racing the far side's notice of the old one: see RELIABILITY.md);
+        // the report is retried, bounded by the test's limit.
+        let mut reconnections_after_calm = 0;
+        let (received, violations) = loop {
+            match remote.report().await {
+                Ok(report) => break report,
+                Err(e) if e.is_node_down() => {
+                    reconnections_after_calm += 1;
+                    until_answered(&remote).await;
+                }
+                Err(e) => panic!("the report failed: {e:?}"),
+            }
+        };
+        assert!(reconnections_after_calm <= 3, "the calm link kept dropping ({reconnections_after_calm})");
         let sent = 4 * per_sender;
         println!(
             "figure remote-faults: sent {sent} tells over {} connections ({cuts} cut mid-stream, {} bytes); \

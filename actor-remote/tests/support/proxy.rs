@@ -46,6 +46,9 @@ struct State {
     frozen: AtomicBool,
     refusing: AtomicBool,
     cut_all: Notify,
+    /// Counts `cut_all` calls: a connection accepted before the last one
+    /// is cut even if its task had not started waiting yet.
+    cut_epoch: AtomicU64,
     connections: AtomicU64,
     cuts: AtomicU64,
     bytes: AtomicU64,
@@ -80,6 +83,7 @@ impl Proxy {
             frozen: AtomicBool::new(false),
             refusing: AtomicBool::new(false),
             cut_all: Notify::new(),
+            cut_epoch: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -94,10 +98,13 @@ impl Proxy {
                     continue;
                 }
                 let n = shared.connections.fetch_add(1, Ordering::AcqRel);
+                // Faults and epoch as of the accept, not of the task's start.
+                let faults = shared.faults.lock().unwrap().clone();
+                let epoch = shared.cut_epoch.load(Ordering::Acquire);
                 let Ok(server) = TcpStream::connect(&target).await else { continue };
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
-                tokio::spawn(serve(shared.clone(), client, server, n));
+                tokio::spawn(serve(shared.clone(), client, server, n, faults, epoch));
             }
         });
         Proxy { address, state, task }
@@ -120,6 +127,7 @@ impl Proxy {
 
     /// Cuts every live connection now.
     pub(crate) fn cut_all(&self) {
+        self.state.cut_epoch.fetch_add(1, Ordering::AcqRel);
         self.state.cut_all.notify_waiters();
     }
 
@@ -150,8 +158,7 @@ impl Proxy {
 }
 
 /// Forwards one connection until either side closes or a fault cuts it.
-async fn serve(state: Arc<State>, client: TcpStream, server: TcpStream, n: u64) {
-    let faults = state.faults.lock().unwrap().clone();
+async fn serve(state: Arc<State>, client: TcpStream, server: TcpStream, n: u64, faults: Faults, epoch: u64) {
     let mut rng = XorShift(faults.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(n) | 1);
     let budget = faults.cut_after.map(|(lo, hi)| rng.range(lo, hi));
     let remaining = Arc::new(AtomicU64::new(budget.unwrap_or(u64::MAX)));
@@ -161,6 +168,13 @@ async fn serve(state: Arc<State>, client: TcpStream, server: TcpStream, n: u64) 
     let up = pump(state.clone(), cr, sw, XorShift(rng.next() | 1), faults.clone(), remaining.clone(), record);
     let down = pump(state.clone(), sr, cw, XorShift(rng.next() | 1), faults, remaining, false);
     let cut = state.cut_all.notified();
+    tokio::pin!(cut);
+    // Registered before the epoch check, so no `cut_all` slips between.
+    cut.as_mut().enable();
+    if state.cut_epoch.load(Ordering::Acquire) != epoch {
+        state.cuts.fetch_add(1, Ordering::AcqRel);
+        return;
+    }
     tokio::select! {
         cut_by_fault = up => if cut_by_fault { state.cuts.fetch_add(1, Ordering::AcqRel); },
         cut_by_fault = down => if cut_by_fault { state.cuts.fetch_add(1, Ordering::AcqRel); },
