@@ -492,7 +492,7 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early);
+        peer.attach(&node, stream, info, early, false);
         Ok(peer)
     }
 
@@ -528,7 +528,7 @@ impl NodeInner {
             Ok((stream, info, early)) => {
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
-                if !peer.attach(&self, stream, info, early) {
+                if !peer.attach(&self, stream, info, early, true) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }

@@ -75,6 +75,8 @@ struct Link {
     watchers: HashMap<ActorId, Vec<TerminationNotice>>,
     /// Closes the current connection's tasks.
     close: Option<Arc<Notify>>,
+    /// Whether the current connection was accepted (the peer dialed it).
+    accepted: bool,
 }
 
 /// Credit toward one of the peer's actors.
@@ -141,6 +143,7 @@ impl Peer {
                 frames: VecDeque::new(),
                 watchers: HashMap::new(),
                 close: None,
+                accepted: false,
             }),
             wake_writer: Notify::new(),
             pending: DashMap::new(),
@@ -255,13 +258,28 @@ impl Peer {
         stream: BoxStream,
         info: PeerInfo,
         early: BytesMut,
+        accepted: bool,
     ) -> bool {
+        if accepted {
+            // The peer dialed again while we still hold a connection it
+            // dialed before: it has given up on that one (it only redials
+            // after a loss), so the new one replaces it rather than being
+            // refused until we notice the loss ourselves.
+            let held = {
+                let link = self.link();
+                (link.up && link.accepted).then_some(link.generation)
+            };
+            if let Some(old) = held {
+                self.connection_lost(old, "replaced by the peer's new connection");
+            }
+        }
         let (generation, close, stale_targets) = {
             let mut link = self.link();
             if link.up {
                 return false;
             }
             link.up = true;
+            link.accepted = accepted;
             self.up.store(true, Ordering::Release);
             link.generation += 1;
             let restarted = link.incarnation != 0 && link.incarnation != info.incarnation;

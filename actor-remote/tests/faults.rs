@@ -193,7 +193,7 @@ async fn through_cuts_and_delays_asks_never_hang_fifo_holds_and_nothing_is_deliv
         println!(
             "figure remote-faults: sent {sent} tells over {} connections ({cuts} cut mid-stream, {} bytes); \
              delivered {received}, lost {} ({} reported as dead letters), violations {violations}; \
-             asks {outcomes:?}; resumed in {resumed:?}",
+             asks {outcomes:?}; resumed in {resumed:?}, {reconnections_after_calm} drop(s) after the calm",
             proxy.connections(),
             proxy.bytes(),
             sent - received,
