@@ -908,17 +908,19 @@ impl Reader {
             let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
             return;
         }
-        let cached = self.last.as_ref().filter(|(id, _)| *id == target).map(|(_, e)| e.clone());
-        let Some(exported) = cached.or_else(|| self.node.exports.get(&target).map(|e| e.value().clone())) else {
-            undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
-            self.granted(target);
-            return;
-        };
+        if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
+            let Some(found) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
+                undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
+                self.granted(target);
+                return;
+            };
+            self.last = Some((target, found));
+        }
+        let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
         let (sink, corr) = match reply {
             Some((corr, sink)) => (Some(sink), Some(corr)),
             None => (None, None),
         };
-        self.last = Some((target, exported.clone()));
         match exported.deliver(wire_name, &payload, sink, &self.codec) {
             Ok(()) => self.granted(target),
             Err(Undelivered::Full(parked)) => {
