@@ -79,7 +79,7 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
     }
 
     fn stop(&self) {
-        self.signal(Signal::Stop);
+        Shared::stop(self);
     }
 
     fn wait_for_stop(&self) -> BoxFuture<'_, StopReason> {
@@ -573,7 +573,7 @@ impl<A: Actor> ActorRef<A> {
     /// [`wait_for_stop`](ActorRef::wait_for_stop).
     pub fn stop(&self) {
         match &self.inner {
-            Inner::Local(shared) => shared.signal(Signal::Stop),
+            Inner::Local(shared) => shared.stop(),
             Inner::Remote(target) => target.endpoint.stop(),
         }
     }

@@ -3,7 +3,7 @@
 //! allocation.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -17,8 +17,6 @@ use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 /// A message on the system lane.
 #[derive(Debug)]
 pub(crate) enum Signal {
-    /// Stop accepting messages, handle those queued, then stop normally.
-    Stop,
     /// Stop after the message in hand; queued messages become dead letters.
     Kill,
     /// Like `Kill`, but the stop counts as normal (system shutdown).
@@ -98,8 +96,14 @@ impl<A: Actor> Shared<A> {
     /// Drops one strong reference; the last one asks the actor to stop.
     pub(crate) fn release(&self) {
         if self.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.signal(Signal::Stop);
+            self.stop();
         }
+    }
+
+    /// A graceful stop: refuse new messages, handle those queued, then stop
+    /// normally. Closing the mailbox is the whole request.
+    pub(crate) fn stop(&self) {
+        self.mailbox.close();
     }
 
     /// Whether the actor still accepts messages.
@@ -120,7 +124,54 @@ pub(crate) struct Cell {
     /// Who waits for the end: tasks, and notices (monitors, links). A plain
     /// list: termination happens once, and a stale waker left by a dropped
     /// waiter only costs a spurious wake.
-    waiters: Mutex<Vec<Waiter>>,
+    waiters: Mutex<Waiters>,
+}
+
+/// The waiters of one actor. Most actors have none, or one task awaiting
+/// the stop, which is kept without allocating (and, fitting in the `Vec`'s
+/// spare values, without growing the actor).
+#[derive(Default)]
+enum Waiters {
+    #[default]
+    None,
+    Task(Waker),
+    Many(Vec<Waiter>),
+}
+
+impl Waiters {
+    fn push(&mut self, waiter: Waiter) {
+        *self = match (std::mem::take(self), waiter) {
+            (Waiters::None, Waiter::Task(waker)) => Waiters::Task(waker),
+            (Waiters::None, notice) => Waiters::Many(vec![notice]),
+            (Waiters::Task(first), waiter) => Waiters::Many(vec![Waiter::Task(first), waiter]),
+            (Waiters::Many(mut all), waiter) => {
+                all.push(waiter);
+                Waiters::Many(all)
+            }
+        };
+    }
+
+    fn has_task(&self, waker: &Waker) -> bool {
+        match self {
+            Waiters::None => false,
+            Waiters::Task(task) => task.will_wake(waker),
+            Waiters::Many(all) => all.iter().any(|w| matches!(w, Waiter::Task(t) if t.will_wake(waker))),
+        }
+    }
+}
+
+impl IntoIterator for Waiters {
+    type Item = Waiter;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Waiter>, std::vec::IntoIter<Waiter>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Waiters::None => (None, Vec::new()),
+            Waiters::Task(waker) => (Some(Waiter::Task(waker)), Vec::new()),
+            Waiters::Many(all) => (None, all),
+        };
+        one.into_iter().chain(many)
+    }
 }
 
 /// A notice run when an actor terminates, with its id and reason.
@@ -146,7 +197,23 @@ impl Cell {
             parent,
             counters: Counters::default(),
             terminated: OnceLock::new(),
-            waiters: Mutex::new(Vec::new()),
+            waiters: Mutex::new(Waiters::None),
+        }
+    }
+
+    /// Called by the registry before it adds a name for this actor.
+    pub(crate) fn mark_named(&self) {
+        self.counters.mark_named();
+    }
+
+    /// Frees the actor's names, if it ever had one: the end of an actor that
+    /// never had a name skips the registry. Called once the mailbox is
+    /// closed: a `register` either sees the actor closed and takes its name
+    /// back, or marked it before the fence here, so this sees the mark.
+    pub(crate) fn forget_names(&self) {
+        fence(Ordering::SeqCst);
+        if self.counters.is_named() {
+            self.system.registry().forget(self.id);
         }
     }
 
@@ -193,7 +260,7 @@ impl Cell {
             if let Some(reason) = self.terminated.get() {
                 return Poll::Ready(reason.clone());
             }
-            if !waiters.iter().any(|w| matches!(w, Waiter::Task(t) if t.will_wake(cx.waker()))) {
+            if !waiters.has_task(cx.waker()) {
                 waiters.push(Waiter::Task(cx.waker().clone()));
             }
             Poll::Pending

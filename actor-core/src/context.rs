@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
-use crate::cell::{Cell, Lane, Shared, Signal};
+use crate::cell::{Cell, Lane, Shared};
 use crate::error::ActorError;
 use crate::flight::{FlightRecord, Recorder};
 use crate::id::ActorId;
@@ -50,8 +50,16 @@ use crate::system::{ActorSystem, SpawnOptions};
 /// ```
 pub struct Context<A: Actor> {
     shared: Arc<Shared<A>>,
-    children: Vec<Child>,
     stop_now: Option<StopReason>,
+    /// What only some actors use, allocated on first use: the context sits
+    /// in every actor's task, and keeping it small keeps that task within
+    /// one of tokio's 128-byte steps (see ARCHITECTURE.md, "idle memory").
+    more: Option<Box<More<A>>>,
+}
+
+/// The parts of a [`Context`] that most actors never touch.
+struct More<A: Actor> {
+    children: Vec<Child>,
     /// Tasks that work for this actor (timers, attached streams): aborted
     /// when it stops, so they die with it.
     tasks: Vec<tokio::task::AbortHandle>,
@@ -63,17 +71,26 @@ pub struct Context<A: Actor> {
 
 impl<A: Actor> Context<A> {
     pub(crate) fn new(shared: Arc<Shared<A>>, recorder: Option<Box<Recorder>>) -> Self {
-        Context { shared, children: Vec::new(), stop_now: None, tasks: Vec::new(), exit_trap: None, recorder }
+        let more = recorder.map(|recorder| {
+            Box::new(More { children: Vec::new(), tasks: Vec::new(), exit_trap: None, recorder: Some(recorder) })
+        });
+        Context { shared, stop_now: None, more }
+    }
+
+    fn more(&mut self) -> &mut More<A> {
+        self.more.get_or_insert_with(|| {
+            Box::new(More { children: Vec::new(), tasks: Vec::new(), exit_trap: None, recorder: None })
+        })
     }
 
     /// The flight recorder, if there is one.
     pub(crate) fn recorder(&mut self) -> Option<&mut Recorder> {
-        self.recorder.as_deref_mut()
+        self.more.as_mut()?.recorder.as_deref_mut()
     }
 
     /// What the flight recorder holds now.
     pub(crate) fn flight_record(&self) -> Option<FlightRecord> {
-        self.recorder.as_ref().map(|r| r.snapshot())
+        self.more.as_ref()?.recorder.as_ref().map(|r| r.snapshot())
     }
 
     fn cell(&self) -> &Cell {
@@ -111,7 +128,7 @@ impl<A: Actor> Context<A> {
     /// Stops this actor gracefully: it accepts no new messages, handles the
     /// ones already queued, then stops with [`StopReason::Normal`].
     pub fn stop(&mut self) {
-        self.shared.signal(Signal::Stop);
+        self.shared.stop();
     }
 
     /// Stops this actor as soon as the current handler returns, with
@@ -139,13 +156,13 @@ impl<A: Actor> Context<A> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
         let (child, task) = self.cell().system.spawn_inner(actor, options, Some(parent));
-        self.children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
+        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }
 
     /// The ids of this actor's live children, oldest first.
     pub fn children(&self) -> Vec<ActorId> {
-        self.children.iter().map(|c| c.lane.cell().id).collect()
+        self.more.as_ref().map_or_else(Vec::new, |m| m.children.iter().map(|c| c.lane.cell().id).collect())
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared<A>> {
@@ -155,22 +172,24 @@ impl<A: Actor> Context<A> {
     /// Ties a task's life to this actor's: it is aborted when the actor
     /// stops. Finished tasks are pruned as new ones come.
     pub(crate) fn track_task(&mut self, task: tokio::task::AbortHandle) {
-        self.tasks.retain(|t| !t.is_finished());
-        self.tasks.push(task);
+        let tasks = &mut self.more().tasks;
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
     }
 
     pub(crate) fn abort_tasks(&mut self) {
-        for task in self.tasks.drain(..) {
+        let Some(more) = &mut self.more else { return };
+        for task in more.tasks.drain(..) {
             task.abort();
         }
     }
 
     pub(crate) fn set_exit_trap(&mut self, trap: ExitTrap<A>) {
-        self.exit_trap = Some(trap);
+        self.more().exit_trap = Some(trap);
     }
 
     pub(crate) fn exit_trap(&self) -> Option<ExitTrap<A>> {
-        self.exit_trap
+        self.more.as_ref()?.exit_trap
     }
 
     /// Spawns a child that its supervisor (this actor) can restart in place
@@ -183,7 +202,7 @@ impl<A: Actor> Context<A> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
         let (child, task) = self.cell().system.spawn_with_factory(factory, options, Some(parent));
-        self.children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
+        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }
 
@@ -192,11 +211,13 @@ impl<A: Actor> Context<A> {
     }
 
     pub(crate) fn remove_child(&mut self, id: ActorId) {
-        self.children.retain(|c| c.lane.cell().id != id);
+        if let Some(more) = &mut self.more {
+            more.children.retain(|c| c.lane.cell().id != id);
+        }
     }
 
     pub(crate) fn take_children(&mut self) -> Vec<Child> {
-        std::mem::take(&mut self.children)
+        self.more.as_mut().map(|m| std::mem::take(&mut m.children)).unwrap_or_default()
     }
 }
 
@@ -213,7 +234,7 @@ impl<A: Actor> fmt::Debug for Context<A> {
         f.debug_struct("Context")
             .field("actor", &self.cell().actor_type)
             .field("id", &self.cell().id)
-            .field("children", &self.children.len())
+            .field("children", &self.more.as_ref().map_or(0, |m| m.children.len()))
             .finish()
     }
 }

@@ -53,6 +53,9 @@ impl Registry {
 
     fn insert<A: Actor>(&self, name: Arc<str>, actor: &ActorRef<A>) -> Result<(), RegistryError> {
         let id = actor.id();
+        if let Some(shared) = actor.shared() {
+            shared.cell.mark_named();
+        }
         match self.names.entry(name.clone()) {
             MapEntry::Occupied(held) => Err(RegistryError::NameTaken { name, holder: held.get().id }),
             MapEntry::Vacant(vacant) => {
@@ -165,6 +168,8 @@ impl ActorSystem {
         // The actor may have begun to stop since the check above, and its
         // names may already have been freed, before this one was added:
         // take it out again rather than keep a stopped actor registered.
+        // (The fence pairs with the one in `Cell::forget_names`.)
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         if !actor.is_alive() {
             self.registry().remove(&name, Some(actor.id()));
             return Err(stopped(name));

@@ -6,7 +6,7 @@
 //! whoever asks for [`ActorSystem::stats`](crate::ActorSystem::stats).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::id::ActorId;
 
@@ -15,6 +15,11 @@ use crate::id::ActorId;
 pub(crate) struct Counters {
     processed: AtomicU64,
     restarts: AtomicU32,
+    /// Whether the actor was ever given a name in the registry (see
+    /// `Cell::forget_names`). Not a counter: it lives here because it fits
+    /// in the padding after `restarts`, where as a field of its own it
+    /// would add eight bytes to every actor.
+    named: AtomicBool,
 }
 
 impl Counters {
@@ -37,6 +42,14 @@ impl Counters {
 
     pub(crate) fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_named(&self) {
+        self.named.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_named(&self) -> bool {
+        self.named.load(Ordering::SeqCst)
     }
 }
 

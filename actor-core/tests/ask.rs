@@ -192,8 +192,13 @@ async fn dropped_reply_handle_fails_the_ask_instead_of_hanging() {
         tokio::task::yield_now().await;
     }
     assert_eq!(parked.await.unwrap().unwrap(), 7);
-    let orphan = deferrer.ask_with(Later);
+    // Queued before the stop (the first poll sends it); the stop refuses
+    // anything sent after it.
+    let mut orphan = Box::pin(std::future::IntoFuture::into_future(deferrer.ask_with(Later)));
+    let first_poll = std::future::poll_fn(|cx| std::task::Poll::Ready(orphan.as_mut().poll(cx))).await;
+    assert!(first_poll.is_pending());
     deferrer.stop();
+    assert!(matches!(deferrer.ask(Release(0)).await, Err(AskError::Closed(_))));
     assert!(matches!(orphan.await, Err(AskError::NoReply)));
     deferrer.wait_for_stop().await;
 }

@@ -177,13 +177,14 @@ async fn registering_a_stopped_actor_is_refused() {
 }
 
 #[tokio::test]
-async fn an_actor_registered_while_its_stop_is_pending_frees_the_name_when_it_stops() {
+async fn an_actor_asked_to_stop_cannot_take_a_name() {
     let system = ActorSystem::new();
     let stopping = system.spawn(Counter::default());
     stopping.stop();
-    // The stop has not been handled yet (one thread), so it still counts as
-    // alive and may take the name, until it terminates.
-    system.register("counter", &stopping).unwrap();
+    // The stop is not handled yet (one thread), but the actor already
+    // refuses messages, so it may not take a name either.
+    assert!(!stopping.is_alive());
+    assert!(matches!(system.register("counter", &stopping), Err(RegistryError::ActorStopped { .. })));
     stopping.wait_for_stop().await;
     assert!(system.lookup::<Counter>("counter").is_none());
     let live = system.spawn(Counter::default());

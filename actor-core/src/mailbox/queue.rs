@@ -168,15 +168,24 @@ impl<A: Actor> Queue<A> {
     }
 
     /// Refuses every message from now on and wakes senders waiting for room
-    /// (they get their message back). Messages already queued stay queued.
+    /// (they get their message back). Messages already queued stay queued;
+    /// the run loop, woken if it was parked, handles them and then sees the
+    /// queue closed. This is how a graceful stop travels: no signal, so no
+    /// allocation and nothing for the run loop to decode.
     pub(crate) fn close(&self) {
-        // A stop closes once on the signal and again when it finishes: the
+        // A stop closes once when asked and again when it finishes: the
         // second is free. (The flag is set before the semaphore closes.)
         if self.permits.is_closed() {
             return;
         }
-        self.lock().closed = true;
+        let mut state = self.lock();
+        state.closed = true;
+        let parked = state.parked.take();
+        drop(state);
         self.permits.close();
+        if let Some(waker) = parked {
+            waker.wake();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -200,9 +209,11 @@ impl<A: Actor> Queue<A> {
 
     /// Waits for a signal without taking messages: how a failed supervised
     /// actor waits for its supervisor's decision while its mailbox fills.
-    pub(crate) fn poll_signal(&self, cx: &mut TaskContext<'_>) -> Poll<()> {
+    /// With `or_close`, also ready once the queue is closed (a graceful stop
+    /// was asked).
+    pub(crate) fn poll_signal(&self, cx: &mut TaskContext<'_>, or_close: bool) -> Poll<()> {
         let mut state = self.lock();
-        if !state.signals.is_empty() {
+        if !state.signals.is_empty() || (or_close && state.closed) {
             return Poll::Ready(());
         }
         // A push may take this waker and wake us for a message; we then
