@@ -324,8 +324,11 @@ impl<A: Actor> Inbox<A> {
         debug_assert!(queue.is_closed());
         let mut rest = std::mem::take(&mut self.batch);
         let mut state = queue.lock();
-        rest.extend(state.head.take());
-        rest.append(&mut state.items);
+        // `items` is empty whenever `head` is: usually there is nothing left.
+        if let Some(head) = state.head.take() {
+            rest.push_back(head);
+            rest.append(&mut state.items);
+        }
         rest.into_iter()
     }
 }
