@@ -473,6 +473,16 @@ impl NodeInner {
         Ok(stream)
     }
 
+    /// Whether senders may write to a connection at `address` themselves
+    /// (see `Peer::send_now`): plain TCP and Unix sockets, not TLS.
+    fn direct_writes(&self, address: &Address) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return false;
+        }
+        matches!(address, Address::Tcp(_) | Address::Unix(_))
+    }
+
     /// Dials `address`, runs the handshake and attaches the connection.
     pub(crate) async fn dial(&self, address: &Address) -> Result<Arc<Peer>, NodeError> {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
@@ -492,7 +502,7 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early, false);
+        peer.attach(&node, stream, info, early, false, self.direct_writes(address));
         Ok(peer)
     }
 
@@ -528,7 +538,7 @@ impl NodeInner {
             Ok((stream, info, early)) => {
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
-                if !peer.attach(&self, stream, info, early, true) {
+                if !peer.attach(&self, stream, info, early, true, self.direct_writes(&self.address)) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }

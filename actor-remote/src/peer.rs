@@ -21,7 +21,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use dashmap::DashMap;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
@@ -33,12 +33,34 @@ use crate::node::NodeInner;
 
 /// A frame waiting in the outbox.
 enum Queued {
-    Tell { target: ActorId, wire_name: &'static str, message_type: &'static str, payload: Vec<u8> },
-    Ask { corr: u64, target: ActorId, wire_name: &'static str, payload: Vec<u8> },
-    Reply { corr: u64, payload: Vec<u8> },
-    Failure { corr: u64, failure: WireFailure },
+    Tell {
+        target: ActorId,
+        wire_name: &'static str,
+        message_type: &'static str,
+        payload: Vec<u8>,
+    },
+    Ask {
+        corr: u64,
+        target: ActorId,
+        wire_name: &'static str,
+        payload: Vec<u8>,
+    },
+    Reply {
+        corr: u64,
+        payload: Vec<u8>,
+    },
+    Failure {
+        corr: u64,
+        failure: WireFailure,
+    },
     System(System),
-    Credit { target: ActorId, count: u32 },
+    Credit {
+        target: ActorId,
+        count: u32,
+    },
+    /// The rest of a frame that a direct write could not finish: it goes
+    /// out first, before anything queued after it.
+    Rest(Bytes),
 }
 
 impl Queued {
@@ -50,6 +72,19 @@ impl Queued {
             Queued::Failure { corr, failure } => frame::failure(buf, *corr, failure),
             Queued::System(msg) => frame::system(buf, msg),
             Queued::Credit { target, count } => frame::credit(buf, *target, *count),
+            Queued::Rest(_) => unreachable!("a frame's rest is written as it is, not encoded"),
+        }
+    }
+
+    /// Appends the frame, with its length prefix, to `out`; false (and
+    /// nothing appended) if it is over `max`.
+    fn put(&self, out: &mut BytesMut, max: usize) -> bool {
+        match self {
+            Queued::Rest(rest) => {
+                out.extend_from_slice(rest);
+                true
+            }
+            queued => put_frame(out, max, |buf| queued.encode(buf)),
         }
     }
 }
@@ -77,6 +112,15 @@ struct Link {
     close: Option<Arc<Notify>>,
     /// Whether the current connection was accepted (the peer dialed it).
     accepted: bool,
+    /// The current connection's write half, while nobody writes to it:
+    /// whoever takes it (the writer task, or a sender writing directly)
+    /// is the only one writing until it puts it back.
+    socket: Option<WriteHalf<BoxStream>>,
+    /// Whether senders may write to this connection's socket themselves
+    /// (plain TCP and Unix sockets; see `Peer::send_now`).
+    direct: bool,
+    /// The node's frame limit, for frames encoded by senders.
+    max_frame: usize,
 }
 
 /// Credit toward one of the peer's actors.
@@ -144,6 +188,9 @@ impl Peer {
                 watchers: HashMap::new(),
                 close: None,
                 accepted: false,
+                socket: None,
+                direct: false,
+                max_frame: 0,
             }),
             wake_writer: Notify::new(),
             pending: DashMap::new(),
@@ -196,6 +243,82 @@ impl Peer {
     fn push(&self, frame: Queued) {
         self.link().frames.push_back(frame);
         self.wake_writer.notify_one();
+    }
+
+    /// Takes the socket of connection `generation` to write, if it is up
+    /// and nobody is writing.
+    fn take_socket(&self, generation: u64) -> Option<WriteHalf<BoxStream>> {
+        let mut link = self.link();
+        if link.generation == generation && link.up { link.socket.take() } else { None }
+    }
+
+    /// Puts the socket back after a write (dropping it if its connection
+    /// has been replaced meanwhile).
+    fn put_socket(&self, generation: u64, write: WriteHalf<BoxStream>) {
+        let mut link = self.link();
+        if link.generation == generation {
+            link.socket = Some(write);
+        }
+    }
+
+    /// Sends a latency-sensitive frame (an ask, or a reply when it is the
+    /// only one pending): written straight to the socket by the calling
+    /// task when nothing is queued and nobody is writing, which saves the
+    /// hop to the writer task and back; queued for the writer otherwise.
+    ///
+    /// Tells never come here: sent one by one they would each cost a
+    /// system call, where the writer puts thousands in one.
+    ///
+    /// The write does not wait: with a waker that does nothing, it takes
+    /// what the socket accepts now, and the rest (rare: a full socket
+    /// buffer) goes to the front of the outbox for the writer. Only plain
+    /// sockets allow this (`Link::direct`): a TLS stream may keep bytes
+    /// buffered after a write returns, which only a later write or flush
+    /// would send.
+    fn send_now(self: &Arc<Self>, mut link: MutexGuard<'_, Link>, frame: Queued) {
+        let generation = link.generation;
+        let socket = if link.direct && link.up && link.frames.is_empty() { link.socket.take() } else { None };
+        let Some(mut socket) = socket else {
+            link.frames.push_back(frame);
+            drop(link);
+            self.wake_writer.notify_one();
+            return;
+        };
+        let max_frame = link.max_frame;
+        drop(link);
+        let mut out = BytesMut::with_capacity(128);
+        if !frame.put(&mut out, max_frame) {
+            tracing::warn!(peer = %self.name, "a frame over the limit was not sent");
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut written = 0;
+        let failed = loop {
+            if written == out.len() {
+                break None;
+            }
+            match std::pin::Pin::new(&mut socket).poll_write(&mut cx, &out[written..]) {
+                std::task::Poll::Ready(Ok(0)) => break Some(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                std::task::Poll::Ready(Ok(n)) => written += n,
+                std::task::Poll::Ready(Err(e)) => break Some(e),
+                std::task::Poll::Pending => break None,
+            }
+        };
+        let mut link = self.link();
+        if link.generation == generation {
+            link.socket = Some(socket);
+        }
+        if failed.is_none() && written < out.len() {
+            link.frames.push_front(Queued::Rest(out.split_off(written).freeze()));
+        }
+        let queued = !link.frames.is_empty();
+        drop(link);
+        if let Some(e) = failed {
+            // As when the writer's write fails: the connection is gone,
+            // and with it this frame (its ask fails with the connection).
+            self.connection_lost(generation, &format!("write failed: {e}"));
+        } else if queued {
+            self.wake_writer.notify_one();
+        }
     }
 
     fn push_on(&self, generation: u64, frame: Queued) {
@@ -259,6 +382,7 @@ impl Peer {
         info: PeerInfo,
         early: BytesMut,
         accepted: bool,
+        direct: bool,
     ) -> bool {
         if accepted {
             // The peer dialed again while we still hold a connection it
@@ -273,6 +397,7 @@ impl Peer {
                 self.connection_lost(old, "replaced by the peer's new connection");
             }
         }
+        let (read, write) = tokio::io::split(stream);
         let (generation, close, stale_targets) = {
             let mut link = self.link();
             if link.up {
@@ -280,6 +405,9 @@ impl Peer {
             }
             link.up = true;
             link.accepted = accepted;
+            link.socket = Some(write);
+            link.direct = direct;
+            link.max_frame = node.limits.max_frame;
             self.up.store(true, Ordering::Release);
             link.generation += 1;
             let restarted = link.incarnation != 0 && link.incarnation != info.incarnation;
@@ -301,9 +429,8 @@ impl Peer {
         }
         *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = info.address;
         self.left.store(false, Ordering::Release);
-        let (read, write) = tokio::io::split(stream);
         let limits = node.limits.clone();
-        tokio::spawn(write_loop(self.clone(), generation, write, close.clone(), limits.clone()));
+        tokio::spawn(write_loop(self.clone(), generation, close.clone(), limits.clone()));
         tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits));
         // Frames queued while down go out now.
         self.wake_writer.notify_one();
@@ -536,7 +663,8 @@ impl RemoteEndpoint for Endpoint {
                     self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
                 }
                 self.peer.pending.insert(corr, Pending::Ask(reply));
-                link.frames.push_back(Queued::Ask { corr, target: self.id, wire_name, payload });
+                self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload });
+                return;
             }
         }
         drop(link);
@@ -583,14 +711,10 @@ impl RemoteEndpoint for Endpoint {
 }
 
 /// Drains the outbox into the socket, many frames per write; pings when
-/// idle.
-async fn write_loop(
-    peer: Arc<Peer>,
-    generation: u64,
-    mut write: WriteHalf<BoxStream>,
-    close: Arc<Notify>,
-    limits: crate::Limits,
-) {
+/// idle. It writes only while it holds the socket (`Link::socket`), which
+/// it takes with the batch under the link lock, so frames leave in the
+/// order they were queued even when senders write some directly.
+async fn write_loop(peer: Arc<Peer>, generation: u64, close: Arc<Notify>, limits: crate::Limits) {
     let mut out = BytesMut::with_capacity(64 * 1024);
     let mut batch = VecDeque::new();
     // One heartbeat timer for the connection: it fires once per interval,
@@ -603,37 +727,52 @@ async fn write_loop(
     closed.as_mut().enable();
     let mut last_write = tokio::time::Instant::now();
     loop {
-        {
+        let taken = {
             let mut link = peer.link();
             if link.generation != generation || !link.up {
                 break;
             }
-            std::mem::swap(&mut link.frames, &mut batch);
-        }
-        if batch.is_empty() {
-            tokio::select! {
-                biased;
-                () = &mut closed => break,
-                () = peer.wake_writer.notified() => continue,
-                () = &mut heartbeat => {
-                    let due = last_write + limits.heartbeat_interval;
-                    if tokio::time::Instant::now() < due {
-                        heartbeat.as_mut().reset(due);
-                        continue;
+            if link.frames.is_empty() {
+                None
+            } else {
+                // `None` while a sender writes directly: it wakes us when
+                // it puts the socket back.
+                link.socket.take().inspect(|_| std::mem::swap(&mut link.frames, &mut batch))
+            }
+        };
+        let mut write = match taken {
+            Some(write) => write,
+            None => {
+                tokio::select! {
+                    biased;
+                    () = &mut closed => break,
+                    () = peer.wake_writer.notified() => continue,
+                    () = &mut heartbeat => {
+                        let due = last_write + limits.heartbeat_interval;
+                        let now = tokio::time::Instant::now();
+                        if now < due {
+                            heartbeat.as_mut().reset(due);
+                            continue;
+                        }
+                        heartbeat.as_mut().reset(now + limits.heartbeat_interval);
+                        // If a sender holds the socket, it is writing:
+                        // no ping needed.
+                        let Some(write) = peer.take_socket(generation) else { continue };
+                        put_frame(&mut out, limits.max_frame, frame::ping);
+                        write
                     }
-                    put_frame(&mut out, limits.max_frame, frame::ping);
-                    heartbeat.as_mut().reset(tokio::time::Instant::now() + limits.heartbeat_interval);
                 }
             }
-        }
+        };
         for queued in &batch {
-            if !put_frame(&mut out, limits.max_frame, |buf| queued.encode(buf)) {
+            if !queued.put(&mut out, limits.max_frame) {
                 tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
             }
         }
         let written = write.write_all(&out).await;
         out.clear();
         last_write = tokio::time::Instant::now();
+        peer.put_socket(generation, write);
         if let Err(e) = written {
             report_lost(&peer, &mut batch);
             peer.connection_lost(generation, &format!("write failed: {e}"));
@@ -641,7 +780,15 @@ async fn write_loop(
         }
         batch.clear();
     }
-    let _ = write.shutdown().await;
+    // The connection is over: close our side of it, unless a newer
+    // connection has replaced it already (which dropped this socket).
+    let socket = {
+        let mut link = peer.link();
+        if link.generation == generation { link.socket.take() } else { None }
+    };
+    if let Some(mut write) = socket {
+        let _ = write.shutdown().await;
+    }
 }
 
 /// Appends one frame to `out` with the length prefix the reader's
@@ -887,13 +1034,24 @@ impl Reader {
         let generation = self.generation;
         let inflight = InflightAsk(self.inflight_asks.clone());
         Box::new(move |result| {
-            let _inflight = inflight;
             let Some(peer) = peer.upgrade() else { return };
             let frame = match result {
                 Ok(payload) => Queued::Reply { corr, payload },
                 Err(failure) => Queued::Failure { corr, failure: failure.into() },
             };
-            peer.push_on(generation, frame);
+            // The only ask pending on this connection: someone waits for
+            // this reply alone, so write it now. With more pending, the
+            // writer batches the replies instead.
+            let alone = inflight.0.load(Ordering::Acquire) == 1;
+            drop(inflight);
+            if alone {
+                let link = peer.link();
+                if link.up && link.generation == generation {
+                    peer.send_now(link, frame);
+                }
+            } else {
+                peer.push_on(generation, frame);
+            }
         })
     }
 
@@ -1072,4 +1230,47 @@ fn start_parked_queue(
         }
     });
     ParkedQueue { tx, queued }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Node;
+    use actor_core::ActorSystem;
+    use tokio::io::AsyncReadExt;
+
+    /// A direct write that the socket takes only in part leaves the rest at
+    /// the front of the outbox: the writer sends it before anything queued
+    /// later, so the frames on the wire stay whole and in order.
+    #[tokio::test]
+    async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_writer() {
+        let node = Node::builder(ActorSystem::new()).secret("s").start().await.unwrap();
+        let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new()));
+        // A pipe that holds 16 bytes: an ask frame does not fit at once.
+        let (ours, mut theirs) = tokio::io::duplex(16);
+        let info = PeerInfo { node: "far".into(), incarnation: 1, address: String::new() };
+        assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, true));
+        let target = actor_core::ActorId::from_uuid(uuid::Uuid::from_u128(5));
+        let payload = vec![9u8; 100];
+        peer.send_now(peer.link(), Queued::Ask { corr: 1, target, wire_name: "T::ask", payload: payload.clone() });
+        // The socket took 16 bytes; the rest waits at the front, ahead of
+        // this tell.
+        peer.push(Queued::Tell { target, wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+
+        let mut codec = FramedRead::new(&mut theirs, LengthDelimitedCodec::new());
+        let first = tokio::time::timeout(Duration::from_secs(5), codec.next()).await.unwrap().unwrap().unwrap();
+        match frame::decode(first.freeze()).unwrap() {
+            Frame::Ask { corr: 1, target: t, payload: p, .. } => {
+                assert_eq!(t, target);
+                assert_eq!(&p[..], &payload[..]);
+            }
+            other => panic!("expected the ask first, got {other:?}"),
+        }
+        let second = tokio::time::timeout(Duration::from_secs(5), codec.next()).await.unwrap().unwrap().unwrap();
+        assert!(matches!(frame::decode(second.freeze()).unwrap(), Frame::Tell { .. }));
+        drop(codec);
+        let mut rest = [0u8; 1];
+        assert!(tokio::time::timeout(Duration::from_millis(50), theirs.read(&mut rest)).await.is_err());
+        peer.close();
+    }
 }

@@ -51,6 +51,19 @@ impl Recorder {
         (self.received, self.violations)
     }
 
+    /// As `record`, with a payload to fill socket buffers.
+    #[message(remote)]
+    fn record_bulk(&mut self, sender: u32, seq: u64, bulk: Vec<u8>) {
+        assert!(!bulk.is_empty());
+        self.record(sender, seq);
+    }
+
+    /// The last sequence number seen from `sender`.
+    #[message(remote)]
+    fn last_seen(&self, sender: u32) -> u64 {
+        self.last.get(&sender).copied().unwrap_or(0)
+    }
+
     #[message(remote)]
     fn echo(&mut self, n: u64) -> u64 {
         n
@@ -261,6 +274,59 @@ async fn pending_asks_fail_with_node_down_on_a_cut_and_on_a_freeze_and_traffic_r
             "figure remote-pending: 100 pending asks failed {cut:?} after a cut, {frozen:?} after a freeze \
              (heartbeat timeout 1 s); traffic resumed in {resumed:?} and {resumed_after_freeze:?}"
         );
+    })
+    .await;
+}
+
+/// An ask goes straight to the socket when nothing is queued and the writer
+/// is idle; against a full socket (the proxy frozen, megabytes of tells in
+/// the buffers) it may be written in part, and the writer sends the rest
+/// first. Whatever path it takes, an ask sent after tells arrives after
+/// them, and every concurrent ask is answered once the proxy thaws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asks_written_directly_keep_their_place_behind_a_full_socket() {
+    bounded(Duration::from_secs(60), async {
+        let a = node("a").await;
+        let recorder = a.system().spawn(Recorder::default());
+        a.register("recorder", &recorder).unwrap();
+        let proxy = Proxy::start(&a.address().to_string(), Faults::none()).await;
+        let b = node("b").await;
+        let peer = b.connect(&proxy.address).await.unwrap();
+        let remote = lookup(&b, &peer, "recorder").await;
+        let tells = 200u64;
+        for round in 0..3u32 {
+            proxy.freeze(true);
+            // Concurrent askers, some of whose asks meet the full socket.
+            let askers: Vec<_> = (0..8u64)
+                .map(|i| {
+                    let remote = remote.clone();
+                    tokio::spawn(async move {
+                        for n in 0..20 {
+                            assert_eq!(remote.echo(i * 100 + n).await.unwrap(), i * 100 + n);
+                        }
+                    })
+                })
+                .collect();
+            let sender = {
+                let remote = remote.clone();
+                tokio::spawn(async move {
+                    for seq in 1..=tells {
+                        remote.tell_record_bulk(round, seq, vec![7; 32 * 1024]).await.unwrap();
+                    }
+                    // Sent after every tell of this sender: it must see them all.
+                    remote.last_seen(round).await.unwrap()
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            proxy.freeze(false);
+            assert_eq!(sender.await.unwrap(), tells, "round {round}: the ask overtook this sender's tells");
+            for asker in askers {
+                asker.await.unwrap();
+            }
+        }
+        let (received, violations) = remote.report().await.unwrap();
+        assert_eq!(violations, 0, "per-sender FIFO broke");
+        assert_eq!(received, 3 * tells);
     })
     .await;
 }
