@@ -410,6 +410,15 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Asks sent from this node that still wait for an answer, over all
+    /// peers: for tests that check nothing is left behind.
+    #[doc(hidden)]
+    pub fn pending_asks(&self) -> usize {
+        self.inner.peers.iter().map(|p| p.pending_asks()).sum()
+    }
+}
+
 impl NodeInner {
     /// The peer of that name, connected or not.
     pub(crate) fn peer(&self, name: &str) -> Option<Arc<Peer>> {
