@@ -43,6 +43,8 @@ pub mod fuzzing;
 mod handshake;
 mod node;
 mod peer;
+#[cfg(feature = "test-util")]
+pub mod testkit;
 #[cfg(feature = "tls")]
 mod tls;
 

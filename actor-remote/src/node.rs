@@ -487,7 +487,7 @@ impl NodeInner {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let stream = address::connect(address).await?;
+        let stream = address::connect(address, &self.address).await?;
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)
