@@ -178,6 +178,21 @@ async fn the_same_seed_replays_the_same_faults_and_the_same_outcome() {
 
         let (other, _) = lossy_run(0xD1CE).await;
         assert_ne!(other, log, "another seed, other faults");
+        let connections =
+            log.iter().map(|e| (&e.link.from, &e.link.to, e.link.connection)).collect::<std::collections::HashSet<_>>();
+        let count = |what| outcome.asks.iter().filter(|a| **a == what).count();
+        println!(
+            "figure simnet-replay: seed 0x5EED, {} fault events on {} links, {dropped} frames lost; asks: {} answered, \
+             {} NodeDown, {} timed out; tells: {} delivered, {} refused, {} dead letters; replayed identically",
+            log.len(),
+            connections.len(),
+            count("answered"),
+            count("node down"),
+            count("timed out"),
+            outcome.received,
+            outcome.tells_refused,
+            outcome.dead_letters,
+        );
     })
     .await;
 }
@@ -243,6 +258,7 @@ async fn a_partition_is_node_down_within_the_heartbeat_timeout_and_heals() {
         // The reader checks four times per timeout: within 1.25 x.
         assert!(detected <= HEARTBEAT_TIMEOUT * 5 / 4 + Duration::from_millis(50), "{detected:?}");
         assert!(detected >= HEARTBEAT_TIMEOUT / 2, "not before the peer fell silent: {detected:?}");
+        println!("figure simnet-partition: NodeDown {detected:?} (virtual) after the partition, timeout {HEARTBEAT_TIMEOUT:?}");
         let reason = monitor.await.unwrap();
         assert!(matches!(reason, StopReason::NodeDown), "monitors fire: {reason:?}");
         assert!(remote.echo(1).timeout(Duration::from_secs(2)).await.is_err(), "no traffic across the partition");
@@ -254,6 +270,7 @@ async fn a_partition_is_node_down_within_the_heartbeat_timeout_and_heals() {
         // b redials with backoff (at most reconnect_max), and a handshake
         // cut short by the partition ends within its timeout.
         assert!(healed.elapsed() < Duration::from_secs(7), "{:?}", healed.elapsed());
+        println!("figure simnet-heal: answered again {:?} (virtual) after the heal", healed.elapsed());
         assert_eq!(remote.echo(42).await.unwrap(), 42);
     })
     .await;
