@@ -25,6 +25,8 @@
 //!   each other dead: `NodeDown`, monitors fire); a connection dialed
 //!   across it never completes its handshake. Held frames of a connection
 //!   that ended are lost with it.
+//! - Nodes on a simulated network do not use TLS (`NodeBuilder::tls`):
+//!   the injector reads the node's own frames, which TLS would hide.
 //! - Every decision is a pure function of (seed, link, frame index): a
 //!   link is one direction of one connection, named by the dialing node,
 //!   the dialed node and the connection's number between them, so the same
