@@ -22,7 +22,7 @@ use crate::error::{AskError, SendError};
 use crate::id::ActorId;
 use crate::mailbox::queue::Refused;
 use crate::message::{Handler, Message};
-use crate::remote::{self, Outgoing, PendingReply, RemoteTarget};
+use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
 use crate::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
 use crate::system::DeadLetterReason;
 
@@ -56,6 +56,17 @@ fn unpack<A: Actor, P: Payload<A>>(envelope: Envelope<A>) -> P {
     envelope.into_payload::<P>().unwrap_or_else(|| unreachable!("an envelope holds the payload it was built with"))
 }
 
+/// Who asks, and until when: what a remote ask carries to the far node
+/// (cycle detection and deadlines); a local ask ignores it, since the graph
+/// of waits and the closed reply channel already tell the same here.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Asking {
+    /// The handler's actor, when this ask is one of its waits in the graph.
+    pub(crate) asker: Option<reply::Me>,
+    /// When the asker gives up.
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
 /// The ways of queueing an `M`, erased over the actor type; what a
 /// [`Recipient`] holds, and what an ask sends through.
 pub(crate) trait Sink<M: Message>: Send + Sync {
@@ -69,8 +80,8 @@ pub(crate) trait Sink<M: Message>: Send + Sync {
     fn is_accepting(&self) -> bool;
     fn try_tell(&self, msg: M) -> Result<(), SendError<M>>;
     fn tell(&self, msg: M) -> BoxFuture<'_, Result<(), SendError<M>>>;
-    fn try_ask(&self, ask: Ask<M>) -> Result<(), SendError<Ask<M>>>;
-    fn ask(&self, ask: Ask<M>) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>>;
+    fn try_ask(&self, ask: Ask<M>, asking: Asking) -> Result<(), SendError<Ask<M>>>;
+    fn ask(&self, ask: Ask<M>, asking: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>>;
 }
 
 impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
@@ -110,11 +121,11 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
         Box::pin(async move { self.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)) })
     }
 
-    fn try_ask(&self, ask: Ask<M>) -> Result<(), SendError<Ask<M>>> {
+    fn try_ask(&self, ask: Ask<M>, _: Asking) -> Result<(), SendError<Ask<M>>> {
         self.try_send(ask)
     }
 
-    fn ask(&self, ask: Ask<M>) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
+    fn ask(&self, ask: Ask<M>, _: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
         Box::pin(self.send(ask))
     }
 }
@@ -172,17 +183,17 @@ impl<M: Message> Sink<M> for RemoteTarget {
         })
     }
 
-    fn try_ask(&self, ask: Ask<M>) -> Result<(), SendError<Ask<M>>> {
+    fn try_ask(&self, ask: Ask<M>, asking: Asking) -> Result<(), SendError<Ask<M>>> {
         if !self.accepts::<M>() {
             return Err(SendError::NotRemote(ask));
         }
         if let Err(refused) = self.endpoint.try_reserve() {
             return Err(self.refused(refused, ask, std::any::type_name::<M>()));
         }
-        self.send_ask(ask)
+        self.send_ask(ask, asking)
     }
 
-    fn ask(&self, ask: Ask<M>) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
+    fn ask(&self, ask: Ask<M>, asking: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
         Box::pin(async move {
             if !self.accepts::<M>() {
                 return Err(SendError::NotRemote(ask));
@@ -190,7 +201,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
             if let Err(refused) = self.endpoint.reserve().await {
                 return Err(self.refused(refused, ask, std::any::type_name::<M>()));
             }
-            self.send_ask(ask)
+            self.send_ask(ask, asking)
         })
     }
 }
@@ -229,13 +240,21 @@ impl RemoteTarget {
         }
     }
 
-    fn send_ask<M: Message>(&self, Ask(msg, tx): Ask<M>) -> Result<(), SendError<Ask<M>>> {
+    fn send_ask<M: Message>(&self, Ask(msg, tx): Ask<M>, asking: Asking) -> Result<(), SendError<Ask<M>>> {
         let Some((codec, payload)) = self.encode(&msg) else {
             self.endpoint.unreserve();
             return Err(SendError::NotRemote(Ask(msg, tx)));
         };
         let message_type = std::any::type_name::<M>();
-        let reply = PendingReply::new(tx, codec.decode_reply, self.endpoint.id(), self.actor_type, message_type);
+        // The chain of waits travels only with asks made by handlers: an ask
+        // from a plain task carries nothing and costs nothing more.
+        let chain = match asking.asker {
+            Some(asker) => deadlock::chain(asker, self.endpoint.id()),
+            None => Vec::new(),
+        };
+        let context = AskContext { chain, deadline: asking.deadline };
+        let reply =
+            PendingReply::new(tx, codec.decode_reply, self.endpoint.id(), self.actor_type, message_type, context);
         self.endpoint.send(Outgoing { wire_name: codec.wire_name, message_type, payload, reply: Some(reply) });
         Ok(())
     }
@@ -982,6 +1001,9 @@ fn poll_reply<R, M>(
         Ok(Ok(reply)) => Ok(reply),
         Ok(Err(ReplyFailure::Panicked(panic))) => Err(AskError::Panicked(panic)),
         Ok(Err(ReplyFailure::NodeDown)) => Err(AskError::NodeDown(None)),
+        // The far node skipped the ask at its deadline: a timeout, seen
+        // from here (usually the asker's own timer has already fired).
+        Ok(Err(ReplyFailure::Expired)) => Err(AskError::Timeout),
         Ok(Err(ReplyFailure::Remote(e))) => Err(AskError::Remote(e)),
         Err(_) => Err(AskError::NoReply),
     })
@@ -998,6 +1020,10 @@ impl<M: Message> Future for AskFuture<'_, M> {
         loop {
             match mem::replace(this.state, AskState::Done) {
                 AskState::Start(msg) => {
+                    let mut asking = Asking {
+                        asker: None,
+                        deadline: this.deadline.as_ref().as_pin_ref().map(|sleep| sleep.deadline()),
+                    };
                     // Only an ask made by a handler can close a cycle.
                     if let Some(me) = reply::current_actor()
                         && !*this.reentrant
@@ -1006,12 +1032,13 @@ impl<M: Message> Future for AskFuture<'_, M> {
                             Ok(waiting) => *this.waiting = Some(waiting),
                             Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
                         }
+                        asking.asker = Some(me);
                     }
                     let (tx, rx) = reply::channel();
-                    match this.sink.try_ask(Ask(msg, tx)) {
+                    match this.sink.try_ask(Ask(msg, tx), asking) {
                         Ok(()) => *this.state = AskState::Waiting(rx),
                         Err(SendError::Full(ask)) => {
-                            *this.state = AskState::Queueing(this.sink.ask(ask), rx);
+                            *this.state = AskState::Queueing(this.sink.ask(ask, asking), rx);
                         }
                         Err(e) => return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask())),
                     }

@@ -183,6 +183,11 @@ enum Waiter {
 }
 
 impl Cell {
+    /// This actor as the run loop marks it while a handler runs.
+    pub(crate) fn me(&self) -> crate::reply::Me {
+        crate::reply::Me { id: self.id, scope: self.system.id() }
+    }
+
     pub(crate) fn new(
         actor_type: &'static str,
         name: Option<Arc<str>>,

@@ -127,12 +127,52 @@ pub struct Outgoing {
     pub reply: Option<PendingReply>,
 }
 
+/// What a remote ask carries besides its message: the chain of waits
+/// that leads to it (for ask-cycle detection across nodes) and when its
+/// asker gives up.
+///
+/// On the asking node, [`PendingReply::take_context`] gives it to the transport,
+/// which writes the deadline as the time left (clocks differ between
+/// nodes); on the receiving node, the transport rebuilds a deadline on its
+/// own clock from the time left when the ask arrives and hands the context
+/// to [`Exported::deliver_ask`]. An ask from outside any handler and without
+/// a timeout has an empty context, which costs nothing to carry.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::remote::AskContext;
+///
+/// assert!(AskContext::default().is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AskContext {
+    /// The waits that lead to this ask, as `(waiter, awaited)` pairs: the
+    /// waits the asking node knows of on paths that end at the asker, then
+    /// the asker's own wait on the target. Empty for an ask made outside a
+    /// handler, or to a [reentrant](crate::Handler::REENTRANT) handler.
+    pub chain: Vec<(ActorId, ActorId)>,
+    /// When the asker gives up (its timeout), on this node's clock.
+    pub deadline: Option<tokio::time::Instant>,
+}
+
+impl AskContext {
+    /// Whether there is neither a chain nor a deadline.
+    pub fn is_empty(&self) -> bool {
+        self.chain.is_empty() && self.deadline.is_none()
+    }
+}
+
 /// Why a remote ask ends without a reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemoteFailure {
     /// The connection to the node was lost.
     NodeDown,
+    /// The ask was still queued when its asker's deadline passed, so it was
+    /// skipped; the asker sees a timeout (as it already has, unless the
+    /// clocks raced).
+    Expired,
     /// The actor stopped before replying.
     NoReply,
     /// The handler panicked, saying this.
@@ -145,6 +185,7 @@ pub enum RemoteFailure {
 /// reply's bytes, or fails it.
 pub struct PendingReply {
     inner: Box<dyn ErasedReply>,
+    context: AskContext,
 }
 
 trait ErasedReply: Send + Sync {
@@ -166,6 +207,10 @@ struct TypedReply<R: Send + 'static> {
 
 impl<R: Send + 'static> ErasedReply for TypedReply<R> {
     fn complete(self: Box<Self>, payload: &[u8], codec: &Arc<dyn RefCodec>) {
+        if self.tx.0.is_closed() {
+            // A late reply: the asker gave up. Dropped quietly, undecoded.
+            return;
+        }
         let result = match with_ref_codec(codec, || (self.decode)(payload)) {
             Ok(reply) => match reply.downcast::<R>() {
                 Ok(reply) => Ok(*reply),
@@ -185,6 +230,7 @@ impl<R: Send + 'static> ErasedReply for TypedReply<R> {
     fn fail(self: Box<Self>, failure: RemoteFailure) {
         let failure = match failure {
             RemoteFailure::NodeDown => ReplyFailure::NodeDown,
+            RemoteFailure::Expired => ReplyFailure::Expired,
             // Dropping the sender reads as "no reply".
             RemoteFailure::NoReply => return,
             RemoteFailure::Panicked(text) => {
@@ -207,12 +253,21 @@ impl PendingReply {
         actor: ActorId,
         actor_type: &'static str,
         message_type: &'static str,
+        context: AskContext,
     ) -> Self {
-        PendingReply { inner: Box::new(TypedReply { tx, decode, actor, actor_type, message_type }) }
+        PendingReply { inner: Box::new(TypedReply { tx, decode, actor, actor_type, message_type }), context }
+    }
+
+    /// Takes what the ask carries besides its message (its chain of waits
+    /// and its asker's deadline), for the transport to write with it;
+    /// leaves an empty context behind.
+    pub fn take_context(&mut self) -> AskContext {
+        std::mem::take(&mut self.context)
     }
 
     /// Completes the ask with the reply's bytes; a reply that does not
-    /// decode fails the ask with [`RemoteErrorKind::Undecodable`].
+    /// decode fails the ask with [`RemoteErrorKind::Undecodable`]. A reply
+    /// that comes after the asker gave up is dropped quietly.
     pub fn complete(self, payload: &[u8], codec: &Arc<dyn RefCodec>) {
         self.inner.complete(payload, codec);
     }
@@ -231,7 +286,7 @@ impl PendingReply {
 
 impl fmt::Debug for PendingReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingReply").field("closed", &self.is_closed()).finish()
+        f.debug_struct("PendingReply").field("closed", &self.is_closed()).field("context", &self.context).finish()
     }
 }
 
@@ -340,6 +395,31 @@ pub trait Exported: Send + Sync + 'static {
         reply: Option<ReplySink>,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered>;
+
+    /// As [`deliver`](Exported::deliver) for an ask, with what the ask
+    /// carried: its chain of waits, assumed on this node while the ask is
+    /// queued or handled (so the handler's own asks are checked against
+    /// it and carry it on), and its deadline, past which the ask is skipped
+    /// if still queued: reported as a dead letter
+    /// ([`Expired`](crate::DeadLetterReason::Expired)) and answered with
+    /// [`RemoteFailure::Expired`].
+    ///
+    /// The default ignores the context.
+    ///
+    /// # Errors
+    ///
+    /// As [`deliver`](Exported::deliver).
+    fn deliver_ask(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: ReplySink,
+        context: AskContext,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        let _ = context;
+        self.deliver(wire_name, payload, Some(reply), codec)
+    }
 
     /// Asks the actor to stop gracefully.
     fn stop(&self);

@@ -26,22 +26,32 @@ pub(crate) enum ReplyFailure {
     Panicked(PanicError),
     /// The actor is remote and the connection to its node was lost.
     NodeDown,
+    /// The actor is remote and skipped the ask: its deadline had passed.
+    Expired,
     /// The actor is remote and its node could not deliver the ask.
     Remote(RemoteError),
 }
 type Orphan = Box<dyn FnOnce(&PanicError)>;
 
+/// An actor whose handler runs, and its system's id (which graph of waits
+/// its asks enter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Me {
+    pub(crate) id: ActorId,
+    pub(crate) scope: u64,
+}
+
 thread_local! {
     /// The actor whose handler (or hook) is being polled on this thread.
-    static CURRENT: Cell<Option<ActorId>> = const { Cell::new(None) };
+    static CURRENT: Cell<Option<Me>> = const { Cell::new(None) };
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` as actor `actor`'s handler: the "inside a handler" flag (for
 /// orphaned replies) and the current actor (for ask-cycle detection) are
 /// set, and restored afterwards even if `f` panics.
-pub(crate) fn in_handler<T>(actor: ActorId, f: impl FnOnce() -> T) -> T {
-    struct Reset(Option<ActorId>);
+pub(crate) fn in_handler<T>(actor: Me, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<Me>);
     impl Drop for Reset {
         fn drop(&mut self) {
             CURRENT.set(self.0);
@@ -52,7 +62,7 @@ pub(crate) fn in_handler<T>(actor: ActorId, f: impl FnOnce() -> T) -> T {
 }
 
 /// The actor whose handler is running on this thread, if any.
-pub(crate) fn current_actor() -> Option<ActorId> {
+pub(crate) fn current_actor() -> Option<Me> {
     CURRENT.get()
 }
 

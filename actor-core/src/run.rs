@@ -272,7 +272,7 @@ impl<A: Actor> Running<A> {
         loop {
             if !matches!(self.busy, Busy::Idle) {
                 let slot = &mut self.slot;
-                let me = self.ctx.shared().cell.id;
+                let me = self.ctx.shared().cell.me();
                 let polled = reply::in_handler(me, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx))));
                 let busy = std::mem::replace(&mut self.busy, Busy::Idle);
                 match (polled, busy) {
@@ -340,7 +340,7 @@ impl<A: Actor> Running<A> {
                 }
                 Poll::Ready(Next::Message(env)) => {
                     let message_type = env.message_type_fn();
-                    let me = self.ctx.shared().cell.id;
+                    let me = self.ctx.shared().cell.me();
                     let Running { slot, ctx, actor, .. } = self;
                     let started = reply::in_handler(me, || {
                         catch_unwind(AssertUnwindSafe(|| {
@@ -384,7 +384,7 @@ impl<A: Actor> Running<A> {
         let err = self.panic_error(&*payload, Some(message_type));
         // Drop the poisoned future. A reply it still held is parked by its
         // guard and completed with the panic just below.
-        let me = self.ctx.shared().cell.id;
+        let me = self.ctx.shared().cell.me();
         reply::in_handler(me, || {
             let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         });

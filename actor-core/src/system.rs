@@ -57,6 +57,8 @@ pub struct ActorSystem {
 }
 
 struct SystemInner {
+    /// Unique in the process: which graph of waits its actors' asks enter.
+    id: u64,
     handle: Handle,
     /// Root actors, for `shutdown`: pushed at spawn, never removed at stop
     /// (nothing on the stop path), compacted when the list has doubled
@@ -221,6 +223,11 @@ impl ActorSystem {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// The system's id, unique in the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
     }
 
     pub(crate) fn handle(&self) -> &Handle {
@@ -407,6 +414,10 @@ impl SystemBuilder {
         let (dead_letters, _) = broadcast::channel(self.dead_letter_capacity);
         ActorSystem {
             inner: Arc::new(SystemInner {
+                id: {
+                    static NEXT: AtomicU64 = AtomicU64::new(1);
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                },
                 handle,
                 roots: Mutex::new(Roots { live: Vec::new(), compact_at: 64 }),
                 live: AtomicUsize::new(0),

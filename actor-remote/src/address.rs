@@ -31,6 +31,10 @@ pub enum Address {
     Tcp(SocketAddr),
     /// A Unix domain socket path.
     Unix(PathBuf),
+    /// A node of a simulated network (`sim:<network>/<node>`): see
+    /// `testkit::SimNet` (feature `test-util`). For tests only.
+    #[doc(hidden)]
+    Sim(String),
 }
 
 impl fmt::Display for Address {
@@ -38,6 +42,7 @@ impl fmt::Display for Address {
         match self {
             Address::Tcp(addr) => write!(f, "tcp://{addr}"),
             Address::Unix(path) => write!(f, "unix:{}", path.display()),
+            Address::Sim(node) => write!(f, "sim:{node}"),
         }
     }
 }
@@ -53,6 +58,10 @@ impl FromStr for Address {
                 return Err(NodeError::Address(s.to_owned()));
             }
             Ok(Address::Unix(PathBuf::from(rest)))
+        } else if let Some(rest) = s.strip_prefix("sim:")
+            && !rest.is_empty()
+        {
+            Ok(Address::Sim(rest.to_owned()))
         } else {
             Err(NodeError::Address(s.to_owned()))
         }
@@ -71,8 +80,8 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 pub(crate) type BoxStream = Pin<Box<dyn Stream>>;
 
-/// Opens a connection to `address`.
-pub(crate) async fn connect(address: &Address) -> std::io::Result<BoxStream> {
+/// Opens a connection to `address`, from the node listening at `from`.
+pub(crate) async fn connect(address: &Address, from: &Address) -> std::io::Result<BoxStream> {
     match address {
         Address::Tcp(addr) => {
             let stream = TcpStream::connect(addr).await?;
@@ -81,6 +90,13 @@ pub(crate) async fn connect(address: &Address) -> std::io::Result<BoxStream> {
             Ok(Box::pin(stream))
         }
         Address::Unix(path) => connect_unix(path).await,
+        #[cfg(feature = "test-util")]
+        Address::Sim(node) => crate::testkit::connect(node, from),
+        #[cfg(not(feature = "test-util"))]
+        Address::Sim(_) => {
+            let _ = from;
+            Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "simulated networks need feature test-util"))
+        }
     }
 }
 
@@ -99,6 +115,8 @@ pub(crate) enum Listener {
     Tcp(TcpListener),
     #[cfg(unix)]
     Unix(tokio::net::UnixListener, PathBuf),
+    #[cfg(feature = "test-util")]
+    Sim(tokio::sync::Mutex<crate::testkit::SimListener>),
 }
 
 impl Listener {
@@ -118,6 +136,13 @@ impl Listener {
             }
             #[cfg(not(unix))]
             Address::Unix(_) => Err(NodeError::Address("Unix sockets need a Unix system".into())),
+            #[cfg(feature = "test-util")]
+            Address::Sim(node) => {
+                let listener = crate::testkit::bind(node)?;
+                Ok((Listener::Sim(tokio::sync::Mutex::new(listener)), address.clone()))
+            }
+            #[cfg(not(feature = "test-util"))]
+            Address::Sim(_) => Err(NodeError::Address("simulated networks need feature test-util".into())),
         }
     }
 
@@ -133,6 +158,8 @@ impl Listener {
                 let (stream, _) = listener.accept().await?;
                 Ok((Box::pin(stream), path.display().to_string()))
             }
+            #[cfg(feature = "test-util")]
+            Listener::Sim(listener) => listener.lock().await.accept().await,
         }
     }
 }

@@ -11,7 +11,13 @@
 //! | .. | the kind's header, then its payload |
 //!
 //! Tell: target id (16), wire name (1-byte length + UTF-8), payload. Ask:
-//! correlation id (8), then as tell. Reply: correlation id, payload.
+//! correlation id (8), target id, wire name, then the ask's context: a
+//! flags byte, the time its asker still waits when the frame is written
+//! (4 bytes, milliseconds rounded up) if flag [`HAS_DEADLINE`], and the
+//! chain of waits that leads to the ask (1-byte count, then per wait the
+//! waiter's and the awaited actor's ids) if flag [`HAS_CHAIN`]; then the
+//! payload. An ask from a plain task without a timeout pays one byte for
+//! all this. Reply: correlation id, payload.
 //! Failure: correlation id, postcard [`WireFailure`]. System: postcard
 //! [`System`]. Credit: target id, count (4). Ping: nothing.
 //!
@@ -25,8 +31,17 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks, in the handshake and in every
-/// frame.
-pub(crate) const VERSION: u8 = 1;
+/// frame. Version 2 added the ask's context (deadline and chain of waits);
+/// peers of different versions refuse each other at the handshake.
+pub(crate) const VERSION: u8 = 2;
+
+/// Ask flag: a deadline (time left) follows.
+pub(crate) const HAS_DEADLINE: u8 = 1;
+/// Ask flag: a chain of waits follows.
+pub(crate) const HAS_CHAIN: u8 = 2;
+
+/// The most waits an ask's chain may carry on the wire.
+pub(crate) const MAX_CHAIN: usize = 64;
 
 const TELL: u8 = 1;
 const ASK: u8 = 2;
@@ -40,12 +55,21 @@ const PING: u8 = 7;
 #[derive(Debug)]
 pub(crate) enum Frame {
     Tell { target: ActorId, wire_name: WireName, payload: Bytes },
-    Ask { corr: u64, target: ActorId, wire_name: WireName, payload: Bytes },
+    Ask { corr: u64, target: ActorId, wire_name: WireName, context: WireContext, payload: Bytes },
     Reply { corr: u64, payload: Bytes },
     Failure { corr: u64, failure: WireFailure },
     System(System),
     Credit { target: ActorId, count: u32 },
     Ping,
+}
+
+/// What an ask carries besides its message, as written on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WireContext {
+    /// How long the asker still waited when the frame was written.
+    pub(crate) time_left: Option<std::time::Duration>,
+    /// The waits that lead to the ask, `(waiter, awaited)`.
+    pub(crate) chain: Vec<(ActorId, ActorId)>,
 }
 
 /// A message's wire name as received: checked to be UTF-8.
@@ -93,6 +117,8 @@ pub(crate) enum WireFailure {
     UnknownMessage(String),
     Undecodable(String),
     Refused(String),
+    /// Skipped at its deadline: the asker had given up.
+    Expired,
 }
 
 impl From<RemoteFailure> for WireFailure {
@@ -101,6 +127,7 @@ impl From<RemoteFailure> for WireFailure {
         match failure {
             RemoteFailure::NodeDown => WireFailure::NodeDown,
             RemoteFailure::NoReply => WireFailure::NoReply,
+            RemoteFailure::Expired => WireFailure::Expired,
             RemoteFailure::Panicked(text) => WireFailure::Panicked(text),
             RemoteFailure::Remote(e) => {
                 let detail = e.detail().to_owned();
@@ -122,6 +149,7 @@ impl From<WireFailure> for RemoteFailure {
         match failure {
             WireFailure::NodeDown => RemoteFailure::NodeDown,
             WireFailure::NoReply => RemoteFailure::NoReply,
+            WireFailure::Expired => RemoteFailure::Expired,
             WireFailure::Panicked(text) => RemoteFailure::Panicked(text),
             WireFailure::UnknownActor(d) => RemoteFailure::Remote(RemoteError::new(K::UnknownActor, d)),
             WireFailure::UnknownMessage(d) => RemoteFailure::Remote(RemoteError::new(K::UnknownMessage, d)),
@@ -138,6 +166,8 @@ pub(crate) enum FrameError {
     Kind(u8),
     Truncated,
     WireName,
+    Flags(u8),
+    Chain(usize),
     System(String),
 }
 
@@ -148,6 +178,8 @@ impl std::fmt::Display for FrameError {
             FrameError::Kind(k) => write!(f, "unknown frame kind {k}"),
             FrameError::Truncated => f.write_str("truncated frame"),
             FrameError::WireName => f.write_str("message name is not UTF-8"),
+            FrameError::Flags(flags) => write!(f, "unknown ask flags {flags:#04x}"),
+            FrameError::Chain(n) => write!(f, "a chain of {n} waits, more than {MAX_CHAIN}"),
             FrameError::System(e) => write!(f, "undecodable control frame: {e}"),
         }
     }
@@ -179,11 +211,47 @@ pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload
 }
 
 pub(crate) fn ask(buf: &mut BytesMut, corr: u64, target: ActorId, wire_name: &str, payload: &[u8]) {
-    buf.reserve(2 + 8 + 16 + 1 + wire_name.len() + payload.len());
+    ask_with(buf, corr, target, wire_name, None, &[], payload);
+}
+
+/// An ask with its context: the time its asker still waits, and the chain
+/// of waits that leads to it (cut to its last [`MAX_CHAIN`] waits, those
+/// nearest the asker).
+pub(crate) fn ask_with(
+    buf: &mut BytesMut,
+    corr: u64,
+    target: ActorId,
+    wire_name: &str,
+    time_left: Option<std::time::Duration>,
+    chain: &[(ActorId, ActorId)],
+    payload: &[u8],
+) {
+    let chain = &chain[chain.len().saturating_sub(MAX_CHAIN)..];
+    buf.reserve(2 + 8 + 16 + 1 + wire_name.len() + 1 + 4 + 1 + 32 * chain.len() + payload.len());
     header(buf, ASK);
     buf.put_u64(corr);
     put_id(buf, target);
     put_name(buf, wire_name);
+    let mut flags = 0;
+    if time_left.is_some() {
+        flags |= HAS_DEADLINE;
+    }
+    if !chain.is_empty() {
+        flags |= HAS_CHAIN;
+    }
+    buf.put_u8(flags);
+    if let Some(left) = time_left {
+        // Rounded up, so the far side never gives up before the asker.
+        let millis = left.as_nanos().div_ceil(1_000_000);
+        buf.put_u32(u32::try_from(millis).unwrap_or(u32::MAX));
+    }
+    if !chain.is_empty() {
+        buf.put_u8(chain.len() as u8);
+        for (waiter, awaited) in chain {
+            put_id(buf, *waiter);
+            put_id(buf, *awaited);
+        }
+    }
     buf.put_slice(payload);
 }
 
@@ -239,6 +307,36 @@ fn get_name(buf: &mut Bytes) -> Result<WireName, FrameError> {
     Ok(WireName(name))
 }
 
+fn get_context(buf: &mut Bytes) -> Result<WireContext, FrameError> {
+    need(buf, 1)?;
+    let flags = buf.get_u8();
+    if flags & !(HAS_DEADLINE | HAS_CHAIN) != 0 {
+        return Err(FrameError::Flags(flags));
+    }
+    let mut context = WireContext::default();
+    if flags & HAS_DEADLINE != 0 {
+        need(buf, 4)?;
+        // u32::MAX is what a longer wait was cut to: treated as no deadline.
+        let millis = buf.get_u32();
+        context.time_left = (millis != u32::MAX).then(|| std::time::Duration::from_millis(u64::from(millis)));
+    }
+    if flags & HAS_CHAIN != 0 {
+        need(buf, 1)?;
+        let n = usize::from(buf.get_u8());
+        if n > MAX_CHAIN {
+            return Err(FrameError::Chain(n));
+        }
+        need(buf, 32 * n)?;
+        context.chain.reserve_exact(n);
+        for _ in 0..n {
+            let waiter = get_id(buf)?;
+            let awaited = get_id(buf)?;
+            context.chain.push((waiter, awaited));
+        }
+    }
+    Ok(context)
+}
+
 /// Decodes one frame. Never panics, whatever the bytes.
 pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
     need(&buf, 2)?;
@@ -257,7 +355,8 @@ pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
             let corr = buf.get_u64();
             let target = get_id(&mut buf)?;
             let wire_name = get_name(&mut buf)?;
-            Ok(Frame::Ask { corr, target, wire_name, payload: buf })
+            let context = get_context(&mut buf)?;
+            Ok(Frame::Ask { corr, target, wire_name, context, payload: buf })
         }
         REPLY => {
             need(&buf, 8)?;
@@ -305,7 +404,27 @@ mod tests {
         }
         ask(&mut buf, 42, id(9), "a", b"xyz");
         assert!(matches!(decode(buf.split().freeze()).unwrap(),
-            Frame::Ask { corr: 42, target, payload, .. } if target == id(9) && &payload[..] == b"xyz"));
+            Frame::Ask { corr: 42, target, payload, context, .. }
+                if target == id(9) && &payload[..] == b"xyz" && context == WireContext::default()));
+        let context = WireContext {
+            time_left: Some(std::time::Duration::from_micros(1500)),
+            chain: vec![(id(1), id(2)), (id(2), id(9))],
+        };
+        ask_with(&mut buf, 43, id(9), "a", context.time_left, &context.chain, b"xyz");
+        match decode(buf.split().freeze()).unwrap() {
+            Frame::Ask { corr: 43, context: got, payload, .. } => {
+                // Rounded up to whole milliseconds.
+                assert_eq!(got.time_left, Some(std::time::Duration::from_millis(2)));
+                assert_eq!(got.chain, context.chain);
+                assert_eq!(&payload[..], b"xyz");
+            }
+            other => panic!("{other:?}"),
+        }
+        failure(&mut buf, 5, &WireFailure::Expired);
+        assert!(matches!(
+            decode(buf.split().freeze()).unwrap(),
+            Frame::Failure { corr: 5, failure: WireFailure::Expired }
+        ));
         reply(&mut buf, 3, b"r");
         assert!(
             matches!(decode(buf.split().freeze()).unwrap(), Frame::Reply { corr: 3, payload } if &payload[..] == b"r")
@@ -327,6 +446,17 @@ mod tests {
         assert_eq!(decode(Bytes::from_static(&[VERSION, 200])).unwrap_err(), FrameError::Kind(200));
         assert_eq!(decode(Bytes::from_static(&[VERSION])).unwrap_err(), FrameError::Truncated);
         assert_eq!(decode(Bytes::from_static(&[VERSION, TELL, 0, 1])).unwrap_err(), FrameError::Truncated);
+        let mut buf = BytesMut::new();
+        ask(&mut buf, 1, id(1), "a", b"");
+        let mut bytes = buf.split().to_vec();
+        *bytes.last_mut().unwrap() = 0x80;
+        assert_eq!(decode(Bytes::from(bytes)).unwrap_err(), FrameError::Flags(0x80));
+        let mut bytes = BytesMut::new();
+        ask(&mut bytes, 1, id(1), "a", b"");
+        let mut bytes = bytes.to_vec();
+        *bytes.last_mut().unwrap() = HAS_CHAIN;
+        bytes.push(200);
+        assert_eq!(decode(Bytes::from(bytes)).unwrap_err(), FrameError::Chain(200));
     }
 
     proptest! {
@@ -338,13 +468,13 @@ mod tests {
         }
 
         #[test]
-        fn truncated_frames_are_errors(cut in 0usize..40, payload in proptest::collection::vec(any::<u8>(), 0..8)) {
+        fn truncated_frames_are_errors(cut in 0usize..41, payload in proptest::collection::vec(any::<u8>(), 0..8)) {
             let mut buf = BytesMut::new();
             ask(&mut buf, 1, id(5), "Name::Msg", &payload);
             let full = buf.split().freeze();
             // Cuts inside the fixed header are errors; the payload has no
             // length of its own, so a cut there is a shorter payload.
-            let header = 2 + 8 + 16 + 1 + "Name::Msg".len();
+            let header = 2 + 8 + 16 + 1 + "Name::Msg".len() + 1;
             if cut < header {
                 prop_assert!(decode(full.slice(..cut)).is_err());
             }

@@ -30,6 +30,15 @@
 //! full remote mailbox slows its senders (and `try_tell` says `Full`)
 //! without stalling the other actors sharing the connection.
 //!
+//! Asks carry what they need across the wire: the time their asker still
+//! waits (an ask still queued past it is skipped on the far node, as a
+//! local one is) and, when a handler asks, its chain of waits, so that an
+//! ask cycle across nodes fails at once with `AskError::Deadlock`.
+//!
+//! With the `test-util` feature, `testkit::SimNet` runs nodes on a
+//! simulated network that drops, delays and partitions frames
+//! deterministically from a seed.
+//!
 //! Only messages marked `#[message(remote)]` (or listed in a hand-written
 //! [`RemoteActor`](actor_core::remote::RemoteActor)) can be sent to a
 //! remote actor; another type is refused at the sender with `NotRemote`.
@@ -43,6 +52,8 @@ pub mod fuzzing;
 mod handshake;
 mod node;
 mod peer;
+#[cfg(feature = "test-util")]
+pub mod testkit;
 #[cfg(feature = "tls")]
 mod tls;
 

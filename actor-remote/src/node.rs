@@ -410,6 +410,15 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Asks sent from this node that still wait for an answer, over all
+    /// peers: for tests that check nothing is left behind.
+    #[doc(hidden)]
+    pub fn pending_asks(&self) -> usize {
+        self.inner.peers.iter().map(|p| p.pending_asks()).sum()
+    }
+}
+
 impl NodeInner {
     /// The peer of that name, connected or not.
     pub(crate) fn peer(&self, name: &str) -> Option<Arc<Peer>> {
@@ -488,7 +497,7 @@ impl NodeInner {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let stream = address::connect(address).await?;
+        let stream = address::connect(address, &self.address).await?;
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use actor_core::remote::{
-    self, Exported, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, ReplySink,
+    self, AskContext, Exported, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, ReplySink,
     TerminationNotice, Undelivered, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason, StopReason};
@@ -39,11 +39,14 @@ enum Queued {
         message_type: &'static str,
         payload: Vec<u8>,
     },
+    /// An ask; its context (deadline, chain of waits) is boxed, and absent
+    /// for the usual ask from a plain task without a timeout.
     Ask {
         corr: u64,
         target: ActorId,
         wire_name: &'static str,
         payload: Vec<u8>,
+        context: Option<Box<AskContext>>,
     },
     Reply {
         corr: u64,
@@ -67,7 +70,16 @@ impl Queued {
     fn encode(&self, buf: &mut BytesMut) {
         match self {
             Queued::Tell { target, wire_name, payload, .. } => frame::tell(buf, *target, wire_name, payload),
-            Queued::Ask { corr, target, wire_name, payload } => frame::ask(buf, *corr, *target, wire_name, payload),
+            Queued::Ask { corr, target, wire_name, payload, context: None } => {
+                frame::ask(buf, *corr, *target, wire_name, payload)
+            }
+            Queued::Ask { corr, target, wire_name, payload, context: Some(context) } => {
+                // The time left is taken now, as the frame is written: what
+                // the far side can count on, whatever its clock says.
+                let now = tokio::time::Instant::now();
+                let time_left = context.deadline.map(|d| d.saturating_duration_since(now));
+                frame::ask_with(buf, *corr, *target, wire_name, time_left, &context.chain, payload)
+            }
             Queued::Reply { corr, payload } => frame::reply(buf, *corr, payload),
             Queued::Failure { corr, failure } => frame::failure(buf, *corr, failure),
             Queued::System(msg) => frame::system(buf, msg),
@@ -363,6 +375,11 @@ impl Peer {
         true
     }
 
+    /// Asks waiting for an answer from the peer.
+    pub(crate) fn pending_asks(&self) -> usize {
+        self.pending.iter().filter(|p| matches!(p.value(), Pending::Ask(_))).count()
+    }
+
     /// Whether the peer said goodbye (or this node closed it).
     pub(crate) fn has_left(&self) -> bool {
         self.left.load(Ordering::Acquire)
@@ -649,7 +666,7 @@ impl RemoteEndpoint for Endpoint {
         let mut link = self.peer.link();
         match reply {
             None => link.frames.push_back(Queued::Tell { target: self.id, wire_name, message_type, payload }),
-            Some(reply) => {
+            Some(mut reply) => {
                 if !link.up {
                     drop(link);
                     self.unreserve();
@@ -662,8 +679,10 @@ impl RemoteEndpoint for Endpoint {
                     // comes; sweep them now and then.
                     self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
                 }
+                let context = reply.take_context();
+                let context = (!context.is_empty()).then(|| Box::new(context));
                 self.peer.pending.insert(corr, Pending::Ask(reply));
-                self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload });
+                self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
                 return;
             }
         }
@@ -827,13 +846,30 @@ fn report_lost(peer: &Peer, batch: &mut VecDeque<Queued>) {
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Parked {
     Waiting(remote::Parked),
-    Raw { wire_name: String, payload: Bytes, reply: Option<(u64, ReplySink)> },
+    Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
 }
 
 /// Deliveries waiting for room in one local actor's mailbox.
 struct ParkedQueue {
     tx: mpsc::UnboundedSender<Parked>,
     queued: Arc<AtomicUsize>,
+}
+
+/// An ask as it came in: where its answer goes, and what it carried.
+type Incoming = (u64, ReplySink, AskContext);
+
+/// Hands a decoded tell or ask to a local actor.
+fn deliver_to(
+    exported: &dyn Exported,
+    wire_name: &str,
+    payload: &[u8],
+    reply: Option<(ReplySink, AskContext)>,
+    codec: &Arc<dyn RefCodec>,
+) -> Result<(), Undelivered> {
+    match reply {
+        Some((sink, context)) => exported.deliver_ask(wire_name, payload, sink, context, codec),
+        None => exported.deliver(wire_name, payload, None, codec),
+    }
 }
 
 /// What the reader needs per connection.
@@ -941,7 +977,7 @@ impl Reader {
     fn handle(&mut self, frame: Frame) {
         match frame {
             Frame::Tell { target, wire_name, payload } => self.incoming(target, wire_name.as_str(), payload, None),
-            Frame::Ask { corr, target, wire_name, payload } => {
+            Frame::Ask { corr, target, wire_name, context, payload } => {
                 if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
                     // Over the limit: answered at once, never dropped. The
                     // sender's credit for it comes back like a delivery's.
@@ -957,7 +993,14 @@ impl Reader {
                 }
                 self.inflight_asks.fetch_add(1, Ordering::AcqRel);
                 let sink = self.reply_sink(corr);
-                self.incoming(target, wire_name.as_str(), payload, Some((corr, sink)));
+                // The asker's deadline, on this node's clock, counted from
+                // now: the time the frame spent in transit is not known, so
+                // the far side's deadline is never earlier than the asker's.
+                let context = AskContext {
+                    deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
+                    chain: context.chain,
+                };
+                self.incoming(target, wire_name.as_str(), payload, Some((corr, sink, context)));
             }
             Frame::Reply { corr, payload } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
@@ -1056,7 +1099,7 @@ impl Reader {
     }
 
     /// A tell or ask for a local actor.
-    fn incoming(&mut self, target: ActorId, wire_name: &str, payload: Bytes, reply: Option<(u64, ReplySink)>) {
+    fn incoming(&mut self, target: ActorId, wire_name: &str, payload: Bytes, reply: Option<Incoming>) {
         if let Some(queue) = self.parked.get(&target)
             && queue.queued.load(Ordering::Acquire) > 0
         {
@@ -1075,11 +1118,11 @@ impl Reader {
             self.last = Some((target, found));
         }
         let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
-        let (sink, corr) = match reply {
-            Some((corr, sink)) => (Some(sink), Some(corr)),
+        let (reply, corr) = match reply {
+            Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
             None => (None, None),
         };
-        match exported.deliver(wire_name, &payload, sink, &self.codec) {
+        match deliver_to(&*exported, wire_name, &payload, reply, &self.codec) {
             Ok(()) => self.granted(target),
             Err(Undelivered::Full(parked)) => {
                 let queue = self.parked.entry(target).or_insert_with(|| {
@@ -1122,7 +1165,7 @@ fn undeliverable(
     target: ActorId,
     wire_name: &str,
     why: &str,
-    reply: Option<(u64, ReplySink)>,
+    reply: Option<Incoming>,
 ) {
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
     remote::dead_letter(
@@ -1133,7 +1176,7 @@ fn undeliverable(
         format!("{wire_name} from node {}: {why}", peer.name),
     );
     match reply {
-        Some((_, sink)) => {
+        Some((_, sink, _)) => {
             let failure = RemoteFailure::Remote(actor_core::RemoteError::new(
                 actor_core::error::RemoteErrorKind::UnknownActor,
                 format!("no actor {target} on node {}", node.identity.node),
@@ -1203,8 +1246,9 @@ fn start_parked_queue(
             let result = match work {
                 Parked::Waiting(parked) => parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned())),
                 Parked::Raw { wire_name, payload, reply } => {
-                    let corr = reply.as_ref().map(|(c, _)| *c);
-                    match exported.deliver(&wire_name, &payload, reply.map(|(_, s)| s), &codec) {
+                    let corr = reply.as_ref().map(|(c, _, _)| *c);
+                    let reply = reply.map(|(_, sink, context)| (sink, context));
+                    match deliver_to(&*exported, &wire_name, &payload, reply, &codec) {
                         Ok(()) => Ok(()),
                         Err(Undelivered::Full(parked)) => {
                             parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned()))
@@ -1252,7 +1296,8 @@ mod tests {
         assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, true));
         let target = actor_core::ActorId::from_uuid(uuid::Uuid::from_u128(5));
         let payload = vec![9u8; 100];
-        peer.send_now(peer.link(), Queued::Ask { corr: 1, target, wire_name: "T::ask", payload: payload.clone() });
+        let ask = Queued::Ask { corr: 1, target, wire_name: "T::ask", payload: payload.clone(), context: None };
+        peer.send_now(peer.link(), ask);
         // The socket took 16 bytes; the rest waits at the front, ahead of
         // this tell.
         peer.push(Queued::Tell { target, wire_name: "T::tell", message_type: "Tell", payload: vec![1] });

@@ -158,7 +158,7 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     let env = Envelope::new(Ask(Small(13, Token(drops.clone())), tx));
 
     let mut slot = Slot::new();
-    let ctx_id = ctx.id();
+    let ctx_id = crate::reply::Me { id: ctx.id(), scope: 0 };
     // SAFETY: as in `handle` above.
     unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
     let outcome = poll_fn(|cx| {

@@ -15,19 +15,20 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
-    Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink, Resolved,
-    TerminationNotice, Undelivered, WireRef, current_ref_codec, with_ref_codec,
+    AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
+    Resolved, TerminationNotice, Undelivered, WireRef, current_ref_codec, with_ref_codec,
 };
 use crate::actor::{Actor, LinkedExit, StopReason};
 use crate::actor_ref::{ActorRef, WeakActorRef};
 use crate::context::Context;
+use crate::deadlock::{self, Assumed};
 use crate::envelope::{Payload, Tell};
 use crate::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
 use crate::id::ActorId;
 use crate::message::Handler;
 use crate::remote_message::RemoteMessage;
 use crate::reply;
-use crate::system::ActorSystem;
+use crate::system::{ActorSystem, DeadLetterReason};
 
 /// An actor that other nodes can send messages to: it lists the message
 /// types it accepts from the wire.
@@ -80,7 +81,8 @@ pub struct RemoteMessages<A: Actor> {
     handlers: HashMap<&'static str, DeliverFn<A>>,
 }
 
-type DeliverFn<A> = fn(&ActorRef<A>, &[u8], Option<ReplySink>, &Arc<dyn RefCodec>) -> Result<(), Undelivered>;
+type DeliverFn<A> =
+    fn(&ActorRef<A>, &[u8], Option<ReplySink>, AskContext, &Arc<dyn RefCodec>) -> Result<(), Undelivered>;
 
 impl<A: Actor> RemoteMessages<A> {
     /// Accepts `M` from other nodes, under its
@@ -155,11 +157,13 @@ fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, S
 }
 
 /// Decodes an `M` and queues it for `actor`; for an ask, forwards the
-/// encoded reply to `reply` once the handler has run.
+/// encoded reply to `reply` once the handler has run, and holds the ask's
+/// context (assumed waits, deadline) with it.
 fn deliver<A: Handler<M>, M: RemoteMessage>(
     actor: &ActorRef<A>,
     payload: &[u8],
     reply: Option<ReplySink>,
+    context: AskContext,
     codec: &Arc<dyn RefCodec>,
 ) -> Result<(), Undelivered> {
     let msg: M = match with_ref_codec(codec, || postcard::from_bytes(payload)) {
@@ -190,7 +194,9 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     };
     // The handler's future encodes and sends the reply itself, in the
     // actor's task: no task in between.
-    let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone() };
+    let AskContext { chain, deadline } = context;
+    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.cell.system.id(), chain, deadline));
+    let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone(), deadline, assumed };
     match shared.try_send(ask) {
         Ok(()) => Ok(()),
         Err(SendError::Full(ask)) => {
@@ -209,6 +215,11 @@ struct RemoteAsk<M> {
     msg: M,
     reply: RemoteReply,
     codec: Arc<dyn RefCodec>,
+    /// When the asker gives up, on this node's clock.
+    deadline: Option<tokio::time::Instant>,
+    /// The asker's chain of waits, assumed here until the ask is handled
+    /// or dropped.
+    assumed: Option<Assumed>,
 }
 
 /// The reply sink of a remote ask while its handler runs. Dropped
@@ -251,10 +262,20 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
     }
 
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
-        let RemoteAsk { msg, reply, codec } = self;
+        let RemoteAsk { msg, reply, codec, deadline, assumed } = self;
+        // The asker gave up while this waited in the mailbox: skipped, as a
+        // local ask whose reply channel closed is. The answer frees the
+        // asker's pending entry and reads there as a timeout.
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            reply.send(Err(RemoteFailure::Expired));
+            drop(assumed);
+            return futures::future::Either::Left(std::future::ready(()));
+        }
         // Armed before the handler is called, like a local ask's guard.
         let fut = actor.handle(msg, ctx);
-        async move {
+        futures::future::Either::Right(async move {
+            let _assumed = assumed;
             let answer = fut.await;
             let encoded = with_ref_codec(&codec, || postcard::to_extend(&answer, Vec::with_capacity(64)));
             reply.send(encoded.map_err(|e| {
@@ -263,7 +284,7 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
                     format!("the reply to {} failed to encode: {e}", M::WIRE_NAME),
                 ))
             }));
-        }
+        })
     }
 }
 
@@ -298,8 +319,25 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
             return Err(Undelivered::UnknownMessage(reply));
         };
         match self.actor.upgrade() {
-            Some(actor) => deliver(&actor, payload, reply, codec),
+            Some(actor) => deliver(&actor, payload, reply, AskContext::default(), codec),
             None => Err(Undelivered::Closed(reply)),
+        }
+    }
+
+    fn deliver_ask(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: ReplySink,
+        context: AskContext,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        let Some(deliver) = self.table.handlers.get(wire_name) else {
+            return Err(Undelivered::UnknownMessage(Some(reply)));
+        };
+        match self.actor.upgrade() {
+            Some(actor) => deliver(&actor, payload, Some(reply), context, codec),
+            None => Err(Undelivered::Closed(Some(reply))),
         }
     }
 
