@@ -377,7 +377,12 @@ async fn a_thousand_stalled_sockets_cost_a_fixed_bound_are_closed_and_never_star
         assert!(grew < 64 * 1024, "the floods cost {grew} KiB");
         assert!(huge_closed < Duration::from_secs(5), "{huge_closed:?}");
         assert!(silent_closed < Duration::from_secs(5), "{silent_closed:?}");
-        assert!(legit < Duration::from_secs(1), "{legit:?}");
+        // Starved, the peer would wait for the flood to time out in turns
+        // of `concurrent_handshakes` (1,000 / 64 x the 1 s hello timeout,
+        // about 16 s). Evicting stalled handshakes lets it in at once; the
+        // margin is for a loaded test machine (it took over 1 s about one
+        // run in eight with every test binary running at once).
+        assert!(legit < Duration::from_secs(3), "{legit:?}");
     })
     .await;
 }
