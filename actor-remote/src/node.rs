@@ -55,6 +55,12 @@ pub struct Limits {
     pub reconnect_min: Duration,
     /// The longest delay between reconnection attempts.
     pub reconnect_max: Duration,
+    /// How long this node keeps redialing a lost peer before it gives up.
+    /// Then the peer counts as gone: tells waiting for credit toward it
+    /// fail with `NodeDown`, tells held in its outbox become dead letters
+    /// (`NodeDown`), and references to its actors report `NodeDown`. If the
+    /// peer connects again later, look its actors up anew.
+    pub reconnect_give_up: Duration,
     /// Handshakes of accepted connections that may run at once. A
     /// connection past the limit does not wait: it evicts (closes) the
     /// oldest running handshake whose peer has not sent a valid hello yet
@@ -87,6 +93,7 @@ impl Default for Limits {
             lookup_timeout: Duration::from_secs(5),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
+            reconnect_give_up: Duration::from_secs(60),
             concurrent_handshakes: 64,
             handshake_failure_burst: 8,
             handshake_failure_refill: Duration::from_millis(500),

@@ -179,6 +179,9 @@ pub(crate) struct Peer {
     next_corr: AtomicU64,
     /// The peer said goodbye: do not reconnect.
     left: AtomicBool,
+    /// This node gave up redialing the peer (`Limits::reconnect_give_up`):
+    /// nothing waits for it any more.
+    abandoned: AtomicBool,
     /// Mirrors `Link::up` (written under the link lock), so that the send
     /// path can check it without the lock.
     up: AtomicBool,
@@ -209,6 +212,7 @@ impl Peer {
             targets: DashMap::new(),
             next_corr: AtomicU64::new(1),
             left: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
             up: AtomicBool::new(false),
             reconnecting: AtomicBool::new(false),
         }
@@ -226,7 +230,9 @@ impl Peer {
     /// the peer (or the peer left), so nobody reconnects.
     fn unreachable(&self) -> bool {
         !self.up.load(Ordering::Acquire)
-            && (self.left.load(Ordering::Acquire) || self.dial.lock().unwrap_or_else(PoisonError::into_inner).is_none())
+            && (self.left.load(Ordering::Acquire)
+                || self.abandoned.load(Ordering::Acquire)
+                || self.dial.lock().unwrap_or_else(PoisonError::into_inner).is_none())
     }
 
     pub(crate) fn dial_address(&self) -> Option<Address> {
@@ -427,7 +433,10 @@ impl Peer {
             link.max_frame = node.limits.max_frame;
             self.up.store(true, Ordering::Release);
             link.generation += 1;
-            let restarted = link.incarnation != 0 && link.incarnation != info.incarnation;
+            // A peer this node had given up on is treated like a restarted
+            // one: references to its actors were failed, so they stay so.
+            let abandoned = self.abandoned.swap(false, Ordering::AcqRel);
+            let restarted = abandoned || (link.incarnation != 0 && link.incarnation != info.incarnation);
             link.incarnation = info.incarnation;
             let close = Arc::new(Notify::new());
             link.close = Some(close.clone());
@@ -510,6 +519,7 @@ impl Peer {
         }
         let peer = self.clone();
         let (min, max) = (node.limits.reconnect_min, node.limits.reconnect_max);
+        let give_up = tokio::time::Instant::now() + node.limits.reconnect_give_up;
         drop(node);
         tokio::spawn(async move {
             let mut delay = min;
@@ -518,6 +528,11 @@ impl Peer {
                 let Some(node) = peer.node() else { break };
                 if node.is_shut_down() || peer.left.load(Ordering::Acquire) || peer.is_up() {
                     break;
+                }
+                if tokio::time::Instant::now() >= give_up {
+                    peer.abandon(&node);
+                    peer.reconnecting.store(false, Ordering::Release);
+                    return;
                 }
                 match node.dial(&address).await {
                     Ok(_) if peer.is_up() => break,
@@ -538,6 +553,38 @@ impl Peer {
                 peer.reconnect();
             }
         });
+    }
+
+    /// Gives up on a peer that stayed unreachable past
+    /// `Limits::reconnect_give_up`: senders waiting for credit fail with
+    /// `NodeDown`, and tells in the outbox become dead letters.
+    fn abandon(&self, node: &NodeInner) {
+        let lost: VecDeque<Queued> = {
+            let mut link = self.link();
+            if link.up {
+                return;
+            }
+            self.abandoned.store(true, Ordering::Release);
+            std::mem::take(&mut link.frames)
+        };
+        let after = node.limits.reconnect_give_up;
+        tracing::warn!(peer = %self.name, ?after, "gave up reconnecting; the peer counts as down for good");
+        for target in self.targets.iter() {
+            // Wakes every sender waiting for credit: the semaphore is closed
+            // for good, and a later connection makes new targets.
+            target.credit.close();
+        }
+        for queued in lost {
+            if let Queued::Tell { target, message_type, wire_name, .. } = queued {
+                remote::dead_letter(
+                    &node.system,
+                    Some(target),
+                    message_type,
+                    DeadLetterReason::NodeDown,
+                    format!("{wire_name} waited for node {} until this node gave up reconnecting", self.name),
+                );
+            }
+        }
     }
 
     /// A monitored actor of the peer has stopped.
@@ -576,6 +623,9 @@ impl Endpoint {
         }
         if self.peer.up.load(Ordering::Acquire) {
             return Ok(());
+        }
+        if self.peer.abandoned.load(Ordering::Acquire) {
+            return Err(Refused::NodeDown);
         }
         let link = self.peer.link();
         if !link.up && link.frames.len() >= self.outbox {
@@ -627,7 +677,8 @@ impl RemoteEndpoint for Endpoint {
                 // it is back.)
                 return self.try_reserve();
             }
-            let permit = self.target.credit.acquire().await.map_err(|_| Refused::Closed)?;
+            // Closed when this node gives up on the peer.
+            let permit = self.target.credit.acquire().await.map_err(|_| Refused::NodeDown)?;
             permit.forget();
             self.took();
             // The node may have gone down while this waited.

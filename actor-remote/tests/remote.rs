@@ -609,6 +609,54 @@ async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters(
 }
 
 #[tokio::test]
+async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
+    bounded(async {
+        // a dials b, so a redials b when it goes, until it gives up.
+        let a = Node::builder(ActorSystem::new())
+            .name("a")
+            .secret(SECRET)
+            .limits(Limits {
+                credit_window: 4,
+                reconnect_max: Duration::from_millis(50),
+                reconnect_give_up: Duration::from_millis(500),
+                ..limits()
+            })
+            .start()
+            .await
+            .unwrap();
+        let mut dead = a.system().dead_letters();
+        let b = node("b").await;
+        let counter = b.system().spawn(Counter::default());
+        b.register("counter", &counter).unwrap();
+        let peer = a.connect(&b.address().to_string()).await.unwrap();
+        let remote: ActorRef<Counter> = a.lookup(&peer, "counter").await.unwrap();
+        b.crash();
+        while a.peers().contains(&peer) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // While a redials, the window's worth of tells waits in the outbox
+        // and the next tell waits for credit...
+        for seq in 0..4 {
+            remote.tell_record(seq).await.unwrap();
+        }
+        let started = std::time::Instant::now();
+        let err = remote.tell_record(4).await.unwrap_err();
+        // ...until a gives up: then it fails, and so does what follows.
+        assert!(matches!(err, SendError::NodeDown(_)), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_millis(200), "it waited for the peer first");
+        assert!(matches!(remote.try_tell(Record { seq: 5 }), Err(SendError::NodeDown(_))));
+        assert!(remote.stats().await.unwrap_err().is_node_down());
+        // The tells held for b are reported, not dropped.
+        for _ in 0..4 {
+            let letter = tokio::time::timeout(Duration::from_secs(5), dead.recv()).await.unwrap().unwrap();
+            assert_eq!(letter.reason, DeadLetterReason::NodeDown);
+            assert!(letter.detail.as_deref().unwrap_or("").contains("gave up"), "{letter:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn tells_to_a_down_node_that_nobody_redials_fail_instead_of_waiting_for_credit() {
     bounded(async {
         // b dialed a, so a will not redial b: from a, b is down for good.
