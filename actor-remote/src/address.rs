@@ -1,5 +1,5 @@
-//! Where a node listens: TCP, or a Unix domain socket for processes on one
-//! machine.
+//! Where a node listens: TCP, a Unix domain socket for processes on one
+//! machine, or a name on a NATS server (feature `nats`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -12,7 +12,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::NodeError;
 
-/// A node's address: `tcp://127.0.0.1:4000` or `unix:/tmp/node.sock`.
+/// A node's address: `tcp://127.0.0.1:4000`, `unix:/tmp/node.sock`, or
+/// `nats://127.0.0.1:4222/node-a` (the node named `node-a` on that NATS
+/// server; dialing and listening on it need the `nats` feature).
+///
+/// A NATS node name becomes a token of NATS subjects, so it may only hold
+/// ASCII letters, digits, `-` and `_` (1 to 64 of them). Credentials never
+/// go in the address (it is logged and sent to peers): give them to
+/// `NodeBuilder::nats`.
 ///
 /// # Examples
 ///
@@ -23,14 +30,27 @@ use crate::error::NodeError;
 /// assert_eq!(tcp.to_string(), "tcp://127.0.0.1:0");
 /// let unix: Address = "unix:/tmp/a.sock".parse().unwrap();
 /// assert!(matches!(unix, Address::Unix(_)));
+/// let nats: Address = "nats://127.0.0.1:4222/node-a".parse().unwrap();
+/// assert_eq!(nats, Address::Nats { server: "nats://127.0.0.1:4222".into(), node: "node-a".into() });
+/// assert_eq!(nats.to_string(), "nats://127.0.0.1:4222/node-a");
+/// assert!("nats://127.0.0.1:4222/a.b".parse::<Address>().is_err(), "a dot would split the subject");
+/// assert!("nats://user:pw@127.0.0.1:4222/a".parse::<Address>().is_err(), "no credentials in addresses");
 /// assert!("ftp://x".parse::<Address>().is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Address {
     /// A TCP socket address.
     Tcp(SocketAddr),
     /// A Unix domain socket path.
     Unix(PathBuf),
+    /// A node reached through a NATS server.
+    Nats {
+        /// The server's URL, `nats://host:port`.
+        server: String,
+        /// The node's name on it.
+        node: String,
+    },
 }
 
 impl fmt::Display for Address {
@@ -38,8 +58,31 @@ impl fmt::Display for Address {
         match self {
             Address::Tcp(addr) => write!(f, "tcp://{addr}"),
             Address::Unix(path) => write!(f, "unix:{}", path.display()),
+            Address::Nats { server, node } => write!(f, "{server}/{node}"),
         }
     }
+}
+
+/// Whether `token` may be one token of a NATS subject (a node name, a
+/// group name, a prefix): ASCII letters, digits, `-` and `_`, 1 to 64.
+pub(crate) fn is_subject_token(token: &str) -> bool {
+    (1..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn parse_nats(s: &str, rest: &str) -> Result<Address, NodeError> {
+    let bad = || NodeError::Address(s.to_owned());
+    let (host, node) = rest.split_once('/').ok_or_else(bad)?;
+    if host.is_empty() || host.contains('@') || !is_subject_token(node) {
+        return Err(bad());
+    }
+    let port_ok = match host.rsplit_once(':') {
+        Some((name, port)) => !name.is_empty() && port.parse::<u16>().is_ok(),
+        None => !host.contains(['/', ' ']),
+    };
+    if !port_ok {
+        return Err(bad());
+    }
+    Ok(Address::Nats { server: format!("nats://{host}"), node: node.to_owned() })
 }
 
 impl FromStr for Address {
@@ -53,6 +96,8 @@ impl FromStr for Address {
                 return Err(NodeError::Address(s.to_owned()));
             }
             Ok(Address::Unix(PathBuf::from(rest)))
+        } else if let Some(rest) = s.strip_prefix("nats://") {
+            parse_nats(s, rest)
         } else {
             Err(NodeError::Address(s.to_owned()))
         }
@@ -65,13 +110,38 @@ impl From<SocketAddr> for Address {
     }
 }
 
-/// A connected byte stream, TCP or Unix.
+/// A connected byte stream: TCP, Unix, or a virtual connection over NATS.
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 pub(crate) type BoxStream = Pin<Box<dyn Stream>>;
 
-/// Opens a connection to `address`.
+/// What a stream knows about its bytes reaching the peer's reader. TCP
+/// and Unix sockets know nothing (the OS accepts bytes and may lose them
+/// with the connection); a NATS virtual connection has the peer confirm
+/// what it read, so the tells it never read can be reported precisely.
+pub(crate) trait Receipts: Send + Sync {
+    /// Bytes accepted for sending so far (the handshake's included).
+    fn written(&self) -> u64;
+    /// Bytes the peer confirmed reading; final once the connection ended.
+    fn confirmed(&self) -> u64;
+    /// Why the connection ended with bytes possibly unread: it was lost
+    /// (the reason names what NATS reported) or the peer closed it. `None`
+    /// while it is up, or when this side closed it.
+    fn loss(&self) -> Option<String>;
+    /// Records why the connection is given up (a heartbeat timeout, a bad
+    /// frame), unless a reason is known already.
+    fn fail(&self, why: &str);
+}
+
+/// A fresh connection, and its receipts if the transport keeps them.
+pub(crate) struct Connection {
+    pub(crate) stream: BoxStream,
+    pub(crate) receipts: Option<std::sync::Arc<dyn Receipts>>,
+}
+
+/// Opens a TCP or Unix connection to `address` (NATS virtual connections
+/// are opened by the node, which holds the NATS clients).
 pub(crate) async fn connect(address: &Address) -> std::io::Result<BoxStream> {
     match address {
         Address::Tcp(addr) => {
@@ -81,6 +151,10 @@ pub(crate) async fn connect(address: &Address) -> std::io::Result<BoxStream> {
             Ok(Box::pin(stream))
         }
         Address::Unix(path) => connect_unix(path).await,
+        Address::Nats { .. } => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "nats:// addresses need the `nats` feature of actor-remote",
+        )),
     }
 }
 
@@ -99,6 +173,8 @@ pub(crate) enum Listener {
     Tcp(TcpListener),
     #[cfg(unix)]
     Unix(tokio::net::UnixListener, PathBuf),
+    #[cfg(feature = "nats")]
+    Nats(crate::nats::Acceptor),
 }
 
 impl Listener {
@@ -118,21 +194,25 @@ impl Listener {
             }
             #[cfg(not(unix))]
             Address::Unix(_) => Err(NodeError::Address("Unix sockets need a Unix system".into())),
+            Address::Nats { .. } => Err(NodeError::Nats("listening on NATS needs the `nats` feature".into())),
         }
     }
 
-    pub(crate) async fn accept(&self) -> std::io::Result<(BoxStream, String)> {
+    /// The next connection, where it came from, and its receipts.
+    pub(crate) async fn accept(&self) -> std::io::Result<(Connection, String)> {
         match self {
             Listener::Tcp(listener) => {
                 let (stream, from) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok((Box::pin(stream), from.to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None }, from.to_string()))
             }
             #[cfg(unix)]
             Listener::Unix(listener, path) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Box::pin(stream), path.display().to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None }, path.display().to_string()))
             }
+            #[cfg(feature = "nats")]
+            Listener::Nats(acceptor) => acceptor.accept().await,
         }
     }
 }

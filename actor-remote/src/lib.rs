@@ -41,6 +41,8 @@ mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+#[cfg(feature = "nats")]
+mod nats;
 mod node;
 mod peer;
 #[cfg(feature = "tls")]
@@ -49,6 +51,12 @@ mod tls;
 pub use crate::address::Address;
 pub use crate::cluster::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Group, Member, NameOwner};
 pub use crate::error::{HandshakeError, NodeError};
+#[cfg(feature = "nats")]
+pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
 #[cfg(feature = "tls")]
 pub use crate::tls::{TlsConfig, TlsError};
+/// The NATS client this crate uses (feature `nats`), for
+/// [`NatsOptions::connect_options`] and whatever else needs its types.
+#[cfg(feature = "nats")]
+pub use async_nats;

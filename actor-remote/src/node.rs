@@ -9,7 +9,7 @@ use actor_core::{ActorId, ActorRef, ActorSystem};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
-use crate::address::{self, Address, BoxStream, Listener};
+use crate::address::{self, Address, BoxStream, Connection, Listener, Receipts};
 use crate::error::{HandshakeError, NodeError};
 use crate::frame::VERSION;
 use crate::handshake::{self, Identity};
@@ -106,6 +106,8 @@ pub struct NodeBuilder {
     version: u16,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    #[cfg(feature = "nats")]
+    nats: Option<crate::nats::NatsOptions>,
 }
 
 impl NodeBuilder {
@@ -117,7 +119,10 @@ impl NodeBuilder {
     }
 
     /// Where to listen: `"tcp://127.0.0.1:0"` (the OS picks the port; read
-    /// it back with [`Node::address`]) or `"unix:/path/to.sock"`.
+    /// it back with [`Node::address`]), `"unix:/path/to.sock"`, or, with
+    /// the `nats` feature, `"nats://127.0.0.1:4222/node-a"`: the node
+    /// connects to that NATS server and answers there as `node-a`, which
+    /// becomes its name (naming it otherwise is an error).
     ///
     /// # Errors
     ///
@@ -139,6 +144,16 @@ impl NodeBuilder {
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// How the node uses NATS (feature `nats`): subject prefix,
+    /// credentials and TLS for the server, flow-control window. Without
+    /// it, the defaults of [`NatsOptions`](crate::NatsOptions) apply to
+    /// every NATS server the node listens on or dials.
+    #[cfg(feature = "nats")]
+    pub fn nats(mut self, options: crate::nats::NatsOptions) -> Self {
+        self.nats = Some(options);
         self
     }
 
@@ -168,11 +183,26 @@ impl NodeBuilder {
             Some(address) => address,
             None => "tcp://127.0.0.1:0".parse()?,
         };
-        let (listener, address) = Listener::bind(&listen).await?;
         let mut incarnation = [0u8; 8];
         getrandom::fill(&mut incarnation).map_err(|e| NodeError::Io(std::io::Error::other(e.to_string())))?;
         let incarnation = u64::from_le_bytes(incarnation) | 1;
-        let name = self.name.unwrap_or_else(|| format!("node-{:016x}", incarnation));
+        let name = match (&listen, self.name) {
+            (Address::Nats { node, .. }, Some(name)) if *node != name => {
+                return Err(NodeError::Nats(format!(
+                    "the node is named {name:?} but listens on NATS as {node:?}: a NATS node's name is its address's"
+                )));
+            }
+            (Address::Nats { node, .. }, _) => node.clone(),
+            (_, Some(name)) => name,
+            (_, None) => format!("node-{:016x}", incarnation),
+        };
+        #[cfg(feature = "nats")]
+        let hub = crate::nats::Hub::new(self.nats.unwrap_or_default(), &name);
+        let (listener, address) = match &listen {
+            #[cfg(feature = "nats")]
+            Address::Nats { server, node } => (Listener::Nats(hub.listen(server, node).await?), listen.clone()),
+            _ => Listener::bind(&listen).await?,
+        };
         let inner = Arc::new_cyclic(|me| NodeInner {
             me: me.clone(),
             system: self.system,
@@ -183,6 +213,8 @@ impl NodeBuilder {
             #[cfg(feature = "tls")]
             tls: self.tls,
             limits: self.limits,
+            #[cfg(feature = "nats")]
+            nats: hub,
             peers: DashMap::new(),
             exports: DashMap::new(),
             named: DashMap::new(),
@@ -191,6 +223,11 @@ impl NodeBuilder {
             cluster: OnceLock::new(),
         });
         tokio::spawn(accept_loop(Arc::downgrade(&inner), listener));
+        #[cfg(feature = "nats")]
+        if let Address::Nats { server, .. } = &inner.address {
+            let me = crate::nats::NatsPeer { name: inner.identity.node.clone(), address: inner.address.to_string() };
+            inner.nats.announce(server, me, Arc::downgrade(&inner)).await;
+        }
         tracing::info!(node = %inner.identity.node, address = %inner.address, "node started");
         Ok(Node { inner })
     }
@@ -246,6 +283,9 @@ pub(crate) struct NodeInner {
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
     pub(crate) limits: Limits,
+    /// The NATS clients, one per server used.
+    #[cfg(feature = "nats")]
+    pub(crate) nats: crate::nats::Hub,
     peers: DashMap<String, Arc<Peer>>,
     /// Local actors reachable by id.
     pub(crate) exports: DashMap<ActorId, Arc<dyn Exported>>,
@@ -275,6 +315,8 @@ impl Node {
             version: u16::from(VERSION),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "nats")]
+            nats: None,
         }
     }
 
@@ -298,14 +340,18 @@ impl Node {
         self.inner.peers.iter().filter(|p| p.is_up()).map(|p| p.key().clone()).collect()
     }
 
-    /// Connects to the node at `address` (`tcp://host:port` or
-    /// `unix:/path`) and returns its name. Reconnects with backoff if the
+    /// Connects to the node at `address` (`tcp://host:port`,
+    /// `unix:/path`, or `nats://host:port/node-name` with the `nats`
+    /// feature) and returns its name. Reconnects with backoff if the
     /// connection drops later. Returns at once if already connected to it.
     ///
     /// # Errors
     ///
-    /// [`NodeError::Io`] if it cannot be reached, [`NodeError::Handshake`]
-    /// if it refuses us or we refuse it (wrong secret, wrong version).
+    /// [`NodeError::Io`] if it cannot be reached (over NATS: no node of
+    /// that name answers, an `io::ErrorKind::ConnectionRefused` like a
+    /// closed TCP port), [`NodeError::Handshake`] if it refuses us or we
+    /// refuse it (wrong secret, wrong version), [`NodeError::Nats`] if the
+    /// NATS server cannot be reached.
     pub async fn connect(&self, address: &str) -> Result<String, NodeError> {
         let address: Address = address.parse()?;
         let peer = self.inner.dial(&address).await?;
@@ -473,12 +519,41 @@ impl NodeInner {
         Ok(stream)
     }
 
+    /// Opens a raw connection to `address`.
+    async fn open(&self, address: &Address) -> Result<Connection, NodeError> {
+        match address {
+            #[cfg(feature = "nats")]
+            Address::Nats { server, node } => self.nats.dial(server, node, self.limits.handshake_timeout).await,
+            _ => Ok(Connection { stream: address::connect(address).await?, receipts: None }),
+        }
+    }
+
+    /// The receipts of a connection, unless TLS wraps it: then the bytes
+    /// the transport counts are not the bytes the node writes.
+    fn receipts_under_tls(&self, receipts: Option<Arc<dyn Receipts>>) -> Option<Arc<dyn Receipts>> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return None;
+        }
+        receipts
+    }
+
+    /// The NATS server this node listens on, with the node's NATS side.
+    #[cfg(feature = "nats")]
+    pub(crate) fn nats_home(&self) -> Result<(&crate::nats::Hub, String), NodeError> {
+        match &self.address {
+            Address::Nats { server, .. } => Ok((&self.nats, server.clone())),
+            other => Err(NodeError::Nats(format!("this node listens on {other}, not on a NATS server"))),
+        }
+    }
+
     /// Dials `address`, runs the handshake and attaches the connection.
     pub(crate) async fn dial(&self, address: &Address) -> Result<Arc<Peer>, NodeError> {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let stream = address::connect(address).await?;
+        let Connection { stream, receipts } = self.open(address).await?;
+        let receipts = self.receipts_under_tls(receipts);
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)
@@ -492,12 +567,14 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early, false);
+        peer.attach(&node, stream, info, early, false, receipts);
         Ok(peer)
     }
 
     /// Runs the handshake on an accepted connection and attaches it.
-    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String, hello: Arc<AtomicBool>) {
+    async fn accepted(self: Arc<Self>, connection: Connection, from: String, hello: Arc<AtomicBool>) {
+        let Connection { stream, receipts } = connection;
+        let receipts = self.receipts_under_tls(receipts);
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -528,7 +605,7 @@ impl NodeInner {
             Ok((stream, info, early)) => {
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
-                if !peer.attach(&self, stream, info, early, true) {
+                if !peer.attach(&self, stream, info, early, true, receipts) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }
@@ -643,7 +720,7 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
         };
         drop(stop);
         match accepted {
-            Ok((stream, from)) => {
+            Ok((connection, from)) => {
                 let Some(node) = node.upgrade() else { return };
                 let mut list = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 while list.len() >= limit {
@@ -661,7 +738,7 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
                 let hello = Arc::new(AtomicBool::new(false));
                 let said_hello = hello.clone();
                 let task = tokio::spawn(async move {
-                    node.accepted(stream, from, said_hello).await;
+                    node.accepted(connection, from, said_hello).await;
                     done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|h| h.id != id);
                 });
                 list.push_back(Handshake { id, hello, abort: task.abort_handle() });

@@ -25,7 +25,7 @@ use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-use crate::address::{Address, BoxStream};
+use crate::address::{Address, BoxStream, Receipts};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
 use crate::handshake::PeerInfo;
@@ -259,6 +259,7 @@ impl Peer {
         info: PeerInfo,
         early: BytesMut,
         accepted: bool,
+        receipts: Option<Arc<dyn Receipts>>,
     ) -> bool {
         if accepted {
             // The peer dialed again while we still hold a connection it
@@ -303,8 +304,8 @@ impl Peer {
         self.left.store(false, Ordering::Release);
         let (read, write) = tokio::io::split(stream);
         let limits = node.limits.clone();
-        tokio::spawn(write_loop(self.clone(), generation, write, close.clone(), limits.clone()));
-        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits));
+        tokio::spawn(write_loop(self.clone(), generation, write, close.clone(), limits.clone(), receipts.clone()));
+        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits, receipts));
         // Frames queued while down go out now.
         self.wake_writer.notify_one();
         tracing::info!(peer = %self.name, generation, "connected");
@@ -582,6 +583,16 @@ impl RemoteEndpoint for Endpoint {
     }
 }
 
+/// A tell written to a stream that keeps receipts, until the peer
+/// confirms reading past its last byte.
+struct Unconfirmed {
+    /// The stream offset just past the tell's frame.
+    end: u64,
+    target: ActorId,
+    message_type: &'static str,
+    wire_name: &'static str,
+}
+
 /// Drains the outbox into the socket, many frames per write; pings when
 /// idle.
 async fn write_loop(
@@ -590,7 +601,11 @@ async fn write_loop(
     mut write: WriteHalf<BoxStream>,
     close: Arc<Notify>,
     limits: crate::Limits,
+    receipts: Option<Arc<dyn Receipts>>,
 ) {
+    // With receipts, the tells the peer has not confirmed reading, in
+    // stream order.
+    let mut unconfirmed = VecDeque::<Unconfirmed>::new();
     let mut out = BytesMut::with_capacity(64 * 1024);
     let mut batch = VecDeque::new();
     // One heartbeat timer for the connection: it fires once per interval,
@@ -626,22 +641,63 @@ async fn write_loop(
                 }
             }
         }
+        let base = receipts.as_ref().map(|r| r.written());
         for queued in &batch {
             if !put_frame(&mut out, limits.max_frame, |buf| queued.encode(buf)) {
                 tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
+                continue;
+            }
+            if let (Some(base), Queued::Tell { target, message_type, wire_name, .. }) = (base, queued) {
+                let end = base + out.len() as u64;
+                unconfirmed.push_back(Unconfirmed { end, target: *target, message_type, wire_name });
             }
         }
         let written = write.write_all(&out).await;
         out.clear();
         last_write = tokio::time::Instant::now();
         if let Err(e) = written {
-            report_lost(&peer, &mut batch);
+            if receipts.is_none() {
+                report_lost(&peer, &mut batch);
+            }
             peer.connection_lost(generation, &format!("write failed: {e}"));
             break;
         }
         batch.clear();
+        if let Some(receipts) = &receipts {
+            let confirmed = receipts.confirmed();
+            while unconfirmed.front().is_some_and(|u| u.end <= confirmed) {
+                unconfirmed.pop_front();
+            }
+        }
     }
     let _ = write.shutdown().await;
+    if let Some(receipts) = receipts {
+        report_unconfirmed(&peer, unconfirmed, receipts.as_ref());
+    }
+}
+
+/// Reports the tells the peer never confirmed reading, once a connection
+/// with receipts has ended by loss (or by the peer's close). After a
+/// close of this side's own making, nothing is reported: the peer reads
+/// what was sent.
+fn report_unconfirmed(peer: &Peer, unconfirmed: VecDeque<Unconfirmed>, receipts: &dyn Receipts) {
+    let Some(why) = receipts.loss() else { return };
+    let confirmed = receipts.confirmed();
+    let Some(node) = peer.node() else { return };
+    let mut reported = 0usize;
+    for tell in unconfirmed.into_iter().filter(|u| u.end > confirmed) {
+        reported += 1;
+        remote::dead_letter(
+            &node.system,
+            Some(tell.target),
+            tell.message_type,
+            DeadLetterReason::NodeDown,
+            format!("{} to node {} was not read by it before the connection ended: {why}", tell.wire_name, peer.name),
+        );
+    }
+    if reported > 0 {
+        tracing::warn!(peer = %peer.name, tells = reported, reason = %why, "tells the peer never read became dead letters");
+    }
 }
 
 /// Appends one frame to `out` with the length prefix the reader's
@@ -724,6 +780,7 @@ async fn read_loop(
     early: BytesMut,
     close: Arc<Notify>,
     limits: crate::Limits,
+    receipts: Option<Arc<dyn Receipts>>,
 ) {
     let Some(node) = peer.node() else { return };
     let codec: Arc<dyn RefCodec> = node.clone();
@@ -786,6 +843,10 @@ async fn read_loop(
     };
     if why != "closed" {
         tracing::warn!(peer = %peer.name, reason = %why, "closing the connection");
+        if let Some(receipts) = &receipts {
+            // Before the writer stops: it reports what was never read.
+            receipts.fail(&why);
+        }
     }
     peer.connection_lost(generation, &why);
 }
