@@ -23,6 +23,7 @@
 //! that name is there: the dial fails at once with a refused connection,
 //! never a hang.
 
+mod group;
 pub(crate) mod stream;
 
 use std::collections::HashMap;
@@ -285,6 +286,11 @@ impl Hub {
         format!("{}.{rest}", self.options.prefix)
     }
 
+    /// The subject of the queue group `group`.
+    pub(crate) fn group_subject(&self, group: &str) -> String {
+        self.subject(&format!("group.{group}"))
+    }
+
     /// The client for `url`, connecting on first use.
     pub(crate) async fn server(&self, url: &str) -> Result<Arc<Server>, NodeError> {
         let cell =
@@ -360,6 +366,8 @@ impl Hub {
             .subscribe(door.clone())
             .await
             .map_err(|e| NodeError::Nats(format!("cannot subscribe to {door}: {e}")))?;
+        // Once the node has started, the server knows its door.
+        server.client.flush().await.map_err(|e| NodeError::Nats(format!("cannot subscribe to {door}: {e}")))?;
         Ok(Acceptor { server, requests: tokio::sync::Mutex::new(requests), window: self.options.window })
     }
 
@@ -374,6 +382,7 @@ impl Hub {
                 return;
             }
         };
+        let _ = server.client.flush().await;
         let answer: bytes::Bytes = postcard::to_allocvec(&me).expect("a peer description encodes").into();
         let client = server.client.clone();
         tokio::spawn(async move {

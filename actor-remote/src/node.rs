@@ -277,7 +277,7 @@ pub(crate) struct NodeInner {
     pub(crate) system: ActorSystem,
     pub(crate) identity: Identity,
     address: Address,
-    secret: Arc<[u8]>,
+    pub(crate) secret: Arc<[u8]>,
     /// Recent handshake failures, by (address, claimed node name).
     failures: std::sync::Mutex<std::collections::HashMap<(String, String), Bucket>>,
     #[cfg(feature = "tls")]
@@ -460,6 +460,11 @@ impl NodeInner {
     /// The peer of that name, connected or not.
     pub(crate) fn peer(&self, name: &str) -> Option<Arc<Peer>> {
         self.peers.get(name).map(|p| p.value().clone())
+    }
+
+    /// Where the node listens.
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
     }
 
     pub(crate) fn is_shut_down(&self) -> bool {
