@@ -134,10 +134,20 @@ pub(crate) trait Receipts: Send + Sync {
     fn fail(&self, why: &str);
 }
 
-/// A fresh connection, and its receipts if the transport keeps them.
+/// A stream that signs each message it sends, and checks each it
+/// receives, with the session keys of the handshake it carried.
+pub(crate) trait Seal: Send + Sync {
+    /// From now on, sign and check. Called once the handshake succeeded,
+    /// before anything else is sent.
+    fn seal(&self, keys: &crate::handshake::SessionKeys);
+}
+
+/// A fresh connection, with its receipts and seal if the transport has
+/// them.
 pub(crate) struct Connection {
     pub(crate) stream: BoxStream,
     pub(crate) receipts: Option<std::sync::Arc<dyn Receipts>>,
+    pub(crate) seal: Option<std::sync::Arc<dyn Seal>>,
 }
 
 /// Opens a TCP or Unix connection to `address` (NATS virtual connections
@@ -204,12 +214,12 @@ impl Listener {
             Listener::Tcp(listener) => {
                 let (stream, from) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok((Connection { stream: Box::pin(stream), receipts: None }, from.to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, from.to_string()))
             }
             #[cfg(unix)]
             Listener::Unix(listener, path) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Connection { stream: Box::pin(stream), receipts: None }, path.display().to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, path.display().to_string()))
             }
             #[cfg(feature = "nats")]
             Listener::Nats(acceptor) => acceptor.accept().await,

@@ -1,5 +1,5 @@
-//! Location-transparent messaging between `actor-core` nodes, over TCP or
-//! Unix domain sockets.
+//! Location-transparent messaging between `actor-core` nodes, over TCP,
+//! Unix domain sockets, or (feature `nats`) a NATS server.
 //!
 //! A [`Node`] serves one [`ActorSystem`](actor_core::ActorSystem). Actors
 //! are made reachable by name with [`Node::register`]; another node finds
@@ -29,6 +29,13 @@
 //! crosses the wire per actor: each remote actor has a credit window, so a
 //! full remote mailbox slows its senders (and `try_tell` says `Full`)
 //! without stalling the other actors sharing the connection.
+//!
+//! With the `nats` feature, a node can listen on `nats://host:port/name`
+//! and reach other nodes through the server: the same connections, as
+//! virtual connections over NATS subjects, with loss detection and flow
+//! control of their own; see `NatsOptions` (credentials, TLS),
+//! `Node::discover`, and the queue groups of `Node::serve_group` and
+//! `Node::group`.
 //!
 //! Only messages marked `#[message(remote)]` (or listed in a hand-written
 //! [`RemoteActor`](actor_core::remote::RemoteActor)) can be sent to a

@@ -353,8 +353,8 @@ impl Hub {
             .ok_or_else(|| NodeError::Nats(format!("node {node:?} sent a malformed connect answer")))?;
         let stream =
             NatsStream::new(client.clone(), &server.events, incoming, &read_from, accepter, self.options.window);
-        let receipts = stream.shared().clone();
-        Ok(Connection { stream: Box::pin(stream), receipts: Some(receipts) })
+        let shared = stream.shared().clone();
+        Ok(Connection { stream: Box::pin(stream), receipts: Some(shared.clone()), seal: Some(shared) })
     }
 
     /// Starts answering connect requests for `node` on `url`.
@@ -485,9 +485,12 @@ impl Acceptor {
                 tracing::warn!(server = %self.server.url, error = %e, "cannot answer a connect request");
                 continue;
             }
-            let receipts = stream.shared().clone();
+            let shared = stream.shared().clone();
             let from = format!("nats:{}", self.server.url);
-            return Ok((Connection { stream: Box::pin(stream), receipts: Some(receipts) }, from));
+            return Ok((
+                Connection { stream: Box::pin(stream), receipts: Some(shared.clone()), seal: Some(shared) },
+                from,
+            ));
         }
     }
 }

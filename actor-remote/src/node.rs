@@ -9,7 +9,7 @@ use actor_core::{ActorId, ActorRef, ActorSystem};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
-use crate::address::{self, Address, BoxStream, Connection, Listener, Receipts};
+use crate::address::{self, Address, BoxStream, Connection, Listener};
 use crate::error::{HandshakeError, NodeError};
 use crate::frame::VERSION;
 use crate::handshake::{self, Identity};
@@ -529,18 +529,19 @@ impl NodeInner {
         match address {
             #[cfg(feature = "nats")]
             Address::Nats { server, node } => self.nats.dial(server, node, self.limits.handshake_timeout).await,
-            _ => Ok(Connection { stream: address::connect(address).await?, receipts: None }),
+            _ => Ok(Connection { stream: address::connect(address).await?, receipts: None, seal: None }),
         }
     }
 
-    /// The receipts of a connection, unless TLS wraps it: then the bytes
-    /// the transport counts are not the bytes the node writes.
-    fn receipts_under_tls(&self, receipts: Option<Arc<dyn Receipts>>) -> Option<Arc<dyn Receipts>> {
+    /// The receipts and seal of a connection, unless TLS wraps it: then
+    /// the bytes the transport counts are not the bytes the node writes,
+    /// and TLS already protects them.
+    fn unless_tls(&self, connection: Connection) -> Connection {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
-            return None;
+            return Connection { receipts: None, seal: None, ..connection };
         }
-        receipts
+        connection
     }
 
     /// The NATS server this node listens on, with the node's NATS side.
@@ -557,8 +558,7 @@ impl NodeInner {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let Connection { stream, receipts } = self.open(address).await?;
-        let receipts = self.receipts_under_tls(receipts);
+        let Connection { stream, receipts, seal } = self.unless_tls(self.open(address).await?);
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)
@@ -568,6 +568,9 @@ impl NodeInner {
                 tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
                 NodeError::Handshake(e)
             })?;
+        if let Some(seal) = &seal {
+            seal.seal(&info.keys);
+        }
         let peer = self.peer_entry(&info.node, &info.address);
         peer.set_dial(address.clone());
         let node = self.arc();
@@ -578,8 +581,7 @@ impl NodeInner {
 
     /// Runs the handshake on an accepted connection and attaches it.
     async fn accepted(self: Arc<Self>, connection: Connection, from: String, hello: Arc<AtomicBool>) {
-        let Connection { stream, receipts } = connection;
-        let receipts = self.receipts_under_tls(receipts);
+        let Connection { stream, receipts, seal } = self.unless_tls(connection);
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -608,6 +610,9 @@ impl NodeInner {
         }
         match result {
             Ok((stream, info, early)) => {
+                if let Some(seal) = &seal {
+                    seal.seal(&info.keys);
+                }
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
                 if !peer.attach(&self, stream, info, early, true, receipts) {

@@ -200,11 +200,16 @@ async fn tells_lost_with_the_server_are_dead_letters_naming_nats_and_the_rest_ar
         server.restart();
         let refused = sender.await.unwrap();
 
-        // Everything is accounted for once the outbox has drained.
+        // Everything is accounted for once the outbox has drained and
+        // deliveries have stopped.
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = u64::MAX;
         let (dead, naming_nats) = loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = delivered.load(Ordering::Relaxed);
             let dead = letters.lock().unwrap().len() as u64;
-            if delivered.load(Ordering::Relaxed) + dead + refused >= N || Instant::now() > deadline {
+            let settled = now == last && now + dead + refused >= N;
+            if settled || Instant::now() > deadline {
                 let naming = letters
                     .lock()
                     .unwrap()
@@ -213,7 +218,7 @@ async fn tells_lost_with_the_server_are_dead_letters_naming_nats_and_the_rest_ar
                     .count();
                 break (dead, naming as u64);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            last = now;
         };
         let got = delivered.load(Ordering::Relaxed);
         println!("sent {N}: delivered {got}, dead letters {dead} ({naming_nats} naming NATS), refused {refused}");
@@ -396,6 +401,72 @@ async fn bad_names_and_unreachable_servers_are_typed_errors() {
         // A TCP node dials a NATS node: it connects to the server itself.
         let peer = tcp.connect(&a.address().to_string()).await.unwrap();
         assert_eq!(peer, "a");
+    })
+    .await;
+}
+
+/// Another client of the server that can read the connection's subjects
+/// publishes chunks into it, with the right next sequence number and a
+/// real tell frame inside: refused for their signature (the connection
+/// fails and comes back), never delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_forged_into_a_connection_reach_no_actor() {
+    with_server(|server| async move {
+        use futures::StreamExt;
+        let quiet = Limits { heartbeat_interval: Duration::from_millis(500), ..limits() };
+        let a = node_on(&server, "a", SECRET, quiet.clone()).await;
+        let b = node_on(&server, "b", SECRET, quiet).await;
+        let tally = a.system().spawn(Tally::default());
+        a.register("tally", &tally).unwrap();
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
+
+        remote.tell_record(1).await.unwrap();
+        assert_eq!(remote.stats().await.unwrap(), (1, true));
+        // From now on the connection is quiet but for heartbeats: the spy
+        // sees one, and forges the chunk that would come next.
+        let spy = async_nats::connect(server.url()).await.unwrap();
+        let mut chunks = spy.subscribe("_INBOX.>").await.unwrap();
+        spy.flush().await.unwrap();
+
+        let frame = actor_remote::fuzzing::length_prefixed(&actor_remote::fuzzing::tell_frame(
+            tally.id(),
+            "Tally::Record",
+            &[99],
+        ));
+        // One forgery into each direction (the spy cannot tell them apart),
+        // unsigned as an old peer would send it, then a signed one with a
+        // made-up tag.
+        let mut forged_into = Vec::new();
+        while forged_into.len() < 2 {
+            let chunk = tokio::time::timeout(Duration::from_secs(5), chunks.next()).await.unwrap().unwrap();
+            if chunk.payload.len() < 25 || forged_into.contains(&chunk.subject) {
+                continue;
+            }
+            let seq = u64::from_be_bytes(chunk.payload[1..9].try_into().unwrap());
+            for signed in [false, true] {
+                let mut fake = vec![if signed { 0x81 } else { 0x01 }];
+                fake.extend_from_slice(&(seq + 1).to_be_bytes());
+                fake.extend_from_slice(&chunk.payload[9..25]);
+                if signed {
+                    fake.extend_from_slice(&[0u8; 16]);
+                }
+                fake.extend_from_slice(&frame);
+                spy.publish(chunk.subject.clone(), fake.into()).await.unwrap();
+            }
+            forged_into.push(chunk.subject);
+        }
+        spy.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The nodes reconnect; the forged tell never reached the actor.
+        let stats = loop {
+            match remote.stats().timeout(Duration::from_secs(2)).await {
+                Ok(stats) => break stats,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        assert_eq!(stats, (1, true), "only the real tell arrived");
+        assert_eq!(tally.stats().await.unwrap(), (1, true));
     })
     .await;
 }

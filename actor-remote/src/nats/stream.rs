@@ -11,8 +11,11 @@
 //! | 8 | data bytes the sender has read from the other subject so far |
 //! | 8 | data chunks the sender has read from the other subject so far |
 //!
-//! then, for data, the bytes; for close, the reason (UTF-8, empty for a
-//! normal close).
+//! then, once the handshake has run on the stream, a 16-byte tag
+//! (HMAC-SHA256 of the header and the body with the session key of the
+//! sending direction, see `handshake.rs`; the kind's high bit says it is
+//! there), then, for data, the bytes; for close, the reason (UTF-8, empty
+//! for a normal close).
 //!
 //! - **Loss is an error, never a silent gap.** Core NATS drops messages
 //!   (a slow consumer, a reconnect to the server); a chunk whose sequence
@@ -31,6 +34,10 @@
 //! - **Receipts.** What the peer confirmed is exact, so when a connection
 //!   fails the node reports as dead letters the tells the peer never read
 //!   (see [`Receipts`]).
+//! - **Signed after the handshake.** The subjects are known to the server
+//!   and visible to clients allowed to subscribe to them; the tags make a
+//!   chunk another client published (or replayed: the sequence number is
+//!   signed) fail the connection instead of reaching an actor.
 
 use std::io;
 use std::pin::Pin;
@@ -40,17 +47,25 @@ use std::task::{Context, Poll, Waker};
 use async_nats::{Client, Subject, Subscriber};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::Stream as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::address::Receipts;
+use crate::address::{Receipts, Seal};
+use crate::handshake::SessionKeys;
 
 const DATA: u8 = 1;
 const ACK: u8 = 2;
 const CLOSE: u8 = 3;
+/// In the kind byte: the chunk carries a tag.
+const SIGNED: u8 = 0x80;
 
 /// Bytes of a chunk's header.
 pub(crate) const HEADER: usize = 25;
+
+/// Bytes of a chunk's tag.
+const TAG: usize = 16;
 
 /// The most data bytes one chunk carries; larger writes are split.
 pub(crate) const MAX_CHUNK: usize = 64 * 1024;
@@ -95,6 +110,10 @@ struct State {
     peer_closed: bool,
     /// Chunks to publish, in sequence order.
     out: Option<mpsc::UnboundedSender<Bytes>>,
+    /// Signs what we send, once sealed.
+    sign: Option<Hmac<Sha256>>,
+    /// Checks what we receive, once sealed.
+    check: Option<Hmac<Sha256>>,
 }
 
 impl State {
@@ -111,11 +130,17 @@ impl State {
     /// order.
     fn send(&mut self, kind: u8, body: &[u8]) {
         self.next_seq += 1;
-        let mut chunk = BytesMut::with_capacity(HEADER + body.len());
-        chunk.put_u8(kind);
+        let mut chunk = BytesMut::with_capacity(HEADER + TAG + body.len());
+        chunk.put_u8(if self.sign.is_some() { kind | SIGNED } else { kind });
         chunk.put_u64(self.next_seq);
         chunk.put_u64(self.read_bytes);
         chunk.put_u64(self.read_chunks);
+        if let Some(sign) = &self.sign {
+            let mut mac = sign.clone();
+            mac.update(&chunk[..HEADER]);
+            mac.update(body);
+            chunk.put_slice(&mac.finalize().into_bytes()[..TAG]);
+        }
         chunk.put_slice(body);
         self.confirmed_units = self.read_units();
         if kind == CLOSE {
@@ -160,6 +185,15 @@ impl Shared {
     pub(crate) fn is_done(&self) -> bool {
         let state = self.lock();
         state.failed.is_some() || state.peer_closed || state.close_sent
+    }
+}
+
+impl Seal for Shared {
+    fn seal(&self, keys: &SessionKeys) {
+        let key = |k: &[u8; 32]| Hmac::<Sha256>::new_from_slice(k).expect("HMAC takes a key of any length");
+        let mut state = self.lock();
+        state.sign = Some(key(&keys.send));
+        state.check = Some(key(&keys.receive));
     }
 }
 
@@ -235,10 +269,38 @@ impl NatsStream {
             failed_here(&mut state, why);
             return;
         }
+        let raw = chunk.clone();
         let kind = chunk.get_u8();
         let seq = chunk.get_u64();
         let read_bytes = chunk.get_u64();
         let read_chunks = chunk.get_u64();
+        let signed = kind & SIGNED != 0;
+        let kind = kind & !SIGNED;
+        match (&state.check, signed) {
+            (Some(check), true) if chunk.len() >= TAG => {
+                let mut mac = check.clone();
+                mac.update(&raw[..HEADER]);
+                mac.update(&raw[HEADER + TAG..]);
+                // `verify_truncated_left` compares in constant time.
+                if mac.verify_truncated_left(&chunk[..TAG]).is_err() {
+                    let why = format!("a chunk on {} failed its signature: not from the peer", self.shared.name);
+                    failed_here(&mut state, why);
+                    return;
+                }
+                chunk.advance(TAG);
+            }
+            (None, false) => {}
+            (Some(_), _) => {
+                let why = format!("an unsigned chunk on {} after the handshake: not from the peer", self.shared.name);
+                failed_here(&mut state, why);
+                return;
+            }
+            (None, true) => {
+                let why = format!("a signed chunk on {} before the handshake ended", self.shared.name);
+                failed_here(&mut state, why);
+                return;
+            }
+        }
         let expected = state.expected_seq + 1;
         if seq != expected {
             let why = if seq > expected {
@@ -380,21 +442,23 @@ impl AsyncWrite for NatsStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let mut state = self.shared.lock();
-        if !state.close_sent {
-            state.send(CLOSE, &[]);
-        }
+        close(&mut self.shared.lock());
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Sends the close chunk, once: empty for a normal close, else why this
+/// side gave the connection up.
+fn close(state: &mut State) {
+    if !state.close_sent {
+        let why = state.failed.clone().unwrap_or_default();
+        state.send(CLOSE, why.as_bytes());
     }
 }
 
 impl Drop for NatsStream {
     fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        if !state.close_sent {
-            let why = state.failed.clone().unwrap_or_default();
-            state.send(CLOSE, why.as_bytes());
-        }
+        close(&mut self.shared.lock());
     }
 }
 
