@@ -90,6 +90,8 @@ pub(crate) struct PeerInfo {
 
 /// The per-direction keys of one connection.
 #[derive(Clone)]
+// Only the NATS transport signs with them.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
 pub(crate) struct SessionKeys {
     /// Signs what this side sends.
     pub(crate) send: [u8; 32],

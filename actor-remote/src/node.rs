@@ -463,6 +463,7 @@ impl NodeInner {
     }
 
     /// Where the node listens.
+    #[cfg(feature = "nats")]
     pub(crate) fn address(&self) -> &Address {
         &self.address
     }

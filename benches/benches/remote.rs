@@ -31,8 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benches::remote::{
-    NatsServer, PIPELINE_ASKS_PER_TASK, RawNatsPingPong, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient,
-    RawPingPong, RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
+    NatsServer, PIPELINE_ASKS_PER_TASK, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient,
+    RawNatsPingPong, RawPingPong, RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
 };
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
