@@ -470,3 +470,78 @@ async fn chunks_forged_into_a_connection_reach_no_actor() {
     })
     .await;
 }
+
+/// A peer process killed with SIGKILL sends nothing more: no close chunk,
+/// no goodbye. Heartbeats over NATS find the silence: a monitor on its
+/// actor fires with `NodeDown` and a pending ask fails; the process comes
+/// back under the same name and the node that dialed it reconnects
+/// through the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
+    use support::remote_node::{self, Counter, CounterClient};
+    with_server(|server| async move {
+        let address = format!("{}/peer", server.url());
+        let mut child = remote_node::start(&address, SECRET).await;
+        let node = node_on(&server, "here", SECRET, limits()).await;
+        let peer = node.connect(&address).await.unwrap();
+        assert_eq!(peer, "peer");
+        let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(counter.add(2).await.unwrap(), 2);
+
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let watcher = node.system().spawn(Watcher(Some(tx)));
+        watcher.ask(Watch(counter.clone())).await.unwrap();
+        assert_eq!(counter.add(0).await.unwrap(), 2);
+        let pending = tokio::spawn({
+            let counter = counter.clone();
+            async move { counter.slow(60_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        child.kill().await.unwrap();
+        let killed = Instant::now();
+        let reason = tokio::time::timeout(Duration::from_secs(5), rx).await.unwrap().unwrap();
+        assert!(matches!(reason, StopReason::NodeDown), "{reason:?}");
+        assert!(pending.await.unwrap().unwrap_err().is_node_down());
+        // heartbeat_timeout is 1 s here: detected within 1.25 s of silence.
+        let took = killed.elapsed();
+        assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(3), "seen after {took:?}");
+
+        let _child = remote_node::start(&address, SECRET).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !node.peers().contains(&peer) {
+            assert!(Instant::now() < deadline, "the node redialed the restarted peer");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let fresh: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
+        assert_eq!(fresh.add(5).await.unwrap(), 5, "the restarted peer starts from zero");
+    })
+    .await;
+}
+
+/// Forwards the `Terminated` notice of the actor it watches.
+struct Watcher(Option<tokio::sync::oneshot::Sender<StopReason>>);
+
+impl Actor for Watcher {
+    type Error = std::convert::Infallible;
+}
+
+struct Watch(ActorRef<support::remote_node::Counter>);
+
+impl Message for Watch {
+    type Reply = ();
+}
+
+impl Handler<Watch> for Watcher {
+    async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
+        ctx.monitor(&target);
+    }
+}
+
+impl Handler<Terminated> for Watcher {
+    async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(t.reason);
+        }
+    }
+}
