@@ -1,5 +1,5 @@
-//! Where a node listens: TCP, or a Unix domain socket for processes on one
-//! machine.
+//! Where a node listens: TCP, a Unix domain socket for processes on one
+//! machine, or a name on a NATS server (feature `nats`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -12,7 +12,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::NodeError;
 
-/// A node's address: `tcp://127.0.0.1:4000` or `unix:/tmp/node.sock`.
+/// A node's address: `tcp://127.0.0.1:4000`, `unix:/tmp/node.sock`, or
+/// `nats://127.0.0.1:4222/node-a` (the node named `node-a` on that NATS
+/// server; dialing and listening on it need the `nats` feature).
+///
+/// A NATS node name becomes a token of NATS subjects, so it may only hold
+/// ASCII letters, digits, `-` and `_` (1 to 64 of them). Credentials never
+/// go in the address (it is logged and sent to peers): give them to
+/// `NodeBuilder::nats`.
 ///
 /// # Examples
 ///
@@ -23,9 +30,15 @@ use crate::error::NodeError;
 /// assert_eq!(tcp.to_string(), "tcp://127.0.0.1:0");
 /// let unix: Address = "unix:/tmp/a.sock".parse().unwrap();
 /// assert!(matches!(unix, Address::Unix(_)));
+/// let nats: Address = "nats://127.0.0.1:4222/node-a".parse().unwrap();
+/// assert_eq!(nats, Address::Nats { server: "nats://127.0.0.1:4222".into(), node: "node-a".into() });
+/// assert_eq!(nats.to_string(), "nats://127.0.0.1:4222/node-a");
+/// assert!("nats://127.0.0.1:4222/a.b".parse::<Address>().is_err(), "a dot would split the subject");
+/// assert!("nats://user:pw@127.0.0.1:4222/a".parse::<Address>().is_err(), "no credentials in addresses");
 /// assert!("ftp://x".parse::<Address>().is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Address {
     /// A TCP socket address.
     Tcp(SocketAddr),
@@ -35,6 +48,13 @@ pub enum Address {
     /// `testkit::SimNet` (feature `test-util`). For tests only.
     #[doc(hidden)]
     Sim(String),
+    /// A node reached through a NATS server.
+    Nats {
+        /// The server's URL, `nats://host:port`.
+        server: String,
+        /// The node's name on it.
+        node: String,
+    },
 }
 
 impl fmt::Display for Address {
@@ -43,8 +63,31 @@ impl fmt::Display for Address {
             Address::Tcp(addr) => write!(f, "tcp://{addr}"),
             Address::Unix(path) => write!(f, "unix:{}", path.display()),
             Address::Sim(node) => write!(f, "sim:{node}"),
+            Address::Nats { server, node } => write!(f, "{server}/{node}"),
         }
     }
+}
+
+/// Whether `token` may be one token of a NATS subject (a node name, a
+/// group name, a prefix): ASCII letters, digits, `-` and `_`, 1 to 64.
+pub(crate) fn is_subject_token(token: &str) -> bool {
+    (1..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn parse_nats(s: &str, rest: &str) -> Result<Address, NodeError> {
+    let bad = || NodeError::Address(s.to_owned());
+    let (host, node) = rest.split_once('/').ok_or_else(bad)?;
+    if host.is_empty() || host.contains('@') || !is_subject_token(node) {
+        return Err(bad());
+    }
+    let port_ok = match host.rsplit_once(':') {
+        Some((name, port)) => !name.is_empty() && port.parse::<u16>().is_ok(),
+        None => !host.contains(['/', ' ']),
+    };
+    if !port_ok {
+        return Err(bad());
+    }
+    Ok(Address::Nats { server: format!("nats://{host}"), node: node.to_owned() })
 }
 
 impl FromStr for Address {
@@ -62,6 +105,8 @@ impl FromStr for Address {
             && !rest.is_empty()
         {
             Ok(Address::Sim(rest.to_owned()))
+        } else if let Some(rest) = s.strip_prefix("nats://") {
+            parse_nats(s, rest)
         } else {
             Err(NodeError::Address(s.to_owned()))
         }
@@ -74,13 +119,49 @@ impl From<SocketAddr> for Address {
     }
 }
 
-/// A connected byte stream, TCP or Unix.
+/// A connected byte stream: TCP, Unix, or a virtual connection over NATS.
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 pub(crate) type BoxStream = Pin<Box<dyn Stream>>;
 
-/// Opens a connection to `address`, from the node listening at `from`.
+/// What a stream knows about its bytes reaching the peer's reader. TCP
+/// and Unix sockets know nothing (the OS accepts bytes and may lose them
+/// with the connection); a NATS virtual connection has the peer confirm
+/// what it read, so the tells it never read can be reported precisely.
+pub(crate) trait Receipts: Send + Sync {
+    /// Bytes accepted for sending so far (the handshake's included).
+    fn written(&self) -> u64;
+    /// Bytes the peer confirmed reading; final once the connection ended.
+    fn confirmed(&self) -> u64;
+    /// Why the connection ended with bytes possibly unread: it was lost
+    /// (the reason names what NATS reported) or the peer closed it. `None`
+    /// while it is up, or when this side closed it.
+    fn loss(&self) -> Option<String>;
+    /// Records why the connection is given up (a heartbeat timeout, a bad
+    /// frame), unless a reason is known already.
+    fn fail(&self, why: &str);
+}
+
+/// A stream that signs each message it sends, and checks each it
+/// receives, with the session keys of the handshake it carried.
+pub(crate) trait Seal: Send + Sync {
+    /// From now on, sign and check. Called once the handshake succeeded,
+    /// before anything else is sent.
+    fn seal(&self, keys: &crate::handshake::SessionKeys);
+}
+
+/// A fresh connection, with its receipts and seal if the transport has
+/// them.
+pub(crate) struct Connection {
+    pub(crate) stream: BoxStream,
+    pub(crate) receipts: Option<std::sync::Arc<dyn Receipts>>,
+    pub(crate) seal: Option<std::sync::Arc<dyn Seal>>,
+}
+
+/// Opens a TCP, Unix or simulated connection to `address`, from the node
+/// listening at `from` (NATS virtual connections are opened by the node,
+/// which holds the NATS clients).
 pub(crate) async fn connect(address: &Address, from: &Address) -> std::io::Result<BoxStream> {
     match address {
         Address::Tcp(addr) => {
@@ -97,6 +178,10 @@ pub(crate) async fn connect(address: &Address, from: &Address) -> std::io::Resul
             let _ = from;
             Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "simulated networks need feature test-util"))
         }
+        Address::Nats { .. } => Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "nats:// addresses need the `nats` feature of actor-remote",
+        )),
     }
 }
 
@@ -117,6 +202,8 @@ pub(crate) enum Listener {
     Unix(tokio::net::UnixListener, PathBuf),
     #[cfg(feature = "test-util")]
     Sim(tokio::sync::Mutex<crate::testkit::SimListener>),
+    #[cfg(feature = "nats")]
+    Nats(crate::nats::Acceptor),
 }
 
 impl Listener {
@@ -143,23 +230,30 @@ impl Listener {
             }
             #[cfg(not(feature = "test-util"))]
             Address::Sim(_) => Err(NodeError::Address("simulated networks need feature test-util".into())),
+            Address::Nats { .. } => Err(NodeError::Nats("listening on NATS needs the `nats` feature".into())),
         }
     }
 
-    pub(crate) async fn accept(&self) -> std::io::Result<(BoxStream, String)> {
+    /// The next connection, where it came from, and its receipts.
+    pub(crate) async fn accept(&self) -> std::io::Result<(Connection, String)> {
         match self {
             Listener::Tcp(listener) => {
                 let (stream, from) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok((Box::pin(stream), from.to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, from.to_string()))
             }
             #[cfg(unix)]
             Listener::Unix(listener, path) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Box::pin(stream), path.display().to_string()))
+                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, path.display().to_string()))
             }
             #[cfg(feature = "test-util")]
-            Listener::Sim(listener) => listener.lock().await.accept().await,
+            Listener::Sim(listener) => {
+                let (stream, from) = listener.lock().await.accept().await?;
+                Ok((Connection { stream, receipts: None, seal: None }, from))
+            }
+            #[cfg(feature = "nats")]
+            Listener::Nats(acceptor) => acceptor.accept().await,
         }
     }
 }

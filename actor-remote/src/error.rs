@@ -92,6 +92,9 @@ pub enum NodeError {
     NotLocal,
     /// The name is already registered on this node.
     NameTaken(String),
+    /// The NATS transport failed: the server could not be reached, or a
+    /// name or option does not fit NATS.
+    Nats(String),
 }
 
 impl fmt::Display for NodeError {
@@ -99,7 +102,9 @@ impl fmt::Display for NodeError {
         match self {
             NodeError::NoSecret => f.write_str("a node needs a shared secret (NodeBuilder::secret)"),
             NodeError::Io(e) => write!(f, "i/o error: {e}"),
-            NodeError::Address(a) => write!(f, "bad address {a:?}: use tcp://host:port or unix:/path"),
+            NodeError::Address(a) => {
+                write!(f, "bad address {a:?}: use tcp://host:port, unix:/path or nats://host:port/node-name")
+            }
             NodeError::Handshake(e) => write!(f, "handshake failed: {e}"),
             NodeError::UnknownPeer(p) => write!(f, "no peer named {p:?}"),
             NodeError::NotFound { name, reason } => write!(f, "no actor named {name:?} on the peer: {reason}"),
@@ -107,6 +112,7 @@ impl fmt::Display for NodeError {
             NodeError::Timeout => f.write_str("the peer did not answer in time"),
             NodeError::NotLocal => f.write_str("only a local actor can be registered"),
             NodeError::NameTaken(n) => write!(f, "the name {n:?} is already registered"),
+            NodeError::Nats(e) => write!(f, "NATS: {e}"),
         }
     }
 }

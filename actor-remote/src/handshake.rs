@@ -13,6 +13,13 @@
 //! Handshake frames are bounded by [`MAX_HANDSHAKE_FRAME`], far below the
 //! node's frame limit: an unauthenticated peer cannot make the node allocate
 //! more than that.
+//!
+//! A successful handshake also yields two session keys, one per direction,
+//! `HMAC-SHA256(secret, session label | sender's nonce | receiver's
+//! nonce)`: fresh per connection, known only to the two nodes. Transports
+//! that cannot vouch for the integrity of what follows (NATS subjects that
+//! other clients of the server might publish to) sign every later message
+//! with them.
 
 use std::time::Duration;
 
@@ -31,6 +38,9 @@ const MAGIC: [u8; 4] = *b"ACTR";
 
 /// Domain separation for the proof.
 const LABEL: &[u8] = b"actor-remote handshake proof v1";
+
+/// Domain separation for the session keys.
+const SESSION_LABEL: &[u8] = b"actor-remote session key v1";
 
 /// The largest handshake frame accepted.
 pub(crate) const MAX_HANDSHAKE_FRAME: usize = 1024;
@@ -74,6 +84,33 @@ pub(crate) struct PeerInfo {
     pub(crate) node: String,
     pub(crate) incarnation: u64,
     pub(crate) address: String,
+    /// The keys of this connection, for transports that sign messages.
+    pub(crate) keys: SessionKeys,
+}
+
+/// The per-direction keys of one connection.
+#[derive(Clone)]
+// Only the NATS transport signs with them.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) struct SessionKeys {
+    /// Signs what this side sends.
+    pub(crate) send: [u8; 32],
+    /// Checks what the peer sends.
+    pub(crate) receive: [u8; 32],
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKeys(..)")
+    }
+}
+
+fn session_key(secret: &[u8], sender_nonce: &[u8; 32], receiver_nonce: &[u8; 32]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(SESSION_LABEL);
+    mac.update(sender_nonce);
+    mac.update(receiver_nonce);
+    mac.finalize().into_bytes().into()
 }
 
 /// A length-prefixed hello of a peer named `name`, with a zero nonce (for
@@ -229,7 +266,11 @@ where
     }
     match their_verdict {
         Verdict::Accepted => {
-            Ok(PeerInfo { node: theirs.node, incarnation: theirs.incarnation, address: theirs.address })
+            let keys = SessionKeys {
+                send: session_key(secret, &nonce, &theirs.nonce),
+                receive: session_key(secret, &theirs.nonce, &nonce),
+            };
+            Ok(PeerInfo { node: theirs.node, incarnation: theirs.incarnation, address: theirs.address, keys })
         }
         Verdict::Refused(reason) => Err(HandshakeError::RefusedByPeer(reason)),
     }
@@ -306,6 +347,18 @@ mod tests {
         };
         let (_keep, got) = tokio::join!(a, b);
         assert_eq!(got, b"first frame");
+    }
+
+    #[tokio::test]
+    async fn both_sides_derive_matching_session_keys() {
+        let (x, y) = tokio::io::duplex(4096);
+        let t = Duration::from_secs(5);
+        let (ia, ib) = (identity("a", 1), identity("b", 1));
+        let (a, b) = tokio::join!(run(x, &ia, b"s", t), run(y, &ib, b"s", t));
+        let (a, b) = (a.unwrap().1.keys, b.unwrap().1.keys);
+        assert_eq!(a.send, b.receive);
+        assert_eq!(a.receive, b.send);
+        assert_ne!(a.send, a.receive, "one key per direction");
     }
 
     #[test]

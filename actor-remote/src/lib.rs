@@ -1,5 +1,5 @@
-//! Location-transparent messaging between `actor-core` nodes, over TCP or
-//! Unix domain sockets.
+//! Location-transparent messaging between `actor-core` nodes, over TCP,
+//! Unix domain sockets, or (feature `nats`) a NATS server.
 //!
 //! A [`Node`] serves one [`ActorSystem`](actor_core::ActorSystem). Actors
 //! are made reachable by name with [`Node::register`]; another node finds
@@ -39,6 +39,13 @@
 //! simulated network that drops, delays and partitions frames
 //! deterministically from a seed.
 //!
+//! With the `nats` feature, a node can listen on `nats://host:port/name`
+//! and reach other nodes through the server: the same connections, as
+//! virtual connections over NATS subjects, with loss detection and flow
+//! control of their own; see `NatsOptions` (credentials, TLS),
+//! `Node::discover`, and the queue groups of `Node::serve_group` and
+//! `Node::group`.
+//!
 //! Only messages marked `#[message(remote)]` (or listed in a hand-written
 //! [`RemoteActor`](actor_core::remote::RemoteActor)) can be sent to a
 //! remote actor; another type is refused at the sender with `NotRemote`.
@@ -50,6 +57,8 @@ mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+#[cfg(feature = "nats")]
+mod nats;
 mod node;
 mod peer;
 #[cfg(feature = "test-util")]
@@ -60,6 +69,12 @@ mod tls;
 pub use crate::address::Address;
 pub use crate::cluster::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Group, Member, NameOwner};
 pub use crate::error::{HandshakeError, NodeError};
+#[cfg(feature = "nats")]
+pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
 #[cfg(feature = "tls")]
 pub use crate::tls::{TlsConfig, TlsError};
+/// The NATS client this crate uses (feature `nats`), for
+/// [`NatsOptions::connect_options`] and whatever else needs its types.
+#[cfg(feature = "nats")]
+pub use async_nats;

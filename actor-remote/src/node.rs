@@ -9,11 +9,11 @@ use actor_core::{ActorId, ActorRef, ActorSystem};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
-use crate::address::{self, Address, BoxStream, Listener};
+use crate::address::{self, Address, BoxStream, Connection, Listener};
 use crate::error::{HandshakeError, NodeError};
 use crate::frame::VERSION;
 use crate::handshake::{self, Identity};
-use crate::peer::{Endpoint, Peer};
+use crate::peer::{Endpoint, Peer, Wire};
 
 /// Limits and timings of a node; every field has a default. Set some with
 /// `Limits { field: value, ..Limits::default() }`.
@@ -113,6 +113,8 @@ pub struct NodeBuilder {
     version: u16,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
+    #[cfg(feature = "nats")]
+    nats: Option<crate::nats::NatsOptions>,
 }
 
 impl NodeBuilder {
@@ -124,7 +126,10 @@ impl NodeBuilder {
     }
 
     /// Where to listen: `"tcp://127.0.0.1:0"` (the OS picks the port; read
-    /// it back with [`Node::address`]) or `"unix:/path/to.sock"`.
+    /// it back with [`Node::address`]), `"unix:/path/to.sock"`, or, with
+    /// the `nats` feature, `"nats://127.0.0.1:4222/node-a"`: the node
+    /// connects to that NATS server and answers there as `node-a`, which
+    /// becomes its name (naming it otherwise is an error).
     ///
     /// # Errors
     ///
@@ -146,6 +151,16 @@ impl NodeBuilder {
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// How the node uses NATS (feature `nats`): subject prefix,
+    /// credentials and TLS for the server, flow-control window. Without
+    /// it, the defaults of [`NatsOptions`](crate::NatsOptions) apply to
+    /// every NATS server the node listens on or dials.
+    #[cfg(feature = "nats")]
+    pub fn nats(mut self, options: crate::nats::NatsOptions) -> Self {
+        self.nats = Some(options);
         self
     }
 
@@ -175,11 +190,26 @@ impl NodeBuilder {
             Some(address) => address,
             None => "tcp://127.0.0.1:0".parse()?,
         };
-        let (listener, address) = Listener::bind(&listen).await?;
         let mut incarnation = [0u8; 8];
         getrandom::fill(&mut incarnation).map_err(|e| NodeError::Io(std::io::Error::other(e.to_string())))?;
         let incarnation = u64::from_le_bytes(incarnation) | 1;
-        let name = self.name.unwrap_or_else(|| format!("node-{:016x}", incarnation));
+        let name = match (&listen, self.name) {
+            (Address::Nats { node, .. }, Some(name)) if *node != name => {
+                return Err(NodeError::Nats(format!(
+                    "the node is named {name:?} but listens on NATS as {node:?}: a NATS node's name is its address's"
+                )));
+            }
+            (Address::Nats { node, .. }, _) => node.clone(),
+            (_, Some(name)) => name,
+            (_, None) => format!("node-{:016x}", incarnation),
+        };
+        #[cfg(feature = "nats")]
+        let hub = crate::nats::Hub::new(self.nats.unwrap_or_default(), &name);
+        let (listener, address) = match &listen {
+            #[cfg(feature = "nats")]
+            Address::Nats { server, node } => (Listener::Nats(hub.listen(server, node).await?), listen.clone()),
+            _ => Listener::bind(&listen).await?,
+        };
         let inner = Arc::new_cyclic(|me| NodeInner {
             me: me.clone(),
             system: self.system,
@@ -190,6 +220,8 @@ impl NodeBuilder {
             #[cfg(feature = "tls")]
             tls: self.tls,
             limits: self.limits,
+            #[cfg(feature = "nats")]
+            nats: hub,
             peers: DashMap::new(),
             exports: DashMap::new(),
             named: DashMap::new(),
@@ -198,6 +230,11 @@ impl NodeBuilder {
             cluster: OnceLock::new(),
         });
         tokio::spawn(accept_loop(Arc::downgrade(&inner), listener));
+        #[cfg(feature = "nats")]
+        if let Address::Nats { server, .. } = &inner.address {
+            let me = crate::nats::NatsPeer { name: inner.identity.node.clone(), address: inner.address.to_string() };
+            inner.nats.announce(server, me, Arc::downgrade(&inner)).await;
+        }
         tracing::info!(node = %inner.identity.node, address = %inner.address, "node started");
         Ok(Node { inner })
     }
@@ -247,12 +284,15 @@ pub(crate) struct NodeInner {
     pub(crate) system: ActorSystem,
     pub(crate) identity: Identity,
     address: Address,
-    secret: Arc<[u8]>,
+    pub(crate) secret: Arc<[u8]>,
     /// Recent handshake failures, by (address, claimed node name).
     failures: std::sync::Mutex<std::collections::HashMap<(String, String), Bucket>>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
     pub(crate) limits: Limits,
+    /// The NATS clients, one per server used.
+    #[cfg(feature = "nats")]
+    pub(crate) nats: crate::nats::Hub,
     peers: DashMap<String, Arc<Peer>>,
     /// Local actors reachable by id.
     pub(crate) exports: DashMap<ActorId, Arc<dyn Exported>>,
@@ -282,6 +322,8 @@ impl Node {
             version: u16::from(VERSION),
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "nats")]
+            nats: None,
         }
     }
 
@@ -305,14 +347,18 @@ impl Node {
         self.inner.peers.iter().filter(|p| p.is_up()).map(|p| p.key().clone()).collect()
     }
 
-    /// Connects to the node at `address` (`tcp://host:port` or
-    /// `unix:/path`) and returns its name. Reconnects with backoff if the
+    /// Connects to the node at `address` (`tcp://host:port`,
+    /// `unix:/path`, or `nats://host:port/node-name` with the `nats`
+    /// feature) and returns its name. Reconnects with backoff if the
     /// connection drops later. Returns at once if already connected to it.
     ///
     /// # Errors
     ///
-    /// [`NodeError::Io`] if it cannot be reached, [`NodeError::Handshake`]
-    /// if it refuses us or we refuse it (wrong secret, wrong version).
+    /// [`NodeError::Io`] if it cannot be reached (over NATS: no node of
+    /// that name answers, an `io::ErrorKind::ConnectionRefused` like a
+    /// closed TCP port), [`NodeError::Handshake`] if it refuses us or we
+    /// refuse it (wrong secret, wrong version), [`NodeError::Nats`] if the
+    /// NATS server cannot be reached.
     pub async fn connect(&self, address: &str) -> Result<String, NodeError> {
         let address: Address = address.parse()?;
         let peer = self.inner.dial(&address).await?;
@@ -432,6 +478,12 @@ impl NodeInner {
         self.peers.get(name).map(|p| p.value().clone())
     }
 
+    /// Where the node listens.
+    #[cfg(feature = "nats")]
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
+    }
+
     pub(crate) fn is_shut_down(&self) -> bool {
         self.shut_down.load(Ordering::Acquire)
     }
@@ -499,12 +551,41 @@ impl NodeInner {
         matches!(address, Address::Tcp(_) | Address::Unix(_))
     }
 
+    /// Opens a raw connection to `address`.
+    async fn open(&self, address: &Address) -> Result<Connection, NodeError> {
+        match address {
+            #[cfg(feature = "nats")]
+            Address::Nats { server, node } => self.nats.dial(server, node, self.limits.handshake_timeout).await,
+            _ => Ok(Connection { stream: address::connect(address, &self.address).await?, receipts: None, seal: None }),
+        }
+    }
+
+    /// The receipts and seal of a connection, unless TLS wraps it: then
+    /// the bytes the transport counts are not the bytes the node writes,
+    /// and TLS already protects them.
+    fn unless_tls(&self, connection: Connection) -> Connection {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return Connection { receipts: None, seal: None, ..connection };
+        }
+        connection
+    }
+
+    /// The NATS server this node listens on, with the node's NATS side.
+    #[cfg(feature = "nats")]
+    pub(crate) fn nats_home(&self) -> Result<(&crate::nats::Hub, String), NodeError> {
+        match &self.address {
+            Address::Nats { server, .. } => Ok((&self.nats, server.clone())),
+            other => Err(NodeError::Nats(format!("this node listens on {other}, not on a NATS server"))),
+        }
+    }
+
     /// Dials `address`, runs the handshake and attaches the connection.
     pub(crate) async fn dial(&self, address: &Address) -> Result<Arc<Peer>, NodeError> {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let stream = address::connect(address, &self.address).await?;
+        let Connection { stream, receipts, seal } = self.unless_tls(self.open(address).await?);
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)
@@ -514,16 +595,20 @@ impl NodeInner {
                 tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
                 NodeError::Handshake(e)
             })?;
+        if let Some(seal) = &seal {
+            seal.seal(&info.keys);
+        }
         let peer = self.peer_entry(&info.node, &info.address);
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early, false, self.direct_writes(address));
+        peer.attach(&node, stream, info, early, false, Wire { direct: self.direct_writes(address), receipts });
         Ok(peer)
     }
 
     /// Runs the handshake on an accepted connection and attaches it.
-    async fn accepted(self: Arc<Self>, stream: BoxStream, from: String, hello: Arc<AtomicBool>) {
+    async fn accepted(self: Arc<Self>, connection: Connection, from: String, hello: Arc<AtomicBool>) {
+        let Connection { stream, receipts, seal } = self.unless_tls(connection);
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -552,9 +637,13 @@ impl NodeInner {
         }
         match result {
             Ok((stream, info, early)) => {
+                if let Some(seal) = &seal {
+                    seal.seal(&info.keys);
+                }
                 let peer = self.peer_entry(&info.node, &info.address);
                 let name = info.node.clone();
-                if !peer.attach(&self, stream, info, early, true, self.direct_writes(&self.address)) {
+                let wire = Wire { direct: self.direct_writes(&self.address), receipts };
+                if !peer.attach(&self, stream, info, early, true, wire) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }
@@ -669,7 +758,7 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
         };
         drop(stop);
         match accepted {
-            Ok((stream, from)) => {
+            Ok((connection, from)) => {
                 let Some(node) = node.upgrade() else { return };
                 let mut list = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 while list.len() >= limit {
@@ -687,7 +776,7 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
                 let hello = Arc::new(AtomicBool::new(false));
                 let said_hello = hello.clone();
                 let task = tokio::spawn(async move {
-                    node.accepted(stream, from, said_hello).await;
+                    node.accepted(connection, from, said_hello).await;
                     done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|h| h.id != id);
                 });
                 list.push_back(Handshake { id, hello, abort: task.abort_handle() });

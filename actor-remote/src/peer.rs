@@ -25,7 +25,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
-use crate::address::{Address, BoxStream};
+use crate::address::{Address, BoxStream, Receipts};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
 use crate::handshake::PeerInfo;
@@ -405,8 +405,9 @@ impl Peer {
         info: PeerInfo,
         early: BytesMut,
         accepted: bool,
-        direct: bool,
+        wire: Wire,
     ) -> bool {
+        let Wire { direct, receipts } = wire;
         if accepted {
             // The peer dialed again while we still hold a connection it
             // dialed before: it has given up on that one (it only redials
@@ -456,8 +457,8 @@ impl Peer {
         *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = info.address;
         self.left.store(false, Ordering::Release);
         let limits = node.limits.clone();
-        tokio::spawn(write_loop(self.clone(), generation, close.clone(), limits.clone()));
-        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits));
+        tokio::spawn(write_loop(self.clone(), generation, close.clone(), limits.clone(), receipts.clone()));
+        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits, receipts));
         // Frames queued while down go out now.
         self.wake_writer.notify_one();
         tracing::info!(peer = %self.name, generation, "connected");
@@ -604,6 +605,15 @@ impl Peer {
         let generation = self.link().generation;
         self.connection_lost(generation, "node shut down");
     }
+}
+
+/// What a connection's transport allows beyond a byte stream.
+pub(crate) struct Wire {
+    /// Whether senders may write to the socket themselves (see
+    /// `Peer::send_now`).
+    pub(crate) direct: bool,
+    /// How the transport confirms what the peer read, if it does.
+    pub(crate) receipts: Option<Arc<dyn Receipts>>,
 }
 
 /// A reference's view of one actor of the peer.
@@ -780,11 +790,31 @@ impl RemoteEndpoint for Endpoint {
     }
 }
 
+/// A tell written to a stream that keeps receipts, until the peer
+/// confirms reading past its last byte.
+struct Unconfirmed {
+    /// The stream offset just past the tell's frame.
+    end: u64,
+    target: ActorId,
+    message_type: &'static str,
+    wire_name: &'static str,
+}
+
 /// Drains the outbox into the socket, many frames per write; pings when
 /// idle. It writes only while it holds the socket (`Link::socket`), which
 /// it takes with the batch under the link lock, so frames leave in the
 /// order they were queued even when senders write some directly.
-async fn write_loop(peer: Arc<Peer>, generation: u64, close: Arc<Notify>, limits: crate::Limits) {
+async fn write_loop(
+    peer: Arc<Peer>,
+    generation: u64,
+    close: Arc<Notify>,
+    limits: crate::Limits,
+    receipts: Option<Arc<dyn Receipts>>,
+) {
+    // With receipts, the tells the peer has not confirmed reading, in
+    // stream order. (Streams with receipts never take direct writes, so
+    // the writer knows every byte's place.)
+    let mut unconfirmed = VecDeque::<Unconfirmed>::new();
     let mut out = BytesMut::with_capacity(64 * 1024);
     let mut batch = VecDeque::new();
     // One heartbeat timer for the connection: it fires once per interval,
@@ -834,9 +864,15 @@ async fn write_loop(peer: Arc<Peer>, generation: u64, close: Arc<Notify>, limits
                 }
             }
         };
+        let base = receipts.as_ref().map(|r| r.written());
         for queued in &batch {
             if !queued.put(&mut out, limits.max_frame) {
                 tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
+                continue;
+            }
+            if let (Some(base), Queued::Tell { target, message_type, wire_name, .. }) = (base, queued) {
+                let end = base + out.len() as u64;
+                unconfirmed.push_back(Unconfirmed { end, target: *target, message_type, wire_name });
             }
         }
         let written = write.write_all(&out).await;
@@ -844,11 +880,19 @@ async fn write_loop(peer: Arc<Peer>, generation: u64, close: Arc<Notify>, limits
         last_write = tokio::time::Instant::now();
         peer.put_socket(generation, write);
         if let Err(e) = written {
-            report_lost(&peer, &mut batch);
+            if receipts.is_none() {
+                report_lost(&peer, &mut batch);
+            }
             peer.connection_lost(generation, &format!("write failed: {e}"));
             break;
         }
         batch.clear();
+        if let Some(receipts) = &receipts {
+            let confirmed = receipts.confirmed();
+            while unconfirmed.front().is_some_and(|u| u.end <= confirmed) {
+                unconfirmed.pop_front();
+            }
+        }
     }
     // The connection is over: close our side of it, unless a newer
     // connection has replaced it already (which dropped this socket).
@@ -858,6 +902,33 @@ async fn write_loop(peer: Arc<Peer>, generation: u64, close: Arc<Notify>, limits
     };
     if let Some(mut write) = socket {
         let _ = write.shutdown().await;
+    }
+    if let Some(receipts) = receipts {
+        report_unconfirmed(&peer, unconfirmed, receipts.as_ref());
+    }
+}
+
+/// Reports the tells the peer never confirmed reading, once a connection
+/// with receipts has ended by loss (or by the peer's close). After a
+/// close of this side's own making, nothing is reported: the peer reads
+/// what was sent.
+fn report_unconfirmed(peer: &Peer, unconfirmed: VecDeque<Unconfirmed>, receipts: &dyn Receipts) {
+    let Some(why) = receipts.loss() else { return };
+    let confirmed = receipts.confirmed();
+    let Some(node) = peer.node() else { return };
+    let mut reported = 0usize;
+    for tell in unconfirmed.into_iter().filter(|u| u.end > confirmed) {
+        reported += 1;
+        remote::dead_letter(
+            &node.system,
+            Some(tell.target),
+            tell.message_type,
+            DeadLetterReason::NodeDown,
+            format!("{} to node {} was not read by it before the connection ended: {why}", tell.wire_name, peer.name),
+        );
+    }
+    if reported > 0 {
+        tracing::warn!(peer = %peer.name, tells = reported, reason = %why, "tells the peer never read became dead letters");
     }
 }
 
@@ -958,6 +1029,7 @@ async fn read_loop(
     early: BytesMut,
     close: Arc<Notify>,
     limits: crate::Limits,
+    receipts: Option<Arc<dyn Receipts>>,
 ) {
     let Some(node) = peer.node() else { return };
     let codec: Arc<dyn RefCodec> = node.clone();
@@ -1020,6 +1092,10 @@ async fn read_loop(
     };
     if why != "closed" {
         tracing::warn!(peer = %peer.name, reason = %why, "closing the connection");
+        if let Some(receipts) = &receipts {
+            // Before the writer stops: it reports what was never read.
+            receipts.fail(&why);
+        }
     }
     peer.connection_lost(generation, &why);
 }
@@ -1343,8 +1419,10 @@ mod tests {
         let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new()));
         // A pipe that holds 16 bytes: an ask frame does not fit at once.
         let (ours, mut theirs) = tokio::io::duplex(16);
-        let info = PeerInfo { node: "far".into(), incarnation: 1, address: String::new() };
-        assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, true));
+        let keys = crate::handshake::SessionKeys { send: [0; 32], receive: [0; 32] };
+        let info = PeerInfo { node: "far".into(), incarnation: 1, address: String::new(), keys };
+        let wire = Wire { direct: true, receipts: None };
+        assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, wire));
         let target = actor_core::ActorId::from_uuid(uuid::Uuid::from_u128(5));
         let payload = vec![9u8; 100];
         let ask = Queued::Ask { corr: 1, target, wire_name: "T::ask", payload: payload.clone(), context: None };

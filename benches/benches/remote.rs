@@ -17,6 +17,12 @@
 //!   [`PIPELINE_ASKS_PER_TASK`] asks each, against the same number of asks
 //!   sent one after the other, for us and the raw pipeline.
 //!
+//! `remote_tell` and `remote_ask` also run `actor_remote_nats`: the same
+//! two nodes talking through a `nats-server` the bench starts on a free
+//! loopback port (skipped, saying so, when it is not installed), and
+//! `remote_ask` runs `raw_nats_ping_pong`, the floor of a round trip
+//! through that server with async-nats alone.
+//!
 //! Everything runs on one multi-thread runtime with 2 workers (both nodes,
 //! the raw servers and clients); the timed loop runs as a task on it.
 
@@ -25,8 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benches::remote::{
-    PIPELINE_ASKS_PER_TASK, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient, RawPingPong,
-    RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
+    NatsServer, PIPELINE_ASKS_PER_TASK, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient,
+    RawNatsPingPong, RawPingPong, RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
 };
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -58,6 +64,15 @@ where
 
 const TRANSPORTS: [Transport; 2] = [Transport::Tcp, Transport::Unix];
 
+/// The NATS server of the NATS workloads, or `None` after saying why not.
+fn nats_server() -> Option<NatsServer> {
+    let server = NatsServer::start();
+    if server.is_none() {
+        eprintln!("*** skipping the NATS workloads: nats-server not installed (apt-get install nats-server) ***");
+    }
+    server
+}
+
 fn tell(c: &mut Criterion) {
     let rt = runtime();
     let mut group = group(c, "remote_tell", REMOTE_TELLS_PER_ITER);
@@ -85,6 +100,24 @@ fn tell(c: &mut Criterion) {
                     let start = Instant::now();
                     for _ in 0..iters {
                         totals = raw.tell_burst(REMOTE_TELLS_PER_ITER, totals).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
+        rt.block_on(pair.shutdown());
+    }
+    if let Some(server) = nats_server() {
+        let pair = Arc::new(rt.block_on(RemotePair::start_nats(&server.url)));
+        group.bench_function("actor_remote_nats", |b| {
+            b.iter_custom(|iters| {
+                let pair = pair.clone();
+                timed_on(&rt, async move {
+                    let mut totals = pair.totals().await;
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        totals = remote_tell_burst(&pair.remote, REMOTE_TELLS_PER_ITER, totals).await;
                     }
                     start.elapsed()
                 })
@@ -144,6 +177,37 @@ fn ask(c: &mut Criterion) {
                 });
             }
         }
+        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
+        rt.block_on(pair.shutdown());
+    }
+    if let Some(server) = nats_server() {
+        let pair = Arc::new(rt.block_on(RemotePair::start_nats(&server.url)));
+        group.bench_function("actor_remote_nats", |b| {
+            b.iter_custom(|iters| {
+                let pair = pair.clone();
+                timed_on(&rt, async move {
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        remote_asks(&pair.remote, REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+        let ping_pong = Arc::new(tokio::sync::Mutex::new(rt.block_on(RawNatsPingPong::connect(&server.url))));
+        group.bench_function("raw_nats_ping_pong", |b| {
+            b.iter_custom(|iters| {
+                let ping_pong = ping_pong.clone();
+                timed_on(&rt, async move {
+                    let mut ping_pong = ping_pong.lock().await;
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        ping_pong.pings(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
         let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
         rt.block_on(pair.shutdown());
     }

@@ -182,12 +182,36 @@ impl RemotePair {
     /// If a node cannot start or connect.
     pub async fn start(transport: Transport) -> RemotePair {
         let socket = (transport == Transport::Unix).then(socket_path);
+        let listen_a = socket.as_ref().map(|path| format!("unix:{}", path.display()));
+        RemotePair::start_listening(listen_a, None, socket).await
+    }
+
+    /// Starts both nodes on the NATS server at `url` (`a` and `b` listen
+    /// there as `a` and `b`), connects `b` to `a` through it and looks the
+    /// sink up.
+    ///
+    /// # Panics
+    ///
+    /// If a node cannot start or connect.
+    pub async fn start_nats(url: &str) -> RemotePair {
+        RemotePair::start_listening(Some(format!("{url}/a")), Some(format!("{url}/b")), None).await
+    }
+
+    async fn start_listening(
+        listen_a: Option<String>,
+        listen_b: Option<String>,
+        socket: Option<PathBuf>,
+    ) -> RemotePair {
         let mut builder = Node::builder(ActorSystem::new()).name("a").secret(SECRET);
-        if let Some(path) = &socket {
-            builder = builder.listen(&format!("unix:{}", path.display())).expect("a valid address");
+        if let Some(address) = &listen_a {
+            builder = builder.listen(address).expect("a valid address");
         }
         let a = builder.start().await.expect("node a starts");
-        let b = Node::builder(ActorSystem::new()).name("b").secret(SECRET).start().await.expect("node b starts");
+        let mut builder = Node::builder(ActorSystem::new()).name("b").secret(SECRET);
+        if let Some(address) = &listen_b {
+            builder = builder.listen(address).expect("a valid address");
+        }
+        let b = builder.start().await.expect("node b starts");
         let local = a.system().spawn(Sink::default());
         a.register("sink", &local).expect("the name is free");
         let peer = b.connect(&a.address().to_string()).await.expect("b connects to a");
@@ -273,6 +297,106 @@ pub async fn remote_pipelined(sink: &ActorRef<Sink>, tasks: u64, per_task: u64) 
         .collect();
     for handle in handles {
         handle.await.expect("an asker panicked");
+    }
+}
+
+/// A `nats-server` for the NATS workloads, on a free loopback port;
+/// killed when dropped.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: std::process::Child,
+    /// `nats://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl NatsServer {
+    /// Starts `nats-server` (from the `PATH`, or `/usr/sbin` where Debian
+    /// puts it); `None` if it is not installed or does not start.
+    pub fn start() -> Option<NatsServer> {
+        let binary = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).map(|d| d.join("nats-server")).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain([PathBuf::from("/usr/sbin/nats-server")])
+            .find(|p| p.is_file())?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = NatsServer { child, url: format!("nats://127.0.0.1:{port}") };
+        for _ in 0..250 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The floor of a round trip through a NATS server with async-nats and
+/// nothing of ours: the caller publishes 8 bytes with its inbox as the
+/// reply subject and waits on its subscription; a responder task (its own
+/// client, like another node) answers `n + 1`.
+#[derive(Debug)]
+pub struct RawNatsPingPong {
+    client: actor_remote::async_nats::Client,
+    inbox: String,
+    replies: actor_remote::async_nats::Subscriber,
+}
+
+impl RawNatsPingPong {
+    /// Connects both clients to the server at `url` and starts the
+    /// responder.
+    ///
+    /// # Panics
+    ///
+    /// If the server cannot be reached.
+    pub async fn connect(url: &str) -> RawNatsPingPong {
+        let responder = actor_remote::async_nats::connect(url).await.expect("the responder connects");
+        let mut requests = responder.subscribe("bench.ping").await.expect("the responder subscribes");
+        responder.flush().await.expect("the subscription reaches the server");
+        tokio::spawn(async move {
+            while let Some(request) = requests.next().await {
+                let n = u64::from_le_bytes(request.payload[..8].try_into().expect("8 bytes"));
+                if let Some(reply) = request.reply {
+                    let answer = Bytes::copy_from_slice(&n.wrapping_add(1).to_le_bytes());
+                    if responder.publish(reply, answer).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let client = actor_remote::async_nats::connect(url).await.expect("the caller connects");
+        let inbox = client.new_inbox();
+        let replies = client.subscribe(inbox.clone()).await.expect("the caller subscribes");
+        client.flush().await.expect("the subscription reaches the server");
+        RawNatsPingPong { client, inbox, replies }
+    }
+
+    /// `n` sequential round trips; checks every reply.
+    ///
+    /// # Panics
+    ///
+    /// On a lost or wrong reply.
+    pub async fn pings(&mut self, n: u64, base: u64) {
+        for i in base..base + n {
+            let payload = Bytes::copy_from_slice(&i.to_le_bytes());
+            self.client.publish_with_reply("bench.ping", self.inbox.clone(), payload).await.expect("published");
+            let reply = self.replies.next().await.expect("a reply");
+            let got = u64::from_le_bytes(reply.payload[..8].try_into().expect("8 bytes"));
+            assert_eq!(got, i + 1, "raw NATS ping reply");
+        }
     }
 }
 
@@ -787,6 +911,25 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(30), every_path_checks_out(Transport::Unix))
             .await
             .expect("in time");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_nats_pair_delivers_and_checks() {
+        let Some(server) = NatsServer::start() else {
+            eprintln!("*** skipped: nats-server not installed (apt-get install nats-server) ***");
+            return;
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            let pair = RemotePair::start_nats(&server.url).await;
+            let start = pair.totals().await;
+            remote_tell_burst(&pair.remote, 3_000, start).await;
+            remote_asks(&pair.remote, 100, 5).await;
+            remote_pipelined(&pair.remote, 8, 10).await;
+            pair.shutdown().await;
+            RawNatsPingPong::connect(&server.url).await.pings(100, 5).await;
+        })
+        .await
+        .expect("in time");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,7 +43,9 @@ fn arg(args: &[String], flag: &str, default: &str) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("remote-node [--listen tcp://127.0.0.1:0|unix:/path] [--name NAME] [--secret SECRET]");
+        println!(
+            "remote-node [--listen tcp://127.0.0.1:0|unix:/path|nats://host:port/NAME] [--name NAME] [--secret SECRET]"
+        );
         return Ok(());
     }
     let node = Node::builder(ActorSystem::new())
