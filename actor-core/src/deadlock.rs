@@ -184,6 +184,8 @@ pub(crate) fn chain(asker: Me, target: ActorId) -> Vec<Edge> {
 /// Waits of another node, assumed here while the ask that reported them is
 /// queued or handled; removed when dropped.
 #[derive(Debug)]
+// Only remote asks (feature `serde`) bring chains to assume.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 pub(crate) struct Assumed {
     scope: Scope,
     edges: Vec<Edge>,
@@ -193,6 +195,7 @@ pub(crate) struct Assumed {
 /// Assumes `edges` (a chain received with a remote ask) in the graph of
 /// system `scope` until the returned guard is dropped, or until `until`
 /// passes.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 pub(crate) fn assume(scope: Scope, mut edges: Vec<Edge>, until: Option<Instant>) -> Assumed {
     edges.truncate(MAX_CHAIN);
     let mut graph = graph();

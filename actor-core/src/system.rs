@@ -148,10 +148,13 @@ impl ActorSystem {
         let actor_ref = ActorRef::counted(shared.clone());
         self.inner.live.fetch_add(1, Ordering::Relaxed);
         if let Some(observed) = &self.inner.observed {
-            observed.insert(id, Arc::downgrade(&(shared.clone() as Arc<dyn Lane>)));
+            let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
+            observed.insert(id, weak);
         }
         if is_root {
-            let weak: Weak<dyn Lane> = Arc::downgrade(&(shared.clone() as Arc<dyn Lane>));
+            // Downgraded directly: going through a cloned `Arc<dyn Lane>`
+            // costs two more atomic operations per actor.
+            let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
             self.inner.roots.lock().unwrap_or_else(PoisonError::into_inner).push(weak);
         }
         if self.inner.shutting_down.load(Ordering::SeqCst) {
