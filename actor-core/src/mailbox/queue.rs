@@ -275,6 +275,8 @@ enum Refill<A: Actor> {
 pub(crate) struct Inbox<A: Actor> {
     batch: VecDeque<Envelope<A>>,
     unreleased: usize,
+    /// The queue was seen closed and empty: nothing can be left in it.
+    emptied: bool,
 }
 
 /// What the run loop does next.
@@ -286,7 +288,7 @@ pub(crate) enum Next<A: Actor> {
 
 impl<A: Actor> Inbox<A> {
     pub(crate) fn new() -> Self {
-        Inbox { batch: VecDeque::new(), unreleased: 0 }
+        Inbox { batch: VecDeque::new(), unreleased: 0, emptied: false }
     }
 
     /// The next message, signals first.
@@ -300,7 +302,10 @@ impl<A: Actor> Inbox<A> {
                 None => match queue.poll_refill(&mut self.batch, cx) {
                     Poll::Ready(Refill::Message(env)) => env,
                     Poll::Ready(Refill::Again) => continue,
-                    Poll::Ready(Refill::Closed) => return Poll::Ready(Next::Closed),
+                    Poll::Ready(Refill::Closed) => {
+                        self.emptied = true;
+                        return Poll::Ready(Next::Closed);
+                    }
                     Poll::Pending => return Poll::Pending,
                 },
             };
@@ -323,6 +328,11 @@ impl<A: Actor> Inbox<A> {
     pub(crate) fn drain(&mut self, queue: &Queue<A>) -> impl Iterator<Item = Envelope<A>> + use<A> {
         debug_assert!(queue.is_closed());
         let mut rest = std::mem::take(&mut self.batch);
+        if self.emptied {
+            // The usual end (a graceful stop): the queue was found closed
+            // and empty, so there is nothing to take and no lock to take.
+            return rest.into_iter();
+        }
         let mut state = queue.lock();
         // `items` is empty whenever `head` is: usually there is nothing left.
         if let Some(head) = state.head.take() {
