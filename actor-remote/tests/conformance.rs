@@ -165,33 +165,6 @@ impl Counter {
     }
 }
 
-/// Watches a remote actor; forwards its `Terminated` notice.
-struct Watcher(Option<tokio::sync::oneshot::Sender<Terminated>>);
-
-impl Actor for Watcher {
-    type Error = std::convert::Infallible;
-}
-
-struct Watch(ActorRef<Counter>);
-
-impl Message for Watch {
-    type Reply = ();
-}
-
-impl Handler<Watch> for Watcher {
-    async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
-        ctx.monitor(&target);
-    }
-}
-
-impl Handler<Terminated> for Watcher {
-    async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(t);
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The tests: one body each, for every transport.
 // ---------------------------------------------------------------------------
@@ -228,15 +201,13 @@ async fn a_remote_monitor_fires_when_the_node_dies(h: Harness) {
     let counter = a.system().spawn(Counter::default());
     a.register("counter", &counter).unwrap();
     let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let watcher = b.system().spawn(Watcher(Some(tx)));
-    watcher.ask(Watch(remote.clone())).await.unwrap();
+    let watching = support::watch(b.system(), &remote).await;
     // The watch has reached a once an ask behind it is answered.
     assert_eq!(remote.add(1).await.unwrap(), 1);
 
     let died = std::time::Instant::now();
     a.crash();
-    let notice = rx.await.unwrap();
+    let notice = watching.terminated().await;
     assert_eq!(notice.id, counter.id());
     assert!(matches!(notice.reason, StopReason::NodeDown), "{:?}", notice.reason);
     assert!(died.elapsed() < Duration::from_secs(5), "seen after {:?}", died.elapsed());

@@ -488,9 +488,7 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
         let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
         assert_eq!(counter.add(2).await.unwrap(), 2);
 
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let watcher = node.system().spawn(Watcher(Some(tx)));
-        watcher.ask(Watch(counter.clone())).await.unwrap();
+        let watching = support::watch(node.system(), &counter).await;
         assert_eq!(counter.add(0).await.unwrap(), 2);
         let pending = tokio::spawn({
             let counter = counter.clone();
@@ -500,7 +498,7 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
 
         child.kill().await.unwrap();
         let killed = Instant::now();
-        let reason = tokio::time::timeout(Duration::from_secs(5), rx).await.unwrap().unwrap();
+        let reason = tokio::time::timeout(Duration::from_secs(5), watching.terminated()).await.unwrap().reason;
         assert!(matches!(reason, StopReason::NodeDown), "{reason:?}");
         assert!(pending.await.unwrap().unwrap_err().is_node_down());
         // heartbeat_timeout is 1 s here: detected within 1.25 s of silence.
@@ -517,31 +515,4 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
         assert_eq!(fresh.add(5).await.unwrap(), 5, "the restarted peer starts from zero");
     })
     .await;
-}
-
-/// Forwards the `Terminated` notice of the actor it watches.
-struct Watcher(Option<tokio::sync::oneshot::Sender<StopReason>>);
-
-impl Actor for Watcher {
-    type Error = std::convert::Infallible;
-}
-
-struct Watch(ActorRef<support::remote_node::Counter>);
-
-impl Message for Watch {
-    type Reply = ();
-}
-
-impl Handler<Watch> for Watcher {
-    async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
-        ctx.monitor(&target);
-    }
-}
-
-impl Handler<Terminated> for Watcher {
-    async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(t.reason);
-        }
-    }
 }

@@ -10,6 +10,8 @@ use actor_core::{DeadLetterReason, RemoteError};
 use actor_remote::{HandshakeError, Limits, Node, NodeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod support;
+
 const SECRET: &str = "test cookie";
 
 /// Bounds every test: a hang is a failure, not a stuck CI job.
@@ -253,34 +255,12 @@ async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
         a.register("counter", &counter).unwrap();
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
 
-        struct Watcher(Option<tokio::sync::oneshot::Sender<Terminated>>);
-        impl Actor for Watcher {
-            type Error = std::convert::Infallible;
-        }
-        struct Watch(ActorRef<Counter>);
-        impl Message for Watch {
-            type Reply = ();
-        }
-        impl Handler<Watch> for Watcher {
-            async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
-                ctx.monitor(&target);
-            }
-        }
-        impl Handler<Terminated> for Watcher {
-            async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
-                if let Some(tx) = self.0.take() {
-                    let _ = tx.send(t);
-                }
-            }
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let watcher = b.system().spawn(Watcher(Some(tx)));
-        watcher.ask(Watch(remote.clone())).await.unwrap();
+        let watching = support::watch(b.system(), &remote).await;
         // Let the watch reach the far side before the stop does.
         assert_eq!(remote.add(1).await.unwrap(), 1);
 
         remote.kill();
-        let notice = rx.await.unwrap();
+        let notice = watching.terminated().await;
         assert_eq!(notice.id, counter.id());
         assert!(matches!(notice.reason, StopReason::Killed), "{:?}", notice.reason);
         assert!(matches!(remote.wait_for_stop().await, StopReason::NotFound | StopReason::Killed));

@@ -69,3 +69,55 @@ impl XorShift {
         if hi <= lo { lo } else { lo + self.next() % (hi - lo) }
     }
 }
+
+/// Forwards the `Terminated` notice of the actor it monitors.
+struct Watcher(Option<tokio::sync::oneshot::Sender<actor_core::Terminated>>);
+
+impl actor_core::Actor for Watcher {
+    type Error = std::convert::Infallible;
+}
+
+struct Watch<A: actor_core::Actor>(actor_core::ActorRef<A>);
+
+impl<A: actor_core::Actor> actor_core::Message for Watch<A> {
+    type Reply = ();
+}
+
+impl<A: actor_core::Actor> actor_core::Handler<Watch<A>> for Watcher {
+    async fn handle(&mut self, Watch(target): Watch<A>, ctx: &mut actor_core::Context<Self>) {
+        ctx.monitor(&target);
+    }
+}
+
+impl actor_core::Handler<actor_core::Terminated> for Watcher {
+    async fn handle(&mut self, notice: actor_core::Terminated, _: &mut actor_core::Context<Self>) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(notice);
+        }
+    }
+}
+
+/// A monitor set by [`watch`]; the watching actor lives as long as this.
+pub(crate) struct Watching {
+    _watcher: actor_core::ActorRef<Watcher>,
+    rx: tokio::sync::oneshot::Receiver<actor_core::Terminated>,
+}
+
+impl Watching {
+    /// The watched actor's `Terminated` notice, once it comes.
+    pub(crate) async fn terminated(self) -> actor_core::Terminated {
+        self.rx.await.expect("the watcher lives until its notice comes")
+    }
+}
+
+/// Monitors `target` from a fresh actor of `system`. The monitor is in
+/// place when this returns.
+pub(crate) async fn watch<A: actor_core::Actor>(
+    system: &actor_core::ActorSystem,
+    target: &actor_core::ActorRef<A>,
+) -> Watching {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let watcher = system.spawn(Watcher(Some(tx)));
+    watcher.ask(Watch(target.clone())).await.unwrap();
+    Watching { _watcher: watcher, rx }
+}
