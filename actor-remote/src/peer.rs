@@ -133,6 +133,9 @@ struct Link {
     direct: bool,
     /// The node's frame limit, for frames encoded by senders.
     max_frame: usize,
+    /// The buffer a sender writing directly encodes into, taken and put
+    /// back with the socket: no allocation per direct write.
+    direct_buf: BytesMut,
 }
 
 /// Credit toward one of the peer's actors.
@@ -206,6 +209,7 @@ impl Peer {
                 socket: None,
                 direct: false,
                 max_frame: 0,
+                direct_buf: BytesMut::new(),
             }),
             wake_writer: Notify::new(),
             pending: DashMap::new(),
@@ -303,8 +307,8 @@ impl Peer {
             return;
         };
         let max_frame = link.max_frame;
+        let mut out = std::mem::take(&mut link.direct_buf);
         drop(link);
-        let mut out = BytesMut::with_capacity(128);
         if !frame.put(&mut out, max_frame) {
             tracing::warn!(peer = %self.name, "a frame over the limit was not sent");
         }
@@ -326,7 +330,12 @@ impl Peer {
             link.socket = Some(socket);
         }
         if failed.is_none() && written < out.len() {
-            link.frames.push_front(Queued::Rest(out.split_off(written).freeze()));
+            link.frames.push_front(Queued::Rest(Bytes::copy_from_slice(&out[written..])));
+        }
+        // Kept for the next direct write, unless a rare large frame grew it.
+        if out.capacity() <= 64 * 1024 {
+            out.clear();
+            link.direct_buf = out;
         }
         let queued = !link.frames.is_empty();
         drop(link);
