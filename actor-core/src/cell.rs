@@ -4,7 +4,7 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use crate::actor::{Actor, StopReason};
@@ -120,10 +120,11 @@ pub(crate) struct Cell {
     pub(crate) system: ActorSystem,
     pub(crate) parent: Option<Arc<dyn Lane>>,
     pub(crate) counters: Counters,
-    terminated: OnceLock<StopReason>,
-    /// Who waits for the end: tasks, and notices (monitors, links). A plain
-    /// list: termination happens once, and a stale waker left by a dropped
-    /// waiter only costs a spurious wake.
+    /// Who waits for the end: tasks, and notices (monitors, links); then,
+    /// once the actor has ended, why. A plain list: termination happens
+    /// once, and a stale waker left by a dropped waiter only costs a
+    /// spurious wake. Whether it has ended is also in `counters` (one load,
+    /// and for the common reasons, the reason itself without the lock).
     waiters: Mutex<Waiters>,
 }
 
@@ -136,6 +137,18 @@ enum Waiters {
     None,
     Task(Waker),
     Many(Vec<Waiter>),
+    /// The actor has ended, for this reason: nobody waits any more.
+    Ended(StopReason),
+}
+
+/// `Counters::ended` values: the actor runs, or has ended for a reason
+/// kept in `Waiters::Ended`, or for one of the reasons that carry nothing
+/// (which a waiter reads without taking the lock).
+mod ended {
+    pub(super) const NOT_YET: u8 = 0;
+    pub(super) const SEE_WAITERS: u8 = 1;
+    pub(super) const NORMAL: u8 = 2;
+    pub(super) const KILLED: u8 = 3;
 }
 
 impl Waiters {
@@ -148,6 +161,7 @@ impl Waiters {
                 all.push(waiter);
                 Waiters::Many(all)
             }
+            (Waiters::Ended(_), _) => unreachable!("nobody waits for an actor that has ended"),
         };
     }
 
@@ -156,6 +170,7 @@ impl Waiters {
             Waiters::None => false,
             Waiters::Task(task) => task.will_wake(waker),
             Waiters::Many(all) => all.iter().any(|w| matches!(w, Waiter::Task(t) if t.will_wake(waker))),
+            Waiters::Ended(_) => false,
         }
     }
 }
@@ -166,7 +181,7 @@ impl IntoIterator for Waiters {
 
     fn into_iter(self) -> Self::IntoIter {
         let (one, many) = match self {
-            Waiters::None => (None, Vec::new()),
+            Waiters::None | Waiters::Ended(_) => (None, Vec::new()),
             Waiters::Task(waker) => (Some(Waiter::Task(waker)), Vec::new()),
             Waiters::Many(all) => (None, all),
         };
@@ -201,7 +216,6 @@ impl Cell {
             system,
             parent,
             counters: Counters::default(),
-            terminated: OnceLock::new(),
             waiters: Mutex::new(Waiters::None),
         }
     }
@@ -223,52 +237,89 @@ impl Cell {
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.terminated.get().is_some()
+        self.counters.ended() != ended::NOT_YET
     }
 
-    /// Records the actor's end and wakes everyone waiting for it.
+    fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
+        // Nothing panics while the lock is held; recover rather than cascade.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Why the actor ended, if it has, read without the lock for the
+    /// common reasons.
+    fn ended(&self) -> Option<StopReason> {
+        match self.counters.ended() {
+            ended::NOT_YET => None,
+            ended::NORMAL => Some(StopReason::Normal),
+            ended::KILLED => Some(StopReason::Killed),
+            _ => match &*self.lock_waiters() {
+                Waiters::Ended(reason) => Some(reason.clone()),
+                _ => unreachable!("the reason is kept before the flag is set"),
+            },
+        }
+    }
+
+    /// Records the actor's end and wakes everyone waiting for it. The first
+    /// reason recorded stays.
     pub(crate) fn terminate(&self, reason: StopReason) {
-        let _ = self.terminated.set(reason);
-        // Taken under the lock after the set: a waiter either saw the reason
-        // or registered before this, so none is missed.
-        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(PoisonError::into_inner));
-        let reason = self.terminated.get().expect("set just above");
+        let code = match reason {
+            StopReason::Normal => ended::NORMAL,
+            StopReason::Killed => ended::KILLED,
+            _ => ended::SEE_WAITERS,
+        };
+        let mut guard = self.lock_waiters();
+        if let Waiters::Ended(_) = *guard {
+            return;
+        }
+        // Only notices need the reason once the lock is let go; a task
+        // reads it again when it wakes.
+        let for_notices = match &*guard {
+            Waiters::Many(all) if all.iter().any(|w| matches!(w, Waiter::Notice(_))) => Some(reason.clone()),
+            _ => None,
+        };
+        let waiters = std::mem::replace(&mut *guard, Waiters::Ended(reason));
+        // Set under the lock: a waiter either registered before this (and
+        // is in `waiters`) or finds the flag set.
+        self.counters.set_ended(code);
+        drop(guard);
         for waiter in waiters {
             match waiter {
                 Waiter::Task(waker) => waker.wake(),
-                Waiter::Notice(notice) => notice(self.id, reason),
+                Waiter::Notice(notice) => notice(self.id, for_notices.as_ref().expect("taken for notices")),
             }
         }
     }
 
     /// Runs `notice` when the actor terminates, or now if it already has.
     pub(crate) fn on_terminated(&self, notice: Notice) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-        match self.terminated.get() {
-            Some(reason) => {
+        let mut waiters = self.lock_waiters();
+        match &*waiters {
+            Waiters::Ended(reason) => {
+                let reason = reason.clone();
                 drop(waiters);
-                notice(self.id, reason);
+                notice(self.id, &reason);
             }
-            None => waiters.push(Waiter::Notice(notice)),
+            _ => waiters.push(Waiter::Notice(notice)),
         }
     }
 
     /// Waits until the actor has terminated and returns why.
     pub(crate) async fn wait_terminated(&self) -> StopReason {
         poll_fn(|cx| {
-            if let Some(reason) = self.terminated.get() {
-                return Poll::Ready(reason.clone());
+            if let Some(reason) = self.ended() {
+                return Poll::Ready(reason);
             }
-            let mut waiters = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
-            // Checked again under the lock, which `terminate` takes after
-            // setting the reason.
-            if let Some(reason) = self.terminated.get() {
-                return Poll::Ready(reason.clone());
+            let mut waiters = self.lock_waiters();
+            match &*waiters {
+                // Ended between the check above and the lock.
+                Waiters::Ended(reason) => Poll::Ready(reason.clone()),
+                _ => {
+                    if !waiters.has_task(cx.waker()) {
+                        waiters.push(Waiter::Task(cx.waker().clone()));
+                    }
+                    Poll::Pending
+                }
             }
-            if !waiters.has_task(cx.waker()) {
-                waiters.push(Waiter::Task(cx.waker().clone()));
-            }
-            Poll::Pending
         })
         .await
     }

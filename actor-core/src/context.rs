@@ -70,6 +70,13 @@ struct More<A: Actor> {
 }
 
 impl<A: Actor> Context<A> {
+    /// Drops what the context holds besides the actor's shared block (an
+    /// exit trap, the recorder), at the end of the run loop.
+    pub(crate) fn release(&mut self) {
+        self.more = None;
+        self.stop_now = None;
+    }
+
     pub(crate) fn new(shared: Arc<Shared<A>>, recorder: Option<Box<Recorder>>) -> Self {
         let more = recorder.map(|recorder| {
             Box::new(More { children: Vec::new(), tasks: Vec::new(), exit_trap: None, recorder: Some(recorder) })

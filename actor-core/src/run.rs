@@ -10,7 +10,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::future::poll_fn;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
@@ -31,19 +30,22 @@ pub(crate) fn run<A: Actor>(
     factory: Option<Box<dyn FnMut() -> A + Send>>,
     ctx: Context<A>,
 ) -> impl Future<Output = ()> + Send {
-    // If this task is torn down before it finishes (the runtime is dropped),
-    // still tell everyone waiting that the actor is gone.
-    let guard = TerminateOnDrop(ctx.shared().clone());
     let extra =
         factory.map(|factory| Box::new(Extra { factory: Some(factory), pending: VecDeque::new(), child_exit: None }));
-    let mut running =
-        Running { slot: Slot::new(), ctx, actor, inbox: Inbox::new(), busy: Busy::Idle, started: None, extra };
+    let mut running = Running {
+        slot: Slot::new(),
+        ctx,
+        actor: Some(actor),
+        inbox: Inbox::new(),
+        busy: Busy::Idle,
+        started: None,
+        extra,
+    };
     // Built outside the async block, which then uses the captured values
     // directly: an `async fn` would keep its arguments and the locals they
     // move into as separate fields of the task (measured: 408 bytes of task
     // state, against 256 like this).
     async move {
-        let guard = guard;
         let (reason, stopped) = running.live().await;
         debug_assert!(running.slot.is_empty(), "the slot moves with `running`, so it must be empty");
         // Stops for good: refuse and report what is queued, then end the
@@ -52,31 +54,7 @@ pub(crate) fn run<A: Actor>(
         if !stopped {
             running.end_incarnation(&reason).await;
         }
-        // The actor's state (and whatever it holds) is gone before anyone
-        // waiting for the stop is told. (The guard's own reference serves:
-        // cloning one more would cost two atomic operations per actor.)
-        drop(running);
-        terminated(&guard.0, reason);
-    }
-}
-
-struct TerminateOnDrop<A: Actor>(Arc<Shared<A>>);
-
-impl<A: Actor> Drop for TerminateOnDrop<A> {
-    fn drop(&mut self) {
-        let cell = &self.0.cell;
-        if !cell.is_terminated() {
-            // Torn down mid-flight (aborted past a shutdown timeout, or the
-            // runtime was dropped): what is queued is still reported.
-            self.0.mailbox.close();
-            for env in self.0.mailbox.drain_closed() {
-                cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
-            }
-            cell.forget_names();
-            cell.system.forget(cell.id);
-            cell.terminate(StopReason::Killed);
-        }
+        running.finish(reason);
     }
 }
 
@@ -89,7 +67,9 @@ struct Running<A: Actor> {
     // (into `finish`).
     slot: Slot,
     ctx: Context<A>,
-    actor: A,
+    /// The actor's state; `None` once it has been dropped at the end,
+    /// before those waiting for the end are told.
+    actor: Option<A>,
     inbox: Inbox<A>,
     /// What the future in the slot is, if any.
     busy: Busy,
@@ -129,17 +109,38 @@ enum Served {
     Panicked(Payload, &'static str),
 }
 
+/// The actor's state is there from spawn until `finish`.
+const LIVE: &str = "the actor's state lives until the run loop finishes";
+
 /// Messages handled in one poll before the actor yields its worker.
 const YIELD_EVERY: usize = 128;
 
 impl<A: Actor> Drop for Running<A> {
+    /// After `finish`, nothing to do. Otherwise the task is being torn down
+    /// mid-flight (aborted past a shutdown timeout, or its runtime dropped):
+    /// what is queued is still reported, and everyone waiting is told, as
+    /// after a kill.
     fn drop(&mut self) {
-        // Empty after a normal stop; if the task is torn down, the batch in
-        // hand is reported rather than dropped silently.
-        for env in self.inbox.take_batch() {
-            self.ctx.shared().cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
+        if self.actor.is_none() {
+            return;
+        }
+        // The handler's future borrows the actor: it goes first.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
+        let shared = self.ctx.shared();
+        shared.mailbox.close();
+        let cell = &shared.cell;
+        for env in self.inbox.take_batch().into_iter().chain(shared.mailbox.drain_closed()) {
+            cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
             let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
         }
+        let actor = self.actor.take();
+        let extra = self.extra.take();
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            drop(actor);
+            drop(extra);
+            self.ctx.release();
+        }));
+        terminated(self.ctx.shared(), StopReason::Killed);
     }
 }
 
@@ -230,7 +231,7 @@ impl<A: Actor> Running<A> {
         let factory = self.extra.as_mut().and_then(|e| e.factory.as_mut()).expect("only supervised actors restart");
         match catch_unwind(AssertUnwindSafe(factory)) {
             Ok(fresh) => {
-                drop(std::mem::replace(&mut self.actor, fresh));
+                drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
                 self.ctx.shared().cell.counters.restarted();
                 tracing::debug!("actor restarted");
@@ -247,7 +248,7 @@ impl<A: Actor> Running<A> {
         tracing::debug!("actor starting");
         let Running { slot, ctx, actor, started, .. } = self;
         let put = catch_unwind(AssertUnwindSafe(|| {
-            let fut = actor.on_start(ctx);
+            let fut = actor.as_mut().expect(LIVE).on_start(ctx);
             // SAFETY: `actor`, `ctx` and `started` are touched by nobody but
             // the hook until the slot is empty again: `poll_serve` only polls
             // the slot while `busy`. The slot does not move meanwhile (see
@@ -354,7 +355,7 @@ impl<A: Actor> Running<A> {
                             // pinned state, and `serve` returns only with the
                             // slot empty. If the task is dropped mid-handler,
                             // `slot` is dropped first (field order).
-                            unsafe { env.start(actor, ctx, slot) }
+                            unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot) }
                         }))
                     });
                     match started {
@@ -395,7 +396,8 @@ impl<A: Actor> Running<A> {
             None => tracing::error!(error = %err, "handler panicked"),
         }
         self.ctx.take_stop_now();
-        let action = AssertUnwindSafe(self.actor.on_panic(&mut self.ctx, &err)).catch_unwind().await;
+        let actor = self.actor.as_mut().expect(LIVE);
+        let action = AssertUnwindSafe(actor.on_panic(&mut self.ctx, &err)).catch_unwind().await;
         match action {
             Ok(PanicAction::Resume) => self.ctx.take_stop_now(),
             Ok(PanicAction::Stop) | Err(_) => Some(StopReason::Panicked(err)),
@@ -448,7 +450,7 @@ impl<A: Actor> Running<A> {
         let Running { slot, ctx, actor, .. } = self;
         let mut done = None;
         let put = catch_unwind(AssertUnwindSafe(|| {
-            let fut = actor.on_child_exit(ctx, exit);
+            let fut = actor.as_mut().expect(LIVE).on_child_exit(ctx, exit);
             // SAFETY: as for `on_start` in `begin`; `exit` lives in the boxed
             // `Extra`, which is only cleared once the slot is empty.
             unsafe { put_hook(slot, &mut done, fut) }
@@ -458,6 +460,28 @@ impl<A: Actor> Running<A> {
         } else if let Some(extra) = &mut self.extra {
             extra.child_exit = None;
         }
+    }
+
+    /// The last step: drops the actor's state, then tells the system, the
+    /// parent and everyone waiting (in that order, so that a waiter may
+    /// count on what the actor held being released).
+    fn finish(&mut self, mut reason: StopReason) {
+        debug_assert!(self.slot.is_empty());
+        let actor = self.actor.take();
+        let extra = self.extra.take();
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            drop(actor);
+            drop(extra);
+            self.ctx.release();
+        }));
+        if let Err(payload) = dropped {
+            let err = self.panic_error(&*payload, None);
+            tracing::error!(error = %err, "dropping the actor's state panicked");
+            if reason.is_normal() {
+                reason = StopReason::Panicked(err);
+            }
+        }
+        terminated(self.ctx.shared(), reason);
     }
 
     /// Closes the mailbox and reports what is still queued as dead letters.
@@ -498,7 +522,7 @@ impl<A: Actor> Running<A> {
     fn put_on_stop(&mut self, reason: &StopReason) -> bool {
         let Running { slot, ctx, actor, .. } = self;
         let put = catch_unwind(AssertUnwindSafe(|| {
-            let fut = actor.on_stop(ctx, reason);
+            let fut = actor.as_mut().expect(LIVE).on_stop(ctx, reason);
             // SAFETY: as for `on_start` in `begin`; `reason` is borrowed
             // from our caller, which awaits the hook before letting go of
             // it, and the slot is never left holding the hook (see

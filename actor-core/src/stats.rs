@@ -6,7 +6,7 @@
 //! whoever asks for [`ActorSystem::stats`](crate::ActorSystem::stats).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::id::ActorId;
 
@@ -20,6 +20,9 @@ pub(crate) struct Counters {
     /// in the padding after `restarts`, where as a field of its own it
     /// would add eight bytes to every actor.
     named: AtomicBool,
+    /// Whether, and how simply, the actor has ended (see `Cell::terminate`);
+    /// here for the same reason as `named`.
+    ended: AtomicU8,
 }
 
 impl Counters {
@@ -50,6 +53,14 @@ impl Counters {
 
     pub(crate) fn is_named(&self) -> bool {
         self.named.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_ended(&self, code: u8) {
+        self.ended.store(code, Ordering::Release);
+    }
+
+    pub(crate) fn ended(&self) -> u8 {
+        self.ended.load(Ordering::Acquire)
     }
 }
 

@@ -271,3 +271,91 @@ fn panics_in_lifecycle_hooks_are_caught() {
         assert_eq!(system.actor_count(), 0);
     });
 }
+
+/// Counts live instances, and panics when dropped if told to.
+struct DropProbe {
+    live: Arc<std::sync::atomic::AtomicUsize>,
+    panic_on_drop: bool,
+}
+impl DropProbe {
+    fn new(live: &Arc<std::sync::atomic::AtomicUsize>, panic_on_drop: bool) -> Self {
+        live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        DropProbe { live: live.clone(), panic_on_drop }
+    }
+}
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if self.panic_on_drop {
+            panic!("cannot let go");
+        }
+    }
+}
+impl Actor for DropProbe {
+    type Error = std::convert::Infallible;
+}
+impl Handler<Get> for DropProbe {
+    async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 {
+        7
+    }
+}
+
+#[test]
+fn the_state_is_dropped_before_waiters_hear_of_the_stop_and_a_panicking_drop_is_reported() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let calm = system.spawn(DropProbe::new(&live, false));
+        let fragile = system.spawn(DropProbe::new(&live, true));
+        assert_eq!(calm.ask(Get).await.unwrap(), 7);
+        assert_eq!(fragile.ask(Get).await.unwrap(), 7);
+
+        calm.stop();
+        assert!(calm.wait_for_stop().await.is_normal());
+        assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 1, "the state went before the waiter woke");
+
+        // A `Drop` that panics at a normal stop turns the stop into a panic,
+        // and the waiter still hears of it.
+        fragile.stop();
+        match fragile.wait_for_stop().await {
+            StopReason::Panicked(p) => assert_eq!(p.message(), "cannot let go"),
+            other => panic!("expected a panic, got {other}"),
+        }
+        assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(system.actor_count(), 0);
+    });
+}
+
+#[test]
+fn an_actor_whose_runtime_is_dropped_is_reported_killed_with_its_queue() {
+    let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let doomed = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (system, probe, holder, _never) = doomed.block_on(async {
+        let system = ActorSystem::new();
+        let probe = system.spawn(DropProbe::new(&live, false));
+        assert_eq!(probe.ask(Get).await.unwrap(), 7);
+        // Stuck on a message that never finishes, with two more queued.
+        let holder = system.spawn(Counter::default());
+        let (never, hold) = tokio::sync::oneshot::channel::<()>();
+        holder.tell(Hold(hold)).await.unwrap();
+        holder.tell(Add(1)).await.unwrap();
+        holder.tell(Add(2)).await.unwrap();
+        // Lets the holder take `Hold` (then stuck in it) on this one thread.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        (system, probe, holder, never)
+    });
+    drop(doomed);
+
+    let after = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    after.block_on(async {
+        // Bounded: a torn-down actor nobody told about would hang here.
+        let limit = std::time::Duration::from_secs(5);
+        assert!(matches!(tokio::time::timeout(limit, probe.wait_for_stop()).await, Ok(StopReason::Killed)));
+        assert!(matches!(tokio::time::timeout(limit, holder.wait_for_stop()).await, Ok(StopReason::Killed)));
+    });
+    assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0, "the torn-down actor's state was dropped");
+    assert_eq!(system.dead_letter_count(), 2, "the two queued messages were reported");
+    assert_eq!(system.actor_count(), 0);
+}
