@@ -254,7 +254,15 @@ async fn nodes_find_each_other_through_the_server_by_discovery() {
         let tally = c.system().spawn(Tally { whoami: "gamma's tally".into(), ..Tally::default() });
         c.register("tally", &tally).unwrap();
 
-        let found = a.discover(Duration::from_millis(300)).await.unwrap();
+        // An answer late past the wait (a loaded machine) is simply not in
+        // that round: ask again, a bounded number of times.
+        let mut found = Vec::new();
+        for _ in 0..10 {
+            found = a.discover(Duration::from_millis(300)).await.unwrap();
+            if found.len() >= 2 {
+                break;
+            }
+        }
         let names: Vec<_> = found.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["beta", "gamma"], "every other node, not itself");
         let gamma = found.iter().find(|p| p.name == "gamma").unwrap();
