@@ -73,3 +73,4 @@ impl Default for Mailbox {
 }
 
 pub(crate) mod queue;
+pub(crate) mod room;

@@ -5,9 +5,9 @@
 //! state, so an idle actor cost about 3 KB. This queue allocates nothing
 //! until the first message, and lives in the actor's one shared allocation.
 //!
-//! - Senders take a permit from a tokio `Semaphore` (the bound; an unbounded
-//!   mailbox has 2^61 permits), then push under the mutex. A closed queue
-//!   refuses the push, so no message is ever left behind unseen.
+//! - Senders take a place from the `Room` (the bound; an unbounded mailbox
+//!   has 2^61 places), then push under the mutex. A closed queue refuses the
+//!   push, so no message is ever left behind unseen.
 //! - The run loop swaps the whole queue out under one lock and handles the
 //!   batch without touching shared state; it gives permits back in groups,
 //!   before handling the last message it took, so the bound holds exactly
@@ -26,18 +26,17 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use tokio::sync::{Semaphore, TryAcquireError};
-
 use crate::actor::Actor;
 use crate::cell::Signal;
 use crate::envelope::Envelope;
+use crate::mailbox::room::{NoRoom, Room};
 
 /// Permits given back to senders at once, at most, while a batch is in hand.
 const RELEASE_EVERY: usize = 32;
 
 pub(crate) struct Queue<A: Actor> {
     state: Mutex<State<A>>,
-    permits: Semaphore,
+    room: Room,
     capacity: usize,
     signalled: AtomicBool,
     /// Permits borrowed by notices pushed past the bound (`push_notice`),
@@ -74,7 +73,7 @@ impl<A: Actor> Queue<A> {
                 closed: false,
                 parked: None,
             }),
-            permits: Semaphore::new(capacity),
+            room: Room::new(capacity),
             capacity,
             signalled: AtomicBool::new(false),
             borrowed: AtomicUsize::new(0),
@@ -88,23 +87,24 @@ impl<A: Actor> Queue<A> {
 
     /// Queues `env` if there is room now.
     pub(crate) fn try_send(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
-        match self.permits.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::NoPermits) => return Err(Refused::Full(env)),
-            Err(TryAcquireError::Closed) => return Err(Refused::Closed(env)),
+        match self.room.try_take() {
+            Ok(()) => {}
+            Err(NoRoom::Full) => return Err(Refused::Full(env)),
+            Err(NoRoom::Closed) => return Err(Refused::Closed(env)),
         }
         self.push(env).map_err(Refused::Closed)
     }
 
     /// Queues `env`, waiting for room. Hands it back if the queue is closed.
     pub(crate) async fn send(&self, env: Envelope<A>) -> Result<(), Envelope<A>> {
-        match self.permits.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::Closed) => return Err(env),
-            Err(TryAcquireError::NoPermits) => match self.permits.acquire().await {
-                Ok(permit) => permit.forget(),
-                Err(_closed) => return Err(env),
-            },
+        match self.room.try_take() {
+            Ok(()) => {}
+            Err(NoRoom::Closed) => return Err(env),
+            Err(NoRoom::Full) => {
+                if self.room.take().await.is_err() {
+                    return Err(env);
+                }
+            }
         }
         self.push(env)
     }
@@ -114,10 +114,10 @@ impl<A: Actor> Queue<A> {
     /// never refused for a full mailbox. Without a free permit it borrows
     /// one, repaid when a message is taken, so the bound stays exact.
     pub(crate) fn push_notice(&self, env: Envelope<A>) -> Result<(), Envelope<A>> {
-        match self.permits.try_acquire() {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::Closed) => return Err(env),
-            Err(TryAcquireError::NoPermits) => {
+        match self.room.try_take() {
+            Ok(()) => {}
+            Err(NoRoom::Closed) => return Err(env),
+            Err(NoRoom::Full) => {
                 self.borrowed.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -174,22 +174,22 @@ impl<A: Actor> Queue<A> {
     /// allocation and nothing for the run loop to decode.
     pub(crate) fn close(&self) {
         // A stop closes once when asked and again when it finishes: the
-        // second is free. (The flag is set before the semaphore closes.)
-        if self.permits.is_closed() {
+        // second is free. (The flag is set before the room closes.)
+        if self.room.is_closed() {
             return;
         }
         let mut state = self.lock();
         state.closed = true;
         let parked = state.parked.take();
         drop(state);
-        self.permits.close();
+        self.room.close();
         if let Some(waker) = parked {
             waker.wake();
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.permits.is_closed()
+        self.room.is_closed()
     }
 
     /// Takes what is queued once the queue is closed (for a task torn down
@@ -204,7 +204,7 @@ impl<A: Actor> Queue<A> {
 
     /// Messages queued and not yet taken by the run loop.
     pub(crate) fn len(&self) -> usize {
-        self.capacity.saturating_sub(self.permits.available_permits()) + self.borrowed.load(Ordering::Relaxed)
+        self.capacity.saturating_sub(self.room.free()) + self.borrowed.load(Ordering::Relaxed)
     }
 
     /// Waits for a signal without taking messages: how a failed supervised
@@ -235,7 +235,7 @@ impl<A: Actor> Queue<A> {
             n -= repaid;
         }
         if n > 0 {
-            self.permits.add_permits(n);
+            self.room.give(n);
         }
     }
 
