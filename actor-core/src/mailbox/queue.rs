@@ -39,6 +39,9 @@ pub(crate) struct Queue<A: Actor> {
     room: Room,
     capacity: usize,
     signalled: AtomicBool,
+    /// Set when the queue was closed while empty: nothing can ever be
+    /// taken from it again, and the run loop learns so without the lock.
+    sealed: AtomicBool,
     /// Permits borrowed by notices pushed past the bound (`push_notice`),
     /// repaid before any permit goes back to senders.
     borrowed: AtomicUsize,
@@ -76,6 +79,7 @@ impl<A: Actor> Queue<A> {
             room: Room::new(capacity),
             capacity,
             signalled: AtomicBool::new(false),
+            sealed: AtomicBool::new(false),
             borrowed: AtomicUsize::new(0),
         }
     }
@@ -180,6 +184,11 @@ impl<A: Actor> Queue<A> {
         }
         let mut state = self.lock();
         state.closed = true;
+        if state.head.is_none() {
+            // `items` is empty whenever `head` is, and nothing is pushed
+            // once `closed` is set.
+            self.sealed.store(true, Ordering::Release);
+        }
         let parked = state.parked.take();
         drop(state);
         self.room.close();
@@ -244,6 +253,10 @@ impl<A: Actor> Queue<A> {
     /// there is nothing to do.
     fn poll_refill(&self, batch: &mut VecDeque<Envelope<A>>, cx: &mut TaskContext<'_>) -> Poll<Refill<A>> {
         debug_assert!(batch.is_empty());
+        if self.sealed.load(Ordering::Acquire) {
+            // The usual end of a graceful stop: closed with nothing queued.
+            return Poll::Ready(Refill::Closed);
+        }
         let mut state = self.lock();
         if let Some(oldest) = state.head.take() {
             std::mem::swap(&mut state.items, batch);
