@@ -153,16 +153,18 @@ mod ended {
 
 impl Waiters {
     fn push(&mut self, waiter: Waiter) {
-        *self = match (std::mem::take(self), waiter) {
-            (Waiters::None, Waiter::Task(waker)) => Waiters::Task(waker),
-            (Waiters::None, notice) => Waiters::Many(vec![notice]),
-            (Waiters::Task(first), waiter) => Waiters::Many(vec![Waiter::Task(first), waiter]),
-            (Waiters::Many(mut all), waiter) => {
-                all.push(waiter);
-                Waiters::Many(all)
+        match (self, waiter) {
+            // The usual case, in place: one task waiting for the stop.
+            (this @ Waiters::None, Waiter::Task(waker)) => *this = Waiters::Task(waker),
+            (Waiters::Many(all), waiter) => all.push(waiter),
+            (this, waiter) => {
+                *this = match std::mem::take(this) {
+                    Waiters::None => Waiters::Many(vec![waiter]),
+                    Waiters::Task(first) => Waiters::Many(vec![Waiter::Task(first), waiter]),
+                    Waiters::Many(_) | Waiters::Ended(_) => unreachable!("nobody waits for an actor that has ended"),
+                }
             }
-            (Waiters::Ended(_), _) => unreachable!("nobody waits for an actor that has ended"),
-        };
+        }
     }
 
     fn has_task(&self, waker: &Waker) -> bool {
@@ -172,20 +174,6 @@ impl Waiters {
             Waiters::Many(all) => all.iter().any(|w| matches!(w, Waiter::Task(t) if t.will_wake(waker))),
             Waiters::Ended(_) => false,
         }
-    }
-}
-
-impl IntoIterator for Waiters {
-    type Item = Waiter;
-    type IntoIter = std::iter::Chain<std::option::IntoIter<Waiter>, std::vec::IntoIter<Waiter>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        let (one, many) = match self {
-            Waiters::None | Waiters::Ended(_) => (None, Vec::new()),
-            Waiters::Task(waker) => (Some(Waiter::Task(waker)), Vec::new()),
-            Waiters::Many(all) => (None, all),
-        };
-        one.into_iter().chain(many)
     }
 }
 
@@ -282,10 +270,16 @@ impl Cell {
         // is in `waiters`) or finds the flag set.
         self.counters.set_ended(code);
         drop(guard);
-        for waiter in waiters {
-            match waiter {
-                Waiter::Task(waker) => waker.wake(),
-                Waiter::Notice(notice) => notice(self.id, for_notices.as_ref().expect("taken for notices")),
+        match waiters {
+            Waiters::None | Waiters::Ended(_) => {}
+            Waiters::Task(waker) => waker.wake(),
+            Waiters::Many(all) => {
+                for waiter in all {
+                    match waiter {
+                        Waiter::Task(waker) => waker.wake(),
+                        Waiter::Notice(notice) => notice(self.id, for_notices.as_ref().expect("taken for notices")),
+                    }
+                }
             }
         }
     }
