@@ -7,6 +7,7 @@ extern crate self as actor_core;
 mod actor;
 mod actor_ref;
 mod cell;
+mod census;
 mod context;
 mod deadlock;
 mod envelope;

@@ -2,8 +2,8 @@
 
 use std::any::type_name;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -14,6 +14,7 @@ use tracing::Instrument;
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
+use crate::census::Census;
 use crate::context::Context;
 use crate::flight::Recorder;
 use crate::id::{ActorId, IdHasher};
@@ -56,16 +57,18 @@ pub struct ActorSystem {
     inner: Arc<SystemInner>,
 }
 
+/// Aligned to 128 bytes so that its fields, read by every spawn and every
+/// handler, do not share a cache line with the `Arc`'s counts, which every
+/// actor writes when it takes and drops its handle on the system, often
+/// from another core.
+#[repr(align(128))]
 struct SystemInner {
     /// Unique in the process: which graph of waits its actors' asks enter.
     id: u64,
     handle: Handle,
-    /// Root actors, for `shutdown`: pushed at spawn, never removed at stop
-    /// (nothing on the stop path), compacted when the list has doubled
-    /// since the last pass. A weak entry is 16 bytes and keeps no actor
-    /// alive (only, until the next pass, a stopped actor's shared memory).
-    roots: Mutex<Roots>,
-    live: AtomicUsize,
+    /// How many actors are alive, and the root actors (for `shutdown`),
+    /// in per-thread shards.
+    census: Census,
     shutting_down: AtomicBool,
     dead_letters: broadcast::Sender<DeadLetter>,
     dead_letter_count: AtomicU64,
@@ -146,17 +149,14 @@ impl ActorSystem {
         ));
         let id = shared.cell.id;
         let actor_ref = ActorRef::counted(shared.clone());
-        self.inner.live.fetch_add(1, Ordering::Relaxed);
         if let Some(observed) = &self.inner.observed {
             let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
             observed.insert(id, weak);
         }
-        if is_root {
-            // Downgraded directly: going through a cloned `Arc<dyn Lane>`
-            // costs two more atomic operations per actor.
-            let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
-            self.inner.roots.lock().unwrap_or_else(PoisonError::into_inner).push(weak);
-        }
+        // Downgraded directly: going through a cloned `Arc<dyn Lane>` costs
+        // two more atomic operations per actor.
+        let root = is_root.then(|| Arc::downgrade(&shared) as Weak<dyn Lane>);
+        self.inner.census.spawned(root);
         if self.inner.shutting_down.load(Ordering::SeqCst) {
             shared.signal(Signal::Shutdown);
         }
@@ -175,7 +175,7 @@ impl ActorSystem {
 
     /// Called by an actor's run loop once it has terminated.
     pub(crate) fn forget(&self, id: ActorId) {
-        self.inner.live.fetch_sub(1, Ordering::Relaxed);
+        self.inner.census.ended();
         if let Some(observed) = &self.inner.observed {
             observed.remove(&id);
         }
@@ -210,15 +210,7 @@ impl ActorSystem {
     pub fn stats(&self) -> SystemStats {
         let lanes: Vec<Arc<dyn Lane>> = match &self.inner.observed {
             Some(observed) => observed.iter().filter_map(|e| e.value().upgrade()).collect(),
-            None => self
-                .inner
-                .roots
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .live
-                .iter()
-                .filter_map(Weak::upgrade)
-                .collect(),
+            None => self.inner.census.roots(),
         };
         let actors = lanes.iter().filter(|l| !l.cell().is_terminated()).map(|l| l.stats()).collect();
         SystemStats { actors, live: self.actor_count(), dead_letters: self.dead_letter_count() }
@@ -229,6 +221,11 @@ impl ActorSystem {
     }
 
     /// The system's id, unique in the process.
+    #[cfg(test)]
+    pub(crate) fn inner_census(&self) -> &Census {
+        &self.inner.census
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.inner.id
     }
@@ -239,7 +236,7 @@ impl ActorSystem {
 
     /// How many actors are alive (spawned and not yet terminated).
     pub fn actor_count(&self) -> usize {
-        self.inner.live.load(Ordering::Relaxed)
+        self.inner.census.live()
     }
 
     /// Subscribes to the messages that could not be delivered from now on.
@@ -299,15 +296,7 @@ impl ActorSystem {
     /// warning names how many remain).
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let roots: Vec<Arc<dyn Lane>> = self
-            .inner
-            .roots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .live
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
+        let roots = self.inner.census.roots();
         for root in &roots {
             root.signal(Signal::Shutdown);
         }
@@ -318,22 +307,6 @@ impl ActorSystem {
                 "actor system shutdown timed out; some actors are still running"
             );
         }
-    }
-}
-
-/// The root actors, weakly held; see `SystemInner::roots`.
-struct Roots {
-    live: Vec<Weak<dyn Lane>>,
-    compact_at: usize,
-}
-
-impl Roots {
-    fn push(&mut self, root: Weak<dyn Lane>) {
-        if self.live.len() >= self.compact_at {
-            self.live.retain(|r| r.strong_count() > 0);
-            self.compact_at = (self.live.len() * 2).max(64);
-        }
-        self.live.push(root);
     }
 }
 
@@ -422,8 +395,7 @@ impl SystemBuilder {
                     NEXT.fetch_add(1, Ordering::Relaxed)
                 },
                 handle,
-                roots: Mutex::new(Roots { live: Vec::new(), compact_at: 64 }),
-                live: AtomicUsize::new(0),
+                census: Census::new(),
                 shutting_down: AtomicBool::new(false),
                 dead_letters,
                 dead_letter_count: AtomicU64::new(0),
