@@ -128,18 +128,9 @@ impl<A: Actor> Drop for Running<A> {
         let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         let shared = self.ctx.shared();
         shared.mailbox.close();
-        let cell = &shared.cell;
-        for env in self.inbox.take_batch().into_iter().chain(shared.mailbox.drain_closed()) {
-            cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
-        }
-        let actor = self.actor.take();
-        let extra = self.extra.take();
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            drop(actor);
-            drop(extra);
-            self.ctx.release();
-        }));
+        let left = self.inbox.take_batch().into_iter().chain(shared.mailbox.drain_closed());
+        report_dropped(shared, left);
+        let _ = self.drop_state();
         terminated(self.ctx.shared(), StopReason::Killed);
     }
 }
@@ -467,14 +458,7 @@ impl<A: Actor> Running<A> {
     /// count on what the actor held being released).
     fn finish(&mut self, mut reason: StopReason) {
         debug_assert!(self.slot.is_empty());
-        let actor = self.actor.take();
-        let extra = self.extra.take();
-        let dropped = catch_unwind(AssertUnwindSafe(|| {
-            drop(actor);
-            drop(extra);
-            self.ctx.release();
-        }));
-        if let Err(payload) = dropped {
+        if let Err(payload) = self.drop_state() {
             let err = self.panic_error(&*payload, None);
             tracing::error!(error = %err, "dropping the actor's state panicked");
             if reason.is_normal() {
@@ -484,16 +468,24 @@ impl<A: Actor> Running<A> {
         terminated(self.ctx.shared(), reason);
     }
 
+    /// Drops the actor's state and what else this incarnation's owner
+    /// held (the factory, the context's extras), catching a panic.
+    fn drop_state(&mut self) -> std::thread::Result<()> {
+        let actor = self.actor.take();
+        let extra = self.extra.take();
+        catch_unwind(AssertUnwindSafe(|| {
+            drop(actor);
+            drop(extra);
+            self.ctx.release();
+        }))
+    }
+
     /// Closes the mailbox and reports what is still queued as dead letters.
     fn refuse_queued(&mut self) {
         let shared = self.ctx.shared();
-        let cell = &shared.cell;
         // After the close no message can be added, so this drain is complete.
         shared.mailbox.close();
-        for env in self.inbox.drain(&shared.mailbox) {
-            cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
-        }
+        report_dropped(shared, self.inbox.drain(&shared.mailbox));
     }
 
     /// Ends the current incarnation: its tasks, its children (first), then
@@ -549,6 +541,15 @@ impl<A: Actor> Running<A> {
                 Poll::Ready(())
             }
         }
+    }
+}
+
+/// Reports messages that will never be handled as dead letters, then drops
+/// them (a payload's destructor may panic).
+fn report_dropped<A: Actor>(shared: &Shared<A>, envs: impl Iterator<Item = crate::envelope::Envelope<A>>) {
+    for env in envs {
+        shared.cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
     }
 }
 

@@ -274,6 +274,16 @@ mod tests {
         Pin::new(take).poll(&mut TaskContext::from_waker(&waker))
     }
 
+    /// Fills a room of one place and queues two senders, oldest first.
+    fn two_waiting(room: &Room) -> (Take<'_>, Arc<Flag>, Take<'_>, Arc<Flag>) {
+        room.try_take().unwrap();
+        let (first, second) = (Arc::<Flag>::default(), Arc::<Flag>::default());
+        let (mut a, mut b) = (room.take(), room.take());
+        assert!(poll(&mut a, &first).is_pending());
+        assert!(poll(&mut b, &second).is_pending());
+        (a, first, b, second)
+    }
+
     #[test]
     fn places_are_counted_and_closing_refuses_further_takes() {
         let room = Room::new(2);
@@ -311,11 +321,7 @@ mod tests {
     #[test]
     fn a_woken_waiter_whose_place_was_taken_keeps_its_turn() {
         let room = Room::new(1);
-        room.try_take().unwrap();
-        let (first, second) = (Arc::<Flag>::default(), Arc::<Flag>::default());
-        let (mut a, mut b) = (room.take(), room.take());
-        assert!(poll(&mut a, &first).is_pending());
-        assert!(poll(&mut b, &second).is_pending());
+        let (mut a, first, _b, second) = two_waiting(&room);
         room.give(1);
         assert!(first.woken());
         // A sender that never waited takes the place before `a` runs.
@@ -330,12 +336,7 @@ mod tests {
     #[test]
     fn a_woken_waiter_that_gives_up_passes_the_wake_up_on() {
         let room = Room::new(1);
-        room.try_take().unwrap();
-        let (first, second) = (Arc::<Flag>::default(), Arc::<Flag>::default());
-        let mut a = room.take();
-        let mut b = room.take();
-        assert!(poll(&mut a, &first).is_pending());
-        assert!(poll(&mut b, &second).is_pending());
+        let (a, first, mut b, second) = two_waiting(&room);
         room.give(1);
         assert!(first.woken());
         drop(a);
@@ -346,14 +347,10 @@ mod tests {
     #[test]
     fn a_waiter_that_gives_up_before_its_turn_leaves_the_line() {
         let room = Room::new(1);
-        room.try_take().unwrap();
-        let (first, second) = (Arc::<Flag>::default(), Arc::<Flag>::default());
-        let mut a = room.take();
-        let mut b = room.take();
-        assert!(poll(&mut a, &first).is_pending());
-        assert!(poll(&mut b, &second).is_pending());
+        let (a, first, mut b, second) = two_waiting(&room);
         drop(a);
         room.give(1);
+        assert!(!first.woken(), "the sender that left is not woken");
         assert!(second.woken(), "the place went to the next one still waiting");
         assert_eq!(poll(&mut b, &second), Poll::Ready(Ok(())));
     }
