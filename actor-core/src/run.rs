@@ -59,12 +59,12 @@ pub(crate) fn run<A: Actor>(
 }
 
 struct Running<A: Actor> {
-    // Declared first: fields are dropped in declaration order, so a handler
-    // future still in the slot is dropped before the actor and context it
-    // borrows, even if this task is torn down mid-handler.
+    // A handler future still in the slot borrows the actor and the context:
+    // `Drop` clears the slot first when the task is torn down mid-handler
+    // (and, declared first, it would be dropped first anyway).
     // In place, not boxed: one allocation less per actor, and the task it
-    // grows was rounded up to 128 bytes anyway. It only ever moves empty
-    // (into `finish`).
+    // grows was rounded up to 128 bytes anyway. It only moves while empty:
+    // `Running` is built, and moved into the task, before the first poll.
     slot: Slot,
     ctx: Context<A>,
     /// The actor's state; `None` once it has been dropped at the end,
