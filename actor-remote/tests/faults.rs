@@ -331,28 +331,6 @@ async fn asks_written_directly_keep_their_place_behind_a_full_socket() {
     .await;
 }
 
-/// Sends the first `Terminated` it sees.
-struct Watcher(Option<tokio::sync::oneshot::Sender<(Terminated, Instant)>>);
-impl Actor for Watcher {
-    type Error = std::convert::Infallible;
-}
-struct Watch(ActorRef<Counter>);
-impl Message for Watch {
-    type Reply = ();
-}
-impl Handler<Watch> for Watcher {
-    async fn handle(&mut self, Watch(target): Watch, ctx: &mut Context<Self>) {
-        ctx.monitor(&target);
-    }
-}
-impl Handler<Terminated> for Watcher {
-    async fn handle(&mut self, t: Terminated, _: &mut Context<Self>) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send((t, Instant::now()));
-        }
-    }
-}
-
 fn signal(child: &Child, signal: &str) {
     let pid = child.id().expect("the child runs").to_string();
     let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
@@ -369,9 +347,12 @@ async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Dur
     let peer = node.connect(&address).await.unwrap();
     let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();
     assert_eq!(counter.add(1).await.unwrap(), 1);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let watcher = node.system().spawn(Watcher(Some(tx)));
-    watcher.ask(Watch(counter.clone())).await.unwrap();
+    let watching = support::watch(node.system(), &counter).await;
+    // Stamped when the notice arrives, not when this task gets to it.
+    let noticed = tokio::spawn(async move {
+        let notice = watching.terminated().await;
+        (notice, Instant::now())
+    });
     assert_eq!(counter.add(1).await.unwrap(), 2, "the watch has reached the peer");
     let asks: Vec<_> = (0..in_flight)
         .map(|_| {
@@ -392,7 +373,8 @@ async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Dur
         assert!(result.unwrap_err().is_node_down());
         last = last.max(when.duration_since(at));
     }
-    let (notice, when) = tokio::time::timeout(Duration::from_secs(15), rx).await.expect("the monitor fired").unwrap();
+    let (notice, when) =
+        tokio::time::timeout(Duration::from_secs(15), noticed).await.expect("the monitor fired").unwrap();
     assert!(matches!(notice.reason, StopReason::NodeDown), "{:?}", notice.reason);
     if fault == "-STOP" {
         signal(&child, "-CONT");
