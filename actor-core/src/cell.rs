@@ -3,7 +3,7 @@
 //! allocation.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -218,7 +218,7 @@ impl Cell {
     /// closed: a `register` either sees the actor closed and takes its name
     /// back, or marked it before the fence here, so this sees the mark.
     pub(crate) fn forget_names(&self) {
-        fence(Ordering::SeqCst);
+        crate::sync::fence(crate::sync::Ordering::SeqCst);
         if self.counters.is_named() {
             self.system.registry().forget(self.id);
         }

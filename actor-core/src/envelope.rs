@@ -21,7 +21,7 @@
 use std::any::{TypeId, type_name};
 use std::cell::Cell as StdCell;
 use std::future::Future;
-use std::marker::PhantomData;
+use std::marker::{PhantomData, PhantomPinned};
 use std::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -249,12 +249,20 @@ type PollFn = unsafe fn(*mut u8, &mut TaskContext<'_>) -> Poll<()>;
 /// pinned where it stands: `put`'s contract forbids moving the slot until it
 /// is empty again, so the run loop may move an *empty* slot along with the
 /// actor's other state (which `Pin` could not express).
+///
+/// The slot is `!Unpin`, like the futures it holds: a future built in place
+/// may point into its own bytes, and a `&mut` to an `!Unpin` value does not
+/// claim those bytes exclusively (the rule that every pinned, self-referential
+/// future relies on, and that Miri checks). That is what lets the run loop
+/// reach the slot through `&mut` on every poll while the future inside keeps
+/// pointers into itself and into the actor's other fields.
 pub(crate) struct Slot {
     buf: SlotBuf,
     poll: Option<PollFn>,
     drop: unsafe fn(*mut u8),
     // The slot may hold a future that is `Send` but not `Sync`.
     _not_sync: PhantomData<StdCell<()>>,
+    _pinned: PhantomPinned,
 }
 
 /// Polls the `F` stored at `ptr`.
@@ -283,7 +291,21 @@ unsafe fn drop_nothing(_: *mut u8) {}
 
 impl Slot {
     pub(crate) fn new() -> Self {
-        Slot { buf: SlotBuf(MaybeUninit::uninit()), poll: None, drop: drop_nothing, _not_sync: PhantomData }
+        Slot {
+            buf: SlotBuf(MaybeUninit::uninit()),
+            poll: None,
+            drop: drop_nothing,
+            _not_sync: PhantomData,
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// Where the future lives. A raw pointer taken without a reference in
+    /// between: a `&mut` to the buffer (`MaybeUninit::as_mut_ptr` takes one)
+    /// would claim all 128 bytes exclusively and so invalidate the pointers
+    /// the future keeps into itself across polls.
+    fn buf_ptr(&mut self) -> *mut u8 {
+        (&raw mut self.buf).cast::<u8>()
     }
 
     /// Whether a future is stored.
@@ -302,7 +324,7 @@ impl Slot {
     pub(crate) unsafe fn put<F: Future<Output = ()> + Send>(&mut self, fut: F) {
         let this = self;
         this.clear_in_place();
-        let ptr = this.buf.0.as_mut_ptr().cast::<u8>();
+        let ptr = this.buf_ptr();
         if size_of::<F>() <= SLOT_BYTES && align_of::<F>() <= align_of::<SlotBuf>() {
             // SAFETY: the buffer is large and aligned enough for `F`, and the
             // previous occupant (if any) was dropped just above.
@@ -328,7 +350,7 @@ impl Slot {
         // SAFETY: `poll` was stored by `put` together with a live future of
         // the type it expects, at this address, which has not moved since
         // (`put`'s contract).
-        let ready = unsafe { poll(this.buf.0.as_mut_ptr().cast(), cx) };
+        let ready = unsafe { poll(this.buf_ptr(), cx) };
         if ready.is_ready() {
             this.clear_in_place();
         }
@@ -346,7 +368,7 @@ impl Slot {
             let drop = std::mem::replace(&mut self.drop, drop_nothing);
             // SAFETY: `drop` matches the live future that `put` stored here,
             // and `poll` is now `None`, so it is never touched again.
-            unsafe { drop(self.buf.0.as_mut_ptr().cast()) };
+            unsafe { drop(self.buf_ptr()) };
         }
     }
 }

@@ -16,6 +16,8 @@ mod flight;
 mod id;
 pub mod mailbox;
 mod message;
+#[cfg(all(test, loom))]
+mod models;
 mod monitor;
 mod pool;
 mod registry;
@@ -25,6 +27,7 @@ mod reply;
 mod run;
 mod stats;
 pub mod supervision;
+mod sync;
 mod system;
 #[cfg(feature = "test-util")]
 pub mod testkit;

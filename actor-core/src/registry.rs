@@ -168,8 +168,9 @@ impl ActorSystem {
         // The actor may have begun to stop since the check above, and its
         // names may already have been freed, before this one was added:
         // take it out again rather than keep a stopped actor registered.
-        // (The fence pairs with the one in `Cell::forget_names`.)
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        // (The fence pairs with the one in `Cell::forget_names`; loom model:
+        // `models::a_registration_racing_the_actors_end_never_outlives_it`.)
+        crate::sync::fence(crate::sync::Ordering::SeqCst);
         if !actor.is_alive() {
             self.registry().remove(&name, Some(actor.id()));
             return Err(stopped(name));

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::future::poll_fn;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
@@ -34,6 +35,7 @@ pub(crate) fn run<A: Actor>(
         factory.map(|factory| Box::new(Extra { factory: Some(factory), pending: VecDeque::new(), child_exit: None }));
     let mut running = Running {
         slot: Slot::new(),
+        shared: ctx.shared().clone(),
         ctx,
         actor: Some(actor),
         inbox: Inbox::new(),
@@ -47,7 +49,7 @@ pub(crate) fn run<A: Actor>(
     // state, against 256 like this).
     async move {
         let (reason, stopped) = running.live().await;
-        debug_assert!(running.slot.is_empty(), "the slot moves with `running`, so it must be empty");
+        debug_assert!(running.slot.is_empty(), "a hook or handler outlived its incarnation");
         // Stops for good: refuse and report what is queued, then end the
         // incarnation (unless `fail_over` already did).
         running.refuse_queued();
@@ -58,6 +60,20 @@ pub(crate) fn run<A: Actor>(
     }
 }
 
+/// The state of an actor's task.
+///
+/// **Borrows while a future is in the slot.** The handler or hook in `slot`
+/// holds `&mut` borrows of `actor` and `ctx` (and a hook, of `started` or
+/// the boxed `Extra::child_exit`) for as long as it runs. While
+/// `busy` is not `Idle`, the loop therefore touches only the other fields:
+/// `slot` itself, `busy`, `inbox`, `shared` (its own reference to the
+/// actor's shared block, so that it never reads `ctx`) and, between hooks,
+/// `extra.pending`. `Running` is `!Unpin` (through `Slot`) and lives in the
+/// task's pinned state from its first poll on, so the `&mut Running` the
+/// loop works through is not an exclusive claim over the fields the future
+/// borrows: the aliasing model treats it like a pointer to pinned state.
+/// Miri checks this under Stacked and Tree Borrows (see ARCHITECTURE.md,
+/// "Unsafe code").
 struct Running<A: Actor> {
     // A handler future still in the slot borrows the actor and the context:
     // `Drop` clears the slot first when the task is torn down mid-handler
@@ -66,6 +82,9 @@ struct Running<A: Actor> {
     // grows was rounded up to 128 bytes anyway. It only moves while empty:
     // `Running` is built, and moved into the task, before the first poll.
     slot: Slot,
+    /// The actor's shared block (the same one `ctx` holds), for the loop's
+    /// own use while a handler borrows `ctx`.
+    shared: Arc<Shared<A>>,
     ctx: Context<A>,
     /// The actor's state; `None` once it has been dropped at the end,
     /// before those waiting for the end are told.
@@ -126,12 +145,12 @@ impl<A: Actor> Drop for Running<A> {
         }
         // The handler's future borrows the actor: it goes first.
         let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
-        let shared = self.ctx.shared();
+        let shared = &*self.shared;
         shared.mailbox.close();
         let left = self.inbox.take_batch().into_iter().chain(shared.mailbox.drain_closed());
         report_dropped(shared, left);
         let _ = self.drop_state();
-        terminated(self.ctx.shared(), StopReason::Killed);
+        terminated(&self.shared, StopReason::Killed);
     }
 }
 
@@ -184,20 +203,20 @@ impl<A: Actor> Running<A> {
     async fn fail_over(&mut self, reason: StopReason) -> Option<StopReason> {
         self.end_incarnation(&reason).await;
         if !matches!(reason, StopReason::Restart) {
-            let cell = &self.ctx.shared().cell;
+            let cell = &self.shared.cell;
             let Some(parent) = &cell.parent else { return Some(reason) };
             parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), true)));
             tracing::warn!(%reason, "supervised actor failed; waiting for its supervisor");
             // A graceful stop asked while waiting ends the actor here. One
             // asked before the failure does not: the restarted incarnation
             // handles what is queued, then stops, as it would have.
-            let stop_counts = !self.ctx.shared().mailbox.is_closed();
+            let stop_counts = !self.shared.mailbox.is_closed();
             'decision: loop {
-                poll_fn(|cx| self.ctx.shared().mailbox.poll_signal(cx, stop_counts)).await;
-                if stop_counts && self.ctx.shared().mailbox.is_closed() {
+                poll_fn(|cx| self.shared.mailbox.poll_signal(cx, stop_counts)).await;
+                if stop_counts && self.shared.mailbox.is_closed() {
                     return Some(reason);
                 }
-                let mut signals = self.ctx.shared().mailbox.take_signals();
+                let mut signals = self.shared.mailbox.take_signals();
                 while let Some(signal) = signals.pop_front() {
                     match signal {
                         Signal::Restart => {
@@ -224,7 +243,7 @@ impl<A: Actor> Running<A> {
             Ok(fresh) => {
                 drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
-                self.ctx.shared().cell.counters.restarted();
+                self.shared.cell.counters.restarted();
                 tracing::debug!("actor restarted");
                 None
             }
@@ -240,10 +259,12 @@ impl<A: Actor> Running<A> {
         let Running { slot, ctx, actor, started, .. } = self;
         let put = catch_unwind(AssertUnwindSafe(|| {
             let fut = actor.as_mut().expect(LIVE).on_start(ctx);
-            // SAFETY: `actor`, `ctx` and `started` are touched by nobody but
-            // the hook until the slot is empty again: `poll_serve` only polls
-            // the slot while `busy`. The slot does not move meanwhile (see
-            // `poll_serve`).
+            // SAFETY: `actor`, `ctx` and `started` are fields of `Running`,
+            // touched by nobody but the hook until the slot is empty again
+            // (see `Running`: while `busy`, the loop reaches only other
+            // fields). They and the slot stay in place, alive, until then:
+            // `Running` does not move once polled, and if it is dropped
+            // first, its `Drop` clears the slot before anything else.
             unsafe { put_hook(slot, started, fut) }
         }));
         match put {
@@ -262,8 +283,10 @@ impl<A: Actor> Running<A> {
         let mut handled = 0;
         loop {
             if !matches!(self.busy, Busy::Idle) {
+                // While the future runs, `ctx` and `actor` are its alone:
+                // everything here goes through other fields.
                 let slot = &mut self.slot;
-                let me = self.ctx.shared().cell.me();
+                let me = self.shared.cell.me();
                 let polled = reply::in_handler(me, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx))));
                 let busy = std::mem::replace(&mut self.busy, Busy::Idle);
                 match (polled, busy) {
@@ -277,7 +300,7 @@ impl<A: Actor> Running<A> {
                         }
                     }
                     (Ok(Poll::Ready(())), Busy::Handling(_) | Busy::Idle) => {
-                        self.ctx.shared().cell.counters.handled();
+                        self.shared.cell.counters.handled();
                         if let Some(reason) = self.ctx.take_stop_now() {
                             return Poll::Ready(Served::Stop(reason));
                         }
@@ -296,7 +319,7 @@ impl<A: Actor> Running<A> {
                         }
                     }
                     (Err(payload), Busy::Handling(message_type)) => {
-                        self.ctx.shared().cell.counters.handled();
+                        self.shared.cell.counters.handled();
                         return Poll::Ready(Served::Panicked(payload, message_type()));
                     }
                     (Err(payload), Busy::ChildHook) => {
@@ -321,7 +344,7 @@ impl<A: Actor> Running<A> {
                 }
                 continue;
             }
-            match self.inbox.poll_next(&self.ctx.shared().mailbox, cx) {
+            match self.inbox.poll_next(&self.shared.mailbox, cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Next::Closed) => return Poll::Ready(Served::Stop(StopReason::Normal)),
                 Poll::Ready(Next::Signals) => {
@@ -331,28 +354,28 @@ impl<A: Actor> Running<A> {
                 }
                 Poll::Ready(Next::Message(env)) => {
                     let message_type = env.message_type_fn();
-                    let me = self.ctx.shared().cell.me();
+                    let me = self.shared.cell.me();
                     let Running { slot, ctx, actor, .. } = self;
                     let started = reply::in_handler(me, || {
                         catch_unwind(AssertUnwindSafe(|| {
-                            // SAFETY: `actor` and `ctx` are fields of `self`,
-                            // which lives in this task's pinned state for the
-                            // whole run loop. Until the slot is cleared (the
-                            // future completes above, or `panicked` clears it)
-                            // nothing touches them but the future: while
-                            // `busy`, this loop only polls `slot`, a disjoint
-                            // field. `Running` does not move meanwhile: it is
-                            // only borrowed by `serve`, inside the task's
-                            // pinned state, and `serve` returns only with the
-                            // slot empty. If the task is dropped mid-handler,
-                            // `slot` is dropped first (field order).
+                            // SAFETY: `actor` and `ctx` are fields of
+                            // `Running`. Until the slot is empty again (the
+                            // future completes above, or `panicked` clears
+                            // it) nothing touches them but the future: while
+                            // `busy`, this loop reaches only other fields (see
+                            // `Running`). They and the slot stay in place,
+                            // alive, until then: `Running` sits in the task's
+                            // pinned state from its first poll, `serve`
+                            // returns only with the slot empty, and if the
+                            // task is dropped mid-handler, `Running`'s `Drop`
+                            // clears the slot before anything else.
                             unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot) }
                         }))
                     });
                     match started {
                         Ok(()) => self.busy = Busy::Handling(message_type),
                         Err(payload) => {
-                            self.ctx.shared().cell.counters.handled();
+                            self.shared.cell.counters.handled();
                             return Poll::Ready(Served::Panicked(payload, message_type()));
                         }
                     }
@@ -361,8 +384,10 @@ impl<A: Actor> Running<A> {
         }
     }
 
+    /// Builds the report of a panic, with the flight record. Reads `ctx`:
+    /// only with the slot empty.
     fn panic_error(&self, payload: &(dyn Any + Send), message_type: Option<&'static str>) -> PanicError {
-        let cell = &self.ctx.shared().cell;
+        let cell = &self.shared.cell;
         let err = PanicError::new(payload, cell.id, cell.actor_type, message_type);
         match self.ctx.flight_record() {
             Some(record) => err.with_record(record),
@@ -372,13 +397,14 @@ impl<A: Actor> Running<A> {
 
     /// After a handler panicked: fail its ask, ask `on_panic` what to do.
     async fn panicked(&mut self, payload: Payload, message_type: &'static str) -> Option<StopReason> {
-        let err = self.panic_error(&*payload, Some(message_type));
-        // Drop the poisoned future. A reply it still held is parked by its
-        // guard and completed with the panic just below.
-        let me = self.ctx.shared().cell.me();
+        // Drop the poisoned future first: it borrows `ctx`, which
+        // `panic_error` reads. A reply it still held is parked by its guard
+        // and completed with the panic just below.
+        let me = self.shared.cell.me();
         reply::in_handler(me, || {
             let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         });
+        let err = self.panic_error(&*payload, Some(message_type));
         reply::complete_orphans(&err);
         // A panic payload's destructor may itself panic.
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
@@ -400,7 +426,7 @@ impl<A: Actor> Running<A> {
     fn on_signals(&mut self) -> Option<StopReason> {
         let mut signals = match &mut self.extra {
             Some(extra) if !extra.pending.is_empty() => std::mem::take(&mut extra.pending),
-            _ => self.ctx.shared().mailbox.take_signals(),
+            _ => self.shared.mailbox.take_signals(),
         };
         while let Some(signal) = signals.pop_front() {
             match signal {
@@ -413,7 +439,7 @@ impl<A: Actor> Running<A> {
                 }
                 Signal::LinkExit(id, reason) => {
                     if let Some(trap) = self.ctx.exit_trap() {
-                        trap(self.ctx.shared(), Terminated { id, reason });
+                        trap(&self.shared, Terminated { id, reason });
                     } else if reason.is_abnormal() {
                         return Some(StopReason::Linked(Box::new(LinkedExit { id, reason })));
                     }
@@ -422,9 +448,7 @@ impl<A: Actor> Running<A> {
                     if !exit.awaiting_restart {
                         self.ctx.remove_child(exit.id);
                     }
-                    self.start_child_hook(exit);
-                    let extra = self.extra.as_mut().expect("start_child_hook makes it");
-                    extra.pending.extend(signals);
+                    self.start_child_hook(exit, signals);
                     return None;
                 }
             }
@@ -432,19 +456,23 @@ impl<A: Actor> Running<A> {
         None
     }
 
-    /// Puts `on_child_exit` in the slot, like `on_start`.
-    fn start_child_hook(&mut self, exit: ChildExit) {
+    /// Puts `on_child_exit` in the slot, like `on_start`; the signals after
+    /// the exit wait for it in `Extra::pending`.
+    fn start_child_hook(&mut self, exit: ChildExit, rest: VecDeque<Signal>) {
         let extra = self
             .extra
             .get_or_insert_with(|| Box::new(Extra { factory: None, pending: VecDeque::new(), child_exit: None }));
+        // Queued before the hook borrows `child_exit`: `Extra` is not touched
+        // again until the slot is empty.
+        extra.pending.extend(rest);
         let exit: &ChildExit = extra.child_exit.insert(exit);
         let Running { slot, ctx, actor, .. } = self;
-        let mut done = None;
         let put = catch_unwind(AssertUnwindSafe(|| {
             let fut = actor.as_mut().expect(LIVE).on_child_exit(ctx, exit);
             // SAFETY: as for `on_start` in `begin`; `exit` lives in the boxed
-            // `Extra`, which is only cleared once the slot is empty.
-            unsafe { put_hook(slot, &mut done, fut) }
+            // `Extra`, which is neither touched nor dropped before the slot
+            // is empty (`Drop` clears the slot before `drop_state`).
+            unsafe { slot.put(fut) }
         }));
         if put.is_ok() {
             self.busy = Busy::ChildHook;
@@ -465,7 +493,7 @@ impl<A: Actor> Running<A> {
                 reason = StopReason::Panicked(err);
             }
         }
-        terminated(self.ctx.shared(), reason);
+        terminated(&self.shared, reason);
     }
 
     /// Drops the actor's state and what else this incarnation's owner
@@ -482,7 +510,7 @@ impl<A: Actor> Running<A> {
 
     /// Closes the mailbox and reports what is still queued as dead letters.
     fn refuse_queued(&mut self) {
-        let shared = self.ctx.shared();
+        let shared = &*self.shared;
         // After the close no message can be added, so this drain is complete.
         shared.mailbox.close();
         report_dropped(shared, self.inbox.drain(&shared.mailbox));
@@ -502,35 +530,25 @@ impl<A: Actor> Running<A> {
             Box::pin(stop_children(children)).await;
         }
 
-        if self.put_on_stop(reason) {
-            poll_fn(|cx| self.poll_on_stop(cx)).await;
-        }
+        self.put_on_stop(reason.clone());
+        poll_fn(|cx| self.poll_on_stop(cx)).await;
         // Tasks started by `on_stop` itself die with this incarnation too.
         self.ctx.abort_tasks();
     }
 
-    /// Puts `on_stop` in the slot; false if building its future panicked
-    /// (which is logged).
-    fn put_on_stop(&mut self, reason: &StopReason) -> bool {
+    /// Puts `on_stop` in the slot. The hook's future owns the reason it
+    /// borrows (a clone: an `Arc` at most), so that nothing it points to
+    /// lives outside `Running`, even if the task is dropped mid-hook.
+    fn put_on_stop(&mut self, reason: StopReason) {
         let Running { slot, ctx, actor, .. } = self;
-        let put = catch_unwind(AssertUnwindSafe(|| {
-            let fut = actor.as_mut().expect(LIVE).on_stop(ctx, reason);
-            // SAFETY: as for `on_start` in `begin`; `reason` is borrowed
-            // from our caller, which awaits the hook before letting go of
-            // it, and the slot is never left holding the hook (see
-            // `poll_on_stop`).
-            unsafe { slot.put(fut) }
-        }));
-        match put {
-            Ok(()) => true,
-            Err(payload) => {
-                tracing::error!(error = %self.panic_error(&*payload, None), "on_stop panicked");
-                false
-            }
-        }
+        let actor = actor.as_mut().expect(LIVE);
+        let fut = async move { actor.on_stop(ctx, &reason).await };
+        // SAFETY: as for `on_start` in `begin`.
+        unsafe { slot.put(fut) }
     }
 
-    /// Drives `on_stop` to its end, catching (and logging) a panic.
+    /// Drives `on_stop` to its end, catching (and logging) a panic, also
+    /// one in the hook's synchronous part, which runs at the first poll.
     fn poll_on_stop(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
         match catch_unwind(AssertUnwindSafe(|| self.slot.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
@@ -594,7 +612,8 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
 
 /// Puts a lifecycle hook's future in the slot, where handlers run: no
 /// allocation, and no room for the hook's state in every actor's task (a
-/// task is as large as its largest await). Its output lands in `out`.
+/// task is as large as its largest await). Its output lands in `out`, which
+/// must therefore outlive the slot's occupant like everything `fut` borrows.
 ///
 /// # Safety
 ///

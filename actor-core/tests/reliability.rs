@@ -53,6 +53,11 @@ impl XorShift {
     }
 }
 
+/// Counts scaled down under Miri, an interpreter: the same paths, fewer times.
+const fn scaled(n: usize) -> usize {
+    if cfg!(miri) { n / 100 } else { n }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_100_000_queued_messages_accounts_for_every_one() {
     let system = ActorSystem::new();
@@ -62,7 +67,7 @@ async fn shutdown_with_100_000_queued_messages_accounts_for_every_one() {
             system.spawn_with(Tally { handled: handled.clone() }, SpawnOptions::new().mailbox(Mailbox::unbounded()))
         })
         .collect();
-    for _ in 0..25_000 {
+    for _ in 0..scaled(25_000) {
         for actor in &actors {
             actor.try_tell(Tick).unwrap();
         }
@@ -70,7 +75,7 @@ async fn shutdown_with_100_000_queued_messages_accounts_for_every_one() {
     system.shutdown().await;
     let handled = handled.load(Ordering::SeqCst);
     let dead = system.dead_letter_count();
-    assert_eq!(handled + dead, 100_000, "handled {handled} + dead letters {dead}");
+    assert_eq!(handled + dead, 4 * scaled(25_000) as u64, "handled {handled} + dead letters {dead}");
     assert_eq!(system.actor_count(), 0);
 }
 
@@ -79,7 +84,9 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
     std::panic::set_hook(Box::new(|_| {}));
     let system = ActorSystem::new();
     let counter = Arc::new(AtomicU64::new(0));
-    let doomed: Arc<Vec<_>> = Arc::new((0..10_000).map(|_| system.spawn(Tally { handled: counter.clone() })).collect());
+    let doomed_count = scaled(10_000) as u64;
+    let doomed: Arc<Vec<_>> =
+        Arc::new((0..doomed_count).map(|_| system.spawn(Tally { handled: counter.clone() })).collect());
     let healthy: Arc<Vec<_>> = Arc::new((0..100).map(|_| system.spawn(Tally { handled: counter.clone() })).collect());
 
     let (answered, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -90,8 +97,8 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
         let failed = failed.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-            for _ in 0..20_000 {
-                let target = &doomed[(rng.next() % 10_000) as usize];
+            for _ in 0..scaled(20_000) {
+                let target = &doomed[(rng.next() % doomed_count) as usize];
                 let panic = rng.next().is_multiple_of(2);
                 match target.ask(MaybePanic(panic)).timeout(Duration::from_secs(10)).await {
                     Ok(7) => {}
@@ -109,7 +116,7 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
         let answered = answered.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = XorShift(seed * 7919);
-            for _ in 0..5_000 {
+            for _ in 0..scaled(5_000) {
                 let target = &healthy[(rng.next() % 100) as usize];
                 assert_eq!(target.ask(MaybePanic(false)).timeout(Duration::from_secs(10)).await.unwrap(), 7);
                 answered.fetch_add(1, Ordering::Relaxed);
@@ -120,8 +127,8 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
         task.await.unwrap();
     }
     let _ = std::panic::take_hook();
-    assert_eq!(answered.load(Ordering::SeqCst), 20_000);
-    assert!(failed.load(Ordering::SeqCst) > 5_000, "half the doomed asks panic");
+    assert_eq!(answered.load(Ordering::SeqCst), 4 * scaled(5_000));
+    assert!(failed.load(Ordering::SeqCst) > scaled(5_000), "half the doomed asks panic");
     assert!(healthy.iter().all(ActorRef::is_alive));
     system.shutdown().await;
     assert_eq!(system.actor_count(), 0);
@@ -146,7 +153,7 @@ async fn a_bounded_mailbox_flooded_by_64_senders_stays_within_its_bound() {
         .map(|_| {
             let slow = slow.clone();
             tokio::spawn(async move {
-                for _ in 0..500 {
+                for _ in 0..scaled(500).max(4) {
                     slow.tell(Tick).await.unwrap();
                 }
             })

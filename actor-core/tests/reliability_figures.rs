@@ -141,6 +141,7 @@ async fn one(system: &ActorSystem, fate: Fate) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
 async fn asks_to_dead_dying_and_killed_actors_fail_within_50_ms_p99() {
     let _serial = SERIAL.lock().await;
     bounded(Duration::from_secs(240), async {
@@ -221,6 +222,7 @@ impl Handler<Ping> for Phased {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
 async fn a_restart_never_starts_the_new_incarnation_before_the_old_on_stop_finished() {
     let _serial = SERIAL.lock().await;
     std::panic::set_hook(Box::new(|_| {}));
@@ -345,6 +347,7 @@ async fn flood(mailbox: Mailbox, per_sender: usize, held: bool) -> (u64, u64, u6
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
 async fn a_bounded_mailbox_keeps_memory_flat_under_a_64_sender_flood_and_an_unbounded_one_grows() {
     let _serial = SERIAL.lock().await;
     bounded(Duration::from_secs(240), async {

@@ -158,7 +158,10 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     let env = Envelope::new(Ask(Small(13, Token(drops.clone())), tx));
 
     let mut slot = Slot::new();
-    let ctx_id = crate::reply::Me { id: ctx.id(), scope: 0 };
+    // Read before the handler borrows `ctx`, which nothing else may touch
+    // until the slot is empty again.
+    let id = ctx.id();
+    let ctx_id = crate::reply::Me { id, scope: 0 };
     // SAFETY: as in `handle` above.
     unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
     let outcome = poll_fn(|cx| {
@@ -167,7 +170,7 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     .await;
     let payload = outcome.expect_err("the handler panics");
     assert!(!slot.is_empty(), "a panicked future stays until cleared");
-    let err = PanicError::new(&*payload, ctx.id(), "Recorder", Some("Small"));
+    let err = PanicError::new(&*payload, id, "Recorder", Some("Small"));
     crate::reply::in_handler(ctx_id, || slot.clear());
     crate::reply::complete_orphans(&err);
     assert!(slot.is_empty());

@@ -22,14 +22,13 @@
 //!   under the same lock as every push.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::actor::Actor;
 use crate::cell::Signal;
 use crate::envelope::Envelope;
 use crate::mailbox::room::{NoRoom, Room};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// Permits given back to senders at once, at most, while a batch is in hand.
 const RELEASE_EVERY: usize = 32;
@@ -85,8 +84,7 @@ impl<A: Actor> Queue<A> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<A>> {
-        // Nothing panics while the lock is held; recover rather than cascade.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.state)
     }
 
     /// Queues `env` if there is room now.

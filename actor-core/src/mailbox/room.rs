@@ -24,24 +24,16 @@
 //! the sender sees the places, or the giver sees the bit and takes the lock,
 //! which it gets only once the sender is in the list.
 //!
-//! Under `--cfg loom` the atomics and the lock are loom's, and the models at
-//! the end of this file check these claims under every interleaving.
+//! Under `--cfg loom` the atomics and the lock are loom's (`crate::sync`),
+//! and the models at the end of this file check these claims under every
+//! interleaving.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-#[cfg(loom)]
-use loom::sync::{
-    Mutex, MutexGuard,
-    atomic::{AtomicUsize, Ordering},
-};
-#[cfg(not(loom))]
-use std::sync::{
-    Mutex, MutexGuard, PoisonError,
-    atomic::{AtomicUsize, Ordering},
-};
+use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// The room is closed: nothing will be taken from it again.
 const CLOSED: usize = 1;
@@ -87,16 +79,7 @@ impl Room {
     }
 
     fn lock(&self) -> MutexGuard<'_, Waiters> {
-        #[cfg(not(loom))]
-        {
-            // Nothing panics while the lock is held; recover rather than
-            // cascade.
-            self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
-        }
-        #[cfg(loom)]
-        {
-            self.waiters.lock().unwrap()
-        }
+        crate::sync::lock(&self.waiters)
     }
 
     /// Takes a free place if there is one.

@@ -1,0 +1,221 @@
+//! loom models of the mailbox queue and of the registry's fence (the room's
+//! own models are in `mailbox/room.rs`).
+//!
+//! Run with `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom"
+//! CARGO_TARGET_DIR=target/loom cargo test -p actor-core --lib --release
+//! models::` (a step of `.ci/run`). Under `--cfg loom` the queue's mutex
+//! and atomics, and the room's, are loom's (`crate::sync`), so these models
+//! run the shipped code of `mailbox/queue.rs` under every interleaving
+//! within the preemption bound. A lost wake-up leaves a thread parked in
+//! `block_on` forever, which loom reports as a deadlock; a message lost or
+//! counted twice fails an assertion.
+//!
+//! What they do not cover: the run loop around the queue (`run.rs`: its
+//! aliasing is Miri's job, its behaviour the integration tests'), tokio's
+//! scheduler (loom's `block_on` stands in for a task), more than two or
+//! three threads and a handful of messages (the state space grows too fast;
+//! the protocols do not depend on counts), and, for the registry, DashMap's
+//! own locking (a loom mutex stands in for the name map).
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+
+use loom::future::block_on;
+use loom::sync::Arc;
+use loom::thread;
+
+use crate::actor::Actor;
+use crate::cell::Signal;
+use crate::context::Context;
+use crate::envelope::{Envelope, Tell};
+use crate::mailbox::queue::{Inbox, Next, Queue, Refused};
+use crate::mailbox::room::Room;
+use crate::message::{Handler, Message};
+use crate::sync::{AtomicBool, Mutex, Ordering, fence};
+
+/// The actor whose mailbox the models fill; it is never run.
+struct Sink;
+impl Actor for Sink {
+    type Error = std::convert::Infallible;
+}
+
+/// A message: which sender sent it, and its place in that sender's order.
+struct Msg {
+    sender: u8,
+    seq: u8,
+}
+impl Message for Msg {
+    type Reply = ();
+}
+impl Handler<Msg> for Sink {
+    async fn handle(&mut self, _: Msg, _: &mut Context<Self>) {}
+}
+
+fn envelope(sender: u8, seq: u8) -> Envelope<Sink> {
+    Envelope::new(Tell(Msg { sender, seq }))
+}
+
+fn open(env: Envelope<Sink>) -> (u8, u8) {
+    let Tell(msg) = env.into_payload::<Tell<Msg>>().expect("only `Msg` is sent");
+    (msg.sender, msg.seq)
+}
+
+/// The run loop's next step, waiting (parked, as a task would be) until
+/// there is one.
+fn next(inbox: &mut Inbox<Sink>, queue: &Queue<Sink>) -> Next<Sink> {
+    block_on(poll_fn(|cx| inbox.poll_next(queue, cx)))
+}
+
+/// Two senders push (one of them twice, in order) while the run loop
+/// takes what is there in batches and parks when it finds nothing: every
+/// message is taken exactly once, in its sender's order, and every permit
+/// goes back.
+#[test]
+fn concurrent_pushes_are_taken_once_in_order() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::<Sink>::new(3));
+        let senders: Vec<_> = [(0u8, 2u8), (1, 1)]
+            .into_iter()
+            .map(|(sender, count)| {
+                let queue = queue.clone();
+                thread::spawn(move || {
+                    for seq in 0..count {
+                        assert!(queue.try_send(envelope(sender, seq)).is_ok(), "room for all three");
+                    }
+                })
+            })
+            .collect();
+        let mut inbox = Inbox::new();
+        let mut seen: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..3 {
+            match next(&mut inbox, &queue) {
+                Next::Message(env) => {
+                    let (sender, seq) = open(env);
+                    seen[usize::from(sender)].push(seq);
+                }
+                Next::Signals | Next::Closed => panic!("only messages were sent"),
+            }
+        }
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        assert_eq!(seen, [vec![0, 1], vec![0]], "each sender's messages once, in order");
+        assert_eq!(queue.len(), 0, "every permit went back");
+        queue.close();
+        assert!(matches!(next(&mut inbox, &queue), Next::Closed));
+    });
+}
+
+/// A graceful stop (the queue closes) races a send: the message is either
+/// refused to its sender, or taken by the run loop, or drained at the end
+/// and reported as a dead letter; never two of these, never none.
+#[test]
+fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::<Sink>::new(2));
+        let sender = {
+            let queue = queue.clone();
+            thread::spawn(move || match queue.try_send(envelope(0, 0)) {
+                Ok(()) => true,
+                Err(Refused::Closed(_)) => false,
+                Err(Refused::Full(_)) => panic!("the queue has room"),
+            })
+        };
+        let stopper = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.close())
+        };
+        // The run loop: everything until it sees the queue closed, then the
+        // drain that `refuse_queued` reports as dead letters.
+        let mut inbox = Inbox::new();
+        let mut handled = 0;
+        loop {
+            match next(&mut inbox, &queue) {
+                Next::Message(_) => handled += 1,
+                Next::Closed => break,
+                Next::Signals => panic!("no signal was sent"),
+            }
+        }
+        stopper.join().unwrap();
+        let dead_letters = inbox.drain(&queue).count();
+        let accepted = sender.join().unwrap();
+        assert_eq!(handled + dead_letters, usize::from(accepted), "handled {handled}, reported {dead_letters}");
+        assert!(queue.try_send(envelope(0, 1)).is_err(), "nothing is accepted after the close");
+    });
+}
+
+/// The run loop parks on an empty mailbox while a message and a signal
+/// arrive from two other threads: it is woken for both, whatever the
+/// interleaving of its check, its park and the pushes.
+#[test]
+fn the_run_loop_is_woken_for_a_message_and_a_signal() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::<Sink>::new(2));
+        let sender = {
+            let queue = queue.clone();
+            thread::spawn(move || assert!(queue.try_send(envelope(0, 0)).is_ok()))
+        };
+        let signaller = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.signal(Signal::Kill))
+        };
+        let mut inbox = Inbox::new();
+        let (mut message, mut signal) = (false, false);
+        while !(message && signal) {
+            match next(&mut inbox, &queue) {
+                Next::Message(_) => message = true,
+                Next::Signals => {
+                    let signals: VecDeque<Signal> = queue.take_signals();
+                    assert!(matches!(signals.front(), Some(Signal::Kill)));
+                    signal = true;
+                }
+                Next::Closed => panic!("nobody closed the queue"),
+            }
+        }
+        sender.join().unwrap();
+        signaller.join().unwrap();
+    });
+}
+
+/// The registry's fence: `ActorSystem::register` racing the end of the
+/// actor it names. The two sides, step by step as in `registry.rs`
+/// (`register`, `Registry::insert`) and `cell.rs` (`Cell::forget_names`,
+/// run after the mailbox closes): either the registration sees the mailbox
+/// closed and takes its name back, or the end sees the actor marked as
+/// named and frees its names; a stopped actor never stays registered. The
+/// room is the shipped one (its closed bit is what `is_alive` reads); the
+/// `named` flag mirrors `Counters::named` with the same orderings, and a
+/// loom mutex stands in for the name map.
+#[test]
+fn a_registration_racing_the_actors_end_never_outlives_it() {
+    loom::model(|| {
+        let room = Arc::new(Room::new(1));
+        let named = Arc::new(AtomicBool::new(false));
+        let names = Arc::new(Mutex::new(Vec::<&'static str>::new()));
+        let register = {
+            let (room, named, names) = (room.clone(), named.clone(), names.clone());
+            thread::spawn(move || {
+                if room.is_closed() {
+                    return false;
+                }
+                // `Registry::insert`: mark, then add under the map's lock.
+                named.store(true, Ordering::SeqCst);
+                names.lock().unwrap().push("cache");
+                fence(Ordering::SeqCst);
+                if room.is_closed() {
+                    names.lock().unwrap().retain(|n| *n != "cache");
+                    return false;
+                }
+                true
+            })
+        };
+        // The actor's end: its mailbox closes, then `forget_names`.
+        room.close();
+        fence(Ordering::SeqCst);
+        if named.load(Ordering::SeqCst) {
+            names.lock().unwrap().clear();
+        }
+        let _registered = register.join().unwrap();
+        assert!(names.lock().unwrap().is_empty(), "a stopped actor kept its name");
+    });
+}
