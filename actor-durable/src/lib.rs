@@ -110,5 +110,19 @@ pub use crate::event_sourced::{
     DEFAULT_SNAPSHOT_EVERY, EventSourced, EventSourcedActor, EventSourcedRef, Recovery, spawn_event_sourced,
 };
 pub use crate::mailbox::{DurableRef, spawn_durable};
-pub use crate::queue::{DeadLetter, Delivery, Queue};
-pub use crate::store::{DEFAULT_MAX_BATCH, Store, StoreBuilder};
+pub use crate::queue::{DeadLetter, Delivery, Queue, Receipt};
+pub use crate::store::{DEFAULT_MAX_BATCH, Store, StoreBuilder, StoreStats};
+
+/// Test helpers (feature `test-util`): a simulated disk that loses power.
+///
+/// [`SimulatedDisk`](testkit::SimulatedDisk) holds a store in memory,
+/// keeps the writes made since the last sync apart, and on a crash keeps
+/// none, all, a torn prefix or a random subset of them, chosen from its
+/// seed. Open a store on it with
+/// [`StoreBuilder::open_simulated`](crate::StoreBuilder::open_simulated),
+/// cut the power, [`restart`](testkit::SimulatedDisk::restart) it, and
+/// check what your actors find.
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit {
+    pub use crate::backend::{CrashReport, SimulatedDisk, Survived};
+}

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::error::{StoreError, TellError};
-use crate::queue::{Delivery, Queue};
+use crate::queue::{Delivery, Queue, Receipt};
 use crate::store::{Claim, Op, Store};
 
 /// How many stored messages the feeder reads at a time.
@@ -168,6 +168,63 @@ where
     /// See [`spawn_durable`].
     pub async fn tell(&self, msg: M) -> Result<u64, TellError<M>> {
         self.queue.push(msg).await
+    }
+
+    /// Hands `msg` to the store and returns a [`Receipt`] that resolves
+    /// once the message is committed and synced, without waiting for that:
+    /// one producer can keep many durable tells in flight, and they share
+    /// group commits. The actor gets them in the order of the `send` calls.
+    /// See [`Queue::send`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::send`]: at once if the message does not serialize or the
+    /// store is closed; later through the receipt, with the message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it returns, the message
+    /// was not handed over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_durable::{Delivery, Store, spawn_durable};
+    ///
+    /// #[derive(Default)]
+    /// struct Journal {
+    ///     lines: Vec<String>,
+    /// }
+    /// impl Actor for Journal {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    /// impl Handler<Delivery<String>> for Journal {
+    ///     async fn handle(&mut self, d: Delivery<String>, _: &mut Context<Self>) {
+    ///         self.lines.push(d.message);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("journal.redb")).unwrap();
+    /// let system = ActorSystem::new();
+    /// let journal = spawn_durable(&system, Journal::default(), &store, "lines").unwrap();
+    ///
+    /// // 100 tells in flight at once, then wait for the last receipt: the
+    /// // committer takes each in order, so when it is on disk all are.
+    /// let mut receipts = Vec::new();
+    /// for i in 0..100 {
+    ///     receipts.push(journal.send(format!("line {i}")).await.unwrap());
+    /// }
+    /// let last = receipts.pop().unwrap().await.unwrap();
+    /// assert_eq!(last, 100);
+    /// assert!(journal.wait_acked(last).await);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn send(&self, msg: M) -> Result<Receipt<M>, TellError<M>> {
+        self.queue.send(msg).await
     }
 
     /// Waits until message `seq` and every one before it are handled and
