@@ -328,6 +328,28 @@ mod simulated {
             SimulatedDisk::with_image(image, rng)
         }
 
+        /// Whether nothing was ever written (or nothing survived).
+        pub(crate) fn is_empty(&self) -> bool {
+            self.state().current.is_empty()
+        }
+
+        /// Everything written, synced or not.
+        pub(crate) fn image(&self) -> Vec<u8> {
+            self.state().current.clone()
+        }
+
+        /// Replaces the whole content in one durable step, as a rename of
+        /// a synced file followed by a sync of its directory does; counts
+        /// as one write for the crash countdown.
+        pub(crate) fn install(&self, image: Vec<u8>) -> io::Result<()> {
+            let mut state = self.state();
+            SimulatedDisk::tick(&mut state)?;
+            state.pending.clear();
+            state.current = image.clone();
+            state.durable = image;
+            Ok(())
+        }
+
         pub(crate) fn backend(&self, counters: Arc<Counters>) -> SimulatedBackend {
             SimulatedBackend { disk: self.clone(), counters }
         }

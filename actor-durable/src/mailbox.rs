@@ -97,8 +97,16 @@ where
     // finds the actor dead on its first delivery.
     let _ = watcher.try_tell(Watch(actor.clone()));
 
-    queue.state.progress.send_modify(|p| p.consumer = true);
-    let feeder = Feeder { queue: queue.clone(), actor: actor.downgrade(), stopped, _watcher: watcher, claim };
+    // Messages committed before this consumer is attached may have been
+    // delivered by an earlier one; read here, not when the feeder task
+    // first runs, or messages told in between would be flagged too.
+    let mut recovered_through = 0;
+    queue.state.progress.send_modify(|p| {
+        p.consumer = true;
+        recovered_through = p.committed;
+    });
+    let feeder =
+        Feeder { queue: queue.clone(), actor: actor.downgrade(), stopped, _watcher: watcher, claim, recovered_through };
     tokio::spawn(feeder.run());
     Ok(DurableRef { actor, queue })
 }
@@ -290,6 +298,9 @@ struct Feeder<A: Actor, M> {
     /// Kept alive as long as the feeder runs.
     _watcher: ActorRef<StopWatcher>,
     claim: Claim,
+    /// The last message committed when the consumer was attached: it and
+    /// those before it are delivered as `redelivered`.
+    recovered_through: u64,
 }
 
 impl<A, M> Feeder<A, M>
@@ -311,9 +322,8 @@ where
     async fn feed(&mut self) -> Result<(), StoreError> {
         let store: Store = self.claim.store().clone();
         let mut progress = self.queue.state.progress.subscribe();
-        // Messages stored before this consumer started may have been
-        // delivered by an earlier one.
-        let recovered_through = progress.borrow_and_update().committed;
+        progress.borrow_and_update();
+        let recovered_through = self.recovered_through;
         let mut cursor = 0;
         loop {
             let (reader, state) = (store.clone(), self.queue.state.clone());

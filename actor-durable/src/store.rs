@@ -543,26 +543,64 @@ impl StoreBuilder {
     /// As [`Store::open`].
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let create = || OpenOptions::new().read(true).write(true).create_new(true).open(&path);
-        let file = match create() {
-            Ok(file) => {
-                // The new file's directory entry is not durable until its
-                // directory is synced: without this, a power cut could lose
-                // the whole file after its first acknowledged tell.
-                sync_parent_dir(&path).map_err(StoreError::from_io)?;
-                file
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                OpenOptions::new().read(true).write(true).open(&path).map_err(StoreError::from_io)?
-            }
-            Err(e) => return Err(StoreError::from_io(e)),
-        };
+        if !path.try_exists().map_err(StoreError::from_io)? {
+            self.create(&path)?;
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(StoreError::from_io)?;
         let key = std::fs::canonicalize(&path).map_err(StoreError::from_io)?;
         // A store of this process may still be closing this file.
         wait_for_close(&key);
         let counters = Arc::new(Counters::default());
         let backend = CappedFile::new(file, self.max_size, counters.clone()).map_err(|e| open_error(e, &path))?;
         self.open_backend(backend, path, Some(key), counters)
+    }
+
+    /// Creates an empty store at `path` so that a crash at any moment
+    /// leaves either no file there or a complete store: the store is
+    /// written and synced under a temporary name in the same directory,
+    /// linked to `path` (which fails if another process created it first),
+    /// and the directory is synced. Without this, a power cut during the
+    /// first open could leave a file with a length but no valid header,
+    /// which every later open would refuse as corrupt.
+    fn create(&self, path: &Path) -> Result<(), StoreError> {
+        let name = path.file_name().ok_or_else(|| {
+            StoreError::from_io(io::Error::new(io::ErrorKind::InvalidInput, "a store path must name a file"))
+        })?;
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(".creating");
+        let temp = path.with_file_name(temp_name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&temp)
+            .map_err(StoreError::from_io)?;
+        // Locks the file: a second process creating the same store waits
+        // its turn as `AlreadyOpen`.
+        let backend = CappedFile::new(file, self.max_size, Arc::default()).map_err(|e| open_error(e, &temp))?;
+        // Left over from a creation cut short: start again.
+        backend.set_len(0).map_err(StoreError::from_io)?;
+        let db = redb::Builder::new().create_with_backend(backend).map_err(|e| open_error(e, &temp))?;
+        drop(db); // synced and closed
+        match std::fs::hard_link(&temp, path) {
+            Ok(()) => {}
+            // Another process created it meanwhile: use theirs.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // A file system without hard links: rename (which would replace
+            // a store created meanwhile, hence the check).
+            Err(_) if !path.try_exists().map_err(StoreError::from_io)? => {
+                std::fs::rename(&temp, path).map_err(StoreError::from_io)?;
+            }
+            Err(e) => return Err(StoreError::from_io(e)),
+        }
+        match std::fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(StoreError::from_io(e)),
+            _ => {}
+        }
+        // The new name is durable only once its directory is synced.
+        sync_parent_dir(path).map_err(StoreError::from_io)
     }
 
     /// Opens a store on a [`SimulatedDisk`](crate::testkit::SimulatedDisk),
@@ -582,13 +620,24 @@ impl StoreBuilder {
     ///
     /// let disk = SimulatedDisk::new(1);
     /// let store = Store::builder().open_simulated(&disk).unwrap();
-    /// assert!(disk.syncs() > 0, "creating the store synced its header");
-    /// # drop(store);
+    /// assert!(store.queue::<u8>("q").unwrap().is_empty().unwrap());
     /// ```
     #[cfg(any(test, feature = "test-util"))]
     pub fn open_simulated(&self, disk: &crate::backend::SimulatedDisk) -> Result<Store, StoreError> {
+        let path = PathBuf::from("<simulated disk>");
+        if disk.is_empty() {
+            // As `create` does for a file: build the empty store elsewhere,
+            // then put it in place in one step, so that a crash leaves the
+            // disk empty or holding a complete store.
+            let staging = crate::backend::SimulatedDisk::new(0);
+            let db = redb::Builder::new()
+                .create_with_backend(staging.backend(Arc::default()))
+                .map_err(|e| open_error(e, &path))?;
+            drop(db);
+            disk.install(staging.image()).map_err(StoreError::from_io)?;
+        }
         let counters = Arc::new(Counters::default());
-        self.open_backend(disk.backend(counters.clone()), PathBuf::from("<simulated disk>"), None, counters)
+        self.open_backend(disk.backend(counters.clone()), path, None, counters)
     }
 
     fn open_backend(
@@ -1028,6 +1077,36 @@ pub(crate) mod tests {
         assert_eq!(dir_syncs_of(dir.path()), 1, "the new file's directory entry was not synced");
         drop(Store::open(&path).unwrap());
         assert_eq!(dir_syncs_of(dir.path()), 1, "an existing file needs no directory sync");
+    }
+
+    #[test]
+    fn a_new_store_appears_complete_under_its_name_and_a_stale_temporary_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.redb");
+        // What a creation cut short by a crash leaves: a temporary file of
+        // zeros, never linked to the store's name.
+        let temp = dir.path().join(".fresh.redb.creating");
+        std::fs::write(&temp, vec![0; 8192]).unwrap();
+        let store = Store::open(&path).unwrap();
+        assert!(!temp.exists(), "the temporary file was left behind");
+        assert!(store.queue::<u8>("q").unwrap().is_empty().unwrap());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["fresh.redb"]);
+    }
+
+    #[test]
+    fn a_crash_during_creation_leaves_no_store_or_a_complete_one() {
+        // On the simulated disk, the crash comes at each step of a first
+        // open in turn: the next open must always succeed.
+        for crash_at in 1..40 {
+            let disk = SimulatedDisk::new(crash_at);
+            disk.crash_after(crash_at);
+            let first = Store::builder().open_simulated(&disk);
+            drop(first);
+            let disk = disk.restart();
+            let store = Store::builder().open_simulated(&disk);
+            assert!(store.is_ok(), "crash at step {crash_at} of the creation: {:?}", store.err());
+        }
     }
 
     #[tokio::test]
