@@ -18,21 +18,29 @@
 //! - **Group commit**: one committer thread per store gathers every write
 //!   that arrives while it is committing into the next transaction, so
 //!   concurrent senders share one `fsync` instead of paying one each.
+//! - **Pipelined tells**: [`DurableRef::send`] (and [`Queue::send`]) hands
+//!   the message over and returns a [`Receipt`], a future that resolves once
+//!   the message is on disk, so one producer can keep many tells in flight
+//!   and share commits with itself.
 //!
 //! # Guarantees
 //!
 //! - **Acknowledged means stored.** When `tell` (or [`Queue::push`])
-//!   returns `Ok(seq)`, the message is in the file and synced; a crash
-//!   after that does not lose it. When it returns an error, the message is
-//!   handed back and nothing was stored.
+//!   returns `Ok(seq)`, or a [`Receipt`] resolves to it, the message is in
+//!   the file and synced (redb's `Durability::Immediate`, set explicitly);
+//!   a crash after that, power loss included, does not lose it. When it
+//!   returns an error, the message is handed back; nothing was stored,
+//!   unless the error came from the sync itself. A new store file appears
+//!   complete or not at all.
 //! - **At least once.** A stored message is delivered until its handler has
 //!   returned *and* the acknowledgement is committed. A crash between the
 //!   two delivers it again (with [`Delivery::redelivered`] set). Once the
 //!   acknowledgement is committed, the message is never delivered again.
 //! - **Per-queue FIFO.** Each queue delivers in sequence-number order, which
-//!   is the order in which its messages were committed; one sender that
-//!   awaits each `tell` sees its messages delivered in the order sent. One
-//!   message is in the handler at a time.
+//!   is the order in which its messages were committed; one sender sees
+//!   its messages delivered in the order sent, whether it awaits each
+//!   `tell` or keeps many `send`s in flight. One message is in the handler
+//!   at a time.
 //! - **Nothing is dropped silently.** A stored message that no longer
 //!   deserializes as the queue's type, or whose handler panics, is moved to
 //!   the queue's dead-letter table with the reason ([`Queue::dead_letters`]).
@@ -110,5 +118,19 @@ pub use crate::event_sourced::{
     DEFAULT_SNAPSHOT_EVERY, EventSourced, EventSourcedActor, EventSourcedRef, Recovery, spawn_event_sourced,
 };
 pub use crate::mailbox::{DurableRef, spawn_durable};
-pub use crate::queue::{DeadLetter, Delivery, Queue};
-pub use crate::store::{DEFAULT_MAX_BATCH, Store, StoreBuilder};
+pub use crate::queue::{DeadLetter, Delivery, Queue, Receipt};
+pub use crate::store::{DEFAULT_MAX_BATCH, Store, StoreBuilder, StoreStats};
+
+/// Test helpers (feature `test-util`): a simulated disk that loses power.
+///
+/// [`SimulatedDisk`](testkit::SimulatedDisk) holds a store in memory,
+/// keeps the writes made since the last sync apart, and on a crash keeps
+/// none, all, a torn prefix or a random subset of them, chosen from its
+/// seed. Open a store on it with
+/// [`StoreBuilder::open_simulated`](crate::StoreBuilder::open_simulated),
+/// cut the power, [`restart`](testkit::SimulatedDisk::restart) it, and
+/// check what your actors find.
+#[cfg(any(test, feature = "test-util"))]
+pub mod testkit {
+    pub use crate::backend::{CrashReport, SimulatedDisk, Survived};
+}

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::error::{StoreError, TellError};
-use crate::queue::{Delivery, Queue};
+use crate::queue::{Delivery, Queue, Receipt};
 use crate::store::{Claim, Op, Store};
 
 /// How many stored messages the feeder reads at a time.
@@ -97,8 +97,16 @@ where
     // finds the actor dead on its first delivery.
     let _ = watcher.try_tell(Watch(actor.clone()));
 
-    queue.state.progress.send_modify(|p| p.consumer = true);
-    let feeder = Feeder { queue: queue.clone(), actor: actor.downgrade(), stopped, _watcher: watcher, claim };
+    // Messages committed before this consumer is attached may have been
+    // delivered by an earlier one; read here, not when the feeder task
+    // first runs, or messages told in between would be flagged too.
+    let mut recovered_through = 0;
+    queue.state.progress.send_modify(|p| {
+        p.consumer = true;
+        recovered_through = p.committed;
+    });
+    let feeder =
+        Feeder { queue: queue.clone(), actor: actor.downgrade(), stopped, _watcher: watcher, claim, recovered_through };
     tokio::spawn(feeder.run());
     Ok(DurableRef { actor, queue })
 }
@@ -170,6 +178,63 @@ where
         self.queue.push(msg).await
     }
 
+    /// Hands `msg` to the store and returns a [`Receipt`] that resolves
+    /// once the message is committed and synced, without waiting for that:
+    /// one producer can keep many durable tells in flight, and they share
+    /// group commits. The actor gets them in the order of the `send` calls.
+    /// See [`Queue::send`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::send`]: at once if the message does not serialize or the
+    /// store is closed; later through the receipt, with the message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it returns, the message
+    /// was not handed over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_durable::{Delivery, Store, spawn_durable};
+    ///
+    /// #[derive(Default)]
+    /// struct Journal {
+    ///     lines: Vec<String>,
+    /// }
+    /// impl Actor for Journal {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    /// impl Handler<Delivery<String>> for Journal {
+    ///     async fn handle(&mut self, d: Delivery<String>, _: &mut Context<Self>) {
+    ///         self.lines.push(d.message);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("journal.redb")).unwrap();
+    /// let system = ActorSystem::new();
+    /// let journal = spawn_durable(&system, Journal::default(), &store, "lines").unwrap();
+    ///
+    /// // 100 tells in flight at once, then wait for the last receipt: the
+    /// // committer takes each in order, so when it is on disk all are.
+    /// let mut receipts = Vec::new();
+    /// for i in 0..100 {
+    ///     receipts.push(journal.send(format!("line {i}")).await.unwrap());
+    /// }
+    /// let last = receipts.pop().unwrap().await.unwrap();
+    /// assert_eq!(last, 100);
+    /// assert!(journal.wait_acked(last).await);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn send(&self, msg: M) -> Result<Receipt<M>, TellError<M>> {
+        self.queue.send(msg).await
+    }
+
     /// Waits until message `seq` and every one before it are handled and
     /// acknowledged; `false` if the actor stopped first. See
     /// [`Queue::wait_acked`].
@@ -233,6 +298,9 @@ struct Feeder<A: Actor, M> {
     /// Kept alive as long as the feeder runs.
     _watcher: ActorRef<StopWatcher>,
     claim: Claim,
+    /// The last message committed when the consumer was attached: it and
+    /// those before it are delivered as `redelivered`.
+    recovered_through: u64,
 }
 
 impl<A, M> Feeder<A, M>
@@ -254,9 +322,8 @@ where
     async fn feed(&mut self) -> Result<(), StoreError> {
         let store: Store = self.claim.store().clone();
         let mut progress = self.queue.state.progress.subscribe();
-        // Messages stored before this consumer started may have been
-        // delivered by an earlier one.
-        let recovered_through = progress.borrow_and_update().committed;
+        progress.borrow_and_update();
+        let recovered_through = self.recovered_through;
         let mut cursor = 0;
         loop {
             let (reader, state) = (store.clone(), self.queue.state.clone());

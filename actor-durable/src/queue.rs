@@ -1,12 +1,16 @@
 //! Typed durable queues: the producer side, and what a consumer receives.
 
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actor_core::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
 
 use crate::error::{StoreError, TellError};
 use crate::store::{Op, QueueState, Store};
@@ -82,12 +86,17 @@ where
     /// store) share one commit. Sequence numbers start at 1, grow by one per
     /// message, and are never reused; the queue delivers in their order.
     ///
+    /// One task that awaits each push waits for one fsync per message; to
+    /// keep many messages in flight from one task, use
+    /// [`send`](Queue::send).
+    ///
     /// # Errors
     ///
     /// The message is handed back with [`StoreError::Codec`] if it does not
     /// serialize, [`StoreError::StorageFull`] if the disk or the store's
     /// size limit is full, [`StoreError::Io`] or [`StoreError::Closed`].
-    /// Nothing is stored then.
+    /// Nothing is stored then, except after an I/O error during the sync
+    /// itself, when the message may or may not be on disk.
     ///
     /// # Cancel safety
     ///
@@ -107,13 +116,68 @@ where
     /// # }
     /// ```
     pub async fn push(&self, msg: M) -> Result<u64, TellError<M>> {
+        self.send(msg).await?.await
+    }
+
+    /// Hands `msg` to the store's committer and returns a [`Receipt`]: a
+    /// future that resolves to the message's sequence number once it is
+    /// committed and synced to disk.
+    ///
+    /// `send` itself only waits for room in the committer's queue (a few
+    /// thousand writes), so one task can keep many messages in flight and
+    /// they share group commits, as concurrent tasks do. Messages sent by
+    /// one task are stored in the order of its `send` calls, however many
+    /// receipts are outstanding, and each receipt reports its own message;
+    /// a message counts as acknowledged only once its receipt has resolved
+    /// to `Ok`. Dropping a receipt does not withdraw the message.
+    ///
+    /// # Errors
+    ///
+    /// The message is handed back at once with [`StoreError::Codec`] if it
+    /// does not serialize, or [`StoreError::Closed`]; later failures (a full
+    /// disk, an I/O error) come through the receipt, with the message.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it returns, the message
+    /// was not handed over (and is dropped with it).
+    ///
+    /// # Examples
+    ///
+    /// Keep up to 256 messages in flight, in order:
+    ///
+    /// ```
+    /// use std::collections::VecDeque;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<u32>("readings").unwrap();
+    /// let mut in_flight = VecDeque::new();
+    /// let mut acknowledged = Vec::new();
+    /// for reading in 0..1000 {
+    ///     if in_flight.len() == 256 {
+    ///         let oldest: actor_durable::Receipt<u32> = in_flight.pop_front().unwrap();
+    ///         acknowledged.push(oldest.await.unwrap()); // on disk from here on
+    ///     }
+    ///     in_flight.push_back(queue.send(reading).await.unwrap());
+    /// }
+    /// for receipt in in_flight {
+    ///     acknowledged.push(receipt.await.unwrap());
+    /// }
+    /// assert_eq!(acknowledged, (1..=1000).collect::<Vec<u64>>()); // stored in the order sent
+    /// assert!(store.stats().commits < 1000, "messages shared commits");
+    /// # }
+    /// ```
+    pub async fn send(&self, msg: M) -> Result<Receipt<M>, TellError<M>> {
         let bytes = match postcard::to_allocvec(&msg) {
             Ok(bytes) => bytes,
             Err(e) => return Err(TellError::new(msg, StoreError::codec("message does not serialize", e))),
         };
-        let queue = self.state.clone();
-        match self.store.submit(|reply| Op::Push { queue, bytes, reply }).await {
-            Ok(seq) => Ok(seq),
+        let (reply, rx) = oneshot::channel();
+        let op = Op::Push { queue: self.state.clone(), bytes, reply };
+        match self.store.send(op).await {
+            Ok(()) => Ok(Receipt { rx, message: Some(msg) }),
             Err(err) => Err(TellError::new(msg, err)),
         }
     }
@@ -253,6 +317,65 @@ impl<M> fmt::Debug for Queue<M> {
             .field("committed_through", &p.committed)
             .field("acked_through", &p.acked)
             .finish()
+    }
+}
+
+/// The promise of a durable write in flight, returned by [`Queue::send`]
+/// and [`DurableRef::send`](crate::DurableRef::send).
+///
+/// A future: it resolves to the message's sequence number once the message
+/// is committed and synced to disk, or to a [`TellError`] that hands the
+/// message back. It holds the message until then. Dropping it does not
+/// withdraw the message.
+///
+/// # Panics
+///
+/// If polled again after it resolved, as futures may.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = actor_durable::Store::open(dir.path().join("r.redb")).unwrap();
+/// let queue = store.queue::<String>("words").unwrap();
+/// let first = queue.send("one".into()).await.unwrap();
+/// let second = queue.send("two".into()).await.unwrap(); // both in flight
+/// assert_eq!((first.await.unwrap(), second.await.unwrap()), (1, 2));
+/// # }
+/// ```
+#[must_use = "a receipt does nothing unless awaited; dropping it does not withdraw the message"]
+pub struct Receipt<M> {
+    rx: oneshot::Receiver<Result<u64, StoreError>>,
+    /// Handed back if the write fails; `None` once the receipt resolved.
+    message: Option<M>,
+}
+
+// The message is never pinned: it is only moved out, by value.
+impl<M> Unpin for Receipt<M> {}
+
+impl<M> Future for Receipt<M> {
+    type Output = Result<u64, TellError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let result = match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(result)) => result,
+            // The committer ended without answering.
+            Poll::Ready(Err(_)) => Err(StoreError::Closed),
+        };
+        let message = this.message.take().expect("Receipt polled after it resolved");
+        Poll::Ready(match result {
+            Ok(seq) => Ok(seq),
+            Err(err) => Err(TellError::new(message, err)),
+        })
+    }
+}
+
+impl<M> fmt::Debug for Receipt<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receipt").field("resolved", &self.message.is_none()).finish_non_exhaustive()
     }
 }
 

@@ -10,7 +10,8 @@ use actor_core::prelude::*;
 use actor_durable::{Delivery, Store, StoreError, spawn_durable};
 use serde::{Deserialize, Serialize};
 
-/// A store with some content, closed.
+/// A store with some content, closed (the file complete before it is
+/// copied and damaged).
 async fn filled_store(path: &Path) -> u64 {
     let store = Store::open(path).unwrap();
     let queue = store.queue::<String>("q").unwrap();
@@ -18,6 +19,8 @@ async fn filled_store(path: &Path) -> u64 {
     for i in 0..200 {
         last = queue.push(format!("message number {i} with some padding to fill pages")).await.unwrap();
     }
+    drop(queue);
+    store.close().await;
     let len = std::fs::metadata(path).unwrap().len();
     assert!(len > 8192, "store is only {len} bytes");
     last

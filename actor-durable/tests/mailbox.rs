@@ -181,3 +181,77 @@ async fn the_dedup_set_survives_a_restart() {
     assert!(!seen.contains(b"p-3").unwrap());
     assert!(!store.dedup("refunds").unwrap().contains(b"p-1").unwrap(), "sets are separate");
 }
+
+#[tokio::test]
+async fn one_producer_with_many_tells_in_flight_shares_commits_and_keeps_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("p.redb")).unwrap();
+    let system = ActorSystem::new();
+    let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+    let before = store.stats();
+    // All 1,000 handed over before any receipt is awaited.
+    let mut receipts = Vec::new();
+    for i in 0..1000 {
+        receipts.push(log.send(format!("m{i}")).await.unwrap());
+    }
+    let mut seqs = Vec::new();
+    for receipt in receipts {
+        seqs.push(receipt.await.unwrap());
+    }
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>(), "stored out of the order sent");
+    let commits = store.stats().commits - before.commits;
+    assert!(commits <= 500, "1,000 tells in flight took {commits} commits: they did not share them");
+
+    assert!(timeout(WAIT, log.wait_acked(1000)).await.unwrap());
+    let got = log.actor_ref().ask(Take).await.unwrap();
+    let expected: Vec<_> = (0..1000).map(|i| (i + 1, false, format!("m{i}"))).collect();
+    assert_eq!(got.durable, expected, "delivered out of the order sent");
+    system.shutdown().await;
+}
+
+/// Serializes as nothing: `serialize` always fails.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Unwritable(u8);
+
+impl serde::Serialize for Unwritable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this value refuses to be written"))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_send_or_receipt_hands_the_message_back_with_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder().max_size(4 << 20).open(dir.path().join("f.redb")).unwrap();
+
+    // Refused at once: it does not serialize; nothing is stored.
+    let bad = store.queue::<Unwritable>("bad").unwrap();
+    let err = bad.send(Unwritable(3)).await.unwrap_err();
+    assert!(matches!(err.error(), actor_durable::StoreError::Codec(_)), "{err:?}");
+    assert_eq!(err.into_inner(), Unwritable(3));
+    assert!(bad.is_empty().unwrap());
+
+    // Refused later, through the receipt: the store's size limit.
+    let blobs = store.queue::<Vec<u8>>("blobs").unwrap();
+    let mut stored = Vec::new();
+    for i in 0..4u8 {
+        stored.push(blobs.push(vec![i; 64 * 1024]).await.unwrap());
+    }
+    let mut receipts = Vec::new();
+    for i in 4..64u8 {
+        receipts.push((i, blobs.send(vec![i; 64 * 1024]).await.unwrap()));
+    }
+    let mut refused = 0;
+    for (i, receipt) in receipts {
+        match receipt.await {
+            Ok(seq) => stored.push(seq),
+            Err(err) => {
+                assert!(err.error().is_storage_full(), "{err:?}");
+                assert_eq!(err.into_inner(), vec![i; 64 * 1024], "a different message came back");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "the size limit was never reached");
+    assert_eq!(blobs.pending_seqs().unwrap(), stored, "exactly the acknowledged messages are stored");
+}

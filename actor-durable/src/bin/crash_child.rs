@@ -3,7 +3,8 @@
 //! SIGKILL in the middle of its work.
 //!
 //! `durable-crash-child queue STORE`: eight producers tell `(producer, i)`
-//! to a durable queue without end while a slow consumer handles them.
+//! to a durable queue without end (four await each tell, four keep up to
+//! 16 in flight) while a slow consumer handles them.
 //! Prints `committed SEQ PRODUCER I` when a tell has returned,
 //! `handled SEQ` from the handler, and `acked SEQ` when every message up to
 //! `SEQ` is acknowledged on disk.
@@ -65,13 +66,24 @@ async fn queue(store: Store) {
             println!("acked {seen}");
         }
     });
+    // Producers 0-3 await each tell; 4-7 keep up to 16 in flight.
     let producers: Vec<_> = (0..8u32)
         .map(|p| {
             let slow = slow.clone();
             tokio::spawn(async move {
+                let mut in_flight = std::collections::VecDeque::new();
                 for i in 0.. {
-                    let seq = slow.tell((p, i)).await.expect("tell");
-                    println!("committed {seq} {p} {i}");
+                    if p < 4 {
+                        let seq = slow.tell((p, i)).await.expect("tell");
+                        println!("committed {seq} {p} {i}");
+                        continue;
+                    }
+                    if in_flight.len() == 16 {
+                        let (i, receipt): (u64, actor_durable::Receipt<_>) = in_flight.pop_front().unwrap();
+                        let seq = receipt.await.expect("tell");
+                        println!("committed {seq} {p} {i}");
+                    }
+                    in_flight.push_back((i, slow.send((p, i)).await.expect("send")));
                 }
             })
         })
