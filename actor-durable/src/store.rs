@@ -876,11 +876,16 @@ impl Committer {
             Ok(done) => {
                 Counters::add(&self.counters.commits, 1);
                 Counters::add(&self.counters.ops, batch.len() as u64);
+                // Progress first, replies after: whoever a reply wakes sees
+                // the queue's progress already include its message.
                 let mut progress = ProgressUpdates::default();
-                for (op, done) in batch.drain(..).zip(done) {
-                    finish(op, done, &mut progress);
+                for (op, done) in batch.iter().zip(&done) {
+                    progress.note(op, done);
                 }
                 progress.publish();
+                for (op, done) in batch.drain(..).zip(done) {
+                    finish(op, done);
+                }
             }
             Err(err) => {
                 tracing::warn!(error = %err, ops = batch.len(), "group commit failed");
@@ -1003,6 +1008,15 @@ impl ProgressUpdates {
         e.2 = e.2.max(seq);
     }
 
+    /// Notes what a committed op changes in its queue's progress.
+    fn note(&mut self, op: &Op, done: &Done) {
+        match (op, done) {
+            (Op::Push { queue, .. }, Done::Pushed(seq)) => self.committed(queue, *seq),
+            (Op::Ack { queue, seq } | Op::DeadLetter { queue, seq, .. }, _) => self.acked(queue, *seq),
+            _ => {}
+        }
+    }
+
     fn publish(self) {
         for (queue, committed, acked) in self.queues {
             queue.progress.send_modify(|p| {
@@ -1013,23 +1027,18 @@ impl ProgressUpdates {
     }
 }
 
-/// Answers an op whose commit is durable.
-fn finish(op: Op, done: Done, progress: &mut ProgressUpdates) {
+/// Answers an op whose commit is durable (its progress already published).
+fn finish(op: Op, done: Done) {
     match (op, done) {
-        (Op::Push { queue, reply, .. }, Done::Pushed(seq)) => {
-            progress.committed(&queue, seq);
+        (Op::Push { reply, .. }, Done::Pushed(seq)) => {
             let _ = reply.send(Ok(seq));
         }
-        (Op::Ack { queue, seq }, _) => progress.acked(&queue, seq),
-        (Op::DeadLetter { queue, seq, reply, .. }, _) => {
-            progress.acked(&queue, seq);
+        (Op::Ack { .. }, _) => {}
+        (Op::DeadLetter { reply, .. } | Op::Snapshot { reply, .. }, _) => {
             let _ = reply.send(Ok(()));
         }
         (Op::Journal { reply, .. } | Op::Record { reply, .. }, Done::Recorded(new)) => {
             let _ = reply.send(Ok(new));
-        }
-        (Op::Snapshot { reply, .. }, _) => {
-            let _ = reply.send(Ok(()));
         }
         (op, _) => fail(op, StoreError::Storage("internal: op and outcome disagree".into())),
     }
