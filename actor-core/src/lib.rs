@@ -42,7 +42,7 @@ pub use crate::monitor::Terminated;
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
-pub use crate::stats::{ActorState, ActorStats, SystemStats};
+pub use crate::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,

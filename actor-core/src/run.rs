@@ -225,6 +225,7 @@ impl<A: Actor> Running<A> {
                 drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
                 self.ctx.shared().cell.counters.restarted();
+                self.ctx.shared().cell.system.note_restart(self.ctx.shared().cell.id);
                 tracing::debug!("actor restarted");
                 None
             }
@@ -364,10 +365,12 @@ impl<A: Actor> Running<A> {
     fn panic_error(&self, payload: &(dyn Any + Send), message_type: Option<&'static str>) -> PanicError {
         let cell = &self.ctx.shared().cell;
         let err = PanicError::new(payload, cell.id, cell.actor_type, message_type);
-        match self.ctx.flight_record() {
+        let err = match self.ctx.flight_record() {
             Some(record) => err.with_record(record),
             None => err,
-        }
+        };
+        cell.system.note_panic(cell.id, &err);
+        err
     }
 
     /// After a handler panicked: fail its ask, ask `on_panic` what to do.
