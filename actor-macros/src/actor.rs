@@ -398,8 +398,6 @@ impl MessageSpec {
             let derives = &self.derives;
             quote!(#[derive(#(#derives),*)])
         });
-        let field_docs: Vec<_> = field_docs.collect();
-        let field_types: Vec<_> = field_types.collect();
         let body = if self.fields.is_empty() {
             quote!(;)
         } else {
