@@ -67,6 +67,9 @@ impl<A: Actor> Lane for Shared<A> {
             processed: cell.counters.processed(),
             restarts: cell.counters.restarts(),
             state: if self.is_accepting() { ActorState::Running } else { ActorState::Stopping },
+            // Kept by the system's table of observed actors; see `ActorSystem::stats`.
+            last_panic: None,
+            recent_restarts: Vec::new(),
         }
     }
 

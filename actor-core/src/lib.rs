@@ -45,7 +45,7 @@ pub use crate::monitor::Terminated;
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
-pub use crate::stats::{ActorState, ActorStats, SystemStats};
+pub use crate::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,
@@ -56,6 +56,43 @@ pub use crate::topic::{PublishReport, Topic};
 #[cfg(feature = "serde")]
 pub use crate::remote_message::RemoteMessage;
 
+/// serde, re-exported (feature `serde`), so that the types a remote
+/// message carries can derive its traits without a serde dependency of
+/// their own. Name the re-export in `#[serde(crate = ..)]`, since serde's
+/// derives otherwise look for a crate named `serde`:
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_core::serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// #[serde(crate = "actor_core::serde")]
+/// struct Order {
+///     item: String,
+///     quantity: u32,
+/// }
+///
+/// struct Shop;
+///
+/// #[actor]
+/// impl Shop {
+///     #[message(remote)] // `Place { order: Order }` crosses the wire
+///     fn place(&mut self, order: Order) -> u32 {
+///         order.quantity
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let shop = ActorSystem::new().spawn(Shop);
+/// let order = Order { item: "tea".into(), quantity: 2 };
+/// assert_eq!(shop.place(order).await.unwrap(), 2);
+/// # }
+/// ```
+///
+/// Without the derives, the message does not compile, with one error that
+/// names the argument: "argument `order`: `Order` is not serializable".
+#[cfg(feature = "serde")]
+pub use serde;
+
 /// Turns the methods of an impl block into messages, handlers and a typed
 /// client.
 ///
@@ -65,8 +102,8 @@ pub use crate::remote_message::RemoteMessage;
 /// - a message struct named after the method in UpperCamelCase
 ///   (`fn add_item(&mut self, item: String)` gives
 ///   `struct AddItem { item: String }`, and a method without arguments gives
-///   a unit struct), with the method's visibility (also on the fields) and
-///   doc comments;
+///   a unit struct), with the method's visibility (also on the fields;
+///   see `vis` below) and doc comments;
 /// - `impl Message` with the method's return type as `Reply` (`()` if none);
 /// - `impl Handler<AddItem> for MyActor`, which calls the method;
 /// - two methods on the typed client, a trait named `MyActorClient` that is
@@ -104,6 +141,22 @@ pub use crate::remote_message::RemoteMessage;
 ///   [`#[message]`](macro@message)).
 /// - `client = "Name"`: the client trait's name instead of `MyActorClient`
 ///   (needed for a second `#[actor]` block of the same actor).
+/// - `vis = pub` (or any visibility, such as `pub(crate)`): the visibility
+///   of the client trait and of every message struct and its fields,
+///   whatever the methods' own. An actor in a library whose message
+///   methods are private needs it, so that other crates can use its client.
+///
+/// # Visibility
+///
+/// Without `vis`, each message struct has its method's visibility and the
+/// client trait the widest of them. The client must be usable wherever the
+/// actor type is, so an actor type more visible than its client is a
+/// compile error at the impl block ("private trait `MyActorClient` in
+/// public interface", pointing at the method that set the visibility):
+/// make the methods `pub`, or write `#[actor(vis = pub)]`. With `vis`, a
+/// message is as visible as it says, so its reply type must be at least as
+/// visible ("private type in public interface" at the return type
+/// otherwise).
 ///
 /// # Examples
 ///
@@ -206,7 +259,12 @@ pub use actor_macros::actor;
 /// - `remote`: the message struct derives serde's `Serialize` and
 ///   `Deserialize` (no direct serde dependency needed) and implements
 ///   `RemoteMessage` with the wire name `"{Actor}::{Message}"`, such as
-///   `"Counter::Add"`. Needs the `serde` feature.
+///   `"Counter::Add"`. Needs the `serde` feature. Every argument must be
+///   serializable: derive serde's traits on your own types through
+///   `actor_core::serde` (feature `serde`; one error names an argument that
+///   is not).
+/// - `vis = pub` (or any visibility): the message struct's visibility
+///   instead of the method's (or the block's `vis`).
 /// - `wire_name = "..."`: with `remote`, the wire name to use instead; keep it
 ///   stable once peers depend on it.
 ///
@@ -328,7 +386,43 @@ pub mod __private {
     pub use crate::__remote_actor as remote_actor;
     pub use crate::__remote_message as remote_message;
     #[cfg(feature = "serde")]
+    pub use crate::remote_message::wire;
+    #[cfg(feature = "serde")]
     pub use serde;
+
+    /// Implemented by `#[actor]` for the actor type, with its client trait
+    /// as `Client` (unless `vis = ..` was given): an actor type more visible
+    /// than its client is then an error at the impl block ("private trait in
+    /// public interface"), so the client is usable wherever the actor is.
+    /// `KEY` tells apart the clients of two `#[actor]` blocks of one actor.
+    pub trait ClientVisibility<const KEY: u64> {
+        /// `dyn` the client trait.
+        type Client: ?Sized;
+    }
+
+    /// A message no actor ever receives (it cannot be built). `#[actor]`
+    /// implements `Handler` for it, so that an actor always has at least
+    /// two handlers: with a single one, rustc takes the message type of
+    /// `ask`/`tell` from that impl before it looks at the argument, and
+    /// says "expected `Inc`, found `Greet`" instead of "`Counter` does not
+    /// handle `Greet`". `KEY` is the client's, as in [`ClientVisibility`].
+    #[derive(Debug)]
+    pub struct Unhandled<A, const KEY: u64> {
+        never: std::convert::Infallible,
+        actor: std::marker::PhantomData<fn() -> A>,
+    }
+
+    impl<A, const KEY: u64> Unhandled<A, KEY> {
+        /// A value that cannot exist, for the handler's body.
+        pub fn never(&self) -> std::convert::Infallible {
+            let _ = &self.actor;
+            self.never
+        }
+    }
+
+    impl<A: 'static, const KEY: u64> crate::Message for Unhandled<A, KEY> {
+        type Reply = ();
+    }
 }
 
 /// The names almost every user needs: `use actor_core::prelude::*;`.

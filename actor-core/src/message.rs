@@ -68,6 +68,12 @@ pub trait Message: Send + 'static {
 /// assert_eq!(counter.ask(Add(2)).await.unwrap(), 2);
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not handle `{M}`",
+    label = "`{Self}` has no handler for `{M}`",
+    note = "add a `#[message]` method taking what `{M}` carries to `{Self}`'s `#[actor]` block, \
+            or implement `Handler<{M}>` for `{Self}`"
+)]
 pub trait Handler<M: Message>: Actor {
     /// Exempts asks of `M` from ask-cycle detection. An ask that would wait
     /// on an actor already waiting (directly or through others) on the

@@ -47,15 +47,19 @@ pub trait RemoteMessage:
     const WIRE_NAME: &'static str;
 }
 
-/// Emits a remote message struct: `[struct definition] Name "wire name"`.
+/// Emits a remote message struct: `[struct definition with serde field
+/// attributes] [items those attributes name] [plain struct definition]
+/// Name "wire name"`.
 #[cfg(feature = "serde")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __remote_message {
-    ([$($item:tt)*] $name:ident $wire_name:literal) => {
+    ([$($item:tt)*] [$($support:tt)*] [$($plain:tt)*] $name:ident $wire_name:literal) => {
         #[derive($crate::__private::serde::Serialize, $crate::__private::serde::Deserialize)]
         #[serde(crate = "::actor_core::__private::serde")]
         $($item)*
+
+        $($support)*
 
         impl $crate::RemoteMessage for $name {
             const WIRE_NAME: &'static str = $wire_name;
@@ -63,17 +67,107 @@ macro_rules! __remote_message {
     };
 }
 
-/// Without the `serde` feature: the struct, and one error saying what to do.
+/// Without the `serde` feature: the plain struct, and one error saying what
+/// to do.
 #[cfg(not(feature = "serde"))]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __remote_message {
-    ([$($item:tt)*] $name:ident $wire_name:literal) => {
+    ([$($item:tt)*] [$($support:tt)*] [$($plain:tt)*] $name:ident $wire_name:literal) => {
         ::core::compile_error!(
             "remote messages need the `serde` feature of actor-core: `actor-core = { features = [\"serde\"] }`"
         );
-        $($item)*
+        $($plain)*
     };
+}
+
+/// How the fields of a `#[message(remote)]` struct are serialized: through
+/// functions `#[actor]` generates for each field's concrete type, which
+/// call serde's impls when the type has them and otherwise compile to an
+/// unreachable stub. The one error the user then sees comes from
+/// [`check_argument`](wire::check_argument), which names the argument and
+/// says what to derive, instead of serde's derive failing in several places
+/// with its internals in the message.
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+pub mod wire {
+    use std::marker::PhantomData;
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserializer, Serialize, Serializer};
+
+    /// A value that only stands for the type `T`, for method resolution:
+    /// `(&&Probe::<T>::new()).method()` finds [`ViaSerde`]'s method when
+    /// `T` is serializable, and [`Unserializable`]'s otherwise (one
+    /// auto-deref later). Works only where `T` is a concrete type, which
+    /// it is in the generated code.
+    #[derive(Debug)]
+    pub struct Probe<T>(PhantomData<fn() -> T>);
+
+    impl<T> Probe<T> {
+        /// The probe for `T`.
+        pub const fn new() -> Self {
+            Probe(PhantomData)
+        }
+    }
+
+    impl<T> Default for Probe<T> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// Serializes a field with its own serde impls.
+    pub trait ViaSerde<T> {
+        /// `value.serialize(serializer)`.
+        fn serialize_field<S: Serializer>(&self, value: &T, serializer: S) -> Result<S::Ok, S::Error>;
+        /// `T::deserialize(deserializer)`.
+        fn deserialize_field<'de, D: Deserializer<'de>>(&self, deserializer: D) -> Result<T, D::Error>;
+    }
+
+    impl<T: Serialize + DeserializeOwned> ViaSerde<T> for &Probe<T> {
+        fn serialize_field<S: Serializer>(&self, value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+            value.serialize(serializer)
+        }
+
+        fn deserialize_field<'de, D: Deserializer<'de>>(&self, deserializer: D) -> Result<T, D::Error> {
+            T::deserialize(deserializer)
+        }
+    }
+
+    /// The stand-in for a field type without serde impls. A program that
+    /// uses it does not compile (its [`check_argument`] fails), so its
+    /// methods never run.
+    pub trait Unserializable<T> {
+        /// Never called: see the trait's docs.
+        fn serialize_field<S: Serializer>(&self, _value: &T, _serializer: S) -> Result<S::Ok, S::Error> {
+            unreachable!("a message with an unserializable field does not compile")
+        }
+        /// Never called: see the trait's docs.
+        fn deserialize_field<'de, D: Deserializer<'de>>(&self, _deserializer: D) -> Result<T, D::Error> {
+            unreachable!("a message with an unserializable field does not compile")
+        }
+    }
+
+    impl<T> Unserializable<T> for Probe<T> {}
+
+    /// `T` is serializable: what a remote message's argument (named by the
+    /// marker type `Arg`) must be.
+    #[diagnostic::on_unimplemented(
+        message = "argument `{Arg}`: `{Self}` is not serializable",
+        label = "the arguments of a remote message travel over the wire",
+        note = "derive it through actor-core's re-export of serde: \
+                `#[derive(actor_core::serde::Serialize, actor_core::serde::Deserialize)]` and \
+                `#[serde(crate = \"actor_core::serde\")]` on `{Self}`"
+    )]
+    pub trait SerializableArgument<Arg> {}
+
+    #[diagnostic::do_not_recommend]
+    impl<Arg, T: Serialize + DeserializeOwned> SerializableArgument<Arg> for T {}
+
+    /// Fails to compile, with one error naming the argument, when `T` is
+    /// not serializable.
+    pub fn check_argument<Arg, T: SerializableArgument<Arg>>() {}
 }
 
 /// Emits `impl RemoteActor` for an actor: `[actor type] Message...`.

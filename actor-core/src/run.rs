@@ -244,6 +244,7 @@ impl<A: Actor> Running<A> {
                 drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
                 self.shared.cell.counters.restarted();
+                self.shared.cell.system.note_restart(self.shared.cell.id);
                 tracing::debug!("actor restarted");
                 None
             }
@@ -389,10 +390,12 @@ impl<A: Actor> Running<A> {
     fn panic_error(&self, payload: &(dyn Any + Send), message_type: Option<&'static str>) -> PanicError {
         let cell = &self.shared.cell;
         let err = PanicError::new(payload, cell.id, cell.actor_type, message_type);
-        match self.ctx.flight_record() {
+        let err = match self.ctx.flight_record() {
             Some(record) => err.with_record(record),
             None => err,
-        }
+        };
+        cell.system.note_panic(cell.id, &err);
+        err
     }
 
     /// After a handler panicked: fail its ask, ask `on_panic` what to do.

@@ -16,12 +16,13 @@ use crate::actor_ref::ActorRef;
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::census::Census;
 use crate::context::Context;
+use crate::error::PanicError;
 use crate::flight::Recorder;
 use crate::id::{ActorId, IdHasher};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::registry::Registry;
-use crate::stats::SystemStats;
+use crate::stats::{ActorStats, Observed, SystemStats};
 use dashmap::DashMap;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
@@ -74,8 +75,9 @@ struct SystemInner {
     dead_letter_count: AtomicU64,
     shutdown_timeout: Duration,
     registry: Registry,
-    /// Every live actor, for `stats`, when the system is observed.
-    observed: Option<DashMap<ActorId, Weak<dyn Lane>, IdHasher>>,
+    /// Every live actor, for `stats`, when the system is observed; with
+    /// its failures, once it has had any.
+    observed: Option<DashMap<ActorId, Observed, IdHasher>>,
 }
 
 impl ActorSystem {
@@ -151,7 +153,7 @@ impl ActorSystem {
         let actor_ref = ActorRef::counted(shared.clone());
         if let Some(observed) = &self.inner.observed {
             let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
-            observed.insert(id, weak);
+            observed.insert(id, Observed::new(weak));
         }
         // Downgraded directly: going through a cloned `Arc<dyn Lane>` costs
         // two more atomic operations per actor.
@@ -208,12 +210,47 @@ impl ActorSystem {
     /// # }
     /// ```
     pub fn stats(&self) -> SystemStats {
-        let lanes: Vec<Arc<dyn Lane>> = match &self.inner.observed {
-            Some(observed) => observed.iter().filter_map(|e| e.value().upgrade()).collect(),
-            None => self.inner.census.roots(),
+        let actors = match &self.inner.observed {
+            // Each actor's counters are read after its entry's lock is let go.
+            Some(observed) => {
+                let entries: Vec<_> =
+                    observed.iter().filter_map(|e| Some((e.value().lane.upgrade()?, e.value().failures()))).collect();
+                entries
+                    .into_iter()
+                    .filter(|(lane, _)| !lane.cell().is_terminated())
+                    .map(|(lane, (last_panic, recent_restarts))| ActorStats {
+                        last_panic,
+                        recent_restarts,
+                        ..lane.stats()
+                    })
+                    .collect()
+            }
+            None => {
+                let lanes = self.inner.census.roots();
+                lanes.iter().filter(|l| !l.cell().is_terminated()).map(|l| l.stats()).collect()
+            }
         };
-        let actors = lanes.iter().filter(|l| !l.cell().is_terminated()).map(|l| l.stats()).collect();
         SystemStats { actors, live: self.actor_count(), dead_letters: self.dead_letter_count() }
+    }
+
+    /// Notes a panic of actor `id`, for `stats` (observed systems only).
+    /// Called by the run loop when it catches one: never per message.
+    pub(crate) fn note_panic(&self, id: ActorId, error: &PanicError) {
+        if let Some(observed) = &self.inner.observed
+            && let Some(mut entry) = observed.get_mut(&id)
+        {
+            entry.panicked(error);
+        }
+    }
+
+    /// Notes a restart in place of actor `id`, for `stats` (observed
+    /// systems only).
+    pub(crate) fn note_restart(&self, id: ActorId) {
+        if let Some(observed) = &self.inner.observed
+            && let Some(mut entry) = observed.get_mut(&id)
+        {
+            entry.restarted();
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {

@@ -25,6 +25,11 @@ impl Worker {
         panic!("crash on purpose");
     }
 
+    #[message(derive(Debug))]
+    fn fail(&mut self, why: String) {
+        panic!("{why}");
+    }
+
     #[message]
     async fn hold(&mut self, millis: u64) {
         tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -92,4 +97,58 @@ async fn without_observe_only_root_actors_are_listed() {
     assert_eq!(stats.live, 2);
     assert_eq!(stats.actors.len(), 1);
     assert_eq!(stats.actors[0].id, supervisor.id());
+}
+
+#[tokio::test]
+async fn an_observed_system_keeps_the_last_panic_with_its_flight_record_and_the_restart_times() {
+    let system = ActorSystem::builder().observe(true).build();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let spec = ChildSpec::new(Worker::default).options(SpawnOptions::new().flight_recorder(3));
+    let worker = supervisor.start_child(spec).await.unwrap();
+    let before = std::time::SystemTime::now();
+    let fresh = system.stats();
+    let w = fresh.actors.iter().find(|a| a.id == worker.id()).unwrap();
+    assert_eq!((w.last_panic.as_ref(), w.recent_restarts.len()), (None, 0), "nothing failed yet");
+
+    for why in ["first failure", "second failure"] {
+        worker.work().await.unwrap();
+        assert!(worker.fail(why.to_owned()).await.is_err());
+        // Restarted in place: wait until the same reference works again.
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while worker.work().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    let stats = system.stats();
+    let w = stats.actors.iter().find(|a| a.id == worker.id()).unwrap();
+    assert_eq!(w.restarts, 2);
+    assert_eq!(w.recent_restarts.len(), 2);
+    assert!(before <= w.recent_restarts[0] && w.recent_restarts[0] <= w.recent_restarts[1]);
+    let panic = w.last_panic.as_ref().expect("the last panic is kept");
+    assert_eq!(panic.error.message(), "second failure");
+    assert!(panic.error.message_type().is_some_and(|t| t.ends_with("Fail")));
+    assert!(before <= panic.at && panic.at <= w.recent_restarts[1]);
+    let record = panic.error.flight_record().expect("spawned with a flight recorder");
+    let last = record.entries().last().unwrap();
+    assert!(last.message_type.ends_with("Fail"));
+    assert_eq!(last.rendering.as_deref(), Some(r#"Fail { why: "second failure" }"#));
+    // Two clones of one snapshot compare equal; the supervisor never failed.
+    assert_eq!(stats.clone(), stats);
+    let sup = stats.actors.iter().find(|a| a.id == supervisor.id()).unwrap();
+    assert!(sup.last_panic.is_none() && sup.recent_restarts.is_empty());
+}
+
+#[tokio::test]
+async fn without_observe_no_failures_are_kept() {
+    let system = ActorSystem::new();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let worker = supervisor.start_child(ChildSpec::new(Worker::default)).await.unwrap();
+    assert!(worker.fail("lost".to_owned()).await.is_err());
+    let stats = system.stats();
+    let sup = stats.actors.iter().find(|a| a.id == supervisor.id()).unwrap();
+    assert!(sup.last_panic.is_none() && sup.recent_restarts.is_empty());
 }

@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
@@ -86,7 +87,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     check_unique(&mut specs, &mut errors);
 
     let messages = specs.iter().map(|spec| spec.emit(&actor));
-    let client = emit_client(&specs, &actor);
+    let client = emit_client(&specs, &actor, &block);
     let actor_impl = emit_actor_impl(&options, &actor);
     let remote_impl = emit_remote_actor(&specs, &actor);
     quote! {
@@ -172,6 +173,8 @@ struct ActorInfo {
     remote: Option<Span>,
     /// The client trait's name.
     client: Ident,
+    /// `#[actor(vis = ..)]`.
+    vis: Option<Visibility>,
 }
 
 impl ActorInfo {
@@ -204,7 +207,13 @@ impl ActorInfo {
             return None;
         };
         let client = options.client.clone().unwrap_or_else(|| format_ident!("{}Client", ident.unraw()));
-        Some(ActorInfo { self_ty: (*block.self_ty).clone(), ident, remote: options.remote, client })
+        Some(ActorInfo {
+            self_ty: (*block.self_ty).clone(),
+            ident,
+            remote: options.remote,
+            client,
+            vis: options.vis.clone(),
+        })
     }
 }
 
@@ -225,6 +234,8 @@ struct MessageSpec {
     takes_ctx: bool,
     is_async: bool,
     reply: Type,
+    /// Where the reply type was written, for errors about it.
+    reply_span: Span,
     /// `Some(wire name)` for a remote message.
     wire_name: Option<(String, Span)>,
     derives: Vec<Path>,
@@ -317,6 +328,10 @@ impl MessageSpec {
             fields.push(Field { ident, ty });
         }
 
+        let reply_span = match &sig.output {
+            ReturnType::Default => sig.ident.span(),
+            ReturnType::Type(_, ty) => ty.span(),
+        };
         let reply = match &sig.output {
             ReturnType::Default => parse_quote!(()),
             ReturnType::Type(_, ty) => {
@@ -347,15 +362,19 @@ impl MessageSpec {
             (None, None) => None,
         };
 
+        // An explicit `vis` wins: the message's own, then the block's; the
+        // method's visibility otherwise.
+        let vis = options.vis.or_else(|| actor.vis.clone()).unwrap_or_else(|| method.vis.clone());
         MessageSpec {
             method: sig.ident.clone(),
-            vis: method.vis.clone(),
+            vis,
             docs: doc_attrs(&method.attrs),
             name,
             fields,
             takes_ctx,
             is_async: sig.asyncness.is_some(),
             reply,
+            reply_span,
             wire_name,
             derives: options.derives,
         }
@@ -386,9 +405,13 @@ impl MessageSpec {
         };
         let mut definition = quote!(#docs #derives #vis struct #name #body);
         if let Some((wire_name, span)) = &self.wire_name {
+            let (serde_body, support) = self.remote_support(actor);
+            let serde_definition = quote!(#docs #derives #vis struct #name #serde_body);
             let wire_name = syn::LitStr::new(wire_name, *span);
-            definition = quote::quote_spanned! {*span=>
-                ::actor_core::__private::remote_message! { [#definition] #name #wire_name }
+            definition = quote_spanned! {*span=>
+                ::actor_core::__private::remote_message! {
+                    [#serde_definition] [#support] [#definition] #name #wire_name
+                }
             };
         }
 
@@ -412,11 +435,14 @@ impl MessageSpec {
                 }
             });
         let body = if self.is_async { call } else { quote!(::core::future::ready(#call)) };
+        // At the user's reply type: a message more visible than its reply
+        // type is an error there ("private type in public interface").
+        let reply_item = quote_spanned!(self.reply_span=> type Reply = #reply;);
         quote! {
             #definition
 
             impl ::actor_core::Message for #name {
-                type Reply = #reply;
+                #reply_item
                 #describe
             }
 
@@ -431,6 +457,83 @@ impl MessageSpec {
                 }
             }
         }
+    }
+}
+
+impl MessageSpec {
+    /// For a remote message: the struct body with a serde attribute on each
+    /// field, and the functions those attributes name plus one check per
+    /// field (see `actor_core::__private::wire`). Each field is serialized
+    /// through a function of its concrete type, so serde's derive adds no
+    /// bound of its own and a field that is not serializable gets the
+    /// check's one error, at the argument.
+    fn remote_support(&self, actor: &ActorInfo) -> (TokenStream, TokenStream) {
+        let name = &self.name;
+        let vis = &self.vis;
+        if self.fields.is_empty() {
+            return (quote!(;), TokenStream::new());
+        }
+        let wire = quote!(::actor_core::__private::wire);
+        let mut fields = Vec::new();
+        let mut functions = Vec::new();
+        let mut checks = Vec::new();
+        for (index, Field { ident, ty }) in self.fields.iter().enumerate() {
+            let bare = ident.unraw();
+            let ser = format_ident!("__serialize_{}", bare);
+            let de = format_ident!("__deserialize_{}", bare);
+            let ser_path = format!("{name}::{ser}");
+            let de_path = format!("{name}::{de}");
+            let doc = format!("Argument `{ident}` of `{}::{}`.", actor.ident, self.method);
+            fields.push(quote! {
+                #[doc = #doc]
+                #[serde(serialize_with = #ser_path, deserialize_with = #de_path)]
+                #vis #ident: #ty,
+            });
+            functions.push(quote! {
+                fn #ser<S: ::actor_core::__private::serde::Serializer>(value: &#ty, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+                    #[allow(unused_imports)]
+                    use #wire::{Unserializable as _, ViaSerde as _};
+                    (&&#wire::Probe::<#ty>::new()).serialize_field(value, serializer)
+                }
+                fn #de<'de, D: ::actor_core::__private::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<#ty, D::Error> {
+                    #[allow(unused_imports)]
+                    use #wire::{Unserializable as _, ViaSerde as _};
+                    (&&#wire::Probe::<#ty>::new()).deserialize_field(deserializer)
+                }
+            });
+            // The argument's name as a type, for the error; declared in a
+            // block of its own, so that it shadows nothing the field's type
+            // names (`bytes: bytes::Bytes`).
+            // The call is spanned at the argument's type, where the error
+            // then points.
+            let alias = format_ident!("__Argument{index}");
+            let mut alias_at_type = alias.clone();
+            alias_at_type.set_span(ty.span());
+            let call = quote_spanned! {ty.span()=>
+                ::actor_core::__private::wire::check_argument::<#bare, #alias_at_type>();
+            };
+            checks.push(quote! {
+                type #alias = #ty;
+                {
+                    #[allow(non_camel_case_types, dead_code)]
+                    struct #bare;
+                    #call
+                }
+            });
+        }
+        let support = quote! {
+            #[doc(hidden)]
+            #[allow(dead_code, non_snake_case)]
+            impl #name {
+                #(#functions)*
+
+                /// Compiles only if every argument is serializable.
+                fn __check_arguments() {
+                    #(#checks)*
+                }
+            }
+        };
+        (quote!({ #(#fields)* }), support)
     }
 }
 
@@ -490,13 +593,15 @@ fn check_unique(specs: &mut Vec<MessageSpec>, errors: &mut Errors) {
     });
 }
 
-/// The extension trait on `ActorRef<MyActor>` and its impl.
-fn emit_client(specs: &[MessageSpec], actor: &ActorInfo) -> TokenStream {
+/// The extension trait on `ActorRef<MyActor>`, its impl, and (unless the
+/// visibility was given with `vis = ..`) the check that the trait is at
+/// least as visible as the actor type.
+fn emit_client(specs: &[MessageSpec], actor: &ActorInfo, block: &ItemImpl) -> TokenStream {
     if specs.is_empty() {
         return TokenStream::new();
     }
     let ActorInfo { self_ty, ident, client, .. } = actor;
-    let vis = widest_visibility(specs.iter().map(|s| &s.vis));
+    let vis = actor.vis.clone().unwrap_or_else(|| widest_visibility(specs.iter().map(|s| &s.vis)));
     let mut declarations = Vec::new();
     let mut definitions = Vec::new();
     for spec in specs {
@@ -521,11 +626,13 @@ fn emit_client(specs: &[MessageSpec], actor: &ActorInfo) -> TokenStream {
                 Output = ::core::result::Result<(), ::actor_core::error::SendError<#name>>,
             > + ::core::marker::Send
         };
+        // `where Self: Sized` keeps the methods out of `dyn` use, so that
+        // `dyn Client` names the trait in the visibility check below.
         declarations.push(quote! {
             #ask_doc
-            fn #method(&self, #(#params),*) -> ::actor_core::AskRequest<'_, #name>;
+            fn #method(&self, #(#params),*) -> ::actor_core::AskRequest<'_, #name> where Self: ::core::marker::Sized;
             #[doc = #tell_doc]
-            fn #tell(&self, #(#params),*) -> #tell_output;
+            fn #tell(&self, #(#params),*) -> #tell_output where Self: ::core::marker::Sized;
         });
         definitions.push(quote! {
             fn #method(&self, #(#params),*) -> ::actor_core::AskRequest<'_, #name> {
@@ -540,19 +647,67 @@ fn emit_client(specs: &[MessageSpec], actor: &ActorInfo) -> TokenStream {
         "The typed client of `{ident}`, generated by `#[actor]`: for each message method, an ask method of \
          the same name and a `tell_` method."
     );
+    // Tells apart the items made for two `#[actor]` blocks (two clients)
+    // of one actor.
+    let key = fnv1a(client.unraw().to_string().as_bytes());
+    let check = actor.vis.is_none().then(|| {
+        // A public `impl` whose associated type names a less visible trait
+        // is an error (E0446): so this fails to compile exactly when the
+        // actor type is more visible than its client.
+        let at_actor = block.self_ty.span();
+        let client_type = quote_spanned!(at_actor=> type Client = dyn #client;);
+        quote! {
+            impl ::actor_core::__private::ClientVisibility<#key> for #self_ty {
+                #client_type
+            }
+        }
+    });
+    // Without `vis = ..`, the trait's visibility comes from a method's:
+    // errors about it ("private trait in public interface") point there.
+    let declared_at = match &actor.vis {
+        Some(_) => Span::call_site(),
+        None => specs.iter().max_by_key(|s| vis_rank(&s.vis)).map_or_else(Span::call_site, |s| s.method.span()),
+    };
+    let mut client_decl = client.clone();
+    client_decl.set_span(declared_at);
+    let client_trait = quote_spanned! {declared_at=>
+        #vis trait #client_decl {
+            #(#declarations)*
+        }
+    };
     quote! {
         #[doc = #trait_doc]
         // The argument lists are the methods' own: lints about them belong there.
         #[allow(private_interfaces, private_bounds, clippy::too_many_arguments)]
-        #vis trait #client {
-            #(#declarations)*
-        }
+        #client_trait
 
         #[allow(clippy::too_many_arguments)]
         impl #client for ::actor_core::ActorRef<#self_ty> {
             #(#definitions)*
         }
+
+        #check
+
+        // A second handler, for a message that cannot exist: see
+        // `actor_core::__private::Unhandled`.
+        #[doc(hidden)]
+        #[diagnostic::do_not_recommend]
+        impl ::actor_core::Handler<::actor_core::__private::Unhandled<#self_ty, #key>> for #self_ty {
+            #[allow(unreachable_code)]
+            fn handle(
+                &mut self,
+                msg: ::actor_core::__private::Unhandled<#self_ty, #key>,
+                _: &mut ::actor_core::Context<Self>,
+            ) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+                ::core::future::ready::<()>(match msg.never() {})
+            }
+        }
     }
+}
+
+/// FNV-1a of `bytes`: a stable key per client name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn emit_actor_impl(options: &ActorOptions, actor: &ActorInfo) -> TokenStream {
@@ -571,13 +726,17 @@ fn emit_actor_impl(options: &ActorOptions, actor: &ActorInfo) -> TokenStream {
 /// The most visible of the message methods' visibilities, for the client
 /// trait: `pub`, then `pub(crate)`, then any other restriction, then private.
 fn widest_visibility<'a>(all: impl Iterator<Item = &'a Visibility>) -> Visibility {
-    let rank = |vis: &Visibility| match vis {
+    all.max_by_key(|v| vis_rank(v)).cloned().unwrap_or(Visibility::Inherited)
+}
+
+/// `pub`, then `pub(crate)`, then any other restriction, then private.
+fn vis_rank(vis: &Visibility) -> u8 {
+    match vis {
         Visibility::Public(_) => 3,
         Visibility::Restricted(r) if r.path.is_ident("crate") => 2,
         Visibility::Restricted(_) => 1,
         Visibility::Inherited => 0,
-    };
-    all.max_by_key(|v| rank(v)).cloned().unwrap_or(Visibility::Inherited)
+    }
 }
 
 /// `get_count` -> `GetCount`.

@@ -8,7 +8,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Attribute, Ident, LitStr, Path, Token, Type};
+use syn::{Attribute, Ident, LitStr, Path, Token, Type, Visibility};
 
 /// Collects errors to emit next to the (fallback) expansion.
 #[derive(Default)]
@@ -74,6 +74,9 @@ pub(crate) struct ActorOptions {
     pub(crate) remote: Option<Span>,
     /// `client = "Name"`: the name of the typed client trait.
     pub(crate) client: Option<Ident>,
+    /// `vis = pub`: the visibility of the client trait and of every message
+    /// type (and its fields) of the block.
+    pub(crate) vis: Option<Visibility>,
 }
 
 impl ActorOptions {
@@ -113,9 +116,14 @@ impl ActorOptions {
         } else if path.is_ident("client") && site == ActorAttrSite::ImplBlock {
             no_duplicate(&meta, self.client.is_some())?;
             self.client = Some(ident_value(&meta)?);
+        } else if path.is_ident("vis") && site == ActorAttrSite::ImplBlock {
+            no_duplicate(&meta, self.vis.is_some())?;
+            self.vis = Some(vis_value(&meta)?);
         } else {
             let expected = match site {
-                ActorAttrSite::ImplBlock => "`error = Type`, `no_actor_impl`, `remote` or `client = \"Name\"`",
+                ActorAttrSite::ImplBlock => {
+                    "`error = Type`, `no_actor_impl`, `remote`, `client = \"Name\"` or `vis = pub`"
+                }
                 ActorAttrSite::Derive => "`error = Type`",
             };
             return Err(meta.error(format_args!(
@@ -149,6 +157,8 @@ pub(crate) struct MessageOptions {
     pub(crate) wire_name: Option<LitStr>,
     /// `derive(Debug, Clone, ..)`: extra derives on the message struct.
     pub(crate) derives: Vec<Path>,
+    /// `vis = pub`: the visibility of the message struct and its fields.
+    pub(crate) vis: Option<Visibility>,
 }
 
 impl MessageOptions {
@@ -184,6 +194,9 @@ impl MessageOptions {
                 return Err(syn::Error::new(lit.span(), "a wire name cannot be empty"));
             }
             self.wire_name = Some(lit);
+        } else if path.is_ident("vis") {
+            no_duplicate(&meta, self.vis.is_some())?;
+            self.vis = Some(vis_value(&meta)?);
         } else if path.is_ident("derive") {
             let list;
             syn::parenthesized!(list in meta.input);
@@ -191,8 +204,8 @@ impl MessageOptions {
             self.derives.extend(paths);
         } else {
             return Err(meta.error(format_args!(
-                "unknown `#[message]` option `{}`; expected `name = \"Name\"`, `remote`, `wire_name = \"..\"` \
-                 or `derive(..)`",
+                "unknown `#[message]` option `{}`; expected `name = \"Name\"`, `remote`, `wire_name = \"..\"`, \
+                 `vis = pub` or `derive(..)`",
                 path.to_token_stream().to_string().replace(' ', "")
             )));
         }
@@ -210,6 +223,19 @@ fn ident_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Ident> {
     match syn::parse_str::<Ident>(&lit.value()) {
         Ok(ident) => Ok(Ident::new(&ident.to_string(), lit.span())),
         Err(_) => Err(syn::Error::new(lit.span(), format_args!("`{}` is not a valid type name", lit.value()))),
+    }
+}
+
+/// `vis = pub`, `vis = pub(crate)`, `vis = pub(in path)`, `vis = pub(self)`.
+fn vis_value(meta: &ParseNestedMeta<'_>) -> syn::Result<Visibility> {
+    let value = meta.value()?;
+    let span = value.span();
+    match value.parse::<Visibility>()? {
+        Visibility::Inherited => Err(syn::Error::new(
+            span,
+            "expected a visibility after `vis =`: `pub`, `pub(crate)`, `pub(super)`, `pub(in path)` or `pub(self)`",
+        )),
+        vis => Ok(vis),
     }
 }
 

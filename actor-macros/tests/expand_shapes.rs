@@ -461,6 +461,12 @@ mod remote {
 
         #[message]
         pub(crate) fn local_only(&self) {}
+
+        /// An argument named like the module its type comes from.
+        #[message(remote)]
+        pub(crate) fn label(&self, std: std::string::String) -> String {
+            std
+        }
     }
 
     pub(crate) struct Echo;
@@ -489,12 +495,15 @@ async fn remote_messages() {
 
     let json = serde_json::to_string(&Put { item: "apple".into(), copies: 2 }).unwrap();
     assert_eq!(json, r#"{"item":"apple","copies":2}"#);
+    let missing = serde_json::from_str::<Put>(r#"{"item":"apple"}"#).err().expect("a field is missing");
+    assert!(missing.to_string().contains("missing field `copies`"), "{missing}");
     let decoded: Put = serde_json::from_str(&json).unwrap();
     let store = ActorSystem::new().spawn(Store::default());
     assert_eq!(store.ask(decoded).await.unwrap(), 2);
     let len: Len = serde_json::from_str("null").unwrap();
     assert_eq!(store.ask(len).await.unwrap(), 2);
     assert_eq!(store.len().await.unwrap(), 2);
+    assert_eq!(store.label("tag".into()).await.unwrap(), "tag");
     store.local_only().await.unwrap();
 
     let echo = ActorSystem::new().spawn(Echo);

@@ -1,24 +1,35 @@
-//! A live view of a running actor system, in a browser.
+//! A live view of a running actor system, in a browser or a terminal.
 //!
 //! [`Observer::serve`] starts a small HTTP server on the address you give
 //! (bind it to loopback: the page has no authentication) with two routes:
 //!
 //! - `GET /`: one self-contained HTML page (inline CSS and JS, nothing
 //!   fetched from elsewhere) that polls `/stats.json` twice a second and
-//!   shows the actor tree, each actor's mailbox depth, messages per second,
-//!   messages handled, restarts and state, and a feed of dead letters as
-//!   they happen;
+//!   shows the actor tree with each actor's mailbox depth, messages per
+//!   second and their recent history, messages handled, restarts, state
+//!   and last panic; for each actor that has failed, why: the panic's
+//!   message, the message it was handling and its flight record, and the
+//!   times of its last restarts; and the dead letters, grouped by reason,
+//!   target and message type with a count;
 //! - `GET /stats.json`: the same data as JSON, a [`Snapshot`].
 //!
-//! It reads [`ActorSystem::stats`], so the whole tree shows only for a
-//! system built with [`SystemBuilder::observe`](actor_core::SystemBuilder::observe)
+//! With the `tui` feature (on by default), [`ObserverHandle::run_terminal`]
+//! shows the same view full-screen in the terminal, for a machine without
+//! a browser, and [`tui::Dashboard`] is that view as a ratatui widget.
+//!
+//! It reads [`ActorSystem::stats`], so the whole tree, and each actor's
+//! last panic and restart times, show only for a system built with
+//! [`SystemBuilder::observe`](actor_core::SystemBuilder::observe)
 //! (without it, only the root actors are listed). The counters behind it
-//! cost the actors a relaxed store per message and no lock; the observer
-//! reads them when asked. Message rates are the change in messages handled
+//! cost the actors a relaxed store per message and no lock; the failures
+//! are written only when a panic or a restart happens; the observer reads
+//! them when asked. Message rates are the change in messages handled
 //! between two samples, taken every 500 ms by default
-//! ([`Observer::sample_every`]). Dead letters are collected by a task
-//! subscribed to [`ActorSystem::dead_letters`] into a bounded ring (the last
-//! 100 by default, [`Observer::recent_dead_letters`]).
+//! ([`Observer::sample_every`]), and the last 60 of them are kept
+//! ([`Observer::rate_history`]). Dead letters are collected by a task
+//! subscribed to [`ActorSystem::dead_letters`]: the last 100 in a bounded
+//! ring ([`Observer::recent_dead_letters`]), and every one counted in its
+//! group (at most 200 groups; the one seen least recently gives way).
 //!
 //! # Examples
 //!
@@ -56,8 +67,10 @@ use tokio::time::MissedTickBehavior;
 
 mod http;
 mod snapshot;
+#[cfg(feature = "tui")]
+pub mod tui;
 
-pub use crate::snapshot::{ActorView, DeadLetterView, Snapshot};
+pub use crate::snapshot::{ActorView, DeadLetterGroup, DeadLetterView, PanicView, RecordedView, Snapshot};
 use crate::snapshot::{Shared, processed_by_id};
 
 /// How many recent dead letters are kept, by default.
@@ -66,12 +79,17 @@ pub const DEFAULT_RECENT_DEAD_LETTERS: usize = 100;
 /// How often the message rates are sampled, by default.
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How many windows of rates are kept, by default: 30 s at the default
+/// sample interval.
+pub const DEFAULT_RATE_HISTORY: usize = 60;
+
 /// Configures and starts an observer; see the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Observer {
     system: ActorSystem,
     recent_dead_letters: usize,
     sample_every: Duration,
+    rate_history: usize,
 }
 
 impl Observer {
@@ -81,6 +99,7 @@ impl Observer {
             system: system.clone(),
             recent_dead_letters: DEFAULT_RECENT_DEAD_LETTERS,
             sample_every: DEFAULT_SAMPLE_INTERVAL,
+            rate_history: DEFAULT_RATE_HISTORY,
         }
     }
 
@@ -105,6 +124,14 @@ impl Observer {
     /// (default [`DEFAULT_SAMPLE_INTERVAL`]; at least 10 ms).
     pub fn sample_every(mut self, interval: Duration) -> Self {
         self.sample_every = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Keeps the rates of the last `n` sampling windows, overall and per
+    /// actor, for the history the page and the terminal view draw (default
+    /// [`DEFAULT_RATE_HISTORY`]).
+    pub fn rate_history(mut self, n: usize) -> Self {
+        self.rate_history = n;
         self
     }
 
@@ -140,7 +167,7 @@ impl Observer {
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<ObserverHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(self.system.clone(), self.recent_dead_letters));
+        let shared = Arc::new(Shared::new(self.system.clone(), self.recent_dead_letters, self.rate_history));
         let mut tasks = JoinSet::new();
 
         // Subscribe before returning, so no letter sent afterwards is missed.

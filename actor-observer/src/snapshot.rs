@@ -1,12 +1,18 @@
 //! What the observer shows: a snapshot of the system with message rates and
-//! the most recent dead letters, and the state that computes them.
+//! their recent history, each actor's last panic and restarts, and the dead
+//! letters (recent ones, and all of them grouped), and the state that
+//! computes them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actor_core::{ActorId, ActorState, ActorStats, ActorSystem, DeadLetter, SystemStats};
+use actor_core::{ActorId, ActorState, ActorStats, ActorSystem, DeadLetter, PanicRecord, SystemStats};
 use serde::{Deserialize, Serialize};
+
+/// How many dead-letter groups are kept; past it, the group seen least
+/// recently is dropped.
+pub(crate) const MAX_DEAD_LETTER_GROUPS: usize = 200;
 
 /// One snapshot of a running system, as `GET /stats.json` serves it.
 ///
@@ -31,11 +37,20 @@ pub struct Snapshot {
     pub rate_window_ms: u64,
     /// Messages handled per second by all listed actors together.
     pub total_rate: f64,
+    /// `total_rate` over the last windows, oldest first (at most
+    /// [`Observer::rate_history`](crate::Observer::rate_history) of them).
+    pub rate_history: Vec<f64>,
+    /// The wall-clock time of the snapshot, in milliseconds since the Unix
+    /// epoch: the reference for the `*_unix_ms` times in it.
+    pub now_unix_ms: u64,
     /// The actor tree, depth first: every actor follows its parent, and
     /// siblings come in spawn order.
     pub actors: Vec<ActorView>,
     /// The most recent dead letters, oldest first.
     pub recent_dead_letters: Vec<DeadLetterView>,
+    /// Every dead letter the observer has seen, grouped by reason, target
+    /// and message type, the group seen most recently first.
+    pub dead_letter_groups: Vec<DeadLetterGroup>,
 }
 
 /// One actor in a [`Snapshot`].
@@ -61,8 +76,73 @@ pub struct ActorView {
     pub rate: f64,
     /// Times its supervisor restarted it in place.
     pub restarts: u32,
+    /// When the last restarts happened (at most
+    /// [`RECENT_RESTARTS`](actor_core::RECENT_RESTARTS)), in milliseconds
+    /// since the Unix epoch, oldest first.
+    pub restarts_unix_ms: Vec<u64>,
+    /// Its last panic, if it has panicked.
+    pub last_panic: Option<PanicView>,
     /// `"running"` or `"stopping"`.
     pub state: String,
+    /// `rate` over the last windows, oldest first (it may be shorter than
+    /// [`Snapshot::rate_history`] for an actor spawned since).
+    pub rate_history: Vec<f64>,
+}
+
+/// An actor's last panic in a [`Snapshot`]: what it said, what it was
+/// handling, and the messages before it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PanicView {
+    /// When it panicked, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// The panic's message.
+    pub message: String,
+    /// The type of the message being handled, or `None` for a panic in a
+    /// lifecycle hook or the actor's factory.
+    pub message_type: Option<String>,
+    /// The last messages it handled, oldest first, the one that panicked
+    /// last: its flight record, empty unless it was spawned with
+    /// [`SpawnOptions::flight_recorder`](actor_core::SpawnOptions::flight_recorder).
+    pub flight_record: Vec<RecordedView>,
+}
+
+/// One message of a flight record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RecordedView {
+    /// The message's type name.
+    pub message_type: String,
+    /// Its `Debug` rendering, if the message offers one.
+    pub rendering: Option<String>,
+}
+
+/// Dead letters of one kind in a [`Snapshot`]: same reason, same target,
+/// same message type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeadLetterGroup {
+    /// Why they were not delivered, e.g. `"Stopped"` or `"UnknownName"`.
+    pub reason: String,
+    /// The name they were sent to, if they were sent by name.
+    pub name: Option<String>,
+    /// The actor they were for ([`ActorId`]'s `Display` form), if known.
+    pub recipient: Option<String>,
+    /// The recipient's type name.
+    pub actor_type: String,
+    /// The messages' type name.
+    pub message_type: String,
+    /// How many the observer has seen.
+    pub count: u64,
+    /// When it saw the first, in milliseconds since it started.
+    pub first_at_ms: u64,
+    /// When it saw the last, in milliseconds since it started.
+    pub last_at_ms: u64,
+    /// The last one's [`DeadLetterView::seq`]: groups are listed by it,
+    /// most recent first.
+    pub last_seq: u64,
+    /// The last one's detail, where there is one.
+    pub detail: Option<String>,
 }
 
 /// One dead letter in a [`Snapshot`].
@@ -87,22 +167,31 @@ pub struct DeadLetterView {
     pub detail: Option<String>,
 }
 
-/// Rates from the sampler's last window.
+/// Rates from the sampler's last window, and their history.
 #[derive(Debug, Default)]
 struct Rates {
     per_actor: HashMap<ActorId, f64>,
     total: f64,
     window: Duration,
+    /// How many windows each history keeps.
+    history_len: usize,
+    total_history: VecDeque<f64>,
+    per_actor_history: HashMap<ActorId, VecDeque<f64>>,
 }
 
-/// The bounded ring of recent dead letters.
+/// The bounded ring of recent dead letters, and the groups of all of them.
 #[derive(Debug)]
 struct Letters {
     ring: VecDeque<DeadLetterView>,
     capacity: usize,
     seen: u64,
     missed: u64,
+    groups: HashMap<GroupKey, DeadLetterGroup>,
 }
+
+/// What makes two dead letters one group: reason, target (name and
+/// recipient) and message type.
+type GroupKey = (String, Option<String>, Option<String>, &'static str);
 
 /// What the sampler, the dead-letter task and the HTTP handlers share.
 #[derive(Debug)]
@@ -114,16 +203,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(system: ActorSystem, dead_letter_capacity: usize) -> Self {
+    pub(crate) fn new(system: ActorSystem, dead_letter_capacity: usize, history_len: usize) -> Self {
         Shared {
             system,
             started: Instant::now(),
-            rates: Mutex::new(Rates::default()),
+            rates: Mutex::new(Rates { history_len, ..Rates::default() }),
             letters: Mutex::new(Letters {
                 ring: VecDeque::with_capacity(dead_letter_capacity),
                 capacity: dead_letter_capacity,
                 seen: 0,
                 missed: 0,
+                groups: HashMap::new(),
             }),
         }
     }
@@ -151,6 +241,7 @@ impl Shared {
             reason: format!("{:?}", letter.reason),
             detail: letter.detail.as_deref().map(str::to_owned),
         };
+        letters.group(&view, letter.message_type);
         if letters.capacity == 0 {
             return;
         }
@@ -167,7 +258,8 @@ impl Shared {
         letters.missed += n;
     }
 
-    /// Stores the rates between two samples of the counters.
+    /// Stores the rates between two samples of the counters, and adds them
+    /// to the histories (dropping those of actors that are gone).
     pub(crate) fn record_rates(&self, before: &HashMap<ActorId, u64>, now: &SystemStats, window: Duration) {
         let secs = window.as_secs_f64();
         let mut per_actor = HashMap::with_capacity(now.actors.len());
@@ -179,25 +271,45 @@ impl Shared {
             total += rate;
             per_actor.insert(actor.id, rate);
         }
-        *self.rates.lock().unwrap_or_else(PoisonError::into_inner) = Rates { per_actor, total, window };
+        let mut rates = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
+        let keep = rates.history_len;
+        push_bounded(&mut rates.total_history, total, keep);
+        let mut histories = std::mem::take(&mut rates.per_actor_history);
+        histories.retain(|id, _| per_actor.contains_key(id));
+        for (id, rate) in &per_actor {
+            push_bounded(histories.entry(*id).or_default(), *rate, keep);
+        }
+        rates.per_actor_history = histories;
+        rates.per_actor = per_actor;
+        rates.total = total;
+        rates.window = window;
     }
 
     /// A fresh snapshot.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let stats = self.system.stats();
-        let (rates, total_rate, window) = {
+        let (mut rates, total_rate, window, rate_history) = {
             let rates = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
-            let per_actor: HashMap<ActorId, f64> =
-                stats.actors.iter().filter_map(|a| rates.per_actor.get(&a.id).map(|r| (a.id, *r))).collect();
-            (per_actor, rates.total, rates.window)
+            let per_actor: HashMap<ActorId, (f64, Vec<f64>)> = stats
+                .actors
+                .iter()
+                .filter_map(|a| {
+                    let rate = *rates.per_actor.get(&a.id)?;
+                    let history = rates.per_actor_history.get(&a.id).map(|h| h.iter().copied().collect());
+                    Some((a.id, (rate, history.unwrap_or_default())))
+                })
+                .collect();
+            (per_actor, rates.total, rates.window, rates.total_history.iter().copied().collect())
         };
-        let (recent, missed) = {
+        let (recent, missed, mut groups) = {
             let letters = self.letters.lock().unwrap_or_else(PoisonError::into_inner);
-            (letters.ring.iter().cloned().collect(), letters.missed)
+            let groups: Vec<DeadLetterGroup> = letters.groups.values().cloned().collect();
+            (letters.ring.iter().cloned().collect(), letters.missed, groups)
         };
+        groups.sort_by_key(|g| std::cmp::Reverse(g.last_seq));
         let actors = tree_order(&stats.actors)
             .into_iter()
-            .map(|(depth, a)| view(a, depth, rates.get(&a.id).copied().unwrap_or(0.0)))
+            .map(|(depth, a)| view(a, depth, rates.remove(&a.id).unwrap_or_default()))
             .collect();
         Snapshot {
             uptime_ms: self.elapsed_ms(),
@@ -206,9 +318,78 @@ impl Shared {
             dead_letters_missed: missed,
             rate_window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
             total_rate,
+            rate_history,
+            now_unix_ms: unix_ms(SystemTime::now()),
             actors,
             recent_dead_letters: recent,
+            dead_letter_groups: groups,
         }
+    }
+}
+
+impl Letters {
+    /// Counts `view` in its group, dropping the group seen least recently
+    /// when there are too many.
+    fn group(&mut self, view: &DeadLetterView, message_type: &'static str) {
+        let key: GroupKey = (view.reason.clone(), view.name.clone(), view.recipient.clone(), message_type);
+        if let Some(group) = self.groups.get_mut(&key) {
+            group.count += 1;
+            group.last_at_ms = view.at_ms;
+            group.last_seq = view.seq;
+            group.detail.clone_from(&view.detail);
+            return;
+        }
+        if self.groups.len() >= MAX_DEAD_LETTER_GROUPS
+            && let Some(oldest) = self.groups.iter().min_by_key(|(_, g)| g.last_seq).map(|(k, _)| k.clone())
+        {
+            self.groups.remove(&oldest);
+        }
+        let group = DeadLetterGroup {
+            reason: view.reason.clone(),
+            name: view.name.clone(),
+            recipient: view.recipient.clone(),
+            actor_type: view.actor_type.clone(),
+            message_type: view.message_type.clone(),
+            count: 1,
+            first_at_ms: view.at_ms,
+            last_at_ms: view.at_ms,
+            last_seq: view.seq,
+            detail: view.detail.clone(),
+        };
+        self.groups.insert(key, group);
+    }
+}
+
+fn push_bounded(history: &mut VecDeque<f64>, value: f64, keep: usize) {
+    if keep == 0 {
+        return;
+    }
+    while history.len() >= keep {
+        history.pop_front();
+    }
+    history.push_back(value);
+}
+
+/// Milliseconds since the Unix epoch (0 for a time before it).
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn panic_view(record: &PanicRecord) -> PanicView {
+    let error = &record.error;
+    PanicView {
+        at_unix_ms: unix_ms(record.at),
+        message: error.message().to_owned(),
+        message_type: error.message_type().map(str::to_owned),
+        flight_record: error
+            .flight_record()
+            .map(|r| {
+                r.entries()
+                    .iter()
+                    .map(|e| RecordedView { message_type: e.message_type.to_owned(), rendering: e.rendering.clone() })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -217,7 +398,7 @@ pub(crate) fn processed_by_id(stats: &SystemStats) -> HashMap<ActorId, u64> {
     stats.actors.iter().map(|a| (a.id, a.processed)).collect()
 }
 
-fn view(a: &ActorStats, depth: usize, rate: f64) -> ActorView {
+fn view(a: &ActorStats, depth: usize, (rate, rate_history): (f64, Vec<f64>)) -> ActorView {
     ActorView {
         id: a.id.to_string(),
         name: a.name.as_deref().map(str::to_owned),
@@ -228,12 +409,15 @@ fn view(a: &ActorStats, depth: usize, rate: f64) -> ActorView {
         processed: a.processed,
         rate,
         restarts: a.restarts,
+        restarts_unix_ms: a.recent_restarts.iter().copied().map(unix_ms).collect(),
+        last_panic: a.last_panic.as_ref().map(panic_view),
         state: match a.state {
             ActorState::Running => "running",
             ActorState::Stopping => "stopping",
             _ => "other",
         }
         .to_owned(),
+        rate_history,
     }
 }
 

@@ -258,6 +258,77 @@ async fn the_dead_letter_ring_keeps_the_most_recent() {
         assert_eq!(d.reason, "UnknownName");
         assert_eq!(d.recipient, None);
     }
+    // The group counts them all, past the ring's capacity.
+    assert_eq!(s.dead_letter_groups.len(), 1);
+    assert_eq!(s.dead_letter_groups[0].count, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_says_why_panics_with_flight_records_restart_times_grouped_letters_and_rate_history() {
+    let system = ActorSystem::builder().observe(true).build();
+    let observer = Observer::new(&system)
+        .sample_every(Duration::from_millis(20))
+        .rate_history(4)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = observer.local_addr();
+    let sup = system.spawn_with(Supervisor::new(Strategy::OneForOne), SpawnOptions::new().name("sup"));
+    let spec = ChildSpec::new(Worker::default).options(SpawnOptions::new().name("crasher").flight_recorder(2));
+    let crasher = sup.start_child(spec).await.unwrap();
+    crasher.work().await.unwrap();
+    let _ = crasher.crash().await;
+
+    // Two kinds of dead letters: three to a name nobody holds, two to an
+    // actor that has stopped.
+    for _ in 0..3 {
+        assert!(system.tell_named::<Worker, _>("nobody", Work).await.is_err());
+    }
+    let gone = system.spawn(Worker::default());
+    gone.stop();
+    gone.wait_for_stop().await;
+    for _ in 0..2 {
+        assert!(gone.tell_work().await.is_err());
+    }
+
+    let s = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let s = stats(addr).await;
+            let restarted = s.actors.iter().any(|a| a.restarts_unix_ms.len() == 1);
+            if restarted && s.dead_letter_groups.iter().map(|g| g.count).sum::<u64>() == 5 && s.rate_history.len() == 4
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the restart, five letters and four windows");
+
+    let c = s.actors.iter().find(|a| a.name.as_deref() == Some("crasher")).unwrap();
+    let panic = c.last_panic.as_ref().expect("the crasher's panic is shown");
+    assert_eq!(panic.message, "crash on purpose");
+    assert!(panic.message_type.as_deref().is_some_and(|t| t.ends_with("Crash")));
+    let record: Vec<&str> = panic.flight_record.iter().map(|r| r.message_type.as_str()).collect();
+    assert_eq!(record.len(), 2, "{record:?}");
+    assert!(record[0].ends_with("Work") && record[1].ends_with("Crash"), "{record:?}");
+    assert!(panic.at_unix_ms <= c.restarts_unix_ms[0] && c.restarts_unix_ms[0] <= s.now_unix_ms);
+    let sup_view = s.actors.iter().find(|a| a.name.as_deref() == Some("sup")).unwrap();
+    assert!(sup_view.last_panic.is_none() && sup_view.restarts_unix_ms.is_empty());
+
+    // Grouped by reason, target and message type, most recent first.
+    let groups: Vec<(&str, u64)> = s.dead_letter_groups.iter().map(|g| (g.reason.as_str(), g.count)).collect();
+    assert_eq!(groups, [("Stopped", 2), ("UnknownName", 3)]);
+    let unknown = &s.dead_letter_groups[1];
+    assert_eq!(unknown.name.as_deref(), Some("nobody"));
+    assert!(unknown.message_type.ends_with("Work"));
+    assert!(unknown.first_at_ms <= unknown.last_at_ms);
+    assert_eq!(s.dead_letter_groups[0].recipient.as_deref(), Some(gone.id().to_string().as_str()));
+
+    // The rate history keeps the last four windows, for the system and per actor.
+    assert_eq!(s.rate_history.len(), 4);
+    assert!(s.actors.iter().all(|a| a.rate_history.len() <= 4));
+    observer.stop().await;
 }
 
 #[tokio::test]
@@ -306,4 +377,28 @@ async fn without_observe_only_root_actors_show() {
     assert_eq!(s.live, 2);
     assert_eq!(s.actors.len(), 1);
     assert_eq!(s.actors[0].name.as_deref(), Some("sup"));
+}
+
+#[tokio::test]
+async fn dead_letter_groups_are_bounded_and_the_least_recent_give_way() {
+    let system = ActorSystem::builder().observe(true).build();
+    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    for i in 0..205 {
+        assert!(system.tell_named::<Worker, _>(&format!("nobody-{i}"), Work).await.is_err());
+    }
+    let s = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let s = observer.snapshot();
+            if s.dead_letter_groups.first().is_some_and(|g| g.name.as_deref() == Some("nobody-204")) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("all 205 letters reach the observer");
+    assert_eq!(s.dead_letter_groups.len(), 200);
+    let last = s.dead_letter_groups.last().unwrap();
+    assert_eq!(last.name.as_deref(), Some("nobody-5"), "the five seen first gave way");
+    assert!(s.dead_letter_groups.iter().all(|g| g.count == 1));
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Smoke test of the observer example and its page, end to end: the example
-# serves the page on loopback, headless Chromium loads it (the page's own JS
-# polls /stats.json and renders), and the rendered DOM must show the actor
-# tree, a restart and the dead letters. Installs Debian's chromium package
-# when it is missing.
+# Smoke test of the observer example, end to end, in its three modes:
+# - the page: the example serves it on loopback, headless Chromium loads it
+#   (the page's own JS polls /stats.json and renders), and the rendered DOM
+#   must show the actor tree, a restart with the panic and its flight
+#   record, the rate history and the dead letters grouped;
+# - until interrupted: without --seconds it runs until SIGINT, then prints
+#   its summary and exits 0;
+# - the terminal view: --tui in a real pseudo-terminal (tmux), read back
+#   from the screen, an actor selected with the arrow keys, quit with Ctrl-C.
+# Installs Debian's chromium and tmux packages when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,6 +22,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 command -v chromium >/dev/null 2>&1 || fail "chromium is not installed and could not be"
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "installing tmux"
+  apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
+command -v tmux >/dev/null 2>&1 || fail "tmux is not installed and could not be"
 
 # Build first, so compile time does not eat into the example's run.
 exe=$(cargo build -q --example observer --message-format=json |
@@ -25,8 +35,11 @@ exe=$(cargo build -q --example observer --message-format=json |
 
 work=$(mktemp -d)
 pid=
+# A tmux server of this run's own, so no other session is touched.
+tmux_socket="observer-smoke-$$"
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  tmux -L "$tmux_socket" kill-server 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,22 +91,81 @@ for child in steady-1 steady-2 flaky; do
   grep -q 'class="state">running<' <<<"$row" || fail "'$child' is not shown running"
 done
 grep -q 'class="restarts restarted">[1-9]' <<<"$(row_of flaky)" || fail "the flaky worker's restart is not shown"
+grep -q 'class="panic"[^>]*>flaky worker fails on purpose at job [0-9]*<' <<<"$(row_of flaky)" ||
+  fail "the flaky worker's last panic is not in its row"
 grep -qE 'class="rate">[1-9][0-9]*\.[0-9]<' <<<"$(row_of steady-1)" || fail "no message rate for steady-1"
+grep -qE 'class="spark"[^>]*data-points="([2-9]|[1-9][0-9]+)"' <<<"$(row_of steady-1)" ||
+  fail "no rate history for steady-1"
 slow=$(row_of slow)
 [ -n "$slow" ] || fail "no row for 'slow'"
 [ -z "$(attr data-parent "$slow")" ] || fail "'slow' should be a root actor"
 
-letters=$(sed 's|</li>|</li>\n|g' <<<"$dom" | grep 'class="dead-letter"' || true)
-[ -n "$letters" ] || fail "no dead letters on the page"
-grep -q 'observer::Job → "missing" (observer::Worker): </span><span class="reason">UnknownName<' <<<"$letters" ||
-  fail "the dead letter to 'missing' is not shown: $letters"
-echo "page shows $(wc -l <<<"$rows") actors and $(wc -l <<<"$letters") dead letters"
+# Why the flaky worker restarts: its panic, the jobs before it, the times.
+failure=$(sed 's|<div class="failure"|\n<div class="failure"|g' <<<"$dom" | grep '^<div class="failure"' |
+  grep '<b class="name">flaky<' || true)
+[ -n "$failure" ] || fail "no failure section for the flaky worker"
+grep -q 'class="panic-message">flaky worker fails on purpose at job [0-9]*<' <<<"$failure" ||
+  fail "the flaky worker's panic message is not shown"
+grep -qE '<li class="last-record">Job \{ n: [0-9]+ \}</li>' <<<"$failure" ||
+  fail "the flaky worker's flight record is not shown"
+grep -q 'class="restart-times">last restarts: ' <<<"$failure" || fail "the restart times are not shown"
+
+groups=$(sed 's|</tr>|</tr>\n|g' <<<"$dom" | grep 'class="dead-letter-group"' || true)
+[ -n "$groups" ] || fail "no dead letters on the page"
+[ "$(wc -l <<<"$groups")" -eq 1 ] || fail "the letters to 'missing' are not one group: $groups"
+grep -qE '<td class="count">[1-9][0-9]*</td><td class="reason">UnknownName</td><td class="message">observer::Job → "missing" \(observer::Worker\)</td>' <<<"$groups" ||
+  fail "the dead letters to 'missing' are not shown grouped: $groups"
+echo "page shows $(wc -l <<<"$rows") actors, the flaky worker's panic and $(wc -l <<<"$groups") dead-letter group"
 
 status=0
 wait "$pid" || status=$?
 pid=
 cat "$work/out"
 [ "$status" -eq 0 ] || fail "the example exited with status $status"
-grep -qE '^after 10 s: 5 actors, [0-9]+ messages handled, [1-9][0-9]* restarts, [1-9][0-9]* dead letters$' "$work/out" ||
+grep -qE '^after 10 s: 5 actors, [0-9]+ messages handled, [1-9][0-9]* restarts, [1-9][0-9]* dead letters in 1 group\(s\)$' "$work/out" ||
   fail "no summary line"
+
+# Without --seconds it runs until interrupted.
+"$exe" >"$work/out2" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  grep -q '^press Ctrl-C to stop$' "$work/out2" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+sleep 1
+kill -0 "$pid" 2>/dev/null || fail "the example stopped by itself: $(cat "$work/out2")"
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+pid=
+[ "$status" -eq 0 ] || fail "the example exited with status $status after SIGINT: $(cat "$work/out2")"
+grep -qE '^after [0-9]+ s: 5 actors, ' "$work/out2" || fail "no summary after SIGINT: $(cat "$work/out2")"
+echo "stops on SIGINT: $(grep '^after' "$work/out2")"
+
+# The terminal view, in a real pseudo-terminal of 140x45.
+tmux -L "$tmux_socket" new-session -d -s observer -x 140 -y 45 "$exe --tui; echo EXIT=\$?; sleep 60"
+screen() { tmux -L "$tmux_socket" capture-pane -t observer -p; }
+wait_screen() { # wait_screen PATTERN WHAT: up to 15 s for PATTERN (grep -E) on the screen
+  for _ in $(seq 150); do
+    screen | grep -qE "$1" && return 0
+    sleep 0.1
+  done
+  fail "the terminal view never showed $2: $(screen)"
+}
+wait_screen '^┌ actor observer: http://127\.0\.0\.1:[0-9]+/' "its title"
+# Wait for the flaky worker's first restart (about 2 s in), then select it:
+# the fourth row (workers, steady-1, steady-2, flaky).
+wait_screen '└ flaky +Worker +[0-9]+ +[0-9.]+ +[0-9]+ +[1-9]' "a restart of the flaky worker"
+for _ in 1 2 3 4; do tmux -L "$tmux_socket" send-keys -t observer Down; done
+wait_screen '^│>   └ flaky ' "the flaky worker selected"
+wait_screen 'flight record, oldest first:' "the flight record"
+wait_screen '│  Job \{ n: [0-9]+ \}' "the jobs before the panic"
+wait_screen '│flaky worker fails on purpose at job [0-9]+' "the panic message"
+wait_screen '│restarts: [1-9][0-9]* \(last: [0-9.]+ s ago' "the restart times"
+wait_screen '[1-9][0-9]*× UnknownName Job → "missing" \(Worker\)' "the dead letters grouped"
+tmux -L "$tmux_socket" send-keys -t observer C-c
+wait_screen '^EXIT=0$' "a clean exit after Ctrl-C"
+screen | grep -qE '^after [0-9]+ s: 5 actors, ' || fail "no summary after the terminal view: $(screen)"
+echo "terminal view: $(screen | grep '^after')"
 echo "observer smoke test passed"
