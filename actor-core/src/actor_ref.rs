@@ -260,13 +260,27 @@ impl RemoteTarget {
     }
 }
 
-/// Waits for a remote actor's end, as its node reports it.
+/// Waits for a remote actor's end, as its node reports it. Given up (the
+/// future dropped), it takes its notice back from the transport.
 async fn remote_wait_for_stop(target: &RemoteTarget) -> StopReason {
+    /// Takes the notice back unless it ran.
+    struct Unwatch<'a>(&'a dyn remote::RemoteEndpoint, Option<remote::WatchKey>);
+    impl Drop for Unwatch<'_> {
+        fn drop(&mut self) {
+            if let Some(key) = self.1.take() {
+                self.0.unwatch(key);
+            }
+        }
+    }
     let (tx, rx) = oneshot::channel();
-    target.endpoint.on_terminated(Box::new(move |_, reason| {
+    let key = target.endpoint.watch(Box::new(move |_, reason| {
         let _ = tx.send(reason.clone());
     }));
-    rx.await.unwrap_or(StopReason::NodeDown)
+    let mut watch = Unwatch(&*target.endpoint, key);
+    let reason = rx.await.unwrap_or(StopReason::NodeDown);
+    // It ran: nothing left to take back.
+    watch.1 = None;
+    reason
 }
 
 /// Fails with `BlockingInRuntime` when called from inside a runtime;

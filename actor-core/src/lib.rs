@@ -38,7 +38,7 @@ pub use crate::error::{Error, RemoteError};
 pub use crate::flight::{FlightRecord, Recorded};
 pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
-pub use crate::monitor::Terminated;
+pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
