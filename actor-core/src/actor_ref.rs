@@ -43,7 +43,33 @@ impl<A: Actor> Shared<A> {
         }
     }
 
+    /// Queues `payload`, waiting for room. The fast path is `try_send`'s;
+    /// only a full mailbox looks further: a handler
+    /// that would wait for room in its own actor's mailbox, or in that of
+    /// an actor waiting on it, would wait forever (the actor makes room
+    /// only between messages), so it gets `SendError::Deadlock` at once
+    /// instead. Any other sender waits.
     pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+        let env = match self.mailbox.try_send(Envelope::new(payload)) {
+            Ok(()) => return Ok(()),
+            Err(Refused::Closed(env)) => return Err(SendError::Closed(self.closed(env))),
+            Err(Refused::Full(env)) => env,
+        };
+        if let Some(me) = reply::current_actor()
+            && let Err(cycle) = deadlock::check(me, self.cell.id)
+        {
+            return Err(SendError::Deadlock(unpack(env), cycle));
+        }
+        match self.mailbox.send(env).await {
+            Ok(()) => Ok(()),
+            Err(env) => Err(SendError::Closed(self.closed(env))),
+        }
+    }
+
+    /// Queues an ask, waiting for room, without looking at the graph of
+    /// waits: the ask is there already (it checked itself when it started),
+    /// unless its handler is exempt.
+    pub(crate) async fn send_ask<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
         match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
             Err(env) => Err(SendError::Closed(self.closed(env))),
@@ -126,7 +152,7 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
     }
 
     fn ask(&self, ask: Ask<M>, _: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
-        Box::pin(self.send(ask))
+        Box::pin(self.send_ask(ask))
     }
 }
 

@@ -35,6 +35,19 @@ pub enum SendError<M> {
     /// The actor is on another node that cannot be reached, and the bounded
     /// outbox for it is full. The message is also reported as a dead letter.
     NodeDown(M),
+    /// The mailbox is full, and waiting for room would never end: the
+    /// sender is the actor's own handler, or a handler
+    /// the actor is waiting on through asks. Only the actor makes room, by
+    /// handling a message, and it cannot while its sender waits. Returned
+    /// at once, with the message and the cycle of waits (the sender first
+    /// and last); nothing was sent.
+    ///
+    /// What a handler can do with it: handle the work inline, keep it in
+    /// its state for later, hand it to a plain task that waits for room
+    /// (`tokio::spawn(async move { me.tell(msg).await })`, while the actor
+    /// goes on), or give the actor a larger or unbounded
+    /// [`Mailbox`](crate::mailbox::Mailbox).
+    Deadlock(M, Cycle),
 }
 
 impl<M> SendError<M> {
@@ -46,7 +59,8 @@ impl<M> SendError<M> {
             | SendError::BlockingInRuntime(m)
             | SendError::UnknownName(m)
             | SendError::NotRemote(m)
-            | SendError::NodeDown(m) => m,
+            | SendError::NodeDown(m)
+            | SendError::Deadlock(m, _) => m,
         }
     }
 
@@ -64,6 +78,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(m) => SendError::UnknownName(f(m)),
             SendError::NotRemote(m) => SendError::NotRemote(f(m)),
             SendError::NodeDown(m) => SendError::NodeDown(f(m)),
+            SendError::Deadlock(m, cycle) => SendError::Deadlock(f(m), cycle),
         }
     }
 
@@ -80,6 +95,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(_) => ErrorKind::UnknownName,
             SendError::NotRemote(_) => ErrorKind::NotRemote,
             SendError::NodeDown(_) => ErrorKind::NodeDown,
+            SendError::Deadlock(..) => ErrorKind::Deadlock,
         }
     }
 
@@ -92,6 +108,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(m) => AskError::Closed(m),
             SendError::NotRemote(m) => AskError::NotRemote(m),
             SendError::NodeDown(m) => AskError::NodeDown(Some(m)),
+            SendError::Deadlock(m, cycle) => AskError::Deadlock(m, cycle),
         }
     }
 }
@@ -106,13 +123,19 @@ impl<M> fmt::Debug for SendError<M> {
             SendError::UnknownName(_) => "UnknownName(..)",
             SendError::NotRemote(_) => "NotRemote(..)",
             SendError::NodeDown(_) => "NodeDown(..)",
+            SendError::Deadlock(_, cycle) => return write!(f, "Deadlock(.., {cycle})"),
         })
     }
 }
 
 impl<M> fmt::Display for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind(), f)
+        match self {
+            SendError::Deadlock(_, cycle) => {
+                write!(f, "mailbox is full and the sender is what it waits on, would never get room: {cycle}")
+            }
+            other => fmt::Display::fmt(&other.kind(), f),
+        }
     }
 }
 
@@ -276,7 +299,7 @@ pub enum ErrorKind {
     NodeDown,
     /// The far node could not deliver the message.
     Remote,
-    /// The ask would wait in a cycle of asks.
+    /// The ask, or a tell waiting for room, would wait in a cycle of waits.
     Deadlock,
 }
 
@@ -293,7 +316,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotRemote => "message type is not registered for remote use",
             ErrorKind::NodeDown => "the actor's node is down",
             ErrorKind::Remote => "the remote node could not deliver the message",
-            ErrorKind::Deadlock => "ask cycle: the target waits on the asker",
+            ErrorKind::Deadlock => "cycle of waits: the target waits on the sender",
         })
     }
 }

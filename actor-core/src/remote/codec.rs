@@ -203,7 +203,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
             let actor = actor.clone();
             Err(Undelivered::Full(Parked::new(async move {
                 let shared = actor.shared().expect("a local actor");
-                shared.send(ask).await.map_err(|e| e.into_inner().reply.take())
+                shared.send_ask(ask).await.map_err(|e| e.into_inner().reply.take())
             })))
         }
         Err(e) => Err(Undelivered::Closed(e.into_inner().reply.take())),
