@@ -44,7 +44,7 @@ impl<A: Actor> Shared<A> {
     }
 
     /// Queues `payload`, waiting for room. The fast path is `try_send`'s;
-    /// only a full mailbox looks further: a handler
+    /// only a full mailbox looks further: a handler (or a task it awaits)
     /// that would wait for room in its own actor's mailbox, or in that of
     /// an actor waiting on it, would wait forever (the actor makes room
     /// only between messages), so it gets `SendError::Deadlock` at once
@@ -55,7 +55,7 @@ impl<A: Actor> Shared<A> {
             Err(Refused::Closed(env)) => return Err(SendError::Closed(self.closed(env))),
             Err(Refused::Full(env)) => env,
         };
-        if let Some(me) = reply::current_actor()
+        if let Some(me) = reply::current_waiter()
             && let Err(cycle) = deadlock::check(me, self.cell.id)
         {
             return Err(SendError::Deadlock(unpack(env), cycle));
@@ -1065,7 +1065,7 @@ impl<M: Message> Future for AskFuture<'_, M> {
                         deadline: this.deadline.as_ref().as_pin_ref().map(|sleep| sleep.deadline()),
                     };
                     // Only an ask made by a handler can close a cycle.
-                    if let Some(me) = reply::current_actor()
+                    if let Some(me) = reply::current_waiter()
                         && !*this.reentrant
                     {
                         match deadlock::wait(me, this.sink.id()) {
@@ -1142,7 +1142,7 @@ impl<'a, M: Message, R: Send + 'static> IntoFuture for AskWith<'a, M, R> {
 
     fn into_future(self) -> Self::IntoFuture {
         let AskWith { sink, msg, mut rx, timeout } = self;
-        let waiting = match reply::current_actor() {
+        let waiting = match reply::current_waiter() {
             Some(me) => match deadlock::wait(me, sink.id()) {
                 Ok(waiting) => Some(waiting),
                 Err(cycle) => return Box::pin(std::future::ready(Err(AskError::Deadlock(msg, cycle)))),

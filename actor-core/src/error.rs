@@ -36,7 +36,8 @@ pub enum SendError<M> {
     /// outbox for it is full. The message is also reported as a dead letter.
     NodeDown(M),
     /// The mailbox is full, and waiting for room would never end: the
-    /// sender is the actor's own handler, or a handler
+    /// sender is the actor's own handler (or a task it awaits, started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task)), or a handler
     /// the actor is waiting on through asks. Only the actor makes room, by
     /// handling a message, and it cannot while its sender waits. Returned
     /// at once, with the message and the cycle of waits (the sender first
@@ -396,6 +397,38 @@ impl<M> From<AskError<M>> for Error {
         Error { kind, panic }
     }
 }
+
+/// Why a task started with [`Context::spawn_task`](crate::Context::spawn_task)
+/// gave no output to the one awaiting its [`TaskHandle`](crate::TaskHandle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked, saying this. The panic went no further: the
+    /// actor that awaited the task goes on.
+    Panicked(String),
+    /// The task was aborted: the actor that started it stopped or
+    /// restarted, or [`TaskHandle::abort`](crate::TaskHandle::abort) was
+    /// called.
+    Aborted,
+    /// Awaiting the task would never end: the task already waits (through
+    /// asks, or for room in a full mailbox) on the one that awaits it. The
+    /// task runs on; the handle gives this at once instead of hanging.
+    Deadlock(Cycle),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(message) => write!(f, "task panicked: {message}"),
+            TaskError::Aborted => f.write_str("task was aborted"),
+            TaskError::Deadlock(cycle) => {
+                write!(f, "awaiting the task would never end, it waits on its awaiter: {cycle}")
+            }
+        }
+    }
+}
+
+impl StdError for TaskError {}
 
 /// A panic caught in an actor: which actor, which message, and what it said.
 ///

@@ -26,6 +26,7 @@ mod run;
 mod stats;
 pub mod supervision;
 mod system;
+mod task;
 #[cfg(feature = "test-util")]
 pub mod testkit;
 mod timer;
@@ -47,6 +48,7 @@ pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,
 };
+pub use crate::task::TaskHandle;
 pub use crate::timer::TimerHandle;
 pub use crate::topic::{PublishReport, Topic};
 

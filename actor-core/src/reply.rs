@@ -44,6 +44,9 @@ pub(crate) struct Me {
 thread_local! {
     /// The actor whose handler (or hook) is being polled on this thread.
     static CURRENT: Cell<Option<Me>> = const { Cell::new(None) };
+    /// The task started with `Context::spawn_task` being polled on this
+    /// thread, under its own id in the graph of waits.
+    static TASK: Cell<Option<Me>> = const { Cell::new(None) };
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -62,8 +65,31 @@ pub(crate) fn in_handler<T>(actor: Me, f: impl FnOnce() -> T) -> T {
 }
 
 /// The actor whose handler is running on this thread, if any.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 pub(crate) fn current_actor() -> Option<Me> {
     CURRENT.get()
+}
+
+/// Runs `f` (a poll) as the task `task` of the graph of waits: what it
+/// waits for (asks, room in a full mailbox), the task waits for. Unlike
+/// [`in_handler`], replies dropped here are not a handler's.
+pub(crate) fn in_task<T>(task: Me, f: impl FnOnce() -> T) -> T {
+    struct Reset(Option<Me>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            TASK.set(self.0);
+        }
+    }
+    let _reset = Reset(TASK.replace(Some(task)));
+    f()
+}
+
+/// Who waits, in the graph of waits, if this thread waits for something
+/// now: the actor whose handler is being polled, or the task started with
+/// `Context::spawn_task` being polled. `None` in any other task, whose
+/// waits nobody can be waiting on.
+pub(crate) fn current_waiter() -> Option<Me> {
+    CURRENT.get().or_else(|| TASK.get())
 }
 
 /// Parks a reply dropped unanswered inside a handler (`current_actor` is
