@@ -460,10 +460,74 @@ impl<A: Actor> ActorRef<A> {
     /// otherwise returns as soon as the message is queued. Messages from one
     /// sender are handled in the order they were sent.
     ///
+    /// One wait is refused rather than waited: the actor makes room only
+    /// between messages, so a handler telling its own actor's full mailbox
+    /// (or a task it awaits, started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), or a handler the
+    /// actor waits on through asks) would wait forever. That tell returns
+    /// [`SendError::Deadlock`] at once, with the message. Only a full
+    /// mailbox is looked at this way: a tell that finds room is queued as
+    /// usual, and every other sender waits for room.
+    ///
+    /// # Examples
+    ///
+    /// A handler that splits its work into messages to itself, and keeps
+    /// what its mailbox cannot hold:
+    ///
+    /// ```
+    /// use actor_core::error::SendError;
+    /// use actor_core::mailbox::Mailbox;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Splitter {
+    ///     done: u64,
+    ///     kept: Vec<u64>,
+    /// }
+    /// impl Actor for Splitter {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// struct Chunk(u64);
+    /// impl Message for Chunk {
+    ///     type Reply = ();
+    /// }
+    /// impl Handler<Chunk> for Splitter {
+    ///     async fn handle(&mut self, _: Chunk, _: &mut Context<Self>) {
+    ///         self.done += 1;
+    ///     }
+    /// }
+    ///
+    /// struct Job(u64);
+    /// impl Message for Job {
+    ///     type Reply = usize;
+    /// }
+    /// impl Handler<Job> for Splitter {
+    ///     async fn handle(&mut self, Job(n): Job, ctx: &mut Context<Self>) -> usize {
+    ///         let me = ctx.actor_ref();
+    ///         for i in 0..n {
+    ///             if let Err(SendError::Deadlock(Chunk(i), _cycle)) = me.tell(Chunk(i)).await {
+    ///                 // Full, and only this actor makes room: keep the rest.
+    ///                 self.kept.extend(i..n);
+    ///                 break;
+    ///             }
+    ///         }
+    ///         self.kept.len()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let splitter = system.spawn_with(Splitter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
+    /// assert_eq!(splitter.ask(Job(10)).await.unwrap(), 2, "eight told, two kept");
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SendError::Closed`] with `msg` if the actor has stopped; the message
     /// is also reported as a [dead letter](crate::ActorSystem::dead_letters).
+    /// [`SendError::Deadlock`] with `msg`, as above.
     ///
     /// # Cancel safety
     ///
@@ -541,11 +605,22 @@ impl<A: Actor> ActorRef<A> {
     /// Sends `msg` and waits for the reply. Add a limit with
     /// [`AskRequest::timeout`].
     ///
+    /// An ask made by a handler, or by a task started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), that would close
+    /// a cycle of waits (the target waits, directly or through others'
+    /// asks and awaited tasks, on the asker) fails at once with
+    /// [`AskError::Deadlock`]. An ask from any other task is not traced: if
+    /// a handler awaits a task started with plain `tokio::spawn`, a cycle
+    /// through that task is not found, and its asks wait until their
+    /// timeouts, or forever without one. Start such tasks with
+    /// `Context::spawn_task`, or give their asks a timeout.
+    ///
     /// # Errors
     ///
     /// See [`AskError`]: the actor had stopped ([`AskError::Closed`], with
     /// `msg`), stopped before replying ([`AskError::NoReply`]), panicked
-    /// ([`AskError::Panicked`]), or the timeout passed ([`AskError::Timeout`]).
+    /// ([`AskError::Panicked`]), the timeout passed ([`AskError::Timeout`]),
+    /// or the ask would close a cycle ([`AskError::Deadlock`], with `msg`).
     /// An ask never hangs on an actor that is gone.
     ///
     /// # Cancel safety
@@ -855,7 +930,8 @@ impl<M: Message> Recipient<M> {
     ///
     /// # Errors
     ///
-    /// [`SendError::Closed`] with `msg` if the actor has stopped.
+    /// [`SendError::Closed`] with `msg` if the actor has stopped;
+    /// [`SendError::Deadlock`] with `msg` as for [`ActorRef::tell`].
     ///
     /// # Cancel safety
     ///

@@ -170,8 +170,9 @@ pub enum AskError<M> {
     /// [`RemoteError`].
     Remote(RemoteError),
     /// The ask would never be answered: the target waits (directly or
-    /// through other actors' asks) on the asking actor, which would be
-    /// waiting on it. Nothing was sent; the message is handed back with the
+    /// through other actors' asks, and tasks started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task) that handlers
+    /// await) on the asking actor or task, which would be waiting on it. Nothing was sent; the message is handed back with the
     /// cycle.
     Deadlock(M, Cycle),
 }
