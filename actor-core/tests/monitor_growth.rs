@@ -332,3 +332,10 @@ async fn a_monitor_ref_is_only_its_owners_to_remove() {
     })
     .await;
 }
+
+/// A monitor reference can be kept in an actor's state and sent along.
+#[test]
+fn a_monitor_ref_is_send_sync_and_unpin() {
+    fn check<T: Send + Sync + Unpin + 'static>() {}
+    check::<MonitorRef>();
+}

@@ -343,3 +343,12 @@ async fn a_task_is_aborted_when_its_actor_stops() {
     // The task's future (and the sender it held) was dropped.
     assert!(bounded(rx).await.is_err());
 }
+
+/// A task handle can be kept in an actor's state, sent, and awaited from
+/// any task; its error travels too.
+#[test]
+fn a_task_handle_and_its_error_are_send_sync_and_unpin() {
+    fn check<T: Send + Sync + Unpin + 'static>() {}
+    check::<actor_core::TaskHandle<u64>>();
+    check::<TaskError>();
+}
