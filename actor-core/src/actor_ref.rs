@@ -43,7 +43,33 @@ impl<A: Actor> Shared<A> {
         }
     }
 
+    /// Queues `payload`, waiting for room. The fast path is `try_send`'s;
+    /// only a full mailbox looks further: a handler (or a task it awaits)
+    /// that would wait for room in its own actor's mailbox, or in that of
+    /// an actor waiting on it, would wait forever (the actor makes room
+    /// only between messages), so it gets `SendError::Deadlock` at once
+    /// instead. Any other sender waits.
     pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+        let env = match self.mailbox.try_send(Envelope::new(payload)) {
+            Ok(()) => return Ok(()),
+            Err(Refused::Closed(env)) => return Err(SendError::Closed(self.closed(env))),
+            Err(Refused::Full(env)) => env,
+        };
+        if let Some(me) = reply::current_waiter()
+            && let Err(cycle) = deadlock::check(me, self.cell.id)
+        {
+            return Err(SendError::Deadlock(unpack(env), cycle));
+        }
+        match self.mailbox.send(env).await {
+            Ok(()) => Ok(()),
+            Err(env) => Err(SendError::Closed(self.closed(env))),
+        }
+    }
+
+    /// Queues an ask, waiting for room, without looking at the graph of
+    /// waits: the ask is there already (it checked itself when it started),
+    /// unless its handler is exempt.
+    pub(crate) async fn send_ask<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
         match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
             Err(env) => Err(SendError::Closed(self.closed(env))),
@@ -126,7 +152,7 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
     }
 
     fn ask(&self, ask: Ask<M>, _: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
-        Box::pin(self.send(ask))
+        Box::pin(self.send_ask(ask))
     }
 }
 
@@ -260,13 +286,27 @@ impl RemoteTarget {
     }
 }
 
-/// Waits for a remote actor's end, as its node reports it.
+/// Waits for a remote actor's end, as its node reports it. Given up (the
+/// future dropped), it takes its notice back from the transport.
 async fn remote_wait_for_stop(target: &RemoteTarget) -> StopReason {
+    /// Takes the notice back unless it ran.
+    struct Unwatch<'a>(&'a dyn remote::RemoteEndpoint, Option<remote::WatchKey>);
+    impl Drop for Unwatch<'_> {
+        fn drop(&mut self) {
+            if let Some(key) = self.1.take() {
+                self.0.unwatch(key);
+            }
+        }
+    }
     let (tx, rx) = oneshot::channel();
-    target.endpoint.on_terminated(Box::new(move |_, reason| {
+    let key = target.endpoint.watch(Box::new(move |_, reason| {
         let _ = tx.send(reason.clone());
     }));
-    rx.await.unwrap_or(StopReason::NodeDown)
+    let mut watch = Unwatch(&*target.endpoint, key);
+    let reason = rx.await.unwrap_or(StopReason::NodeDown);
+    // It ran: nothing left to take back.
+    watch.1 = None;
+    reason
 }
 
 /// Fails with `BlockingInRuntime` when called from inside a runtime;
@@ -420,10 +460,74 @@ impl<A: Actor> ActorRef<A> {
     /// otherwise returns as soon as the message is queued. Messages from one
     /// sender are handled in the order they were sent.
     ///
+    /// One wait is refused rather than waited: the actor makes room only
+    /// between messages, so a handler telling its own actor's full mailbox
+    /// (or a task it awaits, started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), or a handler the
+    /// actor waits on through asks) would wait forever. That tell returns
+    /// [`SendError::Deadlock`] at once, with the message. Only a full
+    /// mailbox is looked at this way: a tell that finds room is queued as
+    /// usual, and every other sender waits for room.
+    ///
+    /// # Examples
+    ///
+    /// A handler that splits its work into messages to itself, and keeps
+    /// what its mailbox cannot hold:
+    ///
+    /// ```
+    /// use actor_core::error::SendError;
+    /// use actor_core::mailbox::Mailbox;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Splitter {
+    ///     done: u64,
+    ///     kept: Vec<u64>,
+    /// }
+    /// impl Actor for Splitter {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// struct Chunk(u64);
+    /// impl Message for Chunk {
+    ///     type Reply = ();
+    /// }
+    /// impl Handler<Chunk> for Splitter {
+    ///     async fn handle(&mut self, _: Chunk, _: &mut Context<Self>) {
+    ///         self.done += 1;
+    ///     }
+    /// }
+    ///
+    /// struct Job(u64);
+    /// impl Message for Job {
+    ///     type Reply = usize;
+    /// }
+    /// impl Handler<Job> for Splitter {
+    ///     async fn handle(&mut self, Job(n): Job, ctx: &mut Context<Self>) -> usize {
+    ///         let me = ctx.actor_ref();
+    ///         for i in 0..n {
+    ///             if let Err(SendError::Deadlock(Chunk(i), _cycle)) = me.tell(Chunk(i)).await {
+    ///                 // Full, and only this actor makes room: keep the rest.
+    ///                 self.kept.extend(i..n);
+    ///                 break;
+    ///             }
+    ///         }
+    ///         self.kept.len()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let splitter = system.spawn_with(Splitter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
+    /// assert_eq!(splitter.ask(Job(10)).await.unwrap(), 2, "eight told, two kept");
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`SendError::Closed`] with `msg` if the actor has stopped; the message
     /// is also reported as a [dead letter](crate::ActorSystem::dead_letters).
+    /// [`SendError::Deadlock`] with `msg`, as above.
     ///
     /// # Cancel safety
     ///
@@ -501,11 +605,22 @@ impl<A: Actor> ActorRef<A> {
     /// Sends `msg` and waits for the reply. Add a limit with
     /// [`AskRequest::timeout`].
     ///
+    /// An ask made by a handler, or by a task started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), that would close
+    /// a cycle of waits (the target waits, directly or through others'
+    /// asks and awaited tasks, on the asker) fails at once with
+    /// [`AskError::Deadlock`]. An ask from any other task is not traced: if
+    /// a handler awaits a task started with plain `tokio::spawn`, a cycle
+    /// through that task is not found, and its asks wait until their
+    /// timeouts, or forever without one. Start such tasks with
+    /// `Context::spawn_task`, or give their asks a timeout.
+    ///
     /// # Errors
     ///
     /// See [`AskError`]: the actor had stopped ([`AskError::Closed`], with
     /// `msg`), stopped before replying ([`AskError::NoReply`]), panicked
-    /// ([`AskError::Panicked`]), or the timeout passed ([`AskError::Timeout`]).
+    /// ([`AskError::Panicked`]), the timeout passed ([`AskError::Timeout`]),
+    /// or the ask would close a cycle ([`AskError::Deadlock`], with `msg`).
     /// An ask never hangs on an actor that is gone.
     ///
     /// # Cancel safety
@@ -815,7 +930,8 @@ impl<M: Message> Recipient<M> {
     ///
     /// # Errors
     ///
-    /// [`SendError::Closed`] with `msg` if the actor has stopped.
+    /// [`SendError::Closed`] with `msg` if the actor has stopped;
+    /// [`SendError::Deadlock`] with `msg` as for [`ActorRef::tell`].
     ///
     /// # Cancel safety
     ///
@@ -1025,7 +1141,7 @@ impl<M: Message> Future for AskFuture<'_, M> {
                         deadline: this.deadline.as_ref().as_pin_ref().map(|sleep| sleep.deadline()),
                     };
                     // Only an ask made by a handler can close a cycle.
-                    if let Some(me) = reply::current_actor()
+                    if let Some(me) = reply::current_waiter()
                         && !*this.reentrant
                     {
                         match deadlock::wait(me, this.sink.id()) {
@@ -1102,7 +1218,7 @@ impl<'a, M: Message, R: Send + 'static> IntoFuture for AskWith<'a, M, R> {
 
     fn into_future(self) -> Self::IntoFuture {
         let AskWith { sink, msg, mut rx, timeout } = self;
-        let waiting = match reply::current_actor() {
+        let waiting = match reply::current_waiter() {
             Some(me) => match deadlock::wait(me, sink.id()) {
                 Ok(waiting) => Some(waiting),
                 Err(cycle) => return Box::pin(std::future::ready(Err(AskError::Deadlock(msg, cycle)))),

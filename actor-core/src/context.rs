@@ -1,7 +1,8 @@
 //! What a handler can reach besides its own state.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
@@ -10,6 +11,7 @@ use crate::error::ActorError;
 use crate::flight::{FlightRecord, Recorder};
 use crate::id::ActorId;
 use crate::monitor::ExitTrap;
+use crate::remote::{RemoteEndpoint, WatchKey};
 use crate::system::{ActorSystem, SpawnOptions};
 
 /// An actor's view of itself and of the system, passed to every handler and
@@ -67,27 +69,88 @@ struct More<A: Actor> {
     exit_trap: Option<ExitTrap<A>>,
     /// The crash flight recorder, if the actor was spawned with one.
     recorder: Option<Box<Recorder>>,
+    /// The monitors this actor holds, by id, until their notice is handled
+    /// or they are removed; taken back from their targets when it stops.
+    monitors: BTreeMap<u64, Monitored>,
+    /// The id of the next monitor.
+    next_monitor: u64,
+}
+
+impl<A: Actor> More<A> {
+    fn new(recorder: Option<Box<Recorder>>) -> Self {
+        More {
+            children: Vec::new(),
+            tasks: Vec::new(),
+            exit_trap: None,
+            recorder,
+            monitors: BTreeMap::new(),
+            next_monitor: 0,
+        }
+    }
+}
+
+/// Where the notice of a monitor waits, so that it can be taken back.
+pub(crate) enum Monitored {
+    /// In the waiters of an actor of this node, under this key (`None`: it
+    /// ran at once).
+    Local(Weak<dyn Lane>, Option<u64>),
+    /// With the transport, for an actor of another node.
+    Remote(Arc<dyn RemoteEndpoint>, Option<WatchKey>),
+}
+
+impl Monitored {
+    /// Takes the notice back from where it waits.
+    pub(crate) fn take_back(self) {
+        match self {
+            Monitored::Local(target, Some(key)) => {
+                if let Some(target) = target.upgrade() {
+                    target.cell().forget_notice(key);
+                }
+            }
+            Monitored::Remote(endpoint, Some(key)) => endpoint.unwatch(key),
+            Monitored::Local(_, None) | Monitored::Remote(_, None) => {}
+        }
+    }
 }
 
 impl<A: Actor> Context<A> {
     /// Drops what the context holds besides the actor's shared block (an
     /// exit trap, the recorder), at the end of the run loop.
+    /// The monitors this actor still holds are taken back from their
+    /// targets, so that they do not wait there for the rest of their lives.
     pub(crate) fn release(&mut self) {
-        self.more = None;
+        if let Some(more) = self.more.take() {
+            let More { monitors, .. } = *more;
+            for monitored in monitors.into_values() {
+                monitored.take_back();
+            }
+        }
         self.stop_now = None;
     }
 
     pub(crate) fn new(shared: Arc<Shared<A>>, recorder: Option<Box<Recorder>>) -> Self {
-        let more = recorder.map(|recorder| {
-            Box::new(More { children: Vec::new(), tasks: Vec::new(), exit_trap: None, recorder: Some(recorder) })
-        });
+        let more = recorder.map(|recorder| Box::new(More::new(Some(recorder))));
         Context { shared, stop_now: None, more }
     }
 
     fn more(&mut self) -> &mut More<A> {
-        self.more.get_or_insert_with(|| {
-            Box::new(More { children: Vec::new(), tasks: Vec::new(), exit_trap: None, recorder: None })
-        })
+        self.more.get_or_insert_with(|| Box::new(More::new(None)))
+    }
+
+    /// A fresh id for a monitor of this actor.
+    pub(crate) fn next_monitor_id(&mut self) -> u64 {
+        let more = self.more();
+        more.next_monitor += 1;
+        more.next_monitor
+    }
+
+    pub(crate) fn insert_monitor(&mut self, id: u64, monitored: Monitored) {
+        self.more().monitors.insert(id, monitored);
+    }
+
+    /// Takes the monitor `id` out of those this actor holds, if it is there.
+    pub(crate) fn take_monitor(&mut self, id: u64) -> Option<Monitored> {
+        self.more.as_mut()?.monitors.remove(&id)
     }
 
     /// The flight recorder, if there is one.

@@ -129,18 +129,43 @@ pub(crate) fn wait(waiter: Me, target: ActorId) -> Result<Waiting, Cycle> {
         return Err(Cycle(vec![waiter, target]));
     }
     let mut graph = graph();
+    closes_cycle(&graph, scope, waiter, target)?;
+    graph.waits.entry((scope, waiter)).or_default().push(target);
+    Ok(Waiting { waiter: (scope, waiter), target })
+}
+
+/// Whether `waiter` waiting for `target` would close a cycle, without
+/// recording the wait: for a tell that finds a full mailbox. Its wait for
+/// room is not recorded, because the room may already be on its way (the
+/// target may have taken messages and not yet been seen by the waiter),
+/// and an edge kept until the waiter runs again could report a cycle that
+/// is not there. A target that waits on the waiter, though, makes no room
+/// until that wait ends.
+///
+/// # Errors
+///
+/// The cycle, starting and ending with `waiter`.
+pub(crate) fn check(waiter: Me, target: ActorId) -> Result<(), Cycle> {
+    let Me { id: waiter, scope } = waiter;
+    if waiter == target {
+        return Err(Cycle(vec![waiter, target]));
+    }
+    closes_cycle(&graph(), scope, waiter, target)
+}
+
+/// The cycle `waiter` waiting for `target` would close, if any.
+fn closes_cycle(graph: &Graph, scope: Scope, waiter: ActorId, target: ActorId) -> Result<(), Cycle> {
     // The common case: the target waits for nobody, so no path can start
     // there; no search, no allocation.
     if graph.waits_for_anybody((scope, target))
-        && let Some(path) = path(&graph, scope, target, waiter)
+        && let Some(path) = path(graph, scope, target, waiter)
     {
         let mut cycle = Vec::with_capacity(path.len() + 1);
         cycle.push(waiter);
         cycle.extend(path);
         return Err(Cycle(cycle));
     }
-    graph.waits.entry((scope, waiter)).or_default().push(target);
-    Ok(Waiting { waiter: (scope, waiter), target })
+    Ok(())
 }
 
 /// The chain a remote ask from `asker` (a handler) to `target` carries: every

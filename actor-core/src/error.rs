@@ -35,6 +35,20 @@ pub enum SendError<M> {
     /// The actor is on another node that cannot be reached, and the bounded
     /// outbox for it is full. The message is also reported as a dead letter.
     NodeDown(M),
+    /// The mailbox is full, and waiting for room would never end: the
+    /// sender is the actor's own handler (or a task it awaits, started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task)), or a handler
+    /// the actor is waiting on through asks. Only the actor makes room, by
+    /// handling a message, and it cannot while its sender waits. Returned
+    /// at once, with the message and the cycle of waits (the sender first
+    /// and last); nothing was sent.
+    ///
+    /// What a handler can do with it: handle the work inline, keep it in
+    /// its state for later, hand it to a plain task that waits for room
+    /// (`tokio::spawn(async move { me.tell(msg).await })`, while the actor
+    /// goes on), or give the actor a larger or unbounded
+    /// [`Mailbox`](crate::mailbox::Mailbox).
+    Deadlock(M, Cycle),
 }
 
 impl<M> SendError<M> {
@@ -46,7 +60,8 @@ impl<M> SendError<M> {
             | SendError::BlockingInRuntime(m)
             | SendError::UnknownName(m)
             | SendError::NotRemote(m)
-            | SendError::NodeDown(m) => m,
+            | SendError::NodeDown(m)
+            | SendError::Deadlock(m, _) => m,
         }
     }
 
@@ -64,6 +79,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(m) => SendError::UnknownName(f(m)),
             SendError::NotRemote(m) => SendError::NotRemote(f(m)),
             SendError::NodeDown(m) => SendError::NodeDown(f(m)),
+            SendError::Deadlock(m, cycle) => SendError::Deadlock(f(m), cycle),
         }
     }
 
@@ -80,6 +96,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(_) => ErrorKind::UnknownName,
             SendError::NotRemote(_) => ErrorKind::NotRemote,
             SendError::NodeDown(_) => ErrorKind::NodeDown,
+            SendError::Deadlock(..) => ErrorKind::Deadlock,
         }
     }
 
@@ -92,6 +109,7 @@ impl<M> SendError<M> {
             SendError::UnknownName(m) => AskError::Closed(m),
             SendError::NotRemote(m) => AskError::NotRemote(m),
             SendError::NodeDown(m) => AskError::NodeDown(Some(m)),
+            SendError::Deadlock(m, cycle) => AskError::Deadlock(m, cycle),
         }
     }
 }
@@ -106,13 +124,19 @@ impl<M> fmt::Debug for SendError<M> {
             SendError::UnknownName(_) => "UnknownName(..)",
             SendError::NotRemote(_) => "NotRemote(..)",
             SendError::NodeDown(_) => "NodeDown(..)",
+            SendError::Deadlock(_, cycle) => return write!(f, "Deadlock(.., {cycle})"),
         })
     }
 }
 
 impl<M> fmt::Display for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind(), f)
+        match self {
+            SendError::Deadlock(_, cycle) => {
+                write!(f, "mailbox is full and the sender is what it waits on, would never get room: {cycle}")
+            }
+            other => fmt::Display::fmt(&other.kind(), f),
+        }
     }
 }
 
@@ -146,8 +170,9 @@ pub enum AskError<M> {
     /// [`RemoteError`].
     Remote(RemoteError),
     /// The ask would never be answered: the target waits (directly or
-    /// through other actors' asks) on the asking actor, which would be
-    /// waiting on it. Nothing was sent; the message is handed back with the
+    /// through other actors' asks, and tasks started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task) that handlers
+    /// await) on the asking actor or task, which would be waiting on it. Nothing was sent; the message is handed back with the
     /// cycle.
     Deadlock(M, Cycle),
 }
@@ -276,7 +301,7 @@ pub enum ErrorKind {
     NodeDown,
     /// The far node could not deliver the message.
     Remote,
-    /// The ask would wait in a cycle of asks.
+    /// The ask, or a tell waiting for room, would wait in a cycle of waits.
     Deadlock,
 }
 
@@ -293,7 +318,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NotRemote => "message type is not registered for remote use",
             ErrorKind::NodeDown => "the actor's node is down",
             ErrorKind::Remote => "the remote node could not deliver the message",
-            ErrorKind::Deadlock => "ask cycle: the target waits on the asker",
+            ErrorKind::Deadlock => "cycle of waits: the target waits on the sender",
         })
     }
 }
@@ -373,6 +398,38 @@ impl<M> From<AskError<M>> for Error {
         Error { kind, panic }
     }
 }
+
+/// Why a task started with [`Context::spawn_task`](crate::Context::spawn_task)
+/// gave no output to the one awaiting its [`TaskHandle`](crate::TaskHandle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked, saying this. The panic went no further: the
+    /// actor that awaited the task goes on.
+    Panicked(String),
+    /// The task was aborted: the actor that started it stopped or
+    /// restarted, or [`TaskHandle::abort`](crate::TaskHandle::abort) was
+    /// called.
+    Aborted,
+    /// Awaiting the task would never end: the task already waits (through
+    /// asks, or for room in a full mailbox) on the one that awaits it. The
+    /// task runs on; the handle gives this at once instead of hanging.
+    Deadlock(Cycle),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(message) => write!(f, "task panicked: {message}"),
+            TaskError::Aborted => f.write_str("task was aborted"),
+            TaskError::Deadlock(cycle) => {
+                write!(f, "awaiting the task would never end, it waits on its awaiter: {cycle}")
+            }
+        }
+    }
+}
+
+impl StdError for TaskError {}
 
 /// A panic caught in an actor: which actor, which message, and what it said.
 ///

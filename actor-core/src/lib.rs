@@ -29,6 +29,7 @@ mod stats;
 pub mod supervision;
 mod sync;
 mod system;
+mod task;
 #[cfg(feature = "test-util")]
 pub mod testkit;
 mod timer;
@@ -41,7 +42,7 @@ pub use crate::error::{Error, RemoteError};
 pub use crate::flight::{FlightRecord, Recorded};
 pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
-pub use crate::monitor::Terminated;
+pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
@@ -50,6 +51,7 @@ pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,
 };
+pub use crate::task::TaskHandle;
 pub use crate::timer::TimerHandle;
 pub use crate::topic::{PublishReport, Topic};
 

@@ -2,13 +2,16 @@
 //! together.
 
 use std::any::type_name;
+use std::future::Future;
 use std::sync::{Arc, Weak};
+
+use futures::future::Either;
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
-use crate::cell::{Lane, Notice, Shared, Signal};
-use crate::context::Context;
-use crate::envelope::{Envelope, Tell};
+use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
+use crate::context::{Context, Monitored};
+use crate::envelope::{Envelope, Payload, Tell};
 use crate::id::ActorId;
 use crate::message::{Handler, Message};
 use crate::system::DeadLetterReason;
@@ -18,7 +21,9 @@ use crate::system::DeadLetterReason;
 /// [trap exits](Context::trap_exits) of linked actors.
 ///
 /// It is queued after what the watcher's mailbox already holds, but never
-/// waits for room and is never refused for a full mailbox.
+/// waits for room and is never refused for a full mailbox. A monitor
+/// removed with [`Context::demonitor`] delivers none, even if the watched
+/// actor had stopped and its notice was already queued.
 ///
 /// # Examples
 ///
@@ -80,12 +85,125 @@ impl Message for Terminated {
     type Reply = ();
 }
 
-/// Queues a `Terminated` notice for `watcher`, past its bound if need be; a
-/// watcher that has stopped gets a dead letter instead.
-fn deliver<A: Handler<Terminated>>(watcher: &Shared<A>, notice: Terminated) {
-    if watcher.mailbox.push_notice(Envelope::new(Tell(notice))).is_err() {
+/// A monitor set by [`Context::monitor`]; hand it to
+/// [`Context::demonitor`] to remove that monitor (Erlang's monitor
+/// reference).
+///
+/// Dropping it leaves the monitor in place. It belongs to the actor that
+/// set the monitor: another actor's `demonitor` does nothing with it.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_core::MonitorRef;
+///
+/// #[derive(Default)]
+/// struct Watcher {
+///     monitor: Option<MonitorRef>,
+///     seen: usize,
+/// }
+/// impl Actor for Watcher {
+///     type Error = std::convert::Infallible;
+/// }
+/// impl Handler<Terminated> for Watcher {
+///     async fn handle(&mut self, _: Terminated, _: &mut Context<Self>) {
+///         self.seen += 1;
+///     }
+/// }
+///
+/// struct Watch(ActorRef<Watcher>);
+/// impl Message for Watch {
+///     type Reply = ();
+/// }
+/// impl Handler<Watch> for Watcher {
+///     async fn handle(&mut self, Watch(other): Watch, ctx: &mut Context<Self>) {
+///         self.monitor = Some(ctx.monitor(&other));
+///     }
+/// }
+///
+/// struct Unwatch;
+/// impl Message for Unwatch {
+///     type Reply = bool;
+/// }
+/// impl Handler<Unwatch> for Watcher {
+///     async fn handle(&mut self, _: Unwatch, ctx: &mut Context<Self>) -> bool {
+///         self.monitor.take().is_some_and(|m| ctx.demonitor(m))
+///     }
+/// }
+///
+/// struct Seen;
+/// impl Message for Seen {
+///     type Reply = usize;
+/// }
+/// impl Handler<Seen> for Watcher {
+///     async fn handle(&mut self, _: Seen, _: &mut Context<Self>) -> usize {
+///         self.seen
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let watcher = system.spawn(Watcher::default());
+/// let target = system.spawn(Watcher::default());
+/// watcher.ask(Watch(target.clone())).await.unwrap();
+/// assert!(watcher.ask(Unwatch).await.unwrap(), "the monitor was in place");
+/// target.stop();
+/// target.wait_for_stop().await;
+/// assert_eq!(watcher.ask(Seen).await.unwrap(), 0, "no notice after demonitor");
+/// # }
+/// ```
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MonitorRef {
+    owner: ActorId,
+    id: u64,
+    target: ActorId,
+}
+
+impl MonitorRef {
+    /// The watched actor.
+    pub fn target(&self) -> ActorId {
+        self.target
+    }
+}
+
+/// A monitor's notice on its way to the watcher: delivered to the
+/// watcher's `Handler<Terminated>` only if the monitor is still in place
+/// when the watcher takes it (`demonitor` discards one already queued).
+struct Notified {
+    monitor: u64,
+    notice: Terminated,
+}
+
+impl<A: Handler<Terminated>> Payload<A> for Notified {
+    fn message_type() -> &'static str {
+        type_name::<Terminated>()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.notice.describe()
+    }
+
+    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
+        // The monitor has fired: it is no longer this actor's to take back.
+        match ctx.take_monitor(self.monitor) {
+            Some(_) => Either::Right(<Tell<Terminated> as Payload<A>>::into_future(Tell(self.notice), actor, ctx)),
+            None => Either::Left(std::future::ready(())),
+        }
+    }
+}
+
+/// Queues a payload for `watcher`, past its bound if need be; a watcher
+/// that has stopped gets a dead letter instead.
+fn deliver<A: Actor, P: Payload<A>>(watcher: &Shared<A>, payload: P) {
+    if watcher.mailbox.push_notice(Envelope::new(payload)).is_err() {
         watcher.cell.dead_letter(type_name::<Terminated>(), DeadLetterReason::Stopped);
     }
+}
+
+/// Queues a trapped exit as a `Terminated` message.
+fn deliver_exit<A: Handler<Terminated>>(watcher: &Shared<A>, notice: Terminated) {
+    deliver(watcher, Tell(notice));
 }
 
 /// How a trapping actor receives the exit of a linked one.
@@ -96,19 +214,68 @@ impl<A: Actor> Context<A> {
     /// message with its id and reason. If `other` has already stopped, the
     /// notice comes at once. Monitoring is one-way and does not keep `other`
     /// alive.
-    pub fn monitor<B: Actor>(&mut self, other: &ActorRef<B>)
+    ///
+    /// Each call sets one more monitor, with one notice of its own (as
+    /// Erlang's `monitor/2`). The returned [`MonitorRef`] removes it with
+    /// [`demonitor`](Context::demonitor); when this actor stops, the
+    /// monitors it still holds are removed with it, so a long-lived actor
+    /// watched by many short-lived ones does not collect their monitors.
+    ///
+    /// # Examples
+    ///
+    /// See [`Terminated`] and [`MonitorRef`].
+    pub fn monitor<B: Actor>(&mut self, other: &ActorRef<B>) -> MonitorRef
     where
         A: Handler<Terminated>,
     {
+        let id = self.next_monitor_id();
         let me: Weak<Shared<A>> = Arc::downgrade(self.shared());
-        let notice: Notice = Box::new(move |id, reason| {
+        let notice: Notice = Box::new(move |target, reason| {
             if let Some(me) = me.upgrade() {
-                deliver(&me, Terminated { id, reason: reason.clone() });
+                deliver(&me, Notified { monitor: id, notice: Terminated { id: target, reason: reason.clone() } });
             }
         });
-        match other.shared() {
-            Some(shared) => shared.cell.on_terminated(notice),
-            None => on_remote_termination(other, notice),
+        let monitored = match other.shared() {
+            Some(shared) => {
+                let key = shared.cell.on_terminated(notice);
+                let lane: Arc<dyn Lane> = shared.clone();
+                Monitored::Local(Arc::downgrade(&lane), key)
+            }
+            None => {
+                let endpoint = &other.remote_target().expect("a reference is local or remote").endpoint;
+                let key = endpoint.watch(notice);
+                Monitored::Remote(endpoint.clone(), key)
+            }
+        };
+        // Kept even if the notice is already queued (`other` had stopped):
+        // the notice finds it, or `demonitor` discards the notice.
+        self.insert_monitor(id, monitored);
+        MonitorRef { owner: self.id(), id, target: other.id() }
+    }
+
+    /// Removes a monitor set by [`monitor`](Context::monitor): no
+    /// [`Terminated`] notice comes from it afterwards, not even one already
+    /// queued because the watched actor had stopped (Erlang's
+    /// `demonitor(Ref, [flush])`).
+    ///
+    /// Returns whether the monitor was still in place: `false` if its
+    /// notice has already been handled, it was removed before, or it
+    /// belongs to another actor. With a remote actor, the watch this node
+    /// keeps for it is taken back at once.
+    ///
+    /// # Examples
+    ///
+    /// See [`MonitorRef`].
+    pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
+        if monitor.owner != self.id() {
+            return false;
+        }
+        match self.take_monitor(monitor.id) {
+            Some(monitored) => {
+                monitored.take_back();
+                true
+            }
+            None => false,
         }
     }
 
@@ -118,25 +285,122 @@ impl<A: Actor> Context<A> {
     /// in which case it receives a [`Terminated`] message instead. Normal
     /// stops do not propagate (a trapping actor is still told of them).
     ///
+    /// There is at most one link between two actors (Erlang's `link/1`):
+    /// linking again, from either side, changes nothing, and one
+    /// [`unlink`](Context::unlink) removes it. Linking an actor to itself
+    /// does nothing. If `other` has already stopped, its exit comes at once.
+    ///
     /// With an actor of another node the link works one way: this actor
     /// hears of the remote one's exit (including
     /// [`StopReason::NodeDown`]), but its own exit does not stop the remote
     /// actor. Monitor this actor from the other node for the way back.
+    ///
+    /// # Examples
+    ///
+    /// See [`unlink`](Context::unlink).
     pub fn link<B: Actor>(&mut self, other: &ActorRef<B>) {
-        let to_me: Weak<dyn Lane> = {
-            let me: Arc<dyn Lane> = self.shared().clone();
-            Arc::downgrade(&me)
-        };
+        let me: Arc<dyn Lane> = self.shared().clone();
+        let my_id = self.id();
+        let other_id = other.id();
+        if other_id == my_id {
+            return;
+        }
         let Some(other_shared) = other.shared() else {
-            on_remote_termination(other, exit_notice(to_me));
+            self.link_remote(other, &me);
             return;
         };
-        let to_other: Weak<dyn Lane> = {
-            let them: Arc<dyn Lane> = other_shared.clone();
-            Arc::downgrade(&them)
-        };
-        other_shared.cell.on_terminated(exit_notice(to_me));
-        self.shared().cell.on_terminated(exit_notice(to_other));
+        let them: Arc<dyn Lane> = other_shared.clone();
+        match self.shared().cell.add_link(other_id, LinkBack::Local(Arc::downgrade(&them))) {
+            AddedLink::Added => {}
+            AddedLink::Already | AddedLink::Ended(_) => return,
+        }
+        match other_shared.cell.add_link(my_id, LinkBack::Local(Arc::downgrade(&me))) {
+            AddedLink::Added | AddedLink::Already => {}
+            // `other` ended before its side was in place: its exit reaches
+            // this actor as it would have.
+            AddedLink::Ended(reason) => link_exit(&*me, other_id, &reason),
+        }
+    }
+
+    /// The one-way link to an actor of another node: a watch on it whose
+    /// notice is this actor's link exit.
+    fn link_remote<B: Actor>(&mut self, other: &ActorRef<B>, me: &Arc<dyn Lane>) {
+        let other_id = other.id();
+        let endpoint = &other.remote_target().expect("a reference is local or remote").endpoint;
+        // This side first: the notice may run at once (the node is down),
+        // and an exit only reaches an actor that holds its side of the link.
+        match self.shared().cell.add_link(other_id, LinkBack::Remote(None)) {
+            AddedLink::Added => {}
+            AddedLink::Already | AddedLink::Ended(_) => return,
+        }
+        let to_me = Arc::downgrade(me);
+        let notice: Notice = Box::new(move |id, reason| {
+            if let Some(me) = to_me.upgrade() {
+                link_exit(&*me, id, reason);
+            }
+        });
+        if let Some(key) = endpoint.watch(notice) {
+            let endpoint = endpoint.clone();
+            // Handed back if the exit already came (the watch is gone).
+            let _ = self.shared().cell.set_link_unwatch(other_id, Box::new(move || endpoint.unwatch(key)));
+        }
+    }
+
+    /// Removes the link between this actor and `other`, on both sides
+    /// (Erlang's `unlink/1`): from then on neither actor's exit affects the
+    /// other. With an actor of another node, the watch this node keeps for
+    /// the link is taken back.
+    ///
+    /// Returns whether there was a link to remove. `false` also when
+    /// `other`'s exit reached this actor first: it then takes effect as if
+    /// the unlink had come after it (this actor stops once the handler
+    /// returns, or, trapping exits, receives the [`Terminated`] message),
+    /// as in Erlang, where the exit would have been received before the
+    /// call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// enum Link {
+    ///     To(ActorRef<Worker>),
+    ///     Undo(ActorRef<Worker>),
+    /// }
+    /// impl Message for Link {
+    ///     type Reply = bool;
+    /// }
+    /// impl Handler<Link> for Worker {
+    ///     async fn handle(&mut self, what: Link, ctx: &mut Context<Self>) -> bool {
+    ///         match what {
+    ///             Link::To(other) => {
+    ///                 ctx.link(&other);
+    ///                 true
+    ///             }
+    ///             Link::Undo(other) => ctx.unlink(&other),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let a = system.spawn(Worker);
+    /// let b = system.spawn(Worker);
+    /// a.ask(Link::To(b.clone())).await.unwrap();
+    /// assert!(a.ask(Link::Undo(b.clone())).await.unwrap());
+    /// b.kill();
+    /// b.wait_for_stop().await;
+    /// // Unlinked: b's abnormal stop does not take a with it.
+    /// assert!(a.is_alive());
+    /// # }
+    /// ```
+    pub fn unlink<B: Actor>(&mut self, other: &ActorRef<B>) -> bool {
+        self.shared().cell.unlink(other.id())
     }
 
     /// Receives the exits of linked actors as [`Terminated`] messages
@@ -145,22 +409,6 @@ impl<A: Actor> Context<A> {
     where
         A: Handler<Terminated>,
     {
-        self.set_exit_trap(deliver::<A>);
-    }
-}
-
-/// The notice that tells a linked actor about an exit.
-fn exit_notice(to: Weak<dyn Lane>) -> Notice {
-    Box::new(move |id, reason| {
-        if let Some(lane) = to.upgrade() {
-            lane.signal(Signal::LinkExit(id, reason.clone()));
-        }
-    })
-}
-
-/// Runs `notice` when a remote actor terminates or its node is lost.
-fn on_remote_termination<B: Actor>(other: &ActorRef<B>, notice: Notice) {
-    if let Some(target) = other.remote_target() {
-        target.endpoint.on_terminated(notice);
+        self.set_exit_trap(deliver_exit::<A>);
     }
 }

@@ -38,6 +38,34 @@ pub use self::codec::{RemoteActor, RemoteMessages, export, remote_ref};
 /// Run when a watched actor terminates, with its id and reason.
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 
+/// Names a [`TerminationNotice`] left with [`RemoteEndpoint::watch`] or
+/// [`Exported::watch`], to take it back with `unwatch`.
+///
+/// The one who gives keys out picks them: any number unique among the
+/// notices it holds for one actor.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::remote::WatchKey;
+///
+/// assert_eq!(WatchKey::new(7).get(), 7);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatchKey(u64);
+
+impl WatchKey {
+    /// A key with this number.
+    pub fn new(n: u64) -> Self {
+        WatchKey(n)
+    }
+
+    /// Its number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// A transport's handle on one actor of another node.
 ///
 /// Sending is two steps, so that a message is only encoded once there is
@@ -92,6 +120,26 @@ pub trait RemoteEndpoint: Send + Sync + 'static {
     /// Runs `notice` when the actor terminates, or when its node is lost
     /// ([`StopReason::NodeDown`]).
     fn on_terminated(&self, notice: TerminationNotice);
+
+    /// As [`on_terminated`](RemoteEndpoint::on_terminated), and returns a
+    /// key that takes the notice back ([`unwatch`](RemoteEndpoint::unwatch)),
+    /// or `None` if it has already run. `wait_for_stop`, monitors and links
+    /// on a remote actor use this, and take their notice back when they
+    /// are given up, so a transport that implements both keeps nothing for
+    /// them afterwards.
+    ///
+    /// The default calls `on_terminated` and returns `None`: the notice
+    /// cannot be taken back, and stays until it runs.
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
+        self.on_terminated(notice);
+        None
+    }
+
+    /// Takes back (drops, without running it) the notice `key` names, if
+    /// it has not run. The default does nothing.
+    fn unwatch(&self, key: WatchKey) {
+        let _ = key;
+    }
 
     /// How this reference is written inside a message.
     fn wire_ref(&self) -> WireRef;
@@ -429,6 +477,23 @@ pub trait Exported: Send + Sync + 'static {
 
     /// Runs `notice` when the actor terminates (at once if it has).
     fn on_terminated(&self, notice: TerminationNotice);
+
+    /// As [`on_terminated`](Exported::on_terminated), and returns a key
+    /// that takes the notice back ([`unwatch`](Exported::unwatch)), or
+    /// `None` if it ran at once. A transport uses it for the watches other
+    /// nodes set, to take them back when their connection is lost.
+    ///
+    /// The default calls `on_terminated` and returns `None`.
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
+        self.on_terminated(notice);
+        None
+    }
+
+    /// Takes back the notice `key` names, if it has not run. The default
+    /// does nothing.
+    fn unwatch(&self, key: WatchKey) {
+        let _ = key;
+    }
 
     /// For downcasting to the typed export.
     fn as_any(&self) -> &dyn Any;

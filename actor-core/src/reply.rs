@@ -41,29 +41,69 @@ pub(crate) struct Me {
     pub(crate) scope: u64,
 }
 
+/// What is being polled on a thread, as far as replies and the graph of
+/// waits care. One thread-local for both, so that reading it costs an ask
+/// one load, as before tasks had an identity.
+#[derive(Clone, Copy)]
+enum Polled {
+    /// Any other code.
+    Nobody,
+    /// The handler (or hook) of this actor.
+    Handler(Me),
+    /// A task started with `Context::spawn_task`, under its own id in the
+    /// graph of waits.
+    Task(Me),
+}
+
 thread_local! {
-    /// The actor whose handler (or hook) is being polled on this thread.
-    static CURRENT: Cell<Option<Me>> = const { Cell::new(None) };
+    static CURRENT: Cell<Polled> = const { Cell::new(Polled::Nobody) };
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `polled` set, restoring what was set before even if `f`
+/// panics.
+fn polling<T>(polled: Polled, f: impl FnOnce() -> T) -> T {
+    struct Reset(Polled);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.set(self.0);
+        }
+    }
+    let _reset = Reset(CURRENT.replace(polled));
+    f()
 }
 
 /// Runs `f` as actor `actor`'s handler: the "inside a handler" flag (for
 /// orphaned replies) and the current actor (for ask-cycle detection) are
 /// set, and restored afterwards even if `f` panics.
 pub(crate) fn in_handler<T>(actor: Me, f: impl FnOnce() -> T) -> T {
-    struct Reset(Option<Me>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.set(self.0);
-        }
-    }
-    let _reset = Reset(CURRENT.replace(Some(actor)));
-    f()
+    polling(Polled::Handler(actor), f)
 }
 
 /// The actor whose handler is running on this thread, if any.
 pub(crate) fn current_actor() -> Option<Me> {
-    CURRENT.get()
+    match CURRENT.get() {
+        Polled::Handler(me) => Some(me),
+        Polled::Nobody | Polled::Task(_) => None,
+    }
+}
+
+/// Runs `f` (a poll) as the task `task` of the graph of waits: what it
+/// waits for (asks, room in a full mailbox), the task waits for. Unlike
+/// [`in_handler`], replies dropped here are not a handler's.
+pub(crate) fn in_task<T>(task: Me, f: impl FnOnce() -> T) -> T {
+    polling(Polled::Task(task), f)
+}
+
+/// Who waits, in the graph of waits, if this thread waits for something
+/// now: the actor whose handler is being polled, or the task started with
+/// `Context::spawn_task` being polled. `None` in any other task, whose
+/// waits nobody can be waiting on.
+pub(crate) fn current_waiter() -> Option<Me> {
+    match CURRENT.get() {
+        Polled::Handler(me) | Polled::Task(me) => Some(me),
+        Polled::Nobody => None,
+    }
 }
 
 /// Parks a reply dropped unanswered inside a handler (`current_actor` is
@@ -108,7 +148,7 @@ impl<R: Send + 'static> ReplyGuard<R> {
 impl<R: Send + 'static> Drop for ReplyGuard<R> {
     fn drop(&mut self) {
         if let Some(tx) = self.0.take()
-            && CURRENT.get().is_some()
+            && current_actor().is_some()
         {
             ORPHANS.with_borrow_mut(|list| {
                 list.push(Box::new(move |err: &PanicError| {

@@ -104,6 +104,13 @@ pub struct ActorStats {
     pub processed: u64,
     /// Times its supervisor restarted it in place.
     pub restarts: u32,
+    /// What waits for it to stop: tasks in
+    /// [`wait_for_stop`](crate::ActorRef::wait_for_stop), monitors (of this
+    /// node's actors and, through a transport, of other nodes'), and links.
+    /// A wait given up, a [`demonitor`](crate::Context::demonitor) and an
+    /// [`unlink`](crate::Context::unlink) each take theirs back, so this
+    /// counts only those still waiting.
+    pub watchers: usize,
     /// Running or stopping.
     pub state: ActorState,
     /// Its last panic (in a handler, a hook or its factory), if it has

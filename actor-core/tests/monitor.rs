@@ -32,7 +32,9 @@ impl Message for Do {
 impl Handler<Do> for Watcher {
     async fn handle(&mut self, what: Do, ctx: &mut Context<Self>) -> Vec<(ActorId, bool)> {
         match what {
-            Do::Monitor(other) => ctx.monitor(&other),
+            Do::Monitor(other) => {
+                ctx.monitor(&other);
+            }
             Do::Link(other) => ctx.link(&other),
             Do::Trap => ctx.trap_exits(),
             Do::Panic => panic!("linked failure"),

@@ -51,6 +51,30 @@ pub fn lookup_frame(corr: u64, name: &str) -> Vec<u8> {
     buf.to_vec()
 }
 
+/// The body of a watch frame (a control frame): the sender asks to be told
+/// when actor `id` stops.
+pub fn watch_frame(id: ActorId) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    frame::system(&mut buf, &System::Watch { id });
+    buf.to_vec()
+}
+
+/// If `bytes` is a frame body telling that an actor stopped, that actor.
+pub fn down_of(bytes: &[u8]) -> Option<ActorId> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::System(System::Down { id, .. })) => Some(id),
+        _ => None,
+    }
+}
+
+/// If `bytes` is the answer to a lookup, its correlation id.
+pub fn found_of(bytes: &[u8]) -> Option<u64> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::System(System::Found { corr, .. })) => Some(corr),
+        _ => None,
+    }
+}
+
 /// The body of a ping frame.
 pub fn ping_frame() -> Vec<u8> {
     let mut buf = BytesMut::new();

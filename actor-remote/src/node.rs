@@ -470,6 +470,15 @@ impl Node {
     pub fn pending_asks(&self) -> usize {
         self.inner.peers.iter().map(|p| p.pending_asks()).sum()
     }
+
+    /// Over all peers: the notices this node holds for other nodes' actors
+    /// (monitors, waits for their stop, links), and the watches other
+    /// nodes hold on this node's actors. For tests that check nothing is
+    /// left behind.
+    #[doc(hidden)]
+    pub fn watch_counts(&self) -> (usize, usize) {
+        self.inner.peers.iter().map(|p| p.watch_counts()).fold((0, 0), |(n, w), (pn, pw)| (n + pn, w + pw))
+    }
 }
 
 impl NodeInner {

@@ -7,14 +7,14 @@
 //! that an ask or a monitor registered while the connection drops is either
 //! failed by the drop or sent on the next connection, never forgotten.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use actor_core::remote::{
     self, AskContext, Exported, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, ReplySink,
-    TerminationNotice, Undelivered, WireRef,
+    TerminationNotice, Undelivered, WatchKey, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason, StopReason};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -118,8 +118,11 @@ struct Link {
     /// Frames for the writer. Bounded while down (`Limits::outbox`); while
     /// up, the credit windows bound it.
     frames: VecDeque<Queued>,
-    /// Monitors set on the peer's actors, by actor.
-    watchers: HashMap<ActorId, Vec<TerminationNotice>>,
+    /// Monitors set on the peer's actors, by actor, then by key (see
+    /// `Endpoint::watch`). An actor's entry stays, even empty, until its
+    /// `Down` comes or the connection drops: the peer watches it until
+    /// then, so watching it again sends no frame.
+    watchers: HashMap<ActorId, BTreeMap<u64, TerminationNotice>>,
     /// Closes the current connection's tasks.
     close: Option<Arc<Notify>>,
     /// Whether the current connection was accepted (the peer dialed it).
@@ -136,6 +139,13 @@ struct Link {
     /// The buffer a sender writing directly encodes into, taken and put
     /// back with the socket: no allocation per direct write.
     direct_buf: BytesMut,
+}
+
+impl Link {
+    /// Whether connection `generation` is the one up.
+    fn up_on(&self, generation: u64) -> bool {
+        self.up && self.generation == generation
+    }
 }
 
 /// Credit toward one of the peer's actors.
@@ -189,7 +199,21 @@ pub(crate) struct Peer {
     /// path can check it without the lock.
     up: AtomicBool,
     reconnecting: AtomicBool,
+    /// The watches the peer holds on this node's actors: one per actor and
+    /// connection, however many `Watch` frames it sends.
+    watched: Mutex<HashMap<ActorId, Watched>>,
 }
+
+/// A watch the peer set on one of this node's actors, on one connection.
+struct Watched {
+    generation: u64,
+    exported: Arc<dyn Exported>,
+    /// Takes the notice back (`None` until it is known, or if it ran).
+    key: Option<WatchKey>,
+}
+
+/// Keys for the notices of `Link::watchers`, unique in the process.
+static NEXT_WATCH: AtomicU64 = AtomicU64::new(0);
 
 impl Peer {
     pub(crate) fn new(name: String, node: Weak<NodeInner>, advertised: String) -> Self {
@@ -219,6 +243,7 @@ impl Peer {
             abandoned: AtomicBool::new(false),
             up: AtomicBool::new(false),
             reconnecting: AtomicBool::new(false),
+            watched: Mutex::new(HashMap::new()),
         }
     }
 
@@ -390,6 +415,83 @@ impl Peer {
         true
     }
 
+    fn watched(&self) -> MutexGuard<'_, HashMap<ActorId, Watched>> {
+        self.watched.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The peer watches this node's actor `id` on connection `generation`:
+    /// its `Down` goes back on that connection when the actor stops. A
+    /// watch the peer already holds there is not set again.
+    fn watch_here(self: &Arc<Self>, node: &NodeInner, id: ActorId, generation: u64) {
+        let Some(exported) = node.exports.get(&id).map(|e| e.value().clone()) else {
+            self.push_on(generation, Queued::System(System::Down { id, reason: StopReason::NotFound }));
+            return;
+        };
+        let replaced = {
+            let mut watched = self.watched();
+            if watched.get(&id).is_some_and(|w| w.generation == generation) {
+                return;
+            }
+            // Checked under this lock: `forget_watches` for this connection
+            // either comes later and finds the entry, or came before and
+            // the connection is down.
+            if !self.link().up_on(generation) {
+                return;
+            }
+            watched.insert(id, Watched { generation, exported: exported.clone(), key: None })
+        };
+        // A watch of an earlier connection whose loss has not been
+        // handled yet: its notice would answer on a dead connection.
+        if let Some(Watched { exported, key: Some(key), .. }) = replaced {
+            exported.unwatch(key);
+        }
+        let peer = Arc::downgrade(self);
+        let notice: TerminationNotice = Box::new(move |id, reason| {
+            if let Some(peer) = peer.upgrade() {
+                {
+                    let mut watched = peer.watched();
+                    if watched.get(&id).is_some_and(|w| w.generation == generation) {
+                        watched.remove(&id);
+                    }
+                }
+                peer.push_on(generation, Queued::System(System::Down { id, reason: reason.clone() }));
+            }
+        });
+        // Outside the lock: the notice runs at once if the actor has stopped.
+        let Some(key) = exported.watch(notice) else { return };
+        let lost = {
+            let mut watched = self.watched();
+            match watched.get_mut(&id) {
+                Some(w) if w.generation == generation => {
+                    w.key = Some(key);
+                    false
+                }
+                // The connection was lost meanwhile.
+                _ => true,
+            }
+        };
+        if lost {
+            exported.unwatch(key);
+        }
+    }
+
+    /// Takes back the watches the peer held on connection `generation`.
+    fn forget_watches(&self, generation: u64) {
+        let gone: Vec<Watched> = self.watched().extract_if(|_, w| w.generation == generation).map(|(_, w)| w).collect();
+        for w in gone {
+            if let Some(key) = w.key {
+                w.exported.unwatch(key);
+            }
+        }
+    }
+
+    /// Notices this node holds for the peer's actors (monitors, waits,
+    /// links), and the watches the peer holds on this node's actors.
+    pub(crate) fn watch_counts(&self) -> (usize, usize) {
+        let notices = self.link().watchers.values().map(BTreeMap::len).sum();
+        (notices, self.watched().len())
+    }
+
     /// Asks waiting for an answer from the peer.
     pub(crate) fn pending_asks(&self) -> usize {
         self.pending.iter().filter(|p| matches!(p.value(), Pending::Ask(_))).count()
@@ -509,10 +611,11 @@ impl Peer {
             }
         }
         for (id, list) in notices {
-            for notice in list {
+            for notice in list.into_values() {
                 notice(id, &StopReason::NodeDown);
             }
         }
+        self.forget_watches(generation);
         self.reconnect();
     }
 
@@ -603,7 +706,7 @@ impl Peer {
         if let Some(target) = self.targets.get(&id) {
             target.closed.store(true, Ordering::Release);
         }
-        for notice in notices {
+        for notice in notices.into_values() {
             notice(id, &reason);
         }
     }
@@ -769,24 +872,35 @@ impl RemoteEndpoint for Endpoint {
     }
 
     fn on_terminated(&self, notice: TerminationNotice) {
+        let _ = self.watch(notice);
+    }
+
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
         if self.target.closed.load(Ordering::Acquire) {
             notice(self.id, &StopReason::NotFound);
-            return;
+            return None;
         }
         let mut link = self.peer.link();
         if !link.up {
             drop(link);
             notice(self.id, &StopReason::NodeDown);
-            return;
+            return None;
         }
-        let list = link.watchers.entry(self.id).or_default();
-        let first = list.is_empty();
-        list.push(notice);
+        let key = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+        let first = !link.watchers.contains_key(&self.id);
+        link.watchers.entry(self.id).or_default().insert(key, notice);
         if first {
             link.frames.push_back(Queued::System(System::Watch { id: self.id }));
             drop(link);
             self.peer.wake_writer.notify_one();
         }
+        Some(WatchKey::new(key))
+    }
+
+    fn unwatch(&self, key: WatchKey) {
+        let removed = self.peer.link().watchers.get_mut(&self.id).and_then(|list| list.remove(&key.get()));
+        // Dropped outside the lock: a notice may own anything.
+        drop(removed);
     }
 
     fn wire_ref(&self) -> WireRef {
@@ -1172,19 +1286,7 @@ impl Reader {
                     let _ = tx.send(result.map_err(|reason| NodeError::NotFound { name: String::new(), reason }));
                 }
             }
-            System::Watch { id } => {
-                let peer = Arc::downgrade(&self.peer);
-                let generation = self.generation;
-                let notice: TerminationNotice = Box::new(move |id, reason| {
-                    if let Some(peer) = peer.upgrade() {
-                        peer.push_on(generation, Queued::System(System::Down { id, reason: reason.clone() }));
-                    }
-                });
-                match self.node.exports.get(&id).map(|e| e.value().clone()) {
-                    Some(exported) => exported.on_terminated(notice),
-                    None => notice(id, &StopReason::NotFound),
-                }
-            }
+            System::Watch { id } => self.peer.watch_here(&self.node, id, self.generation),
             System::Down { id, reason } => self.peer.target_down(id, reason),
             System::Stop { id } => {
                 if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {

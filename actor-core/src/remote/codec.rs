@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
-    Resolved, TerminationNotice, Undelivered, WireRef, current_ref_codec, with_ref_codec,
+    Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
 use crate::actor::{Actor, LinkedExit, StopReason};
 use crate::actor_ref::{ActorRef, WeakActorRef};
@@ -203,7 +203,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
             let actor = actor.clone();
             Err(Undelivered::Full(Parked::new(async move {
                 let shared = actor.shared().expect("a local actor");
-                shared.send(ask).await.map_err(|e| e.into_inner().reply.take())
+                shared.send_ask(ask).await.map_err(|e| e.into_inner().reply.take())
             })))
         }
         Err(e) => Err(Undelivered::Closed(e.into_inner().reply.take())),
@@ -354,9 +354,22 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
     }
 
     fn on_terminated(&self, notice: TerminationNotice) {
+        let _ = self.watch(notice);
+    }
+
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
         match self.actor.shared() {
-            Some(shared) => shared.cell.on_terminated(notice),
-            None => notice(self.actor.id(), &StopReason::NotFound),
+            Some(shared) => shared.cell.on_terminated(notice).map(WatchKey::new),
+            None => {
+                notice(self.actor.id(), &StopReason::NotFound);
+                None
+            }
+        }
+    }
+
+    fn unwatch(&self, key: WatchKey) {
+        if let Some(shared) = self.actor.shared() {
+            shared.cell.forget_notice(key.get());
         }
     }
 
