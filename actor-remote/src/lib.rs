@@ -51,6 +51,7 @@
 //! remote actor; another type is refused at the sender with `NotRemote`.
 
 mod address;
+mod channel;
 mod cluster;
 mod error;
 mod frame;
