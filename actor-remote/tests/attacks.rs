@@ -330,20 +330,20 @@ async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
 
         // On the path: the dialer's version rewritten to 2 (the byte after
         // the magic), then the acceptor's, then another byte of a hello.
-        fn downgrade(hello: &mut Vec<u8>) {
+        fn downgrade(hello: &mut [u8]) {
             assert_eq!(hello[4], 3, "the version follows the magic");
             hello[4] = 2;
         }
-        fn nudge(hello: &mut Vec<u8>) {
+        fn nudge(hello: &mut [u8]) {
             // The last byte: the credit window, the last field.
             *hello.last_mut().unwrap() ^= 1;
         }
         let mut outcomes = Vec::new();
         for (way, change) in [
-            (Way::ToAcceptor, downgrade as fn(&mut Vec<u8>)),
-            (Way::ToDialer, downgrade as fn(&mut Vec<u8>)),
-            (Way::ToAcceptor, nudge as fn(&mut Vec<u8>)),
-            (Way::ToDialer, nudge as fn(&mut Vec<u8>)),
+            (Way::ToAcceptor, downgrade as fn(&mut [u8])),
+            (Way::ToDialer, downgrade as fn(&mut [u8])),
+            (Way::ToAcceptor, nudge as fn(&mut [u8])),
+            (Way::ToDialer, nudge as fn(&mut [u8])),
         ] {
             let plan = Plan { connection: 0, way, unit: 0, action: Action::Rewrite(change) };
             let mitm = Mitm::start(&a.address().to_string(), Some(plan)).await;

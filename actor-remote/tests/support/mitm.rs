@@ -37,7 +37,7 @@ pub(crate) enum Action {
     /// Send its length and half its body, then close both connections.
     Truncate,
     /// Change its body.
-    Rewrite(fn(&mut Vec<u8>)),
+    Rewrite(fn(&mut [u8])),
     /// Send this body (length-prefixed) before it.
     InsertBefore(Vec<u8>),
 }
