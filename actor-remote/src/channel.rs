@@ -3,7 +3,7 @@
 //!
 //! The frame layer writes a stream of length-prefixed frames; this layer
 //! cuts that stream into *records* and seals each with the connection's
-//! Noise transport keys (ChaCha20-Poly1305, one key per direction, the
+//! Noise transport keys (AES-256-GCM, one key per direction, the
 //! nonce a counter of the records sent that way, starting at 0 and never
 //! written on the wire):
 //!
@@ -236,7 +236,7 @@ pub(crate) mod tests {
     /// A matched pair of channels, as two ends of one connection would
     /// hold after a handshake: `(dialer's, acceptor's)`.
     pub(crate) fn pair() -> ((Sealer, Opener), (Sealer, Opener)) {
-        let params: snow::params::NoiseParams = "Noise_NN_25519_ChaChaPoly_BLAKE2s".parse().unwrap();
+        let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_BLAKE2s".parse().unwrap();
         let mut i = snow::Builder::new(params.clone()).build_initiator().unwrap();
         let mut r = snow::Builder::new(params).build_responder().unwrap();
         let (mut a, mut b) = ([0u8; 256], [0u8; 256]);

@@ -10,7 +10,7 @@
 //!    both; a peer claiming this node's name, or the role this side has,
 //!    is refused; an accepting node may refuse a throttled name here,
 //!    before any cryptography runs.
-//! 2. A Noise handshake, `Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s`, with a
+//! 2. A Noise handshake, `Noise_NNpsk0_25519_AESGCM_BLAKE2s`, with a
 //!    pre-shared key derived from the cluster secret, and as its prologue
 //!    both hellos, byte for byte, the dialer's first. The dialer (Noise
 //!    initiator) sends `psk, e`; the acceptor answers `e, ee` only if that
@@ -58,7 +58,7 @@ use crate::error::HandshakeError;
 const MAGIC: [u8; 4] = *b"ACTR";
 
 /// The Noise protocol of the handshake and the channel.
-const NOISE: &str = "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s";
+const NOISE: &str = "Noise_NNpsk0_25519_AESGCM_BLAKE2s";
 
 /// Domain separation for the prologue.
 const PROLOGUE_LABEL: &[u8] = b"actor-remote handshake v3";

@@ -13,7 +13,7 @@
 //!
 //! - a handshake first: both nodes' hellos (protocol version, name,
 //!   incarnation, role, credit window), then a Noise handshake
-//!   (`Noise_NNpsk0_25519_ChaChaPoly_BLAKE2s`, through the `snow` crate)
+//!   (`Noise_NNpsk0_25519_AESGCM_BLAKE2s`, through the `snow` crate)
 //!   keyed with the cluster secret and bound to both hellos. The secret
 //!   never crosses, a node proves nothing to a peer that has not proved
 //!   itself first, and nothing of one handshake is any use on another
@@ -22,7 +22,7 @@
 //!   the `tls` feature (on by default), [`NodeBuilder::tls`] adds mutual
 //!   TLS under it.
 //! - then every byte, on every transport, in records sealed with the
-//!   connection's own keys (ChaCha20-Poly1305, up to 64 KiB of frames
+//!   connection's own keys (AES-256-GCM, up to 64 KiB of frames
 //!   each): encrypted and authenticated, and a record changed, dropped,
 //!   replayed or reordered on the way closes the connection before
 //!   anything in it reaches an actor.
