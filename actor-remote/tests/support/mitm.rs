@@ -202,6 +202,10 @@ async fn pump(
                 out.extend_from_slice(&body[..body.len() / 2]);
                 let _ = to.write_all(&out).await;
                 let _ = to.shutdown().await;
+                // Closed for writing, still open: the far side reads the
+                // end of the stream (not a reset, which dropping a socket
+                // with unread bytes would send).
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 false
             }
             Action::Rewrite(change) => {
