@@ -83,9 +83,9 @@ pub struct Limits {
     /// remote error of kind `Refused`, never dropped.
     pub max_inflight_asks: usize,
     /// Peer nodes this node keeps track of (connected, or remembered to
-    /// reconnect to). Past it, peers that are down for good are forgotten
-    /// first; if none is, a new peer is refused
-    /// ([`HandshakeError::TooManyPeers`]).
+    /// reconnect to). Past it, peers that are down for good (nobody
+    /// redials them, no tell waits for them) are forgotten first; if none
+    /// is, a new peer is refused ([`HandshakeError::TooManyPeers`]).
     pub max_peers: usize,
 }
 

@@ -348,9 +348,13 @@ impl Peer {
     }
 
     /// Whether nothing holds this entry to the peer's name any more: it is
-    /// down, and nobody redials it.
+    /// down, nobody redials it, and no tell waits in its outbox (those
+    /// would go out if the peer dialed again, and must not vanish).
     pub(crate) fn forgettable(&self) -> bool {
-        !self.up.load(Ordering::Acquire) && !self.reconnecting.load(Ordering::Acquire) && self.unreachable()
+        !self.up.load(Ordering::Acquire)
+            && !self.reconnecting.load(Ordering::Acquire)
+            && self.unreachable()
+            && self.link().frames.is_empty()
     }
 
     fn corr(&self) -> u64 {
