@@ -15,9 +15,9 @@
 //!   incarnation, role, credit window), then a Noise handshake
 //!   (`Noise_NNpsk0_25519_AESGCM_BLAKE2s`, through the `snow` crate)
 //!   keyed with the cluster secret and bound to both hellos. The secret
-//!   never crosses, a node proves nothing to a peer that has not proved
-//!   itself first, and nothing of one handshake is any use on another
-//!   connection. A peer that fails it never reaches an actor; a node of
+//!   never crosses, an accepting node proves nothing to a peer that has
+//!   not proved itself first, and nothing of one handshake is any use on
+//!   another connection. A peer that fails it never reaches an actor; a node of
 //!   another protocol version is refused with an error naming both. With
 //!   the `tls` feature (on by default), [`NodeBuilder::tls`] adds mutual
 //!   TLS under it.
