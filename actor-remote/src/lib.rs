@@ -78,6 +78,7 @@ mod handshake;
 mod nats;
 mod node;
 mod peer;
+mod sharding;
 #[cfg(feature = "test-util")]
 pub mod testkit;
 #[cfg(feature = "tls")]
@@ -89,6 +90,9 @@ pub use crate::error::{HandshakeError, NodeError};
 #[cfg(feature = "nats")]
 pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
+pub use crate::sharding::{
+    Entity, MAX_ENTITY_ID, ShardRegion, Sharding, ShardingError, ShardingOptions, ShardingStats,
+};
 #[cfg(feature = "tls")]
 pub use crate::tls::{TlsConfig, TlsError};
 /// The NATS client this crate uses (feature `nats`), for
