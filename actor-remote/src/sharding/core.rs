@@ -112,6 +112,9 @@ pub(crate) struct State {
     pub(crate) unknown: BTreeSet<String>,
     /// Members up (other than this node).
     pub(crate) up: HashSet<String>,
+    /// Members seen up that are no longer: another region's word that one
+    /// of them may hold a shard is not waited for (its own view decided).
+    pub(crate) departed: HashSet<String>,
     /// The hosts, sorted: peers not leaving, and this node if it hosts.
     pub(crate) hosts: Vec<String>,
     /// The owner of each shard in this node's view.
@@ -350,13 +353,23 @@ impl Core {
 
     // ---- Sending ------------------------------------------------------
 
-    /// Routes `held` by its shard's state on this node.
-    pub(crate) fn route(&self, st: &mut State, held: Held, fx: &mut Effects) {
+    /// Routes what this node's own senders send: behind the shard's
+    /// switch, if its route is moving (see `start_switch`).
+    pub(crate) fn route_local(&self, st: &mut State, held: Held, fx: &mut Effects) {
         let s = held.shard() as usize;
         if let Some(switching) = &mut st.shards[s].switching {
             switching.held.push_back(held);
             return;
         }
+        self.route(st, held, fx);
+    }
+
+    /// Routes `held` by its shard's mode on this node. Only fresh sends of
+    /// this node wait behind a switch (`route_local`): what arrives from
+    /// another region, or was already held here, is ahead of them, and
+    /// holding it would hold the switch's own marker when it comes back.
+    pub(crate) fn route(&self, st: &mut State, held: Held, fx: &mut Effects) {
+        let s = held.shard() as usize;
         match &mut st.shards[s].mode {
             Mode::Active => self.deliver_here(st, held, fx),
             Mode::Acquiring { held: hold, .. } | Mode::Releasing { held: hold } | Mode::NoHost { held: hold } => {
@@ -677,7 +690,11 @@ impl Core {
         }
         waiting.remove(from);
         for name in peers {
-            if *name == *self.node || st.peers.contains_key(&name) || st.up.contains(&name) {
+            if *name == *self.node
+                || st.peers.contains_key(&name)
+                || st.up.contains(&name)
+                || st.departed.contains(&name)
+            {
                 // Known here: this node's own view decides about it.
                 continue;
             }
@@ -721,8 +738,8 @@ impl Core {
 
     /// Starts stopping the entities of shard `s`, which this node no longer
     /// owns.
-    fn start_release(&self, st: &mut State, s: usize, fx: &mut Effects) {
-        st.shards[s].mode = Mode::Releasing { held: VecDeque::new() };
+    fn start_release(&self, st: &mut State, s: usize, held: VecDeque<Held>, fx: &mut Effects) {
+        st.shards[s].mode = Mode::Releasing { held };
         let entities: Vec<Arc<str>> = st.shards[s].entities.iter().cloned().collect();
         for entity in entities {
             self.stop_entity(st, &entity, StopCause::HandOff, false, fx);
@@ -770,7 +787,7 @@ impl Core {
         match &mut st.shards[s].mode {
             Mode::Active => {
                 if !mine {
-                    self.start_release(st, s, fx);
+                    self.start_release(st, s, VecDeque::new(), fx);
                 }
             }
             // Decided when the release completes.
@@ -778,9 +795,15 @@ impl Core {
             Mode::Acquiring { held, .. } => {
                 if !mine {
                     let held = std::mem::take(held);
-                    st.shards[s].mode = Mode::NoHost { held: VecDeque::new() };
-                    self.enter(st, s, held, fx);
-                    self.answer_claims(st, s, fx);
+                    if st.shards[s].entities.is_empty() {
+                        st.shards[s].mode = Mode::NoHost { held: VecDeque::new() };
+                        self.enter(st, s, held, fx);
+                        self.answer_claims(st, s, fx);
+                    } else {
+                        // Being confirmed again (see `reconfirm`) with
+                        // entities running: they stop first.
+                        self.start_release(st, s, held, fx);
+                    }
                 }
             }
             Mode::Remote(old) => {
@@ -814,7 +837,11 @@ impl Core {
                     peers.insert(node, (id, region));
                 }
             }
+            let departed: Vec<String> = st.up.difference(&snapshot.up).cloned().collect();
+            st.departed.extend(departed);
+            st.departed.retain(|n| !snapshot.up.contains(n));
             st.up = snapshot.up.clone();
+            let seen_before: BTreeSet<String> = st.peers.keys().chain(st.unknown.iter()).cloned().collect();
             st.unknown = snapshot.up.iter().filter(|n| !snapshot.known.contains(*n)).cloned().collect();
             // Regions gone (or replaced by a new one on the same node).
             let gone: Vec<String> = st
@@ -847,6 +874,15 @@ impl Core {
                 }
             }
             core.replace_hosts(st, fx);
+            // A region (or a member that may have one) this node did not
+            // know: it may hold activations of shards active here, from
+            // a view in which it owned them (before it joined, or across a
+            // partition). Those shards are confirmed again with it.
+            let fresh: Vec<String> =
+                st.peers.keys().chain(st.unknown.iter()).filter(|n| !seen_before.contains(*n)).cloned().collect();
+            if !fresh.is_empty() {
+                core.reconfirm(st, &fresh);
+            }
             core.update_claims(st, &gone, &added, fx);
             // What was queued for lost links goes on by the new routes.
             for held in requeue {
@@ -881,6 +917,20 @@ impl Core {
             if before.get(s) != Some(&st.owners[s]) || before.is_empty() {
                 self.owner_changed(st, s, fx);
             }
+        }
+    }
+
+    /// Puts every shard active here back into `Acquiring`, waiting for the
+    /// regions of `fresh` (its entities keep running; new messages are
+    /// held until they answer). `update_claims` sends the claims.
+    fn reconfirm(&self, st: &mut State, fresh: &[String]) {
+        for s in 0..st.shards.len() {
+            if !matches!(st.shards[s].mode, Mode::Active) {
+                continue;
+            }
+            let round = Self::next_id(st);
+            let waiting = fresh.iter().map(|n| (n.clone(), Waiting::Unknown)).collect();
+            st.shards[s].mode = Mode::Acquiring { round, waiting, held: VecDeque::new() };
         }
     }
 
@@ -1062,6 +1112,7 @@ impl State {
             peers: BTreeMap::new(),
             unknown: BTreeSet::new(),
             up: HashSet::new(),
+            departed: HashSet::new(),
             hosts: Vec::new(),
             owners: Vec::new(),
             shards: (0..shards)

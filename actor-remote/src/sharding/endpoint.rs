@@ -69,7 +69,7 @@ impl RemoteEndpoint for EntityEndpoint {
                 core.done(st, env.done, fx);
                 return;
             }
-            core.route(st, Held::Msg(env), fx);
+            core.route_local(st, Held::Msg(env), fx);
         });
     }
 
@@ -119,7 +119,7 @@ impl EntityEndpoint {
         let held = Held::Stop { entity: self.entity.clone(), shard: self.shard, kill };
         self.core.update(|core, st, fx| {
             if !st.stopped {
-                core.route(st, held, fx);
+                core.route_local(st, held, fx);
             }
         });
     }
