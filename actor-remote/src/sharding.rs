@@ -118,6 +118,24 @@ impl ShardingOptions {
         self.shards
     }
 
+    /// The shard of entity `id` under these options: the same on every
+    /// node and in every version. For keeping what belongs to a shard
+    /// together (a journal file per shard, for example), before any region
+    /// is started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::ShardingOptions;
+    ///
+    /// let options = ShardingOptions::default().shards(16);
+    /// assert!(options.shard_of("acct-42") < 16);
+    /// assert_eq!(options.shard_of("acct-42"), options.shard_of("acct-42"));
+    /// ```
+    pub fn shard_of(&self, id: &str) -> u32 {
+        placement::shard_of(id, self.shards)
+    }
+
     /// How long an entity may go without a message before it is stopped
     /// (`on_stop` runs); its next message starts it again. `None` keeps
     /// entities until they move. Two minutes by default.
