@@ -183,7 +183,7 @@ impl ShardingOptions {
     }
 
     /// How often the driver looks at timers.
-    fn tick(&self) -> Duration {
+    pub(crate) fn tick(&self) -> Duration {
         let tick = self.handoff_timeout / 20;
         match self.passivate_after {
             Some(idle) => tick.min(idle / 4),

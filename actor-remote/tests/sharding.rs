@@ -345,7 +345,7 @@ async fn a_graceful_leave_hands_every_shard_off_in_order() {
 async fn an_idle_entity_is_passivated_and_started_again_by_its_next_message() {
     bounded(async {
         let log = Shared::default();
-        let options = ShardingOptions::default().passivate_after(Some(Duration::from_millis(150)));
+        let options = ShardingOptions::default().passivate_after(Some(Duration::from_millis(400)));
         let nodes = cluster_of(&["solo"], &log, options).await;
         let probes = &nodes[0].probes;
         assert_eq!(probes.entity("p").add(5).await.unwrap(), 5);
@@ -364,7 +364,7 @@ async fn an_idle_entity_is_passivated_and_started_again_by_its_next_message() {
         let busy = probes.entity("busy");
         for _ in 0..10 {
             busy.add(1).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(busy.add(0).await.unwrap(), 10);
         // `stop` on the reference passivates at once, after what was sent.

@@ -115,6 +115,8 @@ pub(crate) struct State {
     /// Members seen up that are no longer: another region's word that one
     /// of them may hold a shard is not waited for (its own view decided).
     pub(crate) departed: HashSet<String>,
+    /// When claims still unanswered were last sent again.
+    pub(crate) claims_resent: Instant,
     /// The hosts, sorted: peers not leaving, and this node if it hosts.
     pub(crate) hosts: Vec<String>,
     /// The owner of each shard in this node's view.
@@ -451,6 +453,11 @@ impl Core {
                 fx.room = true;
             }
             Done::Ack { node, seq } => {
+                // The link may have been dropped meanwhile (its node was
+                // down for a moment): the sender still waits for the ack.
+                if !st.links.contains_key(&node) {
+                    self.open_link(st, &node);
+                }
                 if let Some(link) = st.links.get_mut(&node) {
                     link.acks.push(seq);
                     Self::kick(link, &node, fx);
@@ -1027,6 +1034,24 @@ impl Core {
                     core.maybe_activate(st, s, fx);
                 }
             }
+            // A claim, or its answer, can be lost with a link (a member
+            // that flapped down and up): claims still unanswered go again.
+            // Both sides take a repeated claim or answer as the first.
+            if now - st.claims_resent >= core.options.tick() * 4 {
+                st.claims_resent = now;
+                for s in 0..st.shards.len() {
+                    let Mode::Acquiring { round, waiting, .. } = &st.shards[s].mode else { continue };
+                    let round = *round;
+                    let again: Vec<String> = waiting
+                        .iter()
+                        .filter(|(node, why)| **why == Waiting::Asked && st.peers.contains_key(*node))
+                        .map(|(node, _)| node.clone())
+                        .collect();
+                    for node in again {
+                        core.send_item(st, &node, Item::Acquire { shard: s as u32, round }, fx);
+                    }
+                }
+            }
             st.asks.retain(|_, a| !a.reply.is_closed());
         });
     }
@@ -1113,6 +1138,7 @@ impl State {
             unknown: BTreeSet::new(),
             up: HashSet::new(),
             departed: HashSet::new(),
+            claims_resent: Instant::now(),
             hosts: Vec::new(),
             owners: Vec::new(),
             shards: (0..shards)
