@@ -21,7 +21,7 @@
 //! fewest shards, but is not balanced enough at 256 shards: its fullest
 //! node holds 1.29 times the mean at 10 nodes and 2.7 times at 50 (unit
 //! test `plain_rendezvous_is_not_balanced_enough`). The bound costs
-//! movement only where it binds; the figures are in RELIABILITY.md.
+//! movement only where it binds (`a_join_or_a_leave_moves_few_shards`).
 
 /// Hashes an entity id to its shard.
 pub(crate) fn shard_of(id: &str, shards: u32) -> u32 {
