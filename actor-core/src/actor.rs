@@ -3,9 +3,9 @@
 use std::fmt;
 use std::future::Future;
 
+use crate::base::error::{ActorError, PanicError};
+use crate::base::id::ActorId;
 use crate::context::Context;
-use crate::error::{ActorError, PanicError};
-use crate::id::ActorId;
 use crate::supervision::ChildExit;
 
 /// A unit of state that is only ever touched by its own task.

@@ -15,11 +15,11 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::{Actor, StopReason};
+use crate::base::error::{AskError, SendError};
+use crate::base::id::ActorId;
 use crate::cell::{Lane, Shared, Signal};
 use crate::deadlock::{self, Waiting};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
-use crate::error::{AskError, SendError};
-use crate::id::ActorId;
 use crate::mailbox::queue::Refused;
 use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::actor::{Actor, StopReason};
-use crate::id::ActorId;
+use crate::base::id::ActorId;
+use crate::base::stats::{ActorState, ActorStats, Counters};
 use crate::mailbox::queue::Queue;
-use crate::stats::{ActorState, ActorStats, Counters};
 use crate::supervision::ChildExit;
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
@@ -375,7 +375,7 @@ impl Cell {
     /// closed: a `register` either sees the actor closed and takes its name
     /// back, or marked it before the fence here, so this sees the mark.
     pub(crate) fn forget_names(&self) {
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        crate::base::sync::fence(crate::base::sync::Ordering::SeqCst);
         if self.counters.is_named() {
             self.system.registry().forget(self.id);
         }

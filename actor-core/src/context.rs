@@ -6,10 +6,10 @@ use std::sync::{Arc, Weak};
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
+use crate::base::error::ActorError;
+use crate::base::flight::{FlightRecord, Recorder};
+use crate::base::id::ActorId;
 use crate::cell::{Cell, Lane, Shared};
-use crate::error::ActorError;
-use crate::flight::{FlightRecord, Recorder};
-use crate::id::ActorId;
 use crate::monitor::ExitTrap;
 use crate::remote::{RemoteEndpoint, WatchKey};
 use crate::system::{ActorSystem, SpawnOptions};

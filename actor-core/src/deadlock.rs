@@ -29,12 +29,12 @@
 //! given up and waits no more.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use tokio::time::Instant;
 
-use crate::id::ActorId;
+use crate::base::error::Cycle;
+use crate::base::id::ActorId;
 use crate::reply::Me;
 
 /// Which actor system a wait belongs to: its id.
@@ -272,31 +272,6 @@ fn path(graph: &Graph, scope: Scope, from: ActorId, to: ActorId) -> Option<Vec<A
         }
     }
     None
-}
-
-/// The actors of an ask cycle, in wait order: the first waits for the
-/// second, and so on; the last is the first again. Carried by
-/// [`AskError::Deadlock`](crate::error::AskError::Deadlock).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cycle(Vec<ActorId>);
-
-impl Cycle {
-    /// The actors, the asker first and last.
-    pub fn actors(&self) -> &[ActorId] {
-        &self.0
-    }
-}
-
-impl fmt::Display for Cycle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, id) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" -> ")?;
-            }
-            write!(f, "{id}")?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

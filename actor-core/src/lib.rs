@@ -6,14 +6,12 @@ extern crate self as actor_core;
 
 mod actor;
 mod actor_ref;
+mod base;
 mod cell;
 mod census;
 mod context;
 mod deadlock;
 mod envelope;
-pub mod error;
-mod flight;
-mod id;
 pub mod mailbox;
 mod message;
 #[cfg(all(test, loom))]
@@ -25,9 +23,7 @@ pub mod remote;
 mod remote_message;
 mod reply;
 mod run;
-mod stats;
 pub mod supervision;
-mod sync;
 mod system;
 mod task;
 #[cfg(feature = "test-util")]
@@ -37,16 +33,16 @@ mod topic;
 
 pub use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
+pub use crate::base::error::{self, Error, RemoteError};
+pub use crate::base::flight::{FlightRecord, Recorded};
+pub use crate::base::id::ActorId;
+pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::context::Context;
-pub use crate::error::{Error, RemoteError};
-pub use crate::flight::{FlightRecord, Recorded};
-pub use crate::id::ActorId;
 pub use crate::message::{Handler, Message};
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
 pub use crate::reply::ReplyTo;
-pub use crate::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
     Lagged, SpawnOptions, SystemBuilder,

@@ -25,13 +25,13 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::actor::Actor;
+use crate::base::sync::{AtomicBool, Mutex, Ordering, fence};
 use crate::cell::Signal;
 use crate::context::Context;
 use crate::envelope::{Envelope, Tell};
 use crate::mailbox::queue::{Inbox, Next, Queue, Refused};
 use crate::mailbox::room::Room;
 use crate::message::{Handler, Message};
-use crate::sync::{AtomicBool, Mutex, Ordering, fence};
 
 /// The actor whose mailbox the models fill; it is never run.
 struct Sink;

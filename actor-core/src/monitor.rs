@@ -9,10 +9,10 @@ use futures::future::Either;
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
+use crate::base::id::ActorId;
 use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
 use crate::context::{Context, Monitored};
 use crate::envelope::{Envelope, Payload, Tell};
-use crate::id::ActorId;
 use crate::message::{Handler, Message};
 use crate::system::DeadLetterReason;
 

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, AskRequest};
+use crate::base::error::{Error, SendError};
 use crate::cell::{Lane, Signal};
-use crate::error::{Error, SendError};
 use crate::mailbox::Mailbox;
 use crate::message::{Handler, Message};
 use crate::supervision::{ChildSpec, Restart, Strategy, Supervisor};

@@ -15,8 +15,8 @@ use dashmap::mapref::entry::Entry as MapEntry;
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::error::SendError;
-use crate::id::{ActorId, IdHasher};
+use crate::base::error::SendError;
+use crate::base::id::{ActorId, IdHasher};
 use crate::message::{Handler, Message};
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 
@@ -170,7 +170,7 @@ impl ActorSystem {
         // take it out again rather than keep a stopped actor registered.
         // (The fence pairs with the one in `Cell::forget_names`; loom model:
         // `models::a_registration_racing_the_actors_end_never_outlives_it`.)
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        crate::base::sync::fence(crate::base::sync::Ordering::SeqCst);
         if !actor.is_alive() {
             self.registry().remove(&name, Some(actor.id()));
             return Err(stopped(name));

@@ -27,8 +27,8 @@ use std::task::{Context as TaskContext, Poll};
 use futures::future::BoxFuture;
 
 use crate::actor::StopReason;
-use crate::error::{PanicError, RemoteError, RemoteErrorKind};
-use crate::id::ActorId;
+use crate::base::error::{PanicError, RemoteError, RemoteErrorKind};
+use crate::base::id::ActorId;
 use crate::reply::{ReplyFailure, ReplyTx};
 use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
 

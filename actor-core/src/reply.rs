@@ -14,8 +14,8 @@ use std::fmt;
 
 use tokio::sync::oneshot;
 
-use crate::error::{PanicError, RemoteError};
-use crate::id::ActorId;
+use crate::base::error::{PanicError, RemoteError};
+use crate::base::id::ActorId;
 
 pub(crate) type ReplyResult<R> = Result<R, ReplyFailure>;
 

@@ -16,10 +16,10 @@ use std::task::{Context as TaskContext, Poll};
 use futures::FutureExt;
 
 use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
+use crate::base::error::{ActorError, PanicError};
 use crate::cell::{Shared, Signal};
 use crate::context::{Child, Context};
 use crate::envelope::Slot;
-use crate::error::{ActorError, PanicError};
 use crate::mailbox::queue::{Inbox, Next};
 use crate::monitor::Terminated;
 use crate::reply;

@@ -19,10 +19,10 @@ use tokio::time::Instant;
 
 use crate::actor::{Actor, StopReason};
 use crate::actor_ref::ActorRef;
+use crate::base::error::AskError;
+use crate::base::id::ActorId;
 use crate::cell::{Lane, Signal};
 use crate::context::Context;
-use crate::error::AskError;
-use crate::id::ActorId;
 use crate::message::{Handler, Message};
 use crate::system::SpawnOptions;
 

@@ -13,17 +13,21 @@ use tracing::Instrument;
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
+use crate::base::error::PanicError;
+use crate::base::flight::Recorder;
+use crate::base::id::{ActorId, IdHasher};
+use crate::base::stats::{ActorStats, SystemStats};
 use crate::cell::{Cell, Lane, Shared, Signal};
 use crate::census::Census;
 use crate::context::Context;
-use crate::error::PanicError;
-use crate::flight::Recorder;
-use crate::id::{ActorId, IdHasher};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::registry::Registry;
-use crate::stats::{ActorStats, Observed, SystemStats};
 use dashmap::DashMap;
+
+use self::observed::Observed;
+
+mod observed;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);

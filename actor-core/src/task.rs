@@ -22,10 +22,10 @@ use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
+use crate::base::error::TaskError;
+use crate::base::id::ActorId;
 use crate::context::Context;
 use crate::deadlock::{self, Waiting};
-use crate::error::TaskError;
-use crate::id::ActorId;
 use crate::reply::{self, Me};
 
 pin_project! {

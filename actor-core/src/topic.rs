@@ -9,8 +9,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::actor_ref::Recipient;
-use crate::error::SendError;
-use crate::id::ActorId;
+use crate::base::error::SendError;
+use crate::base::id::ActorId;
 use crate::message::Message;
 
 /// A publish/subscribe topic for messages of type `M`: indirect messaging,

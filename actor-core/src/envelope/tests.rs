@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use super::*;
+use crate::base::error::PanicError;
 use crate::cell::{Cell, Shared};
-use crate::error::PanicError;
 use crate::mailbox::queue::Queue;
 use crate::system::ActorSystem;
 

@@ -25,10 +25,10 @@ use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::actor::Actor;
+use crate::base::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::cell::Signal;
 use crate::envelope::Envelope;
 use crate::mailbox::room::{NoRoom, Room};
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// Permits given back to senders at once, at most, while a batch is in hand.
 const RELEASE_EVERY: usize = 32;
@@ -84,7 +84,7 @@ impl<A: Actor> Queue<A> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<A>> {
-        crate::sync::lock(&self.state)
+        crate::base::sync::lock(&self.state)
     }
 
     /// Queues `env` if there is room now.

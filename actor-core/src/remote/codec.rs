@@ -20,11 +20,11 @@ use super::{
 };
 use crate::actor::{Actor, LinkedExit, StopReason};
 use crate::actor_ref::{ActorRef, WeakActorRef};
+use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
+use crate::base::id::ActorId;
 use crate::context::Context;
 use crate::deadlock::{self, Assumed};
 use crate::envelope::{Payload, Tell};
-use crate::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
-use crate::id::ActorId;
 use crate::message::Handler;
 use crate::remote_message::RemoteMessage;
 use crate::reply;

@@ -9,9 +9,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::deadlock::Cycle;
-use crate::flight::FlightRecord;
-use crate::id::ActorId;
+use crate::base::flight::FlightRecord;
+use crate::base::id::ActorId;
 
 /// Why a message could not be queued in an actor's mailbox.
 ///
@@ -628,3 +627,28 @@ impl fmt::Display for RemoteError {
 }
 
 impl StdError for RemoteError {}
+
+/// The actors of an ask cycle, in wait order: the first waits for the
+/// second, and so on; the last is the first again. Carried by
+/// [`AskError::Deadlock`](crate::error::AskError::Deadlock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cycle(pub(crate) Vec<ActorId>);
+
+impl Cycle {
+    /// The actors, the asker first and last.
+    pub fn actors(&self) -> &[ActorId] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Cycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{id}")?;
+        }
+        Ok(())
+    }
+}
