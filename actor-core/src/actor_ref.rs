@@ -14,17 +14,18 @@ use pin_project_lite::pin_project;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use crate::actor::{Actor, StopReason};
+use crate::actor::Actor;
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::deadlock::{self, Waiting};
 use crate::base::error::{AskError, SendError};
 use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
+use crate::base::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
 use crate::cell::{Lane, Shared, Signal};
-use crate::deadlock::{self, Waiting};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
 use crate::mailbox::queue::Refused;
 use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
-use crate::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
-use crate::system::DeadLetterReason;
 
 /// How messages are queued; every kind of reference goes through here.
 impl<A: Actor> Shared<A> {

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use crate::actor::{Actor, StopReason};
+use crate::actor::Actor;
+use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::id::ActorId;
+use crate::base::reason::ChildExit;
+use crate::base::reason::StopReason;
 use crate::base::stats::{ActorState, ActorStats, Counters};
 use crate::mailbox::queue::Queue;
-use crate::supervision::ChildExit;
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
+use crate::system::ActorSystem;
 
 /// A message on the system lane.
 #[derive(Debug)]
@@ -344,8 +346,8 @@ pub(crate) fn link_exit(to: &dyn Lane, from: ActorId, reason: &StopReason) {
 
 impl Cell {
     /// This actor as the run loop marks it while a handler runs.
-    pub(crate) fn me(&self) -> crate::reply::Me {
-        crate::reply::Me { id: self.id, scope: self.system.id() }
+    pub(crate) fn me(&self) -> crate::base::reply::Me {
+        crate::base::reply::Me { id: self.id, scope: self.system.id() }
     }
 
     pub(crate) fn new(

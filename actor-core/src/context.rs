@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 
-use crate::actor::{Actor, StopReason};
+use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::base::error::ActorError;
 use crate::base::flight::{FlightRecord, Recorder};
 use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
 use crate::cell::{Cell, Lane, Shared};
 use crate::monitor::ExitTrap;
 use crate::remote::{RemoteEndpoint, WatchKey};

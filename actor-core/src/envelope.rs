@@ -27,10 +27,10 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::actor::Actor;
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::reply::{ReplyGuard, ReplyTx};
 use crate::context::Context;
 use crate::message::{Handler, Message};
-use crate::reply::{ReplyGuard, ReplyTx};
-use crate::system::DeadLetterReason;
 use futures::future::Either;
 
 /// Words of inline payload storage in an envelope.

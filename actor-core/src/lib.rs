@@ -10,7 +10,6 @@ mod base;
 mod cell;
 mod census;
 mod context;
-mod deadlock;
 mod envelope;
 pub mod mailbox;
 mod message;
@@ -21,7 +20,6 @@ mod pool;
 mod registry;
 pub mod remote;
 mod remote_message;
-mod reply;
 mod run;
 pub mod supervision;
 mod system;
@@ -31,21 +29,23 @@ pub mod testkit;
 mod timer;
 mod topic;
 
-pub use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
+pub use crate::actor::{Actor, PanicAction};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
+pub use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 pub use crate::base::error::{self, Error, RemoteError};
 pub use crate::base::flight::{FlightRecord, Recorded};
 pub use crate::base::id::ActorId;
+pub use crate::base::reason::{LinkedExit, StopReason};
+pub use crate::base::reply::ReplyTo;
 pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::context::Context;
 pub use crate::message::{Handler, Message};
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::registry::RegistryError;
-pub use crate::reply::ReplyTo;
 pub use crate::system::{
-    ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetter, DeadLetterReason, DeadLetters,
-    Lagged, SpawnOptions, SystemBuilder,
+    ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetters, Lagged, SpawnOptions,
+    SystemBuilder,
 };
 pub use crate::task::TaskHandle;
 pub use crate::timer::TimerHandle;

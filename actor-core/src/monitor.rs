@@ -7,14 +7,15 @@ use std::sync::{Arc, Weak};
 
 use futures::future::Either;
 
-use crate::actor::{Actor, StopReason};
+use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
+use crate::base::dead_letter::DeadLetterReason;
 use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
 use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
 use crate::context::{Context, Monitored};
 use crate::envelope::{Envelope, Payload, Tell};
 use crate::message::{Handler, Message};
-use crate::system::DeadLetterReason;
 
 /// The notice that a watched actor has stopped, delivered as a message to
 /// actors that [monitor](Context::monitor) it or that

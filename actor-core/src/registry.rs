@@ -15,10 +15,11 @@ use dashmap::mapref::entry::Entry as MapEntry;
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
+use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::error::SendError;
 use crate::base::id::{ActorId, IdHasher};
 use crate::message::{Handler, Message};
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
+use crate::system::ActorSystem;
 
 /// The system's table of named actors.
 pub(crate) struct Registry {

@@ -26,11 +26,12 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
 
-use crate::actor::StopReason;
+use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::error::{PanicError, RemoteError, RemoteErrorKind};
 use crate::base::id::ActorId;
-use crate::reply::{ReplyFailure, ReplyTx};
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
+use crate::base::reason::StopReason;
+use crate::base::reply::{ReplyFailure, ReplyTx};
+use crate::system::ActorSystem;
 
 #[cfg(feature = "serde")]
 pub use self::codec::{RemoteActor, RemoteMessages, export, remote_ref};

@@ -15,16 +15,17 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
 
-use crate::actor::{Actor, LinkedExit, PanicAction, StopReason};
+use crate::actor::{Actor, PanicAction};
+use crate::base::dead_letter::DeadLetterReason;
 use crate::base::error::{ActorError, PanicError};
+use crate::base::reason::ChildExit;
+use crate::base::reason::{LinkedExit, StopReason};
+use crate::base::reply;
 use crate::cell::{Shared, Signal};
 use crate::context::{Child, Context};
 use crate::envelope::Slot;
 use crate::mailbox::queue::{Inbox, Next};
 use crate::monitor::Terminated;
-use crate::reply;
-use crate::supervision::ChildExit;
-use crate::system::DeadLetterReason;
 
 pub(crate) fn run<A: Actor>(
     actor: A,

@@ -17,34 +17,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::actor::{Actor, StopReason};
+use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::base::error::AskError;
 use crate::base::id::ActorId;
+// Defined with the stop reasons, which the run loop and the system lane
+// carry; its public home is here.
+pub use crate::base::reason::ChildExit;
 use crate::cell::{Lane, Signal};
 use crate::context::Context;
 use crate::message::{Handler, Message};
 use crate::system::SpawnOptions;
-
-/// A child's exit, as its parent's [`Actor::on_child_exit`] sees it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ChildExit {
-    /// The child.
-    pub id: ActorId,
-    /// Why it stopped.
-    pub reason: StopReason,
-    /// Whether the child failed under a supervisor and waits for its
-    /// decision (restart or stop) rather than having terminated.
-    pub awaiting_restart: bool,
-}
-
-impl ChildExit {
-    pub(crate) fn new(id: ActorId, reason: StopReason, awaiting_restart: bool) -> Self {
-        ChildExit { id, reason, awaiting_restart }
-    }
-}
-
 /// Whom a supervisor restarts when a child fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {

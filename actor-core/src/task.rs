@@ -22,11 +22,11 @@ use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
 use crate::actor::Actor;
+use crate::base::deadlock::{self, Waiting};
 use crate::base::error::TaskError;
 use crate::base::id::ActorId;
+use crate::base::reply::{self, Me};
 use crate::context::Context;
-use crate::deadlock::{self, Waiting};
-use crate::reply::{self, Me};
 
 pin_project! {
     /// A task's future, polled as its node of the graph of waits.

@@ -18,17 +18,19 @@ use super::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
-use crate::actor::{Actor, LinkedExit, StopReason};
+use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, WeakActorRef};
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::deadlock::{self, Assumed};
 use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
 use crate::base::id::ActorId;
+use crate::base::reason::{LinkedExit, StopReason};
+use crate::base::reply;
 use crate::context::Context;
-use crate::deadlock::{self, Assumed};
 use crate::envelope::{Payload, Tell};
 use crate::message::Handler;
 use crate::remote_message::RemoteMessage;
-use crate::reply;
-use crate::system::{ActorSystem, DeadLetterReason};
+use crate::system::ActorSystem;
 
 /// An actor that other nodes can send messages to: it lists the message
 /// types it accepts from the wire.

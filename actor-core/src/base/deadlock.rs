@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::base::error::Cycle;
 use crate::base::id::ActorId;
-use crate::reply::Me;
+use crate::base::reply::Me;
 
 /// Which actor system a wait belongs to: its id.
 pub(crate) type Scope = u64;
