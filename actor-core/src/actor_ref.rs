@@ -21,9 +21,10 @@ use crate::base::error::{AskError, SendError};
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
-use crate::cell::{Lane, Shared, Signal};
+use crate::cell::{Lane, Shared};
 use crate::envelope::{Ask, Envelope, Payload, Tell};
 use crate::mailbox::queue::Refused;
+use crate::mailbox::signal::Signal;
 use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
 

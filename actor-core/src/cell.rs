@@ -13,28 +13,12 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use crate::actor::Actor;
 use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::id::ActorId;
-use crate::base::reason::ChildExit;
 use crate::base::reason::StopReason;
 use crate::base::stats::{ActorState, ActorStats, Counters};
+use crate::envelope::Envelope;
 use crate::mailbox::queue::Queue;
+use crate::mailbox::signal::Signal;
 use crate::system::ActorSystem;
-
-/// A message on the system lane.
-#[derive(Debug)]
-pub(crate) enum Signal {
-    /// Stop after the message in hand; queued messages become dead letters.
-    Kill,
-    /// Like `Kill`, but the stop counts as normal (system shutdown).
-    Shutdown,
-    /// A child of this actor has exited: terminated, or (a supervised
-    /// child) failed and waiting for its supervisor's decision.
-    ChildExit(ChildExit),
-    /// A linked actor has terminated.
-    LinkExit(ActorId, StopReason),
-    /// Stop the current incarnation and start a fresh one from the factory
-    /// (supervised actors only), keeping the mailbox.
-    Restart,
-}
 
 /// An actor as seen by code that does not know its type: the system's table
 /// of root actors, a parent's children, a child's parent.
@@ -49,7 +33,7 @@ pub(crate) trait Lane: Send + Sync {
 /// One actor's shared state: the only allocation per actor besides its task.
 pub(crate) struct Shared<A: Actor> {
     pub(crate) cell: Cell,
-    pub(crate) mailbox: Queue<A>,
+    pub(crate) mailbox: Queue<Envelope<A>>,
     /// Strong references (`ActorRef`s and `Recipient`s): the last one to go
     /// stops the actor. Counted here rather than with a separate `Arc`, so
     /// that an actor is one allocation plus its task.
@@ -88,7 +72,7 @@ impl<A: Actor> Lane for Shared<A> {
 
 impl<A: Actor> Shared<A> {
     /// Shared state for a new actor, counting one strong reference.
-    pub(crate) fn new(cell: Cell, mailbox: Queue<A>) -> Self {
+    pub(crate) fn new(cell: Cell, mailbox: Queue<Envelope<A>>) -> Self {
         Shared { cell, mailbox, refs: AtomicUsize::new(1) }
     }
 

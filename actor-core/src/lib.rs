@@ -13,8 +13,6 @@ mod context;
 mod envelope;
 pub mod mailbox;
 mod message;
-#[cfg(all(test, loom))]
-mod models;
 mod monitor;
 mod pool;
 mod registry;

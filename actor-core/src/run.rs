@@ -21,10 +21,11 @@ use crate::base::error::{ActorError, PanicError};
 use crate::base::reason::ChildExit;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
-use crate::cell::{Shared, Signal};
+use crate::cell::Shared;
 use crate::context::{Child, Context};
-use crate::envelope::Slot;
+use crate::envelope::{Envelope, Slot};
 use crate::mailbox::queue::{Inbox, Next};
+use crate::mailbox::signal::Signal;
 use crate::monitor::Terminated;
 
 pub(crate) fn run<A: Actor>(
@@ -90,7 +91,7 @@ struct Running<A: Actor> {
     /// The actor's state; `None` once it has been dropped at the end,
     /// before those waiting for the end are told.
     actor: Option<A>,
-    inbox: Inbox<A>,
+    inbox: Inbox<Envelope<A>>,
     /// What the future in the slot is, if any.
     busy: Busy,
     /// Where `on_start`'s result lands.
@@ -568,7 +569,7 @@ impl<A: Actor> Running<A> {
 
 /// Reports messages that will never be handled as dead letters, then drops
 /// them (a payload's destructor may panic).
-fn report_dropped<A: Actor>(shared: &Shared<A>, envs: impl Iterator<Item = crate::envelope::Envelope<A>>) {
+fn report_dropped<A: Actor>(shared: &Shared<A>, envs: impl Iterator<Item = Envelope<A>>) {
     for env in envs {
         shared.cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));

@@ -24,8 +24,9 @@ use crate::base::id::ActorId;
 // Defined with the stop reasons, which the run loop and the system lane
 // carry; its public home is here.
 pub use crate::base::reason::ChildExit;
-use crate::cell::{Lane, Signal};
+use crate::cell::Lane;
 use crate::context::Context;
+use crate::mailbox::signal::Signal;
 use crate::message::{Handler, Message};
 use crate::system::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.

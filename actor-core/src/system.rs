@@ -18,11 +18,12 @@ use crate::base::error::PanicError;
 use crate::base::flight::Recorder;
 use crate::base::id::{ActorId, IdHasher};
 use crate::base::stats::{ActorStats, SystemStats};
-use crate::cell::{Cell, Lane, Shared, Signal};
+use crate::cell::{Cell, Lane, Shared};
 use crate::census::Census;
 use crate::context::Context;
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
+use crate::mailbox::signal::Signal;
 use crate::registry::Registry;
 use dashmap::DashMap;
 
