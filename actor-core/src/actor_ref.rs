@@ -22,9 +22,10 @@ use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
 use crate::cell::{Lane, Shared};
-use crate::envelope::{Ask, Envelope, Payload, Tell};
+use crate::envelope::{Envelope, Payload};
 use crate::mailbox::queue::Refused;
 use crate::mailbox::signal::Signal;
+use crate::message::{Ask, Tell};
 use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
 

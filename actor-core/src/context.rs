@@ -11,6 +11,7 @@ use crate::base::flight::{FlightRecord, Recorder};
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::cell::{Cell, Lane, Shared};
+use crate::envelope::Addressee;
 use crate::monitor::ExitTrap;
 use crate::remote::{RemoteEndpoint, WatchKey};
 use crate::system::{ActorSystem, SpawnOptions};
@@ -111,6 +112,16 @@ impl Monitored {
             Monitored::Remote(endpoint, Some(key)) => endpoint.unwatch(key),
             Monitored::Local(_, None) | Monitored::Remote(_, None) => {}
         }
+    }
+}
+
+/// Every actor's envelopes start its handlers with its `Context`; see
+/// [`Addressee`] for why the envelope names it only through this trait.
+impl<A: Actor> Addressee for A {
+    type Context = Context<A>;
+
+    fn recorder(ctx: &mut Context<A>) -> Option<&mut Recorder> {
+        ctx.recorder()
     }
 }
 

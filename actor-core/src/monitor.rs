@@ -14,7 +14,8 @@ use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
 use crate::context::{Context, Monitored};
-use crate::envelope::{Envelope, Payload, Tell};
+use crate::envelope::{Envelope, Payload};
+use crate::message::Tell;
 use crate::message::{Handler, Message};
 
 /// The notice that a watched actor has stopped, delivered as a message to

@@ -9,9 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use super::*;
+use crate::actor::Actor;
 use crate::base::error::PanicError;
 use crate::cell::{Cell, Shared};
+use crate::context::Context;
 use crate::mailbox::queue::Queue;
+use crate::message::{Ask, Handler, Message, Tell};
 use crate::system::ActorSystem;
 
 /// Counts drops, to prove each payload is dropped exactly once.

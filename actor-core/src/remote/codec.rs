@@ -27,8 +27,9 @@ use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
 use crate::context::Context;
-use crate::envelope::{Payload, Tell};
+use crate::envelope::Payload;
 use crate::message::Handler;
+use crate::message::Tell;
 use crate::remote_message::RemoteMessage;
 use crate::system::ActorSystem;
 
