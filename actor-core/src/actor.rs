@@ -93,3 +93,4 @@ pub enum PanicAction {
     /// Stop with [`StopReason::Panicked`].
     Stop,
 }
+pub(crate) mod shared;

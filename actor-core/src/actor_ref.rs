@@ -15,75 +15,17 @@ use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::actor::Actor;
-use crate::base::dead_letter::DeadLetterReason;
+use crate::actor::shared::Shared;
 use crate::base::deadlock::{self, Waiting};
 use crate::base::error::{AskError, SendError};
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
-use crate::cell::{Lane, Shared};
-use crate::envelope::{Envelope, Payload};
-use crate::mailbox::queue::Refused;
+use crate::cell::Lane;
 use crate::mailbox::signal::Signal;
 use crate::message::{Ask, Tell};
 use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
-
-/// How messages are queued; every kind of reference goes through here.
-impl<A: Actor> Shared<A> {
-    /// Hands back the payload of an envelope that could not be queued because
-    /// the mailbox is closed, reporting it as a dead letter.
-    fn closed<P: Payload<A>>(&self, envelope: Envelope<A>) -> P {
-        self.cell.dead_letter(P::message_type(), DeadLetterReason::Stopped);
-        unpack(envelope)
-    }
-
-    pub(crate) fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        match self.mailbox.try_send(Envelope::new(payload)) {
-            Ok(()) => Ok(()),
-            Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
-            Err(Refused::Closed(env)) => Err(SendError::Closed(self.closed(env))),
-        }
-    }
-
-    /// Queues `payload`, waiting for room. The fast path is `try_send`'s;
-    /// only a full mailbox looks further: a handler (or a task it awaits)
-    /// that would wait for room in its own actor's mailbox, or in that of
-    /// an actor waiting on it, would wait forever (the actor makes room
-    /// only between messages), so it gets `SendError::Deadlock` at once
-    /// instead. Any other sender waits.
-    pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        let env = match self.mailbox.try_send(Envelope::new(payload)) {
-            Ok(()) => return Ok(()),
-            Err(Refused::Closed(env)) => return Err(SendError::Closed(self.closed(env))),
-            Err(Refused::Full(env)) => env,
-        };
-        if let Some(me) = reply::current_waiter()
-            && let Err(cycle) = deadlock::check(me, self.cell.id)
-        {
-            return Err(SendError::Deadlock(unpack(env), cycle));
-        }
-        match self.mailbox.send(env).await {
-            Ok(()) => Ok(()),
-            Err(env) => Err(SendError::Closed(self.closed(env))),
-        }
-    }
-
-    /// Queues an ask, waiting for room, without looking at the graph of
-    /// waits: the ask is there already (it checked itself when it started),
-    /// unless its handler is exempt.
-    pub(crate) async fn send_ask<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        match self.mailbox.send(Envelope::new(payload)).await {
-            Ok(()) => Ok(()),
-            Err(env) => Err(SendError::Closed(self.closed(env))),
-        }
-    }
-}
-
-/// Takes the payload back out of an envelope built from a `P`.
-fn unpack<A: Actor, P: Payload<A>>(envelope: Envelope<A>) -> P {
-    envelope.into_payload::<P>().unwrap_or_else(|| unreachable!("an envelope holds the payload it was built with"))
-}
 
 /// Who asks, and until when: what a remote ask carries to the far node
 /// (cycle detection and deadlines); a local ask ignores it, since the graph
@@ -127,7 +69,7 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
     }
 
     fn runtime(&self) -> tokio::runtime::Handle {
-        self.cell.system.handle().clone()
+        self.system.handle().clone()
     }
 
     fn retain(&self) {
@@ -664,7 +606,7 @@ impl<A: Actor> ActorRef<A> {
     /// The runtime the actor's system runs on.
     fn runtime(&self) -> tokio::runtime::Handle {
         match &self.inner {
-            Inner::Local(shared) => shared.cell.system.handle().clone(),
+            Inner::Local(shared) => shared.system.handle().clone(),
             Inner::Remote(target) => target.system.handle().clone(),
         }
     }

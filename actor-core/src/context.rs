@@ -5,12 +5,13 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::actor::Actor;
+use crate::actor::shared::Shared;
 use crate::actor_ref::ActorRef;
 use crate::base::error::ActorError;
 use crate::base::flight::{FlightRecord, Recorder};
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
-use crate::cell::{Cell, Lane, Shared};
+use crate::cell::{Cell, Lane};
 use crate::envelope::Addressee;
 use crate::monitor::ExitTrap;
 use crate::remote::{RemoteEndpoint, WatchKey};
@@ -204,7 +205,7 @@ impl<A: Actor> Context<A> {
 
     /// The system this actor belongs to.
     pub fn system(&self) -> &ActorSystem {
-        &self.cell().system
+        &self.shared.system
     }
 
     /// Stops this actor gracefully: it accepts no new messages, handles the
@@ -237,7 +238,7 @@ impl<A: Actor> Context<A> {
     pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.cell().system.spawn_inner(actor, options, Some(parent));
+        let (child, task) = self.shared.system.spawn_inner(actor, options, Some(parent));
         self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }
@@ -283,7 +284,7 @@ impl<A: Actor> Context<A> {
     ) -> ActorRef<B> {
         let parent: Arc<dyn Lane> = self.shared.clone();
         let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.cell().system.spawn_with_factory(factory, options, Some(parent));
+        let (child, task) = self.shared.system.spawn_with_factory(factory, options, Some(parent));
         self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
         child
     }

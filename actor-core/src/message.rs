@@ -136,7 +136,7 @@ impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
         // waited in the mailbox: nobody wants the answer, so the handler
         // does not run.
         if self.1.0.is_closed() {
-            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            ctx.shared().dead_letter(type_name::<M>(), DeadLetterReason::Expired);
             return Either::Left(std::future::ready(()));
         }
         // Armed before the handler is called, so that even a panic in the

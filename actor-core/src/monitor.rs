@@ -8,11 +8,12 @@ use std::sync::{Arc, Weak};
 use futures::future::Either;
 
 use crate::actor::Actor;
+use crate::actor::shared::Shared;
 use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
-use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
+use crate::cell::{AddedLink, Lane, LinkBack, Notice, link_exit};
 use crate::context::{Context, Monitored};
 use crate::envelope::{Envelope, Payload};
 use crate::message::Tell;
@@ -199,7 +200,7 @@ impl<A: Handler<Terminated>> Payload<A> for Notified {
 /// that has stopped gets a dead letter instead.
 fn deliver<A: Actor, P: Payload<A>>(watcher: &Shared<A>, payload: P) {
     if watcher.mailbox.push_notice(Envelope::new(payload)).is_err() {
-        watcher.cell.dead_letter(type_name::<Terminated>(), DeadLetterReason::Stopped);
+        watcher.dead_letter(type_name::<Terminated>(), DeadLetterReason::Stopped);
     }
 }
 

@@ -15,13 +15,13 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
 
+use crate::actor::shared::Shared;
 use crate::actor::{Actor, PanicAction};
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::error::{ActorError, PanicError};
 use crate::base::reason::ChildExit;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
-use crate::cell::Shared;
 use crate::context::{Child, Context};
 use crate::envelope::{Envelope, Slot};
 use crate::mailbox::queue::{Inbox, Next};
@@ -246,7 +246,7 @@ impl<A: Actor> Running<A> {
                 drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
                 self.shared.cell.counters.restarted();
-                self.shared.cell.system.note_restart(self.shared.cell.id);
+                self.shared.system.note_restart(self.shared.cell.id);
                 tracing::debug!("actor restarted");
                 None
             }
@@ -289,7 +289,7 @@ impl<A: Actor> Running<A> {
                 // While the future runs, `ctx` and `actor` are its alone:
                 // everything here goes through other fields.
                 let slot = &mut self.slot;
-                let me = self.shared.cell.me();
+                let me = self.shared.me();
                 let polled = reply::in_handler(me, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx))));
                 let busy = std::mem::replace(&mut self.busy, Busy::Idle);
                 match (polled, busy) {
@@ -357,7 +357,7 @@ impl<A: Actor> Running<A> {
                 }
                 Poll::Ready(Next::Message(env)) => {
                     let message_type = env.message_type_fn();
-                    let me = self.shared.cell.me();
+                    let me = self.shared.me();
                     let Running { slot, ctx, actor, .. } = self;
                     let started = reply::in_handler(me, || {
                         catch_unwind(AssertUnwindSafe(|| {
@@ -396,7 +396,7 @@ impl<A: Actor> Running<A> {
             Some(record) => err.with_record(record),
             None => err,
         };
-        cell.system.note_panic(cell.id, &err);
+        self.shared.system.note_panic(cell.id, &err);
         err
     }
 
@@ -405,7 +405,7 @@ impl<A: Actor> Running<A> {
         // Drop the poisoned future first: it borrows `ctx`, which
         // `panic_error` reads. A reply it still held is parked by its guard
         // and completed with the panic just below.
-        let me = self.shared.cell.me();
+        let me = self.shared.me();
         reply::in_handler(me, || {
             let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         });
@@ -571,7 +571,7 @@ impl<A: Actor> Running<A> {
 /// them (a payload's destructor may panic).
 fn report_dropped<A: Actor>(shared: &Shared<A>, envs: impl Iterator<Item = Envelope<A>>) {
     for env in envs {
-        shared.cell.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
+        shared.dead_letter(env.message_type(), DeadLetterReason::DroppedOnStop);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(env)));
     }
 }
@@ -607,8 +607,8 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
     } else {
         tracing::warn!(%reason, "actor stopped");
     }
-    cell.forget_names();
-    cell.system.forget(cell.id);
+    shared.forget_names();
+    shared.system.forget(cell.id);
     if let Some(parent) = &cell.parent {
         parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), false)));
     }

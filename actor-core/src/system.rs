@@ -12,13 +12,14 @@ use tokio::task::AbortHandle;
 use tracing::Instrument;
 
 use crate::actor::Actor;
+use crate::actor::shared::Shared;
 use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::DeadLetter;
 use crate::base::error::PanicError;
 use crate::base::flight::Recorder;
 use crate::base::id::{ActorId, IdHasher};
 use crate::base::stats::{ActorStats, SystemStats};
-use crate::cell::{Cell, Lane, Shared};
+use crate::cell::{Cell, Lane};
 use crate::census::Census;
 use crate::context::Context;
 use crate::mailbox::Mailbox;
@@ -152,7 +153,8 @@ impl ActorSystem {
     ) -> (ActorRef<A>, AbortHandle) {
         let is_root = parent.is_none();
         let shared = Arc::new(Shared::new(
-            Cell::new(type_name::<A>(), options.name, self.clone(), parent),
+            Cell::new(type_name::<A>(), options.name, parent),
+            self.clone(),
             Queue::new(options.mailbox.raw_capacity()),
         ));
         let id = shared.cell.id;

@@ -22,7 +22,7 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::actor::Actor;
-use crate::cell::Shared;
+use crate::actor::shared::Shared;
 use crate::context::Context;
 use crate::envelope::Payload;
 use crate::message::{Handler, Message};

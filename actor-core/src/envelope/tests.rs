@@ -10,8 +10,9 @@ use std::task::Poll;
 
 use super::*;
 use crate::actor::Actor;
+use crate::actor::shared::Shared;
 use crate::base::error::PanicError;
-use crate::cell::{Cell, Shared};
+use crate::cell::Cell;
 use crate::context::Context;
 use crate::mailbox::queue::Queue;
 use crate::message::{Ask, Handler, Message, Tell};
@@ -87,7 +88,7 @@ fn payload_placement() {
 
 /// A context for driving envelopes by hand, outside a run loop.
 fn context(system: &ActorSystem) -> Context<Recorder> {
-    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, system.clone(), None), Queue::new(1)));
+    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, None), system.clone(), Queue::new(1)));
     Context::new(shared, None)
 }
 

@@ -198,7 +198,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     // The handler's future encodes and sends the reply itself, in the
     // actor's task: no task in between.
     let AskContext { chain, deadline } = context;
-    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.cell.system.id(), chain, deadline));
+    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.system.id(), chain, deadline));
     let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone(), deadline, assumed };
     match shared.try_send(ask) {
         Ok(()) => Ok(()),
@@ -270,7 +270,7 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
         // local ask whose reply channel closed is. The answer frees the
         // asker's pending entry and reads there as a timeout.
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            ctx.shared().dead_letter(type_name::<M>(), DeadLetterReason::Expired);
             reply.send(Err(RemoteFailure::Expired));
             drop(assumed);
             return futures::future::Either::Left(std::future::ready(()));
