@@ -15,7 +15,7 @@ use crate::cell::{Cell, Lane};
 use crate::envelope::Addressee;
 use crate::monitor::ExitTrap;
 use crate::remote::{RemoteEndpoint, WatchKey};
-use crate::system::{ActorSystem, SpawnOptions};
+use crate::system::ActorSystem;
 
 /// An actor's view of itself and of the system, passed to every handler and
 /// lifecycle hook.
@@ -226,21 +226,10 @@ impl<A: Actor> Context<A> {
         self.stop_now.get_or_insert(StopReason::Failed(ActorError::new(error)));
     }
 
-    /// Spawns a child actor. Children are stopped, and waited for, before
-    /// their parent's `on_stop` runs.
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn_child<B: Actor>(&mut self, actor: B) -> ActorRef<B> {
-        self.spawn_child_with(actor, SpawnOptions::new())
-    }
-
-    /// Spawns a child actor with options.
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
-        let parent: Arc<dyn Lane> = self.shared.clone();
-        let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.shared.system.spawn_inner(actor, options, Some(parent));
-        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
-        child
+    /// Keeps a child just spawned (see `spawn.rs`), to stop it, and wait for
+    /// it, before this actor's `on_stop`.
+    pub(crate) fn add_child(&mut self, child: Child) {
+        self.more().children.push(child);
     }
 
     /// The ids of this actor's live children, oldest first.
@@ -273,20 +262,6 @@ impl<A: Actor> Context<A> {
 
     pub(crate) fn exit_trap(&self) -> Option<ExitTrap<A>> {
         self.more.as_ref()?.exit_trap
-    }
-
-    /// Spawns a child that its supervisor (this actor) can restart in place
-    /// from `factory`.
-    pub(crate) fn spawn_supervised<B: Actor>(
-        &mut self,
-        factory: Box<dyn FnMut() -> B + Send>,
-        options: SpawnOptions,
-    ) -> ActorRef<B> {
-        let parent: Arc<dyn Lane> = self.shared.clone();
-        let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.shared.system.spawn_with_factory(factory, options, Some(parent));
-        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
-        child
     }
 
     pub(crate) fn take_stop_now(&mut self) -> Option<StopReason> {

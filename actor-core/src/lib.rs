@@ -8,7 +8,6 @@ mod actor;
 mod actor_ref;
 mod base;
 mod cell;
-mod census;
 mod context;
 mod envelope;
 pub mod mailbox;
@@ -19,6 +18,7 @@ mod registry;
 pub mod remote;
 mod remote_message;
 mod run;
+mod spawn;
 pub mod supervision;
 mod system;
 mod task;
@@ -30,6 +30,7 @@ mod topic;
 pub use crate::actor::{Actor, PanicAction};
 pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
 pub use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
+pub use crate::base::error::RegistryError;
 pub use crate::base::error::{self, Error, RemoteError};
 pub use crate::base::flight::{FlightRecord, Recorded};
 pub use crate::base::id::ActorId;
@@ -40,10 +41,9 @@ pub use crate::context::Context;
 pub use crate::message::{Handler, Message};
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
-pub use crate::registry::RegistryError;
+pub use crate::spawn::SpawnOptions;
 pub use crate::system::{
-    ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetters, Lagged, SpawnOptions,
-    SystemBuilder,
+    ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetters, Lagged, SystemBuilder,
 };
 pub use crate::task::TaskHandle;
 pub use crate::timer::TimerHandle;

@@ -23,8 +23,9 @@ use crate::cell::Lane;
 use crate::mailbox::Mailbox;
 use crate::mailbox::signal::Signal;
 use crate::message::{Handler, Message};
+use crate::spawn::SpawnOptions;
 use crate::supervision::{ChildSpec, Restart, Strategy, Supervisor};
-use crate::system::{ActorSystem, SpawnOptions};
+use crate::system::ActorSystem;
 
 /// How a [`Pool`] chooses the worker for a message.
 ///

@@ -28,7 +28,7 @@ use crate::cell::Lane;
 use crate::context::Context;
 use crate::mailbox::signal::Signal;
 use crate::message::{Handler, Message};
-use crate::system::SpawnOptions;
+use crate::spawn::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {

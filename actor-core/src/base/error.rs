@@ -652,3 +652,76 @@ impl fmt::Display for Cycle {
         Ok(())
     }
 }
+
+/// Why a name could not be registered or looked up.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::RegistryError;
+/// use actor_core::prelude::*;
+/// # struct Cache;
+/// # impl Actor for Cache { type Error = std::convert::Infallible; }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let cache = system.spawn(Cache);
+/// cache.stop();
+/// cache.wait_for_stop().await;
+///
+/// let err = system.register("cache", &cache).unwrap_err();
+/// assert!(matches!(err, RegistryError::ActorStopped { .. }));
+/// assert_eq!(err.to_string(), format!("actor {} has stopped and cannot be registered as `cache`", cache.id()));
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Another actor (or the same one) already holds the name.
+    NameTaken {
+        /// The name asked for.
+        name: Arc<str>,
+        /// The actor that holds it.
+        holder: ActorId,
+    },
+    /// The actor has stopped, or is stopping, so it cannot be registered.
+    ActorStopped {
+        /// The name asked for.
+        name: Arc<str>,
+        /// The actor.
+        id: ActorId,
+    },
+    /// No live actor is registered under the name.
+    NotFound {
+        /// The name looked up.
+        name: Arc<str>,
+    },
+    /// The actor registered under the name is of another type than the one
+    /// asked for.
+    WrongType {
+        /// The name looked up.
+        name: Arc<str>,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type of the registered actor.
+        actual: &'static str,
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::NameTaken { name, holder } => {
+                write!(f, "name `{name}` is already registered to actor {holder}")
+            }
+            RegistryError::ActorStopped { name, id } => {
+                write!(f, "actor {id} has stopped and cannot be registered as `{name}`")
+            }
+            RegistryError::NotFound { name } => write!(f, "no actor is registered as `{name}`"),
+            RegistryError::WrongType { name, expected, actual } => {
+                write!(f, "`{name}` is registered to a {actual}, not a {expected}")
+            }
+        }
+    }
+}
+
+impl StdError for RegistryError {}
