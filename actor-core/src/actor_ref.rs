@@ -14,7 +14,9 @@ use pin_project_lite::pin_project;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use crate::actor::Actor;
+use crate::actor::context::{Actor, Context};
+use crate::actor::message::{Ask, Tell};
+use crate::actor::message::{Handler, Message};
 use crate::actor::shared::Shared;
 use crate::base::deadlock::{self, Waiting};
 use crate::base::error::{AskError, SendError};
@@ -23,8 +25,6 @@ use crate::base::reason::StopReason;
 use crate::base::reply::{self, ReplyFailure, ReplyResult, ReplyTo};
 use crate::cell::Lane;
 use crate::mailbox::signal::Signal;
-use crate::message::{Ask, Tell};
-use crate::message::{Handler, Message};
 use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
 
 /// Who asks, and until when: what a remote ask carries to the far node
@@ -263,6 +263,21 @@ fn block_on<F: Future>(runtime: &tokio::runtime::Handle, fut: F) -> Option<F::Ou
     }
     let _entered = runtime.enter();
     Some(futures::executor::block_on(fut))
+}
+
+impl<A: Actor> Context<A> {
+    /// A reference to this actor, to hand to others.
+    ///
+    /// Holding it inside the actor's own state keeps the actor alive after
+    /// every outside reference is dropped; keep a
+    /// [`WeakActorRef`](crate::WeakActorRef) there instead.
+    pub fn actor_ref(&self) -> ActorRef<A> {
+        // Counted even when every outside reference is gone and the actor is
+        // stopping: the new reference reaches it until its mailbox closes,
+        // and dropping it again only repeats the stop.
+        self.shared().retain();
+        ActorRef::counted(self.shared().clone())
+    }
 }
 
 /// A reference to a running actor of type `A`: how everyone else talks to it.

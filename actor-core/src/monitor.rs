@@ -7,17 +7,17 @@ use std::sync::{Arc, Weak};
 
 use futures::future::Either;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::{Context, Monitored};
+use crate::actor::message::Tell;
+use crate::actor::message::{Handler, Message};
 use crate::actor::shared::Shared;
 use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::cell::{AddedLink, Lane, LinkBack, Notice, link_exit};
-use crate::context::{Context, Monitored};
 use crate::envelope::{Envelope, Payload};
-use crate::message::Tell;
-use crate::message::{Handler, Message};
 
 /// The notice that a watched actor has stopped, delivered as a message to
 /// actors that [monitor](Context::monitor) it or that
@@ -205,12 +205,9 @@ fn deliver<A: Actor, P: Payload<A>>(watcher: &Shared<A>, payload: P) {
 }
 
 /// Queues a trapped exit as a `Terminated` message.
-fn deliver_exit<A: Handler<Terminated>>(watcher: &Shared<A>, notice: Terminated) {
-    deliver(watcher, Tell(notice));
+fn deliver_exit<A: Handler<Terminated>>(watcher: &Shared<A>, id: ActorId, reason: StopReason) {
+    deliver(watcher, Tell(Terminated { id, reason }));
 }
-
-/// How a trapping actor receives the exit of a linked one.
-pub(crate) type ExitTrap<A> = fn(&Shared<A>, Terminated);
 
 impl<A: Actor> Context<A> {
     /// Watches `other`: when it stops, this actor receives a [`Terminated`]

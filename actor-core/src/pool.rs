@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::message::{Handler, Message};
 use crate::actor_ref::{ActorRef, AskRequest};
 use crate::base::error::{Error, SendError};
 use crate::cell::Lane;
 use crate::mailbox::Mailbox;
 use crate::mailbox::signal::Signal;
-use crate::message::{Handler, Message};
 use crate::spawn::SpawnOptions;
 use crate::supervision::{ChildSpec, Restart, Strategy, Supervisor};
 use crate::system::ActorSystem;

@@ -4,13 +4,13 @@
 use std::any::type_name;
 use std::sync::Arc;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::message::{Handler, Message};
 use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::error::{RegistryError, SendError};
 use crate::base::id::ActorId;
 use crate::base::sync::{Ordering, fence};
-use crate::message::{Handler, Message};
 use crate::system::ActorSystem;
 
 /// Named actors.

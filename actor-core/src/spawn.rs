@@ -11,16 +11,16 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tracing::Instrument;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::{Child, Context};
+use crate::actor::run::run;
 use crate::actor::shared::Shared;
 use crate::actor_ref::ActorRef;
 use crate::base::flight::Recorder;
 use crate::cell::{Cell, Lane};
-use crate::context::{Child, Context};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::mailbox::signal::Signal;
-use crate::run::run;
 use crate::system::ActorSystem;
 
 impl ActorSystem {

@@ -17,17 +17,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
 use crate::actor_ref::ActorRef;
 use crate::base::error::AskError;
 use crate::base::id::ActorId;
 // Defined with the stop reasons, which the run loop and the system lane
 // carry; its public home is here.
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
 pub use crate::base::reason::ChildExit;
 use crate::cell::Lane;
-use crate::context::Context;
 use crate::mailbox::signal::Signal;
-use crate::message::{Handler, Message};
 use crate::spawn::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

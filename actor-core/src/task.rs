@@ -21,12 +21,12 @@ use std::task::{Context as TaskContext, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
 use crate::base::deadlock::{self, Waiting};
 use crate::base::error::TaskError;
 use crate::base::id::ActorId;
 use crate::base::reply::{self, Me};
-use crate::context::Context;
 
 pin_project! {
     /// A task's future, polled as its node of the graph of waits.

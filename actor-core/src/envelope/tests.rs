@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use super::*;
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::{Ask, Handler, Message, Tell};
 use crate::actor::shared::Shared;
 use crate::base::error::PanicError;
 use crate::cell::Cell;
-use crate::context::Context;
 use crate::mailbox::queue::Queue;
-use crate::message::{Ask, Handler, Message, Tell};
 use crate::system::ActorSystem;
 
 /// Counts drops, to prove each payload is dropped exactly once.

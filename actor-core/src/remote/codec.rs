@@ -18,7 +18,10 @@ use super::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::Handler;
+use crate::actor::message::Tell;
 use crate::actor_ref::{ActorRef, WeakActorRef};
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::deadlock::{self, Assumed};
@@ -26,10 +29,7 @@ use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, S
 use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
-use crate::context::Context;
 use crate::envelope::Payload;
-use crate::message::Handler;
-use crate::message::Tell;
 use crate::remote_message::RemoteMessage;
 use crate::system::ActorSystem;
 

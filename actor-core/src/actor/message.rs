@@ -7,10 +7,10 @@ use std::future::Future;
 
 use futures::future::Either;
 
-use crate::actor::Actor;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::reply::{ReplyGuard, ReplyTx};
-use crate::context::Context;
 use crate::envelope::Payload;
 
 /// A value that can be sent to an actor.

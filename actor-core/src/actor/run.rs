@@ -15,18 +15,17 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::FutureExt;
 
+use crate::actor::context::{Actor, PanicAction};
+use crate::actor::context::{Child, Context};
 use crate::actor::shared::Shared;
-use crate::actor::{Actor, PanicAction};
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::error::{ActorError, PanicError};
 use crate::base::reason::ChildExit;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
-use crate::context::{Child, Context};
 use crate::envelope::{Envelope, Slot};
 use crate::mailbox::queue::{Inbox, Next};
 use crate::mailbox::signal::Signal;
-use crate::monitor::Terminated;
 
 pub(crate) fn run<A: Actor>(
     actor: A,
@@ -444,7 +443,7 @@ impl<A: Actor> Running<A> {
                 }
                 Signal::LinkExit(id, reason) => {
                     if let Some(trap) = self.ctx.exit_trap() {
-                        trap(&self.shared, Terminated { id, reason });
+                        trap(&self.shared, id, reason);
                     } else if reason.is_abnormal() {
                         return Some(StopReason::Linked(Box::new(LinkedExit { id, reason })));
                     }
@@ -631,6 +630,9 @@ unsafe fn put_hook<T: Send>(slot: &mut Slot, out: &mut Option<T>, fut: impl Futu
 #[cfg(test)]
 mod size_budget {
     use super::*;
+    use crate::cell::Cell;
+    use crate::mailbox::queue::Queue;
+    use crate::system::ActorSystem;
 
     /// A small actor, like the counters of the idle-memory benchmark.
     struct Small {
@@ -652,9 +654,10 @@ mod size_budget {
         assert!(std::mem::size_of::<Shared<Small>>() <= 344, "shared block: {}", std::mem::size_of::<Shared<Small>>());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(async {
-            let system = crate::ActorSystem::new();
-            let (actor, _) = system.spawn_inner(Small { _state: 0 }, crate::SpawnOptions::new(), None);
-            let fut = run(Small { _state: 0 }, None, Context::new(actor.local().clone(), None));
+            // The shared block as `spawn` builds it, without starting a task.
+            let cell = Cell::new("Small", None, None);
+            let shared = Arc::new(Shared::new(cell, ActorSystem::new(), Queue::new(1)));
+            let fut = run(Small { _state: 0 }, None, Context::new(shared, None));
             assert!(std::mem::size_of_val(&fut) <= 400, "run loop future: {}", std::mem::size_of_val(&fut));
         });
     }
