@@ -34,7 +34,7 @@ use crate::base::reply::{ReplyFailure, ReplyTx};
 use crate::system::ActorSystem;
 
 #[cfg(feature = "serde")]
-pub use self::codec::{RemoteActor, RemoteMessages, export, remote_ref};
+pub use crate::remote_message::codec::{RemoteActor, RemoteMessages, export, remote_ref};
 
 /// Run when a watched actor terminates, with its id and reason.
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
@@ -410,7 +410,7 @@ pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T 
 
 /// The codec set by [`with_ref_codec`] on this thread, if any.
 #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
+pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
     REF_CODEC.with_borrow(Clone::clone)
 }
 
@@ -628,6 +628,3 @@ impl fmt::Debug for RemoteTarget {
         write!(f, "{}@{}", self.endpoint.id(), self.endpoint.node())
     }
 }
-
-#[cfg(feature = "serde")]
-mod codec;

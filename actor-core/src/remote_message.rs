@@ -191,3 +191,6 @@ macro_rules! __remote_actor {
 macro_rules! __remote_actor {
     ($($tokens:tt)*) => {};
 }
+
+#[cfg(feature = "serde")]
+pub(crate) mod codec;

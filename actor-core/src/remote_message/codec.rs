@@ -14,10 +14,6 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{
-    AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
-    Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
-};
 use crate::actor::context::Actor;
 use crate::actor::context::Context;
 use crate::actor::message::Handler;
@@ -30,6 +26,10 @@ use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
 use crate::envelope::Payload;
+use crate::remote::{
+    AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
+    Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
+};
 use crate::remote_message::RemoteMessage;
 use crate::system::ActorSystem;
 
