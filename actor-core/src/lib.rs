@@ -5,13 +5,13 @@
 extern crate self as actor_core;
 
 mod actor;
-mod actor_ref;
 mod base;
 mod cell;
 mod envelope;
 pub mod mailbox;
 mod monitor;
 mod pool;
+mod reference;
 mod registry;
 pub mod remote;
 mod remote_message;
@@ -27,7 +27,6 @@ mod topic;
 pub use crate::actor::context::Context;
 pub use crate::actor::context::{Actor, PanicAction};
 pub use crate::actor::message::{Handler, Message};
-pub use crate::actor_ref::{ActorRef, AskFuture, AskRequest, AskWith, Recipient, WeakActorRef};
 pub use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 pub use crate::base::error::RegistryError;
 pub use crate::base::error::{self, Error, RemoteError};
@@ -38,6 +37,9 @@ pub use crate::base::reply::ReplyTo;
 pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
+pub use crate::reference::actor_ref::{ActorRef, WeakActorRef};
+pub use crate::reference::ask::{AskFuture, AskRequest, AskWith};
+pub use crate::reference::recipient::Recipient;
 pub use crate::spawn::SpawnOptions;
 pub use crate::system::{
     ActorSystem, DEFAULT_DEAD_LETTER_CAPACITY, DEFAULT_SHUTDOWN_TIMEOUT, DeadLetters, Lagged, SystemBuilder,

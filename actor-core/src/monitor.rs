@@ -12,12 +12,12 @@ use crate::actor::context::{Context, Monitored};
 use crate::actor::message::Tell;
 use crate::actor::message::{Handler, Message};
 use crate::actor::shared::Shared;
-use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::cell::{AddedLink, Lane, LinkBack, Notice, link_exit};
 use crate::envelope::{Envelope, Payload};
+use crate::reference::actor_ref::ActorRef;
 
 /// The notice that a watched actor has stopped, delivered as a message to
 /// actors that [monitor](Context::monitor) it or that

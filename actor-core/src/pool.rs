@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use crate::actor::context::Actor;
 use crate::actor::message::{Handler, Message};
-use crate::actor_ref::{ActorRef, AskRequest};
 use crate::base::error::{Error, SendError};
 use crate::cell::Lane;
 use crate::mailbox::Mailbox;
 use crate::mailbox::signal::Signal;
+use crate::reference::actor_ref::ActorRef;
+use crate::reference::ask::AskRequest;
 use crate::spawn::SpawnOptions;
 use crate::supervision::{ChildSpec, Restart, Strategy, Supervisor};
 use crate::system::ActorSystem;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::actor::context::Actor;
 use crate::actor::message::{Handler, Message};
-use crate::actor_ref::ActorRef;
 use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::base::error::{RegistryError, SendError};
 use crate::base::id::ActorId;
 use crate::base::sync::{Ordering, fence};
+use crate::reference::actor_ref::ActorRef;
 use crate::system::ActorSystem;
 
 /// Named actors.

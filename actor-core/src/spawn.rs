@@ -15,12 +15,12 @@ use crate::actor::context::Actor;
 use crate::actor::context::{Child, Context};
 use crate::actor::run::run;
 use crate::actor::shared::Shared;
-use crate::actor_ref::ActorRef;
 use crate::base::flight::Recorder;
 use crate::cell::{Cell, Lane};
 use crate::mailbox::Mailbox;
 use crate::mailbox::queue::Queue;
 use crate::mailbox::signal::Signal;
+use crate::reference::actor_ref::ActorRef;
 use crate::system::ActorSystem;
 
 impl ActorSystem {

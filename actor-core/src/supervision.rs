@@ -18,9 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::actor::context::Actor;
-use crate::actor_ref::ActorRef;
 use crate::base::error::AskError;
 use crate::base::id::ActorId;
+use crate::reference::actor_ref::ActorRef;
 // Defined with the stop reasons, which the run loop and the system lane
 // carry; its public home is here.
 use crate::actor::context::Context;
@@ -49,7 +49,7 @@ pub enum Restart {
     /// actor, with a new id.
     #[default]
     Permanent,
-    /// Only after an abnormal stop ([`StopReason::is_abnormal`]).
+    /// Only after an abnormal stop ([`StopReason::is_abnormal`](crate::StopReason::is_abnormal)).
     Transient,
     /// Never.
     Temporary,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::actor::context::Actor;
 use crate::actor::context::Context;
 use crate::actor::message::{Handler, Message};
-use crate::actor_ref::Recipient;
+use crate::reference::recipient::Recipient;
 use crate::system::ActorSystem;
 
 /// What a [`Probe`] expectation found instead.

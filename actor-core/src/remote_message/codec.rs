@@ -18,7 +18,6 @@ use crate::actor::context::Actor;
 use crate::actor::context::Context;
 use crate::actor::message::Handler;
 use crate::actor::message::Tell;
-use crate::actor_ref::{ActorRef, WeakActorRef};
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::deadlock::{self, Assumed};
 use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
@@ -26,6 +25,7 @@ use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
 use crate::envelope::Payload;
+use crate::reference::actor_ref::{ActorRef, WeakActorRef};
 use crate::remote::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
