@@ -6,7 +6,7 @@
 
 pub(crate) mod dead_letter;
 pub(crate) mod deadlock;
-pub mod error;
+pub(crate) mod error;
 pub(crate) mod flight;
 pub(crate) mod id;
 pub(crate) mod reason;

@@ -1,19 +1,67 @@
 #![doc = include_str!("../../README.md")]
+//!
+//! ## The public surface
+//!
+//! Every item has one path. The [`prelude`] holds the names of the first
+//! hour (marked • below); the rest are at the crate root or in one of the
+//! modules named here.
+//!
+//! | item | what for |
+//! | --- | --- |
+//! | [`ActorSystem`] •, [`SystemBuilder`] | a running set of actors: spawn, names, dead letters, stats, shutdown |
+//! | [`Actor`] •, [`PanicAction`] •, [`Context`] • | an actor's lifecycle hooks, and what its handlers can reach |
+//! | [`Message`] •, [`Handler`] • | a message type, and an actor's behaviour for it |
+//! | `#[actor]` •, `#[message]` •, `#[derive(Actor)]` • (feature `macros`, on by default) | messages, handlers and a typed client from an impl block |
+//! | [`ActorRef`] •, [`WeakActorRef`] •, [`Recipient`] • | handles: by actor type, without keeping the actor alive, by message type |
+//! | [`AskRequest`], [`AskFuture`], [`AskWith`], [`ReplyTo`] • | an ask and its timeout, its future, answering later |
+//! | [`SpawnOptions`] •, [`mailbox`]: [`Mailbox`](mailbox::Mailbox) • | the mailbox, name, shutdown timeout and flight recorder of a spawn |
+//! | [`StopReason`] •, [`LinkedExit`], [`Terminated`] •, [`MonitorRef`] | why an actor stopped; being told when another one does |
+//! | [`supervision`]: [`Supervisor`](supervision::Supervisor) •, [`ChildSpec`](supervision::ChildSpec) •, [`Restart`](supervision::Restart) •, [`Strategy`](supervision::Strategy) | restarting failed actors, as Erlang/OTP does |
+//! | [`Pool`], [`PoolBuilder`], [`Routing`] | several workers of one type behind one handle |
+//! | [`Topic`], [`PublishReport`] | publish/subscribe |
+//! | [`TimerHandle`], [`TaskHandle`] | messages an actor gets later or from a stream; tasks a handler awaits |
+//! | [`DeadLetters`], [`DeadLetter`], [`DeadLetterReason`], [`Lagged`] | messages that could not be delivered, and why |
+//! | [`SystemStats`], [`ActorStats`], [`ActorState`], [`PanicRecord`], [`FlightRecord`], [`Recorded`] | what an observer reads: counters, the actor tree, panics and what led to them |
+//! | [`ActorId`] | an actor's identity, unique across processes and nodes |
+//! | [`Error`] | the catch-all error, for `?` in code that talks to many actors |
+//! | [`error`]: [`SendError`](error::SendError) •, [`AskError`](error::AskError) • and the others | each way a send, an ask, a name or a remote delivery can fail; errors about one message hand it back |
+//! | `RemoteMessage`, `RemoteActor`, `RemoteMessages`, `serde` (feature `serde`) | messages that cross the wire, and the serde their types derive through |
+//! | `transport` (feature `serde`) | the interface a transport such as actor-remote implements; not application API |
+//! | `testkit` (feature `test-util`) | probes that record what an actor sends, for tests |
 #![doc(test(attr(deny(warnings), allow(dead_code, unused_variables))))]
 
 #[allow(unused_extern_crates)]
 extern crate self as actor_core;
 
+// The crate's layers, from the ground up; a file imports only files of its
+// own layer or of those below it (ARCHITECTURE.md, "actor-core", has the
+// map and the few exceptions):
+//
+// 1. `base/`: what knows no actor: ids, errors, stop reasons, dead letters,
+//    stats and flight records, reply channels, the graph of waits.
+// 2. `mailbox/`: the queue, its room (the bound), the system lane.
+// 3. `envelope.rs` and `cell.rs`: a message of any type in a mailbox, and
+//    an actor of any type (identity, termination, links, `Lane`).
+// 4. `system/`: what the actors of one system share (census, names, dead
+//    letters, stats, shutdown).
+// 5. `endpoint.rs`: the interface to a transport (feature `serde`).
+// 6. `actor/`: one actor from the inside: its shared block, `Actor` and
+//    `Context`, messages and handlers, the run loop.
+// 7. `reference/`: `ActorRef`, `WeakActorRef`, `Recipient`, asks.
+// 8. `spawn.rs`: how an actor comes to life.
+// 9. What is built on actors: `supervision.rs`, `monitor.rs`, `task.rs`,
+//    `timer.rs`, `registry.rs`, `topic.rs`, `pool.rs`, remote messages
+//    (`remote_message/`) and `testkit.rs`.
 mod actor;
 mod base;
 mod cell;
+mod endpoint;
 mod envelope;
 pub mod mailbox;
 mod monitor;
 mod pool;
 mod reference;
 mod registry;
-pub mod remote;
 mod remote_message;
 mod spawn;
 pub mod supervision;
@@ -24,12 +72,10 @@ pub mod testkit;
 mod timer;
 mod topic;
 
-pub use crate::actor::context::Context;
-pub use crate::actor::context::{Actor, PanicAction};
+pub use crate::actor::context::{Actor, Context, PanicAction};
 pub use crate::actor::message::{Handler, Message};
 pub use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
-pub use crate::base::error::RegistryError;
-pub use crate::base::error::{self, Error, RemoteError};
+pub use crate::base::error::Error;
 pub use crate::base::flight::{FlightRecord, Recorded};
 pub use crate::base::id::ActorId;
 pub use crate::base::reason::{LinkedExit, StopReason};
@@ -50,6 +96,38 @@ pub use crate::topic::{PublishReport, Topic};
 
 #[cfg(feature = "serde")]
 pub use crate::remote_message::RemoteMessage;
+#[cfg(feature = "serde")]
+pub use crate::remote_message::codec::{RemoteActor, RemoteMessages};
+
+/// The specific errors: each way a send, an ask, a name or a delivery to
+/// another node can fail. Those about one message hand it back
+/// (`into_inner`). Each converts into the crate's catch-all
+/// [`Error`](crate::Error), for `?`.
+pub mod error {
+    pub use crate::base::error::{
+        ActorError, AskError, Cycle, ErrorKind, PanicError, RegistryError, RemoteError, RemoteErrorKind, SendError,
+        TaskError,
+    };
+}
+
+/// The interface between actor-core and a transport: for transport
+/// implementers such as actor-remote, **not application API**.
+///
+/// A reference to an actor of another node holds a [`RemoteEndpoint`]
+/// (implemented by the transport) and turns every message into bytes before
+/// the transport sees it; on the node where the actor lives, [`export`]
+/// wraps it in an [`Exported`] that decodes bytes back into messages and
+/// queues them. Applications write `#[message(remote)]` (or implement
+/// [`RemoteActor`](crate::RemoteActor)) and use a transport's API
+/// (actor-remote's `Node`); they never name anything here.
+pub mod transport {
+    pub use crate::endpoint::{
+        AskContext, Exported, Outgoing, Parked, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure,
+        ReplyBack, ReplySink, Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, dead_letter, with_ref_codec,
+    };
+    #[cfg(feature = "serde")]
+    pub use crate::remote_message::codec::{export, remote_ref};
+}
 
 /// serde, re-exported (feature `serde`), so that the types a remote
 /// message carries can derive its traits without a serde dependency of
@@ -415,13 +493,33 @@ pub mod __private {
         }
     }
 
-    impl<A: 'static, const KEY: u64> crate::Message for Unhandled<A, KEY> {
+    impl<A: 'static, const KEY: u64> crate::actor::message::Message for Unhandled<A, KEY> {
         type Reply = ();
     }
 }
 
-/// The names almost every user needs: `use actor_core::prelude::*;`.
+// Transitional: two old paths that actor-remote's tests still use, kept
+// (hidden) only until the rework of its handshake and delivery (issues 19
+// and 20) moves them to `error::RemoteError` and the root's `RemoteActor`
+// and `RemoteMessages`. Not part of the public surface; remove then.
+#[doc(hidden)]
+pub use crate::base::error::RemoteError;
+#[doc(hidden)]
+#[cfg(feature = "serde")]
+pub mod remote {
+    pub use crate::remote_message::codec::{RemoteActor, RemoteMessages};
+}
+
+/// The names of the first hour: `use actor_core::prelude::*;`.
+///
+/// [`Strategy`](crate::supervision::Strategy) is not here, although the
+/// rest of a supervisor's vocabulary is: proptest's prelude, which tests
+/// often glob-import beside this one, has a `Strategy` too, and the two
+/// would clash. Import it from [`supervision`](crate::supervision).
 pub mod prelude {
+    pub use crate::error::{AskError, SendError};
+    pub use crate::mailbox::Mailbox;
+    pub use crate::supervision::{ChildSpec, Restart, Supervisor};
     pub use crate::{
         Actor, ActorId, ActorRef, ActorSystem, Context, Handler, Message, PanicAction, Recipient, ReplyTo,
         SpawnOptions, StopReason, Terminated, WeakActorRef,

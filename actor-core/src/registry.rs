@@ -45,7 +45,7 @@ impl ActorSystem {
     /// # Examples
     ///
     /// ```
-    /// use actor_core::RegistryError;
+    /// use actor_core::error::RegistryError;
     /// use actor_core::prelude::*;
     /// # struct Cache;
     /// # impl Actor for Cache { type Error = std::convert::Infallible; }
@@ -185,7 +185,7 @@ impl ActorSystem {
     /// # Examples
     ///
     /// ```
-    /// use actor_core::RegistryError;
+    /// use actor_core::error::RegistryError;
     /// use actor_core::prelude::*;
     /// # struct Cache;
     /// # impl Actor for Cache { type Error = std::convert::Infallible; }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::actor::context::Actor;
-use crate::base::error::AskError;
+use crate::base::error::{AskError, Error};
 use crate::base::id::ActorId;
 use crate::reference::actor_ref::ActorRef;
 // Defined with the stop reasons, which the run loop and the system lane
@@ -396,7 +396,7 @@ impl ActorRef<Supervisor> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
-    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, crate::Error> {
+    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, Error> {
         Ok(self.ask(GetChild::<B>(index, std::marker::PhantomData)).await?)
     }
 }

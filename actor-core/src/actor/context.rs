@@ -18,8 +18,8 @@ use crate::base::flight::{FlightRecord, Recorder};
 use crate::base::id::ActorId;
 use crate::base::reason::{ChildExit, StopReason};
 use crate::cell::{Cell, Lane};
+use crate::endpoint::{RemoteEndpoint, WatchKey};
 use crate::envelope::Addressee;
-use crate::remote::{RemoteEndpoint, WatchKey};
 use crate::system::ActorSystem;
 
 /// A unit of state that is only ever touched by its own task.

@@ -28,7 +28,7 @@ pub enum SendError<M> {
     /// ([`ActorSystem::tell_named`](crate::ActorSystem::tell_named)).
     UnknownName(M),
     /// The actor is on another node and this message type is not registered
-    /// for remote use there (see [`RemoteActor`](crate::remote::RemoteActor)),
+    /// for remote use there (see `RemoteActor`, feature `serde`),
     /// or it failed to serialize. Nothing was sent.
     NotRemote(M),
     /// The actor is on another node that cannot be reached, and the bounded
@@ -658,7 +658,7 @@ impl fmt::Display for Cycle {
 /// # Examples
 ///
 /// ```
-/// use actor_core::RegistryError;
+/// use actor_core::error::RegistryError;
 /// use actor_core::prelude::*;
 /// # struct Cache;
 /// # impl Actor for Cache { type Error = std::convert::Infallible; }

@@ -15,11 +15,11 @@ use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply::ReplyTo;
 use crate::cell::Lane;
+use crate::endpoint::RemoteTarget;
 use crate::mailbox::signal::Signal;
 use crate::reference::ask::{AskRequest, AskWith};
 use crate::reference::recipient::Recipient;
 use crate::reference::sink::{Sink, block_on, map_send_error, remote_wait_for_stop};
-use crate::remote::RemoteTarget;
 
 impl<A: Actor> Context<A> {
     /// A reference to this actor, to hand to others.

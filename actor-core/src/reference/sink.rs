@@ -16,7 +16,7 @@ use crate::base::error::SendError;
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply;
-use crate::remote::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
+use crate::endpoint::{self, AskContext, Outgoing, PendingReply, RemoteTarget};
 
 /// Who asks, and until when: what a remote ask carries to the far node
 /// (cycle detection and deadlines); a local ask ignores it, since the graph
@@ -175,11 +175,11 @@ impl RemoteTarget {
     }
 
     /// The error for a refusal of credit, reporting what needs reporting.
-    fn refused<P>(&self, refused: remote::Refused, payload: P, message_type: &'static str) -> SendError<P> {
+    fn refused<P>(&self, refused: endpoint::Refused, payload: P, message_type: &'static str) -> SendError<P> {
         match refused {
-            remote::Refused::Full => SendError::Full(payload),
-            remote::Refused::Closed => SendError::Closed(payload),
-            remote::Refused::NodeDown => {
+            endpoint::Refused::Full => SendError::Full(payload),
+            endpoint::Refused::Closed => SendError::Closed(payload),
+            endpoint::Refused::NodeDown => {
                 self.node_down(message_type);
                 SendError::NodeDown(payload)
             }
@@ -226,7 +226,7 @@ impl RemoteTarget {
 /// future dropped), it takes its notice back from the transport.
 pub(crate) async fn remote_wait_for_stop(target: &RemoteTarget) -> StopReason {
     /// Takes the notice back unless it ran.
-    struct Unwatch<'a>(&'a dyn remote::RemoteEndpoint, Option<remote::WatchKey>);
+    struct Unwatch<'a>(&'a dyn endpoint::RemoteEndpoint, Option<endpoint::WatchKey>);
     impl Drop for Unwatch<'_> {
         fn drop(&mut self) {
             if let Some(key) = self.1.take() {

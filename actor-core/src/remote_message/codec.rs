@@ -24,12 +24,12 @@ use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, S
 use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
-use crate::envelope::Payload;
-use crate::reference::actor_ref::{ActorRef, WeakActorRef};
-use crate::remote::{
+use crate::endpoint::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
+use crate::envelope::Payload;
+use crate::reference::actor_ref::{ActorRef, WeakActorRef};
 use crate::remote_message::RemoteMessage;
 use crate::system::ActorSystem;
 
@@ -44,7 +44,7 @@ use crate::system::ActorSystem;
 /// ```
 /// use actor_core::prelude::*;
 /// use actor_core::RemoteMessage;
-/// use actor_core::remote::{RemoteActor, RemoteMessages};
+/// use actor_core::{RemoteActor, RemoteMessages};
 /// use serde::{Deserialize, Serialize};
 ///
 /// struct Counter(u64);

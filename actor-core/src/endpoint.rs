@@ -33,9 +33,6 @@ use crate::base::reason::StopReason;
 use crate::base::reply::{ReplyFailure, ReplyTx};
 use crate::system::ActorSystem;
 
-#[cfg(feature = "serde")]
-pub use crate::remote_message::codec::{RemoteActor, RemoteMessages, export, remote_ref};
-
 /// Run when a watched actor terminates, with its id and reason.
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 
@@ -48,7 +45,7 @@ pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 /// # Examples
 ///
 /// ```
-/// use actor_core::remote::WatchKey;
+/// use actor_core::transport::WatchKey;
 ///
 /// assert_eq!(WatchKey::new(7).get(), 7);
 /// ```
@@ -190,7 +187,7 @@ pub struct Outgoing {
 /// # Examples
 ///
 /// ```
-/// use actor_core::remote::AskContext;
+/// use actor_core::transport::AskContext;
 ///
 /// assert!(AskContext::default().is_empty());
 /// ```
