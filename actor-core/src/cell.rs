@@ -190,7 +190,9 @@ pub(crate) enum LinkBack {
     /// the link).
     Local(Weak<dyn Lane>),
     /// The linked actor is on another node: take back the watch set on it
-    /// (once it is known).
+    /// (once it is known). Only with the `serde` feature, without which
+    /// every actor is local.
+    #[cfg(feature = "serde")]
     Remote(Option<Box<dyn FnOnce() + Send>>),
 }
 
@@ -206,7 +208,9 @@ impl LinkBack {
                     drop(taken);
                 }
             }
+            #[cfg(feature = "serde")]
             LinkBack::Remote(Some(unwatch)) => unwatch(),
+            #[cfg(feature = "serde")]
             LinkBack::Remote(None) => {}
         }
     }
@@ -327,6 +331,7 @@ impl Cell {
                                 link_exit(&*other, self.id, reason);
                             }
                         }
+                        #[cfg(feature = "serde")]
                         remote @ LinkBack::Remote(_) => remote.release(self.id),
                     }
                 }
@@ -383,6 +388,7 @@ impl Cell {
 
     /// Sets how a link to a remote actor is taken back, once its watch is
     /// in place; hands `unwatch` back if the link is gone meanwhile.
+    #[cfg(feature = "serde")]
     pub(crate) fn set_link_unwatch(
         &self,
         other: ActorId,

@@ -338,8 +338,7 @@ impl fmt::Debug for PendingReply {
 
 /// How an actor reference is written inside a message: the node it lives
 /// on, where that node listens, and the actor's id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WireRef {
     /// The name of the node the actor lives on.
     pub node: String,
@@ -406,7 +405,6 @@ pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T 
 }
 
 /// The codec set by [`with_ref_codec`] on this thread, if any.
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
 pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
     REF_CODEC.with_borrow(Clone::clone)
 }
@@ -533,7 +531,6 @@ impl fmt::Debug for Undelivered {
 pub struct Parked(BoxFuture<'static, Result<(), ReplyBack>>);
 
 impl Parked {
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn new(fut: impl Future<Output = Result<(), ReplyBack>> + Send + 'static) -> Self {
         Parked(Box::pin(fut))
     }

@@ -33,39 +33,46 @@
 #[allow(unused_extern_crates)]
 extern crate self as actor_core;
 
-// The crate's layers, from the ground up; a file imports only files of its
-// own layer or of those below it (ARCHITECTURE.md, "actor-core", has the
-// map and the few exceptions):
-//
-// 1. `base/`: what knows no actor: ids, errors, stop reasons, dead letters,
-//    stats and flight records, reply channels, the graph of waits.
-// 2. `mailbox/`: the queue, its room (the bound), the system lane.
-// 3. `envelope.rs` and `cell.rs`: a message of any type in a mailbox, and
-//    an actor of any type (identity, termination, links, `Lane`).
-// 4. `system/`: what the actors of one system share (census, names, dead
-//    letters, stats, shutdown).
-// 5. `endpoint.rs`: the interface to a transport (feature `serde`).
-// 6. `actor/`: one actor from the inside: its shared block, `Actor` and
-//    `Context`, messages and handlers, the run loop.
-// 7. `reference/`: `ActorRef`, `WeakActorRef`, `Recipient`, asks.
-// 8. `spawn.rs`: how an actor comes to life.
-// 9. What is built on actors: `supervision.rs`, `monitor.rs`, `task.rs`,
-//    `timer.rs`, `registry.rs`, `topic.rs`, `pool.rs`, remote messages
-//    (`remote_message/`) and `testkit.rs`.
-mod actor;
+// The crate's layers, from the ground up. A file imports only files of its
+// own layer or of those below it; ARCHITECTURE.md ("actor-core") has the
+// map and the one exception.
+
+// 1. What knows no actor: ids, errors, stop reasons, dead letters, stats and
+//    flight records, reply channels, the graph of waits.
 mod base;
-mod cell;
-mod endpoint;
-mod envelope;
+
+// 2. The mailbox: the queue, its room (the bound), the system lane.
 pub mod mailbox;
+
+// 3. A message of any type in a mailbox, and an actor of any type
+//    (identity, termination, links, `Lane`).
+mod cell;
+mod envelope;
+
+// 4. What the actors of one system share: census, names, dead letters,
+//    stats, shutdown.
+mod system;
+
+// 5. The interface to a transport (feature `serde`).
+#[cfg(feature = "serde")]
+mod endpoint;
+
+// 6. One actor from the inside: its shared block, `Actor` and `Context`,
+//    messages and handlers, the run loop.
+mod actor;
+
+// 7. References: `ActorRef`, `WeakActorRef`, `Recipient`, asks.
+mod reference;
+
+// 8. How an actor comes to life.
+mod spawn;
+
+// 9. What is built on actors.
 mod monitor;
 mod pool;
-mod reference;
 mod registry;
 mod remote_message;
-mod spawn;
 pub mod supervision;
-mod system;
 mod task;
 #[cfg(feature = "test-util")]
 pub mod testkit;
@@ -99,33 +106,38 @@ pub use crate::remote_message::RemoteMessage;
 #[cfg(feature = "serde")]
 pub use crate::remote_message::codec::{RemoteActor, RemoteMessages};
 
-/// The specific errors: each way a send, an ask, a name or a delivery to
-/// another node can fail. Those about one message hand it back
-/// (`into_inner`). Each converts into the crate's catch-all
-/// [`Error`](crate::Error), for `?`.
 pub mod error {
+    //! The specific errors: each way a send, an ask, a name or a delivery
+    //! to another node can fail. Those about one message hand it back
+    //! (`into_inner`). Each converts into the crate's catch-all
+    //! [`Error`](crate::Error), for `?`.
+
     pub use crate::base::error::{
         ActorError, AskError, Cycle, ErrorKind, PanicError, RegistryError, RemoteError, RemoteErrorKind, SendError,
         TaskError,
     };
 }
 
-/// The interface between actor-core and a transport: for transport
-/// implementers such as actor-remote, **not application API**.
-///
-/// A reference to an actor of another node holds a [`RemoteEndpoint`]
-/// (implemented by the transport) and turns every message into bytes before
-/// the transport sees it; on the node where the actor lives, [`export`]
-/// wraps it in an [`Exported`] that decodes bytes back into messages and
-/// queues them. Applications write `#[message(remote)]` (or implement
-/// [`RemoteActor`](crate::RemoteActor)) and use a transport's API
-/// (actor-remote's `Node`); they never name anything here.
+#[cfg(feature = "serde")]
 pub mod transport {
+    //! The interface between actor-core and a transport: for transport
+    //! implementers such as actor-remote, **not application API**.
+    //!
+    //! A reference to an actor of another node holds a [`RemoteEndpoint`]
+    //! (implemented by the transport) and turns every message into bytes before
+    //! the transport sees it; on the node where the actor lives, [`export`]
+    //! wraps it in an [`Exported`] that decodes bytes back into messages and
+    //! queues them. Applications write `#[message(remote)]` (or implement
+    //! [`RemoteActor`](crate::RemoteActor)) and use a transport's API
+    //! (actor-remote's `Node`); they never name anything here.
+    //!
+    //! Only with the `serde` feature: without it, every actor is local and
+    //! none of this is compiled.
+
     pub use crate::endpoint::{
         AskContext, Exported, Outgoing, Parked, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure,
         ReplyBack, ReplySink, Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, dead_letter, with_ref_codec,
     };
-    #[cfg(feature = "serde")]
     pub use crate::remote_message::codec::{export, remote_ref};
 }
 
@@ -515,7 +527,7 @@ pub mod remote {
 /// [`Strategy`](crate::supervision::Strategy) is not here, although the
 /// rest of a supervisor's vocabulary is: proptest's prelude, which tests
 /// often glob-import beside this one, has a `Strategy` too, and the two
-/// would clash. Import it from [`supervision`](crate::supervision).
+/// would clash. Import it from [`supervision`](crate::supervision::Strategy).
 pub mod prelude {
     pub use crate::error::{AskError, SendError};
     pub use crate::mailbox::Mailbox;

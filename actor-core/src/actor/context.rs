@@ -18,6 +18,7 @@ use crate::base::flight::{FlightRecord, Recorder};
 use crate::base::id::ActorId;
 use crate::base::reason::{ChildExit, StopReason};
 use crate::cell::{Cell, Lane};
+#[cfg(feature = "serde")]
 use crate::endpoint::{RemoteEndpoint, WatchKey};
 use crate::envelope::Addressee;
 use crate::system::ActorSystem;
@@ -196,6 +197,7 @@ pub(crate) enum Monitored {
     /// ran at once).
     Local(Weak<dyn Lane>, Option<u64>),
     /// With the transport, for an actor of another node.
+    #[cfg(feature = "serde")]
     Remote(Arc<dyn RemoteEndpoint>, Option<WatchKey>),
 }
 
@@ -208,8 +210,11 @@ impl Monitored {
                     target.cell().forget_notice(key);
                 }
             }
+            #[cfg(feature = "serde")]
             Monitored::Remote(endpoint, Some(key)) => endpoint.unwatch(key),
-            Monitored::Local(_, None) | Monitored::Remote(_, None) => {}
+            #[cfg(feature = "serde")]
+            Monitored::Remote(_, None) => {}
+            Monitored::Local(_, None) => {}
         }
     }
 }

@@ -482,6 +482,7 @@ impl PanicError {
 
     /// A panic reported by another node: the text it said, and the types as
     /// this node knows them.
+    #[cfg(feature = "serde")]
     pub(crate) fn remote(
         message: String,
         actor_id: ActorId,

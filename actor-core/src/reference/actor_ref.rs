@@ -15,11 +15,14 @@ use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::base::reply::ReplyTo;
 use crate::cell::Lane;
+#[cfg(feature = "serde")]
 use crate::endpoint::RemoteTarget;
 use crate::mailbox::signal::Signal;
 use crate::reference::ask::{AskRequest, AskWith};
 use crate::reference::recipient::Recipient;
-use crate::reference::sink::{Sink, block_on, map_send_error, remote_wait_for_stop};
+#[cfg(feature = "serde")]
+use crate::reference::remote::remote_wait_for_stop;
+use crate::reference::sink::{Sink, block_on, map_send_error};
 
 impl<A: Actor> Context<A> {
     /// A reference to this actor, to hand to others.
@@ -76,8 +79,9 @@ pub struct ActorRef<A: Actor> {
 
 /// Where the actor lives. Every method matches on this once; the local arm
 /// is the hot path and is what it was before remote references existed.
-enum Inner<A: Actor> {
+pub(crate) enum Inner<A: Actor> {
     Local(Arc<Shared<A>>),
+    #[cfg(feature = "serde")]
     Remote(Arc<RemoteTarget>),
 }
 
@@ -88,6 +92,7 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// A reference to an actor of another node.
+    #[cfg(feature = "serde")]
     pub(crate) fn remote(target: Arc<RemoteTarget>) -> Self {
         ActorRef { inner: Inner::Remote(target) }
     }
@@ -96,8 +101,15 @@ impl<A: Actor> ActorRef<A> {
     pub(crate) fn shared(&self) -> Option<&Arc<Shared<A>>> {
         match &self.inner {
             Inner::Local(shared) => Some(shared),
+            #[cfg(feature = "serde")]
             Inner::Remote(_) => None,
         }
+    }
+
+    /// Where the actor lives: here (its shared block) or on another node
+    /// (the transport's target, feature `serde`).
+    pub(crate) fn place(&self) -> &Inner<A> {
+        &self.inner
     }
 
     /// The shared state of an actor known to be local (one this node
@@ -106,10 +118,12 @@ impl<A: Actor> ActorRef<A> {
         self.shared().expect("an actor spawned on this node is local")
     }
 
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    /// The transport's target, for a remote actor.
+    #[cfg(feature = "serde")]
     pub(crate) fn remote_target(&self) -> Option<&RemoteTarget> {
         match &self.inner {
             Inner::Local(_) => None,
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => Some(target),
         }
     }
@@ -118,6 +132,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn id(&self) -> ActorId {
         match &self.inner {
             Inner::Local(shared) => shared.cell.id,
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => target.endpoint.id(),
         }
     }
@@ -126,6 +141,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn name(&self) -> Option<&str> {
         match &self.inner {
             Inner::Local(shared) => shared.cell.name.as_deref(),
+            #[cfg(feature = "serde")]
             Inner::Remote(_) => None,
         }
     }
@@ -137,7 +153,11 @@ impl<A: Actor> ActorRef<A> {
 
     /// The name of the node the actor lives on, for a remote actor.
     pub fn node(&self) -> Option<&str> {
-        self.remote_target().map(|t| t.endpoint.node())
+        match &self.inner {
+            Inner::Local(_) => None,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Some(target.endpoint.node()),
+        }
     }
 
     /// Whether the actor still accepts messages: it has not stopped, nor
@@ -146,6 +166,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn is_alive(&self) -> bool {
         match &self.inner {
             Inner::Local(shared) => shared.is_accepting(),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => target.endpoint.is_alive(),
         }
     }
@@ -155,6 +176,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn mailbox_len(&self) -> usize {
         match &self.inner {
             Inner::Local(shared) => shared.mailbox.len(),
+            #[cfg(feature = "serde")]
             Inner::Remote(_) => 0,
         }
     }
@@ -166,6 +188,7 @@ impl<A: Actor> ActorRef<A> {
     {
         match &self.inner {
             Inner::Local(shared) => &**shared,
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => &**target,
         }
     }
@@ -257,6 +280,7 @@ impl<A: Actor> ActorRef<A> {
         match &self.inner {
             Inner::Local(shared) => shared.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)),
             // Credit is usually there: only a full window boxes a future.
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => match Sink::try_tell(&**target, msg) {
                 Err(SendError::Full(msg)) => Sink::tell(&**target, msg).await,
                 other => other,
@@ -295,6 +319,7 @@ impl<A: Actor> ActorRef<A> {
     {
         match &self.inner {
             Inner::Local(shared) => shared.try_send(Tell(msg)).map_err(|e| map_send_error(e, |t| t.0)),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => Sink::try_tell(&**target, msg),
         }
     }
@@ -378,6 +403,7 @@ impl<A: Actor> ActorRef<A> {
     fn runtime(&self) -> tokio::runtime::Handle {
         match &self.inner {
             Inner::Local(shared) => shared.system.handle().clone(),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => target.system.handle().clone(),
         }
     }
@@ -424,6 +450,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn stop(&self) {
         match &self.inner {
             Inner::Local(shared) => shared.stop(),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => target.endpoint.stop(),
         }
     }
@@ -434,6 +461,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn kill(&self) {
         match &self.inner {
             Inner::Local(shared) => shared.signal(Signal::Kill),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => target.endpoint.kill(),
         }
     }
@@ -444,6 +472,7 @@ impl<A: Actor> ActorRef<A> {
     pub async fn wait_for_stop(&self) -> StopReason {
         match &self.inner {
             Inner::Local(shared) => shared.cell.wait_terminated().await,
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => remote_wait_for_stop(target).await,
         }
     }
@@ -454,6 +483,7 @@ impl<A: Actor> ActorRef<A> {
     pub fn downgrade(&self) -> WeakActorRef<A> {
         let inner = match &self.inner {
             Inner::Local(shared) => WeakInner::Local(Arc::downgrade(shared)),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => WeakInner::Remote(target.clone()),
         };
         WeakActorRef { inner, id: self.id() }
@@ -470,6 +500,7 @@ impl<A: Actor> ActorRef<A> {
                 shared.retain();
                 Recipient::new(shared.clone())
             }
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => Recipient::new(target.clone()),
         }
     }
@@ -482,6 +513,7 @@ impl<A: Actor> Clone for ActorRef<A> {
                 shared.retain();
                 Inner::Local(shared.clone())
             }
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => Inner::Remote(target.clone()),
         };
         ActorRef { inner }
@@ -490,8 +522,10 @@ impl<A: Actor> Clone for ActorRef<A> {
 
 impl<A: Actor> Drop for ActorRef<A> {
     fn drop(&mut self) {
-        if let Inner::Local(shared) = &self.inner {
-            shared.release();
+        match &self.inner {
+            Inner::Local(shared) => shared.release(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(_) => {}
         }
     }
 }
@@ -514,6 +548,7 @@ impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Inner::Local(shared) => write!(f, "ActorRef<{}>({})", shared.cell.actor_type, self.id()),
+            #[cfg(feature = "serde")]
             Inner::Remote(target) => write!(f, "ActorRef<{}>({target:?})", target.actor_type),
         }
     }
@@ -542,6 +577,7 @@ pub struct WeakActorRef<A: Actor> {
 
 enum WeakInner<A: Actor> {
     Local(Weak<Shared<A>>),
+    #[cfg(feature = "serde")]
     Remote(Arc<RemoteTarget>),
 }
 
@@ -549,6 +585,7 @@ impl<A: Actor> Clone for WeakInner<A> {
     fn clone(&self) -> Self {
         match self {
             WeakInner::Local(weak) => WeakInner::Local(weak.clone()),
+            #[cfg(feature = "serde")]
             WeakInner::Remote(target) => WeakInner::Remote(target.clone()),
         }
     }
@@ -562,15 +599,17 @@ impl<A: Actor> WeakActorRef<A> {
                 let inner = weak.upgrade()?;
                 inner.try_retain().then(|| ActorRef::counted(inner))
             }
+            #[cfg(feature = "serde")]
             WeakInner::Remote(target) => target.endpoint.is_alive().then(|| ActorRef::remote(target.clone())),
         }
     }
 
-    /// The local actor's shared state, if it still exists.
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    /// The local actor's shared state, if it still exists (for an export).
+    #[cfg(feature = "serde")]
     pub(crate) fn shared(&self) -> Option<Arc<Shared<A>>> {
         match &self.inner {
             WeakInner::Local(weak) => weak.upgrade(),
+            #[cfg(feature = "serde")]
             WeakInner::Remote(_) => None,
         }
     }

@@ -128,10 +128,13 @@ fn poll_reply<R, M>(
     Poll::Ready(match ready!(Pin::new(rx).poll(cx)) {
         Ok(Ok(reply)) => Ok(reply),
         Ok(Err(ReplyFailure::Panicked(panic))) => Err(AskError::Panicked(panic)),
+        #[cfg(feature = "serde")]
         Ok(Err(ReplyFailure::NodeDown)) => Err(AskError::NodeDown(None)),
         // The far node skipped the ask at its deadline: a timeout, seen
         // from here (usually the asker's own timer has already fired).
+        #[cfg(feature = "serde")]
         Ok(Err(ReplyFailure::Expired)) => Err(AskError::Timeout),
+        #[cfg(feature = "serde")]
         Ok(Err(ReplyFailure::Remote(e))) => Err(AskError::Remote(e)),
         Err(_) => Err(AskError::NoReply),
     })
@@ -148,10 +151,13 @@ impl<M: Message> Future for AskFuture<'_, M> {
         loop {
             match mem::replace(this.state, AskState::Done) {
                 AskState::Start(msg) => {
+                    #[cfg(feature = "serde")]
                     let mut asking = Asking {
                         asker: None,
                         deadline: this.deadline.as_ref().as_pin_ref().map(|sleep| sleep.deadline()),
                     };
+                    #[cfg(not(feature = "serde"))]
+                    let asking = Asking;
                     // Only an ask made by a handler can close a cycle.
                     if let Some(me) = reply::current_waiter()
                         && !*this.reentrant
@@ -160,7 +166,10 @@ impl<M: Message> Future for AskFuture<'_, M> {
                             Ok(waiting) => *this.waiting = Some(waiting),
                             Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
                         }
-                        asking.asker = Some(me);
+                        #[cfg(feature = "serde")]
+                        {
+                            asking.asker = Some(me);
+                        }
                     }
                     let (tx, rx) = reply::channel();
                     match this.sink.try_ask(Ask(msg, tx), asking) {
