@@ -1,5 +1,5 @@
 //! The crate's layers hold: no file of `src/` names a module of a higher
-//! layer. The layers are those listed in `src/lib.rs` and ARCHITECTURE.md;
+//! layer, and no files name each other in a loop. The layers are those listed in `src/lib.rs` and ARCHITECTURE.md;
 //! the table below is their one machine-readable copy. Unit-test files
 //! (`tests.rs` beside a module) are left out: a test may build what it
 //! exercises from the layers above (the envelope's tests drive real
@@ -106,9 +106,97 @@ fn no_file_names_a_module_of_a_higher_layer() {
     assert!(upward.is_empty(), "imports that run up a layer:\n{}", upward.join("\n"));
 }
 
+/// The file a `crate::` path (its segments after `crate`) names: the
+/// deepest module of the path that has a file of its own.
+fn file_of(src: &Path, segments: &[&str]) -> Option<PathBuf> {
+    let mut found = None;
+    let mut dir = src.to_path_buf();
+    for segment in segments {
+        let file = dir.join(format!("{segment}.rs"));
+        if !file.is_file() {
+            break;
+        }
+        found = Some(file);
+        dir = dir.join(segment);
+    }
+    found
+}
+
+/// Every `crate::a::b::..` path of a line of code, as its segments.
+fn crate_paths(line: &str) -> Vec<Vec<String>> {
+    let code = line.split("//").next().unwrap_or("");
+    let mut paths = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let before = &rest[..at];
+        let after = &rest[at + "crate::".len()..];
+        let path: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
+        if !before.ends_with('$') {
+            paths.push(path.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect());
+        }
+        rest = after;
+    }
+    paths
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "reads the source tree; there is no unsafe code here for Miri to check")]
+fn no_files_name_each_other_in_a_loop() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    files.sort();
+    let index = |f: &Path| files.iter().position(|g| g == f);
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
+    for (from, file) in files.iter().enumerate() {
+        let text = fs::read_to_string(file).expect("a source file is readable");
+        for line in text.lines() {
+            for path in crate_paths(line) {
+                let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+                if let Some(to) = file_of(&src, &segments).and_then(|f| index(&f))
+                    && to != from
+                    && !edges[from].contains(&to)
+                {
+                    edges[from].push(to);
+                }
+            }
+        }
+    }
+    // Depth-first search for a back edge; the path to it is the loop.
+    fn visit(at: usize, edges: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+        state[at] = 1;
+        path.push(at);
+        for &next in &edges[at] {
+            if state[next] == 1 {
+                let start = path.iter().position(|&p| p == next).expect("on the path");
+                return Some(path[start..].to_vec());
+            }
+            if state[next] == 0
+                && let Some(found) = visit(next, edges, state, path)
+            {
+                return Some(found);
+            }
+        }
+        path.pop();
+        state[at] = 2;
+        None
+    }
+    let mut state = vec![0u8; files.len()];
+    for start in 0..files.len() {
+        if state[start] == 0
+            && let Some(cycle) = visit(start, &edges, &mut state, &mut Vec::new())
+        {
+            let names: Vec<_> =
+                cycle.iter().map(|&i| files[i].strip_prefix(&src).expect("under src/").display().to_string()).collect();
+            panic!("files that name each other in a loop: {}", names.join(" -> "));
+        }
+    }
+}
+
 #[test]
 fn named_modules_leave_out_comments_and_macro_paths() {
     assert_eq!(named_modules("use crate::mailbox::queue::Queue; // crate::actor"), ["mailbox"]);
     assert_eq!(named_modules("impl $crate::RemoteActor for X {}"), Vec::<String>::new());
     assert_eq!(named_modules("a(crate::base::id::ActorId::next(), crate::cell::Cell)"), ["base", "cell"]);
+    assert_eq!(crate_paths("use crate::base::id::{ActorId, IdHasher};"), [vec!["base", "id"]]);
 }
