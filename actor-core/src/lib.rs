@@ -34,8 +34,8 @@
 extern crate self as actor_core;
 
 // The crate's layers, from the ground up. A file imports only files of its
-// own layer or of those below it; ARCHITECTURE.md ("actor-core") has the
-// map and the one exception.
+// own layer or of those below it: ARCHITECTURE.md ("actor-core") has the
+// map, and tests/layers.rs checks it.
 
 // 1. What knows no actor: ids, errors, stop reasons, dead letters, stats and
 //    flight records, reply channels, the graph of waits.

@@ -2,7 +2,7 @@
 //!
 //! A handler that awaits a task is blocked until the task ends, as it is
 //! while it awaits an ask. A task started with plain `tokio::spawn` is
-//! invisible to the graph of waits (`deadlock.rs`): its asks come from
+//! invisible to the graph of waits (`base/deadlock.rs`): its asks come from
 //! nobody, so a cycle through it (A's handler awaits a task that asks B,
 //! whose handler awaits a task that asks A) is not seen, and the asks wait
 //! until their timeouts. A task started here is a node of the graph under

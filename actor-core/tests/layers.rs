@@ -1,9 +1,9 @@
 //! The crate's layers hold: no file of `src/` names a module of a higher
-//! layer, and no files name each other in a loop. The layers are those listed in `src/lib.rs` and ARCHITECTURE.md;
-//! the table below is their one machine-readable copy. Unit-test files
-//! (`tests.rs` beside a module) are left out: a test may build what it
-//! exercises from the layers above (the envelope's tests drive real
-//! contexts).
+//! layer, and no files name each other in a loop. The layers are those
+//! listed in `src/lib.rs` and ARCHITECTURE.md; the table below is their
+//! one machine-readable copy. Unit-test files (`tests.rs` beside a module)
+//! are left out: a test may build what it exercises from the layers above
+//! (the envelope's tests drive real contexts).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -152,7 +152,7 @@ pub struct Context<A: Actor> {
     stop_now: Option<StopReason>,
     /// What only some actors use, allocated on first use: the context sits
     /// in every actor's task, and keeping it small keeps that task within
-    /// one of tokio's 128-byte steps (see ARCHITECTURE.md, "idle memory").
+    /// one of tokio's 128-byte steps (see ARCHITECTURE.md, "Memory per actor").
     more: Option<Box<More<A>>>,
 }
 

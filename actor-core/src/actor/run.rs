@@ -647,7 +647,7 @@ mod size_budget {
     /// actor's task is 512 bytes, one step less than 640. A shared block of
     /// at most 344 bytes (360 with the `Arc` counts) keeps the two
     /// allocations in step with the allocator's 128-byte alignment of
-    /// tasks; see ARCHITECTURE.md ("Idle memory"). Growing either shows up
+    /// tasks; see ARCHITECTURE.md ("Memory per actor"). Growing either shows up
     /// as 100-200 bytes more per idle actor.
     #[test]
     fn an_idle_actor_stays_within_its_memory_budget() {

@@ -10,7 +10,7 @@
 //! `block_on` forever, which loom reports as a deadlock; a message lost or
 //! counted twice fails an assertion.
 //!
-//! What they do not cover: the run loop around the queue (`run.rs`: its
+//! What they do not cover: the run loop around the queue (`actor/run.rs`: its
 //! aliasing is Miri's job, its behaviour the integration tests'), tokio's
 //! scheduler (loom's `block_on` stands in for a task), more than two or
 //! three threads and a handful of messages (the state space grows too fast;
