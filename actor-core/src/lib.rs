@@ -109,8 +109,8 @@ pub use crate::remote_message::codec::{RemoteActor, RemoteMessages};
 pub mod error {
     //! The specific errors: each way a send, an ask, a name or a delivery
     //! to another node can fail. Those about one message hand it back
-    //! (`into_inner`). Each converts into the crate's catch-all
-    //! [`Error`](crate::Error), for `?`.
+    //! (`into_inner`); [`SendError`] and [`AskError`] convert into the
+    //! crate's catch-all [`Error`](crate::Error), for `?`.
 
     pub use crate::base::error::{
         ActorError, AskError, Cycle, ErrorKind, PanicError, RegistryError, RemoteError, RemoteErrorKind, SendError,
