@@ -49,39 +49,57 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every top-level module a line of code names as `crate::module`, leaving
-/// out comments and the `$crate` paths of macros (which are the public
-/// paths a user's expansion resolves).
-fn named_modules(line: &str) -> Vec<String> {
+/// Every `crate::a::b::..` path of a line of code, as its segments,
+/// leaving out comments and the `$crate` paths of macros (which are the
+/// public paths a user's expansion resolves).
+fn crate_paths(line: &str) -> Vec<Vec<String>> {
     let code = line.split("//").next().unwrap_or("");
-    let mut found = Vec::new();
+    let mut paths = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find("crate::") {
         let before = &rest[..at];
         let after = &rest[at + "crate::".len()..];
-        let name: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if !before.ends_with('$') && !name.is_empty() {
-            found.push(name);
+        let path: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
+        if !before.ends_with('$') {
+            paths.push(path.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect());
         }
         rest = after;
     }
-    found
+    paths
+}
+
+/// Every top-level module a line of code names as `crate::module`.
+fn named_modules(line: &str) -> Vec<String> {
+    crate_paths(line).into_iter().filter_map(|path| path.into_iter().next()).collect()
+}
+
+/// The source files of `src/`, and the text of each.
+fn read_sources() -> (PathBuf, Vec<(PathBuf, String)>) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    files.sort();
+    assert!(files.len() > 20, "found only {} source files under {}", files.len(), src.display());
+    let texts = files
+        .into_iter()
+        .map(|file| {
+            let text = fs::read_to_string(&file).expect("a source file is readable");
+            (file, text)
+        })
+        .collect();
+    (src, texts)
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "reads the source tree; there is no unsafe code here for Miri to check")]
 fn no_file_names_a_module_of_a_higher_layer() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    assert!(files.len() > 20, "found only {} source files under {}", files.len(), src.display());
+    let (src, files) = read_sources();
     let mut upward = Vec::new();
-    for file in &files {
+    for (file, text) in &files {
         let relative = file.strip_prefix(&src).expect("under src/");
         let Some(own) = file_layer(relative) else {
             panic!("{} belongs to no layer: add its module to LAYERS", relative.display());
         };
-        let text = fs::read_to_string(file).expect("a source file is readable");
         for (n, line) in text.lines().enumerate() {
             for module in named_modules(line) {
                 let Some(theirs) = layer_of(&module) else {
@@ -122,34 +140,13 @@ fn file_of(src: &Path, segments: &[&str]) -> Option<PathBuf> {
     found
 }
 
-/// Every `crate::a::b::..` path of a line of code, as its segments.
-fn crate_paths(line: &str) -> Vec<Vec<String>> {
-    let code = line.split("//").next().unwrap_or("");
-    let mut paths = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = &rest[..at];
-        let after = &rest[at + "crate::".len()..];
-        let path: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
-        if !before.ends_with('$') {
-            paths.push(path.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect());
-        }
-        rest = after;
-    }
-    paths
-}
-
 #[test]
 #[cfg_attr(miri, ignore = "reads the source tree; there is no unsafe code here for Miri to check")]
 fn no_files_name_each_other_in_a_loop() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    sources(&src, &mut files);
-    files.sort();
-    let index = |f: &Path| files.iter().position(|g| g == f);
+    let (src, files) = read_sources();
+    let index = |f: &Path| files.iter().position(|(g, _)| g == f);
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); files.len()];
-    for (from, file) in files.iter().enumerate() {
-        let text = fs::read_to_string(file).expect("a source file is readable");
+    for (from, (_, text)) in files.iter().enumerate() {
         for line in text.lines() {
             for path in crate_paths(line) {
                 let segments: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -186,8 +183,10 @@ fn no_files_name_each_other_in_a_loop() {
         if state[start] == 0
             && let Some(cycle) = visit(start, &edges, &mut state, &mut Vec::new())
         {
-            let names: Vec<_> =
-                cycle.iter().map(|&i| files[i].strip_prefix(&src).expect("under src/").display().to_string()).collect();
+            let names: Vec<_> = cycle
+                .iter()
+                .map(|&i| files[i].0.strip_prefix(&src).expect("under src/").display().to_string())
+                .collect();
             panic!("files that name each other in a loop: {}", names.join(" -> "));
         }
     }
