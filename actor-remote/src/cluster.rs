@@ -983,6 +983,11 @@ impl Shared {
         }));
     }
 
+    /// Where membership says the member `name` listens, while it is up.
+    pub(crate) fn member_address(&self, name: &str) -> Option<String> {
+        self.lock().up.get(name).map(|id| id.address.clone())
+    }
+
     /// A reference to a claimed actor: the local one, or a remote one.
     fn actor_ref<A: RemoteActor>(&self, claim: &Claim) -> Option<ActorRef<A>> {
         if claim.node == self.name {

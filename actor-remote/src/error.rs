@@ -8,8 +8,9 @@ use std::io;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    /// The peer did not prove it knows the shared secret (or we did not
-    /// convince it).
+    /// The peer did not prove it knows the shared secret, or what it sent
+    /// was not made for this connection (a replayed or relayed handshake,
+    /// a hello changed on the way).
     Authentication,
     /// The peer speaks another protocol version.
     Version {
@@ -34,6 +35,13 @@ pub enum HandshakeError {
     /// lately; refused without checking the proof. See
     /// [`Limits::handshake_failure_burst`](crate::Limits::handshake_failure_burst).
     Throttled,
+    /// The node keeps as many peers as it may
+    /// ([`Limits::max_peers`](crate::Limits::max_peers)), none of which it
+    /// could forget.
+    TooManyPeers {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for HandshakeError {
@@ -50,6 +58,9 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Io(e) => write!(f, "i/o error during the handshake: {e}"),
             HandshakeError::Tls(e) => write!(f, "TLS failed: {e}"),
             HandshakeError::Throttled => f.write_str("too many failed handshakes lately; try again later"),
+            HandshakeError::TooManyPeers { limit } => {
+                write!(f, "the node keeps at most {limit} peers, and all are in use")
+            }
         }
     }
 }
@@ -69,6 +80,8 @@ impl std::error::Error for HandshakeError {
 pub enum NodeError {
     /// The node was built without a shared secret.
     NoSecret,
+    /// The node's name is empty or longer than 255 bytes.
+    Name(String),
     /// Binding or connecting failed.
     Io(io::Error),
     /// The address could not be parsed.
@@ -101,6 +114,9 @@ impl fmt::Display for NodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NodeError::NoSecret => f.write_str("a node needs a shared secret (NodeBuilder::secret)"),
+            NodeError::Name(name) => {
+                write!(f, "a node name must be 1 to 255 bytes long; {name:?} is {} bytes", name.len())
+            }
             NodeError::Io(e) => write!(f, "i/o error: {e}"),
             NodeError::Address(a) => {
                 write!(f, "bad address {a:?}: use tcp://host:port, unix:/path or nats://host:port/node-name")

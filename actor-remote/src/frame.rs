@@ -2,7 +2,10 @@
 //!
 //! Each frame travels inside a length-delimited envelope (tokio-util's
 //! `LengthDelimitedCodec`, 4-byte big-endian length, bounded by the node's
-//! maximum frame size before anything is allocated). Inside it:
+//! maximum frame size before anything is allocated), and the stream of
+//! envelopes inside the connection's sealed records (`channel.rs`): what
+//! this module reads has been authenticated as the peer's, in order.
+//! Inside an envelope:
 //!
 //! | bytes | field |
 //! | --- | --- |
@@ -10,7 +13,8 @@
 //! | 1 | kind: tell, ask, reply, failure, system, credit, ping |
 //! | .. | the kind's header, then its payload |
 //!
-//! Tell: target id (16), wire name (1-byte length + UTF-8), payload. Ask:
+//! Tell: target id (16), wire name (1-byte length + UTF-8, so at most
+//! [`MAX_WIRE_NAME`] bytes), payload. Ask:
 //! correlation id (8), target id, wire name, then the ask's context: a
 //! flags byte, the time its asker still waits when the frame is written
 //! (4 bytes, milliseconds rounded up) if flag [`HAS_DEADLINE`], and the
@@ -33,8 +37,14 @@ use serde::{Deserialize, Serialize};
 
 /// The protocol version this build speaks, in the handshake and in every
 /// frame. Version 2 added the ask's context (deadline and chain of waits);
-/// peers of different versions refuse each other at the handshake.
-pub(crate) const VERSION: u8 = 2;
+/// version 3 the Noise handshake, the sealed channel under the frames and
+/// the credit window announced in the hello. Peers of different versions
+/// refuse each other at the handshake, naming both versions.
+pub(crate) const VERSION: u8 = 3;
+
+/// The longest message wire name a frame carries, in bytes (its length is
+/// one byte). A longer one is refused at the sender.
+pub(crate) const MAX_WIRE_NAME: usize = u8::MAX as usize;
 
 /// Ask flag: a deadline (time left) follows.
 pub(crate) const HAS_DEADLINE: u8 = 1;
@@ -196,11 +206,11 @@ fn put_id(buf: &mut BytesMut, id: ActorId) {
 }
 
 fn put_name(buf: &mut BytesMut, name: &str) {
-    // Wire names are checked to fit when a message is sent; a longer one is
-    // cut here rather than corrupting the frame.
-    let bytes = &name.as_bytes()[..name.len().min(u8::MAX as usize)];
-    buf.put_u8(bytes.len() as u8);
-    buf.put_slice(bytes);
+    // Checked when the message is sent (`Endpoint::send` refuses a longer
+    // one, and the writer never encodes one): never cut here.
+    debug_assert!(name.len() <= MAX_WIRE_NAME, "a wire name over {MAX_WIRE_NAME} bytes reached the encoder");
+    buf.put_u8(name.len() as u8);
+    buf.put_slice(name.as_bytes());
 }
 
 pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {

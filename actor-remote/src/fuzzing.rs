@@ -1,19 +1,29 @@
-//! Thin entry points into the wire format and the handshake, for the fuzz
-//! targets (`fuzz/`) and the robustness tests. Not part of the API: hidden
-//! from the docs, and may change in any release.
+//! Thin entry points into the wire format, the handshake and the sealed
+//! channel, for the fuzz targets (`fuzz/`), the robustness tests and the
+//! attack tests (a peer that speaks the wire format by hand). Not part of
+//! the API: hidden from the docs, and may change in any release.
 
 use std::time::Duration;
 
 use actor_core::ActorId;
 use bytes::{Bytes, BytesMut};
+use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::Decoder;
 
+use crate::channel::{self, Records, Sealer};
 use crate::error::HandshakeError;
 use crate::frame::{self, Frame, System};
 use crate::handshake::{self, Identity};
 
 /// The largest handshake frame a node accepts.
 pub const MAX_HANDSHAKE_FRAME: usize = handshake::MAX_HANDSHAKE_FRAME;
+
+/// The largest sealed record, tag included.
+pub const MAX_RECORD: usize = channel::MAX_RECORD;
+
+/// The protocol version this build speaks.
+pub const VERSION: u16 = frame::VERSION as u16;
 
 /// Decodes one frame body (what follows the 4-byte length prefix) and
 /// names its kind, or says why it does not decode. Never panics.
@@ -30,14 +40,14 @@ pub fn decode_frame(bytes: &[u8]) -> Result<&'static str, String> {
     }
 }
 
-/// The body of a tell frame.
+/// The body of a tell frame (`wire_name` at most 255 bytes).
 pub fn tell_frame(target: ActorId, wire_name: &str, payload: &[u8]) -> Vec<u8> {
     let mut buf = BytesMut::new();
     frame::tell(&mut buf, target, wire_name, payload);
     buf.to_vec()
 }
 
-/// The body of an ask frame.
+/// The body of an ask frame (`wire_name` at most 255 bytes).
 pub fn ask_frame(corr: u64, target: ActorId, wire_name: &str, payload: &[u8]) -> Vec<u8> {
     let mut buf = BytesMut::new();
     frame::ask(&mut buf, corr, target, wire_name, payload);
@@ -100,25 +110,144 @@ pub fn answer_of(bytes: &[u8]) -> Option<(u64, bool)> {
     }
 }
 
+/// If `bytes` is a credit frame body, its target and count.
+pub fn credit_of(bytes: &[u8]) -> Option<(ActorId, u32)> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::Credit { target, count }) => Some((target, count)),
+        _ => None,
+    }
+}
+
+/// One end of a sealed channel, driven by hand: what a node's writer and
+/// reader do with the connection's keys, for a test peer that speaks the
+/// wire format itself.
+pub struct Session {
+    sealer: Sealer,
+    records: Records,
+    /// Sealed bytes received and not yet opened.
+    inbound: BytesMut,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("inbound", &self.inbound.len()).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn new(info: handshake::PeerInfo, early: &[u8]) -> Self {
+        Session {
+            sealer: info.sealer,
+            records: Records::new(info.opener, 8 * 1024 * 1024),
+            inbound: BytesMut::from(early),
+        }
+    }
+
+    /// Seals `plaintext` (length-prefixed frames, or anything) as the next
+    /// records of this side, as a node's writer does for one write.
+    pub fn seal(&mut self, plaintext: &[u8]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        self.sealer.seal(plaintext, &mut out);
+        out.to_vec()
+    }
+
+    /// Length-prefixes each frame body and seals them all in one write.
+    pub fn seal_frames<B: AsRef<[u8]>>(&mut self, bodies: &[B]) -> Vec<u8> {
+        let plain: Vec<u8> = bodies.iter().flat_map(|b| length_prefixed(b.as_ref())).collect();
+        self.seal(&plain)
+    }
+
+    /// Takes in sealed bytes the other end sent.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.inbound.extend_from_slice(bytes);
+    }
+
+    /// The next frame body the other end sent, if all of it has been fed.
+    ///
+    /// # Errors
+    ///
+    /// If a record does not open (tampered, replayed, reordered, dropped,
+    /// or from another connection) or a frame is over the limit.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, String> {
+        match self.records.decode(&mut self.inbound) {
+            Ok(frame) => Ok(frame.map(|f| f.to_vec())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Reads from `stream` until the next whole frame body; `None` once
+    /// the stream ends or a record does not open.
+    pub async fn read_frame<R: AsyncRead + Unpin>(&mut self, stream: &mut R) -> Option<Vec<u8>> {
+        loop {
+            match self.next_frame() {
+                Ok(Some(frame)) => return Some(frame),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.feed(&chunk[..n]),
+            }
+        }
+    }
+}
+
+fn identity(name: &str) -> Identity {
+    Identity {
+        node: name.to_owned(),
+        incarnation: 1,
+        address: "tcp://127.0.0.1:9".to_owned(),
+        version: VERSION,
+        credit_window: 1024,
+    }
+}
+
+/// Two ends of one sealed channel, as a finished handshake leaves them
+/// (dialer, acceptor), without a connection.
+pub fn session_pair() -> (Session, Session) {
+    let (x, y) = tokio::io::duplex(4096);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime starts");
+    runtime.block_on(async {
+        let (a, b) = (identity("a"), identity("b"));
+        let t = Duration::from_secs(5);
+        let (dialer, acceptor) =
+            tokio::join!(handshake::dial(x, &a, b"pair", t), handshake::accept(y, &b, b"pair", t, t, None));
+        let (_, dialer, _) = dialer.expect("a handshake over a pipe succeeds");
+        let (_, acceptor, _) = acceptor.expect("a handshake over a pipe succeeds");
+        (Session::new(dialer, &[]), Session::new(acceptor, &[]))
+    })
+}
+
 /// Runs the dialing side of the handshake as node `name` with `secret`, as
-/// a node would; on success returns the stream and the bytes read past the
-/// handshake.
+/// a node would (announcing a credit window of 1,024); on success returns
+/// the stream and the session's channel, which holds what was read past
+/// the handshake.
 ///
 /// # Errors
 ///
 /// Whatever the handshake fails with.
-pub async fn dial_handshake<S>(stream: S, name: &str, secret: &[u8]) -> Result<(S, Vec<u8>), HandshakeError>
+pub async fn dial_handshake<S>(stream: S, name: &str, secret: &[u8]) -> Result<(S, Session), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let me = Identity {
-        node: name.to_owned(),
-        incarnation: 1,
-        address: "tcp://127.0.0.1:9".to_owned(),
-        version: u16::from(frame::VERSION),
-    };
-    let (stream, _, early) = handshake::run(stream, &me, secret, Duration::from_secs(5)).await?;
-    Ok((stream, early.to_vec()))
+    let (stream, info, early) = handshake::dial(stream, &identity(name), secret, Duration::from_secs(5)).await?;
+    Ok((stream, Session::new(info, &early)))
+}
+
+/// Runs the accepting side of the handshake as node `name` with `secret`
+/// (for a test peer that a node dials).
+///
+/// # Errors
+///
+/// Whatever the handshake fails with.
+pub async fn accept_handshake<S>(stream: S, name: &str, secret: &[u8]) -> Result<(S, Session), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let t = Duration::from_secs(5);
+    let (stream, info, early) = handshake::accept(stream, &identity(name), secret, t, t, None).await?;
+    Ok((stream, Session::new(info, &early)))
 }
 
 /// Feeds `input` to the accepting side of a handshake, as if a peer had
@@ -126,12 +255,7 @@ where
 /// Never panics; returns within a few hundred milliseconds.
 pub async fn accept_handshake_from(input: &[u8]) -> Result<(), HandshakeError> {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
-    let me = Identity {
-        node: "fuzzed".to_owned(),
-        incarnation: 1,
-        address: "tcp://127.0.0.1:9".to_owned(),
-        version: u16::from(frame::VERSION),
-    };
+    let me = identity("fuzzed");
     let (mut their_read, mut their_write) = tokio::io::split(theirs);
     let input = input.to_vec();
     let peer = async move {
@@ -146,7 +270,7 @@ pub async fn accept_handshake_from(input: &[u8]) -> Result<(), HandshakeError> {
         }
     };
     let admit = |name: &str| if name == "throttled" { Err(HandshakeError::Throttled) } else { Ok(()) };
-    let node = handshake::run_with(
+    let node = handshake::accept(
         ours,
         &me,
         b"fuzzing secret",
@@ -165,8 +289,72 @@ pub fn accept_handshake_blocking(input: &[u8]) -> Result<(), HandshakeError> {
     runtime.block_on(accept_handshake_from(input))
 }
 
-/// A well-formed first handshake frame (length-prefixed) of a peer named
-/// `name`, with a zero nonce: a starting point for mutations.
+/// A well-formed first handshake frame (length-prefixed) of a dialer
+/// named `name`: a starting point for mutations.
 pub fn hello_frame(name: &str) -> Vec<u8> {
-    handshake::hello_bytes(name, u16::from(frame::VERSION))
+    handshake::hello_bytes(name, VERSION)
+}
+
+/// The first handshake frame (length-prefixed) of a dialer named `name`
+/// that speaks protocol `version`.
+pub fn hello_frame_of_version(name: &str, version: u16) -> Vec<u8> {
+    handshake::hello_bytes(name, version)
+}
+
+/// The first handshake frame (length-prefixed) a node of protocol
+/// version 2 sends, named `name`: the layout of that version's hello.
+pub fn version_2_hello(name: &str) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct HelloV2 {
+        magic: [u8; 4],
+        version: u16,
+        node: String,
+        incarnation: u64,
+        address: String,
+        nonce: [u8; 32],
+    }
+    let hello = HelloV2 {
+        magic: *b"ACTR",
+        version: 2,
+        node: name.to_owned(),
+        incarnation: 7,
+        address: "tcp://127.0.0.1:9".to_owned(),
+        nonce: [9; 32],
+    };
+    length_prefixed(&postcard::to_allocvec(&hello).expect("a hello encodes"))
+}
+
+/// If `frame` (a handshake frame body) is a refusal, its reason.
+pub fn refusal_of(frame: &[u8]) -> Option<String> {
+    match frame.split_first() {
+        Some((&handshake::REFUSAL, reason)) => Some(String::from_utf8_lossy(reason).into_owned()),
+        _ => None,
+    }
+}
+
+/// Feeds `input` to a reader as the sealed stream of an authenticated
+/// connection (keys it does not know were used, if any), and returns how
+/// many frames came out before the end or the first error. Never panics.
+pub fn open_records(input: &[u8]) -> (usize, Option<String>) {
+    thread_local! {
+        static KEYS: std::cell::RefCell<Option<channel::Opener>> = const { std::cell::RefCell::new(None) };
+    }
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        let template = keys.get_or_insert_with(|| {
+            let (_, acceptor) = session_pair();
+            acceptor.records.into_opener()
+        });
+        // A fresh reader over the same keys for each input.
+        let mut records = Records::new(template.again(), 8 * 1024 * 1024);
+        let mut src = BytesMut::from(input);
+        let mut frames = 0;
+        loop {
+            match records.decode_eof(&mut src) {
+                Ok(Some(_)) => frames += 1,
+                Ok(None) => return (frames, None),
+                Err(e) => return (frames, Some(e.to_string())),
+            }
+        }
+    })
 }

@@ -11,15 +11,27 @@
 //!
 //! What crosses the wire:
 //!
-//! - a handshake first: protocol version, node identity, and a shared-secret
-//!   challenge-response (HMAC-SHA256, constant-time check; the secret never
-//!   crosses). A peer that fails it never reaches an actor. With the `tls`
-//!   feature (on by default), [`NodeBuilder::tls`] adds mutual TLS under it.
-//! - length-delimited frames with a versioned header (kind, target actor,
-//!   message wire name, correlation id), bounded by [`Limits::max_frame`]
-//!   before anything is allocated; payloads are postcard.
+//! - a handshake first: both nodes' hellos (protocol version, name,
+//!   incarnation, role, credit window), then a Noise handshake
+//!   (`Noise_NNpsk0_25519_AESGCM_BLAKE2s`, through the `snow` crate)
+//!   keyed with the cluster secret and bound to both hellos. The secret
+//!   never crosses, an accepting node proves nothing to a peer that has
+//!   not proved itself first, and nothing of one handshake is any use on
+//!   another connection. A peer that fails it never reaches an actor; a node of
+//!   another protocol version is refused with an error naming both. With
+//!   the `tls` feature (on by default), [`NodeBuilder::tls`] adds mutual
+//!   TLS under it.
+//! - then every byte, on every transport, in records sealed with the
+//!   connection's own keys (AES-256-GCM, up to 64 KiB of frames
+//!   each): encrypted and authenticated, and a record changed, dropped,
+//!   replayed or reordered on the way closes the connection before
+//!   anything in it reaches an actor.
+//! - inside, length-delimited frames with a versioned header (kind, target
+//!   actor, message wire name of at most 255 bytes, correlation id),
+//!   bounded by [`Limits::max_frame`] before anything is allocated;
+//!   payloads are postcard.
 //! - one writer task per connection that coalesces queued frames into large
-//!   writes, and one reader task.
+//!   writes (sealed as a whole), and one reader task.
 //!
 //! Failure is loud: heartbeats detect a dead peer; asks pending on a lost
 //! connection fail at once with `NodeDown`; monitors fire with
@@ -28,7 +40,11 @@
 //! backoff, and tells sent meanwhile wait in a bounded outbox. Backpressure
 //! crosses the wire per actor: each remote actor has a credit window, so a
 //! full remote mailbox slows its senders (and `try_tell` says `Full`)
-//! without stalling the other actors sharing the connection.
+//! without stalling the other actors sharing the connection; a receiver
+//! closes a connection whose peer sends past the window it was granted.
+//! A reference inside a message never makes a node dial the address it
+//! names (only cluster members are dialed), and the peers a node keeps are
+//! bounded by [`Limits::max_peers`].
 //!
 //! Asks carry what they need across the wire: the time their asker still
 //! waits (an ask still queued past it is skipped on the far node, as a
@@ -51,6 +67,7 @@
 //! remote actor; another type is refused at the sender with `NotRemote`.
 
 mod address;
+mod channel;
 mod cluster;
 mod error;
 mod frame;

@@ -33,7 +33,11 @@ pub struct Limits {
     /// larger one is disconnected before anything is allocated for it.
     pub max_frame: usize,
     /// Messages in flight toward one remote actor before senders wait for
-    /// credit (or `try_tell` returns `Full`).
+    /// credit (or `try_tell` returns `Full`). Each node announces its own
+    /// in the handshake and both use the smaller one on that connection;
+    /// a receiver closes a connection that carries more than that toward
+    /// one of its actors without credit granted back, so what waits for a
+    /// full mailbox is bounded by it.
     pub credit_window: usize,
     /// Tells kept for a peer that is down (reconnecting) before further
     /// ones go to dead letters with `NodeDown`.
@@ -78,6 +82,11 @@ pub struct Limits {
     /// node at once; an ask past the limit is answered at once with a
     /// remote error of kind `Refused`, never dropped.
     pub max_inflight_asks: usize,
+    /// Peer nodes this node keeps track of (connected, or remembered to
+    /// reconnect to). Past it, peers that are down for good (nobody
+    /// redials them, no tell waits for them) are forgotten first; if none
+    /// is, a new peer is refused ([`HandshakeError::TooManyPeers`]).
+    pub max_peers: usize,
 }
 
 impl Default for Limits {
@@ -98,6 +107,7 @@ impl Default for Limits {
             handshake_failure_burst: 8,
             handshake_failure_refill: Duration::from_millis(500),
             max_inflight_asks: 4096,
+            max_peers: 1024,
         }
     }
 }
@@ -182,10 +192,17 @@ impl NodeBuilder {
     ///
     /// # Errors
     ///
-    /// [`NodeError::NoSecret`] without a secret, [`NodeError::Io`] if the
+    /// [`NodeError::NoSecret`] without a secret, [`NodeError::Name`] for a
+    /// name that is empty or longer than 255 bytes, [`NodeError::Address`]
+    /// for an address longer than 512 bytes, [`NodeError::Io`] if the
     /// address cannot be bound.
     pub async fn start(self) -> Result<Node, NodeError> {
         let secret = self.secret.filter(|s| !s.is_empty()).ok_or(NodeError::NoSecret)?;
+        if let Some(name) = &self.name
+            && (name.is_empty() || name.len() > handshake::MAX_NODE_NAME)
+        {
+            return Err(NodeError::Name(name.clone()));
+        }
         let listen = match self.listen {
             Some(address) => address,
             None => "tcp://127.0.0.1:0".parse()?,
@@ -210,10 +227,16 @@ impl NodeBuilder {
             Address::Nats { server, node } => (Listener::Nats(hub.listen(server, node).await?), listen.clone()),
             _ => Listener::bind(&listen).await?,
         };
+        if address.to_string().len() > handshake::MAX_ADDRESS {
+            return Err(NodeError::Address(address.to_string()));
+        }
+        let credit_window = u32::try_from(self.limits.credit_window.max(1)).unwrap_or(u32::MAX);
+        let identity =
+            Identity { node: name, incarnation, address: address.to_string(), version: self.version, credit_window };
         let inner = Arc::new_cyclic(|me| NodeInner {
             me: me.clone(),
             system: self.system,
-            identity: Identity { node: name, incarnation, address: address.to_string(), version: self.version },
+            identity,
             address,
             secret: secret.into(),
             failures: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -519,18 +542,34 @@ impl NodeInner {
         Arc::new(Endpoint {
             peer: peer.clone(),
             id,
-            target: peer.target(id, self.limits.credit_window),
+            target: peer.target(id),
             codec: self.arc(),
             outbox: self.limits.outbox,
             max_frame: self.limits.max_frame,
         })
     }
 
-    fn peer_entry(&self, name: &str, advertised: &str) -> Arc<Peer> {
-        self.peers
+    /// Whether the peer table has room for the peer `name` (it is there
+    /// already, or there is room, after forgetting the peers that are down
+    /// for good if need be).
+    fn room_for(&self, name: &str) -> Result<(), HandshakeError> {
+        let limit = self.limits.max_peers.max(1);
+        if self.peers.contains_key(name) || self.peers.len() < limit {
+            return Ok(());
+        }
+        self.peers.retain(|_, peer| !peer.forgettable());
+        if self.peers.len() < limit { Ok(()) } else { Err(HandshakeError::TooManyPeers { limit }) }
+    }
+
+    /// The entry of the peer `name`, made if need be and if there is room.
+    fn peer_entry(&self, name: &str, advertised: &str) -> Result<Arc<Peer>, HandshakeError> {
+        self.room_for(name)?;
+        let window = self.limits.credit_window;
+        Ok(self
+            .peers
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Peer::new(name.to_owned(), self.me.clone(), advertised.to_owned())))
-            .clone()
+            .or_insert_with(|| Arc::new(Peer::new(name.to_owned(), self.me.clone(), advertised.to_owned(), window)))
+            .clone())
     }
 
     /// Wraps a fresh connection in TLS, when the node is configured for it.
@@ -600,14 +639,19 @@ impl NodeInner {
             NodeError::Handshake(e)
         })?;
         let (stream, info, early) =
-            handshake::run(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await.map_err(|e| {
-                tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
-                NodeError::Handshake(e)
-            })?;
+            handshake::dial(stream, &self.identity, &self.secret, self.limits.handshake_timeout).await.map_err(
+                |e| {
+                    tracing::warn!(%address, error = %e, "handshake with a node we dialed failed");
+                    NodeError::Handshake(e)
+                },
+            )?;
         if let Some(seal) = &seal {
             seal.seal(&info.keys);
         }
-        let peer = self.peer_entry(&info.node, &info.address);
+        let peer = self.peer_entry(&info.node, &info.address).map_err(|e| {
+            tracing::warn!(%address, peer = %info.node, error = %e, "a node we dialed was not kept");
+            NodeError::Handshake(e)
+        })?;
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
@@ -630,9 +674,10 @@ impl NodeInner {
         let admit = |name: &str| {
             hello.store(true, Ordering::Release);
             *claimed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(name.to_owned());
-            self.admit(&source, name)
+            self.admit(&source, name)?;
+            self.room_for(name)
         };
-        let result = handshake::run_with(
+        let result = handshake::accept(
             stream,
             &self.identity,
             &self.secret,
@@ -649,7 +694,13 @@ impl NodeInner {
                 if let Some(seal) = &seal {
                     seal.seal(&info.keys);
                 }
-                let peer = self.peer_entry(&info.node, &info.address);
+                let peer = match self.peer_entry(&info.node, &info.address) {
+                    Ok(peer) => peer,
+                    Err(e) => {
+                        tracing::warn!(%from, peer = %info.node, error = %e, "refused a connection");
+                        return;
+                    }
+                };
                 let name = info.node.clone();
                 let wire = Wire { direct: self.direct_writes(&self.address), receipts };
                 if !peer.attach(&self, stream, info, early, true, wire) {
@@ -819,21 +870,36 @@ impl RefCodec for NodeInner {
                 .map(|e| Resolved::Local(e.value().clone()))
                 .ok_or_else(|| format!("actor {} is not (or no longer) on this node", wire.id));
         }
-        let peer = self.peer_entry(&wire.node, &wire.address);
+        if let Some(peer) = self.peer(&wire.node) {
+            // A node this node knows: the reference says which actor, not
+            // where the node is (its address stays what it was).
+            return Ok(Resolved::Remote(self.endpoint(&peer, wire.id)));
+        }
+        // A node this node has not met. A peer's message cannot make this
+        // node dial an address of the peer's choosing, nor fill the peer
+        // table: only a member of this node's cluster is dialed, at the
+        // address membership knows for it.
+        let member = self.cluster.get().and_then(|cluster| cluster.member_address(&wire.node));
+        let Some(address) = member.and_then(|a| a.parse::<Address>().ok()) else {
+            return Err(format!(
+                "the reference names node {:?}, which this node is not connected to (connect to it first, \
+                 or run a cluster both are members of)",
+                wire.node
+            ));
+        };
+        let peer = self.peer_entry(&wire.node, &address.to_string()).map_err(|e| e.to_string())?;
         if !peer.is_up() && peer.dial_address().is_none() {
-            // A node we have not met: dial it in the background; messages
-            // wait in the outbox meanwhile.
-            if let Ok(address) = wire.address.parse::<Address>() {
-                peer.set_dial(address.clone());
-                let node = self.arc();
-                let peer = peer.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = node.dial(&address).await {
-                        tracing::warn!(%address, error = %e, "could not reach a node named in a message");
-                        peer.reconnect();
-                    }
-                });
-            }
+            // Dialed in the background; messages wait in the outbox
+            // meanwhile.
+            peer.set_dial(address.clone());
+            let node = self.arc();
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                if let Err(e) = node.dial(&address).await {
+                    tracing::warn!(%address, error = %e, "could not reach a cluster member named in a message");
+                    peer.reconnect();
+                }
+            });
         }
         Ok(Resolved::Remote(self.endpoint(&peer, wire.id)))
     }

@@ -23,9 +23,10 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+use tokio_util::codec::FramedRead;
 
 use crate::address::{Address, BoxStream, Receipts};
+use crate::channel::{self, Records, Sealer};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
 use crate::handshake::PeerInfo;
@@ -61,8 +62,8 @@ enum Queued {
         target: ActorId,
         count: u32,
     },
-    /// The rest of a frame that a direct write could not finish: it goes
-    /// out first, before anything queued after it.
+    /// The rest of a sealed record that a direct write could not finish:
+    /// it goes out first, as it is, before anything queued after it.
     Rest(Bytes),
 }
 
@@ -89,12 +90,15 @@ impl Queued {
     }
 
     /// Appends the frame, with its length prefix, to `out`; false (and
-    /// nothing appended) if it is over `max`.
+    /// nothing appended) if it is over `max`, or is the rest of a sealed
+    /// record (written as it is, never encoded).
     fn put(&self, out: &mut BytesMut, max: usize) -> bool {
         match self {
-            Queued::Rest(rest) => {
-                out.extend_from_slice(rest);
-                true
+            Queued::Rest(_) => false,
+            Queued::Tell { wire_name, .. } | Queued::Ask { wire_name, .. }
+                if wire_name.len() > frame::MAX_WIRE_NAME =>
+            {
+                false
             }
             queued => put_frame(out, max, |buf| queued.encode(buf)),
         }
@@ -127,18 +131,53 @@ struct Link {
     close: Option<Arc<Notify>>,
     /// Whether the current connection was accepted (the peer dialed it).
     accepted: bool,
-    /// The current connection's write half, while nobody writes to it:
+    /// The current connection's write side, while nobody writes to it:
     /// whoever takes it (the writer task, or a sender writing directly)
     /// is the only one writing until it puts it back.
-    socket: Option<WriteHalf<BoxStream>>,
+    sender: Option<Sender>,
     /// Whether senders may write to this connection's socket themselves
     /// (plain TCP and Unix sockets; see `Peer::send_now`).
     direct: bool,
     /// The node's frame limit, for frames encoded by senders.
     max_frame: usize,
-    /// The buffer a sender writing directly encodes into, taken and put
-    /// back with the socket: no allocation per direct write.
-    direct_buf: BytesMut,
+}
+
+/// The write side of one connection: the socket's write half and the
+/// channel's sealer, always taken together (records must reach the socket
+/// in the order their nonces were taken), with the buffers every write
+/// reuses.
+struct Sender {
+    write: WriteHalf<BoxStream>,
+    sealer: Sealer,
+    /// Frames of the write being prepared, before sealing.
+    plain: BytesMut,
+    /// What goes to the socket: sealed records (and the rest of an
+    /// unfinished one first, if any).
+    sealed: BytesMut,
+}
+
+impl Sender {
+    fn new(write: WriteHalf<BoxStream>, sealer: Sealer) -> Self {
+        Sender { write, sealer, plain: BytesMut::new(), sealed: BytesMut::new() }
+    }
+
+    /// Seals the frames in `plain` onto `sealed`, emptying `plain`.
+    fn seal(&mut self) {
+        self.sealer.seal(&self.plain, &mut self.sealed);
+        self.plain.clear();
+    }
+
+    /// Empties both buffers, giving back memory a rare large write grew.
+    fn clear(&mut self) {
+        const KEEP: usize = 128 * 1024;
+        for buf in [&mut self.plain, &mut self.sealed] {
+            if buf.capacity() > KEEP {
+                *buf = BytesMut::new();
+            } else {
+                buf.clear();
+            }
+        }
+    }
 }
 
 impl Link {
@@ -149,32 +188,81 @@ impl Link {
 }
 
 /// Credit toward one of the peer's actors.
+///
+/// A unit is *available* (a permit of `credit`), *reserved* by a sender
+/// about to send, or *in flight*: its message is in the outbox or was
+/// written, and the peer has not granted it back. The peer counts the
+/// same messages from its side and closes a connection that carries more
+/// than the window toward one actor, so the units in flight must be
+/// exactly the messages sent: they change under the link lock.
 pub(crate) struct Target {
     credit: Semaphore,
-    /// Units taken and not yet granted back.
+    /// Messages queued or written and not yet granted back.
     in_flight: AtomicUsize,
+    /// Permits owed because the window shrank while they were out:
+    /// paid back from what is given back before anything is available.
+    debt: AtomicUsize,
+    /// The window in force.
+    window: AtomicUsize,
     /// The actor was reported stopped.
     closed: AtomicBool,
 }
 
 impl Target {
     fn new(window: usize) -> Self {
-        Target { credit: Semaphore::new(window), in_flight: AtomicUsize::new(0), closed: AtomicBool::new(false) }
+        Target {
+            credit: Semaphore::new(window),
+            in_flight: AtomicUsize::new(0),
+            debt: AtomicUsize::new(0),
+            window: AtomicUsize::new(window),
+            closed: AtomicBool::new(false),
+        }
     }
 
+    /// Makes `count` units available again, paying any debt first.
+    fn release(&self, count: usize) {
+        let paid = self
+            .debt
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| Some(d - d.min(count)))
+            .map_or(0, |d| d.min(count));
+        if count > paid {
+            self.credit.add_permits(count - paid);
+        }
+    }
+
+    /// A reserved unit is sent: it is in flight. Under the link lock.
+    fn sent(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The peer granted `count` units back.
     fn grant(&self, count: usize) {
         let taken = self
             .in_flight
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(count)))
             .unwrap_or_else(|n| n);
-        self.credit.add_permits(count.min(taken));
+        self.release(count.min(taken));
     }
 
-    /// Gives back every unit in flight: the connection that carried them is
-    /// gone, and the next one starts with a fresh window on the far side.
-    fn reset(&self) {
-        let taken = self.in_flight.swap(0, Ordering::AcqRel);
-        self.credit.add_permits(taken);
+    /// The connection that carried the units in flight is gone, and the
+    /// next one starts with a fresh window on the far side: every unit
+    /// comes back but those of the `queued` messages still in the outbox,
+    /// which the next connection carries. Under the link lock.
+    fn reset_to(&self, queued: usize) {
+        let taken = self.in_flight.swap(queued, Ordering::AcqRel);
+        self.release(taken.saturating_sub(queued));
+    }
+
+    /// Changes the window (the peer announced a smaller or larger one).
+    fn resize(&self, window: usize) {
+        let old = self.window.swap(window, Ordering::AcqRel);
+        if window > old {
+            self.release(window - old);
+        } else if window < old {
+            let owed = old - window;
+            let forgotten = self.credit.forget_permits(owed);
+            self.debt.fetch_add(owed - forgotten, Ordering::AcqRel);
+        }
     }
 }
 
@@ -202,6 +290,9 @@ pub(crate) struct Peer {
     /// The watches the peer holds on this node's actors: one per actor and
     /// connection, however many `Watch` frames it sends.
     watched: Mutex<HashMap<ActorId, Watched>>,
+    /// The credit window toward each of the peer's actors: the smaller of
+    /// this node's and the peer's, once a connection told.
+    window: AtomicUsize,
 }
 
 /// A watch the peer set on one of this node's actors, on one connection.
@@ -216,7 +307,7 @@ struct Watched {
 static NEXT_WATCH: AtomicU64 = AtomicU64::new(0);
 
 impl Peer {
-    pub(crate) fn new(name: String, node: Weak<NodeInner>, advertised: String) -> Self {
+    pub(crate) fn new(name: String, node: Weak<NodeInner>, advertised: String, window: usize) -> Self {
         Peer {
             name,
             node,
@@ -230,10 +321,9 @@ impl Peer {
                 watchers: HashMap::new(),
                 close: None,
                 accepted: false,
-                socket: None,
+                sender: None,
                 direct: false,
                 max_frame: 0,
-                direct_buf: BytesMut::new(),
             }),
             wake_writer: Notify::new(),
             pending: DashMap::new(),
@@ -244,6 +334,7 @@ impl Peer {
             up: AtomicBool::new(false),
             reconnecting: AtomicBool::new(false),
             watched: Mutex::new(HashMap::new()),
+            window: AtomicUsize::new(window.max(1)),
         }
     }
 
@@ -277,8 +368,18 @@ impl Peer {
     }
 
     /// The credit state toward one of the peer's actors.
-    pub(crate) fn target(&self, id: ActorId, window: usize) -> Arc<Target> {
-        self.targets.entry(id).or_insert_with(|| Arc::new(Target::new(window))).clone()
+    pub(crate) fn target(&self, id: ActorId) -> Arc<Target> {
+        self.targets.entry(id).or_insert_with(|| Arc::new(Target::new(self.window.load(Ordering::Acquire)))).clone()
+    }
+
+    /// Whether nothing holds this entry to the peer's name any more: it is
+    /// down, nobody redials it, and no tell waits in its outbox (those
+    /// would go out if the peer dialed again, and must not vanish).
+    pub(crate) fn forgettable(&self) -> bool {
+        !self.up.load(Ordering::Acquire)
+            && !self.reconnecting.load(Ordering::Acquire)
+            && self.unreachable()
+            && self.link().frames.is_empty()
     }
 
     fn corr(&self) -> u64 {
@@ -292,19 +393,23 @@ impl Peer {
         self.wake_writer.notify_one();
     }
 
-    /// Takes the socket of connection `generation` to write, if it is up
-    /// and nobody is writing.
-    fn take_socket(&self, generation: u64) -> Option<WriteHalf<BoxStream>> {
+    /// Takes the write side of connection `generation`, if it is up and
+    /// nobody is writing, with every frame queued (into `batch`): they go
+    /// out first, in order.
+    fn take_sender(&self, generation: u64, batch: &mut VecDeque<Queued>) -> Option<Sender> {
         let mut link = self.link();
-        if link.generation == generation && link.up { link.socket.take() } else { None }
+        if link.generation != generation || !link.up {
+            return None;
+        }
+        link.sender.take().inspect(|_| std::mem::swap(&mut link.frames, batch))
     }
 
-    /// Puts the socket back after a write (dropping it if its connection
-    /// has been replaced meanwhile).
-    fn put_socket(&self, generation: u64, write: WriteHalf<BoxStream>) {
+    /// Puts the write side back after a write (dropping it if its
+    /// connection has been replaced meanwhile).
+    fn put_sender(&self, generation: u64, sender: Sender) {
         let mut link = self.link();
         if link.generation == generation {
-            link.socket = Some(write);
+            link.sender = Some(sender);
         }
     }
 
@@ -324,43 +429,42 @@ impl Peer {
     /// would send.
     fn send_now(self: &Arc<Self>, mut link: MutexGuard<'_, Link>, frame: Queued) {
         let generation = link.generation;
-        let socket = if link.direct && link.up && link.frames.is_empty() { link.socket.take() } else { None };
-        let Some(mut socket) = socket else {
+        let sender = if link.direct && link.up && link.frames.is_empty() { link.sender.take() } else { None };
+        let Some(mut sender) = sender else {
             link.frames.push_back(frame);
             drop(link);
             self.wake_writer.notify_one();
             return;
         };
         let max_frame = link.max_frame;
-        let mut out = std::mem::take(&mut link.direct_buf);
         drop(link);
-        if !frame.put(&mut out, max_frame) {
+        if frame.put(&mut sender.plain, max_frame) {
+            sender.seal();
+        } else {
             tracing::warn!(peer = %self.name, "a frame over the limit was not sent");
         }
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         let mut written = 0;
         let failed = loop {
-            if written == out.len() {
+            if written == sender.sealed.len() {
                 break None;
             }
-            match std::pin::Pin::new(&mut socket).poll_write(&mut cx, &out[written..]) {
+            match std::pin::Pin::new(&mut sender.write).poll_write(&mut cx, &sender.sealed[written..]) {
                 std::task::Poll::Ready(Ok(0)) => break Some(std::io::Error::from(std::io::ErrorKind::WriteZero)),
                 std::task::Poll::Ready(Ok(n)) => written += n,
                 std::task::Poll::Ready(Err(e)) => break Some(e),
                 std::task::Poll::Pending => break None,
             }
         };
+        let rest = (failed.is_none() && written < sender.sealed.len())
+            .then(|| Bytes::copy_from_slice(&sender.sealed[written..]));
+        sender.clear();
         let mut link = self.link();
         if link.generation == generation {
-            link.socket = Some(socket);
+            link.sender = Some(sender);
         }
-        if failed.is_none() && written < out.len() {
-            link.frames.push_front(Queued::Rest(Bytes::copy_from_slice(&out[written..])));
-        }
-        // Kept for the next direct write, unless a rare large frame grew it.
-        if out.capacity() <= 64 * 1024 {
-            out.clear();
-            link.direct_buf = out;
+        if let Some(rest) = rest {
+            link.frames.push_front(Queued::Rest(rest));
         }
         let queued = !link.frames.is_empty();
         drop(link);
@@ -532,6 +636,7 @@ impl Peer {
                 self.connection_lost(old, "replaced by the peer's new connection");
             }
         }
+        let PeerInfo { incarnation, address, credit_window, sealer, opener, .. } = info;
         let (read, write) = tokio::io::split(stream);
         let (generation, close, stale_targets) = {
             let mut link = self.link();
@@ -540,7 +645,7 @@ impl Peer {
             }
             link.up = true;
             link.accepted = accepted;
-            link.socket = Some(write);
+            link.sender = Some(Sender::new(write, sealer));
             link.direct = direct;
             link.max_frame = node.limits.max_frame;
             self.up.store(true, Ordering::Release);
@@ -548,8 +653,8 @@ impl Peer {
             // A peer this node had given up on is treated like a restarted
             // one: references to its actors were failed, so they stay so.
             let abandoned = self.abandoned.swap(false, Ordering::AcqRel);
-            let restarted = abandoned || (link.incarnation != 0 && link.incarnation != info.incarnation);
-            link.incarnation = info.incarnation;
+            let restarted = abandoned || (link.incarnation != 0 && link.incarnation != incarnation);
+            link.incarnation = incarnation;
             let close = Arc::new(Notify::new());
             link.close = Some(close.clone());
             // The peer's actors of a previous incarnation died with it.
@@ -560,16 +665,24 @@ impl Peer {
             } else {
                 Vec::new()
             };
+            // The window both sides agreed on for this connection.
+            let window = (credit_window as usize).max(1);
+            if self.window.swap(window, Ordering::AcqRel) != window {
+                for target in self.targets.iter() {
+                    target.resize(window);
+                }
+            }
             (link.generation, close, stale)
         };
         for target in stale_targets {
             target.closed.store(true, Ordering::Release);
         }
-        *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = info.address;
+        *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = address;
         self.left.store(false, Ordering::Release);
         let limits = node.limits.clone();
         tokio::spawn(write_loop(self.clone(), generation, close.clone(), limits.clone(), receipts.clone()));
-        tokio::spawn(read_loop(self.clone(), generation, read, early, close, limits, receipts));
+        let reading = Reading { read, early, records: Records::new(opener, limits.max_frame), window: credit_window };
+        tokio::spawn(read_loop(self.clone(), generation, reading, close, limits, receipts));
         // Frames queued while down go out now.
         self.wake_writer.notify_one();
         tracing::info!(peer = %self.name, generation, "connected");
@@ -592,6 +705,19 @@ impl Peer {
             // Only tells wait for the next connection; the rest belonged to
             // this one.
             link.frames.retain(|f| matches!(f, Queued::Tell { .. }));
+            // The credit of everything else sent comes back: the next
+            // connection starts a fresh window on the far side, which sees
+            // only the tells still queued. Under the link lock, so that no
+            // send slips between the count and the reset.
+            let mut queued = HashMap::<ActorId, usize>::new();
+            for frame in &link.frames {
+                if let Queued::Tell { target, .. } = frame {
+                    *queued.entry(*target).or_default() += 1;
+                }
+            }
+            for target in self.targets.iter() {
+                target.reset_to(queued.get(target.key()).copied().unwrap_or(0));
+            }
             let notices: Vec<_> = link.watchers.drain().collect();
             // Keys first: removing while iterating would deadlock a shard.
             let keys: Vec<u64> = self.pending.iter().map(|e| *e.key()).collect();
@@ -599,9 +725,6 @@ impl Peer {
             (notices, pending)
         };
         tracing::warn!(peer = %self.name, reason = why, "connection lost");
-        for target in self.targets.iter() {
-            target.reset();
-        }
         for (_, waiting) in pending {
             match waiting {
                 Pending::Ask(reply) => reply.fail(RemoteFailure::NodeDown),
@@ -756,8 +879,29 @@ impl Endpoint {
         Ok(())
     }
 
-    fn took(&self) {
-        self.target.in_flight.fetch_add(1, Ordering::AcqRel);
+    /// Refuses a message that cannot be sent, giving its credit back: an
+    /// ask fails with a remote error of kind `Refused`, a tell becomes a
+    /// dead letter; both say why.
+    fn refuse(&self, message_type: &'static str, reply: Option<PendingReply>, detail: String) {
+        self.unreserve();
+        tracing::warn!(peer = %self.peer.name, target = %self.id, message = message_type, reason = %detail, "a message was not sent");
+        match reply {
+            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::RemoteError::new(
+                actor_core::error::RemoteErrorKind::Refused,
+                detail,
+            ))),
+            None => {
+                if let Some(node) = self.peer.node() {
+                    remote::dead_letter(
+                        &node.system,
+                        Some(self.id),
+                        message_type,
+                        DeadLetterReason::Undeliverable,
+                        detail,
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -779,7 +923,6 @@ impl RemoteEndpoint for Endpoint {
         match self.target.credit.try_acquire() {
             Ok(permit) => {
                 permit.forget();
-                self.took();
                 Ok(())
             }
             // No credit comes back from a node that is down and that
@@ -802,43 +945,35 @@ impl RemoteEndpoint for Endpoint {
             // Closed when this node gives up on the peer.
             let permit = self.target.credit.acquire().await.map_err(|_| Refused::NodeDown)?;
             permit.forget();
-            self.took();
             // The node may have gone down while this waited.
             self.check().inspect_err(|_| self.unreserve())
         })
     }
 
     fn unreserve(&self) {
-        self.target.grant(1);
+        self.target.release(1);
     }
 
     fn send(&self, outgoing: Outgoing) {
         let Outgoing { wire_name, message_type, payload, reply } = outgoing;
+        if wire_name.len() > frame::MAX_WIRE_NAME {
+            let detail = format!(
+                "the wire name {wire_name:?} is {} bytes long; a frame carries at most {}",
+                wire_name.len(),
+                frame::MAX_WIRE_NAME
+            );
+            return self.refuse(message_type, reply, detail);
+        }
         if payload.len() + wire_name.len() + 64 > self.max_frame {
-            self.unreserve();
             let detail = format!("{} bytes exceed the frame limit of {}", payload.len(), self.max_frame);
-            match reply {
-                Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::error::RemoteError::new(
-                    actor_core::error::RemoteErrorKind::Refused,
-                    detail,
-                ))),
-                None => {
-                    if let Some(node) = self.peer.node() {
-                        transport::dead_letter(
-                            &node.system,
-                            Some(self.id),
-                            message_type,
-                            DeadLetterReason::Undeliverable,
-                            detail,
-                        );
-                    }
-                }
-            }
-            return;
+            return self.refuse(message_type, reply, detail);
         }
         let mut link = self.peer.link();
         match reply {
-            None => link.frames.push_back(Queued::Tell { target: self.id, wire_name, message_type, payload }),
+            None => {
+                link.frames.push_back(Queued::Tell { target: self.id, wire_name, message_type, payload });
+                self.target.sent();
+            }
             Some(mut reply) => {
                 if !link.up {
                     drop(link);
@@ -855,6 +990,7 @@ impl RemoteEndpoint for Endpoint {
                 let context = reply.take_context();
                 let context = (!context.is_empty()).then(|| Box::new(context));
                 self.peer.pending.insert(corr, Pending::Ask(reply));
+                self.target.sent();
                 self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
                 return;
             }
@@ -938,7 +1074,8 @@ async fn write_loop(
     // stream order. (Streams with receipts never take direct writes, so
     // the writer knows every byte's place.)
     let mut unconfirmed = VecDeque::<Unconfirmed>::new();
-    let mut out = BytesMut::with_capacity(64 * 1024);
+    // Tells of the frames not sealed yet, with where they end in them.
+    let mut unsealed = Vec::<(usize, Unconfirmed)>::new();
     let mut batch = VecDeque::new();
     // One heartbeat timer for the connection: it fires once per interval,
     // and sends a ping only if nothing was written since.
@@ -959,12 +1096,13 @@ async fn write_loop(
                 None
             } else {
                 // `None` while a sender writes directly: it wakes us when
-                // it puts the socket back.
-                link.socket.take().inspect(|_| std::mem::swap(&mut link.frames, &mut batch))
+                // it puts the write side back.
+                link.sender.take().inspect(|_| std::mem::swap(&mut link.frames, &mut batch))
             }
         };
-        let mut write = match taken {
-            Some(write) => write,
+        let mut ping = false;
+        let mut sender = match taken {
+            Some(sender) => sender,
             None => {
                 tokio::select! {
                     biased;
@@ -978,30 +1116,42 @@ async fn write_loop(
                             continue;
                         }
                         heartbeat.as_mut().reset(now + limits.heartbeat_interval);
-                        // If a sender holds the socket, it is writing:
-                        // no ping needed.
-                        let Some(write) = peer.take_socket(generation) else { continue };
-                        put_frame(&mut out, limits.max_frame, frame::ping);
-                        write
+                        // If a sender holds the write side, it is writing:
+                        // no ping needed. Whatever was queued meanwhile
+                        // (the rest of a record a sender began, first of
+                        // all) goes out before the ping.
+                        let Some(sender) = peer.take_sender(generation, &mut batch) else { continue };
+                        ping = true;
+                        sender
                     }
                 }
             }
         };
         let base = receipts.as_ref().map(|r| r.written());
         for queued in &batch {
-            if !queued.put(&mut out, limits.max_frame) {
+            if let Queued::Rest(rest) = queued {
+                // The end of a record a sender began: out first, as it is.
+                seal_frames(&mut sender, &mut unsealed, &mut unconfirmed, base);
+                sender.sealed.extend_from_slice(rest);
+                continue;
+            }
+            if !queued.put(&mut sender.plain, limits.max_frame) {
                 tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
                 continue;
             }
-            if let (Some(base), Queued::Tell { target, message_type, wire_name, .. }) = (base, queued) {
-                let end = base + out.len() as u64;
-                unconfirmed.push_back(Unconfirmed { end, target: *target, message_type, wire_name });
+            if let (Some(_), Queued::Tell { target, message_type, wire_name, .. }) = (base, queued) {
+                let tell = Unconfirmed { end: 0, target: *target, message_type, wire_name };
+                unsealed.push((sender.plain.len(), tell));
             }
         }
-        let written = write.write_all(&out).await;
-        out.clear();
+        if ping {
+            put_frame(&mut sender.plain, limits.max_frame, frame::ping);
+        }
+        seal_frames(&mut sender, &mut unsealed, &mut unconfirmed, base);
+        let written = sender.write.write_all(&sender.sealed).await;
+        sender.clear();
         last_write = tokio::time::Instant::now();
-        peer.put_socket(generation, write);
+        peer.put_sender(generation, sender);
         if let Err(e) = written {
             if receipts.is_none() {
                 report_lost(&peer, &mut batch);
@@ -1019,16 +1169,35 @@ async fn write_loop(
     }
     // The connection is over: close our side of it, unless a newer
     // connection has replaced it already (which dropped this socket).
-    let socket = {
+    let sender = {
         let mut link = peer.link();
-        if link.generation == generation { link.socket.take() } else { None }
+        if link.generation == generation { link.sender.take() } else { None }
     };
-    if let Some(mut write) = socket {
-        let _ = write.shutdown().await;
+    if let Some(mut sender) = sender {
+        let _ = sender.write.shutdown().await;
     }
     if let Some(receipts) = receipts {
         report_unconfirmed(&peer, unconfirmed, receipts.as_ref());
     }
+}
+
+/// Seals the frames the writer has encoded so far, and places the tells
+/// among them in the stream (with receipts, `base` is where this write
+/// starts): each ends where the record that holds its last byte ends.
+fn seal_frames(
+    sender: &mut Sender,
+    unsealed: &mut Vec<(usize, Unconfirmed)>,
+    unconfirmed: &mut VecDeque<Unconfirmed>,
+    base: Option<u64>,
+) {
+    let (start, plain) = (sender.sealed.len(), sender.plain.len());
+    if let Some(base) = base {
+        for (end, mut tell) in unsealed.drain(..) {
+            tell.end = base + (start + channel::sealed_end(end, plain)) as u64;
+            unconfirmed.push_back(tell);
+        }
+    }
+    sender.seal();
 }
 
 /// Reports the tells the peer never confirmed reading, once a connection
@@ -1094,10 +1263,24 @@ enum Parked {
     Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
 }
 
-/// Deliveries waiting for room in one local actor's mailbox.
+/// Deliveries waiting for room in one local actor's mailbox: at most the
+/// credit window of them, since the peer may not send more.
 struct ParkedQueue {
-    tx: mpsc::UnboundedSender<Parked>,
+    tx: mpsc::Sender<Parked>,
+    /// Deliveries in the queue, not yet landed.
     queued: Arc<AtomicUsize>,
+}
+
+/// What one connection brought for one local actor, on the receiving side.
+struct Inbound {
+    /// Messages received and not granted back yet: the part of the
+    /// window the peer has used. Also decreased by the parked queue's task
+    /// when it grants.
+    outstanding: Arc<AtomicUsize>,
+    /// Messages delivered whose credit the reader has not granted yet (it
+    /// grants in batches).
+    delivered: u32,
+    parked: Option<ParkedQueue>,
 }
 
 /// An ask as it came in: where its answer goes, and what it carried.
@@ -1123,9 +1306,11 @@ struct Reader {
     node: Arc<NodeInner>,
     codec: Arc<dyn RefCodec>,
     generation: u64,
-    /// Units delivered per local actor, not yet granted back.
-    grants: HashMap<ActorId, u32>,
-    parked: HashMap<ActorId, ParkedQueue>,
+    /// Per local actor this connection sends to: credit used, deliveries
+    /// not granted back, the parked queue.
+    inbound: HashMap<ActorId, Inbound>,
+    /// The credit window of this connection, per target actor.
+    window: usize,
     grant_every: u32,
     /// The last local actor a frame went to: runs of frames to one actor
     /// skip the table.
@@ -1145,31 +1330,41 @@ impl Drop for InflightAsk {
     }
 }
 
+/// The read side of a fresh connection.
+struct Reading {
+    read: ReadHalf<BoxStream>,
+    /// What the handshake read past its end.
+    early: BytesMut,
+    records: Records,
+    /// The credit window agreed on in the handshake.
+    window: u32,
+}
+
 async fn read_loop(
     peer: Arc<Peer>,
     generation: u64,
-    read: ReadHalf<BoxStream>,
-    early: BytesMut,
+    reading: Reading,
     close: Arc<Notify>,
     limits: crate::Limits,
     receipts: Option<Arc<dyn Receipts>>,
 ) {
     let Some(node) = peer.node() else { return };
     let codec: Arc<dyn RefCodec> = node.clone();
+    let Reading { read, early, records, window } = reading;
+    let window = (window as usize).max(1);
     let mut reader = Reader {
         peer: peer.clone(),
         node,
         codec,
         generation,
-        grants: HashMap::new(),
-        parked: HashMap::new(),
-        grant_every: (limits.credit_window / 2).max(1) as u32,
+        inbound: HashMap::new(),
+        window,
+        grant_every: (window / 2).max(1) as u32,
         last: None,
         inflight_asks: Arc::new(AtomicUsize::new(0)),
         max_inflight_asks: limits.max_inflight_asks.max(1),
     };
-    let frames = LengthDelimitedCodec::builder().max_frame_length(limits.max_frame).new_codec();
-    let mut framed = FramedRead::new(read, frames);
+    let mut framed = FramedRead::new(read, records);
     framed.read_buffer_mut().extend_from_slice(&early);
     // One heartbeat timer for the connection, not one per frame: it ticks
     // every quarter of the timeout, and the peer is presumed dead after
@@ -1208,7 +1403,11 @@ async fn read_loop(
             None => break "closed by the peer".to_owned(),
             Some(Err(e)) => break format!("bad frame: {e}"),
             Some(Ok(bytes)) => match frame::decode(bytes.freeze()) {
-                Ok(frame) => reader.handle(frame),
+                Ok(frame) => {
+                    if let Err(why) = reader.handle(frame) {
+                        break why;
+                    }
+                }
                 Err(e) => break format!("malformed frame: {e}"),
             },
         }
@@ -1224,13 +1423,16 @@ async fn read_loop(
 }
 
 impl Reader {
-    fn handle(&mut self, frame: Frame) {
+    /// Handles one frame; `Err` (with the reason) closes the connection.
+    fn handle(&mut self, frame: Frame) -> Result<(), String> {
         match frame {
-            Frame::Tell { target, wire_name, payload } => self.incoming(target, wire_name.as_str(), payload, None),
+            Frame::Tell { target, wire_name, payload } => {
+                return self.incoming(target, wire_name.as_str(), payload, None);
+            }
             Frame::Ask { corr, target, wire_name, context, payload } => {
                 if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
-                    // Over the limit: answered at once, never dropped. The
-                    // sender's credit for it comes back like a delivery's.
+                    // Over the limit: answered at once, never dropped. Its
+                    // credit goes straight back.
                     let detail = format!(
                         "more than {} asks in flight on this connection; {} refused",
                         self.max_inflight_asks,
@@ -1238,8 +1440,8 @@ impl Reader {
                     );
                     let failure = WireFailure::Refused(detail);
                     self.peer.push_on(self.generation, Queued::Failure { corr, failure });
-                    self.granted(target);
-                    return;
+                    self.refund(target);
+                    return Ok(());
                 }
                 self.inflight_asks.fetch_add(1, Ordering::AcqRel);
                 let sink = self.reply_sink(corr);
@@ -1250,7 +1452,7 @@ impl Reader {
                     deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
                     chain: context.chain,
                 };
-                self.incoming(target, wire_name.as_str(), payload, Some((corr, sink, context)));
+                return self.incoming(target, wire_name.as_str(), payload, Some((corr, sink, context)));
             }
             Frame::Reply { corr, payload } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
@@ -1263,13 +1465,22 @@ impl Reader {
                 }
             }
             Frame::Credit { target, count } => {
-                if let Some(t) = self.peer.targets.get(&target) {
+                // Under the link lock (taken first, as everywhere): a grant
+                // from a connection that is gone must not add to the next
+                // one's window.
+                let link = self.peer.link();
+                if link.up
+                    && link.generation == self.generation
+                    && let Some(t) = self.peer.targets.get(&target)
+                {
                     t.grant(count as usize);
                 }
+                drop(link);
             }
             Frame::Ping => {}
             Frame::System(msg) => self.system(msg),
         }
+        Ok(())
     }
 
     fn system(&mut self, msg: System) {
@@ -1336,61 +1547,115 @@ impl Reader {
         })
     }
 
-    /// A tell or ask for a local actor.
-    fn incoming(&mut self, target: ActorId, wire_name: &str, payload: Bytes, reply: Option<Incoming>) {
-        if let Some(queue) = self.parked.get(&target)
+    /// A tell or ask for a local actor; `Err` if the peer sent it past
+    /// its credit window.
+    fn incoming(
+        &mut self,
+        target: ActorId,
+        wire_name: &str,
+        payload: Bytes,
+        reply: Option<Incoming>,
+    ) -> Result<(), String> {
+        if let Some(inbound) = self.inbound.get(&target)
+            && let Some(queue) = &inbound.parked
             && queue.queued.load(Ordering::Acquire) > 0
         {
             // Earlier messages to this actor still wait for room: queue
             // behind them, keeping the sender's order.
-            queue.queued.fetch_add(1, Ordering::AcqRel);
-            let _ = queue.tx.send(Parked::Raw { wire_name: wire_name.to_owned(), payload, reply });
-            return;
+            self.charge(target)?;
+            let work = Parked::Raw { wire_name: wire_name.to_owned(), payload, reply };
+            return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
             let Some(found) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
                 undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
-                self.granted(target);
-                return;
+                self.refund(target);
+                return Ok(());
             };
             self.last = Some((target, found));
         }
+        self.charge(target)?;
         let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
         let (reply, corr) = match reply {
             Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
             None => (None, None),
         };
         match deliver_to(&*exported, wire_name, &payload, reply, &self.codec) {
-            Ok(()) => self.granted(target),
+            Ok(()) => self.delivered(target),
             Err(Undelivered::Full(parked)) => {
-                let queue = self.parked.entry(target).or_insert_with(|| {
-                    start_parked_queue(
+                let inbound = self.inbound.get_mut(&target).expect("charged above");
+                if inbound.parked.is_none() {
+                    inbound.parked = Some(start_parked_queue(
                         self.peer.clone(),
                         self.node.clone(),
                         self.codec.clone(),
                         self.generation,
                         target,
                         exported,
-                    )
-                });
-                queue.queued.fetch_add(1, Ordering::AcqRel);
-                let _ = queue.tx.send(Parked::Waiting(parked));
+                        inbound.outstanding.clone(),
+                        self.window,
+                    ));
+                }
+                return self.park(target, Parked::Waiting(parked));
             }
             Err(other) => {
                 failed_delivery(&self.node, &self.peer, self.generation, target, wire_name, other, corr);
-                self.granted(target);
+                self.delivered(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a message toward `target` against the window; `Err` once the
+    /// peer has sent more than it was granted.
+    fn charge(&mut self, target: ActorId) -> Result<(), String> {
+        let inbound = self.inbound.entry(target).or_insert_with(|| Inbound {
+            outstanding: Arc::new(AtomicUsize::new(0)),
+            delivered: 0,
+            parked: None,
+        });
+        let used = inbound.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
+        if used > self.window {
+            return Err(format!(
+                "the peer sent {used} messages to actor {target} without being granted credit for more than {}: \
+                 past its credit window",
+                self.window
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues a delivery behind those waiting for room in `target`'s
+    /// mailbox.
+    fn park(&mut self, target: ActorId, work: Parked) -> Result<(), String> {
+        let queue = self.inbound.get(&target).and_then(|i| i.parked.as_ref()).expect("a parked queue");
+        queue.queued.fetch_add(1, Ordering::AcqRel);
+        queue.tx.try_send(work).map_err(|_| {
+            queue.queued.fetch_sub(1, Ordering::AcqRel);
+            format!("more than {} messages wait for room in actor {target}'s mailbox", self.window)
+        })
+    }
+
+    /// Counts a delivered message; grants credit back in batches, and
+    /// forgets an actor this connection has no credit out for.
+    fn delivered(&mut self, target: ActorId) {
+        let Some(inbound) = self.inbound.get_mut(&target) else { return };
+        inbound.delivered += 1;
+        if inbound.delivered >= self.grant_every {
+            let count = std::mem::take(&mut inbound.delivered);
+            let left = inbound.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+            self.peer.push_on(self.generation, Queued::Credit { target, count });
+            let parked = inbound.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
+            if left == 0 && parked == 0 {
+                self.inbound.remove(&target);
             }
         }
     }
 
-    /// Counts a delivered message; grants credit back in batches.
-    fn granted(&mut self, target: ActorId) {
-        let n = self.grants.entry(target).or_insert(0);
-        *n += 1;
-        if *n >= self.grant_every {
-            let count = std::mem::take(n);
-            self.peer.push_on(self.generation, Queued::Credit { target, count });
-        }
+    /// Gives the credit of a message that was never counted straight back
+    /// (it was refused before reaching an actor).
+    fn refund(&self, target: ActorId) {
+        self.peer.push_on(self.generation, Queued::Credit { target, count: 1 });
     }
 }
 
@@ -1467,6 +1732,7 @@ fn failed_delivery(
 
 /// Starts the task that finishes deliveries to one local actor in order as
 /// its mailbox makes room, granting credit back as they land.
+#[allow(clippy::too_many_arguments)]
 fn start_parked_queue(
     peer: Arc<Peer>,
     node: Arc<NodeInner>,
@@ -1474,8 +1740,10 @@ fn start_parked_queue(
     generation: u64,
     target: ActorId,
     exported: Arc<dyn Exported>,
+    outstanding: Arc<AtomicUsize>,
+    window: usize,
 ) -> ParkedQueue {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Parked>();
+    let (tx, mut rx) = mpsc::channel::<Parked>(window.max(1));
     let queued = Arc::new(AtomicUsize::new(0));
     let count = queued.clone();
     tokio::spawn(async move {
@@ -1507,7 +1775,9 @@ fn start_parked_queue(
             landed += 1;
             // Grant what landed once the queue is empty (or in batches).
             if count.fetch_sub(1, Ordering::AcqRel) == 1 || landed >= 64 {
-                peer.push_on(generation, Queued::Credit { target, count: std::mem::take(&mut landed) });
+                let granted = std::mem::take(&mut landed);
+                outstanding.fetch_sub(granted as usize, Ordering::AcqRel);
+                peer.push_on(generation, Queued::Credit { target, count: granted });
             }
         }
     });
@@ -1521,17 +1791,27 @@ mod tests {
     use actor_core::ActorSystem;
     use tokio::io::AsyncReadExt;
 
-    /// A direct write that the socket takes only in part leaves the rest at
-    /// the front of the outbox: the writer sends it before anything queued
-    /// later, so the frames on the wire stay whole and in order.
+    /// A direct write that the socket takes only in part leaves the rest of
+    /// its record at the front of the outbox: the writer sends it before
+    /// anything queued later, so the records on the wire stay whole and in
+    /// nonce order.
     #[tokio::test]
     async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_writer() {
         let node = Node::builder(ActorSystem::new()).secret("s").start().await.unwrap();
-        let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new()));
-        // A pipe that holds 16 bytes: an ask frame does not fit at once.
+        let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new(), 64));
+        // A pipe that holds 16 bytes: an ask's record does not fit at once.
         let (ours, mut theirs) = tokio::io::duplex(16);
+        let ((sealer, opener), (_, far_opener)) = crate::channel::tests::pair();
         let keys = crate::handshake::SessionKeys { send: [0; 32], receive: [0; 32] };
-        let info = PeerInfo { node: "far".into(), incarnation: 1, address: String::new(), keys };
+        let info = PeerInfo {
+            node: "far".into(),
+            incarnation: 1,
+            address: String::new(),
+            credit_window: 64,
+            sealer,
+            opener,
+            keys,
+        };
         let wire = Wire { direct: true, receipts: None };
         assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, wire));
         let target = actor_core::ActorId::from_uuid(uuid::Uuid::from_u128(5));
@@ -1542,7 +1822,7 @@ mod tests {
         // this tell.
         peer.push(Queued::Tell { target, wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
 
-        let mut codec = FramedRead::new(&mut theirs, LengthDelimitedCodec::new());
+        let mut codec = FramedRead::new(&mut theirs, Records::new(far_opener, 1 << 20));
         let first = tokio::time::timeout(Duration::from_secs(5), codec.next()).await.unwrap().unwrap().unwrap();
         match frame::decode(first.freeze()).unwrap() {
             Frame::Ask { corr: 1, target: t, payload: p, .. } => {
@@ -1557,5 +1837,50 @@ mod tests {
         let mut rest = [0u8; 1];
         assert!(tokio::time::timeout(Duration::from_millis(50), theirs.read(&mut rest)).await.is_err());
         peer.close();
+    }
+
+    fn available(target: &Target) -> usize {
+        target.credit.available_permits()
+    }
+
+    /// Take a unit and send it, as an endpoint does.
+    fn send_one(target: &Target) {
+        target.credit.try_acquire().unwrap().forget();
+        target.sent();
+    }
+
+    #[test]
+    fn a_lost_connection_gives_back_all_credit_but_that_of_tells_still_queued() {
+        let target = Target::new(8);
+        for _ in 0..6 {
+            send_one(&target);
+        }
+        assert_eq!(available(&target), 2);
+        // Two of the six are still in the outbox: they keep their units.
+        target.reset_to(2);
+        assert_eq!(available(&target), 6);
+        target.grant(2);
+        assert_eq!(available(&target), 8);
+        // A grant for more than is in flight gives back only what is.
+        target.grant(5);
+        assert_eq!(available(&target), 8);
+    }
+
+    #[test]
+    fn a_window_that_shrinks_while_units_are_out_is_paid_back_before_credit_returns() {
+        let target = Target::new(8);
+        for _ in 0..6 {
+            send_one(&target);
+        }
+        // The window becomes 4 with 6 units out: the 2 available go, and
+        // 2 more are owed.
+        target.resize(4);
+        assert_eq!(available(&target), 0);
+        target.grant(3);
+        assert_eq!(available(&target), 1, "2 of the 3 paid the debt");
+        target.grant(3);
+        assert_eq!(available(&target), 4, "the whole smaller window");
+        target.resize(6);
+        assert_eq!(available(&target), 6);
     }
 }

@@ -295,7 +295,7 @@ async fn a_wrong_protocol_version_is_refused() {
         let future =
             Node::builder(ActorSystem::new()).name("future").secret(SECRET).protocol_version(99).start().await.unwrap();
         let err = future.connect(&a.address().to_string()).await.unwrap_err();
-        assert!(matches!(err, NodeError::Handshake(HandshakeError::Version { ours: 99, theirs: 2 })), "{err:?}");
+        assert!(matches!(err, NodeError::Handshake(HandshakeError::Version { ours: 99, theirs: 3 })), "{err:?}");
         assert!(a.peers().is_empty());
     })
     .await;

@@ -68,31 +68,12 @@ fn socket_address(address: &str) -> String {
     address.strip_prefix("tcp://").unwrap_or(address).to_owned()
 }
 
-/// Reads one length-prefixed frame body, or `None` once the node closes.
-async fn read_frame(socket: &mut TcpStream, buffered: &mut Vec<u8>) -> Option<Vec<u8>> {
-    loop {
-        if buffered.len() >= 4 {
-            let len = u32::from_be_bytes(buffered[..4].try_into().unwrap()) as usize;
-            if buffered.len() >= 4 + len {
-                let body = buffered[4..4 + len].to_vec();
-                buffered.drain(..4 + len);
-                return Some(body);
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buffered.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
 /// Reads frames until the answers to asks `1..=count` have come (in any
 /// order); returns, per ask, whether it failed.
-async fn answers(socket: &mut TcpStream, buffered: &mut Vec<u8>, count: u64) -> Vec<bool> {
+async fn answers(socket: &mut TcpStream, session: &mut fuzzing::Session, count: u64) -> Vec<bool> {
     let mut got = std::collections::BTreeMap::new();
     while (got.len() as u64) < count {
-        let body = read_frame(socket, buffered).await.expect("the node answers before closing");
+        let body = session.read_frame(socket).await.expect("the node answers before closing");
         if let Some((corr, failed)) = fuzzing::answer_of(&body) {
             got.insert(corr, failed);
         }
@@ -120,22 +101,18 @@ async fn a_peer_cannot_reach_a_message_type_not_registered_for_remote_use() {
         a.register("counter", &counter).unwrap();
         let socket = TcpStream::connect(socket_address(&a.address().to_string())).await.unwrap();
         // Authenticated: the peer knows the secret, and still cannot.
-        let (mut socket, mut buffered) = fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap();
+        let (mut socket, mut session) = fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap();
         let id = counter.id();
-        let mut out = Vec::new();
-        out.extend(fuzzing::length_prefixed(&fuzzing::ask_frame(1, id, "Counter::Add", &[5])));
-        out.extend(fuzzing::length_prefixed(&fuzzing::ask_frame(2, id, "Counter::Reset", &[])));
-        out.extend(fuzzing::length_prefixed(&fuzzing::tell_frame(id, "Counter::Reset", &[])));
-        out.extend(fuzzing::length_prefixed(&fuzzing::ask_frame(3, id, "Counter::Total", &[])));
-        out.extend(fuzzing::length_prefixed(&fuzzing::ask_frame(
-            4,
-            id,
-            "alloc::string::String",
-            &[3, b'a', b'b', b'c'],
-        )));
-        out.extend(fuzzing::length_prefixed(&fuzzing::ask_frame(5, id, "Counter::Add", &[0xFF, 0xFF])));
+        let out = session.seal_frames(&[
+            fuzzing::ask_frame(1, id, "Counter::Add", &[5]),
+            fuzzing::ask_frame(2, id, "Counter::Reset", &[]),
+            fuzzing::tell_frame(id, "Counter::Reset", &[]),
+            fuzzing::ask_frame(3, id, "Counter::Total", &[]),
+            fuzzing::ask_frame(4, id, "alloc::string::String", &[3, b'a', b'b', b'c']),
+            fuzzing::ask_frame(5, id, "Counter::Add", &[0xFF, 0xFF]),
+        ]);
         socket.write_all(&out).await.unwrap();
-        let failed = answers(&mut socket, &mut buffered, 5).await;
+        let failed = answers(&mut socket, &mut session, 5).await;
         // A registered message is answered; a local-only message, a
         // local-only query, an arbitrary type name and an undecodable
         // payload are refused.
@@ -265,9 +242,17 @@ async fn an_oversized_length_after_authentication_closes_only_that_connection() 
         let b = node("b").await;
         let peer = b.connect(&a.address().to_string()).await.unwrap();
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        // A record length over the limit, then a sealed frame length over
+        // the node's frame limit: each closes its connection at once.
         let socket = TcpStream::connect(socket_address(&a.address().to_string())).await.unwrap();
         let (mut socket, _) = fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap();
         socket.write_all(&[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]).await.unwrap();
+        let took = closed(&mut socket).await;
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        let socket = TcpStream::connect(socket_address(&a.address().to_string())).await.unwrap();
+        let (mut socket, mut session) = fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap();
+        let sealed = session.seal(&[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]);
+        socket.write_all(&sealed).await.unwrap();
         let took = closed(&mut socket).await;
         assert!(took < Duration::from_secs(1), "{took:?}");
         assert_eq!(remote.add(2).await.unwrap(), 2, "the good peer is still served");

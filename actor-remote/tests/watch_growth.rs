@@ -16,7 +16,7 @@ use actor_core::prelude::*;
 use actor_core::{ActorStats, MonitorRef};
 use actor_remote::{Node, fuzzing};
 use support::bounded;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const SECRET: &str = "watch cookie";
@@ -179,27 +179,9 @@ async fn a_hundred_thousand_remote_monitor_and_link_cycles_leave_nothing_behind(
     .await;
 }
 
-/// Reads one length-prefixed frame body, or `None` once the node closes.
-async fn read_frame(socket: &mut TcpStream, buffered: &mut Vec<u8>) -> Option<Vec<u8>> {
-    loop {
-        if buffered.len() >= 4 {
-            let len = u32::from_be_bytes(buffered[..4].try_into().unwrap()) as usize;
-            if buffered.len() >= 4 + len {
-                let body = buffered[4..4 + len].to_vec();
-                buffered.drain(..4 + len);
-                return Some(body);
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        match socket.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buffered.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// A raw peer that has passed the handshake.
-async fn raw_peer(node: &Node) -> (TcpStream, Vec<u8>) {
+/// A raw peer that has passed the handshake, speaking through the sealed
+/// channel like a node.
+async fn raw_peer(node: &Node) -> (TcpStream, fuzzing::Session) {
     let address = node.address().to_string();
     let socket = TcpStream::connect(address.strip_prefix("tcp://").unwrap_or(&address)).await.unwrap();
     fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap()
@@ -208,16 +190,19 @@ async fn raw_peer(node: &Node) -> (TcpStream, Vec<u8>) {
 /// Sends `watches` Watch frames for `id`, then a lookup, and reads until
 /// its answer: every Watch has been handled then. Returns the `Down`
 /// frames for `id` seen meanwhile.
-async fn watch_many(socket: &mut TcpStream, buffered: &mut Vec<u8>, id: ActorId, watches: usize, corr: u64) -> usize {
-    let mut out = Vec::new();
-    for _ in 0..watches {
-        out.extend(fuzzing::length_prefixed(&fuzzing::watch_frame(id)));
-    }
-    out.extend(fuzzing::length_prefixed(&fuzzing::lookup_frame(corr, "counter")));
-    socket.write_all(&out).await.unwrap();
+async fn watch_many(
+    socket: &mut TcpStream,
+    session: &mut fuzzing::Session,
+    id: ActorId,
+    watches: usize,
+    corr: u64,
+) -> usize {
+    let mut frames: Vec<Vec<u8>> = (0..watches).map(|_| fuzzing::watch_frame(id)).collect();
+    frames.push(fuzzing::lookup_frame(corr, "counter"));
+    socket.write_all(&session.seal_frames(&frames)).await.unwrap();
     let mut downs = 0;
     loop {
-        let body = read_frame(socket, buffered).await.expect("the node answers");
+        let body = session.read_frame(socket).await.expect("the node answers");
         if fuzzing::down_of(&body) == Some(id) {
             downs += 1;
         }
@@ -234,8 +219,8 @@ async fn a_thousand_watch_frames_hold_one_watch_that_the_lost_connection_takes_b
         let counter = a.system().spawn(Counter::default());
         a.register("counter", &counter).unwrap();
         let base = stats_of(a.system(), counter.id()).watchers;
-        let (mut socket, mut buffered) = raw_peer(&a).await;
-        assert_eq!(watch_many(&mut socket, &mut buffered, counter.id(), 1_000, 1).await, 0);
+        let (mut socket, mut session) = raw_peer(&a).await;
+        assert_eq!(watch_many(&mut socket, &mut session, counter.id(), 1_000, 1).await, 0);
         assert_eq!(a.watch_counts().1, 1, "one watch for the peer");
         assert_eq!(stats_of(a.system(), counter.id()).watchers, base + 1, "one notice on the actor");
 
@@ -254,16 +239,16 @@ async fn a_thousand_watch_frames_get_one_down() {
         let a = node("a").await;
         let counter = a.system().spawn(Counter::default());
         a.register("counter", &counter).unwrap();
-        let (mut socket, mut buffered) = raw_peer(&a).await;
-        assert_eq!(watch_many(&mut socket, &mut buffered, counter.id(), 1_000, 1).await, 0);
+        let (mut socket, mut session) = raw_peer(&a).await;
+        assert_eq!(watch_many(&mut socket, &mut session, counter.id(), 1_000, 1).await, 0);
         counter.stop();
         counter.wait_for_stop().await;
         // Everything the stop sent is queued before the next answer.
-        let downs = watch_many(&mut socket, &mut buffered, counter.id(), 0, 2).await;
+        let downs = watch_many(&mut socket, &mut session, counter.id(), 0, 2).await;
         assert_eq!(downs, 1, "one Down for one watch");
         assert_eq!(a.watch_counts().1, 0);
         // A watch of an actor that has stopped is answered at once.
-        assert_eq!(watch_many(&mut socket, &mut buffered, counter.id(), 1, 3).await, 1);
+        assert_eq!(watch_many(&mut socket, &mut session, counter.id(), 1, 3).await, 1);
     })
     .await;
 }

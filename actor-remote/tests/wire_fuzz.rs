@@ -1,7 +1,9 @@
 //! The wire under random and mutated input, on the stable toolchain: the
 //! same entry points as the cargo-fuzz targets in `fuzz/` (frame decoder,
-//! accepting handshake), then a live node fed random and mutated frames by
-//! authenticated and unauthenticated peers, which must never panic and
+//! accepting handshake, record layer), the sealed channel under random
+//! changes (what comes out is a prefix of what went in, never a changed
+//! frame), then a live node fed random and mutated frames by authenticated
+//! and unauthenticated peers, sealed or not, which must never panic and
 //! keep serving a good peer.
 //!
 //! Case counts scale with `WIRE_FUZZ_CASES` (default 3,000): ten times it
@@ -92,7 +94,8 @@ fn the_frame_decoder_never_panics_on_random_or_mutated_frames() {
 }
 
 /// Inputs for the accepting side of a handshake: random bytes, mutated
-/// hellos, and hellos followed by random bytes (a forged proof).
+/// hellos, and hellos followed by a forged Noise message (its kind byte,
+/// then random bytes), or by random frames.
 fn handshake_input() -> impl Strategy<Value = Vec<u8>> {
     let hello = fuzzing::hello_frame("peer");
     let mutated = {
@@ -100,10 +103,11 @@ fn handshake_input() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec((any::<u8>(), any::<u16>(), any::<u8>()), 1..6)
             .prop_map(move |ops| mutate(hello.clone(), &ops))
     };
-    let forged = proptest::collection::vec(any::<u8>(), 0..80).prop_map(move |tail| {
+    let forged = (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..80)).prop_map(move |(noise, tail)| {
         let mut input = hello.clone();
-        input.extend_from_slice(&(tail.len() as u32).to_be_bytes());
-        input.extend(tail);
+        let body: Vec<u8> = if noise { std::iter::once(0).chain(tail).collect() } else { tail };
+        input.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        input.extend(body);
         input
     });
     prop_oneof![proptest::collection::vec(any::<u8>(), 0..96), mutated, forged]
@@ -124,6 +128,70 @@ fn the_accepting_handshake_never_panics_and_never_accepts_without_the_secret() {
     println!("figure fuzz-handshake: {cases} inputs in {:?}: all refused, 0 panics", start.elapsed());
 }
 
+/// Frames sealed by one end of a channel, then changed on the way by
+/// `ops` (flips, inserts, deletes, truncations, overwrites of the sealed
+/// bytes): the other end gets a prefix of the frames sent, then an error
+/// or the end; never a frame that was not sent.
+#[test]
+fn the_channel_gives_a_prefix_of_what_was_sealed_or_an_error_never_a_changed_frame() {
+    let start = Instant::now();
+    let cases = (cases() / 10).max(10);
+    let (intact, cut) = (AtomicU64::new(0), AtomicU64::new(0));
+    let strategy = (
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..6),
+        proptest::collection::vec((any::<u8>(), any::<u16>(), any::<u8>()), 0..4),
+    );
+    runner(cases)
+        .run(&strategy, |(frames, ops)| {
+            let (mut dialer, mut acceptor) = fuzzing::session_pair();
+            let sealed: Vec<u8> = frames.iter().flat_map(|f| dialer.seal_frames(std::slice::from_ref(f))).collect();
+            let changed = mutate(sealed.clone(), &ops);
+            acceptor.feed(&changed);
+            let mut got = Vec::new();
+            while let Ok(Some(frame)) = acceptor.next_frame() {
+                got.push(frame);
+            }
+            prop_assert!(got.len() <= frames.len() && got[..] == frames[..got.len()], "a changed frame came out");
+            if changed == sealed {
+                prop_assert_eq!(got.len(), frames.len());
+            }
+            let count = if got.len() == frames.len() { &intact } else { &cut };
+            count.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+    println!(
+        "figure fuzz-channel: {cases} sealed streams changed on the way in {:?}: {} came out whole \
+         (unchanged), {} were cut at the first changed record; 0 changed frames",
+        start.elapsed(),
+        intact.into_inner(),
+        cut.into_inner()
+    );
+}
+
+/// Random and mutated bytes read as the sealed stream of an authenticated
+/// connection: an error or nothing, never a frame, never a panic.
+#[test]
+fn random_bytes_as_records_never_open() {
+    let cases = cases() * 10;
+    let strategy = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..128),
+        proptest::collection::vec(any::<u8>(), 0..64).prop_map(|tail| {
+            let mut input = ((tail.len()) as u32).to_be_bytes().to_vec();
+            input.extend(tail);
+            input
+        }),
+    ];
+    runner(cases)
+        .run(&strategy, |input| {
+            let (frames, _) = fuzzing::open_records(&input);
+            prop_assert_eq!(frames, 0, "random bytes opened as a record");
+            Ok(())
+        })
+        .unwrap();
+    println!("figure fuzz-records: {cases} random record streams: none opened, 0 panics");
+}
+
 #[derive(Default)]
 struct Counter {
     total: u64,
@@ -138,10 +206,22 @@ impl Counter {
     }
 }
 
+/// How a live session's peer speaks.
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    /// No handshake: the bytes straight away.
+    Unauthenticated,
+    /// A handshake with the secret, then the bytes sealed in records.
+    Sealed,
+    /// A handshake with the secret, then the bytes not sealed.
+    Unsealed,
+}
+
 /// A live session: random and mutated frames, length-prefixed (some with
-/// lying lengths), from an authenticated peer or an unauthenticated one.
-fn session() -> impl Strategy<Value = (bool, Vec<Vec<u8>>, Vec<u8>)> {
-    (any::<bool>(), proptest::collection::vec(frame_input(), 1..12), proptest::collection::vec(any::<u8>(), 0..8))
+/// lying lengths), from a peer of each kind.
+fn session() -> impl Strategy<Value = (Peer, Vec<Vec<u8>>, Vec<u8>)> {
+    let peer = prop_oneof![Just(Peer::Unauthenticated), Just(Peer::Sealed), Just(Peer::Unsealed)];
+    (peer, proptest::collection::vec(frame_input(), 1..12), proptest::collection::vec(any::<u8>(), 0..8))
 }
 
 #[test]
@@ -163,14 +243,17 @@ fn a_live_node_fed_random_frames_never_panics_and_keeps_serving_a_good_peer() {
     let session_no = AtomicU64::new(0);
     let expected = AtomicU64::new(0);
     runner(cases)
-        .run(&session(), |(authenticated, frames, tail)| {
+        .run(&session(), |(peer, frames, tail)| {
             let n = session_no.fetch_add(1, Ordering::Relaxed);
             let served = runtime.block_on(async {
                 tokio::time::timeout(Duration::from_secs(10), async {
                     let mut socket = TcpStream::connect(&address).await.unwrap();
-                    if authenticated {
-                        socket =
-                            fuzzing::dial_handshake(socket, &format!("fuzzer-{n}"), SECRET.as_bytes()).await.unwrap().0;
+                    let mut channel = None;
+                    if !matches!(peer, Peer::Unauthenticated) {
+                        let name = format!("fuzzer-{n}");
+                        let (s, session) = fuzzing::dial_handshake(socket, &name, SECRET.as_bytes()).await.unwrap();
+                        socket = s;
+                        channel = matches!(peer, Peer::Sealed).then_some(session);
                     }
                     let mut out = Vec::new();
                     for (i, frame) in frames.iter().enumerate() {
@@ -183,6 +266,9 @@ fn a_live_node_fed_random_frames_never_panics_and_keeps_serving_a_good_peer() {
                         }
                     }
                     out.extend_from_slice(&tail);
+                    if let Some(session) = &mut channel {
+                        out = session.seal(&out);
+                    }
                     let _ = socket.write_all(&out).await;
                     drop(socket);
                     // The good peer is still served.

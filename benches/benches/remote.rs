@@ -16,6 +16,10 @@
 //! - `remote_ask_pipelined`: [`PIPELINE_TASKS`] concurrent askers of
 //!   [`PIPELINE_ASKS_PER_TASK`] asks each, against the same number of asks
 //!   sent one after the other, for us and the raw pipeline.
+//! - `remote_handshake`: one new connection per iteration: a TCP connect to
+//!   node `a` and the dialing side of the handshake against `a`'s
+//!   accepting side (what `Node::connect` runs before the connection
+//!   carries frames), against the TCP connect alone.
 //!
 //! `remote_tell` and `remote_ask` also run `actor_remote_nats`: the same
 //! two nodes talking through a `nats-server` the bench starts on a free
@@ -32,7 +36,8 @@ use std::time::{Duration, Instant};
 
 use benches::remote::{
     NatsServer, PIPELINE_ASKS_PER_TASK, PIPELINE_TASKS, REMOTE_ASKS_PER_ITER, REMOTE_TELLS_PER_ITER, RawClient,
-    RawNatsPingPong, RawPingPong, RawServer, RemotePair, Transport, remote_asks, remote_pipelined, remote_tell_burst,
+    RawNatsPingPong, RawPingPong, RawServer, RemotePair, Transport, connect_and_handshake, connect_only, remote_asks,
+    remote_pipelined, remote_tell_burst,
 };
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
@@ -274,5 +279,38 @@ fn pipelined(c: &mut Criterion) {
     rt.block_on(pair.shutdown());
 }
 
-criterion_group!(benches, tell, ask, pipelined);
+fn handshake(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = group(c, "remote_handshake", 1);
+    let pair = Arc::new(rt.block_on(RemotePair::start(Transport::Tcp)));
+    group.bench_function("actor_remote_tcp", |b| {
+        b.iter_custom(|iters| {
+            let pair = pair.clone();
+            timed_on(&rt, async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    connect_and_handshake(&pair.a, "dialer").await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("raw_tcp_connect", |b| {
+        b.iter_custom(|iters| {
+            let pair = pair.clone();
+            timed_on(&rt, async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    connect_only(&pair.a).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
+    rt.block_on(pair.shutdown());
+}
+
+criterion_group!(benches, tell, ask, pipelined, handshake);
 criterion_main!(benches);

@@ -252,6 +252,37 @@ impl RemotePair {
     }
 }
 
+/// Opens one TCP connection to `node` and runs the dialing side of the
+/// handshake on it as the node `name` would (what `Node::connect` does
+/// before attaching), against `node`'s accepting side; then drops it.
+///
+/// # Panics
+///
+/// If the connection or the handshake fails.
+pub async fn connect_and_handshake(node: &Node, name: &str) {
+    let address = node.address().to_string();
+    let socket = TcpStream::connect(address.strip_prefix("tcp://").expect("a TCP node"))
+        .await
+        .expect("the node accepts connections");
+    socket.set_nodelay(true).expect("TCP_NODELAY");
+    let (_socket, _rest) =
+        actor_remote::fuzzing::dial_handshake(socket, name, SECRET.as_bytes()).await.expect("the handshake succeeds");
+}
+
+/// Opens one TCP connection to `node` and drops it: the floor under
+/// [`connect_and_handshake`].
+///
+/// # Panics
+///
+/// If the connection fails.
+pub async fn connect_only(node: &Node) {
+    let address = node.address().to_string();
+    let socket = TcpStream::connect(address.strip_prefix("tcp://").expect("a TCP node"))
+        .await
+        .expect("the node accepts connections");
+    socket.set_nodelay(true).expect("TCP_NODELAY");
+}
+
 /// Sends `n` tells numbered `0..n` to `sink`, then asks for its totals as a
 /// barrier (the ask is queued behind the tells on the same connection) and
 /// checks them against `before`. Returns the new totals.

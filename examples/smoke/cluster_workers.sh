@@ -11,4 +11,9 @@ grep -qE '^60 jobs done: \{"w1": [0-9]+, "w2": [0-9]+, "w3": [0-9]+\}$' <<<"$out
 grep -qx 'event: w2 is down' <<<"$out" || fail "no NodeDown for the killed worker"
 grep -qE '^w2 detected down after .*; 4 workers left$' <<<"$out" || fail "the killed worker's members did not vanish"
 grep -qx 'all 160 jobs done' <<<"$out" || fail "not every job was done"
+# A retry goes to another node: at most the jobs in flight on w2's two
+# workers when it died fail (one each), never a run of retries landing on
+# w2 again.
+retries=$(grep -c 'retrying on another node' <<<"$out" || true)
+[ "$retries" -le 2 ] || fail "$retries failed attempts: retries landed on the dead node again"
 echo "cluster_workers smoke test passed"

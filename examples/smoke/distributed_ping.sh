@@ -25,4 +25,12 @@ out=$(timeout 30 "$bin" --connect "tcp://127.0.0.1:$port" --rounds 50) || fail "
 printf '%s\n' "$out"
 grep -qE '^50 pings asked and answered in order' <<<"$out" || fail "two-process asks failed"
 grep -qx '50 serves returned through a reference sent across the wire' <<<"$out" || fail "two-process tells failed"
+# A second server on the same port fails, and says why in words (its
+# error's message and causes), not in its Debug form.
+status=0
+err=$(timeout 30 "$bin" --serve --listen "tcp://127.0.0.1:$port" 2>&1 >/dev/null) || status=$?
+printf '%s\n' "$err"
+[ "$status" -ne 0 ] || fail "a second server on a taken port did not fail"
+grep -qE '^error: ' <<<"$err" || fail "the error was not printed as a message"
+! grep -qE '^Error: [A-Z][A-Za-z]*\(' <<<"$err" || fail "the error was printed in its Debug form"
 echo "distributed_ping smoke test passed"

@@ -1,8 +1,9 @@
 //! libFuzzer target: what a peer sends to the accepting side of a
 //! handshake. Either raw bytes, or a well-formed hello under a chosen name
-//! followed by bytes (a forged proof and verdict). The handshake must end
-//! with an error, never panic, and never accept a peer that does not know
-//! the secret. Run with `cargo +nightly fuzz run handshake`.
+//! followed by frames: a forged Noise message (its kind byte, then bytes),
+//! or anything. The handshake must end with an error, never panic, and
+//! never accept a peer that does not know the secret. Run with
+//! `cargo +nightly fuzz run handshake`.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -11,15 +12,18 @@ use libfuzzer_sys::fuzz_target;
 #[derive(Debug, Arbitrary)]
 enum Input {
     Raw(Vec<u8>),
-    AfterHello { name: String, tail: Vec<u8> },
+    AfterHello { name: String, frames: Vec<(bool, Vec<u8>)> },
 }
 
 fuzz_target!(|input: Input| {
     let bytes = match input {
         Input::Raw(bytes) => bytes,
-        Input::AfterHello { name, tail } => {
+        Input::AfterHello { name, frames } => {
             let mut bytes = actor_remote::fuzzing::hello_frame(&name);
-            bytes.extend(tail);
+            for (noise, body) in frames {
+                let body: Vec<u8> = if noise { std::iter::once(0).chain(body).collect() } else { body };
+                bytes.extend(actor_remote::fuzzing::length_prefixed(&body));
+            }
             bytes
         }
     };

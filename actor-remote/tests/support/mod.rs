@@ -1,6 +1,8 @@
 //! Helpers shared by the reliability and security tests.
 #![allow(dead_code)]
 
+pub(crate) mod logs;
+pub(crate) mod mitm;
 pub(crate) mod nats;
 pub(crate) mod proxy;
 pub(crate) mod remote_node;

@@ -1,0 +1,342 @@
+//! The secure channel of a connection: what carries the frames once the
+//! handshake has agreed on keys.
+//!
+//! The frame layer writes a stream of length-prefixed frames; this layer
+//! cuts that stream into *records* and seals each with the connection's
+//! Noise transport keys (AES-256-GCM, one key per direction, the
+//! nonce a counter of the records sent that way, starting at 0 and never
+//! written on the wire):
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 4 | length of what follows, big-endian (16 to [`MAX_RECORD`]) |
+//! | n | the sealed bytes of the frame stream, then a 16-byte tag |
+//!
+//! A record holds up to [`MAX_PLAINTEXT`] bytes of the frame stream, cut
+//! anywhere (frames keep their own length prefixes), so a writer seals a
+//! whole batch of frames at once, one record per 64 KiB, and batching keeps
+//! its worth. A record that does not open, because a bit was flipped, a
+//! record was dropped, replayed, reordered or truncated, or it does not
+//! come from the peer, is an error: the reader closes the connection, and
+//! nothing in or after that record is decoded.
+//!
+//! The channel knows nothing of what frames mean, and its keys and
+//! counters live and die with one connection: a frame kept in plaintext
+//! above it can be sent again on a later connection, sealed under that
+//! connection's keys.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::{BufMut, BytesMut};
+use snow::StatelessTransportState;
+use tokio_util::codec::{Decoder, LengthDelimitedCodec};
+
+/// Bytes of a record's authentication tag.
+pub(crate) const TAG: usize = 16;
+
+/// The largest sealed record (a Noise transport message), tag included.
+pub(crate) const MAX_RECORD: usize = 65_535;
+
+/// The most bytes of the frame stream one record carries.
+pub(crate) const MAX_PLAINTEXT: usize = MAX_RECORD - TAG;
+
+/// Bytes a record adds to what it carries: its length prefix and its tag.
+pub(crate) const OVERHEAD: usize = 4 + TAG;
+
+/// Seals what this side sends on one connection.
+pub(crate) struct Sealer {
+    keys: Arc<StatelessTransportState>,
+    nonce: u64,
+}
+
+/// Opens what the peer sends on one connection.
+pub(crate) struct Opener {
+    keys: Arc<StatelessTransportState>,
+    nonce: u64,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer").field("nonce", &self.nonce).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opener").field("nonce", &self.nonce).finish_non_exhaustive()
+    }
+}
+
+/// The two halves of a finished handshake's transport state.
+pub(crate) fn split(keys: StatelessTransportState) -> (Sealer, Opener) {
+    let keys = Arc::new(keys);
+    (Sealer { keys: keys.clone(), nonce: 0 }, Opener { keys, nonce: 0 })
+}
+
+/// Why a record did not open.
+fn refused(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+impl Sealer {
+    /// Seals one record of at most [`MAX_PLAINTEXT`] bytes into `out`
+    /// (appended, without a length prefix), taking the next nonce.
+    fn seal_into(&mut self, plaintext: &[u8], out: &mut BytesMut) {
+        debug_assert!(plaintext.len() <= MAX_PLAINTEXT);
+        let start = out.len();
+        out.resize(start + plaintext.len() + TAG, 0);
+        // Cannot fail: the record fits, and the nonce (a u64 counting
+        // records) is never exhausted.
+        let written = self
+            .keys
+            .write_message(self.nonce, plaintext, &mut out[start..])
+            .expect("a record within the size limit always seals");
+        out.truncate(start + written);
+        self.nonce += 1;
+    }
+
+    /// Appends `plaintext`, a piece of the frame stream, to `out` as
+    /// length-prefixed records: one per [`MAX_PLAINTEXT`] bytes, none for
+    /// an empty piece.
+    pub(crate) fn seal(&mut self, plaintext: &[u8], out: &mut BytesMut) {
+        out.reserve(sealed_len(plaintext.len()));
+        for piece in plaintext.chunks(MAX_PLAINTEXT) {
+            out.put_u32((piece.len() + TAG) as u32);
+            self.seal_into(piece, out);
+        }
+    }
+
+    /// One record without its length prefix: for a caller that frames it
+    /// itself (the handshake's last messages).
+    pub(crate) fn seal_message(&mut self, plaintext: &[u8]) -> BytesMut {
+        let mut out = BytesMut::with_capacity(plaintext.len() + TAG);
+        self.seal_into(plaintext, &mut out);
+        out
+    }
+}
+
+/// The bytes `plaintext` bytes take once sealed with [`Sealer::seal`].
+pub(crate) fn sealed_len(plaintext: usize) -> usize {
+    plaintext + plaintext.div_ceil(MAX_PLAINTEXT) * OVERHEAD
+}
+
+/// Where, in what [`Sealer::seal`] wrote for `plaintext` bytes, the record
+/// that holds the byte just before `end` ends: the sealed offset past
+/// which the peer has read the plaintext up to `end`.
+pub(crate) fn sealed_end(end: usize, plaintext: usize) -> usize {
+    if end == 0 {
+        return 0;
+    }
+    let records = end.div_ceil(MAX_PLAINTEXT);
+    (records * MAX_PLAINTEXT).min(plaintext) + records * OVERHEAD
+}
+
+impl Opener {
+    /// Opens one record (without its length prefix) and appends what it
+    /// carries to `out`.
+    ///
+    /// # Errors
+    ///
+    /// If the record does not authenticate under this connection's key
+    /// and the next nonce: tampered, out of order, replayed, or not from
+    /// the peer. Nothing is appended then.
+    pub(crate) fn open(&mut self, record: &[u8], out: &mut BytesMut) -> io::Result<()> {
+        if record.len() < TAG || record.len() > MAX_RECORD {
+            return Err(refused("a record of impossible length"));
+        }
+        let start = out.len();
+        // The cipher opens in place in the output: room for the whole
+        // record, tag included, avoids a copy of its own.
+        out.resize(start + record.len(), 0);
+        match self.keys.read_message(self.nonce, record, &mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                self.nonce += 1;
+                Ok(())
+            }
+            Err(_) => {
+                out.truncate(start);
+                Err(refused(
+                    "a record failed authentication: tampered with, dropped, replayed or reordered on the way, \
+                     or not sealed by the peer",
+                ))
+            }
+        }
+    }
+}
+
+impl Opener {
+    /// An opener over the same keys, from the first record again: for the
+    /// fuzzing entry points, which feed many streams to one pair of keys.
+    pub(crate) fn again(&self) -> Opener {
+        Opener { keys: self.keys.clone(), nonce: 0 }
+    }
+}
+
+/// The reader's decoder: records from the socket, opened in order, then
+/// frames (4-byte length, at most the node's frame limit, checked before
+/// any allocation) from the opened stream.
+pub(crate) struct Records {
+    opener: Opener,
+    records: LengthDelimitedCodec,
+    frames: LengthDelimitedCodec,
+    /// Opened bytes not yet taken as frames.
+    opened: BytesMut,
+}
+
+impl Records {
+    pub(crate) fn new(opener: Opener, max_frame: usize) -> Self {
+        Records {
+            opener,
+            records: LengthDelimitedCodec::builder().max_frame_length(MAX_RECORD).new_codec(),
+            frames: LengthDelimitedCodec::builder().max_frame_length(max_frame).new_codec(),
+            opened: BytesMut::new(),
+        }
+    }
+}
+
+impl Records {
+    /// The opener, for reuse elsewhere (the fuzzing entry points).
+    pub(crate) fn into_opener(self) -> Opener {
+        self.opener
+    }
+}
+
+impl Decoder for Records {
+    type Item = BytesMut;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        loop {
+            if let Some(frame) = self.frames.decode(&mut self.opened)? {
+                return Ok(Some(frame));
+            }
+            match self.records.decode(src)? {
+                Some(record) => self.opener.open(&record, &mut self.opened)?,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() && self.opened.is_empty() => Ok(None),
+            None if src.is_empty() => Err(refused("the connection ended inside a frame")),
+            None => Err(refused("the connection ended inside a record")),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A matched pair of channels, as two ends of one connection would
+    /// hold after a handshake: `(dialer's, acceptor's)`.
+    pub(crate) fn pair() -> ((Sealer, Opener), (Sealer, Opener)) {
+        let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_BLAKE2s".parse().unwrap();
+        let mut i = snow::Builder::new(params.clone()).build_initiator().unwrap();
+        let mut r = snow::Builder::new(params).build_responder().unwrap();
+        let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
+        let n = i.write_message(&[], &mut a).unwrap();
+        r.read_message(&a[..n], &mut b).unwrap();
+        let n = r.write_message(&[], &mut a).unwrap();
+        i.read_message(&a[..n], &mut b).unwrap();
+        (split(i.into_stateless_transport_mode().unwrap()), split(r.into_stateless_transport_mode().unwrap()))
+    }
+
+    fn frames(bytes: &[u8], opener: Opener) -> io::Result<Vec<Vec<u8>>> {
+        let mut records = Records::new(opener, 1 << 20);
+        let mut src = BytesMut::from(bytes);
+        let mut out = Vec::new();
+        while let Some(frame) = records.decode_eof(&mut src)? {
+            out.push(frame.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn framed(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for body in bodies {
+            out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            out.extend_from_slice(body);
+        }
+        out
+    }
+
+    #[test]
+    fn frames_cross_records_of_any_size_and_come_out_whole() {
+        let ((mut seal, _), (_, open)) = pair();
+        let big = vec![7u8; 3 * MAX_PLAINTEXT / 2];
+        let plain = framed(&[b"one", &big, b"", b"three"]);
+        let mut sealed = BytesMut::new();
+        seal.seal(&plain[..10], &mut sealed);
+        seal.seal(&plain[10..], &mut sealed);
+        assert_eq!(frames(&sealed, open).unwrap(), vec![b"one".to_vec(), big, Vec::new(), b"three".to_vec()]);
+    }
+
+    #[test]
+    fn sealed_sizes_and_offsets_match_what_seal_writes() {
+        let ((mut seal, _), _) = pair();
+        for len in [0, 1, MAX_PLAINTEXT - 1, MAX_PLAINTEXT, MAX_PLAINTEXT + 1, 3 * MAX_PLAINTEXT + 5] {
+            let mut out = BytesMut::new();
+            seal.seal(&vec![1u8; len], &mut out);
+            assert_eq!(out.len(), sealed_len(len), "{len}");
+            assert_eq!(sealed_end(len, len), out.len(), "{len}");
+        }
+        // The first byte of a second record ends where that record ends.
+        let total = 2 * MAX_PLAINTEXT;
+        assert_eq!(sealed_end(MAX_PLAINTEXT, total), MAX_PLAINTEXT + OVERHEAD);
+        assert_eq!(sealed_end(MAX_PLAINTEXT + 1, total), total + 2 * OVERHEAD);
+        assert_eq!(sealed_end(0, total), 0);
+    }
+
+    /// Every change an on-path attacker can make to the sealed stream is
+    /// an error, never a different frame.
+    #[test]
+    fn a_flipped_dropped_replayed_reordered_or_truncated_record_is_an_error() {
+        let records = |n: u8| {
+            let ((mut seal, _), (_, open)) = pair();
+            let mut list = Vec::new();
+            for i in 0..n {
+                let mut out = BytesMut::new();
+                seal.seal(&framed(&[&[i; 8]]), &mut out);
+                list.push(out.to_vec());
+            }
+            (list, open)
+        };
+        let (good, open) = records(3);
+        assert_eq!(frames(&good.concat(), open).unwrap().len(), 3);
+
+        let (mut list, open) = records(3);
+        list[1][10] ^= 1;
+        assert!(frames(&list.concat(), open).is_err(), "flipped");
+        let (mut list, open) = records(3);
+        list.remove(1);
+        assert!(frames(&list.concat(), open).is_err(), "dropped");
+        let (mut list, open) = records(3);
+        list.insert(2, list[1].clone());
+        assert!(frames(&list.concat(), open).is_err(), "replayed");
+        let (mut list, open) = records(3);
+        list.swap(1, 2);
+        assert!(frames(&list.concat(), open).is_err(), "reordered");
+        let (list, open) = records(3);
+        let all = list.concat();
+        assert!(frames(&all[..all.len() - 3], open).is_err(), "truncated");
+        // A record of another connection (other keys), in place of ours.
+        let (mut list, open) = records(3);
+        let (other, _) = records(3);
+        list[1] = other[1].clone();
+        assert!(frames(&list.concat(), open).is_err(), "from another connection");
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_refused_before_it_is_read() {
+        let (_, (_, open)) = pair();
+        let mut bytes = ((MAX_RECORD + 1) as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0; 8]);
+        assert!(frames(&bytes, open).is_err());
+    }
+}
