@@ -886,13 +886,13 @@ impl Endpoint {
         self.unreserve();
         tracing::warn!(peer = %self.peer.name, target = %self.id, message = message_type, reason = %detail, "a message was not sent");
         match reply {
-            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::RemoteError::new(
+            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::Refused,
                 detail,
             ))),
             None => {
                 if let Some(node) = self.peer.node() {
-                    remote::dead_letter(
+                    transport::dead_letter(
                         &node.system,
                         Some(self.id),
                         message_type,
