@@ -74,6 +74,12 @@ impl ActorSystem {
         ));
         let id = shared.cell.id;
         let actor_ref = ActorRef::counted(shared.clone());
+        if options.detached {
+            // A reference of the actor's own, never released: the count of
+            // references can no longer reach zero, so only a stop, a kill, a
+            // failure or the shutdown ends the actor.
+            shared.retain();
+        }
         if self.admit(id, &shared, is_root) {
             shared.signal(Signal::Shutdown);
         }
@@ -130,6 +136,7 @@ pub struct SpawnOptions {
     name: Option<Arc<str>>,
     shutdown_timeout: Option<Duration>,
     flight_recorder: Option<usize>,
+    detached: bool,
 }
 
 impl SpawnOptions {
@@ -170,6 +177,65 @@ impl SpawnOptions {
     /// default; it costs nothing when off.
     pub fn flight_recorder(mut self, messages: usize) -> Self {
         self.flight_recorder = Some(messages);
+        self
+    }
+
+    /// Keeps the actor alive without any [`ActorRef`] to it: by default an
+    /// actor stops (gracefully, as after [`ActorRef::stop`]) once the last
+    /// reference to it is dropped, which frees actors nobody can reach. A
+    /// detached actor runs until it stops itself, is stopped or killed
+    /// (reach it by name, or through a reference it hands out), fails
+    /// without a supervisor restarting it, or its system shuts down. For
+    /// servers, tickers and other actors that live for the program.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Ticker {
+    ///     ticks: u32,
+    /// }
+    ///
+    /// #[actor(no_actor_impl)]
+    /// impl Ticker {
+    ///     #[message(derive(Clone))]
+    ///     fn tick(&mut self) {
+    ///         self.ticks += 1;
+    ///     }
+    ///
+    ///     #[message]
+    ///     fn ticks(&self) -> u32 {
+    ///         self.ticks
+    ///     }
+    /// }
+    ///
+    /// impl Actor for Ticker {
+    ///     type Error = std::convert::Infallible;
+    ///
+    ///     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         ctx.send_interval(Duration::from_secs(1), Tick);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let ticker = system.spawn_with(Ticker::default(), SpawnOptions::new().detached());
+    /// system.register("ticker", &ticker).unwrap();
+    /// // No reference is kept: the ticker runs on, and is found by name.
+    /// drop(ticker);
+    /// tokio::time::sleep(Duration::from_millis(3_500)).await;
+    /// let ticker = system.lookup::<Ticker>("ticker").expect("still running");
+    /// assert_eq!(ticker.ticks().await.unwrap(), 3);
+    /// ticker.stop(); // a detached actor stops when told to
+    /// assert!(ticker.wait_for_stop().await.is_normal());
+    /// # }
+    /// ```
+    pub fn detached(mut self) -> Self {
+        self.detached = true;
         self
     }
 
