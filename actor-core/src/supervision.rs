@@ -55,31 +55,6 @@ pub enum Restart {
     Temporary,
 }
 
-/// Why a supervisor gave up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SupervisorError {
-    /// More than `max` restarts happened within `within`.
-    TooManyRestarts {
-        /// The restart intensity.
-        max: u32,
-        /// Its period.
-        within: Duration,
-    },
-}
-
-impl fmt::Display for SupervisorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SupervisorError::TooManyRestarts { max, within } => {
-                write!(f, "more than {max} restarts within {within:?}; supervisor gave up")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SupervisorError {}
-
 /// How to start, and restart, one child.
 ///
 /// # Examples
@@ -231,8 +206,8 @@ impl Supervisor {
     }
 
     /// The restart intensity: more than `max` restarts within `within`
-    /// and the supervisor stops its children and fails with
-    /// [`SupervisorError::TooManyRestarts`].
+    /// and the supervisor stops its children, then itself with
+    /// [`StopReason::TooManyRestarts`](crate::StopReason::TooManyRestarts).
     pub fn max_restarts(mut self, max: u32, within: Duration) -> Self {
         self.max_restarts = max;
         self.within = within;
@@ -288,7 +263,7 @@ impl fmt::Debug for Supervisor {
 }
 
 impl Actor for Supervisor {
-    type Error = SupervisorError;
+    type Error = std::convert::Infallible;
 
     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
         for spec in self.specs.clone() {
@@ -343,11 +318,12 @@ impl Actor for Supervisor {
 }
 
 impl Supervisor {
-    /// Past the restart intensity: fail, so that the children stop (first)
-    /// and the parent hears of it.
+    /// Past the restart intensity: stop with
+    /// [`StopReason::TooManyRestarts`](crate::StopReason::TooManyRestarts),
+    /// children first; the parent hears of it.
     fn give_up(&self, ctx: &mut Context<Self>) {
         tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
-        ctx.fail(SupervisorError::TooManyRestarts { max: self.max_restarts, within: self.within });
+        ctx.stop_with(crate::base::reason::StopReason::TooManyRestarts { max: self.max_restarts, within: self.within });
     }
 }
 

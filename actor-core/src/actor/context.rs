@@ -316,6 +316,13 @@ impl<A: Actor> Context<A> {
         self.stop_now.get_or_insert(StopReason::Failed(ActorError::new(error)));
     }
 
+    /// Stops this actor with `reason` as soon as the current handler
+    /// returns, like [`kill`](Context::kill) (what the supervisor uses to
+    /// give up with a reason of its own).
+    pub(crate) fn stop_with(&mut self, reason: StopReason) {
+        self.stop_now.get_or_insert(reason);
+    }
+
     /// Keeps a child just spawned (see `spawn.rs`), to stop it, and wait for
     /// it, before this actor's `on_stop`.
     pub(crate) fn add_child(&mut self, child: Child) {

@@ -1,6 +1,7 @@
 //! Why an actor stopped, and how its parent hears of it.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::base::error::{ActorError, PanicError};
 use crate::base::id::ActorId;
@@ -19,6 +20,15 @@ pub enum StopReason {
     Panicked(PanicError),
     /// `on_start` returned an error, or a handler called [`Context::fail`](crate::Context::fail).
     Failed(ActorError),
+    /// A supervisor gave up: more than `max` of its children's restarts
+    /// happened within `within` (its restart intensity). Its children stop
+    /// first; its own parent sees this reason.
+    TooManyRestarts {
+        /// The restart intensity.
+        max: u32,
+        /// Its period.
+        within: Duration,
+    },
     /// An actor linked to this one ([`Context::link`](crate::Context::link)) stopped abnormally,
     /// and this one does not trap exits. (Boxed, to keep `StopReason` small:
     /// every actor stores one.)
@@ -50,6 +60,7 @@ impl StopReason {
             StopReason::Killed
                 | StopReason::Panicked(_)
                 | StopReason::Failed(_)
+                | StopReason::TooManyRestarts { .. }
                 | StopReason::Linked(_)
                 | StopReason::NodeDown
         )
@@ -73,6 +84,9 @@ impl fmt::Display for StopReason {
             StopReason::Killed => f.write_str("killed"),
             StopReason::Panicked(p) => write!(f, "panicked: {p}"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
+            StopReason::TooManyRestarts { max, within } => {
+                write!(f, "more than {max} restarts within {within:?}; the supervisor gave up")
+            }
             StopReason::Linked(exit) => write!(f, "linked actor {} stopped: {}", exit.id, exit.reason),
             StopReason::Restart => f.write_str("restarted by its supervisor"),
             StopReason::NodeDown => f.write_str("its node is down"),

@@ -476,6 +476,8 @@ enum WireReason {
     Restart,
     NodeDown,
     NotFound,
+    // Added last: the variants before it keep their numbers on the wire.
+    TooManyRestarts { max: u32, within_ms: u64 },
 }
 
 impl From<&StopReason> for WireReason {
@@ -491,6 +493,10 @@ impl From<&StopReason> for WireReason {
             StopReason::Restart => WireReason::Restart,
             StopReason::NodeDown => WireReason::NodeDown,
             StopReason::NotFound => WireReason::NotFound,
+            StopReason::TooManyRestarts { max, within } => WireReason::TooManyRestarts {
+                max: *max,
+                within_ms: u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+            },
         }
     }
 }
@@ -510,6 +516,9 @@ impl From<WireReason> for StopReason {
             WireReason::Restart => StopReason::Restart,
             WireReason::NodeDown => StopReason::NodeDown,
             WireReason::NotFound => StopReason::NotFound,
+            WireReason::TooManyRestarts { max, within_ms } => {
+                StopReason::TooManyRestarts { max, within: std::time::Duration::from_millis(within_ms) }
+            }
         }
     }
 }
