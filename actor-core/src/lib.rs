@@ -1,6 +1,6 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("guide.md")]
 //!
-//! ## The public surface
+//! # The public surface
 //!
 //! Every item has one path. The [`prelude`] holds the names of the first
 //! hour (marked • below); the rest are at the crate root or in one of the
