@@ -15,7 +15,7 @@
 //! `impl RemoteActor`.
 //!
 //! The wire encoding of messages is [postcard](https://docs.rs/postcard):
-//! compact, stable, documented; see ARCHITECTURE.md for the measurement.
+//! compact, stable, documented; ARCHITECTURE.md ("Decisions") says why.
 
 use std::any::{Any, TypeId};
 use std::fmt;

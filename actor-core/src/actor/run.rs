@@ -46,8 +46,8 @@ pub(crate) fn run<A: Actor>(
     };
     // Built outside the async block, which then uses the captured values
     // directly: an `async fn` would keep its arguments and the locals they
-    // move into as separate fields of the task (measured: 408 bytes of task
-    // state, against 256 like this).
+    // move into as separate fields of the task (measured on 2026-11-24: 408
+    // bytes of task state, against 256 like this).
     async move {
         let (reason, stopped) = running.live().await;
         debug_assert!(running.slot.is_empty(), "a hook or handler outlived its incarnation");

@@ -5,8 +5,9 @@
 //!
 //! Why not tokio's `mpsc`: it allocates a 32-slot block for every channel up
 //! front (1 KB with our 32-byte envelopes) and keeps cache-padded shared
-//! state, so an idle actor cost about 3 KB. This queue allocates nothing
-//! until the first message, and lives in the actor's one shared allocation.
+//! state: an idle actor built on it measured about 3 KB (2026-11-24). This
+//! queue allocates nothing until the first message, and lives in the
+//! actor's one shared allocation.
 //!
 //! - Senders take a place from the `Room` (the bound; an unbounded mailbox
 //!   has 2^61 places), then push under the mutex. A closed queue refuses the

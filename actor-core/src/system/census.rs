@@ -1,14 +1,13 @@
 //! Which actors a system has: how many are alive, and its root actors (for
 //! `shutdown` and `stats`), kept in per-thread shards.
 //!
-//! Every spawn and every end used to write the same two words of the system
-//! (a live count and the lock of the root list). On a multi-thread runtime
-//! an actor is often spawned on one worker and ends on the other, so those
-//! cache lines moved between cores twice per actor: in the lifecycle
-//! benchmark that cost more than everything else the framework adds. Now
-//! each thread writes the shard it was given, a cache line of its own;
-//! readers (`actor_count`, `shutdown`, `stats`) add the shards up, which is
-//! rare and may take a moment longer.
+//! On a multi-thread runtime an actor is often spawned on one worker and
+//! ends on the other. Were the live count and the root list two words of
+//! the system, their cache lines would move between cores twice per actor,
+//! which in the lifecycle benchmark costs more than everything else the
+//! framework adds. So each thread writes the shard it was given, a cache
+//! line of its own; readers (`actor_count`, `shutdown`, `stats`) add the
+//! shards up, which is rare and may take a moment longer.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
