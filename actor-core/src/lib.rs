@@ -539,3 +539,9 @@ pub mod prelude {
     #[cfg(feature = "macros")]
     pub use crate::{actor, message};
 }
+
+// The README's Rust blocks, compiled and run as doctests (only then: the
+// README is outside the crate, so a packaged crate does not have it).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
