@@ -1,5 +1,5 @@
-//! Asks: the request (`AskRequest`, with its timeout), its future
-//! (`AskFuture`), and asks whose message carries its own reply handle
+//! Asks: the request (`AskRequest`, with its timeout, itself the future
+//! of the reply), and asks whose message carries its own reply handle
 //! (`AskWith`).
 
 use std::fmt;
@@ -21,22 +21,65 @@ use crate::base::error::{AskError, SendError};
 use crate::base::reply::{self, ReplyFailure, ReplyResult};
 use crate::reference::sink::{Asking, Sink, block_on, map_send_error};
 
-/// An ask that has not been sent yet: set a timeout, then `.await` it (or
-/// call [`blocking`](AskRequest::blocking) from a plain thread).
-#[must_use = "an ask does nothing until it is awaited"]
-pub struct AskRequest<'a, M: Message> {
-    sink: &'a dyn Sink<M>,
-    msg: M,
-    timeout: Option<Duration>,
-    /// The target's handler is exempt from cycle detection.
-    reentrant: bool,
+enum AskState<'a, M: Message> {
+    Start(M),
+    Queueing(BoxFuture<'a, Result<(), SendError<Ask<M>>>>, oneshot::Receiver<ReplyResult<M::Reply>>),
+    Waiting(oneshot::Receiver<ReplyResult<M::Reply>>),
+    Done,
+}
+
+pin_project! {
+    /// An ask: a future of the reply. Set a timeout before awaiting it, or
+    /// call [`blocking`](AskRequest::blocking) from a plain thread. It is a
+    /// `Future` itself, so asks go straight into combinators such as
+    /// `futures::future::join_all`.
+    ///
+    /// Nothing is sent until the first poll. The fast path allocates
+    /// nothing beyond the reply channel: the message is queued with
+    /// `try_send` on first poll, and only a full mailbox makes the ask box a
+    /// future to wait for room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Doubler;
+    ///
+    /// #[actor]
+    /// impl Doubler {
+    ///     #[message]
+    ///     fn double(&self, n: u64) -> u64 {
+    ///         n * 2
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let doublers: Vec<_> = (0..4).map(|_| system.spawn(Doubler)).collect();
+    /// let asks = doublers.iter().zip(1..).map(|(d, n)| d.ask(Double { n }));
+    /// let replies: Vec<u64> = futures::future::join_all(asks).await.into_iter().map(Result::unwrap).collect();
+    /// assert_eq!(replies, [2, 4, 6, 8]);
+    /// # }
+    /// ```
+    #[must_use = "an ask does nothing until it is awaited"]
+    pub struct AskRequest<'a, M: Message> {
+        sink: &'a dyn Sink<M>,
+        state: AskState<'a, M>,
+        timeout: Option<Duration>,
+        reentrant: bool,
+        // This ask's edge in the graph of waits, while it lasts.
+        waiting: Option<Waiting>,
+        #[pin]
+        deadline: Option<Sleep>,
+    }
 }
 
 impl<'a, M: Message> AskRequest<'a, M> {
     /// An ask of `msg` through `sink`; `reentrant` exempts it from
     /// ask-cycle detection ([`Handler::REENTRANT`](crate::Handler::REENTRANT)).
     pub(crate) fn new(sink: &'a dyn Sink<M>, msg: M, reentrant: bool) -> Self {
-        AskRequest { sink, msg, timeout: None, reentrant }
+        AskRequest { sink, state: AskState::Start(msg), timeout: None, reentrant, waiting: None, deadline: None }
     }
 
     /// Fails the ask with [`AskError::Timeout`] if no reply has come within
@@ -55,10 +98,11 @@ impl<'a, M: Message> AskRequest<'a, M> {
     /// message) when called from inside a tokio runtime.
     pub fn blocking(self) -> Result<M::Reply, AskError<M>> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(AskError::BlockingInRuntime(self.msg));
+            let AskState::Start(msg) = self.state else { unreachable!("not polled yet") };
+            return Err(AskError::BlockingInRuntime(msg));
         }
         let runtime = self.sink.runtime();
-        block_on(&runtime, self.into_future()).unwrap_or_else(|| unreachable!("checked above"))
+        block_on(&runtime, self).unwrap_or_else(|| unreachable!("checked above"))
     }
 }
 
@@ -68,55 +112,7 @@ impl<M: Message> fmt::Debug for AskRequest<'_, M> {
             .field("to", &self.sink.id())
             .field("message", &std::any::type_name::<M>())
             .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
-impl<'a, M: Message> IntoFuture for AskRequest<'a, M> {
-    type Output = Result<M::Reply, AskError<M>>;
-    type IntoFuture = AskFuture<'a, M>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        AskFuture {
-            sink: self.sink,
-            state: AskState::Start(self.msg),
-            timeout: self.timeout,
-            reentrant: self.reentrant,
-            waiting: None,
-            deadline: None,
-        }
-    }
-}
-
-enum AskState<'a, M: Message> {
-    Start(M),
-    Queueing(BoxFuture<'a, Result<(), SendError<Ask<M>>>>, oneshot::Receiver<ReplyResult<M::Reply>>),
-    Waiting(oneshot::Receiver<ReplyResult<M::Reply>>),
-    Done,
-}
-
-pin_project! {
-    /// The future of an [`AskRequest`].
-    ///
-    /// The fast path allocates nothing beyond the reply channel: the message
-    /// is queued with `try_send` on first poll, and only a full mailbox makes
-    /// the ask box a future to wait for room.
-    #[must_use = "futures do nothing unless polled"]
-    pub struct AskFuture<'a, M: Message> {
-        sink: &'a dyn Sink<M>,
-        state: AskState<'a, M>,
-        timeout: Option<Duration>,
-        reentrant: bool,
-        // This ask's edge in the graph of waits, while it lasts.
-        waiting: Option<Waiting>,
-        #[pin]
-        deadline: Option<Sleep>,
-    }
-}
-
-impl<M: Message> fmt::Debug for AskFuture<'_, M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AskFuture").field("to", &self.sink.id()).finish_non_exhaustive()
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,7 +136,7 @@ fn poll_reply<R, M>(
     })
 }
 
-impl<M: Message> Future for AskFuture<'_, M> {
+impl<M: Message> Future for AskRequest<'_, M> {
     type Output = Result<M::Reply, AskError<M>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
@@ -197,7 +193,7 @@ impl<M: Message> Future for AskFuture<'_, M> {
                         break;
                     }
                 },
-                AskState::Done => panic!("AskFuture polled after completion"),
+                AskState::Done => panic!("AskRequest polled after completion"),
             }
         }
         if let Some(deadline) = this.deadline.as_pin_mut()
