@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Node};
+use actor_remote::{Cluster, Node};
+use examples::cluster::{Watcher, config};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -27,32 +28,6 @@ impl Worker {
     #[message(remote)]
     fn square(&mut self, n: u64) -> (String, u64) {
         (self.node.clone(), n * n)
-    }
-}
-
-/// Prints the membership events the coordinator sees.
-struct Watcher;
-
-#[actor]
-impl Watcher {}
-
-impl Handler<ClusterEvent> for Watcher {
-    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
-        match event {
-            ClusterEvent::NodeUp(m) => println!("event: {} is up", m.name),
-            ClusterEvent::NodeDown(m) => println!("event: {} is down", m.name),
-            ClusterEvent::NodeLeft(m) => println!("event: {} left", m.name),
-            other => println!("event: {other:?}"),
-        }
-    }
-}
-
-fn config() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(800),
-        ..ClusterConfig::default()
     }
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use actor_core::prelude::*;
 use actor_core::serde::{Deserialize, Serialize};
 use actor_durable::{CommandError, EventSourced, EventSourcedRef, Store, StoreError, spawn_event_sourced};
-use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{Cluster, Node, ShardRegion, Sharding, ShardingOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -35,15 +35,6 @@ const TRANSFERS: u64 = 600;
 /// Every node must use the same options (the shard count above all).
 fn options() -> ShardingOptions {
     ShardingOptions::default().shards(16).passivate_after(Some(Duration::from_secs(30)))
-}
-
-fn config() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(800),
-        ..ClusterConfig::default()
-    }
 }
 
 // ---- The ledger: an event-sourced balance ---------------------------------
@@ -239,7 +230,7 @@ impl Account {
 async fn host(name: &str, seed: &str, dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let _ = JOURNALS.set(Journals { dir: PathBuf::from(dir), open: Mutex::new(HashMap::new()) });
     let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await?;
-    let cluster = Cluster::start(&node, config()).await?;
+    let cluster = Cluster::start(&node, examples::cluster::config()).await?;
     let me = name.to_owned();
     let opts = options();
     let shards = opts.clone();
@@ -349,7 +340,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn client(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let node = Node::builder(ActorSystem::new()).name("client").secret(SECRET).start().await?;
-    let cluster = Cluster::start(&node, config()).await?;
+    let cluster = Cluster::start(&node, examples::cluster::config()).await?;
     let accounts = Sharding::proxy::<Account>(&cluster, options()).await?;
     let seed = node.address().to_string();
     let me = std::env::current_exe()?;

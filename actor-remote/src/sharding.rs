@@ -21,7 +21,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use actor_core::remote::{self, RemoteActor};
+use actor_core::RemoteActor;
+use actor_core::transport;
 use actor_core::{ActorId, ActorRef};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -424,7 +425,7 @@ impl Sharding {
         let system = node.system.clone();
         let spawner: Spawner = Box::new(move |id| {
             let actor = system.spawn(factory(id));
-            let exported = remote::export(&actor).expect("a freshly spawned actor is local");
+            let exported = transport::export(&actor).expect("a freshly spawned actor is local");
             Spawned { exported, keep: Box::new(actor) }
         });
         launch(cluster, options, Some(spawner), type_name::<A>()).map(ShardRegion::new)
@@ -514,9 +515,9 @@ fn launch(
         cluster.join_group(&core.group, &region).map_err(|_| ShardingError::Stopped)?;
     } else {
         // Reachable by id (replies and acknowledgements come back to it).
-        let _ = <crate::node::NodeInner as remote::RefCodec>::export(
+        let _ = <crate::node::NodeInner as transport::RefCodec>::export(
             &node,
-            remote::export(&region).expect("a freshly spawned actor is local"),
+            transport::export(&region).expect("a freshly spawned actor is local"),
         );
     }
     regions.insert(key, Arc::downgrade(&core));
@@ -681,7 +682,7 @@ impl<A: RemoteActor> ShardRegion<A> {
             id: entity_actor_id(&self.core.name, id),
             label: format!("sharded:{}", self.core.name),
         };
-        Ok(remote::remote_ref::<A>(&self.core.system, Arc::new(endpoint)))
+        Ok(transport::remote_ref::<A>(&self.core.system, Arc::new(endpoint)))
     }
 }
 

@@ -188,7 +188,7 @@ async fn through_cuts_and_delays_asks_never_hang_fifo_holds_and_nothing_is_deliv
         proxy.cut_all();
         let resumed = until_answered(&remote).await;
         // The first clean connection can still drop once (a reconnection
-        // racing the far side's notice of the old one: see RELIABILITY.md);
+        // racing the far side's notice of the old one: see RELIABILITY.md, "Faults");
         // the report is retried, bounded by the test's limit.
         let mut reconnections_after_calm = 0;
         let (received, violations) = loop {

@@ -2,18 +2,10 @@
 # Smoke test of the cluster_workers example: one command starts three
 # worker processes, spreads jobs over them through a process group, kills
 # one with SIGKILL, and must see it reported down and every job done.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke cluster_workers
 
-fail() {
-  echo "cluster_workers smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(timeout 90 cargo run -q --example cluster_workers) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the run exited with status $status"
+run timeout 90 cargo run -q --example cluster_workers
 grep -qx 'cluster of 4 nodes, 6 workers in the group' <<<"$out" || fail "the cluster did not form"
 grep -qE '^60 jobs done: \{"w1": [0-9]+, "w2": [0-9]+, "w3": [0-9]+\}$' <<<"$out" || fail "work did not spread over every node"
 grep -qx 'event: w2 is down' <<<"$out" || fail "no NodeDown for the killed worker"

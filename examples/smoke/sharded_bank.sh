@@ -3,20 +3,12 @@
 # client; accounts are durable sharded entities; one host is killed with
 # SIGKILL half-way through the transfers; its accounts must answer again
 # from the other hosts, from their journals, and the audit must balance.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "sharded_bank smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke sharded_bank
 
 cargo build -q --example sharded_bank
 
-status=0
-out=$(timeout 120 cargo run -q --example sharded_bank) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the run exited with status $status"
+run timeout 120 cargo run -q --example sharded_bank
 grep -qE '^cluster of 3 hosts, 16 shards: \{"n1": [0-9]+, "n2": [0-9]+, "n3": [0-9]+\}$' <<<"$out" \
   || fail "the three hosts did not share the shards"
 grep -qx 'opened 100 accounts with 1000 each' <<<"$out" || fail "the accounts were not opened"

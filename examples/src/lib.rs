@@ -1,4 +1,7 @@
-//! Runnable examples; see `examples/README.md` for the index.
+//! Runnable examples; see `examples/README.md` for the index. This library
+//! holds what several of them share.
+
+pub mod cluster;
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
-use actor_core::remote::{self, Exported, PendingReply, RefCodec, RemoteFailure, TerminationNotice};
+use actor_core::transport::{self, Exported, PendingReply, RefCodec, RemoteFailure, TerminationNotice};
 use actor_core::{ActorId, ActorRef, ActorSystem, DeadLetterReason, StopReason};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -92,7 +92,7 @@ pub(crate) enum Event {
     /// A reply produced while this thread held the lock.
     Reply { origin: String, id: u64, result: WireResult },
     /// A parked delivery finished (or failed, handing back the sink).
-    Drained { waiter: Waiter, failed: Option<Option<remote::ReplySink>> },
+    Drained { waiter: Waiter, failed: Option<Option<transport::ReplySink>> },
 }
 
 /// A message parked until its entity's mailbox has room.
@@ -299,7 +299,7 @@ pub(crate) enum StopCause {
 #[derive(Default)]
 pub(crate) struct Effects {
     pub(crate) kick: Vec<String>,
-    pub(crate) drains: Vec<(Waiter, remote::Parked)>,
+    pub(crate) drains: Vec<(Waiter, transport::Parked)>,
     pub(crate) room: bool,
     pub(crate) notices: Vec<(ActorId, TerminationNotice)>,
 }
@@ -498,7 +498,7 @@ impl Core {
     ) {
         st.counters.dead_letters += 1;
         tracing::debug!(region = %self.name, %entity, %wire_name, ?reason, why, "sharded message undelivered");
-        remote::dead_letter(
+        transport::dead_letter(
             &self.system,
             Some(super::entity_actor_id(&self.name, entity)),
             message_type,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use actor_core::remote::{
+use actor_core::transport::{
     Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice, WatchKey, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actor_core::DeadLetterReason;
 use actor_core::error::{RemoteError, RemoteErrorKind};
-use actor_core::remote::{AskContext, RemoteFailure, ReplySink, Undelivered};
+use actor_core::transport::{AskContext, RemoteFailure, ReplySink, Undelivered};
 use tokio::time::Instant;
 
 use super::core::{Activation, AskTo, Core, Effects, Envelope, Event, Held, Mode, State, StopCause, Waiter};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actor_core::DeadLetterReason;
-use actor_core::remote::RemoteFailure;
+use actor_core::transport::RemoteFailure;
 use tokio::time::Instant;
 
 use super::core::{AskTo, Core, Out, PendingAsk, Sent};

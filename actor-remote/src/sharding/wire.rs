@@ -24,8 +24,9 @@
 use std::sync::Arc;
 
 use actor_core::error::{RemoteError, RemoteErrorKind};
-use actor_core::remote::{RemoteActor, RemoteFailure, RemoteMessages};
+use actor_core::transport::RemoteFailure;
 use actor_core::{Actor, ActorRef, Context, Handler, Message, RemoteMessage};
+use actor_core::{RemoteActor, RemoteMessages};
 use serde::{Deserialize, Serialize};
 
 use super::core::Core;
