@@ -2,7 +2,8 @@
 //! by id from every node, balanced placement, hand-off on a join and on a
 //! graceful leave with nothing lost, duplicated or reordered, at most one
 //! activation of an entity at a time, passivation, backpressure while no
-//! node hosts, and a crashed host's entities answering again elsewhere.
+//! node hosts, a crashed host's entities answering again elsewhere; and
+//! the rates of tells and asks through a region, and a cold entity's cost.
 //!
 //! Every node of a test runs in this process, so the entities write what
 //! they see into one shared [`Log`], which survives their moves.
@@ -449,6 +450,60 @@ async fn a_crashed_hosts_entities_answer_again_on_the_others() {
         // suspicion 600 ms); the hand-off adds little on top.
         assert!(took < Duration::from_secs(4), "{took:?}");
         settle(&nodes[..2], 2).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_tell_and_ask_rates_across_three_nodes_and_the_cost_of_a_cold_entity() {
+    bounded(async {
+        let log = Shared::default();
+        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let probes = &nodes[0].probes;
+
+        // The first message to an entity starts it on its owner; the
+        // second finds it running.
+        let ids: Vec<String> = (0..60).map(|i| format!("cold-{i}")).collect();
+        let (mut cold, mut warm) = (Duration::ZERO, Duration::ZERO);
+        for id in &ids {
+            let entity = probes.entity(id);
+            let start = Instant::now();
+            entity.add(1).await.unwrap();
+            cold += start.elapsed();
+            let start = Instant::now();
+            entity.add(1).await.unwrap();
+            warm += start.elapsed();
+        }
+        let (cold, warm) = (cold / ids.len() as u32, warm / ids.len() as u32);
+        println!("figure: an ask to a cold entity {cold:?} on average, to a running one {warm:?} (2/3 on other nodes)");
+        assert!(cold < Duration::from_secs(1), "{cold:?}");
+
+        // Tells from one node to 100 entities spread over the three.
+        let refs: Vec<ActorRef<Probe>> = (0..100).map(|i| probes.entity(&format!("t-{i}"))).collect();
+        for entity in &refs {
+            entity.add(0).await.unwrap();
+        }
+        let tells = 20_000u64;
+        let start = Instant::now();
+        for seq in 0..tells / 100 {
+            for entity in &refs {
+                entity.tell(Record { sender: "a".into(), seq }).await.unwrap();
+            }
+        }
+        wait_until("every tell was handled", Duration::from_secs(60), || log.lock().unwrap().handled() as u64 == tells)
+            .await;
+        let took = start.elapsed();
+        println!("figure: {tells} tells through a region in {took:?}: {:.0}/s", tells as f64 / took.as_secs_f64());
+
+        // Asks, 100 at a time.
+        let asks = 5_000usize;
+        let start = Instant::now();
+        for _ in 0..asks / refs.len() {
+            let answers = futures::future::join_all(refs.iter().map(|e| e.add(1))).await;
+            assert!(answers.iter().all(Result::is_ok));
+        }
+        let took = start.elapsed();
+        println!("figure: {asks} asks, 100 in flight, in {took:?}: {:.0}/s", asks as f64 / took.as_secs_f64());
     })
     .await;
 }
