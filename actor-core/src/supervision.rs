@@ -17,34 +17,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::actor::{Actor, StopReason};
-use crate::actor_ref::ActorRef;
-use crate::cell::{Lane, Signal};
-use crate::context::Context;
-use crate::error::AskError;
-use crate::id::ActorId;
-use crate::message::{Handler, Message};
-use crate::system::SpawnOptions;
-
-/// A child's exit, as its parent's [`Actor::on_child_exit`] sees it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ChildExit {
-    /// The child.
-    pub id: ActorId,
-    /// Why it stopped.
-    pub reason: StopReason,
-    /// Whether the child failed under a supervisor and waits for its
-    /// decision (restart or stop) rather than having terminated.
-    pub awaiting_restart: bool,
-}
-
-impl ChildExit {
-    pub(crate) fn new(id: ActorId, reason: StopReason, awaiting_restart: bool) -> Self {
-        ChildExit { id, reason, awaiting_restart }
-    }
-}
-
+use crate::actor::context::Actor;
+use crate::base::error::{AskError, Error};
+use crate::base::id::ActorId;
+use crate::reference::actor_ref::ActorRef;
+// Defined with the stop reasons, which the run loop and the system lane
+// carry; its public home is here.
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
+pub use crate::base::reason::ChildExit;
+use crate::cell::Lane;
+use crate::mailbox::signal::Signal;
+use crate::spawn::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
@@ -65,7 +49,7 @@ pub enum Restart {
     /// actor, with a new id.
     #[default]
     Permanent,
-    /// Only after an abnormal stop ([`StopReason::is_abnormal`]).
+    /// Only after an abnormal stop ([`StopReason::is_abnormal`](crate::StopReason::is_abnormal)).
     Transient,
     /// Never.
     Temporary,
@@ -412,7 +396,7 @@ impl ActorRef<Supervisor> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
-    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, crate::Error> {
+    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, Error> {
         Ok(self.ask(GetChild::<B>(index, std::marker::PhantomData)).await?)
     }
 }

@@ -21,11 +21,11 @@ use futures::{Stream, StreamExt};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::actor::Actor;
-use crate::cell::Shared;
-use crate::context::Context;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
+use crate::actor::shared::Shared;
 use crate::envelope::Payload;
-use crate::message::{Handler, Message};
 
 /// A handle to a timer or an attached stream, from
 /// [`Context::send_after`], [`Context::send_interval`] or

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildExit, ChildSpec, Restart, Strategy, Supervisor, SupervisorError};
-use support::both_flavours;
+use support::{both_flavours, eventually};
 
 /// Counts its starts (shared across incarnations) and its handled messages
 /// (per incarnation).
@@ -52,17 +52,6 @@ impl Handler<Work> for Worker {
         self.handled += 1;
         self.handled
     }
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
-        if check() {
-            return;
-        }
-        tokio::task::yield_now().await;
-    }
-    panic!("condition never held");
 }
 
 /// Records the exits of its children; starts a supervisor as its child.

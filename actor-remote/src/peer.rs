@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use actor_core::remote::{
+use actor_core::transport::{
     self, AskContext, Exported, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, ReplySink,
     TerminationNotice, Undelivered, WatchKey, WireRef,
 };
@@ -812,7 +812,7 @@ impl Peer {
         }
         for queued in lost {
             if let Queued::Tell { target, message_type, wire_name, .. } = queued {
-                remote::dead_letter(
+                transport::dead_letter(
                     &node.system,
                     Some(target),
                     message_type,
@@ -886,13 +886,13 @@ impl Endpoint {
         self.unreserve();
         tracing::warn!(peer = %self.peer.name, target = %self.id, message = message_type, reason = %detail, "a message was not sent");
         match reply {
-            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::RemoteError::new(
+            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::Refused,
                 detail,
             ))),
             None => {
                 if let Some(node) = self.peer.node() {
-                    remote::dead_letter(
+                    transport::dead_letter(
                         &node.system,
                         Some(self.id),
                         message_type,
@@ -1211,7 +1211,7 @@ fn report_unconfirmed(peer: &Peer, unconfirmed: VecDeque<Unconfirmed>, receipts:
     let mut reported = 0usize;
     for tell in unconfirmed.into_iter().filter(|u| u.end > confirmed) {
         reported += 1;
-        remote::dead_letter(
+        transport::dead_letter(
             &node.system,
             Some(tell.target),
             tell.message_type,
@@ -1246,7 +1246,7 @@ fn report_lost(peer: &Peer, batch: &mut VecDeque<Queued>) {
     let Some(node) = peer.node() else { return };
     for queued in batch.drain(..) {
         if let Queued::Tell { target, message_type, wire_name, .. } = queued {
-            remote::dead_letter(
+            transport::dead_letter(
                 &node.system,
                 Some(target),
                 message_type,
@@ -1259,7 +1259,7 @@ fn report_lost(peer: &Peer, batch: &mut VecDeque<Queued>) {
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Parked {
-    Waiting(remote::Parked),
+    Waiting(transport::Parked),
     Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
 }
 
@@ -1671,7 +1671,7 @@ fn undeliverable(
     reply: Option<Incoming>,
 ) {
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
-    remote::dead_letter(
+    transport::dead_letter(
         &node.system,
         Some(target),
         "<remote message>",
@@ -1680,7 +1680,7 @@ fn undeliverable(
     );
     match reply {
         Some((_, sink, _)) => {
-            let failure = RemoteFailure::Remote(actor_core::RemoteError::new(
+            let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::UnknownActor,
                 format!("no actor {target} on node {}", node.identity.node),
             ));
@@ -1714,7 +1714,7 @@ fn failed_delivery(
         _ => (K::Refused, "not delivered".to_owned(), None),
     };
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
-    remote::dead_letter(
+    transport::dead_letter(
         &node.system,
         Some(target),
         "<remote message>",
@@ -1722,7 +1722,7 @@ fn failed_delivery(
         format!("{wire_name} from node {}: {why}", peer.name),
     );
     match (sink, corr) {
-        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(kind, why)))),
+        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(kind, why)))),
         _ => peer.push_on(
             generation,
             Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why }),
@@ -1767,7 +1767,7 @@ fn start_parked_queue(
                 }
             };
             if let Err((Some(sink), why)) = result {
-                sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(
+                sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                     actor_core::error::RemoteErrorKind::UnknownActor,
                     why,
                 ))));

@@ -33,7 +33,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::base::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// The room is closed: nothing will be taken from it again.
 const CLOSED: usize = 1;
@@ -79,7 +79,7 @@ impl Room {
     }
 
     fn lock(&self) -> MutexGuard<'_, Waiters> {
-        crate::sync::lock(&self.waiters)
+        crate::base::sync::lock(&self.waiters)
     }
 
     /// Takes a free place if there is one.

@@ -121,9 +121,10 @@ mod tests {
     use super::*;
 
     /// An actor is often counted in on one thread and out on another: the
-    /// sum is still right, and roots listed from any thread are all found.
+    /// sum is still right. (That roots listed from any thread are all found
+    /// is checked where actors are spawned, in `spawn.rs`.)
     #[test]
-    fn counts_and_roots_add_up_across_threads() {
+    fn counts_add_up_across_threads() {
         let census = Arc::new(Census::new());
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let spawner = {
@@ -147,26 +148,5 @@ mod tests {
         spawner.join().unwrap();
         ender.join().unwrap();
         assert_eq!(census.live(), 40);
-
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        runtime.block_on(async {
-            let system = crate::ActorSystem::new();
-            struct Idle;
-            impl crate::Actor for Idle {
-                type Error = std::convert::Infallible;
-            }
-            let here = system.spawn(Idle);
-            let there = std::thread::scope(|s| {
-                s.spawn(|| {
-                    let _in_runtime = runtime.handle().enter();
-                    system.spawn(Idle)
-                })
-                .join()
-                .unwrap()
-            });
-            let ids: Vec<_> = system.inner_census().roots().iter().map(|r| r.cell().id).collect();
-            assert!(ids.contains(&here.id()) && ids.contains(&there.id()), "{ids:?}");
-            assert_eq!(system.actor_count(), 2);
-        });
     }
 }
