@@ -156,10 +156,8 @@ impl<M: Message> Future for AskFuture<'_, M> {
             match mem::replace(this.state, AskState::Done) {
                 AskState::Start(msg) => {
                     #[cfg(feature = "serde")]
-                    let mut asking = Asking {
-                        asker: None,
-                        deadline: this.deadline.as_ref().map(|sleep| sleep.deadline()),
-                    };
+                    let mut asking =
+                        Asking { asker: None, deadline: this.deadline.as_ref().map(|sleep| sleep.deadline()) };
                     #[cfg(not(feature = "serde"))]
                     let asking = Asking;
                     // Only an ask made by a handler can close a cycle.
