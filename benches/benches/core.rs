@@ -1,68 +1,44 @@
-//! Core benchmarks: the framework against a raw tokio baseline.
+//! Core benchmarks: the framework against hand-written tokio programs.
 //!
-//! Three workloads (tell throughput, ask round trip, spawn/ask/stop
-//! lifecycle), each run on two runtime flavours (a multi-thread runtime with
-//! two workers, and a current-thread runtime) and on two implementations:
-//! `actor_core` (this framework) and `raw_tokio` (a task and a bounded mpsc
-//! channel). Groups are named `<workload>/<flavour>` so that the two
-//! functions of a group can be compared directly.
+//! The local workloads of [`benches::local`] (tell, ask, ping-pong, ring,
+//! spawn, lifecycle, contended, fan-out), each on two runtime flavours (a
+//! multi-thread runtime with two workers, and a current-thread runtime) and
+//! three sides: `actor_core` (this framework, default mailbox),
+//! `raw_bounded` and `raw_unbounded` (a task per actor over a bounded or
+//! unbounded `mpsc` channel of the workload's own message type). Groups are
+//! named `<workload>/<flavour>`; the throughput is the workload's
+//! operations per iteration, so criterion's time per iteration divided by
+//! it is the time per operation. `cargo run --release -p benches --bin
+//! ratios` turns the results into the ratio table and chart.
+//!
+//! Then `ask_in_handler/<flavour>`: the cost of ask-cycle detection.
 //!
 //! The timed code runs as a task spawned onto the measured runtime (not in
 //! `block_on` on the bench thread), so that on the multi-thread runtime the
-//! sender and the receiver both live on its worker threads, as they would in
-//! a server, and the bench thread only waits.
+//! driver and the actors all live on its worker threads, as they would in a
+//! server, and the bench thread only waits. Each iteration sets its actors
+//! up and tears them down outside the clock.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use benches::{
-    ASKS_PER_ITER, Bump, Counter, Get, LIFECYCLES_PER_ITER, RawCounter, TELLS_PER_ITER, Target, actor_lifecycle,
-    ask_round_trips, raw_lifecycle, tell_burst,
-};
+use benches::local::{Side, Workload};
+use benches::{Bump, Counter, Flavour, Get};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::Runtime;
 
-/// The runtime flavours every workload runs on.
-#[derive(Clone, Copy)]
-enum Flavour {
-    /// Multi-thread runtime, two worker threads.
-    Multi,
-    /// Current-thread runtime.
-    Current,
-}
-
-impl Flavour {
-    const ALL: [Flavour; 2] = [Flavour::Multi, Flavour::Current];
-
-    fn name(self) -> &'static str {
-        match self {
-            Flavour::Multi => "multi",
-            Flavour::Current => "current",
-        }
-    }
-
-    fn runtime(self) -> Runtime {
-        let mut builder = match self {
-            Flavour::Multi => {
-                let mut b = Builder::new_multi_thread();
-                b.worker_threads(2);
-                b
-            }
-            Flavour::Current => Builder::new_current_thread(),
-        };
-        builder.enable_all().build().expect("failed to build the tokio runtime")
-    }
-}
+/// Sequential asks per iteration of `ask_in_handler`.
+const ASKS_PER_ITER: u64 = 10_000;
 
 /// A group with the settings shared by every workload: few, long samples.
 fn group<'a>(c: &'a mut Criterion, workload: &str, flavour: Flavour, elements: u64) -> BenchmarkGroup<'a, WallTime> {
     let mut group = c.benchmark_group(format!("{workload}/{}", flavour.name()));
     group
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
+        .sample_size(15)
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_secs(3))
         .sampling_mode(SamplingMode::Flat)
         .throughput(Throughput::Elements(elements));
     group
@@ -76,127 +52,28 @@ where
     runtime.block_on(runtime.spawn(work)).expect("benchmark task panicked")
 }
 
-/// The workloads that drive one long-lived counter.
-#[derive(Clone, Copy)]
-enum CounterWorkload {
-    /// [`TELLS_PER_ITER`] tells and a barrier ask.
-    Tell,
-    /// [`ASKS_PER_ITER`] sequential asks.
-    Ask,
-}
-
-impl CounterWorkload {
-    fn name(self) -> &'static str {
-        match self {
-            CounterWorkload::Tell => "tell",
-            CounterWorkload::Ask => "ask",
-        }
-    }
-
-    fn elements(self) -> u64 {
-        match self {
-            CounterWorkload::Tell => TELLS_PER_ITER,
-            CounterWorkload::Ask => ASKS_PER_ITER,
-        }
-    }
-
-    /// One iteration, starting from the counter's current `sum`; returns
-    /// the sum after. Panics on a wrong result.
-    async fn step<T: Target>(self, target: &T, sum: u64) -> u64 {
-        match self {
-            CounterWorkload::Tell => tell_burst(target, TELLS_PER_ITER, sum).await,
-            CounterWorkload::Ask => ask_round_trips(target, ASKS_PER_ITER, sum).await,
-        }
-    }
-}
-
-/// Benchmarks `workload` against one long-lived `target`. The counter's
-/// starting sum is read before the clock starts.
-fn bench_counter<T: Target>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    id: &str,
-    runtime: &Runtime,
-    target: &T,
-    workload: CounterWorkload,
-) {
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| {
-            let target = target.clone();
-            timed_on(runtime, async move {
-                let mut sum = target.get().await;
-                let start = Instant::now();
-                for _ in 0..iters {
-                    sum = workload.step(&target, sum).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-}
-
-/// Tell throughput and ask round trip, on both flavours and both sides.
-fn counters(c: &mut Criterion) {
-    for workload in [CounterWorkload::Tell, CounterWorkload::Ask] {
+/// Every local workload, on both flavours and every side.
+fn local(c: &mut Criterion) {
+    for workload in Workload::ALL {
+        let ops = workload.ops_per_iter();
         for flavour in Flavour::ALL {
-            let runtime = flavour.runtime();
-            // Both counters are spawned onto the measured runtime: the system
-            // takes the runtime it is created in.
-            let (system, actor, raw, raw_task) = runtime.block_on(async {
-                let system = ActorSystem::new();
-                let actor = system.spawn(Counter::default());
-                let (raw, raw_task) = RawCounter::spawn(0);
-                (system, actor, raw, raw_task)
-            });
-
-            let mut group = group(c, workload.name(), flavour, workload.elements());
-            bench_counter(&mut group, "actor_core", &runtime, &actor, workload);
-            bench_counter(&mut group, "raw_tokio", &runtime, &raw, workload);
+            let runtime = flavour.tokio_runtime();
+            let mut group = group(c, workload.name(), flavour, ops);
+            for side in Side::ALL {
+                group.bench_function(side.name(), |b| {
+                    b.iter_custom(|iters| {
+                        timed_on(&runtime, async move {
+                            let mut total = Duration::ZERO;
+                            for _ in 0..iters {
+                                total += workload.run(side, ops).await;
+                            }
+                            total
+                        })
+                    })
+                });
+            }
             group.finish();
-
-            drop((actor, raw));
-            runtime.block_on(async {
-                system.shutdown().await;
-                raw_task.await.expect("raw counter task failed");
-            });
         }
-    }
-}
-
-/// Spawn, first ask, stop, wait for the stop: [`LIFECYCLES_PER_ITER`] times
-/// per iteration, one after the other.
-fn lifecycle(c: &mut Criterion) {
-    for flavour in Flavour::ALL {
-        let runtime = flavour.runtime();
-        let system = runtime.block_on(async { ActorSystem::new() });
-
-        let mut group = group(c, "lifecycle", flavour, LIFECYCLES_PER_ITER);
-        group.bench_function("actor_core", |b| {
-            b.iter_custom(|iters| {
-                let system = system.clone();
-                timed_on(&runtime, async move {
-                    let start = Instant::now();
-                    for seed in 0..iters * LIFECYCLES_PER_ITER {
-                        actor_lifecycle(&system, seed).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        group.bench_function("raw_tokio", |b| {
-            b.iter_custom(|iters| {
-                timed_on(&runtime, async move {
-                    let start = Instant::now();
-                    for seed in 0..iters * LIFECYCLES_PER_ITER {
-                        raw_lifecycle(seed).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        group.finish();
-
-        assert_eq!(system.actor_count(), 0, "lifecycle benchmark leaked actors");
-        runtime.block_on(system.shutdown());
     }
 }
 
@@ -249,7 +126,7 @@ impl<T: Handler<Bump>> Handler<RunAsks> for Relay<T> {
 
 fn ask_cycle_detection(c: &mut Criterion) {
     for flavour in Flavour::ALL {
-        let runtime = flavour.runtime();
+        let runtime = flavour.tokio_runtime();
         let (system, counter, relay, exempt) = runtime.block_on(async {
             let system = ActorSystem::new();
             let counter = system.spawn(Counter::new(0));
@@ -310,5 +187,5 @@ fn ask_cycle_detection(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, counters, lifecycle, ask_cycle_detection);
+criterion_group!(benches, local, ask_cycle_detection);
 criterion_main!(benches);

@@ -2,14 +2,15 @@
 //!
 //! The same workload code as the `savina` binary (which writes the
 //! published table and chart), measured by criterion instead: one group per
-//! `<workload>/<flavour>`, one function per framework (this one, raw tokio,
-//! and with `--features peers` kameo, ractor and actix).
+//! `savina/<workload>/<flavour>` (apart from the `core` bench's groups), one
+//! function per framework (this one, raw tokio, and with `--features peers`
+//! kameo, ractor and actix).
 //!
 //! Sizes are the nominal ones times `SAVINA_SCALE` (default 0.02, the
 //! `--quick` sizes), so that a run takes minutes:
 //!
 //! ```sh
-//! cargo bench -p benches --bench savina -- 'ping_pong/'
+//! cargo bench -p benches --bench savina -- 'savina/ping_pong/'
 //! SAVINA_SCALE=0.2 cargo bench -p benches --features peers --bench savina
 //! ```
 //!
@@ -31,7 +32,7 @@ fn savina(c: &mut Criterion) {
     let all = frameworks();
     for workload in Workload::ALL {
         for flavour in Flavour::ALL {
-            let mut group = c.benchmark_group(format!("{}/{}", workload.name(), flavour.name()));
+            let mut group = c.benchmark_group(format!("savina/{}/{}", workload.name(), flavour.name()));
             group
                 .sample_size(10)
                 .warm_up_time(Duration::from_millis(500))

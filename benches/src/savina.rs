@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use tokio::runtime::{Builder, Runtime};
-
 mod adapter;
 mod classic;
 mod micro;
@@ -23,41 +21,7 @@ pub use self::classic::{
     Pinger, PingerMsg, Ponger, PongerMsg, Producer, RingMsg, RingNode, Worker, WorkerMsg,
 };
 pub use self::micro::{AccMsg, Accumulator, Sink, Squarer};
-
-/// The runtime flavours every workload runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavour {
-    /// A multi-thread runtime with two workers (actix: two arbiters).
-    Multi,
-    /// A current-thread runtime (actix: one `System`).
-    Current,
-}
-
-impl Flavour {
-    /// Both flavours, in report order.
-    pub const ALL: [Flavour; 2] = [Flavour::Multi, Flavour::Current];
-
-    /// The name used in tables and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavour::Multi => "multi",
-            Flavour::Current => "current",
-        }
-    }
-
-    /// A fresh tokio runtime of this flavour, with time and I/O enabled.
-    pub fn tokio_runtime(self) -> Runtime {
-        let mut builder = match self {
-            Flavour::Multi => {
-                let mut builder = Builder::new_multi_thread();
-                builder.worker_threads(2);
-                builder
-            }
-            Flavour::Current => Builder::new_current_thread(),
-        };
-        builder.enable_all().build().expect("failed to build the tokio runtime")
-    }
-}
+pub use crate::Flavour;
 
 /// Workload sizes: the nominal (Savina-like) sizes times a scale factor.
 ///

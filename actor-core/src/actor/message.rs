@@ -5,6 +5,7 @@
 use std::any::type_name;
 use std::future::Future;
 
+use futures::FutureExt;
 use futures::future::Either;
 
 use crate::actor::context::Actor;
@@ -115,10 +116,11 @@ impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
     }
 
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
-        let fut = actor.handle(self.0, ctx);
-        async move {
-            fut.await;
-        }
+        // `map`, not an `async` block: a block awaiting a future it
+        // captured keeps it twice in its state (once captured, once being
+        // awaited), which pushed handlers that await anything past the run
+        // loop's slot and into a box per message.
+        actor.handle(self.0, ctx).map(drop)
     }
 }
 
@@ -142,7 +144,9 @@ impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
         // Armed before the handler is called, so that even a panic in the
         // synchronous part of `handle` reaches the asker as a panic.
         let guard = ReplyGuard::arm(self.1);
-        let fut = actor.handle(self.0, ctx);
-        Either::Right(async move { guard.send(fut.await) })
+        // `map` keeps the handler's future once (see `Tell`). The guard
+        // lives in the closure: dropped unsent with the future if the
+        // handler panics, as before.
+        Either::Right(actor.handle(self.0, ctx).map(move |reply| guard.send(reply)))
     }
 }

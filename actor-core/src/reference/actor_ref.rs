@@ -1,6 +1,7 @@
 //! `ActorRef` and `WeakActorRef`: how everyone else talks to one actor.
 
 use std::fmt;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
@@ -22,7 +23,7 @@ use crate::reference::ask::{AskRequest, AskWith};
 use crate::reference::recipient::Recipient;
 #[cfg(feature = "serde")]
 use crate::reference::remote::remote_wait_for_stop;
-use crate::reference::sink::{Sink, block_on, map_send_error};
+use crate::reference::sink::{Sink, Telling, block_on, map_send_error};
 
 impl<A: Actor> Context<A> {
     /// A reference to this actor, to hand to others.
@@ -272,20 +273,12 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// Not cancel safe: dropping the future while it waits for room drops
     /// `msg`.
-    pub async fn tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    pub fn tell<M>(&self, msg: M) -> impl Future<Output = Result<(), SendError<M>>> + Send + '_
     where
         A: Handler<M>,
         M: Message,
     {
-        match &self.inner {
-            Inner::Local(shared) => shared.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)),
-            // Credit is usually there: only a full window boxes a future.
-            #[cfg(feature = "serde")]
-            Inner::Remote(target) => match Sink::try_tell(&**target, msg) {
-                Err(SendError::Full(msg)) => Sink::tell(&**target, msg).await,
-                other => other,
-            },
-        }
+        Telling::new(self.sink(), msg)
     }
 
     /// Sends `msg` if there is room now; never waits.

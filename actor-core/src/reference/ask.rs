@@ -37,7 +37,7 @@ pin_project! {
     /// Nothing is sent until the first poll. The fast path allocates
     /// nothing beyond the reply channel: the message is queued with
     /// `try_send` on first poll, and only a full mailbox makes the ask box a
-    /// future to wait for room.
+    /// future to wait for room; an ask with a timeout also boxes its timer.
     ///
     /// # Examples
     ///
@@ -70,8 +70,11 @@ pin_project! {
         reentrant: bool,
         // This ask's edge in the graph of waits, while it lasts.
         waiting: Option<Waiting>,
-        #[pin]
-        deadline: Option<Sleep>,
+        // Boxed: a timer is larger than the rest of the ask together, and
+        // an ask without a timeout should not carry one. The future is
+        // held by whoever awaits it (a handler's future, which must fit the
+        // run loop's slot, or a combinator's node).
+        deadline: Option<Pin<Box<Sleep>>>,
     }
 }
 
@@ -140,18 +143,16 @@ impl<M: Message> Future for AskRequest<'_, M> {
     type Output = Result<M::Reply, AskError<M>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Some(timeout) = this.timeout.take() {
-            this.deadline.set(Some(tokio::time::sleep(timeout)));
+            *this.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
         loop {
             match mem::replace(this.state, AskState::Done) {
                 AskState::Start(msg) => {
                     #[cfg(feature = "serde")]
-                    let mut asking = Asking {
-                        asker: None,
-                        deadline: this.deadline.as_ref().as_pin_ref().map(|sleep| sleep.deadline()),
-                    };
+                    let mut asking =
+                        Asking { asker: None, deadline: this.deadline.as_ref().map(|sleep| sleep.deadline()) };
                     #[cfg(not(feature = "serde"))]
                     let asking = Asking;
                     // Only an ask made by a handler can close a cycle.
@@ -196,8 +197,8 @@ impl<M: Message> Future for AskRequest<'_, M> {
                 AskState::Done => panic!("AskRequest polled after completion"),
             }
         }
-        if let Some(deadline) = this.deadline.as_pin_mut()
-            && deadline.poll(cx).is_ready()
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
         {
             *this.state = AskState::Done;
             return Poll::Ready(Err(AskError::Timeout));

@@ -1,6 +1,7 @@
 //! `Recipient<M>`: a reference to any actor that handles `M`.
 
 use std::fmt;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -9,14 +10,13 @@ use crate::base::error::SendError;
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
 use crate::reference::ask::AskRequest;
-use crate::reference::sink::{Sink, block_on};
+use crate::reference::sink::{Sink, Telling, block_on};
 
 /// A reference to any actor that handles `M`, whatever its type.
 ///
 /// Use it where the sender should not know who answers: a subscriber list,
 /// a callback, a pool. It keeps the actor alive like an [`ActorRef`](crate::ActorRef).
-/// `try_tell` and `ask` cost the same as through an `ActorRef`; `tell` boxes
-/// its future (one allocation), because the actor type is erased.
+/// `try_tell`, `tell` and `ask` cost the same as through an `ActorRef`.
 ///
 /// # Examples
 ///
@@ -77,8 +77,8 @@ impl<M: Message> Recipient<M> {
     ///
     /// Not cancel safe: dropping the future while it waits for room drops
     /// `msg`.
-    pub async fn tell(&self, msg: M) -> Result<(), SendError<M>> {
-        self.inner.tell(msg).await
+    pub fn tell(&self, msg: M) -> impl Future<Output = Result<(), SendError<M>>> + Send + '_ {
+        Telling::new(&*self.inner, msg)
     }
 
     /// As [`ActorRef::try_tell`](crate::ActorRef::try_tell).

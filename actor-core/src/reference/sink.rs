@@ -4,6 +4,8 @@
 //! node). Every reference sends through one.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
 
@@ -94,6 +96,66 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
 
     fn ask(&self, ask: Ask<M>, _: Asking) -> BoxFuture<'_, Result<(), SendError<Ask<M>>>> {
         Box::pin(self.send_ask(ask))
+    }
+}
+
+/// The future of a `tell`: `try_tell` on its first poll, and a boxed wait
+/// for room only when the mailbox is full.
+///
+/// A handler that tells another actor holds this future across its await,
+/// so its size is part of the handler's future: at two words plus the
+/// message, a handler that tells still fits the run loop's slot, where the
+/// whole waiting path inline (queue, room, cycle check) made it overflow
+/// into a box on every message.
+pub(crate) struct Telling<'a, M: Message> {
+    sink: &'a dyn Sink<M>,
+    state: TellState<'a, M>,
+}
+
+enum TellState<'a, M: Message> {
+    Start(M),
+    Waiting(BoxFuture<'a, Result<(), SendError<M>>>),
+    Done,
+}
+
+impl<'a, M: Message> Telling<'a, M> {
+    pub(crate) fn new(sink: &'a dyn Sink<M>, msg: M) -> Self {
+        Telling { sink, state: TellState::Start(msg) }
+    }
+}
+
+// The message is moved out on the first poll, never pinned.
+impl<M: Message> Unpin for Telling<'_, M> {}
+
+impl<M: Message> Future for Telling<'_, M> {
+    type Output = Result<(), SendError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match std::mem::replace(&mut this.state, TellState::Done) {
+            TellState::Start(msg) => match this.sink.try_tell(msg) {
+                // Full: the sink's own `tell` looks at the graph of waits
+                // and waits for room, as a tell always has.
+                Err(SendError::Full(msg)) => this.poll_waiting(this.sink.tell(msg), cx),
+                done => Poll::Ready(done),
+            },
+            TellState::Waiting(waiting) => this.poll_waiting(waiting, cx),
+            TellState::Done => panic!("a tell's future polled after completion"),
+        }
+    }
+}
+
+impl<'a, M: Message> Telling<'a, M> {
+    fn poll_waiting(
+        &mut self,
+        mut waiting: BoxFuture<'a, Result<(), SendError<M>>>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Result<(), SendError<M>>> {
+        let polled = waiting.as_mut().poll(cx);
+        if polled.is_pending() {
+            self.state = TellState::Waiting(waiting);
+        }
+        polled
     }
 }
 

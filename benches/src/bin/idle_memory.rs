@@ -1,33 +1,34 @@
-//! Resident memory per idle actor, against a raw tokio task and channel.
+//! Resident memory per idle actor: ours against the hand-written tokio
+//! actor of the spawn workload, over a bounded and an unbounded channel.
 //!
 //! Run with `cargo run --release -p benches --bin idle_memory`.
 //!
-//! Without arguments, this program runs each side several times, each in a
-//! fresh child process (itself, with `--side <name>`), and prints a table of
-//! the medians. A child builds a multi-thread runtime with two workers,
-//! warms it up, reads its resident set size (`VmRSS` in `/proc/self/status`),
-//! spawns [`ACTORS`] idle counters while keeping a reference to each, asks
-//! every one of them once (so that each has started and is parked waiting
-//! for its next message), waits briefly, reads `VmRSS` again, and prints the
-//! growth divided by the number of counters.
+//! Without arguments, this program measures each side several times, each
+//! in a fresh child process (itself, with `--side <name>`), the sides taking
+//! turns, prints a table of the medians and writes them to
+//! `target/criterion/idle_memory.json`, where the `ratios` binary reads
+//! them (`--json PATH` writes elsewhere).
 //!
-//! The growth includes the 8-byte reference kept per counter on both sides
-//! (an `ActorRef` or an `mpsc::Sender`).
+//! A child builds a multi-thread runtime with two workers, warms it up
+//! (spawns, asks and drops 1,000 actors), reads its resident set size
+//! (`VmRSS` in `/proc/self/status`), spawns [`ACTORS`] idle actors with
+//! [`spawn_idle`] (each asked once, so that it has started and is parked
+//! waiting for its next message), waits briefly, reads `VmRSS` again, and
+//! prints the growth. The growth includes the reference kept per actor on
+//! every side (an `ActorRef` or an `mpsc` sender, 8 bytes). Linux only.
 
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use actor_core::prelude::*;
-use benches::{Counter, RawCounter, Target};
+use benches::local::{Side, spawn_idle};
 
-/// How many idle counters each side spawns.
-const ACTORS: usize = 100_000;
+/// How many idle actors each child spawns.
+const ACTORS: u64 = 100_000;
 
 /// How many fresh processes measure each side; the table shows the median.
 const RUNS: usize = 3;
-
-/// The two sides, by the names the benchmarks use.
-const SIDES: [&str; 2] = ["actor_core", "raw_tokio"];
 
 /// The resident set size of this process, in bytes.
 fn rss_bytes() -> u64 {
@@ -68,119 +69,121 @@ impl Sample {
     }
 }
 
-/// Spawns `ACTORS` counters through `spawn`, keeps them, checks that each
-/// is up with one ask, and returns the RSS before and after.
-async fn measure<T: Target>(mut spawn: impl FnMut(u64) -> T) -> (Sample, Vec<T>) {
-    // Warm up: let the runtime, the allocator and any lazily initialised
-    // state reach their steady size before the first reading.
-    let warm: Vec<T> = (0..1_000).map(&mut spawn).collect();
-    for (seed, counter) in (0..).zip(&warm) {
-        assert_eq!(counter.get().await, seed);
-    }
-    drop(warm);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
-    let before = rss_bytes();
-    let counters: Vec<T> = (0..ACTORS as u64).map(spawn).collect();
-    for (seed, counter) in (0..).zip(&counters) {
-        assert_eq!(counter.get().await, seed, "counter {seed} is not up");
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_bytes();
-    (Sample { before, after }, counters)
-}
-
 /// The child's job: measure one side in this (fresh) process.
-fn child(side: &str) -> ExitCode {
+fn child(side: Side) -> Sample {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("failed to build the tokio runtime");
-    let sample = runtime.block_on(async {
-        match side {
-            "actor_core" => {
-                let system = ActorSystem::new();
-                let (sample, counters) = measure(|seed| system.spawn(Counter::new(seed))).await;
-                assert_eq!(system.actor_count(), ACTORS);
-                drop(counters);
-                system.shutdown().await;
-                Some(sample)
-            }
-            "raw_tokio" => {
-                let (sample, counters) = measure(|seed| {
-                    let (counter, task) = RawCounter::spawn(seed);
-                    // Detach: a dropped JoinHandle does not stop the task, and
-                    // keeping it would add to the measured growth.
-                    drop(task);
-                    counter
-                })
-                .await;
-                drop(counters);
-                Some(sample)
-            }
-            _ => None,
-        }
-    });
-    match sample {
-        Some(sample) => {
-            println!("{}", sample.to_line());
-            ExitCode::SUCCESS
-        }
-        None => {
-            eprintln!("unknown side {side:?}; expected one of {SIDES:?}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime.block_on(async {
+        let system = ActorSystem::new();
+        // Warm up: let the runtime, the allocator and any lazily
+        // initialised state reach their steady size before the first
+        // reading.
+        drop(spawn_idle(side, &system, 1_000).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss_bytes();
+        let idle = spawn_idle(side, &system, ACTORS).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_bytes();
+        assert_eq!(idle.len(), ACTORS);
+        // The process exits next: tearing 100,000 actors down is not part
+        // of the measure.
+        std::mem::forget(idle);
+        std::mem::forget(system);
+        Sample { before, after }
+    })
 }
 
 /// Runs one side in a fresh child process.
-fn run_child(side: &str) -> Sample {
+fn run_child(side: Side) -> Sample {
     let exe = std::env::current_exe().expect("cannot find this executable");
-    let output = Command::new(exe).args(["--side", side]).output().expect("cannot start a child process");
+    let output = Command::new(exe).args(["--side", side.name()]).output().expect("cannot start a child process");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "child for {side} failed: {}\n{}",
+        "child for {} failed: {}\n{}",
+        side.name(),
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    stdout.lines().rev().find_map(Sample::parse).unwrap_or_else(|| panic!("child for {side} printed no sample"))
+    stdout
+        .lines()
+        .rev()
+        .find_map(Sample::parse)
+        .unwrap_or_else(|| panic!("child for {} printed no sample", side.name()))
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+fn median(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
+/// Where the results go by default: `criterion/idle_memory.json` in the
+/// target directory this binary was built into.
+fn default_json() -> PathBuf {
+    let exe = std::env::current_exe().expect("cannot find this executable");
+    // target/<profile>/idle_memory -> target/
+    let target = exe.parent().and_then(|p| p.parent()).expect("the executable is in a target directory");
+    target.join("criterion").join("idle_memory.json")
+}
+
+/// The results as JSON: bytes per actor of every run, per side.
+fn to_json(runs: &[(Side, Vec<f64>)]) -> String {
+    let sides: Vec<String> = runs
+        .iter()
+        .map(|(side, bytes)| {
+            let list: Vec<String> = bytes.iter().map(|b| format!("{b:.1}")).collect();
+            format!("    \"{}\": [{}]", side.name(), list.join(", "))
+        })
+        .collect();
+    format!(
+        "{{\n  \"actors\": {ACTORS},\n  \"flavour\": \"multi\",\n  \"bytes_per_actor\": {{\n{}\n  }}\n}}\n",
+        sides.join(",\n")
+    )
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => {}
-        [flag, side] if flag == "--side" => return child(side),
+    let json = match args.as_slice() {
+        [] => default_json(),
+        [flag, path] if flag == "--json" => PathBuf::from(path),
+        [flag, side] if flag == "--side" => {
+            let Some(side) = Side::from_name(side) else {
+                eprintln!("unknown side {side:?}");
+                return ExitCode::FAILURE;
+            };
+            println!("{}", child(side).to_line());
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!("usage: idle_memory [--side actor_core|raw_tokio]");
+            eprintln!("usage: idle_memory [--json PATH]");
             return ExitCode::FAILURE;
         }
-    }
+    };
 
     println!(
-        "RSS growth per idle counter: {ACTORS} counters, 2-worker multi-thread runtime, \
-         median of {RUNS} fresh processes per side\n"
+        "RSS growth per idle actor: {ACTORS} actors, 2-worker multi-thread runtime, \
+         median of {RUNS} fresh processes per side (sides taking turns)\n"
     );
-    println!("| side       | bytes per counter | runs (bytes per counter)      |");
-    println!("|------------|------------------:|-------------------------------|");
-    let mut medians = Vec::new();
-    for side in SIDES {
-        let per_actor: Vec<f64> = (0..RUNS).map(|_| run_child(side).per_actor()).collect();
-        let runs = per_actor.iter().map(|b| format!("{b:.0}")).collect::<Vec<_>>().join(", ");
-        let m = median(per_actor);
-        println!("| {side:<10} | {m:>17.0} | {runs:<29} |");
-        medians.push(m);
+    let mut runs: Vec<(Side, Vec<f64>)> = Side::ALL.iter().map(|&side| (side, Vec::new())).collect();
+    for _ in 0..RUNS {
+        for (side, bytes) in &mut runs {
+            bytes.push(run_child(*side).per_actor());
+        }
     }
-    if let [ours, raw] = medians[..] {
-        println!("\nactor_core - raw_tokio: {:.0} bytes per counter", ours - raw);
-        println!("actor_core / raw_tokio: {:.2}x", ours / raw);
+    println!("| side | bytes per actor | runs |");
+    println!("|---|---:|---|");
+    for (side, bytes) in &runs {
+        let list = bytes.iter().map(|b| format!("{b:.0}")).collect::<Vec<_>>().join(", ");
+        println!("| {} | {:.0} | {list} |", side.name(), median(bytes));
     }
+    if let Some(parent) = json.parent() {
+        std::fs::create_dir_all(parent).expect("cannot create the output directory");
+    }
+    std::fs::write(&json, to_json(&runs)).expect("cannot write the results");
+    eprintln!("\nwrote {}", json.display());
     ExitCode::SUCCESS
 }

@@ -13,17 +13,62 @@
 //! one operation: `tell` (one tell, awaited), `ask` (one tell and one ask)
 //! or `lifecycle` (spawn, first ask, stop, wait for the stop). Each checks
 //! its result.
+//!
+//! With a side before the count, it runs a workload of the `core` bench
+//! instead ([`benches::local`]), on that side, `COUNT` operations of it
+//! (a multiple of 1,000 for `fanout`, of 4 for `contended`), so that ours
+//! and the hand-written program can be compared in instructions too:
+//!
+//! ```sh
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/op_count ring actor_core 0
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/op_count ring actor_core 100000
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/op_count ring raw_unbounded 100000
+//! ```
+//!
+//! Workloads: tell, ask, pingpong, ring, spawn, lifecycle, contended,
+//! fanout; sides: actor_core, raw_bounded, raw_unbounded. The set-up (a
+//! ring's 1,000 actors, say) is the same for every count and cancels out in
+//! the difference.
 
 use std::process::ExitCode;
 
 use actor_core::prelude::*;
+use benches::local::{Side, Workload};
 use benches::{Add, Counter, Get};
 
-fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(workload), Some(Ok(count))) = (args.next(), args.next().map(|n| n.parse::<u64>())) else {
-        eprintln!("usage: op_count tell|ask|lifecycle COUNT");
+const USAGE: &str = "usage: op_count tell|ask|lifecycle COUNT\n       op_count WORKLOAD SIDE COUNT";
+
+/// A workload of the core bench: `count` operations on `side`.
+fn local(workload: &str, side: &str, count: &str) -> ExitCode {
+    let (Some(workload), Some(side), Ok(count)) = (Workload::from_name(workload), Side::from_name(side), count.parse())
+    else {
+        eprintln!("{USAGE}");
         return ExitCode::FAILURE;
+    };
+    if !workload.accepts(count) {
+        eprintln!("op_count: {} cannot run {count} operations", workload.name());
+        return ExitCode::FAILURE;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(workload.run(side, count));
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (workload, count) = match args.as_slice() {
+        [workload, side, count] => return local(workload, side, count),
+        [workload, count] => match count.parse::<u64>() {
+            Ok(count) => (workload.clone(), count),
+            Err(_) => {
+                eprintln!("{USAGE}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async move {
