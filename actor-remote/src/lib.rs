@@ -89,6 +89,8 @@ pub use crate::error::{HandshakeError, NodeError};
 #[cfg(feature = "nats")]
 pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
+#[doc(hidden)]
+pub use crate::peer::LinkStats;
 #[cfg(feature = "tls")]
 pub use crate::tls::{TlsConfig, TlsError};
 /// The NATS client this crate uses (feature `nats`), for
