@@ -723,17 +723,23 @@ impl Peer {
         self.pending.iter().filter(|p| matches!(p.value(), Pending::Ask(_))).count()
     }
 
-    /// The link's figures: (bytes in the resend buffer now, the most it
-    /// held, frames written again on a later connection, duplicates
-    /// received and dropped, times the stream started over).
+    /// The link's figures: connections so far, bytes in the resend buffer
+    /// now and the most it held, frames written again on a later
+    /// connection, duplicates received and dropped, times the stream
+    /// started over.
     pub(crate) fn link_stats(&self) -> LinkStats {
-        let resend_bytes = self.link().out.bytes;
+        let (resend_bytes, connections) = {
+            let link = self.link();
+            (link.out.bytes, link.generation)
+        };
         LinkStats {
+            connections,
             resend_bytes,
             resend_peak: self.stats.peak_bytes.load(Ordering::Relaxed),
             replayed: self.stats.replayed.load(Ordering::Relaxed),
             duplicates: self.stats.duplicates.load(Ordering::Relaxed),
             restarts: self.stats.restarts.load(Ordering::Relaxed),
+            acked_tells: self.stats.acked_tells.load(Ordering::Relaxed),
         }
     }
 
@@ -1049,6 +1055,8 @@ impl Peer {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[doc(hidden)]
 pub struct LinkStats {
+    /// Connections made to the peer so far.
+    pub connections: u64,
     /// Bytes the resend buffer holds now.
     pub resend_bytes: usize,
     /// The most bytes it held.
@@ -1059,6 +1067,9 @@ pub struct LinkStats {
     pub duplicates: u64,
     /// Times this node's stream toward the peer started over.
     pub restarts: u64,
+    /// Tells the peer acknowledged: it received them, and handed them to
+    /// their actor (or to the queue waiting for room in its mailbox).
+    pub acked_tells: u64,
 }
 
 /// Writes what `sender.sealed` holds to the socket without waiting: with a

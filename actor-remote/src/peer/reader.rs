@@ -572,6 +572,7 @@ impl Peer {
             }
             link.out.ack(received, &mut gone)?;
         }
+        self.stats.acked(&gone);
         // The payloads are freed outside the lock.
         drop(gone);
         self.wake_writer.notify_one();

@@ -157,11 +157,19 @@ pub(super) struct Stats {
     pub(super) duplicates: AtomicU64,
     /// Times the stream started over (restart, give-up, forgotten).
     pub(super) restarts: AtomicU64,
+    /// Tells the peer acknowledged.
+    pub(super) acked_tells: AtomicU64,
 }
 
 impl Stats {
     fn peak(&self, bytes: usize) {
         self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts the tells among frames the peer acknowledged.
+    pub(super) fn acked(&self, gone: &[Queued]) {
+        let tells = gone.iter().filter(|q| matches!(q, Queued::Tell { .. })).count();
+        self.acked_tells.fetch_add(tells as u64, Ordering::Relaxed);
     }
 }
 

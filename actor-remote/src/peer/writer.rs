@@ -141,6 +141,7 @@ async fn start(
         link.put_ack(peer, &mut sender.plain);
         (id, link.out.resend.len())
     };
+    peer.stats.acked(&gone);
     drop(gone);
     peer.stats.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
     if !lost.is_empty()
