@@ -507,3 +507,21 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
     })
     .await;
 }
+
+/// Servers started at once, as the tests of this suite start theirs, each
+/// listen on a port of their own: a test never talks to another's server
+/// (whose stop would fail its asks with `NodeDown`).
+#[test]
+fn servers_started_at_once_each_have_their_own_port() {
+    if support::nats::binary().is_none() && std::env::var_os("CI").is_none() {
+        return;
+    }
+    let servers: Vec<_> = (0..8)
+        .map(|_| std::thread::spawn(|| support::nats::start().expect("a server")))
+        .map(|t| t.join().unwrap())
+        .collect();
+    let mut urls: Vec<_> = servers.iter().map(|s| s.url()).collect();
+    urls.sort();
+    urls.dedup();
+    assert_eq!(urls.len(), servers.len(), "{urls:?}");
+}
