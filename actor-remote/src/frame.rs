@@ -33,7 +33,7 @@
 //! Tell, ask, reply, failure, system and credit frames are the link's
 //! *stream*: they are numbered, implicitly, one after the other from the
 //! number the last `Stream` frame gave, kept until acknowledged and sent
-//! again on the next connection (`peer.rs`). Ping, resume, stream and ack
+//! again on the next connection (`peer/stream.rs`). Ping, resume, stream and ack
 //! frames belong to one connection and are never numbered.
 //!
 //! The hot kinds (tell, ask, reply) have a fixed binary header so that the

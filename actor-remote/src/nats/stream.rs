@@ -35,7 +35,7 @@
 //!   bounds what is in flight; it says nothing of what the node above
 //!   handled. Loss and resending are the node's business: its numbered
 //!   stream of frames is acknowledged end to end and written again on the
-//!   next connection, over NATS as over TCP (`peer.rs`).
+//!   next connection, over NATS as over TCP (`peer/stream.rs`).
 //! - **Signed after the handshake.** The subjects are known to the server
 //!   and visible to clients allowed to subscribe to them; the tags make a
 //!   chunk another client published (or replayed: the sequence number is

@@ -270,6 +270,14 @@ mod tests {
         assert_eq!(stats.peak_bytes.load(Ordering::Relaxed), full);
     }
 
+    /// The resend buffer's memory per frame in flight, besides its payload:
+    /// the budget `Limits::resend_buffer` counts, and ARCHITECTURE.md quotes.
+    #[test]
+    fn a_resend_buffer_entry_costs_at_most_96_bytes_besides_its_payload() {
+        println!("resend buffer entry: {} bytes, counted as {ENTRY_OVERHEAD}", std::mem::size_of::<Queued>());
+        assert!(ENTRY_OVERHEAD <= 96, "{ENTRY_OVERHEAD}");
+    }
+
     #[test]
     fn an_empty_buffer_takes_any_frame_and_a_full_one_none() {
         let stats = Stats::default();
