@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actor_core::DeadLetterReason;
 use actor_core::error::SendError;
 use actor_core::prelude::*;
-use actor_core::DeadLetterReason;
 use actor_remote::{Limits, Node};
 use support::remote_node::{self, Counter, CounterClient, signal};
 use support::{bounded, free_port, scale};
@@ -249,8 +249,11 @@ async fn freeze_and_resume(per_sender: u64) -> (u64, u64, u64, u64) {
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     };
-    let letters = letters.lock().unwrap();
-    assert!(letters.other.is_empty() && letters.not_sent + letters.maybe_delivered + letters.refused == 0, "{letters:?}");
+    let letters = std::mem::take(&mut *letters.lock().unwrap());
+    assert!(
+        letters.other.is_empty() && letters.not_sent + letters.maybe_delivered + letters.refused == 0,
+        "{letters:?}"
+    );
     let stats = node.link_stats(&peer).unwrap();
     assert!(stats.connections >= 2, "the frozen connection was given up: {stats:?}");
     let replayed = stats.replayed;

@@ -20,7 +20,6 @@ use actor_remote::{Limits, Node};
 use support::proxy::{Faults, Proxy};
 use support::remote_node::{self, Counter, CounterClient, signal};
 use support::{bounded, free_port, scale};
-use tokio::process::Child;
 
 const SECRET: &str = "fault cookie";
 
