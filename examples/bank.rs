@@ -129,7 +129,11 @@ async fn transfer(from: &ActorRef<Account>, to: &ActorRef<Account>, amount: i64,
 }
 
 #[tokio::main]
-async fn main() -> Result<(), actor_core::Error> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), actor_core::Error> {
     // Keep the expected crashes quiet; any other panic is still printed.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -208,7 +208,11 @@ async fn client(
 }
 
 #[tokio::main]
-async fn main() -> io::Result<()> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> io::Result<()> {
     let (mut clients, mut messages, mut rooms, mut serve_at) = (20, 10, 3, None);
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {

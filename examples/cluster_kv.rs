@@ -19,7 +19,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Group, Node};
+use actor_remote::{Cluster, Group, Node};
+use examples::cluster::{Watcher, config};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::task::JoinSet;
@@ -60,32 +61,6 @@ impl Replica {
     #[message(remote)]
     fn dump(&mut self) -> (String, BTreeMap<String, Versioned>) {
         (self.node.clone(), self.data.clone())
-    }
-}
-
-/// Prints the membership events the client node sees.
-struct Watcher;
-
-#[actor]
-impl Watcher {}
-
-impl Handler<ClusterEvent> for Watcher {
-    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
-        match event {
-            ClusterEvent::NodeUp(m) => println!("event: {} is up", m.name),
-            ClusterEvent::NodeDown(m) => println!("event: {} is down", m.name),
-            ClusterEvent::NodeLeft(m) => println!("event: {} left", m.name),
-            other => println!("event: {other:?}"),
-        }
-    }
-}
-
-fn config() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(800),
-        ..ClusterConfig::default()
     }
 }
 
@@ -182,7 +157,11 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     if args.iter().any(|a| a == "--help" || a == "-h") {

@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Node};
+use actor_remote::{Cluster, Node};
+use examples::cluster::{Watcher, config};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -30,32 +31,6 @@ impl Worker {
     }
 }
 
-/// Prints the membership events the coordinator sees.
-struct Watcher;
-
-#[actor]
-impl Watcher {}
-
-impl Handler<ClusterEvent> for Watcher {
-    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
-        match event {
-            ClusterEvent::NodeUp(m) => println!("event: {} is up", m.name),
-            ClusterEvent::NodeDown(m) => println!("event: {} is down", m.name),
-            ClusterEvent::NodeLeft(m) => println!("event: {} left", m.name),
-            other => println!("event: {other:?}"),
-        }
-    }
-}
-
-fn config() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(800),
-        ..ClusterConfig::default()
-    }
-}
-
 async fn worker(name: &str, seed: &str) -> Result<(), Box<dyn std::error::Error>> {
     let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await?;
     let cluster = Cluster::start(&node, config()).await?;
@@ -70,25 +45,48 @@ async fn worker(name: &str, seed: &str) -> Result<(), Box<dyn std::error::Error>
 
 async fn jobs(group: &actor_remote::Group<Worker>, from: u64, count: u64) -> BTreeMap<String, u64> {
     let mut per_node = BTreeMap::new();
+    // Nodes whose workers failed a job: until membership drops them from
+    // the group, their other workers would fail too, so retries skip them.
+    let mut failed_nodes: Vec<String> = Vec::new();
     for n in from..from + count {
-        // A job whose worker was lost with its node is retried on another.
+        // A job whose worker was lost with its node is retried on another
+        // node.
         loop {
-            let Some(worker) = group.round_robin() else { panic!("no workers left") };
+            let Some(worker) = pick(group, &failed_nodes) else { panic!("no workers left") };
             match worker.square(n).timeout(Duration::from_secs(2)).await {
                 Ok((node, square)) => {
                     assert_eq!(square, n * n);
                     *per_node.entry(node).or_insert(0) += 1;
                     break;
                 }
-                Err(e) => println!("job {n} failed ({e}), retrying on another worker"),
+                Err(e) => {
+                    let node = worker.node().unwrap_or("this node").to_owned();
+                    println!("job {n} failed on {node} ({e}), retrying on another node");
+                    failed_nodes.push(node);
+                }
             }
         }
     }
     per_node
 }
 
+/// The next worker round-robin, skipping those on nodes that failed.
+fn pick(group: &actor_remote::Group<Worker>, failed_nodes: &[String]) -> Option<ActorRef<Worker>> {
+    for _ in 0..group.len() {
+        let worker = group.round_robin()?;
+        if !failed_nodes.iter().any(|n| worker.node() == Some(n.as_str())) {
+            return Some(worker);
+        }
+    }
+    None
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--worker") {
         let seed = args.iter().position(|a| a == "--seed").map(|j| args[j + 1].clone()).ok_or("--seed is needed")?;

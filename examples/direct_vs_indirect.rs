@@ -43,7 +43,11 @@ impl Handler<Flush> for Member {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let system = ActorSystem::new();
     let mut dead_letters = system.dead_letters();
     let ann = system.spawn(Member { name: "ann" });

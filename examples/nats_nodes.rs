@@ -132,7 +132,11 @@ async fn front(server: &str, child: Option<tokio::process::Child>) -> Result<(),
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let server = args
         .iter()

@@ -180,10 +180,13 @@ async fn main() {
             }
         }
     }
+    // The snapshot comes before the load stops: the load task holds the
+    // only references to the workers, and dropping the last reference to
+    // an actor stops it, so afterwards they would be on their way out.
+    let snapshot = observer.snapshot();
     load.abort();
     let _ = load.await;
 
-    let snapshot = observer.snapshot();
     let handled: u64 = snapshot.actors.iter().map(|a| a.processed).sum();
     let restarts: u32 = snapshot.actors.iter().map(|a| a.restarts).sum();
     let groups = snapshot.dead_letter_groups.len();

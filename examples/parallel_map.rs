@@ -8,8 +8,9 @@
 //! core busy; least-loaded routing hands each chunk to the worker with the
 //! shortest queue.
 //!
-//! Run with `cargo run --example parallel_map` (or `--release`, and
-//! `-- --limit N` to change the amount of work).
+//! Run with `cargo run --release --example parallel_map` (`-- --limit N`
+//! changes the amount of work). A debug build spends its time elsewhere
+//! than in the work being spread, so its speed-up means little.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -71,7 +72,11 @@ async fn count_with(pool: &Pool<PrimeCounter>, limit: u64) -> Result<(u64, Durat
 }
 
 #[tokio::main]
-async fn main() -> Result<(), actor_core::Error> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), actor_core::Error> {
     let mut args = std::env::args().skip(1);
     let limit = match (args.next().as_deref(), args.next()) {
         (Some("--limit"), Some(n)) => n.parse().expect("--limit takes a number"),
@@ -81,6 +86,9 @@ async fn main() -> Result<(), actor_core::Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let system = ActorSystem::new();
     println!("counting the primes below {limit} in 256 chunks, on {cores} cores");
+    if cfg!(debug_assertions) {
+        println!("(a debug build: run with --release for a speed-up that means something)");
+    }
 
     // The baseline: a single actor, behind the same interface.
     let single = Pool::from_workers(vec![system.spawn(PrimeCounter)], Routing::RoundRobin);

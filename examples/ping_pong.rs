@@ -57,7 +57,11 @@ impl Handler<Ball> for Player {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), actor_core::Error> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), actor_core::Error> {
     let system = ActorSystem::new();
     let ping = system.spawn(Player { name: "ping", limit: 10, opponent: None });
     let pong = system.spawn(Player { name: "pong", limit: 10, opponent: None });

@@ -66,7 +66,11 @@ struct Counts {
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let secs = arg("--secs", 600);
     let every = Duration::from_secs(arg("--every", (secs / 20).clamp(1, 30)));
     let deadline = Instant::now() + Duration::from_secs(secs);

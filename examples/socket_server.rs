@@ -82,7 +82,11 @@ fn parse_args() -> Result<(SocketAddr, Option<usize>), String> {
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> std::io::Result<()> {
     let (addr, max) = match parse_args() {
         Ok(options) => options,
         Err(e) if e.is_empty() => {

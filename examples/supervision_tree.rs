@@ -57,7 +57,11 @@ impl Handler<StartSupervisor> for Root {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), actor_core::Error> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), actor_core::Error> {
     // Panics are caught by the framework and reported through the ask's
     // error and `tracing`; keep the default hook from printing them too.
     std::panic::set_hook(Box::new(|_| {}));

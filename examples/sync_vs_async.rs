@@ -40,7 +40,11 @@ impl Worker {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), actor_core::Error> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await)
+}
+
+async fn run() -> Result<(), actor_core::Error> {
     let system = ActorSystem::new();
 
     // 1. ask: the caller is blocked until each reply arrives.

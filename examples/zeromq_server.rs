@@ -128,7 +128,11 @@ fn parse_args() -> Result<Mode, String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    examples::exit(run().await.map_err(|e| e as Box<dyn std::error::Error>))
+}
+
+async fn run() -> Result<(), BoxError> {
     let mode = match parse_args() {
         Ok(mode) => mode,
         Err(e) if e.is_empty() => {

@@ -1,38 +1,20 @@
-//! What every reference to one actor shares: its identity and termination
-//! (`Cell`, whatever the actor's type) and its mailbox (`Shared<A>`), in one
-//! allocation.
+//! The type-erased part of an actor, whatever its type: its identity, its
+//! family, its termination and who waits for it (tasks, notices, links),
+//! and `Lane`, how code that does not know the actor's type signals it.
+//! The typed rest of the actor's shared block (its mailbox, its system) is
+//! `Shared<A>` in `actor/shared.rs`, which holds a `Cell`.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use crate::actor::{Actor, StopReason};
-use crate::id::ActorId;
-use crate::mailbox::queue::Queue;
-use crate::stats::{ActorState, ActorStats, Counters};
-use crate::supervision::ChildExit;
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
-
-/// A message on the system lane.
-#[derive(Debug)]
-pub(crate) enum Signal {
-    /// Stop after the message in hand; queued messages become dead letters.
-    Kill,
-    /// Like `Kill`, but the stop counts as normal (system shutdown).
-    Shutdown,
-    /// A child of this actor has exited: terminated, or (a supervised
-    /// child) failed and waiting for its supervisor's decision.
-    ChildExit(ChildExit),
-    /// A linked actor has terminated.
-    LinkExit(ActorId, StopReason),
-    /// Stop the current incarnation and start a fresh one from the factory
-    /// (supervised actors only), keeping the mailbox.
-    Restart,
-}
+use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
+use crate::base::stats::{ActorStats, Counters};
+use crate::mailbox::signal::Signal;
 
 /// An actor as seen by code that does not know its type: the system's table
 /// of root actors, a parent's children, a child's parent.
@@ -44,87 +26,11 @@ pub(crate) trait Lane: Send + Sync {
     fn signal(&self, signal: Signal);
 }
 
-/// One actor's shared state: the only allocation per actor besides its task.
-pub(crate) struct Shared<A: Actor> {
-    pub(crate) cell: Cell,
-    pub(crate) mailbox: Queue<A>,
-    /// Strong references (`ActorRef`s and `Recipient`s): the last one to go
-    /// stops the actor. Counted here rather than with a separate `Arc`, so
-    /// that an actor is one allocation plus its task.
-    refs: AtomicUsize,
-}
-
-impl<A: Actor> Lane for Shared<A> {
-    fn cell(&self) -> &Cell {
-        &self.cell
-    }
-
-    fn stats(&self) -> ActorStats {
-        let cell = &self.cell;
-        ActorStats {
-            id: cell.id,
-            name: cell.name.clone(),
-            actor_type: cell.actor_type,
-            parent: cell.parent.as_ref().map(|p| p.cell().id),
-            mailbox_len: self.mailbox.len(),
-            processed: cell.counters.processed(),
-            restarts: cell.counters.restarts(),
-            watchers: cell.watcher_count(),
-            state: if self.is_accepting() { ActorState::Running } else { ActorState::Stopping },
-            // Kept by the system's table of observed actors; see `ActorSystem::stats`.
-            last_panic: None,
-            recent_restarts: Vec::new(),
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        if !self.cell.is_terminated() {
-            self.mailbox.signal(signal);
-        }
-    }
-}
-
-impl<A: Actor> Shared<A> {
-    /// Shared state for a new actor, counting one strong reference.
-    pub(crate) fn new(cell: Cell, mailbox: Queue<A>) -> Self {
-        Shared { cell, mailbox, refs: AtomicUsize::new(1) }
-    }
-
-    /// Counts one more strong reference.
-    pub(crate) fn retain(&self) {
-        self.refs.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts one more strong reference if any is left (upgrading a weak one).
-    pub(crate) fn try_retain(&self) -> bool {
-        self.refs.fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| (n > 0).then_some(n + 1)).is_ok()
-    }
-
-    /// Drops one strong reference; the last one asks the actor to stop.
-    pub(crate) fn release(&self) {
-        if self.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.stop();
-        }
-    }
-
-    /// A graceful stop: refuse new messages, handle those queued, then stop
-    /// normally. Closing the mailbox is the whole request.
-    pub(crate) fn stop(&self) {
-        self.mailbox.close();
-    }
-
-    /// Whether the actor still accepts messages.
-    pub(crate) fn is_accepting(&self) -> bool {
-        !self.mailbox.is_closed() && !self.cell.is_terminated()
-    }
-}
-
 /// The type-erased part of an actor: identity, family, termination.
 pub(crate) struct Cell {
     pub(crate) id: ActorId,
     pub(crate) actor_type: &'static str,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) system: ActorSystem,
     pub(crate) parent: Option<Arc<dyn Lane>>,
     pub(crate) counters: Counters,
     /// Who waits for the end: tasks, notices (monitors, remote watches) and
@@ -284,7 +190,9 @@ pub(crate) enum LinkBack {
     /// the link).
     Local(Weak<dyn Lane>),
     /// The linked actor is on another node: take back the watch set on it
-    /// (once it is known).
+    /// (once it is known). Only with the `serde` feature, without which
+    /// every actor is local.
+    #[cfg(feature = "serde")]
     Remote(Option<Box<dyn FnOnce() + Send>>),
 }
 
@@ -300,7 +208,9 @@ impl LinkBack {
                     drop(taken);
                 }
             }
+            #[cfg(feature = "serde")]
             LinkBack::Remote(Some(unwatch)) => unwatch(),
+            #[cfg(feature = "serde")]
             LinkBack::Remote(None) => {}
         }
     }
@@ -343,22 +253,11 @@ pub(crate) fn link_exit(to: &dyn Lane, from: ActorId, reason: &StopReason) {
 }
 
 impl Cell {
-    /// This actor as the run loop marks it while a handler runs.
-    pub(crate) fn me(&self) -> crate::reply::Me {
-        crate::reply::Me { id: self.id, scope: self.system.id() }
-    }
-
-    pub(crate) fn new(
-        actor_type: &'static str,
-        name: Option<Arc<str>>,
-        system: ActorSystem,
-        parent: Option<Arc<dyn Lane>>,
-    ) -> Self {
+    pub(crate) fn new(actor_type: &'static str, name: Option<Arc<str>>, parent: Option<Arc<dyn Lane>>) -> Self {
         Cell {
             id: ActorId::next(),
             actor_type,
             name,
-            system,
             parent,
             counters: Counters::default(),
             waiters: Mutex::new(Waiters::None),
@@ -368,17 +267,6 @@ impl Cell {
     /// Called by the registry before it adds a name for this actor.
     pub(crate) fn mark_named(&self) {
         self.counters.mark_named();
-    }
-
-    /// Frees the actor's names, if it ever had one: the end of an actor that
-    /// never had a name skips the registry. Called once the mailbox is
-    /// closed: a `register` either sees the actor closed and takes its name
-    /// back, or marked it before the fence here, so this sees the mark.
-    pub(crate) fn forget_names(&self) {
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
-        if self.counters.is_named() {
-            self.system.registry().forget(self.id);
-        }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
@@ -443,6 +331,7 @@ impl Cell {
                                 link_exit(&*other, self.id, reason);
                             }
                         }
+                        #[cfg(feature = "serde")]
                         remote @ LinkBack::Remote(_) => remote.release(self.id),
                     }
                 }
@@ -499,6 +388,7 @@ impl Cell {
 
     /// Sets how a link to a remote actor is taken back, once its watch is
     /// in place; hands `unwatch` back if the link is gone meanwhile.
+    #[cfg(feature = "serde")]
     pub(crate) fn set_link_unwatch(
         &self,
         other: ActorId,
@@ -539,18 +429,6 @@ impl Cell {
     /// future takes its waker back.
     pub(crate) fn wait_terminated(&self) -> WaitTerminated<'_> {
         WaitTerminated { cell: self, key: None }
-    }
-
-    /// Reports a message that could not be delivered to this actor.
-    pub(crate) fn dead_letter(&self, message_type: &'static str, reason: DeadLetterReason) {
-        self.system.publish_dead_letter(DeadLetter {
-            recipient: Some(self.id),
-            name: None,
-            actor_type: self.actor_type,
-            message_type,
-            reason,
-            detail: None,
-        });
     }
 }
 

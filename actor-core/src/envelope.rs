@@ -3,8 +3,9 @@
 //! An actor accepts many message types, so its mailbox must hold values of
 //! one type that stand for any of them. Boxing each message as a trait object
 //! costs an allocation on the sender and a free on the receiver, and boxing the
-//! handler's future costs another pair: measured, the two together cut tell
-//! throughput to about 0.6 of a raw channel. Instead:
+//! handler's future costs another pair: measured on 2026-11-24, the two
+//! together cut tell throughput to about 0.6 of a raw channel (instruction
+//! counts per operation are in `benches/README.md`, "op_count"). Instead:
 //!
 //! - an [`Envelope`] is a small fixed-size value: a pointer to a static table
 //!   of functions monomorphised for the payload type, plus three words of
@@ -18,7 +19,7 @@
 //! the file exercise each path (inline, boxed, dropped unhandled, over-aligned,
 //! oversized futures, panics while polling).
 
-use std::any::{TypeId, type_name};
+use std::any::TypeId;
 use std::cell::Cell as StdCell;
 use std::future::Future;
 use std::marker::{PhantomData, PhantomPinned};
@@ -26,12 +27,7 @@ use std::mem::{ManuallyDrop, MaybeUninit, align_of, size_of};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use crate::actor::Actor;
-use crate::context::Context;
-use crate::message::{Handler, Message};
-use crate::reply::{ReplyGuard, ReplyTx};
-use crate::system::DeadLetterReason;
-use futures::future::Either;
+use crate::base::flight::Recorder;
 
 /// Words of inline payload storage in an envelope.
 const INLINE_WORDS: usize = 3;
@@ -45,8 +41,25 @@ const fn fits_inline<P>() -> bool {
 // A boxed payload is one thin pointer, which always fits.
 const _: () = assert!(fits_inline::<Box<u8>>());
 
-/// What an envelope carries: a message to tell, or a message and its reply channel.
-pub(crate) trait Payload<A: Actor>: Send + 'static {
+/// What an envelope is addressed to: an actor type, and the context its
+/// handlers run with.
+///
+/// Implemented once, for every `A: Actor` with `Context<A>`, in
+/// `actor/context.rs`. The envelope names the context only through this
+/// trait, so that the envelope, and the mailbox and shared block that hold
+/// envelopes, sit below the context (which holds the shared block) instead
+/// of forming a loop with it.
+pub(crate) trait Addressee: Sized + Send + 'static {
+    /// What a handler gets besides the actor: `Context<Self>`.
+    type Context;
+
+    /// The context's flight recorder, if the actor keeps one.
+    fn recorder(ctx: &mut Self::Context) -> Option<&mut Recorder>;
+}
+
+/// What an envelope carries: a message to tell, or a message and its reply
+/// channel (`Tell` and `Ask`, in `actor/message.rs`).
+pub(crate) trait Payload<A: Addressee>: Send + 'static {
     /// The type name of the message, for dead letters and panic reports.
     fn message_type() -> &'static str;
 
@@ -54,65 +67,17 @@ pub(crate) trait Payload<A: Actor>: Send + 'static {
     fn describe(&self) -> Option<String>;
 
     /// Starts handling this payload: calls the handler and returns its future.
-    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a;
-}
-
-/// A message sent with `tell`: its reply is dropped.
-pub(crate) struct Tell<M>(pub(crate) M);
-
-/// A message sent with `ask`, with the channel its reply goes back on.
-pub(crate) struct Ask<M: Message>(pub(crate) M, pub(crate) ReplyTx<M::Reply>);
-
-impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
-    fn message_type() -> &'static str {
-        type_name::<M>()
-    }
-
-    fn describe(&self) -> Option<String> {
-        self.0.describe()
-    }
-
-    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
-        let fut = actor.handle(self.0, ctx);
-        async move {
-            fut.await;
-        }
-    }
-}
-
-impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
-    fn message_type() -> &'static str {
-        type_name::<M>()
-    }
-
-    fn describe(&self) -> Option<String> {
-        self.0.describe()
-    }
-
-    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
-        // The asker gave up (timed out, or dropped its future) while this
-        // waited in the mailbox: nobody wants the answer, so the handler
-        // does not run.
-        if self.1.0.is_closed() {
-            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
-            return Either::Left(std::future::ready(()));
-        }
-        // Armed before the handler is called, so that even a panic in the
-        // synchronous part of `handle` reaches the asker as a panic.
-        let guard = ReplyGuard::arm(self.1);
-        let fut = actor.handle(self.0, ctx);
-        Either::Right(async move { guard.send(fut.await) })
-    }
+    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut A::Context) -> impl Future<Output = ()> + Send + 'a;
 }
 
 /// A message of any type accepted by `A`, ready to be queued in its mailbox.
-pub(crate) struct Envelope<A: Actor> {
+pub(crate) struct Envelope<A: Addressee> {
     vtable: &'static VTable<A>,
     data: Inline,
 }
 
-struct VTable<A: Actor> {
-    start: unsafe fn(*mut Inline, *mut A, *mut Context<A>, &mut Slot),
+struct VTable<A: Addressee> {
+    start: unsafe fn(*mut Inline, *mut A, *mut A::Context, &mut Slot),
     drop: unsafe fn(*mut Inline),
     payload_type: fn() -> TypeId,
     message_type: fn() -> &'static str,
@@ -121,7 +86,7 @@ struct VTable<A: Actor> {
 /// The function table for payload type `P`, one static per `(A, P)`.
 struct Vt<A, P>(PhantomData<fn() -> (A, P)>);
 
-impl<A: Actor, P: Payload<A>> Vt<A, P> {
+impl<A: Addressee, P: Payload<A>> Vt<A, P> {
     const VTABLE: VTable<A> =
         VTable { start: Self::start, drop: Self::drop, payload_type: TypeId::of::<P>, message_type: P::message_type };
 
@@ -129,12 +94,12 @@ impl<A: Actor, P: Payload<A>> Vt<A, P> {
     ///
     /// `data` holds a `P` written by [`Envelope::new`] that has not been
     /// taken yet; it must not be read again after this call.
-    unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut Context<A>, slot: &mut Slot) {
+    unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut A::Context, slot: &mut Slot) {
         // SAFETY: guaranteed by the caller, see above.
         let payload = unsafe { take::<P>(data) };
         // SAFETY: `Envelope::start`'s contract makes `ctx` valid and
         // unaliased here; this borrow ends before the future takes it.
-        if let Some(recorder) = unsafe { (*ctx).recorder() } {
+        if let Some(recorder) = A::recorder(unsafe { &mut *ctx }) {
             recorder.record(P::message_type(), payload.describe());
         }
         // SAFETY: `Envelope::start`'s contract makes `actor` and `ctx` valid,
@@ -171,9 +136,9 @@ unsafe fn take<P>(data: *mut Inline) -> P {
 
 // SAFETY: the only constructor, `Envelope::new`, stores a `P: Payload<A>`,
 // and `Payload` requires `Send`; the vtable holds only function pointers.
-unsafe impl<A: Actor> Send for Envelope<A> {}
+unsafe impl<A: Addressee> Send for Envelope<A> {}
 
-impl<A: Actor> Envelope<A> {
+impl<A: Addressee> Envelope<A> {
     /// Wraps a payload, inline when it fits.
     pub(crate) fn new<P: Payload<A>>(payload: P) -> Self {
         let mut data = Inline::uninit();
@@ -217,7 +182,7 @@ impl<A: Actor> Envelope<A> {
     /// used by nobody but the future in `slot`, and `slot` must not move,
     /// until the slot is cleared (its `poll` returns `Ready`, `clear` is
     /// called, or it is dropped).
-    pub(crate) unsafe fn start(self, actor: &mut A, ctx: &mut Context<A>, slot: &mut Slot) {
+    pub(crate) unsafe fn start(self, actor: &mut A, ctx: &mut A::Context, slot: &mut Slot) {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: the payload was written by `new` and is taken exactly once
         // here (`ManuallyDrop` disarms `Drop`); the rest is our caller's
@@ -226,7 +191,7 @@ impl<A: Actor> Envelope<A> {
     }
 }
 
-impl<A: Actor> Drop for Envelope<A> {
+impl<A: Addressee> Drop for Envelope<A> {
     fn drop(&mut self) {
         // SAFETY: an envelope that is dropped still holds its payload: every
         // path that takes it out goes through `ManuallyDrop`.

@@ -72,5 +72,8 @@ impl Default for Mailbox {
     }
 }
 
+#[cfg(all(test, loom))]
+mod models;
 pub(crate) mod queue;
 pub(crate) mod room;
+pub(crate) mod signal;

@@ -7,14 +7,19 @@ use std::sync::{Arc, Weak};
 
 use futures::future::Either;
 
-use crate::actor::{Actor, StopReason};
-use crate::actor_ref::ActorRef;
-use crate::cell::{AddedLink, Lane, LinkBack, Notice, Shared, link_exit};
-use crate::context::{Context, Monitored};
-use crate::envelope::{Envelope, Payload, Tell};
-use crate::id::ActorId;
-use crate::message::{Handler, Message};
-use crate::system::DeadLetterReason;
+use crate::actor::context::Actor;
+use crate::actor::context::{Context, Monitored};
+use crate::actor::message::Tell;
+use crate::actor::message::{Handler, Message};
+use crate::actor::shared::Shared;
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
+use crate::cell::{AddedLink, Lane, LinkBack, Notice, link_exit};
+#[cfg(feature = "serde")]
+use crate::endpoint::RemoteTarget;
+use crate::envelope::{Envelope, Payload};
+use crate::reference::actor_ref::{ActorRef, Inner};
 
 /// The notice that a watched actor has stopped, delivered as a message to
 /// actors that [monitor](Context::monitor) it or that
@@ -197,17 +202,14 @@ impl<A: Handler<Terminated>> Payload<A> for Notified {
 /// that has stopped gets a dead letter instead.
 fn deliver<A: Actor, P: Payload<A>>(watcher: &Shared<A>, payload: P) {
     if watcher.mailbox.push_notice(Envelope::new(payload)).is_err() {
-        watcher.cell.dead_letter(type_name::<Terminated>(), DeadLetterReason::Stopped);
+        watcher.dead_letter(type_name::<Terminated>(), DeadLetterReason::Stopped);
     }
 }
 
 /// Queues a trapped exit as a `Terminated` message.
-fn deliver_exit<A: Handler<Terminated>>(watcher: &Shared<A>, notice: Terminated) {
-    deliver(watcher, Tell(notice));
+fn deliver_exit<A: Handler<Terminated>>(watcher: &Shared<A>, id: ActorId, reason: StopReason) {
+    deliver(watcher, Tell(Terminated { id, reason }));
 }
-
-/// How a trapping actor receives the exit of a linked one.
-pub(crate) type ExitTrap<A> = fn(&Shared<A>, Terminated);
 
 impl<A: Actor> Context<A> {
     /// Watches `other`: when it stops, this actor receives a [`Terminated`]
@@ -235,16 +237,16 @@ impl<A: Actor> Context<A> {
                 deliver(&me, Notified { monitor: id, notice: Terminated { id: target, reason: reason.clone() } });
             }
         });
-        let monitored = match other.shared() {
-            Some(shared) => {
+        let monitored = match other.place() {
+            Inner::Local(shared) => {
                 let key = shared.cell.on_terminated(notice);
                 let lane: Arc<dyn Lane> = shared.clone();
                 Monitored::Local(Arc::downgrade(&lane), key)
             }
-            None => {
-                let endpoint = &other.remote_target().expect("a reference is local or remote").endpoint;
-                let key = endpoint.watch(notice);
-                Monitored::Remote(endpoint.clone(), key)
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => {
+                let key = target.endpoint.watch(notice);
+                Monitored::Remote(target.endpoint.clone(), key)
             }
         };
         // Kept even if the notice is already queued (`other` had stopped):
@@ -305,28 +307,33 @@ impl<A: Actor> Context<A> {
         if other_id == my_id {
             return;
         }
-        let Some(other_shared) = other.shared() else {
-            self.link_remote(other, &me);
-            return;
-        };
-        let them: Arc<dyn Lane> = other_shared.clone();
+        match other.place() {
+            Inner::Local(other) => self.link_local(other_id, other, &me),
+            #[cfg(feature = "serde")]
+            Inner::Remote(other) => self.link_remote(other_id, other, &me),
+        }
+    }
+
+    /// The two-way link to an actor of this node: each side holds its half.
+    fn link_local<B: Actor>(&mut self, other_id: ActorId, other: &Arc<Shared<B>>, me: &Arc<dyn Lane>) {
+        let them: Arc<dyn Lane> = other.clone();
         match self.shared().cell.add_link(other_id, LinkBack::Local(Arc::downgrade(&them))) {
             AddedLink::Added => {}
             AddedLink::Already | AddedLink::Ended(_) => return,
         }
-        match other_shared.cell.add_link(my_id, LinkBack::Local(Arc::downgrade(&me))) {
+        match other.cell.add_link(self.id(), LinkBack::Local(Arc::downgrade(me))) {
             AddedLink::Added | AddedLink::Already => {}
             // `other` ended before its side was in place: its exit reaches
             // this actor as it would have.
-            AddedLink::Ended(reason) => link_exit(&*me, other_id, &reason),
+            AddedLink::Ended(reason) => link_exit(&**me, other_id, &reason),
         }
     }
 
     /// The one-way link to an actor of another node: a watch on it whose
     /// notice is this actor's link exit.
-    fn link_remote<B: Actor>(&mut self, other: &ActorRef<B>, me: &Arc<dyn Lane>) {
-        let other_id = other.id();
-        let endpoint = &other.remote_target().expect("a reference is local or remote").endpoint;
+    #[cfg(feature = "serde")]
+    fn link_remote(&mut self, other_id: ActorId, other: &RemoteTarget, me: &Arc<dyn Lane>) {
+        let endpoint = &other.endpoint;
         // This side first: the notice may run at once (the node is down),
         // and an exit only reaches an actor that holds its side of the link.
         match self.shared().cell.add_link(other_id, LinkBack::Remote(None)) {

@@ -16,14 +16,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::actor::Actor;
-use crate::actor_ref::{ActorRef, AskRequest};
-use crate::cell::{Lane, Signal};
-use crate::error::{Error, SendError};
+use crate::actor::context::Actor;
+use crate::actor::message::{Handler, Message};
+use crate::base::error::{Error, SendError};
+use crate::cell::Lane;
 use crate::mailbox::Mailbox;
-use crate::message::{Handler, Message};
+use crate::mailbox::signal::Signal;
+use crate::reference::actor_ref::ActorRef;
+use crate::reference::ask::AskRequest;
+use crate::spawn::SpawnOptions;
 use crate::supervision::{ChildSpec, Restart, Strategy, Supervisor};
-use crate::system::{ActorSystem, SpawnOptions};
+use crate::system::ActorSystem;
 
 /// How a [`Pool`] chooses the worker for a message.
 ///

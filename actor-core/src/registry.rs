@@ -1,116 +1,17 @@
-//! Named actors: register, look up by name and type, forget on stop.
-//!
-//! Two maps: names to entries (what look-ups read), and actor ids to the
-//! names they hold (so that an actor's end frees its names without a scan).
-//! Only `register` holds a lock of one map while taking one of the other
-//! (a name, then an id), so the maps cannot deadlock each other.
+//! Named actors: register, look up by name and type, forget on stop. The
+//! table itself is the system's (`system/names.rs`); this is its typed face.
 
-use std::any::{Any, type_name};
-use std::error::Error as StdError;
-use std::fmt;
+use std::any::type_name;
 use std::sync::Arc;
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry as MapEntry;
-
-use crate::actor::Actor;
-use crate::actor_ref::ActorRef;
-use crate::error::SendError;
-use crate::id::{ActorId, IdHasher};
-use crate::message::{Handler, Message};
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
-
-/// The system's table of named actors.
-pub(crate) struct Registry {
-    names: DashMap<Arc<str>, Entry>,
-    by_id: DashMap<ActorId, Vec<Arc<str>>, IdHasher>,
-}
-
-/// One registered name.
-struct Entry {
-    id: ActorId,
-    actor_type: &'static str,
-    /// An `ActorRef<A>` for the `A` named by `actor_type`: a strong
-    /// reference, so a registered actor stays alive.
-    actor: Box<dyn Any + Send + Sync>,
-}
-
-impl Registry {
-    pub(crate) fn new() -> Self {
-        Registry { names: DashMap::new(), by_id: DashMap::with_hasher(IdHasher::default()) }
-    }
-
-    /// Called once an actor has terminated: frees its names.
-    ///
-    /// The removed references are dropped here, after every map lock has
-    /// been let go.
-    pub(crate) fn forget(&self, id: ActorId) {
-        let Some((_, names)) = self.by_id.remove(&id) else { return };
-        for name in names {
-            drop(self.names.remove_if(&name, |_, entry| entry.id == id));
-        }
-    }
-
-    fn insert<A: Actor>(&self, name: Arc<str>, actor: &ActorRef<A>) -> Result<(), RegistryError> {
-        let id = actor.id();
-        if let Some(shared) = actor.shared() {
-            shared.cell.mark_named();
-        }
-        match self.names.entry(name.clone()) {
-            MapEntry::Occupied(held) => Err(RegistryError::NameTaken { name, holder: held.get().id }),
-            MapEntry::Vacant(vacant) => {
-                let entry = Entry { id, actor_type: type_name::<A>(), actor: Box::new(actor.clone()) };
-                // The name stays locked until the id knows it, so that an
-                // `unregister` of this name cannot slip in between.
-                let _locked = vacant.insert(entry);
-                self.by_id.entry(id).or_default().push(name);
-                Ok(())
-            }
-        }
-    }
-
-    /// Removes `name` if `id` holds it (any holder if `id` is `None`);
-    /// returns whether it did.
-    fn remove(&self, name: &str, id: Option<ActorId>) -> bool {
-        let Some((name, entry)) = self.names.remove_if(name, |_, entry| id.is_none_or(|id| entry.id == id)) else {
-            return false;
-        };
-        if let Some(mut names) = self.by_id.get_mut(&entry.id) {
-            names.retain(|n| *n != name);
-        }
-        self.by_id.remove_if(&entry.id, |_, names| names.is_empty());
-        // `entry` (and its reference) is dropped here, with no lock held.
-        true
-    }
-
-    fn find<A: Actor>(&self, name: &str) -> Result<ActorRef<A>, RegistryError> {
-        let not_found = || RegistryError::NotFound { name: name.into() };
-        let entry = self.names.get(name).ok_or_else(not_found)?;
-        let Some(actor) = entry.actor.downcast_ref::<ActorRef<A>>() else {
-            return Err(RegistryError::WrongType {
-                name: entry.key().clone(),
-                expected: type_name::<A>(),
-                actual: entry.actor_type,
-            });
-        };
-        // A `register` racing the actor's end may leave its entry in place
-        // for a moment after the actor has terminated; it is about to go.
-        if actor.shared().is_some_and(|shared| shared.cell.is_terminated()) {
-            return Err(not_found());
-        }
-        Ok(actor.clone())
-    }
-
-    fn names_of(&self, id: ActorId) -> Vec<Arc<str>> {
-        self.by_id.get(&id).map(|names| names.clone()).unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for Registry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry").field("names", &self.names.len()).finish()
-    }
-}
+use crate::actor::context::Actor;
+use crate::actor::message::{Handler, Message};
+use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
+use crate::base::error::{RegistryError, SendError};
+use crate::base::id::ActorId;
+use crate::base::sync::{Ordering, fence};
+use crate::reference::actor_ref::ActorRef;
+use crate::system::ActorSystem;
 
 /// Named actors.
 ///
@@ -144,7 +45,7 @@ impl ActorSystem {
     /// # Examples
     ///
     /// ```
-    /// use actor_core::RegistryError;
+    /// use actor_core::error::RegistryError;
     /// use actor_core::prelude::*;
     /// # struct Cache;
     /// # impl Actor for Cache { type Error = std::convert::Infallible; }
@@ -164,13 +65,18 @@ impl ActorSystem {
         if !actor.is_alive() {
             return Err(stopped(name));
         }
-        self.registry().insert(name.clone(), actor)?;
+        // Marked before the name is added: see `Shared::forget_names`.
+        if let Some(shared) = actor.shared() {
+            shared.cell.mark_named();
+        }
+        let held = || Box::new(actor.clone()) as Box<dyn std::any::Any + Send + Sync>;
+        self.registry().insert(name.clone(), actor.id(), type_name::<A>(), held)?;
         // The actor may have begun to stop since the check above, and its
         // names may already have been freed, before this one was added:
         // take it out again rather than keep a stopped actor registered.
-        // (The fence pairs with the one in `Cell::forget_names`; loom model:
+        // (The fence pairs with the one in `Shared::forget_names`; loom model:
         // `models::a_registration_racing_the_actors_end_never_outlives_it`.)
-        crate::sync::fence(crate::sync::Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         if !actor.is_alive() {
             self.registry().remove(&name, Some(actor.id()));
             return Err(stopped(name));
@@ -206,7 +112,7 @@ impl ActorSystem {
     /// # }
     /// ```
     pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
-        self.registry().find(name).ok()
+        self.try_lookup(name).ok()
     }
 
     /// Tells `msg` to the actor of type `A` registered as `name`: the
@@ -279,7 +185,7 @@ impl ActorSystem {
     /// # Examples
     ///
     /// ```
-    /// use actor_core::RegistryError;
+    /// use actor_core::error::RegistryError;
     /// use actor_core::prelude::*;
     /// # struct Cache;
     /// # impl Actor for Cache { type Error = std::convert::Infallible; }
@@ -302,7 +208,8 @@ impl ActorSystem {
     /// # }
     /// ```
     pub fn try_lookup<A: Actor>(&self, name: &str) -> Result<ActorRef<A>, RegistryError> {
-        self.registry().find(name)
+        let live = |actor: &ActorRef<A>| !actor.shared().is_some_and(|shared| shared.cell.is_terminated());
+        self.registry().find(name, type_name::<A>(), live)
     }
 
     /// Frees `name`; returns whether it was registered.
@@ -356,76 +263,3 @@ impl ActorSystem {
         self.registry().names_of(id)
     }
 }
-
-/// Why a name could not be registered or looked up.
-///
-/// # Examples
-///
-/// ```
-/// use actor_core::RegistryError;
-/// use actor_core::prelude::*;
-/// # struct Cache;
-/// # impl Actor for Cache { type Error = std::convert::Infallible; }
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let system = ActorSystem::new();
-/// let cache = system.spawn(Cache);
-/// cache.stop();
-/// cache.wait_for_stop().await;
-///
-/// let err = system.register("cache", &cache).unwrap_err();
-/// assert!(matches!(err, RegistryError::ActorStopped { .. }));
-/// assert_eq!(err.to_string(), format!("actor {} has stopped and cannot be registered as `cache`", cache.id()));
-/// # }
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// Another actor (or the same one) already holds the name.
-    NameTaken {
-        /// The name asked for.
-        name: Arc<str>,
-        /// The actor that holds it.
-        holder: ActorId,
-    },
-    /// The actor has stopped, or is stopping, so it cannot be registered.
-    ActorStopped {
-        /// The name asked for.
-        name: Arc<str>,
-        /// The actor.
-        id: ActorId,
-    },
-    /// No live actor is registered under the name.
-    NotFound {
-        /// The name looked up.
-        name: Arc<str>,
-    },
-    /// The actor registered under the name is of another type than the one
-    /// asked for.
-    WrongType {
-        /// The name looked up.
-        name: Arc<str>,
-        /// The type asked for.
-        expected: &'static str,
-        /// The type of the registered actor.
-        actual: &'static str,
-    },
-}
-
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RegistryError::NameTaken { name, holder } => {
-                write!(f, "name `{name}` is already registered to actor {holder}")
-            }
-            RegistryError::ActorStopped { name, id } => {
-                write!(f, "actor {id} has stopped and cannot be registered as `{name}`")
-            }
-            RegistryError::NotFound { name } => write!(f, "no actor is registered as `{name}`"),
-            RegistryError::WrongType { name, expected, actual } => {
-                write!(f, "`{name}` is registered to a {actual}, not a {expected}")
-            }
-        }
-    }
-}
-
-impl StdError for RegistryError {}

@@ -40,7 +40,9 @@
 /// ```
 #[cfg(feature = "serde")]
 pub trait RemoteMessage:
-    crate::Message<Reply: serde::Serialize + serde::de::DeserializeOwned> + serde::Serialize + serde::de::DeserializeOwned
+    crate::actor::message::Message<Reply: serde::Serialize + serde::de::DeserializeOwned>
+    + serde::Serialize
+    + serde::de::DeserializeOwned
 {
     /// The name that identifies this message type on the wire. Keep it
     /// stable across versions of the program: peers match on it.
@@ -176,8 +178,8 @@ pub mod wire {
 #[macro_export]
 macro_rules! __remote_actor {
     ([$($actor:tt)*] $($name:ident)*) => {
-        impl $crate::remote::RemoteActor for $($actor)* {
-            fn remote_messages(messages: &mut $crate::remote::RemoteMessages<Self>) {
+        impl $crate::RemoteActor for $($actor)* {
+            fn remote_messages(messages: &mut $crate::RemoteMessages<Self>) {
                 $(messages.add::<$name>();)*
             }
         }
@@ -191,3 +193,6 @@ macro_rules! __remote_actor {
 macro_rules! __remote_actor {
     ($($tokens:tt)*) => {};
 }
+
+#[cfg(feature = "serde")]
+pub(crate) mod codec;

@@ -17,34 +17,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::actor::{Actor, StopReason};
-use crate::actor_ref::ActorRef;
-use crate::cell::{Lane, Signal};
-use crate::context::Context;
-use crate::error::AskError;
-use crate::id::ActorId;
-use crate::message::{Handler, Message};
-use crate::system::SpawnOptions;
-
-/// A child's exit, as its parent's [`Actor::on_child_exit`] sees it.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct ChildExit {
-    /// The child.
-    pub id: ActorId,
-    /// Why it stopped.
-    pub reason: StopReason,
-    /// Whether the child failed under a supervisor and waits for its
-    /// decision (restart or stop) rather than having terminated.
-    pub awaiting_restart: bool,
-}
-
-impl ChildExit {
-    pub(crate) fn new(id: ActorId, reason: StopReason, awaiting_restart: bool) -> Self {
-        ChildExit { id, reason, awaiting_restart }
-    }
-}
-
+use crate::actor::context::Actor;
+use crate::base::error::{AskError, Error};
+use crate::base::id::ActorId;
+use crate::reference::actor_ref::ActorRef;
+// Defined with the stop reasons, which the run loop and the system lane
+// carry; its public home is here.
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
+pub use crate::base::reason::ChildExit;
+use crate::cell::Lane;
+use crate::mailbox::signal::Signal;
+use crate::spawn::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
@@ -65,36 +49,11 @@ pub enum Restart {
     /// actor, with a new id.
     #[default]
     Permanent,
-    /// Only after an abnormal stop ([`StopReason::is_abnormal`]).
+    /// Only after an abnormal stop ([`StopReason::is_abnormal`](crate::StopReason::is_abnormal)).
     Transient,
     /// Never.
     Temporary,
 }
-
-/// Why a supervisor gave up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SupervisorError {
-    /// More than `max` restarts happened within `within`.
-    TooManyRestarts {
-        /// The restart intensity.
-        max: u32,
-        /// Its period.
-        within: Duration,
-    },
-}
-
-impl fmt::Display for SupervisorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SupervisorError::TooManyRestarts { max, within } => {
-                write!(f, "more than {max} restarts within {within:?}; supervisor gave up")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SupervisorError {}
 
 /// How to start, and restart, one child.
 ///
@@ -247,8 +206,8 @@ impl Supervisor {
     }
 
     /// The restart intensity: more than `max` restarts within `within`
-    /// and the supervisor stops its children and fails with
-    /// [`SupervisorError::TooManyRestarts`].
+    /// and the supervisor stops its children, then itself with
+    /// [`StopReason::TooManyRestarts`](crate::StopReason::TooManyRestarts).
     pub fn max_restarts(mut self, max: u32, within: Duration) -> Self {
         self.max_restarts = max;
         self.within = within;
@@ -304,7 +263,7 @@ impl fmt::Debug for Supervisor {
 }
 
 impl Actor for Supervisor {
-    type Error = SupervisorError;
+    type Error = std::convert::Infallible;
 
     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
         for spec in self.specs.clone() {
@@ -359,11 +318,12 @@ impl Actor for Supervisor {
 }
 
 impl Supervisor {
-    /// Past the restart intensity: fail, so that the children stop (first)
-    /// and the parent hears of it.
+    /// Past the restart intensity: stop with
+    /// [`StopReason::TooManyRestarts`](crate::StopReason::TooManyRestarts),
+    /// children first; the parent hears of it.
     fn give_up(&self, ctx: &mut Context<Self>) {
         tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
-        ctx.fail(SupervisorError::TooManyRestarts { max: self.max_restarts, within: self.within });
+        ctx.stop_with(crate::base::reason::StopReason::TooManyRestarts { max: self.max_restarts, within: self.within });
     }
 }
 
@@ -412,7 +372,7 @@ impl ActorRef<Supervisor> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
-    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, crate::Error> {
+    pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, Error> {
         Ok(self.ask(GetChild::<B>(index, std::marker::PhantomData)).await?)
     }
 }

@@ -1,6 +1,5 @@
 //! The actor system: spawning, dead letters, shutdown.
 
-use std::any::type_name;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -8,22 +7,23 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
-use tokio::task::AbortHandle;
-use tracing::Instrument;
 
-use crate::actor::Actor;
-use crate::actor_ref::ActorRef;
-use crate::cell::{Cell, Lane, Shared, Signal};
-use crate::census::Census;
-use crate::context::Context;
-use crate::error::PanicError;
-use crate::flight::Recorder;
-use crate::id::{ActorId, IdHasher};
-use crate::mailbox::Mailbox;
-use crate::mailbox::queue::Queue;
-use crate::registry::Registry;
-use crate::stats::{ActorStats, Observed, SystemStats};
 use dashmap::DashMap;
+
+use crate::base::dead_letter::DeadLetter;
+use crate::base::error::PanicError;
+use crate::base::id::{ActorId, IdHasher};
+use crate::base::stats::{ActorStats, SystemStats};
+use crate::cell::Lane;
+use crate::mailbox::signal::Signal;
+
+use self::census::Census;
+use self::names::Registry;
+use self::observed::Observed;
+
+mod census;
+mod names;
+mod observed;
 
 /// How long [`ActorSystem::shutdown`] waits for actors by default: 10 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,77 +102,20 @@ impl ActorSystem {
         }
     }
 
-    /// Starts `actor` with a default mailbox and returns a reference to it.
-    ///
-    /// The actor runs on its own task: `on_start`, then its messages one at a
-    /// time. Works from any thread, inside or outside the runtime.
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
-        self.spawn_inner(actor, SpawnOptions::new(), None).0
-    }
-
-    /// Starts `actor` with the given options (mailbox, name).
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> ActorRef<A> {
-        self.spawn_inner(actor, options, None).0
-    }
-
-    pub(crate) fn spawn_inner<A: Actor>(
-        &self,
-        actor: A,
-        options: SpawnOptions,
-        parent: Option<Arc<dyn Lane>>,
-    ) -> (ActorRef<A>, AbortHandle) {
-        self.spawn_core(actor, None, options, parent)
-    }
-
-    /// Spawns an actor that can be restarted in place from `factory`.
-    pub(crate) fn spawn_with_factory<A: Actor>(
-        &self,
-        mut factory: Box<dyn FnMut() -> A + Send>,
-        options: SpawnOptions,
-        parent: Option<Arc<dyn Lane>>,
-    ) -> (ActorRef<A>, AbortHandle) {
-        let actor = factory();
-        self.spawn_core(actor, Some(factory), options, parent)
-    }
-
-    fn spawn_core<A: Actor>(
-        &self,
-        actor: A,
-        factory: Option<Box<dyn FnMut() -> A + Send>>,
-        options: SpawnOptions,
-        parent: Option<Arc<dyn Lane>>,
-    ) -> (ActorRef<A>, AbortHandle) {
-        let is_root = parent.is_none();
-        let shared = Arc::new(Shared::new(
-            Cell::new(type_name::<A>(), options.name, self.clone(), parent),
-            Queue::new(options.mailbox.raw_capacity()),
-        ));
-        let id = shared.cell.id;
-        let actor_ref = ActorRef::counted(shared.clone());
+    /// Counts a new actor in: in the census (as a root actor if it has no
+    /// parent) and, in an observed system, in the table of live actors.
+    /// Returns whether the system is shutting down, in which case the new
+    /// actor must stop at once.
+    pub(crate) fn admit<L: Lane + 'static>(&self, id: ActorId, lane: &Arc<L>, is_root: bool) -> bool {
         if let Some(observed) = &self.inner.observed {
-            let weak: Weak<dyn Lane> = Arc::downgrade(&shared) as Weak<Shared<A>>;
+            let weak: Weak<dyn Lane> = Arc::downgrade(lane) as Weak<L>;
             observed.insert(id, Observed::new(weak));
         }
         // Downgraded directly: going through a cloned `Arc<dyn Lane>` costs
         // two more atomic operations per actor.
-        let root = is_root.then(|| Arc::downgrade(&shared) as Weak<dyn Lane>);
+        let root = is_root.then(|| Arc::downgrade(lane) as Weak<dyn Lane>);
         self.inner.census.spawned(root);
-        if self.inner.shutting_down.load(Ordering::SeqCst) {
-            shared.signal(Signal::Shutdown);
-        }
-        let span = tracing::info_span!("actor", id = %id, actor = shared.cell.actor_type);
-        let recorder = options.flight_recorder.map(|n| Box::new(Recorder::new(n)));
-        let run = crate::run::run(actor, factory, Context::new(shared, recorder));
-        // Without a subscriber the span is disabled: skip its wrapper, which
-        // would otherwise be entered and exited on every poll of the task.
-        let task = if span.is_disabled() {
-            self.inner.handle.spawn(run)
-        } else {
-            self.inner.handle.spawn(run.instrument(span))
-        };
-        (actor_ref, task.abort_handle())
+        self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Called by an actor's run loop once it has terminated.
@@ -257,16 +200,20 @@ impl ActorSystem {
         &self.inner.registry
     }
 
-    /// The system's id, unique in the process.
+    /// The census, for tests of what it lists.
     #[cfg(test)]
     pub(crate) fn inner_census(&self) -> &Census {
         &self.inner.census
     }
 
+    /// The system's id, unique in the process.
+    #[inline]
     pub(crate) fn id(&self) -> u64 {
         self.inner.id
     }
 
+    /// The runtime its actors run on.
+    #[inline]
     pub(crate) fn handle(&self) -> &Handle {
         &self.inner.handle
     }
@@ -442,126 +389,6 @@ impl SystemBuilder {
             }),
         }
     }
-}
-
-/// Options for [`ActorSystem::spawn_with`] and
-/// [`Context::spawn_child_with`](crate::Context::spawn_child_with).
-#[derive(Clone, Debug, Default)]
-#[must_use = "options do nothing until passed to spawn_with"]
-pub struct SpawnOptions {
-    mailbox: Mailbox,
-    name: Option<Arc<str>>,
-    shutdown_timeout: Option<Duration>,
-    flight_recorder: Option<usize>,
-}
-
-impl SpawnOptions {
-    /// Default options: a bounded mailbox of
-    /// [`DEFAULT_CAPACITY`](crate::mailbox::DEFAULT_CAPACITY), no name.
-    pub fn new() -> Self {
-        SpawnOptions::default()
-    }
-
-    /// The actor's mailbox.
-    pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
-        self.mailbox = mailbox;
-        self
-    }
-
-    /// A name, shown in traces and `Debug` output.
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// For a child: how long its parent waits for it to stop (finish the
-    /// message in hand, stop its own children, run `on_stop`) before
-    /// aborting its task. An aborted child skips `on_stop`; its queued
-    /// messages become dead letters. Default: no limit. A child stuck in a
-    /// loop that never awaits cannot be aborted.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = Some(timeout);
-        self
-    }
-
-    /// Keeps a crash flight recorder: the type (and, where the message
-    /// offers one with [`Message::describe`](crate::Message::describe), a
-    /// rendering) of the last `messages` messages the actor started
-    /// handling. When a handler panics, the record is attached to the
-    /// [`PanicError`](crate::error::PanicError) (which the asker, the
-    /// supervisor and monitors see) and logged through `tracing`. Off by
-    /// default; it costs nothing when off.
-    pub fn flight_recorder(mut self, messages: usize) -> Self {
-        self.flight_recorder = Some(messages);
-        self
-    }
-
-    pub(crate) fn get_shutdown_timeout(&self) -> Option<Duration> {
-        self.shutdown_timeout
-    }
-}
-
-/// A message that could not be delivered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DeadLetter {
-    /// The actor it was for; `None` when it was sent to a name that no
-    /// actor holds.
-    pub recipient: Option<ActorId>,
-    /// The name it was sent to, if it was sent by name.
-    pub name: Option<Arc<str>>,
-    /// That actor's type name.
-    pub actor_type: &'static str,
-    /// The message's type name.
-    pub message_type: &'static str,
-    /// Why it was not delivered.
-    pub reason: DeadLetterReason,
-    /// More about it, where there is more: for a message from another node,
-    /// its wire name and what went wrong.
-    pub detail: Option<Arc<str>>,
-}
-
-/// Why a message became a dead letter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DeadLetterReason {
-    /// The actor had stopped when the message was sent; the sender got the
-    /// message back in its error.
-    Stopped,
-    /// The message was queued, but the actor stopped (killed, panicked,
-    /// failed or shut down) before handling it. An ask for it failed with
-    /// [`AskError::NoReply`](crate::error::AskError::NoReply).
-    DroppedOnStop,
-    /// It was sent to a name that no actor holds
-    /// ([`ActorSystem::tell_named`]).
-    UnknownName,
-    /// It was for an actor on another node that could not be reached: the
-    /// node was down and the bounded outbox for it was full, or the sender
-    /// waited for credit toward it and the node went away. It never left
-    /// this node.
-    NodeDown,
-    /// It was for an actor on another node, and the link to that node ended
-    /// before the node acknowledged it: the node came back as a new
-    /// incarnation (its process restarted), or this node gave up on it.
-    /// Within one incarnation a lost connection is not a reason: what it
-    /// carried is sent again on the next one.
-    ///
-    /// `maybe_delivered` is `true` when the message had been written to a
-    /// connection: the node may have queued and handled it before it went
-    /// away, or not, and nobody can tell. `false` when it never left this
-    /// node: it was not handled.
-    NodeLost {
-        /// Whether the message had left this node.
-        maybe_delivered: bool,
-    },
-    /// It came from another node but could not be delivered here: the
-    /// target actor is unknown, or the message type is unknown or did not
-    /// decode.
-    Undeliverable,
-    /// An ask whose caller had already given up (its timeout passed, or its
-    /// future was dropped) by the time the actor reached it: skipped, not
-    /// handled.
-    Expired,
 }
 
 /// A subscription to a system's dead letters; see

@@ -2,7 +2,7 @@
 //!
 //! A handler that awaits a task is blocked until the task ends, as it is
 //! while it awaits an ask. A task started with plain `tokio::spawn` is
-//! invisible to the graph of waits (`deadlock.rs`): its asks come from
+//! invisible to the graph of waits (`base/deadlock.rs`): its asks come from
 //! nobody, so a cycle through it (A's handler awaits a task that asks B,
 //! whose handler awaits a task that asks A) is not seen, and the asks wait
 //! until their timeouts. A task started here is a node of the graph under
@@ -21,12 +21,12 @@ use std::task::{Context as TaskContext, Poll, ready};
 use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
-use crate::actor::Actor;
-use crate::context::Context;
-use crate::deadlock::{self, Waiting};
-use crate::error::TaskError;
-use crate::id::ActorId;
-use crate::reply::{self, Me};
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::base::deadlock::{self, Waiting};
+use crate::base::error::TaskError;
+use crate::base::id::ActorId;
+use crate::base::reply::{self, Me};
 
 pin_project! {
     /// A task's future, polled as its node of the graph of waits.

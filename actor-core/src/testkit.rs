@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::actor::Actor;
-use crate::actor_ref::Recipient;
-use crate::context::Context;
-use crate::message::{Handler, Message};
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
+use crate::reference::recipient::Recipient;
 use crate::system::ActorSystem;
 
 /// What a [`Probe`] expectation found instead.

@@ -21,11 +21,11 @@ use futures::{Stream, StreamExt};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::actor::Actor;
-use crate::cell::Shared;
-use crate::context::Context;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::{Handler, Message};
+use crate::actor::shared::Shared;
 use crate::envelope::Payload;
-use crate::message::{Handler, Message};
 
 /// A handle to a timer or an attached stream, from
 /// [`Context::send_after`], [`Context::send_interval`] or
@@ -307,6 +307,64 @@ impl<A: Actor> Context<A> {
         })
     }
 
+    /// Sends this actor a clone of `msg` every `period`, the first one
+    /// period after this call, until the timer is cancelled or the actor
+    /// stops: [`send_after`](Context::send_after), repeated. Each message
+    /// waits for room in the mailbox; ticks missed meanwhile are skipped
+    /// (see [`send_interval_with`](Context::send_interval_with), which
+    /// builds each message with a closure instead).
+    ///
+    /// # Panics
+    ///
+    /// If `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Heart {
+    ///     beats: u32,
+    /// }
+    ///
+    /// #[actor(no_actor_impl)]
+    /// impl Heart {
+    ///     #[message(derive(Clone))]
+    ///     fn beat(&mut self) {
+    ///         self.beats += 1;
+    ///     }
+    ///
+    ///     #[message]
+    ///     fn beats(&self) -> u32 {
+    ///         self.beats
+    ///     }
+    /// }
+    ///
+    /// impl Actor for Heart {
+    ///     type Error = std::convert::Infallible;
+    ///
+    ///     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         ctx.send_interval(Duration::from_secs(1), Beat);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let heart = ActorSystem::new().spawn(Heart::default());
+    /// tokio::time::sleep(Duration::from_millis(3500)).await;
+    /// assert_eq!(heart.beats().await.unwrap(), 3);
+    /// # }
+    /// ```
+    pub fn send_interval<M>(&mut self, period: Duration, msg: M) -> TimerHandle
+    where
+        A: Handler<M>,
+        M: Message + Clone,
+    {
+        self.send_interval_with(period, move || msg.clone())
+    }
+
     /// Sends this actor a message from `make` every `period`, the first one
     /// period after this call, until the timer is cancelled or the actor
     /// stops.
@@ -342,7 +400,7 @@ impl<A: Actor> Context<A> {
     ///     type Error = std::convert::Infallible;
     ///
     ///     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
-    ///         ctx.send_interval(Duration::from_secs(1), || Beat);
+    ///         ctx.send_interval_with(Duration::from_secs(1), || Beat);
     ///         Ok(())
     ///     }
     /// }
@@ -373,7 +431,7 @@ impl<A: Actor> Context<A> {
     /// assert_eq!(heart.ask(Beats).await.unwrap(), 3);
     /// # }
     /// ```
-    pub fn send_interval<M, F>(&mut self, period: Duration, mut make: F) -> TimerHandle
+    pub fn send_interval_with<M, F>(&mut self, period: Duration, mut make: F) -> TimerHandle
     where
         A: Handler<M>,
         M: Message,

@@ -8,10 +8,10 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::actor_ref::Recipient;
-use crate::error::SendError;
-use crate::id::ActorId;
-use crate::message::Message;
+use crate::actor::message::Message;
+use crate::base::error::SendError;
+use crate::base::id::ActorId;
+use crate::reference::recipient::Recipient;
 
 /// A publish/subscribe topic for messages of type `M`: indirect messaging,
 /// where publishers do not know who listens.

@@ -1,16 +1,18 @@
 //! Ask cycles fail at once with the cycle; asks whose caller gave up are
 //! skipped, not handled.
 
+mod support;
+
 use std::time::Duration;
 
 use actor_core::DeadLetterReason;
 use actor_core::error::{AskError, ErrorKind};
 use actor_core::prelude::*;
 
+use support::bounded_by;
+
 /// Bounds every test: a hang is a failure.
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(10), f).await.expect("finished in time")
-}
+const LIMIT: Duration = Duration::from_secs(10);
 
 /// An actor that, asked to `Relay`, asks the next actor in a list (or
 /// itself) and reports what happened.
@@ -66,7 +68,7 @@ impl Handler<Leaf> for Node {
 
 #[tokio::test]
 async fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let a = ActorSystem::new().spawn(Node::default());
         assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
     })
@@ -75,7 +77,7 @@ async fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
 
 #[tokio::test]
 async fn two_actors_asking_each_other_fail_at_once() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let a = system.spawn(Node::default());
         let b = system.spawn(Node::default());
@@ -92,7 +94,7 @@ async fn two_actors_asking_each_other_fail_at_once() {
 
 #[tokio::test]
 async fn a_longer_chain_is_found_and_the_cycle_named() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let nodes: Vec<_> = (0..4).map(|_| system.spawn(Node::default())).collect();
         for (i, node) in nodes.iter().enumerate() {
@@ -133,7 +135,7 @@ async fn the_error_hands_back_the_message_and_names_every_actor() {
     impl Handler<Ping> for Asker {
         async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
     }
-    bounded(async {
+    bounded_by(LIMIT, async {
         let asker = ActorSystem::new().spawn(Asker);
         let (kind, cycle) = asker.ask(Probe).await.unwrap().expect("a deadlock");
         assert_eq!(kind, ErrorKind::Deadlock);
@@ -144,7 +146,7 @@ async fn the_error_hands_back_the_message_and_names_every_actor() {
 
 #[tokio::test]
 async fn asks_that_close_no_cycle_are_untouched() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let a = system.spawn(Node::default());
         let b = system.spawn(Node::default());
@@ -200,7 +202,7 @@ impl Handler<Start> for Lenient {
 
 #[tokio::test]
 async fn a_reentrant_handler_is_exempt() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let lenient = ActorSystem::new().spawn(Lenient);
         assert!(lenient.ask(Start).await.unwrap(), "the ask went out and timed out");
     })

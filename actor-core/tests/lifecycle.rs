@@ -110,6 +110,40 @@ fn dropping_the_last_reference_stops_the_actor() {
 }
 
 #[test]
+fn a_detached_actor_outlives_its_references_until_it_is_stopped() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let counter = system.spawn_with(Counter::default(), SpawnOptions::new().detached());
+        system.register("kept", &counter).unwrap();
+        let log = counter.ask(GetLog).await.unwrap();
+        let weak = counter.downgrade();
+        drop(counter);
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        // Nobody holds a reference, and it runs on: reachable by name, and
+        // a weak reference still upgrades.
+        assert_eq!(log_of(&log), vec!["start".to_string()]);
+        let again = weak.upgrade().expect("a detached actor can be reached");
+        again.tell(Add(2)).await.unwrap();
+        drop(again);
+        let named = system.lookup::<Counter>("kept").expect("still registered");
+        assert_eq!(named.ask(Get).await.unwrap(), 2);
+        drop(named);
+        // The shutdown ends it like any other actor.
+        system.shutdown().await;
+        assert_eq!(log_of(&log).last().map(String::as_str), Some("stop: stopped normally"));
+        assert!(weak.upgrade().is_none_or(|r| !r.is_alive()));
+    });
+}
+
+#[test]
+#[should_panic(expected = "ActorSystem::new must be called inside a tokio runtime")]
+fn a_system_made_outside_a_runtime_says_what_to_do() {
+    let _ = ActorSystem::new();
+}
+
+#[test]
 fn fail_stops_the_actor_with_the_error() {
     both_flavours(|| async {
         let counter = ActorSystem::new().spawn(Counter::default());

@@ -4,6 +4,8 @@
 //! `demonitor` also discards a notice already queued, and `unlink` keeps
 //! Erlang's rule for an exit that got there first.
 
+mod support;
+
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -14,14 +16,15 @@ use std::time::Duration;
 use actor_core::MonitorRef;
 use actor_core::prelude::*;
 
+use support::bounded_by;
+
+/// Bounds every test: a hang is a failure. (The long cycles need more than
+/// the usual limit.)
+const LIMIT: Duration = Duration::from_secs(60);
+
 /// 100,000 cancelled waits; fewer under Miri, an interpreter (what is held
 /// afterwards must still be zero).
 const CYCLES: usize = if cfg!(miri) { 500 } else { 100_000 };
-
-/// Bounds every test: a hang is a failure.
-async fn bounded<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(60), f).await.expect("finished in time")
-}
 
 /// What waits for `id` to stop, as the system's stats show it.
 fn watchers(system: &ActorSystem, id: ActorId) -> usize {
@@ -130,7 +133,7 @@ impl Handler<Do> for Watcher {
 
 #[tokio::test]
 async fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let target = system.spawn(Watcher::default());
         for _ in 0..CYCLES {
@@ -160,7 +163,7 @@ async fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
 
 #[tokio::test]
 async fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let watcher = system.spawn(Watcher::default());
         let target = system.spawn(Watcher::default());
@@ -181,7 +184,7 @@ async fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
 
 #[tokio::test]
 async fn a_hundred_thousand_link_unlink_cycles_leave_nothing_behind() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let a = system.spawn(Watcher::default());
         let b = system.spawn(Watcher::default());
@@ -201,7 +204,7 @@ async fn a_hundred_thousand_link_unlink_cycles_leave_nothing_behind() {
 
 #[tokio::test]
 async fn linking_twice_is_one_link_and_one_unlink_from_either_side_removes_it() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let a = system.spawn(Watcher::default());
         let b = system.spawn(Watcher::default());
@@ -229,7 +232,7 @@ async fn linking_twice_is_one_link_and_one_unlink_from_either_side_removes_it() 
 
 #[tokio::test]
 async fn watchers_that_stop_take_their_monitors_and_links_with_them() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let target = system.spawn(Watcher::default());
         for _ in 0..if cfg!(miri) { 20 } else { 1_000 } {
@@ -247,7 +250,7 @@ async fn watchers_that_stop_take_their_monitors_and_links_with_them() {
 
 #[tokio::test]
 async fn demonitor_discards_a_notice_already_queued() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         for then in [Then::Demonitor, Then::Nothing] {
             let watcher = system.spawn(Watcher::default());
@@ -270,7 +273,7 @@ async fn demonitor_discards_a_notice_already_queued() {
 
 #[tokio::test]
 async fn an_exit_that_reached_the_actor_before_unlink_still_takes_effect() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         // Not trapping: the actor stops once the handler returns.
         let a = system.spawn(Watcher::default());
@@ -315,7 +318,7 @@ impl Handler<DemonitorThis> for Watcher {
 
 #[tokio::test]
 async fn a_monitor_ref_is_only_its_owners_to_remove() {
-    bounded(async {
+    bounded_by(LIMIT, async {
         let system = ActorSystem::new();
         let owner = system.spawn(Watcher::default());
         let other = system.spawn(Watcher::default());

@@ -5,7 +5,7 @@ mod support;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use actor_core::RegistryError;
+use actor_core::error::RegistryError;
 use actor_core::prelude::*;
 use support::{Add, Counter, Get, both_flavours};
 

@@ -8,6 +8,8 @@
 //! counts. The tests of this file run one at a time (they measure time and
 //! memory).
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,15 +19,13 @@ use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
 
+use support::bounded_by;
+
 /// One test at a time: they measure latency and memory.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn scale(quick: usize, full: usize) -> usize {
     if std::env::var("RELIABILITY_FULL").is_ok_and(|v| v == "1") { full } else { quick }
-}
-
-async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
-    tokio::time::timeout(limit, f).await.expect("the test finished within its time limit")
 }
 
 fn rss_kib() -> u64 {
@@ -144,7 +144,7 @@ async fn one(system: &ActorSystem, fate: Fate) -> Duration {
 #[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
 async fn asks_to_dead_dying_and_killed_actors_fail_within_50_ms_p99() {
     let _serial = SERIAL.lock().await;
-    bounded(Duration::from_secs(240), async {
+    bounded_by(Duration::from_secs(240), async {
         let runs = scale(1_000, 10_000);
         let system = ActorSystem::new();
         for fate in [Fate::Dead, Fate::Dying, Fate::Killed] {
@@ -226,7 +226,7 @@ impl Handler<Ping> for Phased {
 async fn a_restart_never_starts_the_new_incarnation_before_the_old_on_stop_finished() {
     let _serial = SERIAL.lock().await;
     std::panic::set_hook(Box::new(|_| {}));
-    bounded(Duration::from_secs(120), async {
+    bounded_by(Duration::from_secs(120), async {
         let restarts = scale(200, 2_000) as u64;
         let system = ActorSystem::new();
         let supervisor =
@@ -350,7 +350,7 @@ async fn flood(mailbox: Mailbox, per_sender: usize, held: bool) -> (u64, u64, u6
 #[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
 async fn a_bounded_mailbox_keeps_memory_flat_under_a_64_sender_flood_and_an_unbounded_one_grows() {
     let _serial = SERIAL.lock().await;
-    bounded(Duration::from_secs(240), async {
+    bounded_by(Duration::from_secs(240), async {
         let per_sender = scale(2_000, 20_000);
         // Bounded first, on a small heap: growth after the warm-up tenth.
         let (_, warm, peak, total) = flood(Mailbox::bounded(1_000), per_sender, false).await;

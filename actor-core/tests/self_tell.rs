@@ -6,17 +6,11 @@
 mod support;
 
 use std::future::IntoFuture;
-use std::time::Duration;
 
 use actor_core::error::{AskError, ErrorKind, SendError};
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use support::both_flavours;
-
-/// Bounds every test: a hang is a failure.
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f).await.expect("finished in time, without hanging")
-}
+use support::{both_flavours, bounded};
 
 #[derive(Default)]
 struct Chatty {

@@ -55,7 +55,7 @@ impl Message for Every {
 }
 impl Handler<Every> for Clock {
     async fn handle(&mut self, Every(period, made): Every, ctx: &mut Context<Self>) -> TimerHandle {
-        ctx.send_interval(period, move || Tick(made.fetch_add(1, Ordering::SeqCst) + 1))
+        ctx.send_interval_with(period, move || Tick(made.fetch_add(1, Ordering::SeqCst) + 1))
     }
 }
 

@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actor_core::remote::{self, RefCodec, RemoteActor, Resolved, WireRef};
-use actor_core::{ActorId, ActorRef, Message, Recipient};
+use actor_core::transport::{self, RefCodec, Resolved, WireRef};
+use actor_core::{ActorId, ActorRef, Message, Recipient, RemoteActor};
 use foca::{OwnedNotification, Timer};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -427,7 +427,7 @@ impl Cluster {
     /// resolve as described at [`ClusterEvent::NameConflict`].
     pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
         let node = self.shared.node()?;
-        let exported = remote::export(actor).ok_or(ClusterError::NotLocal)?;
+        let exported = transport::export(actor).ok_or(ClusterError::NotLocal)?;
         if !exported.is_alive() {
             return Err(ClusterError::Stopped);
         }
@@ -495,7 +495,7 @@ impl Cluster {
     /// [`ClusterError::NotLocal`], [`ClusterError::Stopped`].
     pub fn join_group<A: RemoteActor>(&self, group: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
         let node = self.shared.node()?;
-        let exported = remote::export(actor).ok_or(ClusterError::NotLocal)?;
+        let exported = transport::export(actor).ok_or(ClusterError::NotLocal)?;
         if !exported.is_alive() {
             return Err(ClusterError::Stopped);
         }
@@ -959,7 +959,7 @@ impl Shared {
     }
 
     /// Watches a local actor: when it stops, its names and memberships go.
-    fn watch(&self, node: &NodeInner, exported: Arc<dyn remote::Exported>) {
+    fn watch(&self, node: &NodeInner, exported: Arc<dyn transport::Exported>) {
         let id = exported.id();
         if !self.lock().watched.insert(id) {
             return;
@@ -997,7 +997,7 @@ impl Shared {
         let node = self.node.upgrade()?;
         let wire = WireRef { node: claim.node.clone(), address: claim.address.clone(), id: claim.id };
         match node.resolve(&wire) {
-            Ok(Resolved::Remote(endpoint)) => Some(remote::remote_ref(&node.system, endpoint)),
+            Ok(Resolved::Remote(endpoint)) => Some(transport::remote_ref(&node.system, endpoint)),
             _ => None,
         }
     }

@@ -40,8 +40,9 @@
 //! payload, already encoded by actor-core, is sliced out without a copy;
 //! the rare kinds are postcard.
 
-use actor_core::remote::RemoteFailure;
-use actor_core::{ActorId, RemoteError, StopReason};
+use actor_core::error::RemoteError;
+use actor_core::transport::RemoteFailure;
+use actor_core::{ActorId, StopReason};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 

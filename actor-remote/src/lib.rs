@@ -72,7 +72,7 @@
 //! `Node::group`.
 //!
 //! Only messages marked `#[message(remote)]` (or listed in a hand-written
-//! [`RemoteActor`](actor_core::remote::RemoteActor)) can be sent to a
+//! [`RemoteActor`](actor_core::RemoteActor)) can be sent to a
 //! remote actor; another type is refused at the sender with `NotRemote`.
 
 mod address;

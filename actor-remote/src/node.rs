@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use actor_core::remote::{self, Exported, RefCodec, RemoteActor, Resolved, WireRef};
-use actor_core::{ActorId, ActorRef, ActorSystem};
+use actor_core::transport::{self, Exported, RefCodec, Resolved, WireRef};
+use actor_core::{ActorId, ActorRef, ActorSystem, RemoteActor};
 use dashmap::DashMap;
 use tokio::sync::Notify;
 
@@ -408,7 +408,7 @@ impl Node {
     /// [`NodeError::NameTaken`] if another live actor holds the name,
     /// [`NodeError::NotLocal`] for a remote reference.
     pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
-        let exported = remote::export(actor).ok_or(NodeError::NotLocal)?;
+        let exported = transport::export(actor).ok_or(NodeError::NotLocal)?;
         match self.inner.named.entry(name.to_owned()) {
             dashmap::mapref::entry::Entry::Occupied(mut held) => {
                 if held.get().is_alive() && held.get().id() != actor.id() {
@@ -452,7 +452,7 @@ impl Node {
             NodeError::NotFound { reason, .. } => NodeError::NotFound { name: name.to_owned(), reason },
             other => other,
         })?;
-        Ok(remote::remote_ref(&self.inner.system, self.inner.endpoint(&handle, id)))
+        Ok(transport::remote_ref(&self.inner.system, self.inner.endpoint(&handle, id)))
     }
 
     /// Says goodbye to every peer and stops accepting connections. Remote

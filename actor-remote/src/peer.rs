@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use actor_core::remote::{
+use actor_core::transport::{
     self, AskContext, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice,
     WatchKey, WireRef,
 };
@@ -410,7 +410,7 @@ use crate::address::Address;
 /// A watch the peer set on one of this node's actors, on one connection.
 struct Watched {
     generation: u64,
-    exported: Arc<dyn remote::Exported>,
+    exported: Arc<dyn transport::Exported>,
     /// Takes the notice back (`None` until it is known, or if it ran).
     key: Option<WatchKey>,
 }
@@ -874,7 +874,7 @@ impl Peer {
             } else {
                 format!("{} waited for node {}, which {why}: it was not sent", l.wire_name, self.name)
             };
-            remote::dead_letter(
+            transport::dead_letter(
                 &node.system,
                 Some(l.target),
                 l.message_type,
@@ -1159,13 +1159,13 @@ impl Endpoint {
         self.unreserve();
         tracing::warn!(peer = %self.peer.name, target = %self.id, message = message_type, reason = %detail, "a message was not sent");
         match reply {
-            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::RemoteError::new(
+            Some(reply) => reply.fail(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::Refused,
                 detail,
             ))),
             None => {
                 if let Some(node) = self.peer.node() {
-                    remote::dead_letter(
+                    transport::dead_letter(
                         &node.system,
                         Some(self.id),
                         message_type,

@@ -187,7 +187,7 @@ async fn through_cuts_and_delays_every_tell_arrives_once_in_order_and_asks_never
         proxy.cut_all();
         let resumed = until_answered(&remote).await;
         // The first clean connection can still drop once (a reconnection
-        // racing the far side's notice of the old one: see RELIABILITY.md);
+        // racing the far side's notice of the old one: see RELIABILITY.md, "Faults");
         // the report is retried, bounded by the test's limit.
         let mut reconnections_after_calm = 0;
         let (received, violations) = loop {

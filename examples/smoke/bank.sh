@@ -2,18 +2,10 @@
 # Smoke test of the bank example: after 10,000 concurrent transfers, some of
 # which crash an account, the total is unchanged, both as the accounts report
 # it and as the ledger records it.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke bank
 
-fail() {
-  echo "bank smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(cargo run -q --example bank) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run cargo run -q --example bank
 
 grep -qE '^audit: total before ([0-9]+), total after \1, ledger \1$' <<<"$out" ||
   fail "the totals before and after differ (or the audit line is missing)"

@@ -2,21 +2,13 @@
 # Smoke test of the chat example: the self-test with many TCP clients must
 # deliver every line to every other member of its room, and the server alone
 # (`--serve`) must relay a line between two raw connections.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "chat smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke chat
 
 # 1. The self-test, with the issue's sizes and then with many more clients.
 for args in "--clients 20 --messages 10" "--clients 100 --messages 20 --rooms 5"; do
-  status=0
   # shellcheck disable=SC2086 # the options are meant to split
-  out=$(cargo run -q --example chat -- $args) || status=$?
-  printf '%s\n' "$out"
-  [ "$status" -eq 0 ] || fail "chat $args exited with status $status"
+  run cargo run -q --example chat -- $args
   grep -qE '^delivered ([0-9]+) of \1 expected, each sender.s lines in order$' <<<"$out" ||
     fail "chat $args did not deliver every line in order"
   if grep -qE '^delivered 0 of' <<<"$out"; then fail "chat $args expected nothing to deliver"; fi

@@ -4,13 +4,8 @@
 # with SIGKILL, and must keep serving writes and quorum reads from the
 # survivors. Then two replica nodes started by hand (--node) serve a client
 # (--seed).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "cluster_kv smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke cluster_kv
 
 tmp=$(mktemp -d)
 nodes=()
@@ -25,10 +20,7 @@ trap cleanup EXIT
 
 cargo build -q --example cluster_kv
 
-status=0
-out=$(timeout 90 cargo run -q --example cluster_kv) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the run exited with status $status"
+run timeout 90 cargo run -q --example cluster_kv
 grep -qx 'cluster of 4 nodes, 3 replicas' <<<"$out" || fail "the cluster did not form"
 for kv in alpha=1 beta=2 gamma=3; do
   grep -qx "put $kv: ok, 3 acks (quorum 2 of 3)" <<<"$out" || fail "put $kv did not reach every replica"

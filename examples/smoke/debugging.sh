@@ -3,18 +3,10 @@
 # and across two, an ask that gave up is skipped and reported expired, a
 # panic comes back with its flight record, and a lossy simulated network
 # replays the same faults from the same seed.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke debugging
 
-fail() {
-  echo "debugging smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(cargo run -q --example debugging) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run cargo run -q --example debugging
 
 grep -qx 'ask cycle on one node: deadlock: a cycle of 2 actors' <<<"$out" || fail "no local deadlock"
 grep -qx 'ask cycle across two nodes: deadlock: a cycle of 2 actors' <<<"$out" || fail "no cross-node deadlock"

@@ -2,18 +2,10 @@
 # Smoke test of the direct_vs_indirect example: a note must reach its actors
 # by reference, by registered name and through a topic, and a note sent to an
 # unknown name must come back and be reported as a dead letter.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke direct_vs_indirect
 
-fail() {
-  echo "direct_vs_indirect smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(cargo run -q --example direct_vs_indirect) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run cargo run -q --example direct_vs_indirect
 
 expect() { grep -qx -- "$1" <<<"$out" || fail "missing line: $1"; }
 expect 'ann got "hi ann" via a direct reference'

@@ -3,18 +3,10 @@
 # starts the pong process, plays, and kills it) must play every round both
 # ways and report the lost node; then the two-process form, one command
 # each, on a free loopback port.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke distributed_ping
 
-fail() {
-  echo "distributed_ping smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(timeout 60 cargo run -q --example distributed_ping -- --rounds 200) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the one-command run exited with status $status"
+run timeout 60 cargo run -q --example distributed_ping -- --rounds 200
 grep -qE '^200 pings asked and answered in order' <<<"$out" || fail "the asks did not all come back"
 grep -qx '200 serves returned through a reference sent across the wire' <<<"$out" || fail "the tells did not all come back"
 grep -qx 'monitor fired after the pong process was killed: its node is down' <<<"$out" || fail "no node-loss report"
@@ -24,16 +16,21 @@ grep -qx 'match over' <<<"$out" || fail "the match did not end"
 # Two processes, one command each.
 cargo build -q --example distributed_ping
 bin=target/debug/examples/distributed_ping
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$bin" --serve --listen "tcp://127.0.0.1:$port" >/dev/null &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_port "$port"
 out=$(timeout 30 "$bin" --connect "tcp://127.0.0.1:$port" --rounds 50) || fail "the pinger failed"
 printf '%s\n' "$out"
 grep -qE '^50 pings asked and answered in order' <<<"$out" || fail "two-process asks failed"
 grep -qx '50 serves returned through a reference sent across the wire' <<<"$out" || fail "two-process tells failed"
+# A second server on the same port fails, and says why in words (its
+# error's message and causes), not in its Debug form.
+status=0
+err=$(timeout 30 "$bin" --serve --listen "tcp://127.0.0.1:$port" 2>&1 >/dev/null) || status=$?
+printf '%s\n' "$err"
+[ "$status" -ne 0 ] || fail "a second server on a taken port did not fail"
+grep -qE '^error: ' <<<"$err" || fail "the error was not printed as a message"
+! grep -qE '^Error: [A-Z][A-Za-z]*\(' <<<"$err" || fail "the error was printed in its Debug form"
 echo "distributed_ping smoke test passed"

@@ -2,33 +2,22 @@
 # Smoke test of the nats_nodes example: a nats-server on a free loopback
 # port, then the one-command run (a worker process and a front process that
 # find each other only through the server), then the two-process form.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "nats_nodes smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke nats_nodes
 
 nats=$(command -v nats-server || true)
 [ -n "$nats" ] || [ ! -x /usr/sbin/nats-server ] || nats=/usr/sbin/nats-server
 [ -n "$nats" ] || fail "nats-server is not installed (apt-get install nats-server)"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$nats" -a 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 server=$!
 pids=("$server")
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+wait_for_port "$port"
 url="nats://127.0.0.1:$port"
 
-status=0
-out=$(timeout 60 cargo run -q --example nats_nodes -- --server "$url") || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the one-command run exited with status $status"
+run timeout 60 cargo run -q --example nats_nodes -- --server "$url"
 grep -qx "worker listening as $url/worker" <<<"$out" || fail "the worker did not start"
 grep -qx "discovered node worker at $url/worker" <<<"$out" || fail "the front did not discover the worker"
 grep -qx '1000 tells then an ask: total 1000' <<<"$out" || fail "tells or the ask went wrong"

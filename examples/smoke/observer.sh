@@ -9,13 +9,8 @@
 # - the terminal view: --tui in a real pseudo-terminal (tmux), read back
 #   from the screen, an actor selected with the arrow keys, quit with Ctrl-C.
 # Installs Debian's chromium and tmux packages when they are missing.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "observer smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke observer
 
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium"

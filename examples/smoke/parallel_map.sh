@@ -2,18 +2,10 @@
 # Smoke test of the parallel_map example: the single actor and the pool must
 # print the same prime count. Timings vary from machine to machine, so they
 # are shown but never asserted on.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke parallel_map
 
-fail() {
-  echo "parallel_map smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(cargo run -q --example parallel_map -- --limit 1000000) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run cargo run -q --example parallel_map -- --limit 1000000
 
 single=$(sed -nE 's/^one actor: ([0-9]+) primes in .*/\1/p' <<<"$out")
 pooled=$(sed -nE 's/^pool of [0-9]+ workers: ([0-9]+) primes in .*/\1/p' <<<"$out")

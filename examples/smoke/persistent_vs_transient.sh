@@ -3,18 +3,10 @@
 # with SIGKILL after two jobs on each worker; after the restart, the three
 # durable jobs left are handled (in order, marked as stored before the
 # crash) and the three transient ones are gone.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke persistent_vs_transient
 
-fail() {
-  echo "persistent_vs_transient smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(timeout 60 cargo run -q --example persistent_vs_transient) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run timeout 60 cargo run -q --example persistent_vs_transient
 
 expect() { grep -qx -- "$1" <<<"$out" || fail "missing line: $1"; }
 for i in 1 2; do

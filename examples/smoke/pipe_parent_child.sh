@@ -2,18 +2,10 @@
 # Smoke test of the pipe_parent_child example: every line the parent sends
 # down the Unix socket must come back shouted, in order, and the child
 # process must exit on its own once its actor is stopped.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke pipe_parent_child
 
-fail() {
-  echo "pipe_parent_child smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(timeout 60 cargo run -q --example pipe_parent_child -- --lines 20 2>&1) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run --merged timeout 60 cargo run -q --example pipe_parent_child -- --lines 20
 sent=$(grep -c '^parent -> child: hello from the parent, line ' <<<"$out" || true)
 [ "$sent" -eq 20 ] || fail "expected 20 lines sent, got $sent"
 for i in 1 2 19 20; do

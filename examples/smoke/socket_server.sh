@@ -2,13 +2,8 @@
 # Smoke test of the socket_server example: the seed text's C client, built
 # with gcc, talks to the server on a free loopback port; the server answers
 # each client and exits by itself after --max-connections connections.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "socket_server smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke socket_server
 
 command -v gcc >/dev/null || fail "gcc is needed to build examples/seed_client.c"
 

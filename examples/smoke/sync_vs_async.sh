@@ -2,18 +2,10 @@
 # Smoke test of the sync_vs_async example: the ask run and the tell run must
 # compute the same result and say who was blocked. Timings vary from machine
 # to machine, so they are shown but never asserted on.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/lib/smoke.sh"
+smoke sync_vs_async
 
-fail() {
-  echo "sync_vs_async smoke test FAILED: $*" >&2
-  exit 1
-}
-
-status=0
-out=$(cargo run -q --example sync_vs_async) || status=$?
-printf '%s\n' "$out"
-[ "$status" -eq 0 ] || fail "the example exited with status $status"
+run cargo run -q --example sync_vs_async
 
 # 1^2 + ... + 5^2 = 55
 jobs=$(grep -cE '^ask: job [1-5] -> [0-9]+, the caller waited [0-9]+ ms for the reply$' <<<"$out" || true)

@@ -4,13 +4,8 @@
 # (examples/seed_zmq_client.py, with pyzmq); if pyzmq cannot be installed,
 # the example's own Rust REQ client (--client) stands in, and the test says
 # so. The server exits by itself after --requests N.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-
-fail() {
-  echo "zeromq_server smoke test FAILED: $*" >&2
-  exit 1
-}
+source "$(dirname "$0")/lib/smoke.sh"
+smoke zeromq_server
 
 tmp=$(mktemp -d)
 server=""

@@ -9,8 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use super::*;
-use crate::cell::{Cell, Shared};
-use crate::error::PanicError;
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::{Ask, Handler, Message, Tell};
+use crate::actor::shared::Shared;
+use crate::base::error::PanicError;
+use crate::cell::Cell;
 use crate::mailbox::queue::Queue;
 use crate::system::ActorSystem;
 
@@ -84,7 +88,7 @@ fn payload_placement() {
 
 /// A context for driving envelopes by hand, outside a run loop.
 fn context(system: &ActorSystem) -> Context<Recorder> {
-    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, system.clone(), None), Queue::new(1)));
+    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, None), system.clone(), Queue::new(1)));
     Context::new(shared, None)
 }
 
@@ -110,7 +114,7 @@ async fn inline_boxed_and_aligned_payloads_are_handled_and_dropped_once() {
     handle(Envelope::new(Tell(Small(1, t()))), &mut actor, &mut ctx).await;
     handle(Envelope::new(Tell(Big([1; 16], t()))), &mut actor, &mut ctx).await;
     handle(Envelope::new(Tell(Aligned(7, t()))), &mut actor, &mut ctx).await;
-    let (tx, rx) = crate::reply::channel();
+    let (tx, rx) = crate::base::reply::channel();
     handle(Envelope::new(Ask(Small(5, t()), tx)), &mut actor, &mut ctx).await;
     assert_eq!(rx.await.unwrap().unwrap(), 5);
 
@@ -125,9 +129,9 @@ fn unhandled_envelopes_drop_their_payload_once() {
     drop(Envelope::<Recorder>::new(Tell(Small(1, t()))));
     drop(Envelope::<Recorder>::new(Tell(Big([0; 16], t()))));
     drop(Envelope::<Recorder>::new(Tell(Aligned(0, t()))));
-    let (tx, rx) = crate::reply::channel::<u64>();
+    let (tx, rx) = crate::base::reply::channel::<u64>();
     drop(Envelope::<Recorder>::new(Ask(Small(1, t()), tx)));
-    let (big_tx, _big_rx) = crate::reply::channel::<u64>();
+    let (big_tx, _big_rx) = crate::base::reply::channel::<u64>();
     drop(Envelope::<Recorder>::new(Ask(Big([0; 16], t()), big_tx)));
     assert_eq!(drops.load(Ordering::SeqCst), 5);
     // The asker sees the reply channel closed, not a hang.
@@ -154,29 +158,31 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     let mut ctx = context(&system);
     let mut actor = Recorder::default();
     let drops = Arc::new(AtomicUsize::new(0));
-    let (tx, rx) = crate::reply::channel();
+    let (tx, rx) = crate::base::reply::channel();
     let env = Envelope::new(Ask(Small(13, Token(drops.clone())), tx));
 
     let mut slot = Slot::new();
     // Read before the handler borrows `ctx`, which nothing else may touch
     // until the slot is empty again.
     let id = ctx.id();
-    let ctx_id = crate::reply::Me { id, scope: 0 };
+    let ctx_id = crate::base::reply::Me { id, scope: 0 };
     // SAFETY: as in `handle` above.
     unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
     let outcome = poll_fn(|cx| {
-        Poll::Ready(crate::reply::in_handler(ctx_id, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))
+        Poll::Ready(crate::base::reply::in_handler(ctx_id, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))
     })
     .await;
     let payload = outcome.expect_err("the handler panics");
     assert!(!slot.is_empty(), "a panicked future stays until cleared");
     let err = PanicError::new(&*payload, id, "Recorder", Some("Small"));
-    crate::reply::in_handler(ctx_id, || slot.clear());
-    crate::reply::complete_orphans(&err);
+    crate::base::reply::in_handler(ctx_id, || slot.clear());
+    crate::base::reply::complete_orphans(&err);
     assert!(slot.is_empty());
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     let reply = rx.await.expect("the reply is completed, not dropped");
-    let Err(crate::reply::ReplyFailure::Panicked(panic)) = reply else { panic!("expected a panic, got {reply:?}") };
+    let Err(crate::base::reply::ReplyFailure::Panicked(panic)) = reply else {
+        panic!("expected a panic, got {reply:?}")
+    };
     assert_eq!(panic.message(), "unlucky");
 }
 

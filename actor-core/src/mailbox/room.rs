@@ -3,12 +3,12 @@
 //!
 //! Why not tokio's `Semaphore`: it takes the lock of its waiter list on
 //! every release and on close, whether or not anyone waits. A mailbox gives
-//! places back after every batch and closes once per actor, so that was two
-//! lock round trips per actor lifecycle with nobody ever waiting. Here the
-//! free places, a "somebody waits" bit and a "closed" bit share one word:
-//! taking a place is one compare-and-swap, giving places back and closing
-//! are one atomic operation each, and the waiter list is locked only when
-//! the bit says somebody is in it.
+//! places back after every batch and closes once per actor, so it would
+//! take two lock round trips per actor lifecycle with nobody ever waiting.
+//! Here the free places, a "somebody waits" bit and a "closed" bit share
+//! one word: taking a place is one compare-and-swap, giving places back and
+//! closing are one atomic operation each, and the waiter list is locked
+//! only when the bit says somebody is in it.
 //!
 //! Waiting senders queue in arrival order and are woken in that order, one
 //! per place given back. A sender that arrives while others wait may still
@@ -24,7 +24,7 @@
 //! the sender sees the places, or the giver sees the bit and takes the lock,
 //! which it gets only once the sender is in the list.
 //!
-//! Under `--cfg loom` the atomics and the lock are loom's (`crate::sync`),
+//! Under `--cfg loom` the atomics and the lock are loom's (`base/sync.rs`),
 //! and the models at the end of this file check these claims under every
 //! interleaving.
 
@@ -33,7 +33,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::base::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// The room is closed: nothing will be taken from it again.
 const CLOSED: usize = 1;
@@ -79,7 +79,7 @@ impl Room {
     }
 
     fn lock(&self) -> MutexGuard<'_, Waiters> {
-        crate::sync::lock(&self.waiters)
+        crate::base::sync::lock(&self.waiters)
     }
 
     /// Takes a free place if there is one.

@@ -1,4 +1,5 @@
-//! Actors shared by the integration tests.
+//! What the integration tests share: a test actor (`Counter` and its
+//! messages), both runtime flavours, and bounded waits.
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::{Arc, Mutex};
@@ -114,6 +115,31 @@ where
     current.block_on(body());
     let multi = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     multi.block_on(async { tokio::spawn(body()).await.unwrap() });
+}
+
+/// How long `bounded` lets a test wait before calling it a hang.
+// Miri's clock runs with the instructions it interprets: far longer there.
+pub const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 3_600 } else { 20 });
+
+/// Bounds a test's wait by [`LIMIT`]: a hang is a failure.
+pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    bounded_by(LIMIT, f).await
+}
+
+/// Bounds a test's wait by `limit`: a hang is a failure.
+pub async fn bounded_by<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
+    tokio::time::timeout(limit, f).await.expect("finished in time, without hanging")
+}
+
+/// Waits (bounded, by yielding up to 10,000 times) until `check` holds.
+pub async fn eventually(mut check: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if check() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("condition never held");
 }
 
 /// Hands out the actor's log, to read after it is gone.

@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actor_core::remote::RemoteActor;
+use actor_core::RemoteActor;
 use actor_core::{ActorRef, Handler, Message};
 
 use super::Cluster;

@@ -25,11 +25,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actor_core::remote::{
-    self, Outgoing, RefCodec, Refused, RemoteActor, RemoteEndpoint, RemoteFailure, TerminationNotice, Undelivered,
-    WireRef,
+use actor_core::transport::{
+    self, Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice, Undelivered, WireRef,
 };
-use actor_core::{ActorId, ActorRef, DeadLetterReason};
+use actor_core::{ActorId, ActorRef, DeadLetterReason, RemoteActor};
 use async_nats::{Client, Subject};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
@@ -183,7 +182,7 @@ impl Node {
     /// ```
     pub async fn serve_group<A: RemoteActor>(&self, group: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
         check_group(group)?;
-        let exported = remote::export(actor).ok_or(NodeError::NotLocal)?;
+        let exported = transport::export(actor).ok_or(NodeError::NotLocal)?;
         let (hub, url) = self.inner.nats_home()?;
         let server = hub.server(&url).await?;
         let subject = hub.group_subject(group);
@@ -245,7 +244,7 @@ impl Node {
             closed: AtomicBool::new(false),
             address: self.inner.address().to_string(),
         };
-        Ok(remote::remote_ref(self.system(), Arc::new(endpoint)))
+        Ok(transport::remote_ref(self.system(), Arc::new(endpoint)))
     }
 }
 
@@ -262,7 +261,7 @@ struct Member {
     client: Client,
     subject: String,
     group: String,
-    exported: Arc<dyn remote::Exported>,
+    exported: Arc<dyn transport::Exported>,
     node: Weak<NodeInner>,
     secret: Arc<[u8]>,
 }
@@ -308,7 +307,7 @@ impl Member {
                 tokio::spawn(async move {
                     let _ = client.publish(reply, answer).await;
                 });
-            }) as remote::ReplySink
+            }) as transport::ReplySink
         });
         let outcome = match self.exported.deliver(&wire_name, &payload, sink, &codec) {
             Ok(()) => Ok(()),
@@ -335,7 +334,7 @@ impl Member {
             }
             Err((sink, failure)) => {
                 tracing::warn!(group = %self.group, message = %wire_name, failure = ?failure, "a group message was not delivered");
-                remote::dead_letter(
+                transport::dead_letter(
                     &node.system,
                     Some(self.exported.id()),
                     "<remote message>",
@@ -478,7 +477,7 @@ impl RemoteEndpoint for GroupEndpoint {
                 (Err((_, why, reason)), None) => {
                     tracing::warn!(group = %label, message = wire_name, reason = %why, "a tell to a group was not delivered");
                     if let Some(node) = node.upgrade() {
-                        remote::dead_letter(
+                        transport::dead_letter(
                             &node.system,
                             Some(id),
                             message_type,

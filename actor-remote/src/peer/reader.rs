@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actor_core::remote::{self, AskContext, Exported, RefCodec, RemoteFailure, ReplySink, Undelivered};
+use actor_core::transport::{self, AskContext, Exported, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -36,7 +36,7 @@ use crate::node::NodeInner;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
-    Waiting(remote::Parked),
+    Waiting(transport::Parked),
     Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
 }
 
@@ -592,7 +592,7 @@ fn undeliverable(
     reply: Option<Incoming>,
 ) {
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
-    remote::dead_letter(
+    transport::dead_letter(
         &node.system,
         Some(target),
         "<remote message>",
@@ -601,7 +601,7 @@ fn undeliverable(
     );
     match reply {
         Some((_, sink, _)) => {
-            let failure = RemoteFailure::Remote(actor_core::RemoteError::new(
+            let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::UnknownActor,
                 format!("no actor {target} on node {}", node.identity.node),
             ));
@@ -635,7 +635,7 @@ fn failed_delivery(
         _ => (K::Refused, "not delivered".to_owned(), None),
     };
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
-    remote::dead_letter(
+    transport::dead_letter(
         &node.system,
         Some(target),
         "<remote message>",
@@ -643,7 +643,7 @@ fn failed_delivery(
         format!("{wire_name} from node {}: {why}", peer.name),
     );
     match (sink, corr) {
-        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(kind, why)))),
+        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(kind, why)))),
         _ => peer.push_on(
             generation,
             Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why }),
@@ -699,7 +699,7 @@ fn start_parked_queue(
                 }
             };
             if let Err((Some(sink), why)) = result {
-                sink(Err(RemoteFailure::Remote(actor_core::RemoteError::new(
+                sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                     actor_core::error::RemoteErrorKind::UnknownActor,
                     why,
                 ))));

@@ -9,9 +9,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::deadlock::Cycle;
-use crate::flight::FlightRecord;
-use crate::id::ActorId;
+use crate::base::flight::FlightRecord;
+use crate::base::id::ActorId;
 
 /// Why a message could not be queued in an actor's mailbox.
 ///
@@ -29,7 +28,7 @@ pub enum SendError<M> {
     /// ([`ActorSystem::tell_named`](crate::ActorSystem::tell_named)).
     UnknownName(M),
     /// The actor is on another node and this message type is not registered
-    /// for remote use there (see [`RemoteActor`](crate::remote::RemoteActor)),
+    /// for remote use there (see `RemoteActor`, feature `serde`),
     /// or it failed to serialize. Nothing was sent.
     NotRemote(M),
     /// The actor is on another node that cannot be reached, and the bounded
@@ -483,6 +482,7 @@ impl PanicError {
 
     /// A panic reported by another node: the text it said, and the types as
     /// this node knows them.
+    #[cfg(feature = "serde")]
     pub(crate) fn remote(
         message: String,
         actor_id: ActorId,
@@ -628,3 +628,101 @@ impl fmt::Display for RemoteError {
 }
 
 impl StdError for RemoteError {}
+
+/// The actors of an ask cycle, in wait order: the first waits for the
+/// second, and so on; the last is the first again. Carried by
+/// [`AskError::Deadlock`](crate::error::AskError::Deadlock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cycle(pub(crate) Vec<ActorId>);
+
+impl Cycle {
+    /// The actors, the asker first and last.
+    pub fn actors(&self) -> &[ActorId] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Cycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" -> ")?;
+            }
+            write!(f, "{id}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a name could not be registered or looked up.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::error::RegistryError;
+/// use actor_core::prelude::*;
+/// # struct Cache;
+/// # impl Actor for Cache { type Error = std::convert::Infallible; }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let cache = system.spawn(Cache);
+/// cache.stop();
+/// cache.wait_for_stop().await;
+///
+/// let err = system.register("cache", &cache).unwrap_err();
+/// assert!(matches!(err, RegistryError::ActorStopped { .. }));
+/// assert_eq!(err.to_string(), format!("actor {} has stopped and cannot be registered as `cache`", cache.id()));
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Another actor (or the same one) already holds the name.
+    NameTaken {
+        /// The name asked for.
+        name: Arc<str>,
+        /// The actor that holds it.
+        holder: ActorId,
+    },
+    /// The actor has stopped, or is stopping, so it cannot be registered.
+    ActorStopped {
+        /// The name asked for.
+        name: Arc<str>,
+        /// The actor.
+        id: ActorId,
+    },
+    /// No live actor is registered under the name.
+    NotFound {
+        /// The name looked up.
+        name: Arc<str>,
+    },
+    /// The actor registered under the name is of another type than the one
+    /// asked for.
+    WrongType {
+        /// The name looked up.
+        name: Arc<str>,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type of the registered actor.
+        actual: &'static str,
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::NameTaken { name, holder } => {
+                write!(f, "name `{name}` is already registered to actor {holder}")
+            }
+            RegistryError::ActorStopped { name, id } => {
+                write!(f, "actor {id} has stopped and cannot be registered as `{name}`")
+            }
+            RegistryError::NotFound { name } => write!(f, "no actor is registered as `{name}`"),
+            RegistryError::WrongType { name, expected, actual } => {
+                write!(f, "`{name}` is registered to a {actual}, not a {expected}")
+            }
+        }
+    }
+}
+
+impl StdError for RegistryError {}

@@ -4,20 +4,13 @@
 //! The counters are written by the actor's own task only, with plain
 //! relaxed stores (no lock, no read-modify-write per message), and read by
 //! whoever asks for [`ActorSystem::stats`](crate::ActorSystem::stats).
-//!
-//! An observed system also remembers each live actor's failures (its last
-//! panic, the times of its last restarts) in the entry its table of actors
-//! already keeps: written only when a panic or a restart happens, nothing
-//! per message, and nothing at all for a system that is not observed.
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
-use crate::cell::Lane;
-use crate::error::PanicError;
-use crate::id::ActorId;
+use crate::base::error::PanicError;
+use crate::base::id::ActorId;
 
 /// How many restart times [`ActorStats::recent_restarts`] keeps.
 pub const RECENT_RESTARTS: usize = 16;
@@ -147,50 +140,6 @@ impl PartialEq for PanicRecord {
 }
 
 impl Eq for PanicRecord {}
-
-/// An observed system's entry for one live actor: how to reach it, and
-/// its failures once it has had any.
-pub(crate) struct Observed {
-    pub(crate) lane: Weak<dyn Lane>,
-    failures: Option<Box<Failures>>,
-}
-
-/// What an observed actor's entry remembers once it has failed.
-#[derive(Default)]
-struct Failures {
-    last_panic: Option<PanicRecord>,
-    restarts: VecDeque<SystemTime>,
-}
-
-impl Observed {
-    pub(crate) fn new(lane: Weak<dyn Lane>) -> Self {
-        Observed { lane, failures: None }
-    }
-
-    /// Notes a panic, now.
-    pub(crate) fn panicked(&mut self, error: &PanicError) {
-        let failures = self.failures.get_or_insert_default();
-        failures.last_panic = Some(PanicRecord { at: SystemTime::now(), error: error.clone() });
-    }
-
-    /// Notes a restart, now.
-    pub(crate) fn restarted(&mut self) {
-        let restarts = &mut self.failures.get_or_insert_default().restarts;
-        if restarts.len() == RECENT_RESTARTS {
-            restarts.pop_front();
-        }
-        restarts.push_back(SystemTime::now());
-    }
-
-    /// The actor's last panic and recent restart times, for its `stats`.
-    pub(crate) fn failures(&self) -> (Option<PanicRecord>, Vec<SystemTime>) {
-        match &self.failures {
-            Some(f) => (f.last_panic.clone(), f.restarts.iter().copied().collect()),
-            None => (None, Vec::new()),
-        }
-    }
-}
-
 /// A snapshot of a system: every live actor (or only the root actors, for
 /// a system built without
 /// [`SystemBuilder::observe`](crate::SystemBuilder::observe)) and the

@@ -1,9 +1,17 @@
-//! Messages and the handlers that receive them.
+//! Messages and the handlers that receive them, and how a told or asked
+//! message reaches its handler (`Tell` and `Ask`, the payloads of an
+//! envelope).
 
+use std::any::type_name;
 use std::future::Future;
 
-use crate::actor::Actor;
-use crate::context::Context;
+use futures::future::Either;
+
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::reply::{ReplyGuard, ReplyTx};
+use crate::envelope::Payload;
 
 /// A value that can be sent to an actor.
 ///
@@ -89,4 +97,52 @@ pub trait Handler<M: Message>: Actor {
     /// [`AskError::Panicked`](crate::error::AskError::Panicked) and
     /// [`Actor::on_panic`] decides whether the actor goes on.
     fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = M::Reply> + Send;
+}
+
+/// A message sent with `tell`: its reply is dropped.
+pub(crate) struct Tell<M>(pub(crate) M);
+
+/// A message sent with `ask`, with the channel its reply goes back on.
+pub(crate) struct Ask<M: Message>(pub(crate) M, pub(crate) ReplyTx<M::Reply>);
+
+impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
+    fn message_type() -> &'static str {
+        type_name::<M>()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.0.describe()
+    }
+
+    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
+        let fut = actor.handle(self.0, ctx);
+        async move {
+            fut.await;
+        }
+    }
+}
+
+impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
+    fn message_type() -> &'static str {
+        type_name::<M>()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.0.describe()
+    }
+
+    fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
+        // The asker gave up (timed out, or dropped its future) while this
+        // waited in the mailbox: nobody wants the answer, so the handler
+        // does not run.
+        if self.1.0.is_closed() {
+            ctx.shared().dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            return Either::Left(std::future::ready(()));
+        }
+        // Armed before the handler is called, so that even a panic in the
+        // synchronous part of `handle` reaches the asker as a panic.
+        let guard = ReplyGuard::arm(self.1);
+        let fut = actor.handle(self.0, ctx);
+        Either::Right(async move { guard.send(fut.await) })
+    }
 }

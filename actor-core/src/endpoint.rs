@@ -15,7 +15,7 @@
 //! `impl RemoteActor`.
 //!
 //! The wire encoding of messages is [postcard](https://docs.rs/postcard):
-//! compact, stable, documented; see ARCHITECTURE.md for the measurement.
+//! compact, stable, documented; ARCHITECTURE.md ("Decisions") says why.
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -26,14 +26,12 @@ use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
 
-use crate::actor::StopReason;
-use crate::error::{PanicError, RemoteError, RemoteErrorKind};
-use crate::id::ActorId;
-use crate::reply::{ReplyFailure, ReplyTx};
-use crate::system::{ActorSystem, DeadLetter, DeadLetterReason};
-
-#[cfg(feature = "serde")]
-pub use self::codec::{RemoteActor, RemoteMessages, export, remote_ref};
+use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
+use crate::base::error::{PanicError, RemoteError, RemoteErrorKind};
+use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
+use crate::base::reply::{ReplyFailure, ReplyTx};
+use crate::system::ActorSystem;
 
 /// Run when a watched actor terminates, with its id and reason.
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
@@ -47,7 +45,7 @@ pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 /// # Examples
 ///
 /// ```
-/// use actor_core::remote::WatchKey;
+/// use actor_core::transport::WatchKey;
 ///
 /// assert_eq!(WatchKey::new(7).get(), 7);
 /// ```
@@ -202,7 +200,7 @@ pub struct Outgoing {
 /// # Examples
 ///
 /// ```
-/// use actor_core::remote::AskContext;
+/// use actor_core::transport::AskContext;
 ///
 /// assert!(AskContext::default().is_empty());
 /// ```
@@ -353,8 +351,7 @@ impl fmt::Debug for PendingReply {
 
 /// How an actor reference is written inside a message: the node it lives
 /// on, where that node listens, and the actor's id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WireRef {
     /// The name of the node the actor lives on.
     pub node: String,
@@ -421,8 +418,7 @@ pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T 
 }
 
 /// The codec set by [`with_ref_codec`] on this thread, if any.
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
-fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
+pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
     REF_CODEC.with_borrow(Clone::clone)
 }
 
@@ -548,7 +544,6 @@ impl fmt::Debug for Undelivered {
 pub struct Parked(BoxFuture<'static, Result<(), ReplyBack>>);
 
 impl Parked {
-    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub(crate) fn new(fut: impl Future<Output = Result<(), ReplyBack>> + Send + 'static) -> Self {
         Parked(Box::pin(fut))
     }
@@ -643,6 +638,3 @@ impl fmt::Debug for RemoteTarget {
         write!(f, "{}@{}", self.endpoint.id(), self.endpoint.node())
     }
 }
-
-#[cfg(feature = "serde")]
-mod codec;

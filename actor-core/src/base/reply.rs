@@ -14,8 +14,10 @@ use std::fmt;
 
 use tokio::sync::oneshot;
 
-use crate::error::{PanicError, RemoteError};
-use crate::id::ActorId;
+use crate::base::error::PanicError;
+#[cfg(feature = "serde")]
+use crate::base::error::RemoteError;
+use crate::base::id::ActorId;
 
 pub(crate) type ReplyResult<R> = Result<R, ReplyFailure>;
 
@@ -25,10 +27,13 @@ pub(crate) enum ReplyFailure {
     /// The handler panicked.
     Panicked(PanicError),
     /// The actor is remote and the connection to its node was lost.
+    #[cfg(feature = "serde")]
     NodeDown,
     /// The actor is remote and skipped the ask: its deadline had passed.
+    #[cfg(feature = "serde")]
     Expired,
     /// The actor is remote and its node could not deliver the ask.
+    #[cfg(feature = "serde")]
     Remote(RemoteError),
 }
 type Orphan = Box<dyn FnOnce(&PanicError)>;
@@ -108,7 +113,7 @@ pub(crate) fn current_waiter() -> Option<Me> {
 
 /// Parks a reply dropped unanswered inside a handler (`current_actor` is
 /// set): `on_panic` runs with the panic once the run loop has caught it.
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+#[cfg(feature = "serde")]
 pub(crate) fn park_orphan(on_panic: Box<dyn FnOnce(&PanicError)>) {
     ORPHANS.with_borrow_mut(|list| list.push(on_panic));
 }

@@ -1,18 +1,115 @@
-//! What a handler can reach besides its own state.
+//! The `Actor` trait and the `Context` its hooks and handlers receive.
+//!
+//! The two name each other (every hook takes `&mut Context<Self>`, and a
+//! context is the context of one actor type), so they share a file. Most of
+//! what a handler can do through its context is added by the layers above,
+//! each in its own file: `actor_ref` there (reference/), spawning children
+//! (spawn.rs), monitors and links (monitor.rs), timers and streams
+//! (timer.rs), awaited tasks (task.rs).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 
-use crate::actor::{Actor, StopReason};
-use crate::actor_ref::ActorRef;
-use crate::cell::{Cell, Lane, Shared};
-use crate::error::ActorError;
-use crate::flight::{FlightRecord, Recorder};
-use crate::id::ActorId;
-use crate::monitor::ExitTrap;
-use crate::remote::{RemoteEndpoint, WatchKey};
-use crate::system::{ActorSystem, SpawnOptions};
+use crate::actor::shared::Shared;
+use crate::base::error::{ActorError, PanicError};
+use crate::base::flight::{FlightRecord, Recorder};
+use crate::base::id::ActorId;
+use crate::base::reason::{ChildExit, StopReason};
+use crate::cell::{Cell, Lane};
+#[cfg(feature = "serde")]
+use crate::endpoint::{RemoteEndpoint, WatchKey};
+use crate::envelope::Addressee;
+use crate::system::ActorSystem;
+
+/// A unit of state that is only ever touched by its own task.
+///
+/// An actor is spawned with [`ActorSystem::spawn`](crate::ActorSystem::spawn),
+/// receives messages through [`Handler`](crate::Handler) implementations, and
+/// goes through a lifecycle of three hooks, all optional:
+///
+/// 1. [`on_start`](Actor::on_start) runs before the first message. An error
+///    stops the actor with [`StopReason::Failed`].
+/// 2. [`on_panic`](Actor::on_panic) runs when a handler panics and decides
+///    whether the actor goes on ([`PanicAction::Resume`]) or stops
+///    ([`PanicAction::Stop`], the default, as in Erlang's "let it crash").
+/// 3. [`on_stop`](Actor::on_stop) runs once, last, whatever the reason,
+///    after the actor's children have stopped.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Greeter {
+///     greeted: usize,
+/// }
+///
+/// impl Actor for Greeter {
+///     type Error = std::convert::Infallible;
+///
+///     async fn on_start(&mut self, ctx: &mut Context<Self>) -> Result<(), Self::Error> {
+///         println!("greeter {} is up", ctx.id());
+///         Ok(())
+///     }
+///
+///     async fn on_stop(&mut self, _ctx: &mut Context<Self>, reason: &StopReason) {
+///         println!("greeted {} people, stopping: {reason}", self.greeted);
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let greeter = ActorSystem::new().spawn(Greeter { greeted: 0 });
+/// greeter.stop();
+/// assert!(greeter.wait_for_stop().await.is_normal());
+/// # }
+/// ```
+pub trait Actor: Sized + Send + 'static {
+    /// The error this actor can fail with (from `on_start`, or through
+    /// [`Context::fail`]). Use [`std::convert::Infallible`] if it cannot.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Runs before the first message is handled.
+    fn on_start(&mut self, ctx: &mut Context<Self>) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    /// Runs when a handler panics, and decides what happens next.
+    ///
+    /// The ask that caused the panic has already failed with
+    /// [`AskError::Panicked`](crate::error::AskError::Panicked). The default
+    /// stops the actor with [`StopReason::Panicked`].
+    fn on_panic(&mut self, ctx: &mut Context<Self>, panic: &PanicError) -> impl Future<Output = PanicAction> + Send {
+        let _ = (ctx, panic);
+        async { PanicAction::Stop }
+    }
+
+    /// Runs when a child of this actor exits: it terminated, or, for a
+    /// child started by a [`Supervisor`](crate::supervision::Supervisor),
+    /// it failed and waits for the supervisor's decision. The default does
+    /// nothing; use [`Context::monitor`] to be told about actors that are
+    /// not your children.
+    fn on_child_exit(&mut self, ctx: &mut Context<Self>, exit: &ChildExit) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, exit);
+        async {}
+    }
+
+    /// Runs once when the actor stops, after its children have stopped.
+    fn on_stop(&mut self, ctx: &mut Context<Self>, reason: &StopReason) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
+        async {}
+    }
+}
+
+/// What an actor does after a handler panicked; returned by [`Actor::on_panic`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanicAction {
+    /// Go on with the next message, keeping the state as the panic left it.
+    Resume,
+    /// Stop with [`StopReason::Panicked`].
+    Stop,
+}
 
 /// An actor's view of itself and of the system, passed to every handler and
 /// lifecycle hook.
@@ -55,7 +152,7 @@ pub struct Context<A: Actor> {
     stop_now: Option<StopReason>,
     /// What only some actors use, allocated on first use: the context sits
     /// in every actor's task, and keeping it small keeps that task within
-    /// one of tokio's 128-byte steps (see ARCHITECTURE.md, "idle memory").
+    /// one of tokio's 128-byte steps (see ARCHITECTURE.md, "Memory per actor").
     more: Option<Box<More<A>>>,
 }
 
@@ -89,12 +186,18 @@ impl<A: Actor> More<A> {
     }
 }
 
+/// How a trapping actor receives the exit of a linked one (set by
+/// `Context::trap_exits`, in `monitor.rs`, which turns it into a
+/// `Terminated` message).
+pub(crate) type ExitTrap<A> = fn(&Shared<A>, ActorId, StopReason);
+
 /// Where the notice of a monitor waits, so that it can be taken back.
 pub(crate) enum Monitored {
     /// In the waiters of an actor of this node, under this key (`None`: it
     /// ran at once).
     Local(Weak<dyn Lane>, Option<u64>),
     /// With the transport, for an actor of another node.
+    #[cfg(feature = "serde")]
     Remote(Arc<dyn RemoteEndpoint>, Option<WatchKey>),
 }
 
@@ -107,9 +210,22 @@ impl Monitored {
                     target.cell().forget_notice(key);
                 }
             }
+            #[cfg(feature = "serde")]
             Monitored::Remote(endpoint, Some(key)) => endpoint.unwatch(key),
-            Monitored::Local(_, None) | Monitored::Remote(_, None) => {}
+            #[cfg(feature = "serde")]
+            Monitored::Remote(_, None) => {}
+            Monitored::Local(_, None) => {}
         }
+    }
+}
+
+/// Every actor's envelopes start its handlers with its `Context`; see
+/// [`Addressee`] for why the envelope names it only through this trait.
+impl<A: Actor> Addressee for A {
+    type Context = Context<A>;
+
+    fn recorder(ctx: &mut Context<A>) -> Option<&mut Recorder> {
+        ctx.recorder()
     }
 }
 
@@ -177,22 +293,9 @@ impl<A: Actor> Context<A> {
         self.cell().name.as_deref()
     }
 
-    /// A reference to this actor, to hand to others.
-    ///
-    /// Holding it inside the actor's own state keeps the actor alive after
-    /// every outside reference is dropped; keep a
-    /// [`WeakActorRef`](crate::WeakActorRef) there instead.
-    pub fn actor_ref(&self) -> ActorRef<A> {
-        // Counted even when every outside reference is gone and the actor is
-        // stopping: the new reference reaches it until its mailbox closes,
-        // and dropping it again only repeats the stop.
-        self.shared.retain();
-        ActorRef::counted(self.shared.clone())
-    }
-
     /// The system this actor belongs to.
     pub fn system(&self) -> &ActorSystem {
-        &self.cell().system
+        &self.shared.system
     }
 
     /// Stops this actor gracefully: it accepts no new messages, handles the
@@ -213,21 +316,17 @@ impl<A: Actor> Context<A> {
         self.stop_now.get_or_insert(StopReason::Failed(ActorError::new(error)));
     }
 
-    /// Spawns a child actor. Children are stopped, and waited for, before
-    /// their parent's `on_stop` runs.
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn_child<B: Actor>(&mut self, actor: B) -> ActorRef<B> {
-        self.spawn_child_with(actor, SpawnOptions::new())
+    /// Stops this actor with `reason` as soon as the current handler
+    /// returns, like [`kill`](Context::kill) (what the supervisor uses to
+    /// give up with a reason of its own).
+    pub(crate) fn stop_with(&mut self, reason: StopReason) {
+        self.stop_now.get_or_insert(reason);
     }
 
-    /// Spawns a child actor with options.
-    #[must_use = "dropping every ActorRef stops the actor"]
-    pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
-        let parent: Arc<dyn Lane> = self.shared.clone();
-        let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.cell().system.spawn_inner(actor, options, Some(parent));
-        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
-        child
+    /// Keeps a child just spawned (see `spawn.rs`), to stop it, and wait for
+    /// it, before this actor's `on_stop`.
+    pub(crate) fn add_child(&mut self, child: Child) {
+        self.more().children.push(child);
     }
 
     /// The ids of this actor's live children, oldest first.
@@ -260,20 +359,6 @@ impl<A: Actor> Context<A> {
 
     pub(crate) fn exit_trap(&self) -> Option<ExitTrap<A>> {
         self.more.as_ref()?.exit_trap
-    }
-
-    /// Spawns a child that its supervisor (this actor) can restart in place
-    /// from `factory`.
-    pub(crate) fn spawn_supervised<B: Actor>(
-        &mut self,
-        factory: Box<dyn FnMut() -> B + Send>,
-        options: SpawnOptions,
-    ) -> ActorRef<B> {
-        let parent: Arc<dyn Lane> = self.shared.clone();
-        let timeout = options.get_shutdown_timeout();
-        let (child, task) = self.cell().system.spawn_with_factory(factory, options, Some(parent));
-        self.more().children.push(Child { lane: child.local().clone(), task, shutdown_timeout: timeout });
-        child
     }
 
     pub(crate) fn take_stop_now(&mut self) -> Option<StopReason> {

@@ -14,21 +14,24 @@ use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{
+use crate::actor::context::Actor;
+use crate::actor::context::Context;
+use crate::actor::message::Handler;
+use crate::actor::message::Tell;
+use crate::base::dead_letter::DeadLetterReason;
+use crate::base::deadlock::{self, Assumed};
+use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
+use crate::base::id::ActorId;
+use crate::base::reason::{LinkedExit, StopReason};
+use crate::base::reply;
+use crate::endpoint::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
-use crate::actor::{Actor, LinkedExit, StopReason};
-use crate::actor_ref::{ActorRef, WeakActorRef};
-use crate::context::Context;
-use crate::deadlock::{self, Assumed};
-use crate::envelope::{Payload, Tell};
-use crate::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
-use crate::id::ActorId;
-use crate::message::Handler;
+use crate::envelope::Payload;
+use crate::reference::actor_ref::{ActorRef, WeakActorRef};
 use crate::remote_message::RemoteMessage;
-use crate::reply;
-use crate::system::{ActorSystem, DeadLetterReason};
+use crate::system::ActorSystem;
 
 /// An actor that other nodes can send messages to: it lists the message
 /// types it accepts from the wire.
@@ -41,7 +44,7 @@ use crate::system::{ActorSystem, DeadLetterReason};
 /// ```
 /// use actor_core::prelude::*;
 /// use actor_core::RemoteMessage;
-/// use actor_core::remote::{RemoteActor, RemoteMessages};
+/// use actor_core::{RemoteActor, RemoteMessages};
 /// use serde::{Deserialize, Serialize};
 ///
 /// struct Counter(u64);
@@ -195,7 +198,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     // The handler's future encodes and sends the reply itself, in the
     // actor's task: no task in between.
     let AskContext { chain, deadline } = context;
-    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.cell.system.id(), chain, deadline));
+    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.system.id(), chain, deadline));
     let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone(), deadline, assumed };
     match shared.try_send(ask) {
         Ok(()) => Ok(()),
@@ -267,7 +270,7 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
         // local ask whose reply channel closed is. The answer frees the
         // asker's pending entry and reads there as a timeout.
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            ctx.shared().cell.dead_letter(type_name::<M>(), DeadLetterReason::Expired);
+            ctx.shared().dead_letter(type_name::<M>(), DeadLetterReason::Expired);
             reply.send(Err(RemoteFailure::Expired));
             drop(assumed);
             return futures::future::Either::Left(std::future::ready(()));
@@ -473,6 +476,8 @@ enum WireReason {
     Restart,
     NodeDown,
     NotFound,
+    // Added last: the variants before it keep their numbers on the wire.
+    TooManyRestarts { max: u32, within_ms: u64 },
 }
 
 impl From<&StopReason> for WireReason {
@@ -488,6 +493,10 @@ impl From<&StopReason> for WireReason {
             StopReason::Restart => WireReason::Restart,
             StopReason::NodeDown => WireReason::NodeDown,
             StopReason::NotFound => WireReason::NotFound,
+            StopReason::TooManyRestarts { max, within } => WireReason::TooManyRestarts {
+                max: *max,
+                within_ms: u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+            },
         }
     }
 }
@@ -507,6 +516,9 @@ impl From<WireReason> for StopReason {
             WireReason::Restart => StopReason::Restart,
             WireReason::NodeDown => StopReason::NodeDown,
             WireReason::NotFound => StopReason::NotFound,
+            WireReason::TooManyRestarts { max, within_ms } => {
+                StopReason::TooManyRestarts { max, within: std::time::Duration::from_millis(within_ms) }
+            }
         }
     }
 }

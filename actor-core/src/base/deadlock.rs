@@ -29,13 +29,13 @@
 //! given up and waits no more.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use tokio::time::Instant;
 
-use crate::id::ActorId;
-use crate::reply::Me;
+use crate::base::error::Cycle;
+use crate::base::id::ActorId;
+use crate::base::reply::Me;
 
 /// Which actor system a wait belongs to: its id.
 pub(crate) type Scope = u64;
@@ -46,9 +46,11 @@ type Key = (Scope, ActorId);
 /// The most waits a chain carries to another node; a longer one keeps the
 /// waits nearest the asker. Cutting a chain can only hide a cycle (the asks
 /// then end at their timeouts), never report a false one.
+#[cfg(feature = "serde")]
 pub(crate) const MAX_CHAIN: usize = 64;
 
 /// One wait: `.0` waits for `.1`.
+#[cfg(feature = "serde")]
 pub(crate) type Edge = (ActorId, ActorId);
 
 #[derive(Default)]
@@ -171,6 +173,7 @@ fn closes_cycle(graph: &Graph, scope: Scope, waiter: ActorId, target: ActorId) -
 /// The chain a remote ask from `asker` (a handler) to `target` carries: every
 /// wait this process knows of on a path that ends at `asker`, nearest
 /// first, then `asker`'s wait on `target`; at most [`MAX_CHAIN`] waits.
+#[cfg(feature = "serde")]
 pub(crate) fn chain(asker: Me, target: ActorId) -> Vec<Edge> {
     let Me { id: asker, scope } = asker;
     let graph = graph();
@@ -208,9 +211,10 @@ pub(crate) fn chain(asker: Me, target: ActorId) -> Vec<Edge> {
 
 /// Waits of another node, assumed here while the ask that reported them is
 /// queued or handled; removed when dropped.
+/// Only remote asks (feature `serde`) bring chains to assume; without the
+/// feature the second map of the graph stays empty.
 #[derive(Debug)]
-// Only remote asks (feature `serde`) bring chains to assume.
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+#[cfg(feature = "serde")]
 pub(crate) struct Assumed {
     scope: Scope,
     edges: Vec<Edge>,
@@ -220,7 +224,7 @@ pub(crate) struct Assumed {
 /// Assumes `edges` (a chain received with a remote ask) in the graph of
 /// system `scope` until the returned guard is dropped, or until `until`
 /// passes.
-#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+#[cfg(feature = "serde")]
 pub(crate) fn assume(scope: Scope, mut edges: Vec<Edge>, until: Option<Instant>) -> Assumed {
     edges.truncate(MAX_CHAIN);
     let mut graph = graph();
@@ -230,6 +234,7 @@ pub(crate) fn assume(scope: Scope, mut edges: Vec<Edge>, until: Option<Instant>)
     Assumed { scope, edges, until }
 }
 
+#[cfg(feature = "serde")]
 impl Drop for Assumed {
     fn drop(&mut self) {
         let mut graph = graph();
@@ -274,31 +279,6 @@ fn path(graph: &Graph, scope: Scope, from: ActorId, to: ActorId) -> Option<Vec<A
     None
 }
 
-/// The actors of an ask cycle, in wait order: the first waits for the
-/// second, and so on; the last is the first again. Carried by
-/// [`AskError::Deadlock`](crate::error::AskError::Deadlock).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cycle(Vec<ActorId>);
-
-impl Cycle {
-    /// The actors, the asker first and last.
-    pub fn actors(&self) -> &[ActorId] {
-        &self.0
-    }
-}
-
-impl fmt::Display for Cycle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, id) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" -> ")?;
-            }
-            write!(f, "{id}")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +306,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "serde")]
     fn a_chain_leads_to_the_asker_and_assumed_waits_close_cycles() {
         let (a, b, c, x) = (ActorId::next(), ActorId::next(), ActorId::next(), ActorId::next());
         // a waits for b here; b asks x on another node.
@@ -344,6 +325,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    #[cfg(feature = "serde")]
     async fn an_assumed_wait_ends_at_its_deadline() {
         let (p, q) = (ActorId::next(), ActorId::next());
         let _assumed = assume(0, vec![(q, p)], Some(Instant::now() + std::time::Duration::from_secs(1)));

@@ -4,13 +4,13 @@
 //! Run with `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom"
 //! CARGO_TARGET_DIR=target/loom cargo test -p actor-core --lib --release
 //! models::` (a step of `.ci/run`). Under `--cfg loom` the queue's mutex
-//! and atomics, and the room's, are loom's (`crate::sync`), so these models
+//! and atomics, and the room's, are loom's (`base/sync.rs`), so these models
 //! run the shipped code of `mailbox/queue.rs` under every interleaving
 //! within the preemption bound. A lost wake-up leaves a thread parked in
 //! `block_on` forever, which loom reports as a deadlock; a message lost or
 //! counted twice fails an assertion.
 //!
-//! What they do not cover: the run loop around the queue (`run.rs`: its
+//! What they do not cover: the run loop around the queue (`actor/run.rs`: its
 //! aliasing is Miri's job, its behaviour the integration tests'), tokio's
 //! scheduler (loom's `block_on` stands in for a task), more than two or
 //! three threads and a handful of messages (the state space grows too fast;
@@ -24,45 +24,26 @@ use loom::future::block_on;
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::actor::Actor;
-use crate::cell::Signal;
-use crate::context::Context;
-use crate::envelope::{Envelope, Tell};
+use crate::base::sync::{AtomicBool, Mutex, Ordering, fence};
 use crate::mailbox::queue::{Inbox, Next, Queue, Refused};
 use crate::mailbox::room::Room;
-use crate::message::{Handler, Message};
-use crate::sync::{AtomicBool, Mutex, Ordering, fence};
-
-/// The actor whose mailbox the models fill; it is never run.
-struct Sink;
-impl Actor for Sink {
-    type Error = std::convert::Infallible;
-}
+use crate::mailbox::signal::Signal;
 
 /// A message: which sender sent it, and its place in that sender's order.
+/// The queue is generic over what it holds and never opens it, so the
+/// models fill it with these rather than with an actor's envelopes.
 struct Msg {
     sender: u8,
     seq: u8,
 }
-impl Message for Msg {
-    type Reply = ();
-}
-impl Handler<Msg> for Sink {
-    async fn handle(&mut self, _: Msg, _: &mut Context<Self>) {}
-}
 
-fn envelope(sender: u8, seq: u8) -> Envelope<Sink> {
-    Envelope::new(Tell(Msg { sender, seq }))
-}
-
-fn open(env: Envelope<Sink>) -> (u8, u8) {
-    let Tell(msg) = env.into_payload::<Tell<Msg>>().expect("only `Msg` is sent");
-    (msg.sender, msg.seq)
+fn msg(sender: u8, seq: u8) -> Msg {
+    Msg { sender, seq }
 }
 
 /// The run loop's next step, waiting (parked, as a task would be) until
 /// there is one.
-fn next(inbox: &mut Inbox<Sink>, queue: &Queue<Sink>) -> Next<Sink> {
+fn next(inbox: &mut Inbox<Msg>, queue: &Queue<Msg>) -> Next<Msg> {
     block_on(poll_fn(|cx| inbox.poll_next(queue, cx)))
 }
 
@@ -73,14 +54,14 @@ fn next(inbox: &mut Inbox<Sink>, queue: &Queue<Sink>) -> Next<Sink> {
 #[test]
 fn concurrent_pushes_are_taken_once_in_order() {
     loom::model(|| {
-        let queue = Arc::new(Queue::<Sink>::new(3));
+        let queue = Arc::new(Queue::<Msg>::new(3));
         let senders: Vec<_> = [(0u8, 2u8), (1, 1)]
             .into_iter()
             .map(|(sender, count)| {
                 let queue = queue.clone();
                 thread::spawn(move || {
                     for seq in 0..count {
-                        assert!(queue.try_send(envelope(sender, seq)).is_ok(), "room for all three");
+                        assert!(queue.try_send(msg(sender, seq)).is_ok(), "room for all three");
                     }
                 })
             })
@@ -89,8 +70,7 @@ fn concurrent_pushes_are_taken_once_in_order() {
         let mut seen: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..3 {
             match next(&mut inbox, &queue) {
-                Next::Message(env) => {
-                    let (sender, seq) = open(env);
+                Next::Message(Msg { sender, seq }) => {
                     seen[usize::from(sender)].push(seq);
                 }
                 Next::Signals | Next::Closed => panic!("only messages were sent"),
@@ -112,10 +92,10 @@ fn concurrent_pushes_are_taken_once_in_order() {
 #[test]
 fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
     loom::model(|| {
-        let queue = Arc::new(Queue::<Sink>::new(2));
+        let queue = Arc::new(Queue::<Msg>::new(2));
         let sender = {
             let queue = queue.clone();
-            thread::spawn(move || match queue.try_send(envelope(0, 0)) {
+            thread::spawn(move || match queue.try_send(msg(0, 0)) {
                 Ok(()) => true,
                 Err(Refused::Closed(_)) => false,
                 Err(Refused::Full(_)) => panic!("the queue has room"),
@@ -140,7 +120,7 @@ fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
         let dead_letters = inbox.drain(&queue).count();
         let accepted = sender.join().unwrap();
         assert_eq!(handled + dead_letters, usize::from(accepted), "handled {handled}, reported {dead_letters}");
-        assert!(queue.try_send(envelope(0, 1)).is_err(), "nothing is accepted after the close");
+        assert!(queue.try_send(msg(0, 1)).is_err(), "nothing is accepted after the close");
     });
 }
 
@@ -150,10 +130,10 @@ fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
 #[test]
 fn the_run_loop_is_woken_for_a_message_and_a_signal() {
     loom::model(|| {
-        let queue = Arc::new(Queue::<Sink>::new(2));
+        let queue = Arc::new(Queue::<Msg>::new(2));
         let sender = {
             let queue = queue.clone();
-            thread::spawn(move || assert!(queue.try_send(envelope(0, 0)).is_ok()))
+            thread::spawn(move || assert!(queue.try_send(msg(0, 0)).is_ok()))
         };
         let signaller = {
             let queue = queue.clone();
@@ -179,7 +159,7 @@ fn the_run_loop_is_woken_for_a_message_and_a_signal() {
 
 /// The registry's fence: `ActorSystem::register` racing the end of the
 /// actor it names. The two sides, step by step as in `registry.rs`
-/// (`register`, `Registry::insert`) and `cell.rs` (`Cell::forget_names`,
+/// (`register`, `Registry::insert`) and `actor/shared.rs` (`Shared::forget_names`,
 /// run after the mailbox closes): either the registration sees the mailbox
 /// closed and takes its name back, or the end sees the actor marked as
 /// named and frees its names; a stopped actor never stays registered. The

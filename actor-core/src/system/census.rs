@@ -1,14 +1,13 @@
 //! Which actors a system has: how many are alive, and its root actors (for
 //! `shutdown` and `stats`), kept in per-thread shards.
 //!
-//! Every spawn and every end used to write the same two words of the system
-//! (a live count and the lock of the root list). On a multi-thread runtime
-//! an actor is often spawned on one worker and ends on the other, so those
-//! cache lines moved between cores twice per actor: in the lifecycle
-//! benchmark that cost more than everything else the framework adds. Now
-//! each thread writes the shard it was given, a cache line of its own;
-//! readers (`actor_count`, `shutdown`, `stats`) add the shards up, which is
-//! rare and may take a moment longer.
+//! On a multi-thread runtime an actor is often spawned on one worker and
+//! ends on the other. Were the live count and the root list two words of
+//! the system, their cache lines would move between cores twice per actor,
+//! which in the lifecycle benchmark costs more than everything else the
+//! framework adds. So each thread writes the shard it was given, a cache
+//! line of its own; readers (`actor_count`, `shutdown`, `stats`) add the
+//! shards up, which is rare and may take a moment longer.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -121,9 +120,10 @@ mod tests {
     use super::*;
 
     /// An actor is often counted in on one thread and out on another: the
-    /// sum is still right, and roots listed from any thread are all found.
+    /// sum is still right. (That roots listed from any thread are all found
+    /// is checked where actors are spawned, in `spawn.rs`.)
     #[test]
-    fn counts_and_roots_add_up_across_threads() {
+    fn counts_add_up_across_threads() {
         let census = Arc::new(Census::new());
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let spawner = {
@@ -147,26 +147,5 @@ mod tests {
         spawner.join().unwrap();
         ender.join().unwrap();
         assert_eq!(census.live(), 40);
-
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        runtime.block_on(async {
-            let system = crate::ActorSystem::new();
-            struct Idle;
-            impl crate::Actor for Idle {
-                type Error = std::convert::Infallible;
-            }
-            let here = system.spawn(Idle);
-            let there = std::thread::scope(|s| {
-                s.spawn(|| {
-                    let _in_runtime = runtime.handle().enter();
-                    system.spawn(Idle)
-                })
-                .join()
-                .unwrap()
-            });
-            let ids: Vec<_> = system.inner_census().roots().iter().map(|r| r.cell().id).collect();
-            assert!(ids.contains(&here.id()) && ids.contains(&there.id()), "{ids:?}");
-            assert_eq!(system.actor_count(), 2);
-        });
     }
 }

@@ -1,0 +1,633 @@
+//! `ActorRef` and `WeakActorRef`: how everyone else talks to one actor.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Weak};
+
+use tokio::sync::oneshot;
+
+use crate::actor::context::{Actor, Context};
+use crate::actor::message::Tell;
+use crate::actor::message::{Handler, Message};
+use crate::actor::shared::Shared;
+use crate::base::error::{AskError, SendError};
+use crate::base::id::ActorId;
+use crate::base::reason::StopReason;
+use crate::base::reply::ReplyTo;
+use crate::cell::Lane;
+#[cfg(feature = "serde")]
+use crate::endpoint::RemoteTarget;
+use crate::mailbox::signal::Signal;
+use crate::reference::ask::{AskRequest, AskWith};
+use crate::reference::recipient::Recipient;
+#[cfg(feature = "serde")]
+use crate::reference::remote::remote_wait_for_stop;
+use crate::reference::sink::{Sink, block_on, map_send_error};
+
+impl<A: Actor> Context<A> {
+    /// A reference to this actor, to hand to others.
+    ///
+    /// Holding it inside the actor's own state keeps the actor alive after
+    /// every outside reference is dropped; keep a
+    /// [`WeakActorRef`](crate::WeakActorRef) there instead.
+    pub fn actor_ref(&self) -> ActorRef<A> {
+        // Counted even when every outside reference is gone and the actor is
+        // stopping: the new reference reaches it until its mailbox closes,
+        // and dropping it again only repeats the stop.
+        self.shared().retain();
+        ActorRef::counted(self.shared().clone())
+    }
+}
+
+/// A reference to a running actor of type `A`: how everyone else talks to it.
+///
+/// Cheap to clone (one atomic increment), `Send + Sync`, and compared and
+/// hashed by [`ActorId`]. The actor lives while a strong reference exists (or
+/// until it is stopped); when the last `ActorRef` (or [`Recipient`]) is
+/// dropped, it stops gracefully, handling what is already queued.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Counter(u64);
+/// impl Actor for Counter {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// struct Add(u64);
+/// impl Message for Add {
+///     type Reply = u64;
+/// }
+/// impl Handler<Add> for Counter {
+///     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 {
+///         self.0 += n;
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter(0));
+/// counter.tell(Add(1)).await.unwrap(); // fire-and-forget
+/// assert_eq!(counter.ask(Add(1)).await.unwrap(), 2); // request / reply
+/// # }
+/// ```
+pub struct ActorRef<A: Actor> {
+    inner: Inner<A>,
+}
+
+/// Where the actor lives. Every method matches on this once; the local arm
+/// is the hot path and is what it was before remote references existed.
+pub(crate) enum Inner<A: Actor> {
+    Local(Arc<Shared<A>>),
+    #[cfg(feature = "serde")]
+    Remote(Arc<RemoteTarget>),
+}
+
+impl<A: Actor> ActorRef<A> {
+    /// Wraps a strong reference that has already been counted.
+    pub(crate) fn counted(inner: Arc<Shared<A>>) -> Self {
+        ActorRef { inner: Inner::Local(inner) }
+    }
+
+    /// A reference to an actor of another node.
+    #[cfg(feature = "serde")]
+    pub(crate) fn remote(target: Arc<RemoteTarget>) -> Self {
+        ActorRef { inner: Inner::Remote(target) }
+    }
+
+    /// The local actor's shared state; `None` for a remote actor.
+    pub(crate) fn shared(&self) -> Option<&Arc<Shared<A>>> {
+        match &self.inner {
+            Inner::Local(shared) => Some(shared),
+            #[cfg(feature = "serde")]
+            Inner::Remote(_) => None,
+        }
+    }
+
+    /// Where the actor lives: here (its shared block) or on another node
+    /// (the transport's target, feature `serde`).
+    pub(crate) fn place(&self) -> &Inner<A> {
+        &self.inner
+    }
+
+    /// The shared state of an actor known to be local (one this node
+    /// spawned).
+    pub(crate) fn local(&self) -> &Arc<Shared<A>> {
+        self.shared().expect("an actor spawned on this node is local")
+    }
+
+    /// The transport's target, for a remote actor.
+    #[cfg(feature = "serde")]
+    pub(crate) fn remote_target(&self) -> Option<&RemoteTarget> {
+        match &self.inner {
+            Inner::Local(_) => None,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Some(target),
+        }
+    }
+
+    /// The actor's id.
+    pub fn id(&self) -> ActorId {
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.id,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.endpoint.id(),
+        }
+    }
+
+    /// The name given at spawn, if any (`None` for a remote actor).
+    pub fn name(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.name.as_deref(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(_) => None,
+        }
+    }
+
+    /// Whether the actor lives on this node.
+    pub fn is_local(&self) -> bool {
+        matches!(self.inner, Inner::Local(_))
+    }
+
+    /// The name of the node the actor lives on, for a remote actor.
+    pub fn node(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Local(_) => None,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Some(target.endpoint.node()),
+        }
+    }
+
+    /// Whether the actor still accepts messages: it has not stopped, nor
+    /// begun to stop. For a remote actor: its node is reachable and it has
+    /// not been reported stopped.
+    pub fn is_alive(&self) -> bool {
+        match &self.inner {
+            Inner::Local(shared) => shared.is_accepting(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.endpoint.is_alive(),
+        }
+    }
+
+    /// How many messages wait in the mailbox (0 for a remote actor, whose
+    /// mailbox this node cannot see).
+    pub fn mailbox_len(&self) -> usize {
+        match &self.inner {
+            Inner::Local(shared) => shared.mailbox.len(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(_) => 0,
+        }
+    }
+
+    /// This reference as a sink of `M`s.
+    fn sink<M: Message>(&self) -> &dyn Sink<M>
+    where
+        A: Handler<M>,
+    {
+        match &self.inner {
+            Inner::Local(shared) => &**shared,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => &**target,
+        }
+    }
+
+    /// Sends `msg` without waiting for it to be handled.
+    ///
+    /// On a bounded mailbox that is full, waits for room (backpressure);
+    /// otherwise returns as soon as the message is queued. Messages from one
+    /// sender are handled in the order they were sent.
+    ///
+    /// One wait is refused rather than waited: the actor makes room only
+    /// between messages, so a handler telling its own actor's full mailbox
+    /// (or a task it awaits, started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), or a handler the
+    /// actor waits on through asks) would wait forever. That tell returns
+    /// [`SendError::Deadlock`] at once, with the message. Only a full
+    /// mailbox is looked at this way: a tell that finds room is queued as
+    /// usual, and every other sender waits for room.
+    ///
+    /// # Examples
+    ///
+    /// A handler that splits its work into messages to itself, and keeps
+    /// what its mailbox cannot hold:
+    ///
+    /// ```
+    /// use actor_core::error::SendError;
+    /// use actor_core::mailbox::Mailbox;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Splitter {
+    ///     done: u64,
+    ///     kept: Vec<u64>,
+    /// }
+    /// impl Actor for Splitter {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// struct Chunk(u64);
+    /// impl Message for Chunk {
+    ///     type Reply = ();
+    /// }
+    /// impl Handler<Chunk> for Splitter {
+    ///     async fn handle(&mut self, _: Chunk, _: &mut Context<Self>) {
+    ///         self.done += 1;
+    ///     }
+    /// }
+    ///
+    /// struct Job(u64);
+    /// impl Message for Job {
+    ///     type Reply = usize;
+    /// }
+    /// impl Handler<Job> for Splitter {
+    ///     async fn handle(&mut self, Job(n): Job, ctx: &mut Context<Self>) -> usize {
+    ///         let me = ctx.actor_ref();
+    ///         for i in 0..n {
+    ///             if let Err(SendError::Deadlock(Chunk(i), _cycle)) = me.tell(Chunk(i)).await {
+    ///                 // Full, and only this actor makes room: keep the rest.
+    ///                 self.kept.extend(i..n);
+    ///                 break;
+    ///             }
+    ///         }
+    ///         self.kept.len()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let splitter = system.spawn_with(Splitter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
+    /// assert_eq!(splitter.ask(Job(10)).await.unwrap(), 2, "eight told, two kept");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] with `msg` if the actor has stopped; the message
+    /// is also reported as a [dead letter](crate::ActorSystem::dead_letters).
+    /// [`SendError::Deadlock`] with `msg`, as above.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future while it waits for room drops
+    /// `msg`.
+    pub async fn tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(shared) => shared.send(Tell(msg)).await.map_err(|e| map_send_error(e, |t| t.0)),
+            // Credit is usually there: only a full window boxes a future.
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => match Sink::try_tell(&**target, msg) {
+                Err(SendError::Full(msg)) => Sink::tell(&**target, msg).await,
+                other => other,
+            },
+        }
+    }
+
+    /// Sends `msg` if there is room now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] or [`SendError::Closed`], each with `msg`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{error::SendError, mailbox::Mailbox};
+    /// # struct Sleepy;
+    /// # impl Actor for Sleepy { type Error = std::convert::Infallible; }
+    /// # struct Nap;
+    /// # impl Message for Nap { type Reply = (); }
+    /// # impl Handler<Nap> for Sleepy { async fn handle(&mut self, _: Nap, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let sleepy = system.spawn_with(Sleepy, SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+    /// sleepy.try_tell(Nap).unwrap();
+    /// // The actor has not run yet (one thread): the mailbox is full.
+    /// assert!(matches!(sleepy.try_tell(Nap), Err(SendError::Full(Nap))));
+    /// # }
+    /// ```
+    pub fn try_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(shared) => shared.try_send(Tell(msg)).map_err(|e| map_send_error(e, |t| t.0)),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Sink::try_tell(&**target, msg),
+        }
+    }
+
+    /// [`tell`](ActorRef::tell) from a thread outside any async runtime,
+    /// blocking it while the mailbox is full.
+    ///
+    /// # Errors
+    ///
+    /// As [`tell`](ActorRef::tell), and [`SendError::BlockingInRuntime`] when
+    /// called from inside a tokio runtime (including `spawn_blocking`), where
+    /// blocking could deadlock it: use `tell(..).await` there.
+    pub fn blocking_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(SendError::BlockingInRuntime(msg));
+        }
+        block_on(&self.runtime(), self.tell(msg)).unwrap_or_else(|| unreachable!("checked above"))
+    }
+
+    /// Sends `msg` and waits for the reply. Add a limit with
+    /// [`AskRequest::timeout`].
+    ///
+    /// An ask made by a handler, or by a task started with
+    /// [`Context::spawn_task`](crate::Context::spawn_task), that would close
+    /// a cycle of waits (the target waits, directly or through others'
+    /// asks and awaited tasks, on the asker) fails at once with
+    /// [`AskError::Deadlock`]. An ask from any other task is not traced: if
+    /// a handler awaits a task started with plain `tokio::spawn`, a cycle
+    /// through that task is not found, and its asks wait until their
+    /// timeouts, or forever without one. Start such tasks with
+    /// `Context::spawn_task`, or give their asks a timeout.
+    ///
+    /// # Errors
+    ///
+    /// See [`AskError`]: the actor had stopped ([`AskError::Closed`], with
+    /// `msg`), stopped before replying ([`AskError::NoReply`]), panicked
+    /// ([`AskError::Panicked`]), the timeout passed ([`AskError::Timeout`]),
+    /// or the ask would close a cycle ([`AskError::Deadlock`], with `msg`).
+    /// An ask never hangs on an actor that is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: once `msg` is queued, dropping the future only
+    /// discards the reply; the message is still handled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Sloth;
+    /// # impl Actor for Sloth { type Error = std::convert::Infallible; }
+    /// # struct Nap(Duration);
+    /// # impl Message for Nap { type Reply = (); }
+    /// # impl Handler<Nap> for Sloth {
+    /// #     async fn handle(&mut self, Nap(d): Nap, _: &mut Context<Self>) { tokio::time::sleep(d).await }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let sloth = ActorSystem::new().spawn(Sloth);
+    /// let err = sloth
+    ///     .ask(Nap(Duration::from_secs(60)))
+    ///     .timeout(Duration::from_millis(50))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # }
+    /// ```
+    pub fn ask<M>(&self, msg: M) -> AskRequest<'_, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        AskRequest::new(self.sink(), msg, <A as Handler<M>>::REENTRANT)
+    }
+
+    /// The runtime the actor's system runs on.
+    fn runtime(&self) -> tokio::runtime::Handle {
+        match &self.inner {
+            Inner::Local(shared) => shared.system.handle().clone(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.system.handle().clone(),
+        }
+    }
+
+    /// [`ask`](ActorRef::ask) from a thread outside any async runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](ActorRef::ask), and [`AskError::BlockingInRuntime`] when
+    /// called from inside a tokio runtime.
+    pub fn blocking_ask<M>(&self, msg: M) -> Result<M::Reply, AskError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        self.ask(msg).blocking()
+    }
+
+    /// Asks with a message that carries its own [`ReplyTo`], for handlers that
+    /// answer later without holding up their mailbox.
+    ///
+    /// `make` builds the message around the reply handle. The handler keeps
+    /// the handle and calls [`ReplyTo::send`] when it has the answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](ActorRef::ask); [`AskError::NoReply`] if the handle is
+    /// dropped unanswered.
+    pub fn ask_with<M, R, F>(&self, make: F) -> AskWith<'_, M, R>
+    where
+        A: Handler<M>,
+        M: Message,
+        R: Send + 'static,
+        F: FnOnce(ReplyTo<R>) -> M,
+    {
+        let (tx, rx) = oneshot::channel();
+        AskWith::new(self.sink(), make(ReplyTo::new(tx)), rx)
+    }
+
+    /// Asks the actor to stop gracefully: it accepts no new messages, handles
+    /// those already queued, runs `on_stop`, and stops with
+    /// [`StopReason::Normal`]. Returns at once; see
+    /// [`wait_for_stop`](ActorRef::wait_for_stop).
+    pub fn stop(&self) {
+        match &self.inner {
+            Inner::Local(shared) => shared.stop(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.endpoint.stop(),
+        }
+    }
+
+    /// Stops the actor after the message in hand, with [`StopReason::Killed`].
+    /// Messages still queued become dead letters; their asks fail with
+    /// [`AskError::NoReply`]. Returns at once.
+    pub fn kill(&self) {
+        match &self.inner {
+            Inner::Local(shared) => shared.signal(Signal::Kill),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.endpoint.kill(),
+        }
+    }
+
+    /// Waits until the actor has stopped (its `on_stop` has run) and returns
+    /// why. Returns at once if it already has. For a remote actor, also
+    /// returns ([`StopReason::NodeDown`]) when its node is lost.
+    pub async fn wait_for_stop(&self) -> StopReason {
+        match &self.inner {
+            Inner::Local(shared) => shared.cell.wait_terminated().await,
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => remote_wait_for_stop(target).await,
+        }
+    }
+
+    /// A reference that does not keep the actor alive. (A remote reference
+    /// never keeps its actor alive; its weak form upgrades while the actor
+    /// is believed alive.)
+    pub fn downgrade(&self) -> WeakActorRef<A> {
+        let inner = match &self.inner {
+            Inner::Local(shared) => WeakInner::Local(Arc::downgrade(shared)),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => WeakInner::Remote(target.clone()),
+        };
+        WeakActorRef { inner, id: self.id() }
+    }
+
+    /// A reference to this actor that only knows it handles `M`.
+    pub fn recipient<M>(&self) -> Recipient<M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        match &self.inner {
+            Inner::Local(shared) => {
+                shared.retain();
+                Recipient::new(shared.clone())
+            }
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Recipient::new(target.clone()),
+        }
+    }
+}
+
+impl<A: Actor> Clone for ActorRef<A> {
+    fn clone(&self) -> Self {
+        let inner = match &self.inner {
+            Inner::Local(shared) => {
+                shared.retain();
+                Inner::Local(shared.clone())
+            }
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Inner::Remote(target.clone()),
+        };
+        ActorRef { inner }
+    }
+}
+
+impl<A: Actor> Drop for ActorRef<A> {
+    fn drop(&mut self) {
+        match &self.inner {
+            Inner::Local(shared) => shared.release(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(_) => {}
+        }
+    }
+}
+
+impl<A: Actor> PartialEq for ActorRef<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl<A: Actor> Eq for ActorRef<A> {}
+
+impl<A: Actor> Hash for ActorRef<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state)
+    }
+}
+
+impl<A: Actor> fmt::Debug for ActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Local(shared) => write!(f, "ActorRef<{}>({})", shared.cell.actor_type, self.id()),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => write!(f, "ActorRef<{}>({target:?})", target.actor_type),
+        }
+    }
+}
+
+/// A reference to an actor that does not keep it alive; upgrade it to talk.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// # struct Idle;
+/// # impl Actor for Idle { type Error = std::convert::Infallible; }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let idle = ActorSystem::new().spawn(Idle);
+/// let weak = idle.downgrade();
+/// assert!(weak.upgrade().is_some());
+/// drop(idle); // the last strong reference: the actor stops
+/// assert!(weak.upgrade().is_none());
+/// # }
+/// ```
+pub struct WeakActorRef<A: Actor> {
+    inner: WeakInner<A>,
+    id: ActorId,
+}
+
+enum WeakInner<A: Actor> {
+    Local(Weak<Shared<A>>),
+    #[cfg(feature = "serde")]
+    Remote(Arc<RemoteTarget>),
+}
+
+impl<A: Actor> Clone for WeakInner<A> {
+    fn clone(&self) -> Self {
+        match self {
+            WeakInner::Local(weak) => WeakInner::Local(weak.clone()),
+            #[cfg(feature = "serde")]
+            WeakInner::Remote(target) => WeakInner::Remote(target.clone()),
+        }
+    }
+}
+
+impl<A: Actor> WeakActorRef<A> {
+    /// A strong reference, if some other strong reference still exists.
+    pub fn upgrade(&self) -> Option<ActorRef<A>> {
+        match &self.inner {
+            WeakInner::Local(weak) => {
+                let inner = weak.upgrade()?;
+                inner.try_retain().then(|| ActorRef::counted(inner))
+            }
+            #[cfg(feature = "serde")]
+            WeakInner::Remote(target) => target.endpoint.is_alive().then(|| ActorRef::remote(target.clone())),
+        }
+    }
+
+    /// The local actor's shared state, if it still exists (for an export).
+    #[cfg(feature = "serde")]
+    pub(crate) fn shared(&self) -> Option<Arc<Shared<A>>> {
+        match &self.inner {
+            WeakInner::Local(weak) => weak.upgrade(),
+            #[cfg(feature = "serde")]
+            WeakInner::Remote(_) => None,
+        }
+    }
+
+    /// The actor's id.
+    pub fn id(&self) -> ActorId {
+        self.id
+    }
+}
+
+impl<A: Actor> Clone for WeakActorRef<A> {
+    fn clone(&self) -> Self {
+        WeakActorRef { inner: self.inner.clone(), id: self.id }
+    }
+}
+
+impl<A: Actor> fmt::Debug for WeakActorRef<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WeakActorRef({})", self.id)
+    }
+}
