@@ -23,7 +23,7 @@ use foca::{OwnedNotification, Timer};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 pub use self::group::Group;
 use self::membership::{Effects, Id, Swim};
@@ -305,12 +305,14 @@ impl Cluster {
         let swim = Swim::new(id.clone(), membership::swim_config(&config), rng, foca::PostcardCodec);
         let (events, rx) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(rx));
+        let (changes, _) = watch::channel(0);
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             node: Arc::downgrade(inner),
             name: id.name.clone(),
             config: config.clone(),
             events,
+            changes,
             halted: AtomicBool::new(false),
             dialing: Mutex::new(HashSet::new()),
             state: Mutex::new(Inner {
@@ -324,6 +326,7 @@ impl Cluster {
                 pending: HashMap::new(),
                 reported: HashSet::new(),
                 dirty: false,
+                epoch: 0,
                 deaf_until: None,
                 frozen_inbox: Vec::new(),
             }),
@@ -570,6 +573,50 @@ impl Cluster {
     }
 }
 
+/// What the sharding layer reads of the cluster (see `sharding.rs`): one
+/// consistent look at the members up and a group's members.
+pub(crate) struct GroupSnapshot<A: actor_core::Actor> {
+    /// The other members up, by name.
+    pub(crate) up: HashSet<String>,
+    /// The members (this node included) whose registry state this node
+    /// holds: for them, "not in the group" is known, not merely unheard of.
+    pub(crate) known: HashSet<String>,
+    /// The group's members on this node and on members up: node, actor id,
+    /// reference.
+    pub(crate) members: Vec<(String, ActorId, ActorRef<A>)>,
+}
+
+/// Hooks for the sharding layer: change notices and snapshots.
+impl Cluster {
+    /// A receiver that sees a new value whenever the members up or the
+    /// merged registry change.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.shared.changes.subscribe()
+    }
+
+    /// The members up and the members of `group` typed as `A`, now.
+    pub(crate) fn group_snapshot<A: RemoteActor>(&self, group: &str) -> GroupSnapshot<A> {
+        let (up, known, claims) = {
+            let inner = self.shared.lock();
+            let up: HashSet<String> = inner.up.keys().cloned().collect();
+            let known = inner.view.owners().map(str::to_owned).collect();
+            (up, known, inner.view.group(group))
+        };
+        let members = claims
+            .iter()
+            .filter(|c| c.actor_type == type_name::<A>())
+            .filter(|c| c.node == self.shared.name || up.contains(&c.node))
+            .filter_map(|c| self.shared.actor_ref::<A>(c).map(|r| (c.node.clone(), c.id, r)))
+            .collect();
+        GroupSnapshot { up, known, members }
+    }
+
+    /// The node this cluster runs on, while it exists.
+    pub(crate) fn node_inner(&self) -> Result<Arc<NodeInner>, ClusterError> {
+        self.shared.node()
+    }
+}
+
 trait RetainLen {
     fn retain_len(&mut self, id: ActorId) -> bool;
 }
@@ -631,6 +678,9 @@ pub(crate) struct Shared {
     name: String,
     config: ClusterConfig,
     events: mpsc::UnboundedSender<Dispatch>,
+    /// Bumped whenever the members up or the merged view change, for the
+    /// layers built on them (sharding).
+    changes: watch::Sender<u64>,
     /// Crashed (see `Node::crash`) or left: ignore everything.
     halted: AtomicBool,
     /// Nodes being dialed for the cluster; packets for them meanwhile are
@@ -663,6 +713,8 @@ struct Inner {
     /// Name conflicts already reported: (name, loser node, loser id).
     reported: HashSet<(String, String, ActorId)>,
     dirty: bool,
+    /// Counts changes of `up` and `view`; see `Shared::changes`.
+    epoch: u64,
     deaf_until: Option<Instant>,
     frozen_inbox: Vec<Vec<u8>>,
 }
@@ -706,12 +758,16 @@ impl Shared {
     /// sends and timers after releasing the lock.
     fn update<R>(&self, f: impl FnOnce(&mut Inner, &mut Out) -> R) -> R {
         let mut out = Out::default();
-        let result = {
+        let (result, changed) = {
             let mut inner = self.lock();
+            let before = inner.epoch;
             let result = f(&mut inner, &mut out);
             self.settle(&mut inner, &mut out);
-            result
+            (result, (inner.epoch != before).then_some(inner.epoch))
         };
+        if let Some(epoch) = changed {
+            self.changes.send_replace(epoch);
+        }
         if !self.halted.load(Ordering::Acquire) {
             self.perform(out);
         }
@@ -747,6 +803,7 @@ impl Shared {
             inner.dirty = false;
             inner.local.version += 1;
             inner.view.apply(inner.local.clone());
+            inner.epoch += 1;
             // Drop the references of actors that no longer hold anything.
             let local = &inner.local;
             inner.local_refs.retain(|id, _| {
@@ -787,6 +844,7 @@ impl Shared {
         }
         tracing::info!(node = %self.name, member = %id.name, "node up");
         inner.up.insert(id.name.clone(), id.clone());
+        inner.epoch += 1;
         if let Some(state) = inner.pending.remove(&id.name)
             && state.incarnation == id.incarnation
         {
@@ -804,6 +862,7 @@ impl Shared {
             return;
         }
         inner.up.remove(&id.name);
+        inner.epoch += 1;
         inner.pending.remove(&id.name);
         inner.view.remove(&id.name, id.incarnation);
         let said_bye = self.node.upgrade().and_then(|n| n.peer(&id.name)).is_some_and(|p| p.has_left());
@@ -876,7 +935,9 @@ impl Shared {
                 }
                 self.update(|inner, _| {
                     if inner.up.get(from).is_some_and(|id| id.incarnation == state.incarnation) {
-                        inner.view.apply(state);
+                        if inner.view.apply(state) {
+                            inner.epoch += 1;
+                        }
                     } else {
                         inner.pending.insert(from.to_owned(), state);
                     }

@@ -87,6 +87,7 @@ mod handshake;
 mod nats;
 mod node;
 mod peer;
+mod sharding;
 #[cfg(feature = "test-util")]
 pub mod testkit;
 #[cfg(feature = "tls")]
@@ -100,6 +101,9 @@ pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
 #[doc(hidden)]
 pub use crate::peer::LinkStats;
+pub use crate::sharding::{
+    Entity, MAX_ENTITY_ID, ShardRegion, Sharding, ShardingError, ShardingOptions, ShardingStats,
+};
 #[cfg(feature = "tls")]
 pub use crate::tls::{TlsConfig, TlsError};
 /// The NATS client this crate uses (feature `nats`), for

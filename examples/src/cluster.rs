@@ -1,6 +1,7 @@
-//! What the cluster examples (`cluster_kv`, `cluster_workers`) share: an
-//! actor that prints the membership events its node sees, and failure
-//! detection fast enough for a demonstration on one machine.
+//! What the cluster examples (`cluster_kv`, `cluster_workers`,
+//! `sharded_bank`) share: an actor that prints the membership events its
+//! node sees, and failure detection fast enough for a demonstration on one
+//! machine.
 
 use std::time::Duration;
 

@@ -95,6 +95,11 @@ impl View {
         }
     }
 
+    /// The owners whose state the view holds.
+    pub(crate) fn owners(&self) -> impl Iterator<Item = &str> {
+        self.owners.keys().map(String::as_str)
+    }
+
     /// Every claim on `name`, best first.
     pub(crate) fn claims(&self, name: &str) -> Vec<Claim> {
         let mut claims: Vec<Claim> =

@@ -1,0 +1,799 @@
+//! Cluster sharding: entities addressed by type and id from any node,
+//! started on their first message, passivated when idle, and moved, in
+//! order and without loss, when nodes join and leave.
+//!
+//! See [`Sharding`] for the API and an example; the design (placement, the
+//! hand-off protocol, guarantees and their limits) is in ARCHITECTURE.md,
+//! "Sharding".
+
+mod core;
+mod endpoint;
+mod entity;
+mod link;
+mod placement;
+mod wire;
+
+use std::any::type_name;
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
+
+use actor_core::RemoteActor;
+use actor_core::transport;
+use actor_core::{ActorId, ActorRef};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use self::core::{Core, Event, Mode, Spawned, Spawner, State};
+use self::endpoint::EntityEndpoint;
+use self::wire::RegionActor;
+use crate::cluster::Cluster;
+
+/// The longest entity id, in bytes.
+pub const MAX_ENTITY_ID: usize = 1024;
+
+/// An entity type that builds itself from its id: what
+/// [`Sharding::start`] needs. For a factory that captures something (a
+/// store, a configuration), use [`Sharding::start_with`].
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::Entity;
+///
+/// struct Counter {
+///     id: String,
+///     total: u64,
+/// }
+///
+/// #[actor]
+/// impl Counter {
+///     #[message(remote)]
+///     fn add(&mut self, n: u64) -> u64 {
+///         self.total += n;
+///         self.total
+///     }
+/// }
+///
+/// impl Entity for Counter {
+///     fn from_id(id: &str) -> Self {
+///         Counter { id: id.to_owned(), total: 0 }
+///     }
+/// }
+/// assert_eq!(Counter::from_id("c-1").id, "c-1");
+/// ```
+pub trait Entity: RemoteActor {
+    /// The entity of this id, as it starts on its first message (or again
+    /// after a passivation or a move).
+    fn from_id(id: &str) -> Self;
+}
+
+/// Settings of a sharded entity type; every one has a default. Every node
+/// of the type must use the same shard count and name.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_remote::ShardingOptions;
+///
+/// let options = ShardingOptions::default().shards(512).passivate_after(Some(Duration::from_secs(30)));
+/// assert_eq!(options.shard_count(), 512);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ShardingOptions {
+    shards: u32,
+    passivate_after: Option<Duration>,
+    buffer: usize,
+    handoff_timeout: Duration,
+    name: Option<String>,
+}
+
+impl Default for ShardingOptions {
+    fn default() -> Self {
+        ShardingOptions {
+            shards: 256,
+            passivate_after: Some(Duration::from_secs(120)),
+            buffer: 1_000,
+            handoff_timeout: Duration::from_secs(10),
+            name: None,
+        }
+    }
+}
+
+impl ShardingOptions {
+    /// How many shards entity ids hash to (256 by default, 1 to 65,536).
+    /// Shards are what moves between nodes: use at least ten per node, so
+    /// that the load can be balanced (see ARCHITECTURE.md).
+    pub fn shards(mut self, shards: u32) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// The shard count.
+    pub fn shard_count(&self) -> u32 {
+        self.shards
+    }
+
+    /// The shard of entity `id` under these options: the same on every
+    /// node and in every version. For keeping what belongs to a shard
+    /// together (a journal file per shard, for example), before any region
+    /// is started.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::ShardingOptions;
+    ///
+    /// let options = ShardingOptions::default().shards(16);
+    /// assert!(options.shard_of("acct-42") < 16);
+    /// assert_eq!(options.shard_of("acct-42"), options.shard_of("acct-42"));
+    /// ```
+    pub fn shard_of(&self, id: &str) -> u32 {
+        placement::shard_of(id, self.shards)
+    }
+
+    /// How long an entity may go without a message before it is stopped
+    /// (`on_stop` runs); its next message starts it again. `None` keeps
+    /// entities until they move. Two minutes by default.
+    pub fn passivate_after(mut self, idle: Option<Duration>) -> Self {
+        self.passivate_after = idle;
+        self
+    }
+
+    /// Messages from one node to one shard that may be in the region's
+    /// custody at once (held during a hand-off, waiting for mailbox room,
+    /// on their way and not yet acknowledged): past it, `tell` and `ask`
+    /// wait and `try_tell` returns `Full`. 1,000 by default.
+    pub fn buffer(mut self, messages: usize) -> Self {
+        self.buffer = messages;
+        self
+    }
+
+    /// How long a node waits for the marker that closes a route before it
+    /// sends on the new route anyway, and for a region it was told of but
+    /// does not see. Ten seconds by default.
+    pub fn handoff_timeout(mut self, timeout: Duration) -> Self {
+        self.handoff_timeout = timeout;
+        self
+    }
+
+    /// The name the type's regions share across the cluster. Defaults to
+    /// the type's name without its path (`Account` for `bank::Account`), so
+    /// that two programs that define the same entity agree.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn validate(&self) -> Result<(), ShardingError> {
+        if self.shards == 0 || self.shards > 65_536 {
+            return Err(ShardingError::InvalidOptions(format!("{} shards: use 1 to 65,536", self.shards)));
+        }
+        if self.buffer == 0 {
+            return Err(ShardingError::InvalidOptions("a buffer of 0 messages could send nothing".into()));
+        }
+        if self.name.as_deref().is_some_and(str::is_empty) {
+            return Err(ShardingError::InvalidOptions("an empty region name".into()));
+        }
+        Ok(())
+    }
+
+    /// How often the driver looks at timers.
+    pub(crate) fn tick(&self) -> Duration {
+        let tick = self.handoff_timeout / 20;
+        match self.passivate_after {
+            Some(idle) => tick.min(idle / 4),
+            None => tick,
+        }
+        .clamp(Duration::from_millis(10), Duration::from_millis(500))
+    }
+}
+
+/// Why a sharding operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShardingError {
+    /// A region of this name already runs on this node.
+    AlreadyStarted(String),
+    /// The options cannot work; the text says why.
+    InvalidOptions(String),
+    /// An entity id must be 1 to [`MAX_ENTITY_ID`] bytes.
+    InvalidEntityId(String),
+    /// The node or its cluster has stopped.
+    Stopped,
+    /// [`ShardRegion::leave`] did not finish handing off in time; the
+    /// text says what was left.
+    LeaveTimeout(String),
+}
+
+impl fmt::Display for ShardingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardingError::AlreadyStarted(name) => write!(f, "the sharded type {name:?} already runs on this node"),
+            ShardingError::InvalidOptions(why) => write!(f, "invalid sharding options: {why}"),
+            ShardingError::InvalidEntityId(why) => write!(f, "invalid entity id: {why}"),
+            ShardingError::Stopped => f.write_str("the node or its cluster has stopped"),
+            ShardingError::LeaveTimeout(what) => write!(f, "the hand-off did not finish in time: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ShardingError {}
+
+/// What one node's region of a sharded type is doing; see
+/// [`ShardRegion::stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShardingStats {
+    /// This node.
+    pub node: String,
+    /// The nodes that host the type in this node's view, sorted.
+    pub hosts: Vec<String>,
+    /// Shards this node owns in its view.
+    pub shards_owned: usize,
+    /// Shards whose entities run here.
+    pub shards_active: usize,
+    /// Shards moving to or from this node (acquiring or releasing).
+    pub shards_in_hand_off: usize,
+    /// Shards whose route from this node just changed: their messages wait
+    /// until the old route confirms it has delivered what it was sent.
+    pub shards_switching: usize,
+    /// Entities running here.
+    pub entities_active: usize,
+    /// Activations started here, ever.
+    pub entities_started: u64,
+    /// Activations stopped here for being idle, ever.
+    pub entities_passivated: u64,
+    /// Activations stopped here because their shard moved away, ever.
+    pub entities_handed_off: u64,
+    /// Messages held here now (hand-offs, switches, full mailboxes).
+    pub held: usize,
+    /// Messages sent to other nodes and not yet acknowledged, or queued to
+    /// be sent.
+    pub in_flight: usize,
+    /// Messages put in entities' mailboxes here, ever.
+    pub delivered: u64,
+    /// Messages sent on to another node, ever.
+    pub forwarded: u64,
+    /// Messages this region reported as dead letters, ever.
+    pub dead_letters: u64,
+    /// Asks from this node waiting for an entity's reply.
+    pub asks_pending: usize,
+}
+
+impl ShardingStats {
+    pub(crate) fn empty(node: String) -> Self {
+        ShardingStats {
+            node,
+            hosts: Vec::new(),
+            shards_owned: 0,
+            shards_active: 0,
+            shards_in_hand_off: 0,
+            shards_switching: 0,
+            entities_active: 0,
+            entities_started: 0,
+            entities_passivated: 0,
+            entities_handed_off: 0,
+            held: 0,
+            in_flight: 0,
+            delivered: 0,
+            forwarded: 0,
+            dead_letters: 0,
+            asks_pending: 0,
+        }
+    }
+
+    /// Whether nothing is moving here: no shard acquiring, releasing or
+    /// switching, and nothing held.
+    pub fn is_settled(&self) -> bool {
+        self.shards_in_hand_off == 0 && self.shards_switching == 0 && self.held == 0
+    }
+}
+
+/// Starts sharded entity types on a node of a [`Cluster`].
+///
+/// Call [`start`](Sharding::start) (or [`start_with`](Sharding::start_with))
+/// on every node that hosts the type, and [`proxy`](Sharding::proxy) on
+/// nodes that only address it. The [`ShardRegion`] returned gives an
+/// `ActorRef` for any entity id; the entity lives on one node of the
+/// cluster, is started on its first message, stopped when idle, and moved
+/// when hosts come and go.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, Entity, Node, Sharding, ShardingOptions};
+///
+/// #[derive(Default)]
+/// struct Account {
+///     balance: u64,
+/// }
+///
+/// #[actor]
+/// impl Account {
+///     #[message(remote)]
+///     fn deposit(&mut self, amount: u64) -> u64 {
+///         self.balance += amount;
+///         self.balance
+///     }
+/// }
+///
+/// impl Entity for Account {
+///     fn from_id(_id: &str) -> Self {
+///         Account::default()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let accounts = Sharding::start::<Account>(&cluster, ShardingOptions::default()).await?;
+///
+/// // Any node of the cluster reaches the same entity by its id.
+/// let acct = accounts.entity("acct-42");
+/// assert_eq!(acct.deposit(10).await?, 10);
+/// assert_eq!(accounts.entity("acct-42").deposit(5).await?, 15);
+/// assert_eq!(accounts.stats().entities_active, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Sharding {
+    _private: (),
+}
+
+impl Sharding {
+    /// Hosts the entity type `A` on this node, building each entity with
+    /// [`Entity::from_id`].
+    ///
+    /// # Errors
+    ///
+    /// As [`start_with`](Sharding::start_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the region is started before the future first yields.
+    ///
+    /// # Examples
+    ///
+    /// See [`Sharding`].
+    pub async fn start<A: Entity>(
+        cluster: &Cluster,
+        options: ShardingOptions,
+    ) -> Result<ShardRegion<A>, ShardingError> {
+        Self::start_with(cluster, options, A::from_id).await
+    }
+
+    /// Hosts the entity type `A` on this node: `factory` builds the entity
+    /// of an id on its first message here (and again after it was
+    /// passivated or moved). It should be quick (it runs while the region
+    /// routes); do slow work, such as opening a journal, in `on_start`.
+    ///
+    /// # Errors
+    ///
+    /// [`ShardingError::InvalidOptions`], [`ShardingError::AlreadyStarted`]
+    /// if the type's region already runs on this node,
+    /// [`ShardingError::Stopped`] if the node is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the region is started before the future first yields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// struct Greeter {
+    ///     greeting: String,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Greeter {
+    ///     #[message(remote)]
+    ///     fn greet(&mut self, who: String) -> String {
+    ///         format!("{}, {who}", self.greeting)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let greeters = Sharding::start_with(&cluster, ShardingOptions::default(), |id: &str| Greeter {
+    ///     greeting: format!("hello from {id}"),
+    /// })
+    /// .await?;
+    /// assert_eq!(greeters.entity("fr").greet("Ann".into()).await?, "hello from fr, Ann");
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_with<A, F>(
+        cluster: &Cluster,
+        options: ShardingOptions,
+        factory: F,
+    ) -> Result<ShardRegion<A>, ShardingError>
+    where
+        A: RemoteActor,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+    {
+        let node = cluster.node_inner().map_err(|_| ShardingError::Stopped)?;
+        let system = node.system.clone();
+        let spawner: Spawner = Box::new(move |id| {
+            let actor = system.spawn(factory(id));
+            let exported = transport::export(&actor).expect("a freshly spawned actor is local");
+            Spawned { exported, keep: Box::new(actor) }
+        });
+        launch(cluster, options, Some(spawner), type_name::<A>()).map(ShardRegion::new)
+    }
+
+    /// Addresses the entity type `A` from this node without hosting it:
+    /// its entities live on the nodes that started it.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_with`](Sharding::start_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the proxy is started before the future first yields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # #[derive(Default)] struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::proxy::<Account>(&cluster, ShardingOptions::default()).await?;
+    /// assert!(!accounts.is_hosting());
+    /// // With no host in the cluster, messages wait (bounded by the buffer).
+    /// assert!(accounts.entity("a").balance().timeout(std::time::Duration::from_millis(50)).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn proxy<A: RemoteActor>(
+        cluster: &Cluster,
+        options: ShardingOptions,
+    ) -> Result<ShardRegion<A>, ShardingError> {
+        launch(cluster, options, None, type_name::<A>()).map(ShardRegion::new)
+    }
+}
+
+/// A region's key in [`REGIONS`]: its node (by address in memory) and name.
+type RegionKey = (usize, String);
+
+/// The regions running in this process: one per node and name.
+static REGIONS: LazyLock<Mutex<HashMap<RegionKey, Weak<Core>>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn launch(
+    cluster: &Cluster,
+    options: ShardingOptions,
+    spawner: Option<Spawner>,
+    type_name: &str,
+) -> Result<Arc<Core>, ShardingError> {
+    options.validate()?;
+    let node = cluster.node_inner().map_err(|_| ShardingError::Stopped)?;
+    if node.is_shut_down() {
+        return Err(ShardingError::Stopped);
+    }
+    let name = options.name.clone().unwrap_or_else(|| short_name(type_name));
+    let key = (Arc::as_ptr(&node) as usize, name.clone());
+    let mut regions = REGIONS.lock().unwrap_or_else(PoisonError::into_inner);
+    regions.retain(|_, core| core.strong_count() > 0);
+    if regions.get(&key).and_then(Weak::upgrade).is_some_and(|core| !core.is_stopped()) {
+        return Err(ShardingError::AlreadyStarted(name));
+    }
+    let hosting = spawner.is_some();
+    let (events, rx) = mpsc::unbounded_channel();
+    let core = Arc::new_cyclic(|me| Core {
+        me: me.clone(),
+        node: Arc::from(node.identity.node.as_str()),
+        group: format!("sharding/{name}"),
+        name: name.clone(),
+        system: node.system.clone(),
+        codec: node.clone(),
+        cluster: cluster.clone(),
+        spawner,
+        state: Mutex::new(State::new(options.shards, hosting)),
+        options,
+        room: tokio::sync::Notify::new(),
+        events,
+        region: OnceLock::new(),
+        stopped: AtomicBool::new(false),
+    });
+    let region = node.system.spawn(RegionActor { core: core.clone() });
+    let _ = core.region.set(region.clone());
+    if hosting {
+        cluster.join_group(&core.group, &region).map_err(|_| ShardingError::Stopped)?;
+    } else {
+        // Reachable by id (replies and acknowledgements come back to it).
+        let _ = <crate::node::NodeInner as transport::RefCodec>::export(
+            &node,
+            transport::export(&region).expect("a freshly spawned actor is local"),
+        );
+    }
+    regions.insert(key, Arc::downgrade(&core));
+    drop(regions);
+    tokio::spawn(drive(core.clone(), cluster.changes(), rx, node));
+    tracing::info!(region = %name, node = %core.node, hosting, "sharding started");
+    Ok(core)
+}
+
+/// `bank::Account` → `Account`; `x::Wrapper<y::Z>` → `Wrapper`.
+fn short_name(type_name: &str) -> String {
+    let base = type_name.split('<').next().unwrap_or(type_name);
+    base.rsplit("::").next().unwrap_or(base).to_owned()
+}
+
+/// The region's own task: membership changes, entity terminations,
+/// timers. Ends when the node shuts down.
+async fn drive(
+    core: Arc<Core>,
+    mut changes: watch::Receiver<u64>,
+    mut events: mpsc::UnboundedReceiver<Event>,
+    node: Arc<crate::node::NodeInner>,
+) {
+    core.refresh();
+    let mut timer = tokio::time::interval(core.options.tick());
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let scan = core.options.passivate_after.map(|idle| (idle, (idle / 4).max(Duration::from_millis(10))));
+    let mut last_scan = Instant::now();
+    loop {
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                core.refresh();
+            }
+            Some(event) = events.recv() => core.on_event(event),
+            _ = timer.tick() => {
+                if node.is_shut_down() {
+                    break;
+                }
+                core.on_tick();
+                if let Some((idle, every)) = scan
+                    && last_scan.elapsed() >= every
+                {
+                    last_scan = Instant::now();
+                    core.passivate_idle(idle);
+                }
+            }
+        }
+    }
+    core.shut();
+    if let Some(region) = core.region.get() {
+        region.stop();
+    }
+}
+
+/// The id every node gives entity `id` of region `region`, for dead
+/// letters and `ActorRef::id`.
+pub(crate) fn entity_actor_id(region: &str, id: &str) -> ActorId {
+    let hash = |salt: u64| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+        for b in region.bytes().chain([0]).chain(id.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    };
+    ActorId::from_uuid(uuid::Uuid::from_u64_pair(hash(1), hash(2)))
+}
+
+/// One node's handle on a sharded entity type: references to its entities
+/// by id, and what the node's region is doing. Cheap to clone.
+///
+/// Returned by [`Sharding::start`], [`Sharding::start_with`] and
+/// [`Sharding::proxy`]; the region keeps running when handles are
+/// dropped, until its node shuts down.
+pub struct ShardRegion<A> {
+    core: Arc<Core>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for ShardRegion<A> {
+    fn clone(&self) -> Self {
+        ShardRegion { core: self.core.clone(), _actor: PhantomData }
+    }
+}
+
+impl<A> fmt::Debug for ShardRegion<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardRegion").field("name", &self.core.name).field("node", &self.core.node).finish()
+    }
+}
+
+impl<A: RemoteActor> ShardRegion<A> {
+    fn new(core: Arc<Core>) -> Self {
+        ShardRegion { core, _actor: PhantomData }
+    }
+
+    /// A reference to the entity `id`, wherever in the cluster it lives:
+    /// `tell`, `ask`, `.timeout(..)`, `try_tell` and the typed client work
+    /// on it as on any `ActorRef<A>` (only `#[message(remote)]` messages
+    /// can be sent, as to any remote actor). The entity is started on its
+    /// first message.
+    ///
+    /// Its [`id`](ActorRef::id) is the same on every node, derived from
+    /// the type and the entity id. Send the entity id, not the reference,
+    /// inside messages: another node cannot resolve the reference.
+    /// `stop()` passivates the entity now (after what was sent before),
+    /// `kill()` kills it; its next message starts it again.
+    /// `wait_for_stop()` returns when this node's region stops.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is empty or longer than [`MAX_ENTITY_ID`] bytes; see
+    /// [`try_entity`](ShardRegion::try_entity) for a checked version.
+    ///
+    /// # Examples
+    ///
+    /// See [`Sharding`].
+    pub fn entity(&self, id: &str) -> ActorRef<A> {
+        self.try_entity(id).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`entity`](ShardRegion::entity), with the id checked.
+    ///
+    /// # Errors
+    ///
+    /// [`ShardingError::InvalidEntityId`] if `id` is empty or longer than
+    /// [`MAX_ENTITY_ID`] bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingError, ShardingOptions};
+    /// # #[derive(Default)] struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// # let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account).await?;
+    /// assert!(matches!(accounts.try_entity(""), Err(ShardingError::InvalidEntityId(_))));
+    /// assert_eq!(accounts.try_entity("a-1")?.balance().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn try_entity(&self, id: &str) -> Result<ActorRef<A>, ShardingError> {
+        if id.is_empty() {
+            return Err(ShardingError::InvalidEntityId("an empty id".into()));
+        }
+        if id.len() > MAX_ENTITY_ID {
+            return Err(ShardingError::InvalidEntityId(format!(
+                "{} bytes, more than the {MAX_ENTITY_ID} allowed",
+                id.len()
+            )));
+        }
+        let shard = placement::shard_of(id, self.core.options.shards);
+        let endpoint = EntityEndpoint {
+            core: self.core.clone(),
+            entity: Arc::from(id),
+            shard,
+            id: entity_actor_id(&self.core.name, id),
+            label: format!("sharded:{}", self.core.name),
+        };
+        Ok(transport::remote_ref::<A>(&self.core.system, Arc::new(endpoint)))
+    }
+}
+
+impl<A> ShardRegion<A> {
+    /// The type's region name (the same on every node).
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.core.node
+    }
+
+    /// The shard of entity `id` (the same on every node).
+    pub fn shard_of(&self, id: &str) -> u32 {
+        placement::shard_of(id, self.core.options.shards)
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> u32 {
+        self.core.options.shards
+    }
+
+    /// Whether this node hosts entities of the type (it started the type
+    /// and has not left).
+    pub fn is_hosting(&self) -> bool {
+        self.core.lock().hosting
+    }
+
+    /// The owner of every shard, as this node sees the hosts now (`None`
+    /// while no node hosts the type).
+    pub fn placement(&self) -> Vec<Option<String>> {
+        self.core.lock().owners.iter().map(|o| o.as_deref().map(str::to_owned)).collect()
+    }
+
+    /// Counters and gauges of this node's region.
+    pub fn stats(&self) -> ShardingStats {
+        self.core.stats()
+    }
+
+    /// Stops hosting on this node: every shard here is handed off (its
+    /// entities stop after handling what they hold, their messages follow
+    /// them to the new owners), then the node leaves the type's group. The
+    /// handle keeps working, as a proxy. Call it before shutting a node down
+    /// gracefully: a node that just disappears hands nothing off, and its
+    /// entities start again elsewhere only after it is declared down.
+    ///
+    /// # Errors
+    ///
+    /// [`ShardingError::LeaveTimeout`] if shards were still moving after
+    /// `timeout` (the node no longer takes shards either way).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the hand-off goes on if the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    /// # #[derive(Default)] struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// # let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account).await?;
+    /// accounts.entity("a-1").balance().await?;
+    /// accounts.leave(std::time::Duration::from_secs(5)).await?;
+    /// assert!(!accounts.is_hosting());
+    /// assert_eq!(accounts.stats().entities_active, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn leave(&self, timeout: Duration) -> Result<(), ShardingError> {
+        let deadline = Instant::now() + timeout;
+        self.core.update(|core, st, fx| {
+            if !st.hosting {
+                return;
+            }
+            st.hosting = false;
+            let peers: Vec<String> = st.peers.keys().cloned().collect();
+            for peer in peers {
+                core.send_item(st, &peer, wire::Item::Leaving, fx);
+            }
+            core.replace_hosts(st, fx);
+        });
+        loop {
+            let left = {
+                let st = self.core.lock();
+                let moving = st
+                    .shards
+                    .iter()
+                    .filter(|s| matches!(s.mode, Mode::Active | Mode::Acquiring { .. } | Mode::Releasing { .. }))
+                    .count();
+                (moving, st.entities.len())
+            };
+            if left == (0, 0) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ShardingError::LeaveTimeout(format!(
+                    "{} shards still here, {} entities running",
+                    left.0, left.1
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if let Some(region) = self.core.region.get() {
+            self.core.cluster.leave_group(&self.core.group, region);
+        }
+        Ok(())
+    }
+}
