@@ -100,6 +100,19 @@ pub trait RemoteEndpoint: Send + Sync + 'static {
     /// As [`try_reserve`](RemoteEndpoint::try_reserve), except `Full`.
     fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>>;
 
+    /// As [`reserve`](RemoteEndpoint::reserve), for an ask: a transport
+    /// that lets tells wait for credit while it reconnects to a node should
+    /// fail an ask at once instead ([`Refused::NodeDown`]), since the ask
+    /// would fail when sent, and wake an ask waiting for credit as soon as
+    /// the connection is lost. The default is `reserve`.
+    ///
+    /// # Errors
+    ///
+    /// As [`reserve`](RemoteEndpoint::reserve).
+    fn reserve_ask(&self) -> BoxFuture<'_, Result<(), Refused>> {
+        self.reserve()
+    }
+
     /// Gives back a unit of credit that will not be used (the message failed
     /// to encode).
     fn unreserve(&self);
@@ -612,7 +625,10 @@ impl RemoteTarget {
             Some(self.endpoint.id()),
             message_type,
             DeadLetterReason::NodeDown,
-            format!("node {} is down and its outbox is full", self.endpoint.node()),
+            format!(
+                "node {} is down (its outbox is full, or it went away while the sender waited): not sent",
+                self.endpoint.node()
+            ),
         );
     }
 }

@@ -125,21 +125,12 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 pub(crate) type BoxStream = Pin<Box<dyn Stream>>;
 
-/// What a stream knows about its bytes reaching the peer's reader. TCP
-/// and Unix sockets know nothing (the OS accepts bytes and may lose them
-/// with the connection); a NATS virtual connection has the peer confirm
-/// what it read, so the tells it never read can be reported precisely.
-pub(crate) trait Receipts: Send + Sync {
-    /// Bytes accepted for sending so far (the handshake's included).
-    fn written(&self) -> u64;
-    /// Bytes the peer confirmed reading; final once the connection ended.
-    fn confirmed(&self) -> u64;
-    /// Why the connection ended with bytes possibly unread: it was lost
-    /// (the reason names what NATS reported) or the peer closed it. `None`
-    /// while it is up, or when this side closed it.
-    fn loss(&self) -> Option<String>;
-    /// Records why the connection is given up (a heartbeat timeout, a bad
-    /// frame), unless a reason is known already.
+/// A stream that can be told why this node gives it up (a heartbeat
+/// timeout, a bad frame), to pass the reason on to the peer: a NATS
+/// virtual connection says it in its close chunk.
+pub(crate) trait Abort: Send + Sync {
+    /// Records why the connection is given up, unless a reason is known
+    /// already.
     fn fail(&self, why: &str);
 }
 
@@ -151,11 +142,11 @@ pub(crate) trait Seal: Send + Sync {
     fn seal(&self, keys: &crate::handshake::SessionKeys);
 }
 
-/// A fresh connection, with its receipts and seal if the transport has
+/// A fresh connection, with its abort and seal if the transport has
 /// them.
 pub(crate) struct Connection {
     pub(crate) stream: BoxStream,
-    pub(crate) receipts: Option<std::sync::Arc<dyn Receipts>>,
+    pub(crate) abort: Option<std::sync::Arc<dyn Abort>>,
     pub(crate) seal: Option<std::sync::Arc<dyn Seal>>,
 }
 
@@ -234,23 +225,23 @@ impl Listener {
         }
     }
 
-    /// The next connection, where it came from, and its receipts.
+    /// The next connection, where it came from, and its abort.
     pub(crate) async fn accept(&self) -> std::io::Result<(Connection, String)> {
         match self {
             Listener::Tcp(listener) => {
                 let (stream, from) = listener.accept().await?;
                 stream.set_nodelay(true)?;
-                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, from.to_string()))
+                Ok((Connection { stream: Box::pin(stream), abort: None, seal: None }, from.to_string()))
             }
             #[cfg(unix)]
             Listener::Unix(listener, path) => {
                 let (stream, _) = listener.accept().await?;
-                Ok((Connection { stream: Box::pin(stream), receipts: None, seal: None }, path.display().to_string()))
+                Ok((Connection { stream: Box::pin(stream), abort: None, seal: None }, path.display().to_string()))
             }
             #[cfg(feature = "test-util")]
             Listener::Sim(listener) => {
                 let (stream, from) = listener.lock().await.accept().await?;
-                Ok((Connection { stream, receipts: None, seal: None }, from))
+                Ok((Connection { stream, abort: None, seal: None }, from))
             }
             #[cfg(feature = "nats")]
             Listener::Nats(acceptor) => acceptor.accept().await,

@@ -121,17 +121,6 @@ pub(crate) fn sealed_len(plaintext: usize) -> usize {
     plaintext + plaintext.div_ceil(MAX_PLAINTEXT) * OVERHEAD
 }
 
-/// Where, in what [`Sealer::seal`] wrote for `plaintext` bytes, the record
-/// that holds the byte just before `end` ends: the sealed offset past
-/// which the peer has read the plaintext up to `end`.
-pub(crate) fn sealed_end(end: usize, plaintext: usize) -> usize {
-    if end == 0 {
-        return 0;
-    }
-    let records = end.div_ceil(MAX_PLAINTEXT);
-    (records * MAX_PLAINTEXT).min(plaintext) + records * OVERHEAD
-}
-
 impl Opener {
     /// Opens one record (without its length prefix) and appends what it
     /// carries to `out`.
@@ -278,19 +267,13 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn sealed_sizes_and_offsets_match_what_seal_writes() {
+    fn sealed_sizes_match_what_seal_writes() {
         let ((mut seal, _), _) = pair();
         for len in [0, 1, MAX_PLAINTEXT - 1, MAX_PLAINTEXT, MAX_PLAINTEXT + 1, 3 * MAX_PLAINTEXT + 5] {
             let mut out = BytesMut::new();
             seal.seal(&vec![1u8; len], &mut out);
             assert_eq!(out.len(), sealed_len(len), "{len}");
-            assert_eq!(sealed_end(len, len), out.len(), "{len}");
         }
-        // The first byte of a second record ends where that record ends.
-        let total = 2 * MAX_PLAINTEXT;
-        assert_eq!(sealed_end(MAX_PLAINTEXT, total), MAX_PLAINTEXT + OVERHEAD);
-        assert_eq!(sealed_end(MAX_PLAINTEXT + 1, total), total + 2 * OVERHEAD);
-        assert_eq!(sealed_end(0, total), 0);
     }
 
     /// Every change an on-path attacker can make to the sealed stream is

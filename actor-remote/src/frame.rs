@@ -10,7 +10,7 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 1 | protocol version ([`VERSION`]) |
-//! | 1 | kind: tell, ask, reply, failure, system, credit, ping |
+//! | 1 | kind: tell, ask, reply, failure, system, credit, ping, resume, stream, ack |
 //! | .. | the kind's header, then its payload |
 //!
 //! Tell: target id (16), wire name (1-byte length + UTF-8, so at most
@@ -23,7 +23,18 @@
 //! payload. An ask from a plain task without a timeout pays one byte for
 //! all this. Reply: correlation id, payload.
 //! Failure: correlation id, postcard [`WireFailure`]. System: postcard
-//! [`System`]. Credit: target id, count (4). Ping: nothing.
+//! [`System`]. Credit: the stream the credit is for (8), target id, count
+//! (4). Ping: nothing. Resume: the peer's stream this side tracks (8,
+//! 0 for none), the last of its frames this side received (8), and after
+//! how many bytes of this side's stream the peer should acknowledge (4).
+//! Stream: the stream's id (8) and the number of the next frame (8).
+//! Ack: the stream (8) and the last of its frames received (8).
+//!
+//! Tell, ask, reply, failure, system and credit frames are the link's
+//! *stream*: they are numbered, implicitly, one after the other from the
+//! number the last `Stream` frame gave, kept until acknowledged and sent
+//! again on the next connection (`peer/stream.rs`). Ping, resume, stream and ack
+//! frames belong to one connection and are never numbered.
 //!
 //! The hot kinds (tell, ask, reply) have a fixed binary header so that the
 //! payload, already encoded by actor-core, is sliced out without a copy;
@@ -38,9 +49,11 @@ use serde::{Deserialize, Serialize};
 /// The protocol version this build speaks, in the handshake and in every
 /// frame. Version 2 added the ask's context (deadline and chain of waits);
 /// version 3 the Noise handshake, the sealed channel under the frames and
-/// the credit window announced in the hello. Peers of different versions
-/// refuse each other at the handshake, naming both versions.
-pub(crate) const VERSION: u8 = 3;
+/// the credit window announced in the hello; version 4 the numbered stream
+/// of frames that survives a lost connection (resume, stream and ack
+/// frames, credit for a stream). Peers of different versions refuse each
+/// other at the handshake, naming both versions.
+pub(crate) const VERSION: u8 = 4;
 
 /// The longest message wire name a frame carries, in bytes (its length is
 /// one byte). A longer one is refused at the sender.
@@ -61,17 +74,58 @@ const FAILURE: u8 = 4;
 const SYSTEM: u8 = 5;
 const CREDIT: u8 = 6;
 const PING: u8 = 7;
+const RESUME: u8 = 8;
+const STREAM: u8 = 9;
+const ACK: u8 = 10;
 
 /// A decoded frame. Payloads are slices of the received buffer.
 #[derive(Debug)]
 pub(crate) enum Frame {
-    Tell { target: ActorId, wire_name: WireName, payload: Bytes },
-    Ask { corr: u64, target: ActorId, wire_name: WireName, context: WireContext, payload: Bytes },
-    Reply { corr: u64, payload: Bytes },
-    Failure { corr: u64, failure: WireFailure },
+    Tell {
+        target: ActorId,
+        wire_name: WireName,
+        payload: Bytes,
+    },
+    Ask {
+        corr: u64,
+        target: ActorId,
+        wire_name: WireName,
+        context: WireContext,
+        payload: Bytes,
+    },
+    Reply {
+        corr: u64,
+        payload: Bytes,
+    },
+    Failure {
+        corr: u64,
+        failure: WireFailure,
+    },
     System(System),
-    Credit { target: ActorId, count: u32 },
+    Credit {
+        stream: u64,
+        target: ActorId,
+        count: u32,
+    },
     Ping,
+    /// The first frame on a connection: where this side stands with the
+    /// peer's stream.
+    Resume {
+        tracking: u64,
+        received: u64,
+        ack_every: u32,
+    },
+    /// The numbered frames that follow belong to stream `id`, the first of
+    /// them numbered `first`.
+    Stream {
+        id: u64,
+        first: u64,
+    },
+    /// The peer received frames of stream `stream` up to `received`.
+    Ack {
+        stream: u64,
+        received: u64,
+    },
 }
 
 /// What an ask carries besides its message, as written on the wire.
@@ -286,14 +340,34 @@ pub(crate) fn system(buf: &mut BytesMut, msg: &System) {
     buf.put_slice(&bytes);
 }
 
-pub(crate) fn credit(buf: &mut BytesMut, target: ActorId, count: u32) {
+pub(crate) fn credit(buf: &mut BytesMut, stream: u64, target: ActorId, count: u32) {
     header(buf, CREDIT);
+    buf.put_u64(stream);
     put_id(buf, target);
     buf.put_u32(count);
 }
 
 pub(crate) fn ping(buf: &mut BytesMut) {
     header(buf, PING);
+}
+
+pub(crate) fn resume(buf: &mut BytesMut, tracking: u64, received: u64, ack_every: u32) {
+    header(buf, RESUME);
+    buf.put_u64(tracking);
+    buf.put_u64(received);
+    buf.put_u32(ack_every);
+}
+
+pub(crate) fn stream(buf: &mut BytesMut, id: u64, first: u64) {
+    header(buf, STREAM);
+    buf.put_u64(id);
+    buf.put_u64(first);
+}
+
+pub(crate) fn ack(buf: &mut BytesMut, stream: u64, received: u64) {
+    header(buf, ACK);
+    buf.put_u64(stream);
+    buf.put_u64(received);
 }
 
 fn need(buf: &Bytes, n: usize) -> Result<(), FrameError> {
@@ -382,11 +456,25 @@ pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
         }
         SYSTEM => postcard::from_bytes(&buf).map(Frame::System).map_err(|e| FrameError::System(e.to_string())),
         CREDIT => {
+            need(&buf, 8)?;
+            let stream = buf.get_u64();
             let target = get_id(&mut buf)?;
             need(&buf, 4)?;
-            Ok(Frame::Credit { target, count: buf.get_u32() })
+            Ok(Frame::Credit { stream, target, count: buf.get_u32() })
         }
         PING => Ok(Frame::Ping),
+        RESUME => {
+            need(&buf, 20)?;
+            Ok(Frame::Resume { tracking: buf.get_u64(), received: buf.get_u64(), ack_every: buf.get_u32() })
+        }
+        STREAM => {
+            need(&buf, 16)?;
+            Ok(Frame::Stream { id: buf.get_u64(), first: buf.get_u64() })
+        }
+        ACK => {
+            need(&buf, 16)?;
+            Ok(Frame::Ack { stream: buf.get_u64(), received: buf.get_u64() })
+        }
         other => Err(FrameError::Kind(other)),
     }
 }
@@ -445,10 +533,20 @@ mod tests {
             Frame::Failure { corr: 4, failure: WireFailure::Panicked(t) } if t == "boom"));
         system(&mut buf, &System::Watch { id: id(1) });
         assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::System(System::Watch { id: i }) if i == id(1)));
-        credit(&mut buf, id(2), 64);
-        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Credit { count: 64, .. }));
+        credit(&mut buf, 11, id(2), 64);
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Credit { stream: 11, count: 64, .. }));
         ping(&mut buf);
         assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Ping));
+        resume(&mut buf, 7, 99, 1 << 20);
+        assert!(matches!(
+            decode(buf.split().freeze()).unwrap(),
+            Frame::Resume { tracking: 7, received: 99, ack_every: 0x10_0000 }
+        ));
+        stream(&mut buf, 7, 100);
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Stream { id: 7, first: 100 }));
+        ack(&mut buf, 7, 120);
+        assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Ack { stream: 7, received: 120 }));
+        assert_eq!(decode(Bytes::from_static(&[VERSION, ACK, 0, 0])).unwrap_err(), FrameError::Truncated);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<&'static str, String> {
         Ok(Frame::System(_)) => Ok("system"),
         Ok(Frame::Credit { .. }) => Ok("credit"),
         Ok(Frame::Ping) => Ok("ping"),
+        Ok(Frame::Resume { .. }) => Ok("resume"),
+        Ok(Frame::Stream { .. }) => Ok("stream"),
+        Ok(Frame::Ack { .. }) => Ok("ack"),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -92,6 +95,53 @@ pub fn ping_frame() -> Vec<u8> {
     buf.to_vec()
 }
 
+/// The body of a resume frame: the first frame each side sends on a
+/// connection (where it stands in the other's stream).
+pub fn resume_frame(tracking: u64, received: u64, ack_every: u32) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    frame::resume(&mut buf, tracking, received, ack_every);
+    buf.to_vec()
+}
+
+/// The body of a stream frame: the numbered frames that follow belong to
+/// stream `id`, starting at `first`.
+pub fn stream_frame(id: u64, first: u64) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    frame::stream(&mut buf, id, first);
+    buf.to_vec()
+}
+
+/// The body of an acknowledgement of stream `stream` up to `received`.
+pub fn ack_frame(stream: u64, received: u64) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    frame::ack(&mut buf, stream, received);
+    buf.to_vec()
+}
+
+/// If `bytes` is a resume frame body, what it says: (tracking, received).
+pub fn resume_of(bytes: &[u8]) -> Option<(u64, u64)> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::Resume { tracking, received, .. }) => Some((tracking, received)),
+        _ => None,
+    }
+}
+
+/// If `bytes` is a stream frame body, what it says: (id, first).
+pub fn stream_of(bytes: &[u8]) -> Option<(u64, u64)> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::Stream { id, first }) => Some((id, first)),
+        _ => None,
+    }
+}
+
+/// If `bytes` is an acknowledgement, what it says: (stream, received).
+pub fn ack_of(bytes: &[u8]) -> Option<(u64, u64)> {
+    match frame::decode(Bytes::copy_from_slice(bytes)) {
+        Ok(Frame::Ack { stream, received }) => Some((stream, received)),
+        _ => None,
+    }
+}
+
 /// Prefixes a frame body with its 4-byte big-endian length.
 pub fn length_prefixed(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + body.len());
@@ -113,7 +163,7 @@ pub fn answer_of(bytes: &[u8]) -> Option<(u64, bool)> {
 /// If `bytes` is a credit frame body, its target and count.
 pub fn credit_of(bytes: &[u8]) -> Option<(ActorId, u32)> {
     match frame::decode(Bytes::copy_from_slice(bytes)) {
-        Ok(Frame::Credit { target, count }) => Some((target, count)),
+        Ok(Frame::Credit { target, count, .. }) => Some((target, count)),
         _ => None,
     }
 }
@@ -121,11 +171,22 @@ pub fn credit_of(bytes: &[u8]) -> Option<(ActorId, u32)> {
 /// One end of a sealed channel, driven by hand: what a node's writer and
 /// reader do with the connection's keys, for a test peer that speaks the
 /// wire format itself.
+///
+/// Unless told otherwise ([`Session::raw`]), the first frames it seals are
+/// preceded by what a node's writer sends first on a connection: a resume
+/// frame (it tracks nothing of the other side's stream) and a stream frame
+/// opening a fresh stream at 1, so that the frames it seals after are
+/// numbered frames of that stream.
 pub struct Session {
     sealer: Sealer,
     records: Records,
     /// Sealed bytes received and not yet opened.
     inbound: BytesMut,
+    /// The resume and stream frames still to be sent before the first
+    /// sealed frames, if any.
+    opening: Option<Vec<u8>>,
+    /// This side's stream id.
+    stream: u64,
 }
 
 impl std::fmt::Debug for Session {
@@ -136,18 +197,45 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     fn new(info: handshake::PeerInfo, early: &[u8]) -> Self {
+        // A fresh stream for every session: a node takes each connection of
+        // a test peer as the start of a new stream.
+        let stream = rand::random::<u64>() | 1;
+        let mut opening = length_prefixed(&resume_frame(0, 0, u32::MAX));
+        opening.extend(length_prefixed(&stream_frame(stream, 1)));
         Session {
             sealer: info.sealer,
             records: Records::new(info.opener, 8 * 1024 * 1024),
             inbound: BytesMut::from(early),
+            opening: Some(opening),
+            stream,
         }
     }
 
+    /// Sends nothing before the frames it is given: the caller writes the
+    /// resume and stream frames itself (or tests what a node does without
+    /// them).
+    pub fn raw(mut self) -> Self {
+        self.opening = None;
+        self
+    }
+
+    /// This side's stream id (for the stream frame it opens with).
+    pub fn stream_id(&self) -> u64 {
+        self.stream
+    }
+
     /// Seals `plaintext` (length-prefixed frames, or anything) as the next
-    /// records of this side, as a node's writer does for one write.
+    /// records of this side, as a node's writer does for one write (after
+    /// the opening frames, the first time).
     pub fn seal(&mut self, plaintext: &[u8]) -> Vec<u8> {
         let mut out = BytesMut::new();
-        self.sealer.seal(plaintext, &mut out);
+        match self.opening.take() {
+            Some(mut opening) => {
+                opening.extend_from_slice(plaintext);
+                self.sealer.seal(&opening, &mut out);
+            }
+            None => self.sealer.seal(plaintext, &mut out),
+        }
         out.to_vec()
     }
 
@@ -215,7 +303,7 @@ pub fn session_pair() -> (Session, Session) {
             tokio::join!(handshake::dial(x, &a, b"pair", t), handshake::accept(y, &b, b"pair", t, t, None));
         let (_, dialer, _) = dialer.expect("a handshake over a pipe succeeds");
         let (_, acceptor, _) = acceptor.expect("a handshake over a pipe succeeds");
-        (Session::new(dialer, &[]), Session::new(acceptor, &[]))
+        (Session::new(dialer, &[]).raw(), Session::new(acceptor, &[]).raw())
     })
 }
 

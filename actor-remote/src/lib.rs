@@ -33,11 +33,20 @@
 //! - one writer task per connection that coalesces queued frames into large
 //!   writes (sealed as a whole), and one reader task.
 //!
+//! A lost connection loses no tell: frames are numbered per link, kept
+//! until the peer acknowledges them (a bounded resend buffer,
+//! [`Limits::resend_buffer`]) and written again on the next connection,
+//! and the peer drops what it already had. Only when the peer comes back
+//! as a new process, or is given up, do the tells it had not acknowledged
+//! become dead letters (`NodeLost`, saying whether each may have been
+//! handled).
+//!
 //! Failure is loud: heartbeats detect a dead peer; asks pending on a lost
-//! connection fail at once with `NodeDown`; monitors fire with
-//! [`StopReason::NodeDown`](actor_core::StopReason::NodeDown); tells in
-//! flight become dead letters; the node that dialed reconnects with
-//! backoff, and tells sent meanwhile wait in a bounded outbox. Backpressure
+//! connection fail at once with `NodeDown`, as does an ask to a peer that
+//! is down; monitors fire with
+//! [`StopReason::NodeDown`](actor_core::StopReason::NodeDown); the node
+//! that dialed reconnects with backoff, and tells sent meanwhile wait in a
+//! bounded outbox. Backpressure
 //! crosses the wire per actor: each remote actor has a credit window, so a
 //! full remote mailbox slows its senders (and `try_tell` says `Full`)
 //! without stalling the other actors sharing the connection; a receiver
@@ -90,6 +99,8 @@ pub use crate::error::{HandshakeError, NodeError};
 #[cfg(feature = "nats")]
 pub use crate::nats::{NatsOptions, NatsPeer};
 pub use crate::node::{Limits, Node, NodeBuilder};
+#[doc(hidden)]
+pub use crate::peer::LinkStats;
 pub use crate::sharding::{
     Entity, MAX_ENTITY_ID, ShardRegion, Sharding, ShardingError, ShardingOptions, ShardingStats,
 };

@@ -354,7 +354,7 @@ impl Hub {
         let stream =
             NatsStream::new(client.clone(), &server.events, incoming, &read_from, accepter, self.options.window);
         let shared = stream.shared().clone();
-        Ok(Connection { stream: Box::pin(stream), receipts: Some(shared.clone()), seal: Some(shared) })
+        Ok(Connection { stream: Box::pin(stream), abort: Some(shared.clone()), seal: Some(shared) })
     }
 
     /// Starts answering connect requests for `node` on `url`.
@@ -488,7 +488,7 @@ impl Acceptor {
             let shared = stream.shared().clone();
             let from = format!("nats:{}", self.server.url);
             return Ok((
-                Connection { stream: Box::pin(stream), receipts: Some(shared.clone()), seal: Some(shared) },
+                Connection { stream: Box::pin(stream), abort: Some(shared.clone()), seal: Some(shared) },
                 from,
             ));
         }

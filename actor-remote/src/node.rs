@@ -42,6 +42,14 @@ pub struct Limits {
     /// Tells kept for a peer that is down (reconnecting) before further
     /// ones go to dead letters with `NodeDown`.
     pub outbox: usize,
+    /// Bytes of frames written to a peer and not acknowledged yet that
+    /// this node keeps, per peer, to write them again if the connection is
+    /// lost (the *resend buffer*). When it is full, the writer waits for
+    /// the peer's acknowledgements before writing more, and senders wait
+    /// for credit: nothing is dropped. A frame larger than the whole buffer
+    /// still goes, alone. Each entry counts its payload plus about 100
+    /// bytes of bookkeeping.
+    pub resend_buffer: usize,
     /// How often an idle connection sends a heartbeat.
     pub heartbeat_interval: Duration,
     /// How long without any frame before the peer is presumed dead.
@@ -59,11 +67,13 @@ pub struct Limits {
     pub reconnect_min: Duration,
     /// The longest delay between reconnection attempts.
     pub reconnect_max: Duration,
-    /// How long this node keeps redialing a lost peer before it gives up.
-    /// Then the peer counts as gone: tells waiting for credit toward it
-    /// fail with `NodeDown`, tells held in its outbox become dead letters
-    /// (`NodeDown`), and references to its actors report `NodeDown`. If the
-    /// peer connects again later, look its actors up anew.
+    /// How long this node keeps redialing a lost peer (or, for a peer that
+    /// dialed it, waits for it to come back) before it gives up. Then the
+    /// peer counts as gone: tells waiting for credit toward it fail with
+    /// `NodeDown`, every tell it has not acknowledged becomes a dead letter
+    /// (`NodeLost`, saying whether it was sent), and references to its
+    /// actors report `NodeDown`. If the peer connects again later, look its
+    /// actors up anew.
     pub reconnect_give_up: Duration,
     /// Handshakes of accepted connections that may run at once. A
     /// connection past the limit does not wait: it evicts (closes) the
@@ -95,6 +105,7 @@ impl Default for Limits {
             max_frame: 8 * 1024 * 1024,
             credit_window: 1024,
             outbox: 10_000,
+            resend_buffer: 4 * 1024 * 1024,
             heartbeat_interval: Duration::from_millis(500),
             heartbeat_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(5),
@@ -494,6 +505,14 @@ impl Node {
         self.inner.peers.iter().map(|p| p.pending_asks()).sum()
     }
 
+    /// The figures of the link to `peer`: its resend buffer (now and at
+    /// its peak), frames written again and duplicates dropped, restarts
+    /// of the stream. For tests and figures.
+    #[doc(hidden)]
+    pub fn link_stats(&self, peer: &str) -> Option<crate::peer::LinkStats> {
+        self.inner.peers.get(peer).map(|p| p.link_stats())
+    }
+
     /// Over all peers: the notices this node holds for other nodes' actors
     /// (monitors, waits for their stop, links), and the watches other
     /// nodes hold on this node's actors. For tests that check nothing is
@@ -564,11 +583,13 @@ impl NodeInner {
     /// The entry of the peer `name`, made if need be and if there is room.
     fn peer_entry(&self, name: &str, advertised: &str) -> Result<Arc<Peer>, HandshakeError> {
         self.room_for(name)?;
-        let window = self.limits.credit_window;
+        let (window, resend) = (self.limits.credit_window, self.limits.resend_buffer);
         Ok(self
             .peers
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Peer::new(name.to_owned(), self.me.clone(), advertised.to_owned(), window)))
+            .or_insert_with(|| {
+                Arc::new(Peer::new(name.to_owned(), self.me.clone(), advertised.to_owned(), window, resend))
+            })
             .clone())
     }
 
@@ -604,17 +625,17 @@ impl NodeInner {
         match address {
             #[cfg(feature = "nats")]
             Address::Nats { server, node } => self.nats.dial(server, node, self.limits.handshake_timeout).await,
-            _ => Ok(Connection { stream: address::connect(address, &self.address).await?, receipts: None, seal: None }),
+            _ => Ok(Connection { stream: address::connect(address, &self.address).await?, abort: None, seal: None }),
         }
     }
 
-    /// The receipts and seal of a connection, unless TLS wraps it: then
-    /// the bytes the transport counts are not the bytes the node writes,
-    /// and TLS already protects them.
+    /// The abort and seal of a connection, unless TLS wraps it: then the
+    /// bytes the transport carries are not the bytes the node writes, and
+    /// TLS already protects them.
     fn unless_tls(&self, connection: Connection) -> Connection {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
-            return Connection { receipts: None, seal: None, ..connection };
+            return Connection { abort: None, seal: None, ..connection };
         }
         connection
     }
@@ -633,7 +654,7 @@ impl NodeInner {
         if let Some(peer) = self.peers.iter().find(|p| p.is_up() && p.dial_address().as_ref() == Some(address)) {
             return Ok(peer.clone());
         }
-        let Connection { stream, receipts, seal } = self.unless_tls(self.open(address).await?);
+        let Connection { stream, abort, seal } = self.unless_tls(self.open(address).await?);
         let stream = self.secure(stream, true).await.map_err(|e| {
             tracing::warn!(%address, error = %e, "TLS with a node we dialed failed");
             NodeError::Handshake(e)
@@ -655,13 +676,13 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early, false, Wire { direct: self.direct_writes(address), receipts });
+        peer.attach(&node, stream, info, early, false, Wire { direct: self.direct_writes(address), abort });
         Ok(peer)
     }
 
     /// Runs the handshake on an accepted connection and attaches it.
     async fn accepted(self: Arc<Self>, connection: Connection, from: String, hello: Arc<AtomicBool>) {
-        let Connection { stream, receipts, seal } = self.unless_tls(connection);
+        let Connection { stream, abort, seal } = self.unless_tls(connection);
         let stream = match self.secure(stream, false).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -702,7 +723,7 @@ impl NodeInner {
                     }
                 };
                 let name = info.node.clone();
-                let wire = Wire { direct: self.direct_writes(&self.address), receipts };
+                let wire = Wire { direct: self.direct_writes(&self.address), abort };
                 if !peer.attach(&self, stream, info, early, true, wire) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }

@@ -247,7 +247,8 @@ async fn a_recorded_record_replayed_into_a_later_connection_is_refused() {
         let a = node("replay-a").await;
         let ledger = ledger_on(&a).await;
         // Connection 0 is recorded; connection 1 gets the replay before
-        // its fifth unit (after the handshake and the lookup).
+        // its seventh unit (after the handshake, the resume and stream
+        // frames that open the link's streams, and the lookup).
         let first = Mitm::start(&a.address().to_string(), None).await;
         {
             let b = node("replay-b").await;
@@ -259,12 +260,12 @@ async fn a_recorded_record_replayed_into_a_later_connection_is_refused() {
             }
             b.shutdown().await;
         }
-        // Unit 4 of the dialer's side: the record that carried tell 1.
-        let replayed = first.recorded(Way::ToAcceptor, 4).expect("recorded");
+        // Unit 6 of the dialer's side: the record that carried tell 1.
+        let replayed = first.recorded(Way::ToAcceptor, 6).expect("recorded");
         while !a.peers().is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 4, action: Action::InsertBefore(replayed) };
+        let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 6, action: Action::InsertBefore(replayed) };
         let second = Mitm::start(&a.address().to_string(), Some(plan)).await;
         let b = node("replay-b").await;
         let peer = b.connect(&second.address).await.unwrap();
@@ -310,7 +311,7 @@ async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
         socket.write_all(&fuzzing::version_2_hello("old")).await.unwrap();
         let _hello = read_unit(&mut socket).await.expect("a says hello");
         let refusal = read_unit(&mut socket).await.and_then(|f| fuzzing::refusal_of(&f)).expect("a refusal");
-        assert!(refusal.contains("version 2") && refusal.contains(" 3"), "{refusal}");
+        assert!(refusal.contains("version 2") && refusal.contains(" 4"), "{refusal}");
 
         // a dials a version 2 node.
         let old = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -324,14 +325,14 @@ async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
         });
         let dialing_old = a.connect(&old_address).await.unwrap_err();
         assert!(
-            matches!(dialing_old, NodeError::Handshake(HandshakeError::Version { ours: 3, theirs: 2 })),
+            matches!(dialing_old, NodeError::Handshake(HandshakeError::Version { ours: 4, theirs: 2 })),
             "{dialing_old:?}"
         );
 
         // On the path: the dialer's version rewritten to 2 (the byte after
         // the magic), then the acceptor's, then another byte of a hello.
         fn downgrade(hello: &mut [u8]) {
-            assert_eq!(hello[4], 3, "the version follows the magic");
+            assert_eq!(hello[4], 4, "the version follows the magic");
             hello[4] = 2;
         }
         fn nudge(hello: &mut [u8]) {
@@ -356,7 +357,7 @@ async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
                     assert!(why.contains("version 2") || why.contains("authentication"), "{why}")
                 }
                 NodeError::Handshake(
-                    HandshakeError::Version { ours: 3, theirs: 2 } | HandshakeError::Authentication,
+                    HandshakeError::Version { ours: 4, theirs: 2 } | HandshakeError::Authentication,
                 ) => {}
                 other => panic!("{other:?}"),
             }
@@ -390,9 +391,10 @@ async fn records_changed_on_the_way_close_the_connection_and_reach_no_actor() {
         for (case, action, reason) in cases {
             let a = node(&format!("tamper-a-{case}")).await;
             let ledger = ledger_on(&a).await;
-            // Units of the dialer: hello, Noise message, verdict, lookup;
-            // the sixth is a tell or an ask of the loop below.
-            let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 5, action };
+            // Units of the dialer: hello, Noise message, verdict, resume,
+            // stream, lookup; the eighth is a tell or an ask of the loop
+            // below.
+            let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 7, action };
             let mitm = Mitm::start(&a.address().to_string(), Some(plan)).await;
             let name = format!("tamper-b-{case}");
             let b = node(&name).await;

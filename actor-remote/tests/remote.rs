@@ -295,7 +295,7 @@ async fn a_wrong_protocol_version_is_refused() {
         let future =
             Node::builder(ActorSystem::new()).name("future").secret(SECRET).protocol_version(99).start().await.unwrap();
         let err = future.connect(&a.address().to_string()).await.unwrap_err();
-        assert!(matches!(err, NodeError::Handshake(HandshakeError::Version { ours: 99, theirs: 3 })), "{err:?}");
+        assert!(matches!(err, NodeError::Handshake(HandshakeError::Version { ours: 99, theirs: 4 })), "{err:?}");
         assert!(a.peers().is_empty());
     })
     .await;
@@ -626,10 +626,10 @@ async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
         assert!(started.elapsed() >= Duration::from_millis(200), "it waited for the peer first");
         assert!(matches!(remote.try_tell(Record { seq: 5 }), Err(SendError::NodeDown(_))));
         assert!(remote.stats().await.unwrap_err().is_node_down());
-        // The tells held for b are reported, not dropped.
+        // The tells held for b are reported, not dropped: they never left.
         for _ in 0..4 {
             let letter = tokio::time::timeout(Duration::from_secs(5), dead.recv()).await.unwrap().unwrap();
-            assert_eq!(letter.reason, DeadLetterReason::NodeDown);
+            assert_eq!(letter.reason, DeadLetterReason::NodeLost { maybe_delivered: false });
             assert!(letter.detail.as_deref().unwrap_or("").contains("gave up"), "{letter:?}");
         }
     })

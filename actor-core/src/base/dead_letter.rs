@@ -39,9 +39,24 @@ pub enum DeadLetterReason {
     /// ([`ActorSystem::tell_named`](crate::ActorSystem::tell_named)).
     UnknownName,
     /// It was for an actor on another node that could not be reached: the
-    /// connection dropped while it was in flight, or the bounded outbox for
-    /// the node was full.
+    /// node was down and the bounded outbox for it was full, or the sender
+    /// waited for credit toward it and the node went away. It never left
+    /// this node.
     NodeDown,
+    /// It was for an actor on another node, and the link to that node ended
+    /// before the node acknowledged it: the node came back as a new
+    /// incarnation (its process restarted), or this node gave up on it.
+    /// Within one incarnation a lost connection is not a reason: what it
+    /// carried is sent again on the next one.
+    ///
+    /// `maybe_delivered` is `true` when the message had been written to a
+    /// connection: the node may have queued and handled it before it went
+    /// away, or not, and nobody can tell. `false` when it never left this
+    /// node: it was not handled.
+    NodeLost {
+        /// Whether the message had left this node.
+        maybe_delivered: bool,
+    },
     /// It came from another node but could not be delivered here: the
     /// target actor is unknown, or the message type is unknown or did not
     /// decode.

@@ -77,7 +77,7 @@ impl<M: Message> Sink<M> for RemoteTarget {
             if !self.accepts::<M>() {
                 return Err(SendError::NotRemote(ask));
             }
-            if let Err(refused) = self.endpoint.reserve().await {
+            if let Err(refused) = self.endpoint.reserve_ask().await {
                 return Err(self.refused(refused, ask, std::any::type_name::<M>()));
             }
             self.send_ask(ask, asking)

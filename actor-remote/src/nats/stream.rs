@@ -31,9 +31,11 @@
 //!   reader that has nothing to send confirms with an ack chunk every
 //!   quarter window. So nothing a peer sends can overrun the NATS
 //!   server's or client's slow-consumer limits.
-//! - **Receipts.** What the peer confirmed is exact, so when a connection
-//!   fails the node reports as dead letters the tells the peer never read
-//!   (see [`Receipts`]).
+//! - **Confirmations are flow control only.** What the peer confirmed
+//!   bounds what is in flight; it says nothing of what the node above
+//!   handled. Loss and resending are the node's business: its numbered
+//!   stream of frames is acknowledged end to end and written again on the
+//!   next connection, over NATS as over TCP (`peer/stream.rs`).
 //! - **Signed after the handshake.** The subjects are known to the server
 //!   and visible to clients allowed to subscribe to them; the tags make a
 //!   chunk another client published (or replayed: the sequence number is
@@ -52,7 +54,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::address::{Receipts, Seal};
+use crate::address::{Abort, Seal};
 use crate::handshake::SessionKeys;
 
 const DATA: u8 = 1;
@@ -197,24 +199,7 @@ impl Seal for Shared {
     }
 }
 
-impl Receipts for Shared {
-    fn written(&self) -> u64 {
-        self.lock().sent_bytes
-    }
-
-    fn confirmed(&self) -> u64 {
-        self.lock().confirmed_bytes
-    }
-
-    fn loss(&self) -> Option<String> {
-        let state = self.lock();
-        match &state.failed {
-            Some(why) => Some(why.clone()),
-            None if state.peer_closed => Some("the peer closed the connection before reading it".to_owned()),
-            None => None,
-        }
-    }
-
+impl Abort for Shared {
     fn fail(&self, why: &str) {
         Shared::fail(self, why);
     }

@@ -1,14 +1,14 @@
-//! A real `nats-server` for the tests: started on a free loopback port,
-//! killed when dropped.
+//! A real `nats-server` for the tests: started on a loopback port it picks
+//! itself, killed when dropped.
 //!
 //! Without the binary, a test run outside CI skips the NATS tests with a
 //! loud line; under CI (`CI` set) a missing server fails the test, saying
 //! how to install it.
 
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How to get the server, for the messages.
 pub(crate) const INSTALL: &str = "apt-get install nats-server";
@@ -44,14 +44,9 @@ pub(crate) fn start() -> Option<NatsServer> {
         eprintln!("\n*** skipped: nats-server not installed ({INSTALL}) ***\n");
         return None;
     };
-    for _ in 0..5 {
-        let port = super::free_port();
-        let mut server = NatsServer { child: None, binary: binary.clone(), port };
-        if server.run() {
-            return Some(server);
-        }
-    }
-    panic!("nats-server ({}) did not start on a loopback port", binary.display());
+    let mut server = NatsServer { child: None, binary: binary.clone(), port: 0 };
+    assert!(server.run(), "nats-server ({}) did not start on a loopback port", binary.display());
+    Some(server)
 }
 
 impl NatsServer {
@@ -60,32 +55,51 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Starts the server on its port; whether it accepts connections.
+    /// Starts the server on its port, or on one the OS picks the first
+    /// time; whether it listens.
+    ///
+    /// The port is the one the server's own log says it listens on: a test
+    /// must never take another test's server for its own. (Picking a free
+    /// port, releasing it and starting the server on it let two tests
+    /// running at once pick the same one; one server failed to bind, and
+    /// its test, which saw the port answer, used the other's server, whose
+    /// stop then failed the other test's asks with `NodeDown`.)
     fn run(&mut self) -> bool {
-        let child = Command::new(&self.binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let port = if self.port == 0 { "-1".to_owned() } else { self.port.to_string() };
+        let mut child = Command::new(&self.binary)
+            .args(["-a", "127.0.0.1", "-p", &port])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("nats-server starts");
+        let log = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the log to its end, so that the server never blocks on a
+        // full pipe; passes on the port once it listens.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(log).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.split("Listening for client connections on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(at.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok()));
+                }
+            }
+        });
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(child) = &mut self.child
-                && let Ok(Some(_)) = child.try_wait()
-            {
-                // Exited: most likely the port was taken meanwhile.
-                self.child = None;
-                return false;
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Some(port)) if self.port == 0 || self.port == port => {
+                self.port = port;
+                true
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
+            // It exited (the port was taken), or said something else.
+            _ => {
+                self.stop();
+                false
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        self.stop();
-        false
     }
 
     /// Kills the server, as a crash would.
@@ -100,10 +114,17 @@ impl NatsServer {
     ///
     /// # Panics
     ///
-    /// If it does not come back.
+    /// If it does not come back within a few tries (the port may be
+    /// taken, for a moment, by a connection of another test).
     pub(crate) fn restart(&mut self) {
         self.stop();
-        assert!(self.run(), "nats-server restarts on port {}", self.port);
+        for _ in 0..20 {
+            if self.run() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nats-server did not restart on port {}", self.port);
     }
 }
 

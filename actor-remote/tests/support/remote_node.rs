@@ -1,7 +1,8 @@
 //! The `remote-node` binary, seen from a test: a launcher, and a mirror of
 //! its counter actor so that references to it are typed. The mirror has the
 //! same name and methods, hence the same wire names (`Counter::Add`,
-//! `Counter::Slow`); tests never spawn it.
+//! `Counter::Slow`, `Counter::Record`, `Counter::Report`); tests never
+//! spawn it.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -28,13 +29,30 @@ impl Counter {
         tokio::time::sleep(Duration::from_millis(millis)).await;
         millis
     }
+
+    #[message(remote)]
+    pub(crate) async fn record(&mut self, sender: u32, seq: u64) {
+        let _ = (sender, seq);
+    }
+
+    #[message(remote)]
+    pub(crate) fn report(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// Starts the binary as node `peer` on `address` with `secret`; returns it
 /// once it listens. It is killed when the handle is dropped.
 pub(crate) async fn start(address: &str, secret: &str) -> Child {
+    start_with(address, secret, &[]).await
+}
+
+/// As [`start`], with more options for the binary (`--log FILE`,
+/// `--busy-ms N`).
+pub(crate) async fn start_with(address: &str, secret: &str, options: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
         .args(["--listen", address, "--name", "peer", "--secret", secret])
+        .args(options)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -48,4 +66,11 @@ pub(crate) async fn start(address: &str, secret: &str) -> Child {
         .expect("the peer prints its address");
     assert!(line.starts_with("listening "), "{line}");
     child
+}
+
+/// Sends `signal` (`-KILL`, `-STOP`, `-CONT`) to the child process.
+pub(crate) fn signal(child: &Child, signal: &str) {
+    let pid = child.id().expect("the child runs").to_string();
+    let status = std::process::Command::new("kill").args([signal, &pid]).status().unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
 }

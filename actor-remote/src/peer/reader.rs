@@ -1,0 +1,720 @@
+//! The reader task of one connection, and the delivery of what it reads
+//! to this node's actors.
+//!
+//! A reader starts by taking the peer's `InStream` (where this node stands
+//! in the peer's stream, and the credit and parked deliveries per local
+//! actor), which the previous connection's reader holds until it has
+//! stopped: so one reader delivers at a time, and a connection that
+//! replaces another starts where the old one stopped. It reads the peer's
+//! `Resume` (passed to the writer), then its `Stream`, then numbered
+//! frames: each is counted, dropped if this node already had it, handled
+//! otherwise, and acknowledged by the writer.
+//!
+//! A message for an actor whose mailbox is full waits in that actor's
+//! parked queue, which belongs to the link, not to the connection:
+//! messages for the actor that come later, on any connection, queue
+//! behind it, so the sender's order holds through any replacement.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actor_core::transport::{self, AskContext, Exported, RefCodec, RemoteFailure, ReplySink, Undelivered};
+use actor_core::{ActorId, DeadLetterReason};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use tokio::io::ReadHalf;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+
+use super::stream::{InStream, Outstanding, Position};
+use super::{Peer, Pending, Queued};
+use crate::address::{Abort, BoxStream};
+use crate::channel::Records;
+use crate::error::NodeError;
+use crate::frame::{self, Frame, System, WireFailure};
+use crate::node::NodeInner;
+
+/// Work for one local actor whose mailbox was full: finished in order.
+enum Work {
+    Waiting(transport::Parked),
+    Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
+}
+
+/// A parked delivery, with what its credit is charged to.
+struct Parked {
+    work: Work,
+    /// The peer's stream the message came on: its credit goes back to it.
+    stream: u64,
+    outstanding: Outstanding,
+    /// The connection it came on, where a failure to deliver is told.
+    generation: u64,
+}
+
+/// Deliveries waiting for room in one local actor's mailbox, in order:
+/// at most the credit window of them per stream, since the peer may not
+/// send more.
+struct ParkedQueue {
+    tx: mpsc::UnboundedSender<Parked>,
+    /// Deliveries in the queue, not yet landed.
+    queued: Arc<AtomicUsize>,
+}
+
+/// What the peer's stream brought for one local actor, on the receiving
+/// side.
+pub(super) struct Inbound {
+    /// Messages received and not granted back yet: the part of the
+    /// window the peer has used. Also decreased by the parked queue's task
+    /// when it grants.
+    outstanding: Outstanding,
+    /// Messages delivered whose credit the reader has not granted yet (it
+    /// grants in batches).
+    delivered: u32,
+    parked: Option<ParkedQueue>,
+}
+
+/// An ask as it came in: where its answer goes, and what it carried.
+type Incoming = (u64, ReplySink, AskContext);
+
+/// Hands a decoded tell or ask to a local actor.
+fn deliver_to(
+    exported: &dyn Exported,
+    wire_name: &str,
+    payload: &[u8],
+    reply: Option<(ReplySink, AskContext)>,
+    codec: &Arc<dyn RefCodec>,
+) -> Result<(), Undelivered> {
+    match reply {
+        Some((sink, context)) => exported.deliver_ask(wire_name, payload, sink, context, codec),
+        None => exported.deliver(wire_name, payload, None, codec),
+    }
+}
+
+/// What the reader needs per connection.
+struct Reader {
+    peer: Arc<Peer>,
+    node: Arc<NodeInner>,
+    codec: Arc<dyn RefCodec>,
+    generation: u64,
+    /// Where this node stands in the peer's stream; held for the reader's
+    /// whole life.
+    state: tokio::sync::OwnedMutexGuard<InStream>,
+    /// The number of the next numbered frame on this connection; 0 until
+    /// the peer's `Stream` frame.
+    next: u64,
+    /// Until the peer's `Resume` came: where to pass it.
+    resumed: Option<oneshot::Sender<Position>>,
+    /// After how many bytes of the peer's stream it wants an
+    /// acknowledgement, and how many came since the last request.
+    ack_every: usize,
+    unacked: usize,
+    /// The credit window of this connection, per target actor.
+    window: usize,
+    grant_every: u32,
+    /// The last local actor a frame went to: runs of frames to one actor
+    /// skip the table.
+    last: Option<(ActorId, Arc<dyn Exported>)>,
+    /// Asks from this connection not yet answered, and their limit.
+    inflight_asks: Arc<AtomicUsize>,
+    max_inflight_asks: usize,
+}
+
+/// Counts one ask in flight on a connection until its reply is sent (or
+/// its reply sink is dropped unanswered).
+struct InflightAsk(Arc<AtomicUsize>);
+
+impl Drop for InflightAsk {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The read side of a fresh connection.
+pub(super) struct Reading {
+    pub(super) read: ReadHalf<BoxStream>,
+    /// What the handshake read past its end.
+    pub(super) early: BytesMut,
+    pub(super) records: Records,
+    /// The credit window agreed on in the handshake.
+    pub(super) window: u32,
+    /// Where this node stands in the peer's stream, for the writer's
+    /// `Resume`, once the previous reader has stopped.
+    pub(super) started: oneshot::Sender<(u64, u64)>,
+    /// Where the peer stands in this node's stream (its `Resume`).
+    pub(super) resumed: oneshot::Sender<Position>,
+}
+
+pub(super) async fn read_loop(
+    peer: Arc<Peer>,
+    generation: u64,
+    reading: Reading,
+    close: Arc<Notify>,
+    limits: crate::Limits,
+    abort: Option<Arc<dyn Abort>>,
+) {
+    let closed = close.notified();
+    tokio::pin!(closed);
+    // Registered now, so a close before the first wait is not missed.
+    closed.as_mut().enable();
+    let Some(node) = peer.node() else { return };
+    // One reader at a time: the previous connection's has stopped
+    // delivering, and where it stopped is final.
+    let state = tokio::select! {
+        biased;
+        () = closed.as_mut() => return,
+        state = peer.reading.clone().lock_owned() => state,
+    };
+    if !peer.link().up_on(generation) {
+        return;
+    }
+    let Reading { read, early, records, window, started, resumed } = reading;
+    let _ = started.send((state.tracking, state.received));
+    let codec: Arc<dyn RefCodec> = node.clone();
+    let window = (window as usize).max(1);
+    let mut reader = Reader {
+        peer: peer.clone(),
+        node,
+        codec,
+        generation,
+        state,
+        next: 0,
+        resumed: Some(resumed),
+        ack_every: usize::MAX,
+        unacked: 0,
+        window,
+        grant_every: (window / 2).max(1) as u32,
+        last: None,
+        inflight_asks: Arc::new(AtomicUsize::new(0)),
+        max_inflight_asks: limits.max_inflight_asks.max(1),
+    };
+    let mut framed = FramedRead::new(read, records);
+    framed.read_buffer_mut().extend_from_slice(&early);
+    // One heartbeat timer for the connection, not one per frame: it ticks
+    // every quarter of the timeout, and the peer is presumed dead after
+    // four ticks in a row without a frame (detection within 1.25x the
+    // timeout, at no cost per frame).
+    const TICKS: u32 = 4;
+    let tick = limits.heartbeat_timeout / TICKS;
+    let deadline = tokio::time::sleep(tick);
+    tokio::pin!(deadline);
+    let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
+    let why = loop {
+        // Closing first: once replaced, this reader stops delivering at
+        // once; what it leaves unread is sent again on the next connection.
+        let next = tokio::select! {
+            biased;
+            () = closed.as_mut() => break "closed".to_owned(),
+            next = framed.next() => next,
+            () = &mut deadline => {
+                if seen == seen_at_tick {
+                    idle_ticks += 1;
+                    if idle_ticks >= TICKS {
+                        break format!("no frame for {:?}: peer presumed dead", limits.heartbeat_timeout);
+                    }
+                } else {
+                    idle_ticks = 0;
+                    seen_at_tick = seen;
+                }
+                deadline.as_mut().reset(tokio::time::Instant::now() + tick);
+                continue;
+            }
+        };
+        seen += 1;
+        match next {
+            None => break "closed by the peer".to_owned(),
+            Some(Err(e)) => break format!("bad frame: {e}"),
+            Some(Ok(bytes)) => {
+                let len = bytes.len();
+                match frame::decode(bytes.freeze()) {
+                    Ok(frame) => {
+                        if let Err(why) = reader.handle(frame, len) {
+                            break why;
+                        }
+                    }
+                    Err(e) => break format!("malformed frame: {e}"),
+                }
+            }
+        }
+    };
+    if why != "closed" {
+        tracing::warn!(peer = %peer.name, reason = %why, "closing the connection");
+        if let Some(abort) = &abort {
+            abort.fail(&why);
+        }
+    }
+    peer.connection_lost(generation, &why);
+    // The state goes to the next connection's reader with `reader`.
+}
+
+impl Reader {
+    /// Handles one frame of `len` bytes; `Err` (with the reason) closes the
+    /// connection.
+    fn handle(&mut self, frame: Frame, len: usize) -> Result<(), String> {
+        if let Some(resumed) = self.resumed.take() {
+            let Frame::Resume { tracking, received, ack_every } = frame else {
+                return Err("the peer's first frame was not a resume".to_owned());
+            };
+            self.ack_every = (ack_every as usize).max(1);
+            let _ = resumed.send(Position { tracking, received });
+            return Ok(());
+        }
+        match frame {
+            Frame::Resume { .. } => Err("a second resume frame on one connection".to_owned()),
+            Frame::Stream { id, first } => self.stream(id, first),
+            Frame::Ack { stream, received } => self.peer.acked(stream, received),
+            Frame::Ping => Ok(()),
+            numbered => {
+                if self.next == 0 {
+                    return Err("a numbered frame before the peer said which stream it belongs to".to_owned());
+                }
+                let number = self.next;
+                self.next += 1;
+                if number <= self.state.received {
+                    // Sent again, and this node had it: dropped.
+                    self.peer.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                self.numbered(numbered)?;
+                self.state.received = number;
+                self.peer.received.store(number, Ordering::Release);
+                self.unacked += len;
+                if self.unacked >= self.ack_every {
+                    self.unacked = 0;
+                    self.peer.ack_wanted.store(true, Ordering::Release);
+                    self.peer.wake_writer.notify_one();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The peer's numbered frames that follow belong to stream `id` and
+    /// start at `first`.
+    fn stream(&mut self, id: u64, first: u64) -> Result<(), String> {
+        if id == self.state.tracking {
+            if first > self.state.received + 1 {
+                return Err(format!(
+                    "the peer resumed its stream at frame {first}, but this node received only {}",
+                    self.state.received
+                ));
+            }
+        } else {
+            if first != 1 {
+                return Err(format!(
+                    "the peer resumed stream {id:#x}, which this node does not know, at frame {first}"
+                ));
+            }
+            // The peer's stream starts over (it restarted, or gave up on
+            // this node): so does what this node counts of it. Deliveries
+            // still parked from the old stream keep their place ahead of
+            // the new one's; their credit goes back to the old stream,
+            // which the peer ignores.
+            self.state.tracking = id;
+            self.state.received = 0;
+            self.peer.received.store(0, Ordering::Release);
+            self.peer.tracking.store(id, Ordering::Release);
+            self.state.targets.retain(|_, inbound| {
+                inbound.outstanding = Arc::new(AtomicUsize::new(0));
+                inbound.delivered = 0;
+                inbound.parked.as_ref().is_some_and(|q| q.queued.load(Ordering::Acquire) > 0)
+            });
+        }
+        self.next = first;
+        Ok(())
+    }
+
+    /// Handles one numbered frame.
+    fn numbered(&mut self, frame: Frame) -> Result<(), String> {
+        match frame {
+            Frame::Tell { target, wire_name, payload } => {
+                return self.incoming(target, wire_name.as_str(), payload, None);
+            }
+            Frame::Ask { corr, target, wire_name, context, payload } => {
+                if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
+                    // Over the limit: answered at once, never dropped. Its
+                    // credit goes straight back.
+                    let detail = format!(
+                        "more than {} asks in flight on this connection; {} refused",
+                        self.max_inflight_asks,
+                        wire_name.as_str()
+                    );
+                    let failure = WireFailure::Refused(detail);
+                    self.peer.push_on(self.generation, Queued::Failure { corr, failure });
+                    self.refund(target);
+                    return Ok(());
+                }
+                self.inflight_asks.fetch_add(1, Ordering::AcqRel);
+                let sink = self.reply_sink(corr);
+                // The asker's deadline, on this node's clock, counted from
+                // now: the time the frame spent in transit is not known, so
+                // the far side's deadline is never earlier than the asker's.
+                let context = AskContext {
+                    deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
+                    chain: context.chain,
+                };
+                return self.incoming(target, wire_name.as_str(), payload, Some((corr, sink, context)));
+            }
+            Frame::Reply { corr, payload } => {
+                if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
+                    reply.complete(&payload, &self.codec);
+                }
+            }
+            Frame::Failure { corr, failure } => {
+                if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
+                    reply.fail(failure.into());
+                }
+            }
+            Frame::Credit { stream, target, count } => {
+                // Under the link lock: a grant for a stream that started
+                // over since must not add to the new one's window.
+                let link = self.peer.link();
+                if stream == link.out.id
+                    && let Some(t) = self.peer.targets.get(&target)
+                {
+                    t.grant(count as usize);
+                }
+                drop(link);
+            }
+            Frame::System(msg) => self.system(msg),
+            Frame::Ping | Frame::Resume { .. } | Frame::Stream { .. } | Frame::Ack { .. } => {
+                unreachable!("not numbered")
+            }
+        }
+        Ok(())
+    }
+
+    fn system(&mut self, msg: System) {
+        match msg {
+            System::Lookup { corr, name } => {
+                let result = match self.node.named.get(&name) {
+                    Some(exported) if exported.is_alive() => Ok((exported.id(), exported.actor_type().to_owned())),
+                    _ => Err(format!("no actor is registered for remote use under {name:?}")),
+                };
+                self.peer.push_on(self.generation, Queued::System(System::Found { corr, result }));
+            }
+            System::Found { corr, result } => {
+                if let Some((_, Pending::Lookup(tx))) = self.peer.pending.remove(&corr) {
+                    let _ = tx.send(result.map_err(|reason| NodeError::NotFound { name: String::new(), reason }));
+                }
+            }
+            System::Watch { id } => self.peer.watch_here(&self.node, id, self.generation),
+            System::Down { id, reason } => self.peer.target_down(id, reason),
+            System::Stop { id } => {
+                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                    exported.stop();
+                }
+            }
+            System::Kill { id } => {
+                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                    exported.kill();
+                }
+            }
+            System::Undelivered { target, wire_name, reason } => {
+                tracing::warn!(peer = %self.peer.name, %target, message = %wire_name, %reason, "the peer could not deliver a message");
+            }
+            System::Bye => {
+                tracing::info!(peer = %self.peer.name, "the peer is leaving");
+                self.peer.left.store(true, Ordering::Release);
+            }
+            System::Cluster(bytes) => crate::cluster::incoming(&self.node, &self.peer.name, &bytes),
+        }
+    }
+
+    /// Where the reply to the ask `corr` goes: back on this connection.
+    fn reply_sink(&self, corr: u64) -> ReplySink {
+        let peer = Arc::downgrade(&self.peer);
+        let generation = self.generation;
+        let inflight = InflightAsk(self.inflight_asks.clone());
+        Box::new(move |result| {
+            let Some(peer) = peer.upgrade() else { return };
+            let frame = match result {
+                Ok(payload) => Queued::Reply { corr, payload },
+                Err(failure) => Queued::Failure { corr, failure: failure.into() },
+            };
+            // The only ask pending on this connection: someone waits for
+            // this reply alone, so write it now. With more pending, the
+            // writer batches the replies instead.
+            let alone = inflight.0.load(Ordering::Acquire) == 1;
+            drop(inflight);
+            if alone {
+                let link = peer.link();
+                if link.up && link.generation == generation {
+                    peer.send_now(link, frame);
+                }
+            } else {
+                peer.push_on(generation, frame);
+            }
+        })
+    }
+
+    /// A tell or ask for a local actor; `Err` if the peer sent it past
+    /// its credit window.
+    fn incoming(
+        &mut self,
+        target: ActorId,
+        wire_name: &str,
+        payload: Bytes,
+        reply: Option<Incoming>,
+    ) -> Result<(), String> {
+        if let Some(inbound) = self.state.targets.get(&target)
+            && let Some(queue) = &inbound.parked
+            && queue.queued.load(Ordering::Acquire) > 0
+        {
+            // Earlier messages to this actor still wait for room: queue
+            // behind them, keeping the sender's order.
+            self.charge(target)?;
+            let work = Work::Raw { wire_name: wire_name.to_owned(), payload, reply };
+            return self.park(target, work);
+        }
+        if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
+            let Some(found) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
+                undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
+                self.refund(target);
+                return Ok(());
+            };
+            self.last = Some((target, found));
+        }
+        self.charge(target)?;
+        let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
+        let (reply, corr) = match reply {
+            Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
+            None => (None, None),
+        };
+        match deliver_to(&*exported, wire_name, &payload, reply, &self.codec) {
+            Ok(()) => self.delivered(target),
+            Err(Undelivered::Full(parked)) => {
+                let inbound = self.state.targets.get_mut(&target).expect("charged above");
+                if inbound.parked.is_none() {
+                    inbound.parked = Some(start_parked_queue(
+                        self.peer.clone(),
+                        self.node.clone(),
+                        self.codec.clone(),
+                        target,
+                        exported,
+                    ));
+                }
+                return self.park(target, Work::Waiting(parked));
+            }
+            Err(other) => {
+                failed_delivery(&self.node, &self.peer, self.generation, target, wire_name, other, corr);
+                self.delivered(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a message toward `target` against the window; `Err` once the
+    /// peer has sent more than it was granted.
+    fn charge(&mut self, target: ActorId) -> Result<(), String> {
+        let inbound = self.state.targets.entry(target).or_insert_with(|| Inbound {
+            outstanding: Arc::new(AtomicUsize::new(0)),
+            delivered: 0,
+            parked: None,
+        });
+        let used = inbound.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
+        if used > self.window {
+            inbound.outstanding.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!(
+                "the peer sent {used} messages to actor {target} without being granted credit for more than {}: \
+                 past its credit window",
+                self.window
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues a delivery behind those waiting for room in `target`'s
+    /// mailbox.
+    fn park(&mut self, target: ActorId, work: Work) -> Result<(), String> {
+        let stream = self.state.tracking;
+        let inbound = self.state.targets.get(&target).expect("charged before parking");
+        let queue = inbound.parked.as_ref().expect("a parked queue");
+        queue.queued.fetch_add(1, Ordering::AcqRel);
+        let parked = Parked { work, stream, outstanding: inbound.outstanding.clone(), generation: self.generation };
+        queue.tx.send(parked).map_err(|_| {
+            queue.queued.fetch_sub(1, Ordering::AcqRel);
+            format!("the deliveries waiting for room in actor {target}'s mailbox stopped")
+        })
+    }
+
+    /// Counts a delivered message; grants credit back in batches, and
+    /// forgets an actor the peer has no credit out for.
+    fn delivered(&mut self, target: ActorId) {
+        let stream = self.state.tracking;
+        let Some(inbound) = self.state.targets.get_mut(&target) else { return };
+        inbound.delivered += 1;
+        if inbound.delivered >= self.grant_every {
+            let count = std::mem::take(&mut inbound.delivered);
+            let left = inbound.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+            self.peer.push(Queued::Credit { stream, target, count });
+            let parked = inbound.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
+            if left == 0 && parked == 0 {
+                self.state.targets.remove(&target);
+            }
+        }
+    }
+
+    /// Gives the credit of a message that was never counted straight back
+    /// (it was refused before reaching an actor).
+    fn refund(&self, target: ActorId) {
+        self.peer.push(Queued::Credit { stream: self.state.tracking, target, count: 1 });
+    }
+}
+
+impl Peer {
+    /// The peer received this node's stream `stream` up to `received`.
+    fn acked(&self, stream: u64, received: u64) -> Result<(), String> {
+        let mut gone = Vec::new();
+        {
+            let mut link = self.link();
+            if stream != link.out.id {
+                // For a stream that has started over since.
+                return Ok(());
+            }
+            link.out.ack(received, &mut gone)?;
+        }
+        self.stats.acked(&gone);
+        // The payloads are freed outside the lock.
+        drop(gone);
+        self.wake_writer.notify_one();
+        Ok(())
+    }
+}
+
+/// Reports a message that could not be delivered: a dead letter here, and
+/// for an ask, a failure back to the asker.
+fn undeliverable(
+    node: &NodeInner,
+    peer: &Peer,
+    generation: u64,
+    target: ActorId,
+    wire_name: &str,
+    why: &str,
+    reply: Option<Incoming>,
+) {
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
+    transport::dead_letter(
+        &node.system,
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+    match reply {
+        Some((_, sink, _)) => {
+            let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
+                actor_core::error::RemoteErrorKind::UnknownActor,
+                format!("no actor {target} on node {}", node.identity.node),
+            ));
+            sink(Err(failure));
+        }
+        None => peer.push_on(
+            generation,
+            Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why.to_owned() }),
+        ),
+    }
+}
+
+/// Answers a delivery that failed for a reason other than a full mailbox.
+fn failed_delivery(
+    node: &NodeInner,
+    peer: &Peer,
+    generation: u64,
+    target: ActorId,
+    wire_name: &str,
+    undelivered: Undelivered,
+    corr: Option<u64>,
+) {
+    use actor_core::error::RemoteErrorKind as K;
+    let (kind, why, sink) = match undelivered {
+        Undelivered::UnknownMessage(sink) => {
+            (K::UnknownMessage, format!("the actor does not accept {wire_name} from other nodes"), sink)
+        }
+        Undelivered::Undecodable(e, sink) => (K::Undecodable, e, sink),
+        Undelivered::Closed(sink) => (K::UnknownActor, "the actor has stopped".to_owned(), sink),
+        Undelivered::Full(_) => unreachable!("handled by the caller"),
+        _ => (K::Refused, "not delivered".to_owned(), None),
+    };
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
+    transport::dead_letter(
+        &node.system,
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+    match (sink, corr) {
+        (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(kind, why)))),
+        _ => peer.push_on(
+            generation,
+            Queued::System(System::Undelivered { target, wire_name: wire_name.to_owned(), reason: why }),
+        ),
+    }
+}
+
+/// Starts the task that finishes deliveries to one local actor in order as
+/// its mailbox makes room, granting credit back as they land (to the
+/// stream each came on).
+fn start_parked_queue(
+    peer: Arc<Peer>,
+    node: Arc<NodeInner>,
+    codec: Arc<dyn RefCodec>,
+    target: ActorId,
+    exported: Arc<dyn Exported>,
+) -> ParkedQueue {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Parked>();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let count = queued.clone();
+    // Weak: the queue lives in the peer's state, which this task must not
+    // keep alive.
+    let peer = Arc::downgrade(&peer);
+    tokio::spawn(async move {
+        // Landed deliveries whose credit is not granted yet, of one stream.
+        let mut landed: Option<(u64, Outstanding, u32)> = None;
+        let grant = |landed: &mut Option<(u64, Outstanding, u32)>| {
+            if let Some((stream, outstanding, count)) = landed.take() {
+                outstanding.fetch_sub(count as usize, Ordering::AcqRel);
+                if let Some(peer) = peer.upgrade() {
+                    peer.push(Queued::Credit { stream, target, count });
+                }
+            }
+        };
+        while let Some(Parked { work, stream, outstanding, generation }) = rx.recv().await {
+            let result = match work {
+                Work::Waiting(parked) => parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned())),
+                Work::Raw { wire_name, payload, reply } => {
+                    let corr = reply.as_ref().map(|(c, _, _)| *c);
+                    let reply = reply.map(|(_, sink, context)| (sink, context));
+                    match deliver_to(&*exported, &wire_name, &payload, reply, &codec) {
+                        Ok(()) => Ok(()),
+                        Err(Undelivered::Full(parked)) => {
+                            parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned()))
+                        }
+                        Err(other) => {
+                            if let Some(peer) = peer.upgrade() {
+                                failed_delivery(&node, &peer, generation, target, &wire_name, other, corr);
+                            }
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err((Some(sink), why)) = result {
+                sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(
+                    actor_core::error::RemoteErrorKind::UnknownActor,
+                    why,
+                ))));
+            }
+            if landed.as_ref().is_some_and(|(s, _, _)| *s != stream) {
+                grant(&mut landed);
+            }
+            let batch = landed.get_or_insert((stream, outstanding, 0));
+            batch.2 += 1;
+            // Grant what landed once the queue is empty (or in batches).
+            if count.fetch_sub(1, Ordering::AcqRel) == 1 || batch.2 >= 64 {
+                grant(&mut landed);
+            }
+        }
+        grant(&mut landed);
+    });
+    ParkedQueue { tx, queued }
+}

@@ -1,0 +1,327 @@
+//! The link's numbered stream of frames, on both sides: what this node
+//! sent and the peer has not acknowledged (the resend buffer), and where
+//! this node stands in the peer's stream.
+//!
+//! Every tell, ask, reply, failure, control and credit frame is numbered
+//! in the order it is written, 1, 2, 3, ... within a *stream* (a random
+//! 64-bit id, new whenever the numbering starts over). The numbers are not
+//! written in each frame: a connection carries one stream, in order, so a
+//! `Stream { id, first }` frame before the first numbered frame of a
+//! connection is enough for the reader to count. A numbered frame stays in
+//! the sender's resend buffer until the peer acknowledges it (cumulative
+//! `Ack` frames, carried on whatever the peer writes, or on a heartbeat);
+//! the next connection starts with both sides saying where they stand
+//! (`Resume`), and the sender writes again what the peer did not receive.
+//!
+//! A stream starts over only when the link ends: the peer restarted (a new
+//! incarnation), this node gave up on it, or the peer no longer knows the
+//! stream (it forgot this node). What the old stream held unacknowledged
+//! is then reported (`DeadLetterReason::NodeLost`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use actor_core::ActorId;
+
+use super::Queued;
+
+/// Bytes a resend buffer entry costs besides its payload and wire name:
+/// the entry itself (a `Queued` in the buffer's ring) and the allocator's
+/// share of the payload.
+pub(super) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Queued>() + 16;
+
+/// The bytes an entry of the resend buffer holds, as counted against
+/// `Limits::resend_buffer`.
+pub(super) fn cost(queued: &Queued) -> usize {
+    ENTRY_OVERHEAD
+        + match queued {
+            Queued::Tell { payload, .. } | Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => {
+                payload.capacity()
+            }
+            Queued::Failure { .. } | Queued::System(_) => 64,
+            Queued::Credit { .. } | Queued::Rest { .. } => 0,
+        }
+}
+
+/// A stream id nobody used before in this process. Zero means "none".
+pub(super) fn fresh_id() -> u64 {
+    loop {
+        let id: u64 = rand::random();
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+/// This node's stream toward one peer.
+pub(super) struct OutStream {
+    pub(super) id: u64,
+    /// The number of the last frame the peer acknowledged.
+    pub(super) acked: u64,
+    /// Frames written (or being written) and not acknowledged, in order:
+    /// the one at index `i` is number `acked + 1 + i`.
+    pub(super) resend: VecDeque<Queued>,
+    /// What `resend` holds, counted by [`cost`].
+    pub(super) bytes: usize,
+}
+
+impl OutStream {
+    pub(super) fn new() -> Self {
+        OutStream { id: fresh_id(), acked: 0, resend: VecDeque::new(), bytes: 0 }
+    }
+
+    /// The number the next frame written gets.
+    pub(super) fn next(&self) -> u64 {
+        self.acked + self.resend.len() as u64 + 1
+    }
+
+    /// Whether any frame of this stream was ever written.
+    pub(super) fn written(&self) -> bool {
+        self.acked > 0 || !self.resend.is_empty()
+    }
+
+    /// Whether a frame of `cost` bytes may join the buffer, which holds at
+    /// most `limit` bytes: one frame always may when the buffer is empty,
+    /// however large, so that nothing is ever stuck.
+    pub(super) fn fits(&self, cost: usize, limit: usize) -> bool {
+        self.bytes == 0 || self.bytes + cost <= limit
+    }
+
+    /// Keeps a frame being written until the peer acknowledges it.
+    pub(super) fn push(&mut self, queued: Queued, stats: &Stats) {
+        self.bytes += cost(&queued);
+        stats.peak(self.bytes);
+        self.resend.push_back(queued);
+    }
+
+    /// The peer received up to `received`: the frames up to it leave the
+    /// buffer (into `gone`, to be dropped outside the lock). `Err` if the
+    /// peer claims frames never written.
+    pub(super) fn ack(&mut self, received: u64, gone: &mut Vec<Queued>) -> Result<(), String> {
+        if received <= self.acked {
+            return Ok(());
+        }
+        let newly = received - self.acked;
+        if newly > self.resend.len() as u64 {
+            return Err(format!(
+                "the peer acknowledged frame {received} of stream {:#x}, but only {} were written",
+                self.id,
+                self.next() - 1
+            ));
+        }
+        for queued in self.resend.drain(..newly as usize) {
+            self.bytes -= cost(&queued);
+            gone.push(queued);
+        }
+        self.acked = received;
+        Ok(())
+    }
+
+    /// Starts the stream over under a new id, handing back what the old
+    /// one held unacknowledged.
+    pub(super) fn restart(&mut self) -> VecDeque<Queued> {
+        let unacked = std::mem::take(&mut self.resend);
+        *self = OutStream::new();
+        unacked
+    }
+}
+
+/// Where this node stands in the peer's stream: kept across connections,
+/// and handed from one connection's reader to the next (one reader at a
+/// time).
+pub(super) struct InStream {
+    /// The peer's stream this node tracks; 0 before the first.
+    pub(super) tracking: u64,
+    /// The number of its last frame this node received (and handled).
+    pub(super) received: u64,
+    /// Per local actor the peer sends to: the credit it used, and the
+    /// deliveries waiting for room in the actor's mailbox.
+    pub(super) targets: HashMap<ActorId, super::reader::Inbound>,
+}
+
+impl InStream {
+    pub(super) fn new() -> Self {
+        InStream { tracking: 0, received: 0, targets: HashMap::new() }
+    }
+}
+
+/// Counters of one peer's link, for tests and figures.
+#[derive(Default)]
+pub(super) struct Stats {
+    /// The most bytes the resend buffer held.
+    pub(super) peak_bytes: AtomicUsize,
+    /// Numbered frames written again on a later connection.
+    pub(super) replayed: AtomicU64,
+    /// Numbered frames the peer sent again that this node already had.
+    pub(super) duplicates: AtomicU64,
+    /// Times the stream started over (restart, give-up, forgotten).
+    pub(super) restarts: AtomicU64,
+    /// Tells the peer acknowledged.
+    pub(super) acked_tells: AtomicU64,
+}
+
+impl Stats {
+    fn peak(&self, bytes: usize) {
+        self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts the tells among frames the peer acknowledged.
+    pub(super) fn acked(&self, gone: &[Queued]) {
+        let tells = gone.iter().filter(|q| matches!(q, Queued::Tell { .. })).count();
+        self.acked_tells.fetch_add(tells as u64, Ordering::Relaxed);
+    }
+}
+
+/// A tell that will not be delivered by the link, to report once the
+/// link's lock is released.
+pub(super) struct Lost {
+    pub(super) target: ActorId,
+    pub(super) message_type: &'static str,
+    pub(super) wire_name: &'static str,
+    /// It had been written to a connection.
+    pub(super) maybe_delivered: bool,
+}
+
+/// The tells among `frames`, as lost, each `maybe_delivered` or not.
+pub(super) fn lost_tells(frames: impl IntoIterator<Item = Queued>, maybe_delivered: bool, into: &mut Vec<Lost>) {
+    for queued in frames {
+        if let Queued::Tell { target, message_type, wire_name, .. } = queued {
+            into.push(Lost { target, message_type, wire_name, maybe_delivered });
+        }
+    }
+}
+
+/// The peer's position in this node's stream, as its `Resume` frame says.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Position {
+    pub(super) tracking: u64,
+    pub(super) received: u64,
+}
+
+/// What a connection does with this node's stream, once the peer said
+/// where it stands.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Resumption {
+    /// The peer knows the stream: write again from `first`.
+    Resume { first: u64 },
+    /// The peer has not seen the stream yet: start it at 1.
+    Start,
+    /// The peer no longer knows the stream although frames of it were
+    /// written: it starts over, and what was unacknowledged is lost.
+    Restart,
+}
+
+/// Decides how the stream goes on (acknowledging what the peer says it
+/// received); `Err` if the peer claims what cannot be.
+pub(super) fn resumption(out: &mut OutStream, peer: Position, gone: &mut Vec<Queued>) -> Result<Resumption, String> {
+    if peer.tracking == out.id {
+        if peer.received < out.acked {
+            return Err(format!(
+                "the peer says it received {} frames of stream {:#x}, after acknowledging {}",
+                peer.received, out.id, out.acked
+            ));
+        }
+        out.ack(peer.received, gone)?;
+        Ok(Resumption::Resume { first: out.acked + 1 })
+    } else if !out.written() {
+        Ok(Resumption::Start)
+    } else {
+        Ok(Resumption::Restart)
+    }
+}
+
+/// Counts kept per target by the receiving side and shared with the
+/// parked queue's task.
+pub(super) type Outstanding = Arc<AtomicUsize>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tell(n: u8) -> Queued {
+        Queued::Tell {
+            target: ActorId::from_uuid(uuid::Uuid::from_u128(1)),
+            wire_name: "T::tell",
+            message_type: "Tell",
+            payload: vec![n; 10],
+        }
+    }
+
+    #[test]
+    fn acknowledgements_free_the_buffer_in_order_and_refuse_the_impossible() {
+        let stats = Stats::default();
+        let mut out = OutStream::new();
+        assert!(!out.written());
+        for n in 0..5 {
+            out.push(tell(n), &stats);
+        }
+        assert_eq!(out.next(), 6);
+        let full = out.bytes;
+        let mut gone = Vec::new();
+        out.ack(3, &mut gone).unwrap();
+        assert_eq!(gone.len(), 3);
+        assert_eq!(out.bytes, full / 5 * 2);
+        assert_eq!(out.resend.len(), 2);
+        // Again, or older: nothing changes.
+        out.ack(2, &mut gone).unwrap();
+        assert_eq!(out.acked, 3);
+        assert!(out.ack(9, &mut gone).is_err(), "frames never written");
+        assert_eq!(stats.peak_bytes.load(Ordering::Relaxed), full);
+    }
+
+    /// The resend buffer's memory per frame in flight, besides its payload:
+    /// the budget `Limits::resend_buffer` counts, and ARCHITECTURE.md quotes.
+    #[test]
+    fn a_resend_buffer_entry_costs_at_most_96_bytes_besides_its_payload() {
+        println!("resend buffer entry: {} bytes, counted as {ENTRY_OVERHEAD}", std::mem::size_of::<Queued>());
+        const { assert!(ENTRY_OVERHEAD <= 96) };
+    }
+
+    #[test]
+    fn an_empty_buffer_takes_any_frame_and_a_full_one_none() {
+        let stats = Stats::default();
+        let mut out = OutStream::new();
+        let big = cost(&tell(0)) * 10;
+        assert!(out.fits(big, 1), "alone, a frame larger than the buffer goes");
+        out.push(tell(0), &stats);
+        let one = cost(&tell(1));
+        assert!(out.fits(one, 2 * one));
+        assert!(!out.fits(one, 2 * one - 1));
+    }
+
+    #[test]
+    fn a_peer_that_knows_the_stream_resumes_it_where_it_stopped() {
+        let stats = Stats::default();
+        let mut out = OutStream::new();
+        for n in 0..5 {
+            out.push(tell(n), &stats);
+        }
+        out.ack(1, &mut Vec::new()).unwrap();
+        let mut gone = Vec::new();
+        let at = Position { tracking: out.id, received: 3 };
+        assert_eq!(resumption(&mut out, at, &mut gone).unwrap(), Resumption::Resume { first: 4 });
+        assert_eq!(gone.len(), 2);
+        assert_eq!(out.resend.len(), 2);
+        let back = Position { tracking: out.id, received: 2 };
+        assert!(resumption(&mut out, back, &mut gone).is_err(), "a peer cannot unreceive");
+    }
+
+    #[test]
+    fn a_peer_that_does_not_know_a_written_stream_restarts_it() {
+        let stats = Stats::default();
+        let mut fresh = OutStream::new();
+        let other = Position { tracking: 42, received: 7 };
+        assert_eq!(resumption(&mut fresh, other, &mut Vec::new()).unwrap(), Resumption::Start);
+        let mut out = OutStream::new();
+        out.push(tell(1), &stats);
+        assert_eq!(resumption(&mut out, other, &mut Vec::new()).unwrap(), Resumption::Restart);
+        let old = out.id;
+        let mut lost = Vec::new();
+        lost_tells(out.restart(), true, &mut lost);
+        assert_eq!(lost.len(), 1);
+        assert!(lost[0].maybe_delivered);
+        assert_ne!(out.id, old);
+        assert!(!out.written());
+    }
+}

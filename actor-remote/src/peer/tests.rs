@@ -1,0 +1,296 @@
+//! A peer driven by hand: this module plays the far node on an in-memory
+//! pipe, with the channel's keys, to check the write path byte by byte.
+
+use super::*;
+use crate::channel::{Opener, Sealer};
+use crate::frame::Frame;
+use crate::node::Node;
+use actor_core::ActorSystem;
+use futures::StreamExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio_util::codec::FramedRead;
+
+/// The far end of one connection: reads what the node writes, and writes
+/// to it, sealed with the connection's keys.
+struct Far {
+    frames: FramedRead<tokio::io::ReadHalf<DuplexStream>, Records>,
+    write: tokio::io::WriteHalf<DuplexStream>,
+    sealer: Sealer,
+}
+
+impl Far {
+    async fn next(&mut self) -> Frame {
+        let bytes = tokio::time::timeout(Duration::from_secs(5), self.frames.next())
+            .await
+            .expect("the node writes in time")
+            .expect("the connection is open")
+            .expect("every record opens");
+        frame::decode(bytes.freeze()).unwrap()
+    }
+
+    /// Seals and writes frames (bodies) to the node.
+    async fn send(&mut self, bodies: &[Vec<u8>]) {
+        let mut plain = BytesMut::new();
+        for body in bodies {
+            put_frame(&mut plain, usize::MAX, |buf| buf.extend_from_slice(body));
+        }
+        let mut sealed = BytesMut::new();
+        self.sealer.seal(&plain, &mut sealed);
+        self.write.write_all(&sealed).await.unwrap();
+    }
+}
+
+/// Attaches a connection over a pipe of `capacity` bytes to `peer`, and
+/// returns its far end, once the node has said where it stands.
+async fn connect(node: &Node, peer: &Arc<Peer>, capacity: usize) -> (Far, u64) {
+    let (ours, theirs) = tokio::io::duplex(capacity);
+    let ((sealer, opener), (far_sealer, far_opener)) = crate::channel::tests::pair();
+    let info = info(sealer, opener);
+    let wire = Wire { direct: true, abort: None };
+    assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, wire));
+    let generation = peer.link().generation;
+    let (read, write) = tokio::io::split(theirs);
+    let far = Far { frames: FramedRead::new(read, Records::new(far_opener, 1 << 20)), write, sealer: far_sealer };
+    (far, generation)
+}
+
+fn info(sealer: Sealer, opener: Opener) -> PeerInfo {
+    let keys = crate::handshake::SessionKeys { send: [0; 32], receive: [0; 32] };
+    PeerInfo { node: "far".into(), incarnation: 1, address: String::new(), credit_window: 64, sealer, opener, keys }
+}
+
+fn target() -> ActorId {
+    actor_core::ActorId::from_uuid(uuid::Uuid::from_u128(5))
+}
+
+fn resume(tracking: u64, received: u64) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    frame::resume(&mut buf, tracking, received, 1 << 20);
+    buf.to_vec()
+}
+
+/// Waits until the writer has resumed the stream and handed the write
+/// side to the link.
+async fn until_direct(peer: &Peer) {
+    for _ in 0..500 {
+        if peer.link().sender.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("the writer never handed the write side over");
+}
+
+async fn node() -> Node {
+    Node::builder(ActorSystem::new()).secret("s").start().await.unwrap()
+}
+
+fn new_peer(node: &Node) -> Arc<Peer> {
+    Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new(), 64, 1 << 20))
+}
+
+/// A direct write that the socket takes only in part leaves the rest of
+/// its record at the front of the outbox: the writer sends it before
+/// anything queued later, so the records on the wire stay whole and in
+/// nonce order.
+#[tokio::test]
+async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_writer() {
+    let node = node().await;
+    let peer = new_peer(&node);
+    let (mut far, _) = connect(&node, &peer, 16).await;
+    assert!(matches!(far.next().await, Frame::Resume { tracking: 0, received: 0, .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    until_direct(&peer).await;
+    // A pipe that holds 16 bytes: an ask's record does not fit at once.
+    let payload = vec![9u8; 100];
+    let ask = Queued::Ask { corr: 1, target: target(), wire_name: "T::ask", payload: payload.clone(), context: None };
+    peer.send_now(peer.link(), ask);
+    // The socket took 16 bytes; the rest waits at the front, ahead of
+    // this tell.
+    assert!(matches!(peer.link().frames.front(), Some(Queued::Rest { .. })));
+    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    match far.next().await {
+        Frame::Ask { corr: 1, target: t, payload: p, .. } => {
+            assert_eq!(t, target());
+            assert_eq!(&p[..], &payload[..]);
+        }
+        other => panic!("expected the ask first, got {other:?}"),
+    }
+    assert!(matches!(far.next().await, Frame::Tell { .. }));
+    // Both are numbered frames of the stream, kept until acknowledged.
+    assert_eq!(peer.link().out.resend.len(), 2);
+    assert_eq!(peer.link().out.id, id);
+    peer.close();
+}
+
+/// The torn-frame case: a direct write that the socket took in part, whose
+/// connection is replaced before the writing task puts the rest back. The
+/// rest belonged to the old connection's records: it must not reach the
+/// new one (its keys would not open it, and the stream would break); the
+/// whole frame goes again from the resend buffer instead, once, in its
+/// place.
+#[tokio::test]
+async fn the_rest_of_a_direct_write_never_goes_to_the_next_connection() {
+    let node = node().await;
+    let peer = new_peer(&node);
+    let (mut far, old) = connect(&node, &peer, 16).await;
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    until_direct(&peer).await;
+
+    // What `send_now` does, stopped before the write side is put back.
+    let mut sender = {
+        let mut link = peer.link();
+        let mut sender = link.sender.take().unwrap();
+        let ask = Queued::Ask { corr: 7, target: target(), wire_name: "T::ask", payload: vec![3; 200], context: None };
+        assert!(ask.put(&mut sender.plain, link.max_frame));
+        link.out.push(ask, &peer.stats);
+        sender
+    };
+    sender.seal();
+    let (rest, failed) = write_now(&mut sender);
+    assert!(failed.is_none());
+    let rest = rest.expect("the pipe took 16 bytes of the record, not all");
+
+    // Meanwhile the connection is lost and another replaces it.
+    peer.connection_lost(old, "cut for the test");
+    drop(far);
+    let (mut far, _) = connect(&node, &peer, 1 << 16).await;
+    // Now the writing task of the old connection gets to put things back.
+    peer.finish_direct(old, sender, Some(rest), None);
+    assert!(
+        !peer.link().frames.iter().any(|f| matches!(f, Queued::Rest { .. })),
+        "the rest of an old connection's record was queued for the new one"
+    );
+
+    // The far side received nothing whole of the old stream: it says so.
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(id, 0)]).await;
+    assert!(matches!(far.next().await, Frame::Stream { id: i, first: 1 } if i == id));
+    // The ask again, whole, once, as expired (its asker was failed with
+    // the old connection), then what is queued after it.
+    match far.next().await {
+        Frame::Ask { corr: 7, context, payload, .. } => {
+            assert_eq!(context.time_left, Some(Duration::ZERO));
+            assert_eq!(payload.len(), 200);
+        }
+        other => panic!("expected the ask again, got {other:?}"),
+    }
+    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    assert!(matches!(far.next().await, Frame::Tell { .. }));
+    assert_eq!(peer.stats.replayed.load(Ordering::Relaxed), 1);
+    peer.close();
+}
+
+/// What the resend buffer holds is bounded: past `resend_limit`, the
+/// writer leaves numbered frames in the outbox until the peer
+/// acknowledges, and never drops one.
+#[tokio::test]
+async fn a_full_resend_buffer_holds_frames_back_until_acknowledged() {
+    let node = node().await;
+    let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new(), 64, 4096));
+    let (mut far, _) = connect(&node, &peer, 1 << 20).await;
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    for n in 0..20u8 {
+        peer.push(Queued::Tell {
+            target: target(),
+            wire_name: "T::tell",
+            message_type: "Tell",
+            payload: vec![n; 1000],
+        });
+    }
+    // About four fit; the rest wait.
+    let mut got = 0u8;
+    while let Ok(Some(Ok(bytes))) = tokio::time::timeout(Duration::from_millis(300), far.frames.next()).await {
+        if let Frame::Tell { payload, .. } = frame::decode(bytes.freeze()).unwrap() {
+            assert_eq!(payload[0], got);
+            got += 1;
+        }
+    }
+    assert!((1..20).contains(&got), "{got} of 20 written before any acknowledgement");
+    assert!(peer.link().out.bytes <= 4096 + stream::cost(&Queued::Credit { stream: 0, target: target(), count: 0 }));
+    assert_eq!(peer.link().frames.len() as u8, 20 - got);
+    // Acknowledged: the rest go, in order.
+    let mut ack = BytesMut::new();
+    frame::ack(&mut ack, id, u64::from(got));
+    far.send(&[ack.to_vec()]).await;
+    while got < 20 {
+        if let Frame::Tell { payload, .. } = far.next().await {
+            assert_eq!(payload[0], got);
+            got += 1;
+            if got.is_multiple_of(3) {
+                let mut ack = BytesMut::new();
+                frame::ack(&mut ack, id, u64::from(got));
+                far.send(&[ack.to_vec()]).await;
+            }
+        }
+    }
+    peer.close();
+}
+
+fn available(target: &Target) -> usize {
+    target.credit.available_permits()
+}
+
+/// Take a unit and send it, as an endpoint does.
+fn send_one(target: &Target) {
+    target.credit.try_acquire().unwrap().forget();
+    target.sent();
+}
+
+#[test]
+fn a_restarted_stream_gives_back_all_credit_but_that_of_what_is_still_queued() {
+    let target = Target::new(8);
+    for _ in 0..6 {
+        send_one(&target);
+    }
+    assert_eq!(available(&target), 2);
+    // Two of the six are still in the outbox: they keep their units.
+    target.reset_to(2);
+    assert_eq!(available(&target), 6);
+    target.grant(2);
+    assert_eq!(available(&target), 8);
+    // A grant for more than is in flight gives back only what is.
+    target.grant(5);
+    assert_eq!(available(&target), 8);
+    // An ask dropped with its connection gives its unit back once.
+    send_one(&target);
+    target.unsent();
+    target.unsent();
+    assert_eq!(available(&target), 8);
+}
+
+#[test]
+fn a_window_that_shrinks_while_units_are_out_is_paid_back_before_credit_returns() {
+    let target = Target::new(8);
+    for _ in 0..6 {
+        send_one(&target);
+    }
+    // The window becomes 4 with 6 units out: the 2 available go, and
+    // 2 more are owed.
+    target.resize(4);
+    assert_eq!(available(&target), 0);
+    target.grant(3);
+    assert_eq!(available(&target), 1, "2 of the 3 paid the debt");
+    target.grant(3);
+    assert_eq!(available(&target), 4, "the whole smaller window");
+    target.resize(6);
+    assert_eq!(available(&target), 6);
+}
+
+#[tokio::test]
+async fn a_closed_target_wakes_its_waiting_senders() {
+    let target = Arc::new(Target::new(1));
+    send_one(&target);
+    let waiting = tokio::spawn({
+        let target = target.clone();
+        async move { target.credit.acquire().await.is_err() }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    target.close();
+    assert!(tokio::time::timeout(Duration::from_secs(1), waiting).await.unwrap().unwrap());
+}
