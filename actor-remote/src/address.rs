@@ -163,7 +163,13 @@ pub(crate) async fn connect(address: &Address, from: &Address) -> std::io::Resul
         }
         Address::Unix(path) => connect_unix(path).await,
         #[cfg(feature = "test-util")]
-        Address::Sim(node) => crate::testkit::connect(node, from),
+        Address::Sim(node) => {
+            let from = match from {
+                Address::Sim(own) => own.clone(),
+                other => other.to_string(),
+            };
+            Ok(Box::pin(crate::sim::connect(node, &from)?))
+        }
         #[cfg(not(feature = "test-util"))]
         Address::Sim(_) => {
             let _ = from;
@@ -192,7 +198,7 @@ pub(crate) enum Listener {
     #[cfg(unix)]
     Unix(tokio::net::UnixListener, PathBuf),
     #[cfg(feature = "test-util")]
-    Sim(tokio::sync::Mutex<crate::testkit::SimListener>),
+    Sim(tokio::sync::Mutex<crate::sim::SimListener>),
     #[cfg(feature = "nats")]
     Nats(crate::nats::Acceptor),
 }
@@ -216,7 +222,7 @@ impl Listener {
             Address::Unix(_) => Err(NodeError::Address("Unix sockets need a Unix system".into())),
             #[cfg(feature = "test-util")]
             Address::Sim(node) => {
-                let listener = crate::testkit::bind(node)?;
+                let listener = crate::sim::bind(node)?;
                 Ok((Listener::Sim(tokio::sync::Mutex::new(listener)), address.clone()))
             }
             #[cfg(not(feature = "test-util"))]
@@ -241,7 +247,7 @@ impl Listener {
             #[cfg(feature = "test-util")]
             Listener::Sim(listener) => {
                 let (stream, from) = listener.lock().await.accept().await?;
-                Ok((Connection { stream, abort: None, seal: None }, from))
+                Ok((Connection { stream: Box::pin(stream), abort: None, seal: None }, from))
             }
             #[cfg(feature = "nats")]
             Listener::Nats(acceptor) => acceptor.accept().await,

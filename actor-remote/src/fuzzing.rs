@@ -199,7 +199,9 @@ impl Session {
     fn new(info: handshake::PeerInfo, early: &[u8]) -> Self {
         // A fresh stream for every session: a node takes each connection of
         // a test peer as the start of a new stream.
-        let stream = rand::random::<u64>() | 1;
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("the operating system's randomness");
+        let stream = u64::from_le_bytes(bytes) | 1;
         let mut opening = length_prefixed(&resume_frame(0, 0, u32::MAX));
         opening.extend(length_prefixed(&stream_frame(stream, 1)));
         Session {

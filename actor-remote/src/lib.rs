@@ -89,6 +89,8 @@ mod node;
 mod peer;
 mod sharding;
 #[cfg(feature = "test-util")]
+mod sim;
+#[cfg(feature = "test-util")]
 pub mod testkit;
 #[cfg(feature = "tls")]
 mod tls;

@@ -47,11 +47,23 @@ pub(super) fn cost(queued: &Queued) -> usize {
 /// A stream id nobody used before in this process. Zero means "none".
 pub(super) fn fresh_id() -> u64 {
     loop {
-        let id: u64 = rand::random();
+        let id = random_u64();
         if id != 0 {
             return id;
         }
     }
+}
+
+/// 64 random bits from the operating system (through getrandom, which
+/// also makes the hello nonces); a counter mixed with the time if it fails.
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u64::from_le_bytes(bytes);
+    }
+    static FALLBACK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ FALLBACK.fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// This node's stream toward one peer.
