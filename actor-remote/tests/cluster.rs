@@ -2,30 +2,21 @@
 //! cluster-wide registry, process groups, failure detection, graceful
 //! leave, restart and rejoin, name conflicts.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use actor_core::StopReason;
 use actor_core::prelude::*;
 use actor_remote::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Node};
 
+use support::fast_cluster as fast;
+
 const SECRET: &str = "cluster cookie";
 
 /// Bounds every test: a hang is a failure, not a stuck CI job.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(60), f).await.expect("the test finished in time")
-}
-
-/// Fast failure detection: about a second from crash to `NodeDown`.
-fn fast() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(600),
-        gossip_interval: Duration::from_millis(50),
-        sync_interval: Duration::from_millis(500),
-        remember_down: Duration::from_secs(2),
-        ..ClusterConfig::default()
-    }
+    support::bounded(Duration::from_secs(60), f).await
 }
 
 #[derive(Default)]

@@ -8,6 +8,8 @@
 //! Every node of a test runs in this process, so the entities write what
 //! they see into one shared [`Log`], which survives their moves.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,26 +17,15 @@ use std::time::{Duration, Instant};
 use actor_core::StopReason;
 use actor_core::error::SendError;
 use actor_core::prelude::*;
-use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{Cluster, Node, ShardRegion, Sharding, ShardingOptions};
+
+use support::fast_cluster as fast;
 
 const SECRET: &str = "sharding cookie";
 
 /// Bounds every test: a hang is a failure, not a stuck CI job.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(90), f).await.expect("the test finished in time")
-}
-
-/// Fast failure detection: about a second from crash to `NodeDown`.
-fn fast() -> ClusterConfig {
-    ClusterConfig {
-        probe_period: Duration::from_millis(200),
-        probe_timeout: Duration::from_millis(100),
-        suspicion_timeout: Duration::from_millis(600),
-        gossip_interval: Duration::from_millis(50),
-        sync_interval: Duration::from_millis(500),
-        remember_down: Duration::from_secs(2),
-        ..ClusterConfig::default()
-    }
+    support::bounded(Duration::from_secs(90), f).await
 }
 
 /// What every activation of every entity did, across the nodes.

@@ -25,6 +25,20 @@ pub(crate) async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F:
     tokio::time::timeout(limit, f).await.expect("the test finished within its time limit")
 }
 
+/// Cluster settings with fast failure detection: about a second from a
+/// crash to `NodeDown`, for tests of membership and what builds on it.
+pub(crate) fn fast_cluster() -> actor_remote::ClusterConfig {
+    actor_remote::ClusterConfig {
+        probe_period: Duration::from_millis(200),
+        probe_timeout: Duration::from_millis(100),
+        suspicion_timeout: Duration::from_millis(600),
+        gossip_interval: Duration::from_millis(50),
+        sync_interval: Duration::from_millis(500),
+        remember_down: Duration::from_secs(2),
+        ..actor_remote::ClusterConfig::default()
+    }
+}
+
 /// The resident set size of process `pid` (or this one), in KiB.
 pub(crate) fn rss_kib(pid: Option<u32>) -> u64 {
     let path = match pid {
