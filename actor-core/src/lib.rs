@@ -15,7 +15,7 @@
 //! | [`ActorRef`] •, [`WeakActorRef`] •, [`Recipient`] • | handles: by actor type, without keeping the actor alive, by message type |
 //! | [`AskRequest`], [`AskWith`], [`ReplyTo`] • | an ask (a future, with its timeout), answering later |
 //! | [`SpawnOptions`] •, [`mailbox`]: [`Mailbox`](mailbox::Mailbox) • | the mailbox, name, shutdown timeout and flight recorder of a spawn |
-//! | [`StopReason`] •, [`LinkedExit`], [`Terminated`] •, [`MonitorRef`] | why an actor stopped; being told when another one does |
+//! | [`StopReason`] •, [`LinkedExit`], [`RestartIntensity`], [`Terminated`] •, [`MonitorRef`] | why an actor stopped; being told when another one does |
 //! | [`supervision`]: [`Supervisor`](supervision::Supervisor) •, [`ChildSpec`](supervision::ChildSpec) •, [`Restart`](supervision::Restart) •, [`Strategy`](supervision::Strategy) | restarting failed actors, as Erlang/OTP does |
 //! | [`Pool`], [`PoolBuilder`], [`Routing`] | several workers of one type behind one handle |
 //! | [`Topic`], [`PublishReport`] | publish/subscribe |
@@ -85,7 +85,7 @@ pub use crate::base::dead_letter::{DeadLetter, DeadLetterReason};
 pub use crate::base::error::Error;
 pub use crate::base::flight::{FlightRecord, Recorded};
 pub use crate::base::id::ActorId;
-pub use crate::base::reason::{LinkedExit, StopReason};
+pub use crate::base::reason::{LinkedExit, RestartIntensity, StopReason};
 pub use crate::base::reply::ReplyTo;
 pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTARTS, SystemStats};
 pub use crate::monitor::{MonitorRef, Terminated};

@@ -323,7 +323,8 @@ impl Supervisor {
     /// children first; the parent hears of it.
     fn give_up(&self, ctx: &mut Context<Self>) {
         tracing::error!(max = self.max_restarts, within = ?self.within, "restart intensity exceeded");
-        ctx.stop_with(crate::base::reason::StopReason::TooManyRestarts { max: self.max_restarts, within: self.within });
+        let limit = crate::base::reason::RestartIntensity::new(self.max_restarts, self.within);
+        ctx.stop_with(crate::base::reason::StopReason::TooManyRestarts(Box::new(limit)));
     }
 }
 

@@ -165,7 +165,7 @@ impl<A: Actor> Running<A> {
                 reason,
                 StopReason::Panicked(_)
                     | StopReason::Failed(_)
-                    | StopReason::TooManyRestarts { .. }
+                    | StopReason::TooManyRestarts(_)
                     | StopReason::Killed
                     | StopReason::Linked(_)
                     | StopReason::Restart

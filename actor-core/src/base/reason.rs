@@ -20,15 +20,10 @@ pub enum StopReason {
     Panicked(PanicError),
     /// `on_start` returned an error, or a handler called [`Context::fail`](crate::Context::fail).
     Failed(ActorError),
-    /// A supervisor gave up: more than `max` of its children's restarts
-    /// happened within `within` (its restart intensity). Its children stop
-    /// first; its own parent sees this reason.
-    TooManyRestarts {
-        /// The restart intensity.
-        max: u32,
-        /// Its period.
-        within: Duration,
-    },
+    /// A supervisor gave up: more of its children's restarts happened
+    /// within a period than its restart intensity allows. Its children stop
+    /// first; its own parent sees this reason. (Boxed, like `Linked`.)
+    TooManyRestarts(Box<RestartIntensity>),
     /// An actor linked to this one ([`Context::link`](crate::Context::link)) stopped abnormally,
     /// and this one does not trap exits. (Boxed, to keep `StopReason` small:
     /// every actor stores one.)
@@ -60,7 +55,7 @@ impl StopReason {
             StopReason::Killed
                 | StopReason::Panicked(_)
                 | StopReason::Failed(_)
-                | StopReason::TooManyRestarts { .. }
+                | StopReason::TooManyRestarts(_)
                 | StopReason::Linked(_)
                 | StopReason::NodeDown
         )
@@ -77,6 +72,24 @@ pub struct LinkedExit {
     pub reason: StopReason,
 }
 
+/// A supervisor's restart intensity, as carried by
+/// [`StopReason::TooManyRestarts`]: at most `max` restarts within `within`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RestartIntensity {
+    /// The most restarts allowed in the period.
+    pub max: u32,
+    /// The period.
+    pub within: Duration,
+}
+
+impl RestartIntensity {
+    /// At most `max` restarts within `within`.
+    pub fn new(max: u32, within: Duration) -> Self {
+        RestartIntensity { max, within }
+    }
+}
+
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -84,8 +97,8 @@ impl fmt::Display for StopReason {
             StopReason::Killed => f.write_str("killed"),
             StopReason::Panicked(p) => write!(f, "panicked: {p}"),
             StopReason::Failed(e) => write!(f, "failed: {e}"),
-            StopReason::TooManyRestarts { max, within } => {
-                write!(f, "more than {max} restarts within {within:?}; the supervisor gave up")
+            StopReason::TooManyRestarts(limit) => {
+                write!(f, "more than {} restarts within {:?}; the supervisor gave up", limit.max, limit.within)
             }
             StopReason::Linked(exit) => write!(f, "linked actor {} stopped: {}", exit.id, exit.reason),
             StopReason::Restart => f.write_str("restarted by its supervisor"),

@@ -493,9 +493,9 @@ impl From<&StopReason> for WireReason {
             StopReason::Restart => WireReason::Restart,
             StopReason::NodeDown => WireReason::NodeDown,
             StopReason::NotFound => WireReason::NotFound,
-            StopReason::TooManyRestarts { max, within } => WireReason::TooManyRestarts {
-                max: *max,
-                within_ms: u64::try_from(within.as_millis()).unwrap_or(u64::MAX),
+            StopReason::TooManyRestarts(limit) => WireReason::TooManyRestarts {
+                max: limit.max,
+                within_ms: u64::try_from(limit.within.as_millis()).unwrap_or(u64::MAX),
             },
         }
     }
@@ -516,9 +516,9 @@ impl From<WireReason> for StopReason {
             WireReason::Restart => StopReason::Restart,
             WireReason::NodeDown => StopReason::NodeDown,
             WireReason::NotFound => StopReason::NotFound,
-            WireReason::TooManyRestarts { max, within_ms } => {
-                StopReason::TooManyRestarts { max, within: std::time::Duration::from_millis(within_ms) }
-            }
+            WireReason::TooManyRestarts { max, within_ms } => StopReason::TooManyRestarts(Box::new(
+                crate::base::reason::RestartIntensity::new(max, std::time::Duration::from_millis(within_ms)),
+            )),
         }
     }
 }
