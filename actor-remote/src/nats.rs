@@ -277,6 +277,27 @@ impl std::fmt::Debug for Hub {
     }
 }
 
+/// Returns once the server has applied everything `client` sent before,
+/// its subscriptions included.
+///
+/// `Client::flush` only writes the socket: a subscription flushed that way
+/// may still be unknown to the server when another connection publishes
+/// to it, which then finds "no responders". The server handles one
+/// connection's commands in order, so the answer to a request on a subject
+/// nobody serves (its "no responders" status) comes back only after the
+/// earlier commands took effect. This works whether or not the client
+/// echoes its own messages.
+pub(crate) async fn settled(client: &Client) -> Result<(), String> {
+    use async_nats::client::RequestErrorKind as K;
+    let nobody = client.new_inbox();
+    let probe = async_nats::Request::new().timeout(Some(Duration::from_secs(10)));
+    match client.send_request(nobody, probe).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == K::NoResponders => Ok(()),
+        Err(e) => Err(format!("the server did not confirm the subscription: {e}")),
+    }
+}
+
 impl Hub {
     pub(crate) fn new(options: NatsOptions, node: &str) -> Self {
         Hub { options, node: node.to_owned(), servers: Mutex::new(HashMap::new()) }
@@ -367,7 +388,7 @@ impl Hub {
             .await
             .map_err(|e| NodeError::Nats(format!("cannot subscribe to {door}: {e}")))?;
         // Once the node has started, the server knows its door.
-        server.client.flush().await.map_err(|e| NodeError::Nats(format!("cannot subscribe to {door}: {e}")))?;
+        settled(&server.client).await.map_err(|e| NodeError::Nats(format!("cannot subscribe to {door}: {e}")))?;
         Ok(Acceptor { server, requests: tokio::sync::Mutex::new(requests), window: self.options.window })
     }
 
@@ -382,7 +403,7 @@ impl Hub {
                 return;
             }
         };
-        let _ = server.client.flush().await;
+        let _ = settled(&server.client).await;
         let answer: bytes::Bytes = postcard::to_allocvec(&me).expect("a peer description encodes").into();
         let client = server.client.clone();
         tokio::spawn(async move {

@@ -192,9 +192,7 @@ impl Node {
             .await
             .map_err(|e| NodeError::Nats(format!("cannot join the queue group {group}: {e}")))?;
         // Once this returns, the server knows the member.
-        server
-            .client
-            .flush()
+        super::settled(&server.client)
             .await
             .map_err(|e| NodeError::Nats(format!("cannot join the queue group {group}: {e}")))?;
         let stopped = Arc::new(tokio::sync::Notify::new());
