@@ -134,6 +134,7 @@ pub mod transport {
     //! Only with the `serde` feature: without it, every actor is local and
     //! none of this is compiled.
 
+    pub use crate::base::id::IdHasher;
     pub use crate::endpoint::{
         AskContext, Exported, Outgoing, Parked, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure,
         ReplyBack, ReplySink, Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, dead_letter, with_ref_codec,

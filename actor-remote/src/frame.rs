@@ -142,9 +142,11 @@ pub(crate) struct WireContext {
 pub(crate) struct WireName(Bytes);
 
 impl WireName {
-    pub(crate) fn as_str(&self) -> &str {
-        // Checked in `decode`.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+    /// The name, or [`FrameError::WireName`] if it is not UTF-8: checked
+    /// here, where the name is used, rather than in `decode`, so that a
+    /// frame's name is validated once.
+    pub(crate) fn as_str(&self) -> Result<&str, FrameError> {
+        std::str::from_utf8(&self.0).map_err(|_| FrameError::WireName)
     }
 }
 
@@ -387,9 +389,7 @@ fn get_name(buf: &mut Bytes) -> Result<WireName, FrameError> {
     need(buf, 1)?;
     let len = buf.get_u8() as usize;
     need(buf, len)?;
-    let name = buf.split_to(len);
-    std::str::from_utf8(&name).map_err(|_| FrameError::WireName)?;
-    Ok(WireName(name))
+    Ok(WireName(buf.split_to(len)))
 }
 
 fn get_context(buf: &mut Bytes) -> Result<WireContext, FrameError> {
@@ -496,7 +496,7 @@ mod tests {
         match decode(buf.split().freeze()).unwrap() {
             Frame::Tell { target, wire_name, payload } => {
                 assert_eq!(target, id(7));
-                assert_eq!(wire_name.as_str(), "Counter::Inc");
+                assert_eq!(wire_name.as_str().unwrap(), "Counter::Inc");
                 assert_eq!(&payload[..], b"\x05");
             }
             other => panic!("{other:?}"),

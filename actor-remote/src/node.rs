@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use actor_core::transport::{self, Exported, RefCodec, Resolved, WireRef};
+use actor_core::transport::{self, Exported, IdHasher, RefCodec, Resolved, WireRef};
 use actor_core::{ActorId, ActorRef, ActorSystem, RemoteActor};
 use dashmap::DashMap;
 use tokio::sync::Notify;
@@ -257,7 +257,7 @@ impl NodeBuilder {
             #[cfg(feature = "nats")]
             nats: hub,
             peers: DashMap::new(),
-            exports: DashMap::new(),
+            exports: DashMap::default(),
             named: DashMap::new(),
             shut_down: AtomicBool::new(false),
             stop_accepting: Notify::new(),
@@ -329,7 +329,8 @@ pub(crate) struct NodeInner {
     pub(crate) nats: crate::nats::Hub,
     peers: DashMap<String, Arc<Peer>>,
     /// Local actors reachable by id.
-    pub(crate) exports: DashMap<ActorId, Arc<dyn Exported>>,
+    /// Keyed by ids of this node's actors (see [`IdHasher`]).
+    pub(crate) exports: DashMap<ActorId, Arc<dyn Exported>, IdHasher>,
     /// Local actors reachable by name.
     pub(crate) named: DashMap<String, Arc<dyn Exported>>,
     shut_down: AtomicBool,

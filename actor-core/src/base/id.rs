@@ -63,8 +63,24 @@ impl Hash for ActorId {
 /// A hasher for maps keyed by [`ActorId`]: ids are a random prefix plus a
 /// counter, not attacker-chosen, so one multiply spreads them well enough
 /// and SipHash's cost buys nothing.
+///
+/// Only for maps whose keys are ids of this process's actors: a map keyed
+/// by ids a peer chooses should keep SipHash, which a chosen set of keys
+/// cannot drive into collisions. (Looking an id from a peer up in a map of
+/// local ids is fine: the peer adds no keys.)
+///
+/// ```
+/// use std::collections::HashMap;
+/// use actor_core::ActorId;
+/// use actor_core::transport::IdHasher;
+///
+/// let mut seen: HashMap<ActorId, u32, IdHasher> = HashMap::default();
+/// let id = ActorId::from_uuid(uuid::Uuid::from_u128(42));
+/// seen.insert(id, 1);
+/// assert_eq!(seen.get(&id), Some(&1));
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {

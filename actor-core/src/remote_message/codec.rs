@@ -126,7 +126,16 @@ impl<A: Actor> fmt::Debug for RemoteMessages<A> {
 /// One actor type's table, built once per process.
 struct Table<A: Actor> {
     codecs: Arc<[MessageCodec]>,
-    handlers: HashMap<&'static str, DeliverFn<A>>,
+    /// Sorted by wire name: a binary search over a handful of names costs
+    /// a few comparisons, less than hashing the name for every message.
+    handlers: Box<[(&'static str, DeliverFn<A>)]>,
+}
+
+impl<A: Actor> Table<A> {
+    fn handler(&self, wire_name: &str) -> Option<DeliverFn<A>> {
+        let at = self.handlers.binary_search_by(|(name, _)| (*name).cmp(wire_name)).ok()?;
+        Some(self.handlers[at].1)
+    }
 }
 
 fn table<A: RemoteActor>() -> Arc<Table<A>> {
@@ -137,7 +146,9 @@ fn table<A: RemoteActor>() -> Arc<Table<A>> {
         .or_insert_with(|| {
             let mut messages = RemoteMessages { codecs: Vec::new(), handlers: HashMap::new() };
             A::remote_messages(&mut messages);
-            Arc::new(Table::<A> { codecs: messages.codecs.into(), handlers: messages.handlers })
+            let mut handlers: Vec<_> = messages.handlers.into_iter().collect();
+            handlers.sort_unstable_by_key(|(name, _)| *name);
+            Arc::new(Table::<A> { codecs: messages.codecs.into(), handlers: handlers.into() })
         })
         .clone();
     erased.downcast::<Table<A>>().unwrap_or_else(|_| unreachable!("tables are keyed by their actor type"))
@@ -318,7 +329,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         reply: Option<ReplySink>,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handlers.get(wire_name) else {
+        let Some(deliver) = self.table.handler(wire_name) else {
             return Err(Undelivered::UnknownMessage(reply));
         };
         match self.actor.upgrade() {
@@ -335,7 +346,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         context: AskContext,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handlers.get(wire_name) else {
+        let Some(deliver) = self.table.handler(wire_name) else {
             return Err(Undelivered::UnknownMessage(Some(reply)));
         };
         match self.actor.upgrade() {

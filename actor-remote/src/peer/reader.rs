@@ -326,16 +326,17 @@ impl Reader {
     fn numbered(&mut self, frame: Frame) -> Result<(), String> {
         match frame {
             Frame::Tell { target, wire_name, payload } => {
-                return self.incoming(target, wire_name.as_str(), payload, None);
+                let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
+                return self.incoming(target, wire_name, payload, None);
             }
             Frame::Ask { corr, target, wire_name, context, payload } => {
+                let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
                 if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
                     // Over the limit: answered at once, never dropped. Its
                     // credit goes straight back.
                     let detail = format!(
                         "more than {} asks in flight on this connection; {} refused",
-                        self.max_inflight_asks,
-                        wire_name.as_str()
+                        self.max_inflight_asks, wire_name
                     );
                     let failure = WireFailure::Refused(detail);
                     self.peer.push_on(self.generation, Queued::Failure { corr, failure });
@@ -351,7 +352,7 @@ impl Reader {
                     deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
                     chain: context.chain,
                 };
-                return self.incoming(target, wire_name.as_str(), payload, Some((corr, sink, context)));
+                return self.incoming(target, wire_name, payload, Some((corr, sink, context)));
             }
             Frame::Reply { corr, payload } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {

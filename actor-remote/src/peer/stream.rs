@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use actor_core::ActorId;
+use actor_core::transport::IdHasher;
 
 use super::Queued;
 
@@ -122,6 +123,7 @@ impl OutStream {
                 self.next() - 1
             ));
         }
+        gone.reserve(newly as usize);
         for queued in self.resend.drain(..newly as usize) {
             self.bytes -= cost(&queued);
             gone.push(queued);
@@ -149,12 +151,12 @@ pub(super) struct InStream {
     pub(super) received: u64,
     /// Per local actor the peer sends to: the credit it used, and the
     /// deliveries waiting for room in the actor's mailbox.
-    pub(super) targets: HashMap<ActorId, super::reader::Inbound>,
+    pub(super) targets: HashMap<ActorId, super::reader::Inbound, IdHasher>,
 }
 
 impl InStream {
     pub(super) fn new() -> Self {
-        InStream { tracking: 0, received: 0, targets: HashMap::new() }
+        InStream { tracking: 0, received: 0, targets: HashMap::default() }
     }
 }
 

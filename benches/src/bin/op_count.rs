@@ -11,8 +11,11 @@
 //!
 //! The difference of the two totals, divided by the count, is the cost of
 //! one operation: `tell` (one tell, awaited), `ask` (one tell and one ask)
-//! or `lifecycle` (spawn, first ask, stop, wait for the stop). Each checks
-//! its result.
+//! or `lifecycle` (spawn, first ask, stop, wait for the stop), `remote_tell`
+//! (one 32-byte tell from node `b` to an actor on node `a` over a Unix
+//! socket, both nodes in this process, instructions of both sides
+//! counted) or `raw_remote_tell` (the same frames through the hand-written
+//! batched pipeline of `benches::remote`). Each checks its result.
 //!
 //! With a side before the count, it runs a workload of the `core` bench
 //! instead ([`benches::local`]), on that side, `COUNT` operations of it
@@ -34,9 +37,11 @@ use std::process::ExitCode;
 
 use actor_core::prelude::*;
 use benches::local::{Side, Workload};
+use benches::remote::{RawClient, RawServer, RemotePair, Transport, remote_tell_burst};
 use benches::{Add, Counter, Get};
 
-const USAGE: &str = "usage: op_count tell|ask|lifecycle COUNT\n       op_count WORKLOAD SIDE COUNT";
+const USAGE: &str =
+    "usage: op_count tell|ask|lifecycle|remote_tell|raw_remote_tell COUNT\n       op_count WORKLOAD SIDE COUNT";
 
 /// A workload of the core bench: `count` operations on `side`.
 fn local(workload: &str, side: &str, count: &str) -> ExitCode {
@@ -96,7 +101,18 @@ fn main() -> ExitCode {
                     counter.wait_for_stop().await;
                 }
             }
-            other => panic!("unknown workload {other}: tell, ask or lifecycle"),
+            "remote_tell" => {
+                let pair = RemotePair::start(Transport::Unix).await;
+                let before = pair.totals().await;
+                remote_tell_burst(&pair.remote, count, before).await;
+                pair.shutdown().await;
+            }
+            "raw_remote_tell" => {
+                let raw = RawClient::connect(Transport::Unix, RawServer::Direct).await;
+                let before = raw.totals().await;
+                raw.tell_burst(count, before).await;
+            }
+            other => panic!("unknown workload {other}: tell, ask, lifecycle, remote_tell or raw_remote_tell"),
         }
         system.shutdown().await;
     });
