@@ -13,7 +13,7 @@
 //! | [`Message`] •, [`Handler`] • | a message type, and an actor's behaviour for it |
 //! | `#[actor]` •, `#[message]` •, `#[derive(Actor)]` • (feature `macros`, on by default) | messages, handlers and a typed client from an impl block |
 //! | [`ActorRef`] •, [`WeakActorRef`] •, [`Recipient`] • | handles: by actor type, without keeping the actor alive, by message type |
-//! | [`AskRequest`], [`AskWith`], [`ReplyTo`] • | an ask (a future, with its timeout), answering later |
+//! | [`AskRequest`], [`PendingAsk`], [`AskWith`], [`ReplyTo`] • | an ask (a future, with its timeout; or sent now, its reply awaited later), answering later |
 //! | [`SpawnOptions`] •, [`mailbox`]: [`Mailbox`](mailbox::Mailbox) • | the mailbox, name, shutdown timeout and flight recorder of a spawn |
 //! | [`StopReason`] •, [`LinkedExit`], [`RestartIntensity`], [`Terminated`] •, [`MonitorRef`] | why an actor stopped; being told when another one does |
 //! | [`supervision`]: [`Supervisor`](supervision::Supervisor) •, [`ChildSpec`](supervision::ChildSpec) •, [`Restart`](supervision::Restart) •, [`Strategy`](supervision::Strategy) | restarting failed actors, as Erlang/OTP does |
@@ -91,7 +91,7 @@ pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTART
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::reference::actor_ref::{ActorRef, WeakActorRef};
-pub use crate::reference::ask::{AskRequest, AskWith};
+pub use crate::reference::ask::{AskRequest, AskWith, PendingAsk};
 pub use crate::reference::recipient::Recipient;
 pub use crate::spawn::SpawnOptions;
 pub use crate::system::{

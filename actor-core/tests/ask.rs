@@ -115,6 +115,59 @@ async fn timeout_also_bounds_the_wait_for_mailbox_room() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
 }
 
+#[test]
+fn sent_asks_are_queued_at_once_and_their_replies_awaited_later_in_any_order() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let counters: Vec<_> = (0..50).map(|_| system.spawn(Counter::default())).collect();
+        let mut replies = Vec::new();
+        for (counter, n) in counters.iter().zip(1..) {
+            replies.push(counter.ask(Add(n)).send().await.unwrap());
+        }
+        // Every message is in its mailbox before any reply is awaited: a
+        // tell queued now lands behind it.
+        for counter in &counters {
+            counter.tell(Add(1000)).await.unwrap();
+        }
+        for (reply, n) in replies.into_iter().zip(1..=50).collect::<Vec<_>>().into_iter().rev() {
+            assert_eq!(reply.await.unwrap(), n);
+        }
+        for (counter, n) in counters.iter().zip(1..) {
+            assert_eq!(counter.ask(Get).await.unwrap(), n + 1000);
+        }
+    });
+}
+
+#[test]
+fn a_sent_ask_fails_like_an_ask_on_a_stopped_actor_or_a_panicking_handler() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let counter = system.spawn(Counter::default());
+        let boom = counter.ask(Boom).send().await.unwrap();
+        assert!(matches!(boom.await, Err(AskError::Panicked(_))));
+        counter.wait_for_stop().await;
+        assert!(matches!(counter.ask(Add(7)).send().await, Err(AskError::Closed(Add(7)))));
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sent_asks_timeout_counts_from_the_send_and_bounds_the_wait_for_room_and_the_reply() {
+    let system = ActorSystem::new();
+    let counter =
+        system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(actor_core::mailbox::Mailbox::bounded(1)));
+    let started = tokio::time::Instant::now();
+    let napping = counter.ask(Nap(Duration::from_secs(60))).timeout(Duration::from_millis(50)).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let err = napping.await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(started.elapsed(), Duration::from_millis(50));
+    // The mailbox holds one more; the next send waits for room and times
+    // out there.
+    counter.tell(Nap(Duration::from_secs(60))).await.unwrap();
+    let err = counter.ask(Get).timeout(Duration::from_millis(10)).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+}
+
 /// Answers later: keeps the reply handle and completes it when released.
 #[derive(Default)]
 struct Deferrer {

@@ -80,6 +80,7 @@ impl Hash for ActorId {
 /// assert_eq!(seen.get(&id), Some(&1));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
+#[cfg_attr(not(feature = "serde"), allow(unreachable_pub))] // exported in `transport`
 pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {

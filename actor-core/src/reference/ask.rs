@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
 use std::mem;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
@@ -139,28 +140,75 @@ fn poll_reply<R, M>(
     })
 }
 
-impl<M: Message> Future for AskRequest<'_, M> {
-    type Output = Result<M::Reply, AskError<M>>;
+impl<'a, M: Message> AskRequest<'a, M> {
+    /// Sends the message now (waiting for room if the mailbox is full)
+    /// and returns the future of its reply, which borrows nothing: so
+    /// many asks can be put in flight one after the other and their
+    /// replies awaited later, without a combinator. A timeout set before
+    /// counts from the send, and carries over to the reply.
+    ///
+    /// # Errors
+    ///
+    /// Those of sending an ask ([`AskError::Full`] never: a full mailbox
+    /// is waited for), and [`AskError::Timeout`] if the timeout passes
+    /// while waiting for room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Doubler;
+    ///
+    /// #[actor]
+    /// impl Doubler {
+    ///     #[message]
+    ///     fn double(&self, n: u64) -> u64 {
+    ///         n * 2
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), actor_core::Error> {
+    /// let system = ActorSystem::new();
+    /// let doublers: Vec<_> = (0..4).map(|_| system.spawn(Doubler)).collect();
+    /// let mut replies = Vec::new();
+    /// for (doubler, n) in doublers.iter().zip(1..) {
+    ///     replies.push(doubler.ask(Double { n }).send().await?); // queued now
+    /// }
+    /// let mut doubled = Vec::new();
+    /// for reply in replies {
+    ///     doubled.push(reply.await?);
+    /// }
+    /// assert_eq!(doubled, [2, 4, 6, 8]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(mut self) -> Result<PendingAsk<M>, AskError<M>> {
+        std::future::poll_fn(|cx| self.poll_queued(cx)).await?;
+        let AskState::Waiting(rx) = mem::replace(&mut self.state, AskState::Done) else {
+            unreachable!("queued asks wait for their reply")
+        };
+        Ok(PendingAsk { rx, deadline: self.deadline.take(), _waiting: self.waiting.take(), _message: PhantomData })
+    }
 
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Some(timeout) = this.timeout.take() {
-            *this.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
+    /// Moves the ask on until its message is queued (state `Waiting`).
+    fn poll_queued(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), AskError<M>>> {
+        if let Some(timeout) = self.timeout.take() {
+            self.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
         loop {
-            match mem::replace(this.state, AskState::Done) {
+            match mem::replace(&mut self.state, AskState::Done) {
                 AskState::Start(msg) => {
                     #[cfg(feature = "serde")]
                     let mut asking =
-                        Asking { asker: None, deadline: this.deadline.as_ref().map(|sleep| sleep.deadline()) };
+                        Asking { asker: None, deadline: self.deadline.as_ref().map(|sleep| sleep.deadline()) };
                     #[cfg(not(feature = "serde"))]
                     let asking = Asking;
                     // Only an ask made by a handler can close a cycle.
                     if let Some(me) = reply::current_waiter()
-                        && !*this.reentrant
+                        && !self.reentrant
                     {
-                        match deadlock::wait(me, this.sink.id()) {
-                            Ok(waiting) => *this.waiting = Some(waiting),
+                        match deadlock::wait(me, self.sink.id()) {
+                            Ok(waiting) => self.waiting = Some(waiting),
                             Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
                         }
                         #[cfg(feature = "serde")]
@@ -169,38 +217,96 @@ impl<M: Message> Future for AskRequest<'_, M> {
                         }
                     }
                     let (tx, rx) = reply::channel();
-                    match this.sink.try_ask(Ask(msg, tx), asking) {
-                        Ok(()) => *this.state = AskState::Waiting(rx),
+                    match self.sink.try_ask(Ask(msg, tx), asking) {
+                        Ok(()) => self.state = AskState::Waiting(rx),
                         Err(SendError::Full(ask)) => {
-                            *this.state = AskState::Queueing(this.sink.ask(ask, asking), rx);
+                            self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
                         }
                         Err(e) => return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask())),
                     }
                 }
                 AskState::Queueing(mut queueing, rx) => match queueing.as_mut().poll(cx) {
-                    Poll::Ready(Ok(())) => *this.state = AskState::Waiting(rx),
+                    Poll::Ready(Ok(())) => self.state = AskState::Waiting(rx),
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask()));
                     }
                     Poll::Pending => {
-                        *this.state = AskState::Queueing(queueing, rx);
-                        break;
+                        self.state = AskState::Queueing(queueing, rx);
+                        return match expired(&mut self.deadline, cx) {
+                            true => {
+                                self.state = AskState::Done;
+                                Poll::Ready(Err(AskError::Timeout))
+                            }
+                            false => Poll::Pending,
+                        };
                     }
                 },
-                AskState::Waiting(mut rx) => match poll_reply(&mut rx, cx) {
-                    Poll::Ready(result) => return Poll::Ready(result),
-                    Poll::Pending => {
-                        *this.state = AskState::Waiting(rx);
-                        break;
-                    }
-                },
+                waiting @ AskState::Waiting(_) => {
+                    self.state = waiting;
+                    return Poll::Ready(Ok(()));
+                }
                 AskState::Done => panic!("AskRequest polled after completion"),
             }
         }
-        if let Some(deadline) = this.deadline.as_mut()
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            *this.state = AskState::Done;
+    }
+}
+
+/// Whether the ask's timer, if any, has fired.
+fn expired(deadline: &mut Option<Pin<Box<Sleep>>>, cx: &mut TaskContext<'_>) -> bool {
+    deadline.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+}
+
+impl<M: Message> Future for AskRequest<'_, M> {
+    type Output = Result<M::Reply, AskError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Err(e) = ready!(this.poll_queued(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        let AskState::Waiting(rx) = &mut this.state else { unreachable!("queued asks wait for their reply") };
+        if let Poll::Ready(result) = poll_reply(rx, cx) {
+            this.state = AskState::Done;
+            return Poll::Ready(result);
+        }
+        if expired(&mut this.deadline, cx) {
+            this.state = AskState::Done;
+            return Poll::Ready(Err(AskError::Timeout));
+        }
+        Poll::Pending
+    }
+}
+
+/// The reply of an ask whose message is queued, from
+/// [`AskRequest::send`]: a future that borrows nothing.
+///
+/// Dropping it drops the reply when it comes; the handler still runs.
+#[must_use = "the reply is lost unless this is awaited"]
+pub struct PendingAsk<M: Message> {
+    rx: oneshot::Receiver<ReplyResult<M::Reply>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    // The ask's edge in the graph of waits, until the reply is in.
+    _waiting: Option<Waiting>,
+    _message: PhantomData<fn() -> M>,
+}
+
+impl<M: Message> fmt::Debug for PendingAsk<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAsk").field("message", &std::any::type_name::<M>()).finish_non_exhaustive()
+    }
+}
+
+impl<M: Message> Future for PendingAsk<M> {
+    type Output = Result<M::Reply, AskError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(result) = poll_reply(&mut this.rx, cx) {
+            this._waiting = None;
+            return Poll::Ready(result);
+        }
+        if expired(&mut this.deadline, cx) {
+            this._waiting = None;
             return Poll::Ready(Err(AskError::Timeout));
         }
         Poll::Pending

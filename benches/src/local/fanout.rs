@@ -1,18 +1,17 @@
 //! Fan-out: rounds of one ask to each of many actors, all in flight at
 //! once, then every reply awaited.
 //!
-//! Ours: our `ask` queues its message when its future is first polled, so
-//! the asks of a round are put in flight together with
-//! `futures::future::join_all`, as a user of the framework would. Raw: the
-//! driver sends `(1, reply)` to every task, keeping each `oneshot`
-//! receiver, then awaits the receivers in order; it needs no combinator.
+//! Ours: the driver sends every ask of a round with `AskRequest::send`,
+//! which queues the message at once and hands back the reply's future,
+//! then awaits the replies in order. Raw: the same shape by hand: it sends
+//! `(1, reply)` to every task, keeping each `oneshot` receiver, then awaits
+//! the receivers in order. Neither needs a combinator.
 //! Every actor adds the `1` to its sum and replies with it, so in round `r`
 //! (from 1) every reply is `r`.
 
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use futures::future::join_all;
 use tokio::sync::oneshot;
 
 use super::one_actor::bumper;
@@ -22,11 +21,14 @@ use crate::{Bump, Counter};
 /// `rounds` rounds of one `Bump(1)` ask to each of `width` counters.
 pub(super) async fn fanout_ours(system: &ActorSystem, width: u64, rounds: u64) -> Duration {
     let workers: Vec<_> = (0..width).map(|_| system.spawn(Counter::default())).collect();
+    let mut replies = Vec::with_capacity(width as usize);
     let start = Instant::now();
     for round in 1..=rounds {
-        let replies = join_all(workers.iter().map(|w| w.ask(Bump(1)).into_future())).await;
-        for reply in replies {
-            assert_eq!(reply.expect("fanout: no reply"), round, "fanout: wrong reply");
+        for worker in &workers {
+            replies.push(worker.ask(Bump(1)).send().await.expect("fanout: the ask was not sent"));
+        }
+        for reply in replies.drain(..) {
+            assert_eq!(reply.await.expect("fanout: no reply"), round, "fanout: wrong reply");
         }
     }
     let elapsed = start.elapsed();
