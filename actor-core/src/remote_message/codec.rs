@@ -478,6 +478,8 @@ enum WireReason {
     NotFound,
     // Added last: the variants before it keep their numbers on the wire.
     TooManyRestarts { max: u32, within_ms: u64 },
+    // Likewise.
+    Aborted,
 }
 
 impl From<&StopReason> for WireReason {
@@ -493,6 +495,7 @@ impl From<&StopReason> for WireReason {
             StopReason::Restart => WireReason::Restart,
             StopReason::NodeDown => WireReason::NodeDown,
             StopReason::NotFound => WireReason::NotFound,
+            StopReason::Aborted => WireReason::Aborted,
             StopReason::TooManyRestarts(limit) => WireReason::TooManyRestarts {
                 max: limit.max,
                 within_ms: u64::try_from(limit.within.as_millis()).unwrap_or(u64::MAX),
@@ -516,6 +519,7 @@ impl From<WireReason> for StopReason {
             WireReason::Restart => StopReason::Restart,
             WireReason::NodeDown => StopReason::NodeDown,
             WireReason::NotFound => StopReason::NotFound,
+            WireReason::Aborted => StopReason::Aborted,
             WireReason::TooManyRestarts { max, within_ms } => StopReason::TooManyRestarts(Box::new(
                 crate::base::reason::RestartIntensity::new(max, std::time::Duration::from_millis(within_ms)),
             )),
