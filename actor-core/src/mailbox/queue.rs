@@ -183,8 +183,9 @@ impl<T> Queue<T> {
     pub(crate) fn abort(&self, abort: Signal) {
         let mut state = self.lock();
         state.signals.push(abort);
-        self.signalled.store(true, Ordering::Release);
+        // The flag first: a run loop that sees the signal sees the flag.
         self.aborting.store(true, Ordering::Release);
+        self.signalled.store(true, Ordering::Release);
         let parked = state.parked.take();
         let watching = state.abort_waker.take();
         drop(state);
