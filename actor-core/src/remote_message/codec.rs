@@ -552,3 +552,21 @@ impl<'de> Deserialize<'de> for StopReason {
         WireReason::deserialize(deserializer).map(StopReason::from)
     }
 }
+
+#[cfg(test)]
+mod wire_reason {
+    use super::*;
+
+    /// Variants are numbered by position on the wire: new ones go last, so
+    /// a node that knows fewer still reads the ones it knows.
+    #[test]
+    fn stop_reasons_keep_their_wire_numbers() {
+        let numbered = [(StopReason::Normal, 0u8), (StopReason::Killed, 1), (StopReason::Aborted, 9)];
+        for (reason, number) in numbered {
+            let bytes = postcard::to_allocvec(&reason).unwrap();
+            assert_eq!(bytes, [number], "{reason}");
+            let back: StopReason = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(back.to_string(), reason.to_string());
+        }
+    }
+}
