@@ -41,6 +41,7 @@ pub(crate) fn run<A: Actor>(
         actor: Some(actor),
         inbox: Inbox::new(),
         busy: Busy::Idle,
+        watching: false,
         started: None,
         extra,
     };
@@ -67,9 +68,9 @@ pub(crate) fn run<A: Actor>(
 /// holds `&mut` borrows of `actor` and `ctx` (and a hook, of `started` or
 /// the boxed `Extra::child_exit`) for as long as it runs. While
 /// `busy` is not `Idle`, the loop therefore touches only the other fields:
-/// `slot` itself, `busy`, `inbox`, `shared` (its own reference to the
-/// actor's shared block, so that it never reads `ctx`) and, between hooks,
-/// `extra.pending`. `Running` is `!Unpin` (through `Slot`) and lives in the
+/// `slot` itself, `busy`, `watching`, `inbox`, `shared` (its own reference
+/// to the actor's shared block, so that it never reads `ctx`) and, between
+/// hooks, `extra.pending`. `Running` is `!Unpin` (through `Slot`) and lives in the
 /// task's pinned state from its first poll on, so the `&mut Running` the
 /// loop works through is not an exclusive claim over the fields the future
 /// borrows: the aliasing model treats it like a pointer to pinned state.
@@ -93,6 +94,10 @@ struct Running<A: Actor> {
     inbox: Inbox<Envelope<A>>,
     /// What the future in the slot is, if any.
     busy: Busy,
+    /// The task's waker is registered with the mailbox for an abort. Once
+    /// is enough: the run loop is a tokio task (see `spawn`), whose waker
+    /// wakes the same task whatever poll it came from. An abort takes it.
+    watching: bool,
     /// Where `on_start`'s result lands.
     started: Option<Result<(), A::Error>>,
     /// What only some actors need, boxed so that others do not pay for it
@@ -167,6 +172,7 @@ impl<A: Actor> Running<A> {
                     | StopReason::Failed(_)
                     | StopReason::TooManyRestarts(_)
                     | StopReason::Killed
+                    | StopReason::Aborted
                     | StopReason::Linked(_)
                     | StopReason::Restart
             );
@@ -229,6 +235,11 @@ impl<A: Actor> Running<A> {
                             break 'decision;
                         }
                         Signal::Kill | Signal::Shutdown => return Some(reason),
+                        Signal::Abort => {
+                            if self.take_abort() {
+                                return Some(reason);
+                            }
+                        }
                         // The old incarnation's children and links are gone.
                         Signal::ChildExit(_) | Signal::LinkExit(..) => {}
                     }
@@ -281,11 +292,15 @@ impl<A: Actor> Running<A> {
 
     /// The hot loop, written as one poll function so that the task's state
     /// is just `Running`: takes messages off the mailbox and drives each
-    /// handler's future in the slot, checking the system lane in between.
+    /// handler's future in the slot, checking the system lane in between,
+    /// and the abort flag before every poll of the future.
     fn poll_serve(&mut self, cx: &mut TaskContext<'_>) -> Poll<Served> {
         let mut handled = 0;
         loop {
             if !matches!(self.busy, Busy::Idle) {
+                if self.take_abort() {
+                    return Poll::Ready(Served::Stop(self.abandon()));
+                }
                 // While the future runs, `ctx` and `actor` are its alone:
                 // everything here goes through other fields.
                 let slot = &mut self.slot;
@@ -295,6 +310,10 @@ impl<A: Actor> Running<A> {
                 match (polled, busy) {
                     (Ok(Poll::Pending), _) => {
                         self.busy = busy;
+                        if self.watch_abort(cx) {
+                            // Raised meanwhile: taken at the top.
+                            continue;
+                        }
                         return Poll::Pending;
                     }
                     (Ok(Poll::Ready(())), Busy::Starting) => {
@@ -387,6 +406,50 @@ impl<A: Actor> Running<A> {
         }
     }
 
+    /// Takes the abort, if one waits (one load when none does). The abort
+    /// took the waker registered for it: the next pending future registers
+    /// again.
+    fn take_abort(&mut self) -> bool {
+        let taken = self.shared.mailbox.take_abort();
+        if taken {
+            self.watching = false;
+        }
+        taken
+    }
+
+    /// For a future in the slot that is pending: makes sure an abort wakes
+    /// the task, registering its waker with the mailbox unless it already
+    /// is (so a handler that is pending costs the lock once per task, not
+    /// per poll), then returns whether an abort waits (raised before the
+    /// registration, it found no waker: the caller takes it at once).
+    fn watch_abort(&mut self, cx: &TaskContext<'_>) -> bool {
+        if !self.watching {
+            self.shared.mailbox.watch_abort(cx.waker());
+            self.watching = true;
+        }
+        self.shared.mailbox.is_aborting()
+    }
+
+    /// Drops the future in the slot unfinished, for an abort. Outside
+    /// `reply::in_handler`: a reply it held just closes, and its asker gets
+    /// `AskError::NoReply`, as for a message dropped unhandled.
+    fn abandon(&mut self) -> StopReason {
+        let busy = std::mem::replace(&mut self.busy, Busy::Idle);
+        // Its destructors may panic; the actor stops anyway.
+        let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
+        match busy {
+            Busy::Handling(_) => self.shared.cell.counters.handled(),
+            Busy::ChildHook => {
+                if let Some(extra) = &mut self.extra {
+                    extra.child_exit = None;
+                }
+            }
+            Busy::Starting | Busy::Idle => {}
+        }
+        tracing::debug!("handler in progress dropped by an abort");
+        StopReason::Aborted
+    }
+
     /// Builds the report of a panic, with the flight record. Reads `ctx`:
     /// only with the slot empty.
     fn panic_error(&self, payload: &(dyn Any + Send), message_type: Option<&'static str>) -> PanicError {
@@ -420,6 +483,11 @@ impl<A: Actor> Running<A> {
         self.ctx.take_stop_now();
         let actor = self.actor.as_mut().expect(LIVE);
         let action = AssertUnwindSafe(actor.on_panic(&mut self.ctx, &err)).catch_unwind().await;
+        // An abort asked while the hook ran (its future is not in the slot,
+        // so it runs to its end) takes effect now.
+        if self.take_abort() {
+            return Some(StopReason::Aborted);
+        }
         match action {
             Ok(PanicAction::Resume) => self.ctx.take_stop_now(),
             Ok(PanicAction::Stop) | Err(_) => Some(StopReason::Panicked(err)),
@@ -436,6 +504,11 @@ impl<A: Actor> Running<A> {
         while let Some(signal) = signals.pop_front() {
             match signal {
                 Signal::Kill => return Some(StopReason::Killed),
+                Signal::Abort => {
+                    if self.take_abort() {
+                        return Some(StopReason::Aborted);
+                    }
+                }
                 Signal::Shutdown => return Some(StopReason::Normal),
                 Signal::Restart => {
                     if self.extra.as_ref().is_some_and(|e| e.factory.is_some()) {
@@ -554,8 +627,30 @@ impl<A: Actor> Running<A> {
 
     /// Drives `on_stop` to its end, catching (and logging) a panic, also
     /// one in the hook's synchronous part, which runs at the first poll.
+    /// An abort asked while it runs (not the one that stopped the actor,
+    /// which was taken already) drops it unfinished.
     fn poll_on_stop(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
-        match catch_unwind(AssertUnwindSafe(|| self.slot.poll(cx))) {
+        loop {
+            if self.take_abort() {
+                let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
+                tracing::warn!("on_stop dropped unfinished by an abort");
+                return Poll::Ready(());
+            }
+            match catch_unwind(AssertUnwindSafe(|| self.slot.poll(cx))) {
+                Ok(Poll::Pending) => {
+                    if self.watch_abort(cx) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                polled => return self.on_stop_polled(polled),
+            }
+        }
+    }
+
+    /// What `poll_on_stop` does once the hook is done or has panicked.
+    fn on_stop_polled(&mut self, polled: std::thread::Result<Poll<()>>) -> Poll<()> {
+        match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(())) => Poll::Ready(()),
             Err(payload) => {

@@ -90,6 +90,14 @@ impl<A: Addressee> Shared<A> {
         self.mailbox.close();
     }
 
+    /// Ends the actor as soon as possible: see `ActorRef::abort`. Nothing
+    /// to do once it has terminated.
+    pub(crate) fn abort(&self) {
+        if !self.cell.is_terminated() {
+            self.mailbox.abort(Signal::Abort);
+        }
+    }
+
     /// Whether the actor still accepts messages.
     pub(crate) fn is_accepting(&self) -> bool {
         !self.mailbox.is_closed() && !self.cell.is_terminated()

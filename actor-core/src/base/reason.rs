@@ -39,6 +39,10 @@ pub enum StopReason {
     /// The actor was not found when it was watched: it had already stopped
     /// (on another node, whose reason is no longer known), or never existed.
     NotFound,
+    /// It was aborted ([`ActorRef::abort`](crate::ActorRef::abort)): the
+    /// handler or hook in progress, if any, was dropped unfinished.
+    /// Supervisors treat it like `Killed`.
+    Aborted,
 }
 
 impl StopReason {
@@ -48,11 +52,12 @@ impl StopReason {
     }
 
     /// Whether the actor stopped because something went wrong: it was
-    /// killed, it panicked, it failed, or a linked actor did.
+    /// killed or aborted, it panicked, it failed, or a linked actor did.
     pub fn is_abnormal(&self) -> bool {
         matches!(
             self,
             StopReason::Killed
+                | StopReason::Aborted
                 | StopReason::Panicked(_)
                 | StopReason::Failed(_)
                 | StopReason::TooManyRestarts(_)
@@ -104,6 +109,7 @@ impl fmt::Display for StopReason {
             StopReason::Restart => f.write_str("restarted by its supervisor"),
             StopReason::NodeDown => f.write_str("its node is down"),
             StopReason::NotFound => f.write_str("no such actor"),
+            StopReason::Aborted => f.write_str("aborted"),
         }
     }
 }

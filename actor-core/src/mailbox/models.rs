@@ -157,6 +157,73 @@ fn the_run_loop_is_woken_for_a_message_and_a_signal() {
     });
 }
 
+/// An abort raised from another thread while the run loop drives a
+/// handler's future that stays pending (as `std::future::pending` would):
+/// the run loop is woken and takes the abort, whatever the interleaving of
+/// its registration, its look at the flag and the abort. The run loop's
+/// side mirrors `Running::poll_serve` in `actor/run.rs`: take the abort
+/// before each poll, register the waker once (the `watching` flag), then
+/// look at the flag again before parking. The first wake-up is spurious
+/// (the handler's own), so a second poll skips the registration, as a
+/// handler woken by what it awaits does. Afterwards the abort's signal is
+/// on the lane, and finds the flag taken.
+#[test]
+fn abort_wakes_a_pending_handler() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::<Msg>::new(1));
+        let aborter = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.abort(Signal::Abort))
+        };
+        let mut watching = false;
+        let mut polls = 0;
+        block_on(poll_fn(|cx| {
+            loop {
+                if queue.take_abort() {
+                    return std::task::Poll::Ready(());
+                }
+                // The handler's poll: pending; on its first poll it wakes
+                // itself once, as a handler whose await completes at once.
+                polls += 1;
+                if polls == 1 {
+                    cx.waker().wake_by_ref();
+                }
+                if !watching {
+                    queue.watch_abort(cx.waker());
+                    watching = true;
+                }
+                if queue.is_aborting() {
+                    continue;
+                }
+                return std::task::Poll::Pending;
+            }
+        }));
+        aborter.join().unwrap();
+        assert!(!queue.is_aborting(), "taken once");
+        assert!(queue.has_signals());
+        assert!(matches!(queue.take_signals().front(), Some(Signal::Abort)));
+        assert!(!queue.take_abort(), "the signal finds nothing left to do");
+    });
+}
+
+/// An abort reaches a run loop parked on its empty mailbox, between
+/// messages, as a signal.
+#[test]
+fn abort_wakes_an_idle_loop() {
+    loom::model(|| {
+        let queue = Arc::new(Queue::<Msg>::new(1));
+        let aborter = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.abort(Signal::Abort))
+        };
+        let mut inbox = Inbox::new();
+        assert!(matches!(next(&mut inbox, &queue), Next::Signals));
+        assert!(matches!(queue.take_signals().front(), Some(Signal::Abort)));
+        assert!(queue.take_abort());
+        aborter.join().unwrap();
+    });
+}
+
 /// The registry's fence: `ActorSystem::register` racing the end of the
 /// actor it names. The two sides, step by step as in `registry.rs`
 /// (`register`, `Registry::insert`) and `actor/shared.rs` (`Shared::forget_names`,

@@ -24,6 +24,17 @@
 //!   nothing to do, and a pusher wakes it only then: no atomic per message
 //!   for waking, and no lost wake-up, since the check and the park happen
 //!   under the same lock as every push.
+//! - An abort (`ActorRef::abort`) must reach the run loop while a handler's
+//!   future is in progress, when it waits on whatever the handler awaits
+//!   rather than on this queue. An atomic flag says an abort waits (one
+//!   load before each poll of a handler), and a second waker slot under the
+//!   mutex holds the run loop's waker for it, kept until an abort takes it.
+//!   The run loop registers it when a handler first returns `Pending`, and
+//!   again only after an abort took it (a tokio task's waker wakes the same
+//!   task from any poll), so the lock is not taken per poll. The abort also travels as a signal, for a
+//!   run loop between messages. Raising the flag and taking the waker happen
+//!   under the lock, and the run loop registers under the lock and then
+//!   looks at the flag: no lost wake-up.
 
 use std::collections::VecDeque;
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -43,6 +54,8 @@ pub(crate) struct Queue<T> {
     /// Set when the queue was closed while empty: nothing can ever be
     /// taken from it again, and the run loop learns so without the lock.
     sealed: AtomicBool,
+    /// An abort was asked and the run loop has not acted on it yet.
+    aborting: AtomicBool,
     /// Permits borrowed by notices pushed past the bound (`push_notice`),
     /// repaid before any permit goes back to senders.
     borrowed: AtomicUsize,
@@ -59,6 +72,9 @@ struct State<T> {
     closed: bool,
     /// The run loop's waker, present only while it is parked.
     parked: Option<Waker>,
+    /// The run loop's waker for an abort, once a handler has been pending;
+    /// taken only by an abort.
+    abort_waker: Option<Waker>,
 }
 
 /// Why a message was not queued; the envelope is handed back.
@@ -76,11 +92,13 @@ impl<T> Queue<T> {
                 signals: Vec::new(),
                 closed: false,
                 parked: None,
+                abort_waker: None,
             }),
             room: Room::new(capacity),
             capacity,
             signalled: AtomicBool::new(false),
             sealed: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
             borrowed: AtomicUsize::new(0),
         }
     }
@@ -156,6 +174,48 @@ impl<T> Queue<T> {
         drop(state);
         if let Some(waker) = parked {
             waker.wake();
+        }
+    }
+
+    /// Asks the run loop to abort: raises the flag, wakes the run loop if a
+    /// handler's future is pending, and queues `abort` as a signal for a run
+    /// loop that is between messages or parked on this queue.
+    pub(crate) fn abort(&self, abort: Signal) {
+        let mut state = self.lock();
+        state.signals.push(abort);
+        // The flag first: a run loop that sees the signal sees the flag.
+        self.aborting.store(true, Ordering::Release);
+        self.signalled.store(true, Ordering::Release);
+        let parked = state.parked.take();
+        let watching = state.abort_waker.take();
+        drop(state);
+        for waker in [parked, watching].into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
+    /// Whether an abort waits: one atomic load, checked before every poll
+    /// of a handler's future.
+    #[inline]
+    pub(crate) fn is_aborting(&self) -> bool {
+        self.aborting.load(Ordering::Acquire)
+    }
+
+    /// Takes the abort, if one waits: whoever acts on it first clears it, so
+    /// that its signal, seen later, finds nothing to do.
+    pub(crate) fn take_abort(&self) -> bool {
+        self.is_aborting() && self.aborting.swap(false, Ordering::AcqRel)
+    }
+
+    /// Registers the run loop's waker for an abort (see the module docs),
+    /// for a handler's future that is pending. The caller looks at the flag
+    /// after this: an abort raised before it is seen then, one raised after
+    /// it finds the waker.
+    pub(crate) fn watch_abort(&self, waker: &Waker) {
+        let mut state = self.lock();
+        match &mut state.abort_waker {
+            Some(old) => old.clone_from(waker),
+            slot @ None => *slot = Some(waker.clone()),
         }
     }
 

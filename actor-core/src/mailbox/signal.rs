@@ -9,6 +9,11 @@ use crate::base::reason::{ChildExit, StopReason};
 pub(crate) enum Signal {
     /// Stop after the message in hand; queued messages become dead letters.
     Kill,
+    /// End at once, dropping the handler's future in progress (which the
+    /// queue's abort flag reaches); queued messages become dead letters.
+    /// Acted on only if the flag is still up: the run loop clears it when
+    /// it acts, so a signal that arrives after that does nothing.
+    Abort,
     /// Like `Kill`, but the stop counts as normal (system shutdown).
     Shutdown,
     /// A child of this actor has exited: terminated, or (a supervised

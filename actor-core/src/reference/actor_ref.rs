@@ -459,6 +459,68 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
+    /// Ends the actor as soon as possible, with [`StopReason::Aborted`],
+    /// without waiting for the message in hand: a handler (or `on_start`,
+    /// or `on_child_exit`) in progress is dropped unfinished at its next
+    /// await point. Messages still queued become dead letters; their asks,
+    /// and the ask whose handler was dropped, fail with
+    /// [`AskError::NoReply`]. Then, as after [`kill`](ActorRef::kill), the
+    /// actor's children stop and `on_stop` runs, seeing
+    /// [`StopReason::Aborted`], so that it can release what the dropped
+    /// handler left behind. Returns at once; see
+    /// [`wait_for_stop`](ActorRef::wait_for_stop).
+    ///
+    /// A supervisor treats an abort like a kill: per the child's restart
+    /// policy, it may start a fresh incarnation. An abort asked while
+    /// `on_stop` itself runs (after a stop, a kill or an earlier abort)
+    /// drops `on_stop` too. Aborting an actor that has stopped does
+    /// nothing.
+    ///
+    /// Only an await point can be interrupted: a handler that blocks its
+    /// thread, or computes without awaiting, runs until it awaits or
+    /// returns. For a remote actor this is a [`kill`](ActorRef::kill): its
+    /// node is asked to stop it after the message in hand.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Stuck;
+    /// impl Actor for Stuck {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// struct WaitForever;
+    /// impl Message for WaitForever {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// impl Handler<WaitForever> for Stuck {
+    ///     async fn handle(&mut self, _: WaitForever, _: &mut Context<Self>) {
+    ///         std::future::pending::<()>().await;
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let stuck = ActorSystem::new().spawn(Stuck);
+    /// let ask = tokio::spawn({
+    ///     let stuck = stuck.clone();
+    ///     async move { stuck.ask(WaitForever).await }
+    /// });
+    /// tokio::task::yield_now().await; // let the handler start
+    /// stuck.abort();
+    /// assert!(matches!(stuck.wait_for_stop().await, StopReason::Aborted));
+    /// assert!(ask.await.unwrap().is_err()); // AskError::NoReply
+    /// # }
+    /// ```
+    pub fn abort(&self) {
+        match &self.inner {
+            Inner::Local(shared) => shared.abort(),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => target.endpoint.kill(),
+        }
+    }
+
     /// Waits until the actor has stopped (its `on_stop` has run) and returns
     /// why. Returns at once if it already has. For a remote actor, also
     /// returns ([`StopReason::NodeDown`]) when its node is lost.

@@ -489,6 +489,8 @@ enum WireReason {
     NotFound,
     // Added last: the variants before it keep their numbers on the wire.
     TooManyRestarts { max: u32, within_ms: u64 },
+    // Likewise.
+    Aborted,
 }
 
 impl From<&StopReason> for WireReason {
@@ -504,6 +506,7 @@ impl From<&StopReason> for WireReason {
             StopReason::Restart => WireReason::Restart,
             StopReason::NodeDown => WireReason::NodeDown,
             StopReason::NotFound => WireReason::NotFound,
+            StopReason::Aborted => WireReason::Aborted,
             StopReason::TooManyRestarts(limit) => WireReason::TooManyRestarts {
                 max: limit.max,
                 within_ms: u64::try_from(limit.within.as_millis()).unwrap_or(u64::MAX),
@@ -527,6 +530,7 @@ impl From<WireReason> for StopReason {
             WireReason::Restart => StopReason::Restart,
             WireReason::NodeDown => StopReason::NodeDown,
             WireReason::NotFound => StopReason::NotFound,
+            WireReason::Aborted => StopReason::Aborted,
             WireReason::TooManyRestarts { max, within_ms } => StopReason::TooManyRestarts(Box::new(
                 crate::base::reason::RestartIntensity::new(max, std::time::Duration::from_millis(within_ms)),
             )),
@@ -557,5 +561,23 @@ impl Serialize for StopReason {
 impl<'de> Deserialize<'de> for StopReason {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         WireReason::deserialize(deserializer).map(StopReason::from)
+    }
+}
+
+#[cfg(test)]
+mod wire_reason {
+    use super::*;
+
+    /// Variants are numbered by position on the wire: new ones go last, so
+    /// a node that knows fewer still reads the ones it knows.
+    #[test]
+    fn stop_reasons_keep_their_wire_numbers() {
+        let numbered = [(StopReason::Normal, 0u8), (StopReason::Killed, 1), (StopReason::Aborted, 9)];
+        for (reason, number) in numbered {
+            let bytes = postcard::to_allocvec(&reason).unwrap();
+            assert_eq!(bytes, [number], "{reason}");
+            let back: StopReason = postcard::from_bytes(&bytes).unwrap();
+            assert_eq!(back.to_string(), reason.to_string());
+        }
     }
 }

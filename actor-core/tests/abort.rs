@@ -1,0 +1,235 @@
+//! `ActorRef::abort`: the handler in progress is dropped at its await
+//! point, what is queued becomes dead letters, `on_stop` sees
+//! `StopReason::Aborted`, and a supervisor treats it like a kill.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use actor_core::prelude::*;
+use actor_core::supervision::{ChildSpec, Restart, Strategy, Supervisor};
+use actor_core::{DeadLetterReason, error::AskError};
+use support::{Log, both_flavours, bounded, eventually, log_of};
+
+/// Records its lifecycle; its handlers and hooks can be made to wait forever.
+#[derive(Default)]
+struct Stuck {
+    log: Log,
+    /// `on_start` waits forever.
+    hang_on_start: bool,
+    /// `on_stop` waits forever (after logging).
+    hang_on_stop: bool,
+    /// Counts starts across incarnations (supervised tests).
+    starts: Arc<AtomicU32>,
+}
+
+impl Stuck {
+    fn note(&self, event: impl Into<String>) {
+        self.log.lock().unwrap().push(event.into());
+    }
+}
+
+impl Actor for Stuck {
+    type Error = std::convert::Infallible;
+
+    async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), Self::Error> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        self.note("start");
+        if self.hang_on_start {
+            let _guard = Noted(self.log.clone(), "on_start dropped");
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+
+    async fn on_stop(&mut self, _: &mut Context<Self>, reason: &StopReason) {
+        self.note(format!("stop: {reason}"));
+        if self.hang_on_stop {
+            let _guard = Noted(self.log.clone(), "on_stop dropped");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Logs its message when dropped: shows that a future was dropped
+/// unfinished, and when.
+struct Noted(Log, &'static str);
+impl Drop for Noted {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(self.1.into());
+    }
+}
+
+/// Waits forever, after telling the test it has started.
+struct Forever(tokio::sync::oneshot::Sender<()>);
+impl Message for Forever {
+    type Reply = u32;
+}
+impl Handler<Forever> for Stuck {
+    async fn handle(&mut self, Forever(entered): Forever, _: &mut Context<Self>) -> u32 {
+        let _guard = Noted(self.log.clone(), "handler dropped");
+        let _ = entered.send(());
+        std::future::pending::<()>().await;
+        unreachable!("nothing wakes a pending future")
+    }
+}
+
+struct Ping;
+impl Message for Ping {
+    type Reply = u32;
+}
+impl Handler<Ping> for Stuck {
+    async fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> u32 {
+        self.starts.load(Ordering::SeqCst)
+    }
+}
+
+/// Sends `Forever` as an ask from another task; returns that ask once its
+/// handler has started.
+async fn stick(actor: &ActorRef<Stuck>) -> tokio::task::JoinHandle<Result<u32, AskError<Forever>>> {
+    let (entered, started) = tokio::sync::oneshot::channel();
+    let ask = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(Forever(entered)).await })
+    };
+    bounded(started).await.expect("the handler started");
+    ask
+}
+
+#[test]
+fn abort_drops_a_handler_awaiting_forever_and_dead_letters_the_queue() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let mut dead = system.dead_letters();
+        let stuck = Stuck::default();
+        let log = stuck.log.clone();
+        let actor = system.spawn(stuck);
+        let in_progress = stick(&actor).await;
+        let queued: Vec<_> = (0..3)
+            .map(|_| {
+                let actor = actor.clone();
+                tokio::spawn(async move { actor.ask(Ping).await })
+            })
+            .collect();
+        eventually(|| actor.mailbox_len() == 3).await;
+
+        actor.abort();
+        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Aborted));
+        assert!(!actor.is_alive());
+        assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
+        for ask in queued {
+            assert!(matches!(ask.await.unwrap(), Err(AskError::NoReply)));
+        }
+        for _ in 0..3 {
+            let letter = dead.recv().await.unwrap();
+            assert_eq!(letter.recipient, Some(actor.id()));
+            assert_eq!(letter.reason, DeadLetterReason::DroppedOnStop);
+        }
+        // The handler's future was dropped before `on_stop` ran, which saw
+        // the reason.
+        assert_eq!(log_of(&log), ["start", "handler dropped", "stop: aborted"]);
+    });
+}
+
+#[test]
+fn abort_stops_an_idle_actor_with_on_stop() {
+    both_flavours(|| async {
+        let stuck = Stuck::default();
+        let log = stuck.log.clone();
+        let actor = ActorSystem::new().spawn(stuck);
+        assert_eq!(actor.ask(Ping).await.unwrap(), 1);
+        actor.abort();
+        let reason = bounded(actor.wait_for_stop()).await;
+        assert!(matches!(reason, StopReason::Aborted));
+        assert!(reason.is_abnormal());
+        assert_eq!(reason.to_string(), "aborted");
+        assert_eq!(log_of(&log), ["start", "stop: aborted"]);
+    });
+}
+
+#[test]
+fn abort_of_a_stopped_actor_does_nothing() {
+    both_flavours(|| async {
+        let stuck = Stuck::default();
+        let log = stuck.log.clone();
+        let actor = ActorSystem::new().spawn(stuck);
+        actor.stop();
+        assert!(bounded(actor.wait_for_stop()).await.is_normal());
+        actor.abort();
+        actor.abort();
+        assert!(actor.wait_for_stop().await.is_normal());
+        assert_eq!(log_of(&log), ["start", "stop: stopped normally"]);
+    });
+}
+
+#[test]
+fn abort_drops_an_on_start_that_never_ends() {
+    both_flavours(|| async {
+        let stuck = Stuck { hang_on_start: true, ..Stuck::default() };
+        let log = stuck.log.clone();
+        let actor = ActorSystem::new().spawn(stuck);
+        eventually(|| log_of(&log).len() == 1).await;
+        actor.abort();
+        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Aborted));
+        assert_eq!(log_of(&log), ["start", "on_start dropped", "stop: aborted"]);
+    });
+}
+
+#[test]
+fn a_later_abort_drops_an_on_stop_that_never_ends() {
+    both_flavours(|| async {
+        let stuck = Stuck { hang_on_stop: true, ..Stuck::default() };
+        let log = stuck.log.clone();
+        let actor = ActorSystem::new().spawn(stuck);
+        actor.kill();
+        eventually(|| log_of(&log).len() == 2).await;
+        actor.abort();
+        // The actor ends with the reason it was stopping for.
+        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Killed));
+        assert_eq!(log_of(&log), ["start", "stop: killed", "on_stop dropped"]);
+    });
+}
+
+#[test]
+fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+        let starts = Arc::new(AtomicU32::new(0));
+        let log = Log::default();
+        let spec = {
+            let (starts, log) = (starts.clone(), log.clone());
+            ChildSpec::new(move || Stuck { log: log.clone(), starts: starts.clone(), ..Stuck::default() })
+        };
+        let child = supervisor.start_child(spec.restart(Restart::Permanent)).await.unwrap();
+        let in_progress = stick(&child).await;
+        child.abort();
+        assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
+        // Restarted in place, as after a kill: the same reference reaches
+        // the new incarnation, which the abort does not touch.
+        assert_eq!(bounded(child.ask(Ping)).await.unwrap(), 2);
+        assert!(child.is_alive());
+        assert_eq!(log_of(&log), ["start", "handler dropped", "stop: aborted", "start"]);
+    });
+}
+
+#[test]
+fn an_aborted_temporary_child_is_not_restarted() {
+    both_flavours(|| async {
+        let system = ActorSystem::new();
+        let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+        let starts = Arc::new(AtomicU32::new(0));
+        let spec = {
+            let starts = starts.clone();
+            ChildSpec::new(move || Stuck { starts: starts.clone(), ..Stuck::default() })
+        };
+        let child = supervisor.start_child(spec.restart(Restart::Temporary)).await.unwrap();
+        let in_progress = stick(&child).await;
+        child.abort();
+        assert!(matches!(bounded(child.wait_for_stop()).await, StopReason::Aborted));
+        assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+        assert!(supervisor.is_alive());
+    });
+}
