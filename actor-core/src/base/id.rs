@@ -70,6 +70,7 @@ impl Hash for ActorId {
 /// local ids is fine: the peer adds no keys.)
 ///
 /// ```
+/// # #[cfg(feature = "serde")] {
 /// use std::collections::HashMap;
 /// use actor_core::ActorId;
 /// use actor_core::transport::IdHasher;
@@ -78,6 +79,7 @@ impl Hash for ActorId {
 /// let id = ActorId::from_uuid(uuid::Uuid::from_u128(42));
 /// seen.insert(id, 1);
 /// assert_eq!(seen.get(&id), Some(&1));
+/// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 #[cfg_attr(not(feature = "serde"), allow(unreachable_pub))] // exported in `transport`
