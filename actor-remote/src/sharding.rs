@@ -48,7 +48,10 @@
 //! comes back acknowledged from wherever the old route ended, so nothing sent
 //! later overtakes what was sent earlier. Claims still unanswered are sent
 //! again every few ticks; a switch whose marker is not back within
-//! `handoff_timeout` ends with a warning.
+//! `handoff_timeout` ends with a warning. An item for a region this node
+//! does not know yet (a marker's origin, to a region that has just joined
+//! and has not yet heard of the origin's group entry) waits for that region
+//! to appear, up to `handoff_timeout`, rather than being dropped.
 //!
 //! Invariants (tests in `actor-remote/tests/sharding.rs`):
 //!
