@@ -16,10 +16,10 @@
 //! more, a few streams in some runs see a message handled after a later
 //! one of the same sender (RELIABILITY.md, "Not met, or not done").
 //!
-//! The normal suite runs 20 nodes (about 15 s of wall-clock time on a
+//! The normal suite runs 20 nodes (6-10 s of wall-clock time on a
 //! loaded 2-core machine). `SHARDING_SIM_NODES=50 cargo test -p
 //! actor-remote --test sharding_sim -- --nocapture` runs more (50: about
-//! two minutes there).
+//! 45 s to two minutes there).
 
 mod support;
 
