@@ -144,7 +144,17 @@ fn moved(before: &[Option<String>], after: &[Option<String>]) -> usize {
 #[tokio::test(start_paused = true)]
 async fn many_nodes_balance_settle_and_account_for_every_message_through_churn() {
     let wall = std::time::Instant::now();
+    // `bounded` counts virtual time, which stands still if the nodes keep
+    // the runtime busy without end: a wall-clock watchdog ends that too.
+    let (done, watchdog) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watchdog.recv_timeout(Duration::from_secs(1200)) {
+            eprintln!("the simulation ran for 20 minutes of wall-clock time without finishing");
+            std::process::exit(101);
+        }
+    });
     support::bounded(Duration::from_secs(3600), run(nodes())).await;
+    drop(done);
     println!("figure: the run took {:?} of wall-clock time", wall.elapsed());
 }
 
