@@ -124,6 +124,11 @@ pub(crate) struct State {
     pub(crate) shards: Vec<Shard>,
     pub(crate) entities: HashMap<Arc<str>, Activation>,
     pub(crate) links: HashMap<String, Link>,
+    /// Control items for nodes whose region this node does not know yet,
+    /// in order, with when each was queued: sent when a link to that
+    /// region opens, dropped once older than the hand-off timeout or when
+    /// the node goes down.
+    pub(crate) unsent: HashMap<String, VecDeque<(Instant, Item)>>,
     /// Asks sent from this node to entities elsewhere, by id.
     pub(crate) asks: HashMap<u64, PendingAsk>,
     pub(crate) next_id: u64,
@@ -387,7 +392,7 @@ impl Core {
     /// Sends `held` to the region of `node`, in order after what was sent
     /// there before.
     fn send_on(&self, st: &mut State, node: &str, held: Held, fx: &mut Effects) {
-        if !st.links.contains_key(node) && !self.open_link(st, node) {
+        if !st.links.contains_key(node) && !self.open_link(st, node, fx) {
             // No way to that node's region (it vanished between the view
             // and now): report what cannot go.
             self.unroutable(st, held, &format!("no route to the region on node {node}"), fx);
@@ -421,8 +426,16 @@ impl Core {
             self.apply(st, &me, item, fx);
             return;
         }
-        if !st.links.contains_key(node) && !self.open_link(st, node) {
-            tracing::debug!(region = %self.name, %node, ?item, "a sharding item for a node without a region dropped");
+        if !st.links.contains_key(node) && !self.open_link(st, node, fx) {
+            if st.departed.contains(node) {
+                tracing::debug!(region = %self.name, %node, ?item, "a sharding item for a node gone dropped");
+            } else {
+                // Its region is not in this node's view yet: the group's
+                // news travels apart from the traffic, and a region that
+                // just joined can be handed a marker whose origin it does
+                // not know yet. Kept until that region shows up.
+                st.unsent.entry(node.to_owned()).or_default().push_back((Instant::now(), item));
+            }
             return;
         }
         let link = st.links.get_mut(node).expect("opened above");
@@ -438,10 +451,21 @@ impl Core {
     }
 
     /// Opens a link to a peer's region; false if none is known.
-    fn open_link(&self, st: &mut State, node: &str) -> bool {
+    fn open_link(&self, st: &mut State, node: &str, fx: &mut Effects) -> bool {
         let Some(peer) = st.peers.get(node) else { return false };
-        st.links.insert(node.to_owned(), Link::new(peer.region.clone(), peer.id));
+        let link = Link::new(peer.region.clone(), peer.id);
+        self.insert_link(st, node, link, fx);
         true
+    }
+
+    /// Puts a new link to `node` in place, with the items that waited for
+    /// its region first on it.
+    fn insert_link(&self, st: &mut State, node: &str, mut link: Link, fx: &mut Effects) {
+        if let Some(unsent) = st.unsent.remove(node) {
+            link.queue.extend(unsent.into_iter().map(|(_, item)| Out::Item(item)));
+            Self::kick(&mut link, node, fx);
+        }
+        st.links.insert(node.to_owned(), link);
     }
 
     /// A message leaves this node's custody.
@@ -456,7 +480,7 @@ impl Core {
                 // The link may have been dropped meanwhile (its node was
                 // down for a moment): the sender still waits for the ack.
                 if !st.links.contains_key(&node) {
-                    self.open_link(st, &node);
+                    self.open_link(st, &node, fx);
                 }
                 if let Some(link) = st.links.get_mut(&node) {
                     link.acks.push(seq);
@@ -543,14 +567,12 @@ impl Core {
             Some(_) => {
                 // A new region of that node: the old one is gone.
                 let requeue = self.link_lost(st, from, "its region was replaced", fx);
-                st.links.insert(from.to_owned(), Link::new(region.clone(), region.id()));
+                self.insert_link(st, from, Link::new(region.clone(), region.id()), fx);
                 for held in requeue {
                     self.route(st, held, fx);
                 }
             }
-            None => {
-                st.links.insert(from.to_owned(), Link::new(region.clone(), region.id()));
-            }
+            None => self.insert_link(st, from, Link::new(region.clone(), region.id()), fx),
         }
     }
 
@@ -880,6 +902,14 @@ impl Core {
                     added.push(node);
                 }
             }
+            // What waited for a region now known goes to it; what waited
+            // for a node now gone is dropped.
+            st.unsent.retain(|node, _| !st.departed.contains(node));
+            for node in &added {
+                if st.unsent.contains_key(node) && !st.links.contains_key(node) {
+                    core.open_link(st, node, fx);
+                }
+            }
             core.replace_hosts(st, fx);
             // A region (or a member that may have one) this node did not
             // know: it may hold activations of shards active here, from
@@ -1053,6 +1083,15 @@ impl Core {
                 }
             }
             st.asks.retain(|_, a| !a.reply.is_closed());
+            let timeout = core.options.handoff_timeout;
+            st.unsent.retain(|node, items| {
+                while items.front().is_some_and(|(since, _)| now - *since > timeout) {
+                    if let Some((_, item)) = items.pop_front() {
+                        tracing::debug!(region = %core.name, %node, ?item, "a sharding item for an unknown region dropped");
+                    }
+                }
+                !items.is_empty()
+            });
         });
     }
 
@@ -1152,6 +1191,7 @@ impl State {
                 .collect(),
             entities: HashMap::new(),
             links: HashMap::new(),
+            unsent: HashMap::new(),
             asks: HashMap::new(),
             next_id: 0,
             hosting,
