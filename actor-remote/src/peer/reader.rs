@@ -15,6 +15,7 @@
 //! messages for the actor that come later, on any connection, queue
 //! behind it, so the sender's order holds through any replacement.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -26,13 +27,12 @@ use tokio::io::ReadHalf;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
-use super::stream::{InStream, Outstanding, Position};
-use super::{Peer, Pending, Queued};
-use crate::address::{Abort, BoxStream};
+use super::stream::{Outstanding, Position};
+use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
+use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
-use crate::node::NodeInner;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
@@ -57,6 +57,25 @@ struct ParkedQueue {
     tx: mpsc::UnboundedSender<Parked>,
     /// Deliveries in the queue, not yet landed.
     queued: Arc<AtomicUsize>,
+}
+
+/// Where this node stands in the peer's stream: kept across connections,
+/// and handed from one connection's reader to the next (one reader at a
+/// time).
+pub(super) struct InStream {
+    /// The peer's stream this node tracks; 0 before the first.
+    pub(super) tracking: u64,
+    /// The number of its last frame this node received (and handled).
+    pub(super) received: u64,
+    /// Per local actor the peer sends to: the credit it used, and the
+    /// deliveries waiting for room in the actor's mailbox.
+    pub(super) targets: HashMap<ActorId, Inbound>,
+}
+
+impl InStream {
+    pub(super) fn new() -> Self {
+        InStream { tracking: 0, received: 0, targets: HashMap::new() }
+    }
 }
 
 /// What the peer's stream brought for one local actor, on the receiving
@@ -92,7 +111,7 @@ fn deliver_to(
 /// What the reader needs per connection.
 struct Reader {
     peer: Arc<Peer>,
-    node: Arc<NodeInner>,
+    node: Arc<dyn Host>,
     codec: Arc<dyn RefCodec>,
     generation: u64,
     /// Where this node stands in the peer's stream; held for the reader's
@@ -148,7 +167,7 @@ pub(super) async fn read_loop(
     generation: u64,
     reading: Reading,
     close: Arc<Notify>,
-    limits: crate::Limits,
+    limits: crate::limits::Limits,
     abort: Option<Arc<dyn Abort>>,
 ) {
     let closed = close.notified();
@@ -385,7 +404,7 @@ impl Reader {
     fn system(&mut self, msg: System) {
         match msg {
             System::Lookup { corr, name } => {
-                let result = match self.node.named.get(&name) {
+                let result = match self.node.named(&name) {
                     Some(exported) if exported.is_alive() => Ok((exported.id(), exported.actor_type().to_owned())),
                     _ => Err(format!("no actor is registered for remote use under {name:?}")),
                 };
@@ -396,15 +415,15 @@ impl Reader {
                     let _ = tx.send(result.map_err(|reason| NodeError::NotFound { name: String::new(), reason }));
                 }
             }
-            System::Watch { id } => self.peer.watch_here(&self.node, id, self.generation),
+            System::Watch { id } => self.peer.watch_here(&*self.node, id, self.generation),
             System::Down { id, reason } => self.peer.target_down(id, reason),
             System::Stop { id } => {
-                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                if let Some(exported) = self.node.exported(id) {
                     exported.stop();
                 }
             }
             System::Kill { id } => {
-                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                if let Some(exported) = self.node.exported(id) {
                     exported.kill();
                 }
             }
@@ -415,7 +434,7 @@ impl Reader {
                 tracing::info!(peer = %self.peer.name, "the peer is leaving");
                 self.peer.left.store(true, Ordering::Release);
             }
-            System::Cluster(bytes) => crate::cluster::incoming(&self.node, &self.peer.name, &bytes),
+            System::Cluster(bytes) => self.node.cluster_message(&self.peer.name, &bytes),
         }
     }
 
@@ -466,8 +485,8 @@ impl Reader {
             return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
-            let Some(found) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
-                undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
+            let Some(found) = self.node.exported(target) else {
+                undeliverable(&*self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
                 self.refund(target);
                 return Ok(());
             };
@@ -495,7 +514,7 @@ impl Reader {
                 return self.park(target, Work::Waiting(parked));
             }
             Err(other) => {
-                failed_delivery(&self.node, &self.peer, self.generation, target, wire_name, other, corr);
+                failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
                 self.delivered(target);
             }
         }
@@ -583,7 +602,7 @@ impl Peer {
 /// Reports a message that could not be delivered: a dead letter here, and
 /// for an ask, a failure back to the asker.
 fn undeliverable(
-    node: &NodeInner,
+    node: &dyn Host,
     peer: &Peer,
     generation: u64,
     target: ActorId,
@@ -593,7 +612,7 @@ fn undeliverable(
 ) {
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
     transport::dead_letter(
-        &node.system,
+        node.system(),
         Some(target),
         "<remote message>",
         DeadLetterReason::Undeliverable,
@@ -603,7 +622,7 @@ fn undeliverable(
         Some((_, sink, _)) => {
             let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::UnknownActor,
-                format!("no actor {target} on node {}", node.identity.node),
+                format!("no actor {target} on node {}", node.name()),
             ));
             sink(Err(failure));
         }
@@ -616,7 +635,7 @@ fn undeliverable(
 
 /// Answers a delivery that failed for a reason other than a full mailbox.
 fn failed_delivery(
-    node: &NodeInner,
+    node: &dyn Host,
     peer: &Peer,
     generation: u64,
     target: ActorId,
@@ -636,7 +655,7 @@ fn failed_delivery(
     };
     tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
     transport::dead_letter(
-        &node.system,
+        node.system(),
         Some(target),
         "<remote message>",
         DeadLetterReason::Undeliverable,
@@ -656,7 +675,7 @@ fn failed_delivery(
 /// stream each came on).
 fn start_parked_queue(
     peer: Arc<Peer>,
-    node: Arc<NodeInner>,
+    node: Arc<dyn Host>,
     codec: Arc<dyn RefCodec>,
     target: ActorId,
     exported: Arc<dyn Exported>,
@@ -691,7 +710,7 @@ fn start_parked_queue(
                         }
                         Err(other) => {
                             if let Some(peer) = peer.upgrade() {
-                                failed_delivery(&node, &peer, generation, target, &wire_name, other, corr);
+                                failed_delivery(&*node, &peer, generation, target, &wire_name, other, corr);
                             }
                             Ok(())
                         }

@@ -18,7 +18,7 @@
 //! stream (it forgot this node). What the old stream held unacknowledged
 //! is then reported (`DeadLetterReason::NodeLost`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -136,25 +136,6 @@ impl OutStream {
         let unacked = std::mem::take(&mut self.resend);
         *self = OutStream::new();
         unacked
-    }
-}
-
-/// Where this node stands in the peer's stream: kept across connections,
-/// and handed from one connection's reader to the next (one reader at a
-/// time).
-pub(super) struct InStream {
-    /// The peer's stream this node tracks; 0 before the first.
-    pub(super) tracking: u64,
-    /// The number of its last frame this node received (and handled).
-    pub(super) received: u64,
-    /// Per local actor the peer sends to: the credit it used, and the
-    /// deliveries waiting for room in the actor's mailbox.
-    pub(super) targets: HashMap<ActorId, super::reader::Inbound>,
-}
-
-impl InStream {
-    pub(super) fn new() -> Self {
-        InStream { tracking: 0, received: 0, targets: HashMap::new() }
     }
 }
 
