@@ -599,6 +599,19 @@ impl Peer {
     }
 }
 
+/// Says that `wire_name` from `peer` was not delivered to `target`: a
+/// warning, and a dead letter on this node.
+fn undelivered_here(node: &dyn Host, peer: &Peer, target: ActorId, wire_name: &str, why: &str) {
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
+    transport::dead_letter(
+        node.system(),
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+}
+
 /// Reports a message that could not be delivered: a dead letter here, and
 /// for an ask, a failure back to the asker.
 fn undeliverable(
@@ -610,14 +623,7 @@ fn undeliverable(
     why: &str,
     reply: Option<Incoming>,
 ) {
-    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
-    transport::dead_letter(
-        node.system(),
-        Some(target),
-        "<remote message>",
-        DeadLetterReason::Undeliverable,
-        format!("{wire_name} from node {}: {why}", peer.name),
-    );
+    undelivered_here(node, peer, target, wire_name, why);
     match reply {
         Some((_, sink, _)) => {
             let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
@@ -653,14 +659,7 @@ fn failed_delivery(
         Undelivered::Full(_) => unreachable!("handled by the caller"),
         _ => (K::Refused, "not delivered".to_owned(), None),
     };
-    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
-    transport::dead_letter(
-        node.system(),
-        Some(target),
-        "<remote message>",
-        DeadLetterReason::Undeliverable,
-        format!("{wire_name} from node {}: {why}", peer.name),
-    );
+    undelivered_here(node, peer, target, wire_name, &why);
     match (sink, corr) {
         (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(kind, why)))),
         _ => peer.push_on(
