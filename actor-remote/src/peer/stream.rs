@@ -1,6 +1,7 @@
 //! The link's numbered stream of frames, on both sides: what this node
-//! sent and the peer has not acknowledged (the resend buffer), and where
-//! this node stands in the peer's stream.
+//! sent and the peer has not acknowledged (the resend buffer), and the
+//! positions both sides exchange to resume on a new connection (where this
+//! node stands in the peer's stream is the reader's `InStream`).
 //!
 //! Every tell, ask, reply, failure, control and credit frame is numbered
 //! in the order it is written, 1, 2, 3, ... within a *stream* (a random
