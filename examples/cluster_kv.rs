@@ -162,22 +162,21 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
+    let args = examples::Args::from_env();
+    if args.help() {
         println!("usage: cluster_kv                                 (the whole demo, one command)");
         println!("       cluster_kv --node NAME [--seed tcp://HOST:PORT]   (one replica node)");
         println!("       cluster_kv --seed tcp://HOST:PORT                 (a client of those replicas)");
         return Ok(());
     }
-    if let Some(name) = flag("--node") {
-        return replica_node(&name, flag("--seed").as_deref()).await;
+    if let Some(name) = args.value("--node") {
+        return replica_node(&name, args.value("--seed").as_deref()).await;
     }
 
     let node = Node::builder(ActorSystem::new()).name("client").secret(SECRET).start().await?;
     let cluster = Cluster::start(&node, config()).await?;
     cluster.subscribe(node.system().spawn(Watcher).recipient());
-    if let Some(seed) = flag("--seed") {
+    if let Some(seed) = args.value("--seed") {
         // A client of replicas started by hand: write, read, and show them.
         cluster.join(&[&seed]).await?;
         let group = cluster.group::<Replica>("kv");

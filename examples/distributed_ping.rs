@@ -90,10 +90,6 @@ impl Handler<Terminated> for Scorer {
     }
 }
 
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
-}
-
 fn limits() -> Limits {
     Limits {
         heartbeat_interval: Duration::from_millis(200),
@@ -168,18 +164,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
+    let args = examples::Args::from_env();
+    if args.help() {
         println!("distributed_ping                       one command: starts the pong process, plays, kills it");
         println!("distributed_ping --serve [--listen tcp://127.0.0.1:7070]");
         println!("distributed_ping --connect tcp://127.0.0.1:7070 [--rounds 1000]");
         return Ok(());
     }
-    let rounds: u64 = arg(&args, "--rounds").map_or(Ok(1000), |r| r.parse())?;
-    if args.iter().any(|a| a == "--serve") {
-        return serve(&arg(&args, "--listen").unwrap_or_else(|| "tcp://127.0.0.1:7070".into())).await;
+    let rounds: u64 = args.value("--rounds").map_or(Ok(1000), |r| r.parse())?;
+    if args.has("--serve") {
+        return serve(&args.value("--listen").unwrap_or_else(|| "tcp://127.0.0.1:7070".into())).await;
     }
-    if let Some(address) = arg(&args, "--connect") {
+    if let Some(address) = args.value("--connect") {
         return play(&address, rounds, None).await;
     }
 

@@ -137,17 +137,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let server = args
-        .iter()
-        .position(|a| a == "--server")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
-    if args.iter().any(|a| a == "--worker") {
+    let args = examples::Args::from_env();
+    let server = args.value("--server").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
+    if args.has("--worker") {
         return worker(&server).await;
     }
-    if args.iter().any(|a| a == "--front") {
+    if args.has("--front") {
         return front(&server, None).await;
     }
     // One command: start the worker as a second process of this program.

@@ -58,10 +58,6 @@ impl Collector {
     }
 }
 
-fn arg(args: &[String], flag: &str) -> Option<String> {
-    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned()
-}
-
 /// The child process: connect to the parent, offer the shouter, exit when
 /// the parent stops it.
 async fn child(socket: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -129,14 +125,14 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
+    let args = examples::Args::from_env();
+    if args.help() {
         println!("pipe_parent_child [--lines N]   (the program starts its own child process)");
         return Ok(());
     }
-    if let Some(socket) = arg(&args, "--child") {
+    if let Some(socket) = args.value("--child") {
         return child(&socket).await;
     }
-    let lines = arg(&args, "--lines").map_or(Ok(5), |n| n.parse())?;
+    let lines = args.value("--lines").map_or(Ok(5), |n| n.parse())?;
     parent(lines).await
 }

@@ -321,12 +321,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    if let (Some(name), Some(seed), Some(dir)) = (flag("--node"), flag("--seed"), flag("--dir")) {
+    let args = examples::Args::from_env();
+    if let (Some(name), Some(seed), Some(dir)) = (args.value("--node"), args.value("--seed"), args.value("--dir")) {
         return host(&name, &seed, &dir).await;
     }
-    if args.len() > 1 {
+    if !args.is_empty() {
         println!("usage: sharded_bank   (the whole demo: three host processes and a client)");
         return Ok(());
     }

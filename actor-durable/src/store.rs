@@ -23,8 +23,8 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use redb::{
-    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, StorageBackend,
-    Table, TableDefinition, TableError, WriteTransaction,
+    Database, Durability, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    StorageBackend, Table, TableDefinition, TableError, Value, WriteTransaction,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -273,10 +273,9 @@ impl Store {
         let table = format!("queue/{name}");
         let txn = self.read()?;
         let next = read_meta(&txn, &table)?;
-        let first = match txn.open_table(queue_def(&table)) {
-            Ok(t) => t.first().map_err(StoreError::from_storage)?.map(|(k, _)| k.value()),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(StoreError::from_redb(e)),
+        let first = match open_existing(&txn, queue_def(&table))? {
+            Some(t) => t.first().map_err(StoreError::from_storage)?.map(|(k, _)| k.value()),
+            None => None,
         };
         let committed = next.saturating_sub(1);
         let acked = first.map_or(committed, |f| f - 1);
@@ -302,11 +301,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let txn = self.read()?;
-        let table = match txn.open_table(queue_def(&queue.table)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::from_redb(e)),
-        };
+        let Some(table) = open_existing(&txn, queue_def(&queue.table))? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for row in table.range(after.saturating_add(1)..).map_err(StoreError::from_storage)?.take(limit) {
             let (k, v) = row.map_err(StoreError::from_storage)?;
@@ -318,11 +313,7 @@ impl Store {
     /// The sequence numbers of every pending message of `queue`, in order.
     pub(crate) fn read_pending_seqs(&self, queue: &QueueState) -> Result<Vec<u64>, StoreError> {
         let txn = self.read()?;
-        let table = match txn.open_table(queue_def(&queue.table)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::from_redb(e)),
-        };
+        let Some(table) = open_existing(&txn, queue_def(&queue.table))? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for row in table.iter().map_err(StoreError::from_storage)? {
             out.push(row.map_err(StoreError::from_storage)?.0.value());
@@ -333,20 +324,13 @@ impl Store {
     /// How many messages of `queue` are pending.
     pub(crate) fn count_pending(&self, queue: &QueueState) -> Result<u64, StoreError> {
         let txn = self.read()?;
-        match txn.open_table(queue_def(&queue.table)) {
-            Ok(t) => t.len().map_err(StoreError::from_storage),
-            Err(TableError::TableDoesNotExist(_)) => Ok(0),
-            Err(e) => Err(StoreError::from_redb(e)),
-        }
+        let Some(table) = open_existing(&txn, queue_def(&queue.table))? else { return Ok(0) };
+        table.len().map_err(StoreError::from_storage)
     }
 
     pub(crate) fn read_dead(&self, queue: &QueueState) -> Result<Vec<(u64, Vec<u8>, String)>, StoreError> {
         let txn = self.read()?;
-        let table = match txn.open_table(dead_def(&queue.dead)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::from_redb(e)),
-        };
+        let Some(table) = open_existing(&txn, dead_def(&queue.dead))? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for row in table.iter().map_err(StoreError::from_storage)? {
             let (k, v) = row.map_err(StoreError::from_storage)?;
@@ -359,40 +343,32 @@ impl Store {
     /// The last snapshot of `stream` and the events after it.
     pub(crate) fn read_journal(&self, stream: &str) -> Result<JournalRead, StoreError> {
         let txn = self.read()?;
-        let snapshot = match txn.open_table(SNAPSHOTS) {
-            Ok(t) => t.get(stream).map_err(StoreError::from_storage)?.map(|v| {
+        let snapshot = match open_existing(&txn, SNAPSHOTS)? {
+            Some(t) => t.get(stream).map_err(StoreError::from_storage)?.map(|v| {
                 let (seq, bytes) = v.value();
                 (seq, bytes.to_vec())
             }),
-            Err(TableError::TableDoesNotExist(_)) => None,
-            Err(e) => return Err(StoreError::from_redb(e)),
+            None => None,
         };
         // A snapshot is taken at the journal's last event, so the events
         // after it are all that is left to replay.
         let after = snapshot.as_ref().map_or(0, |(seq, _)| *seq);
         let mut events = Vec::new();
         let mut last = after;
-        match txn.open_table(JOURNAL) {
-            Ok(t) => {
-                for row in t.range((stream, after + 1)..=(stream, u64::MAX)).map_err(StoreError::from_storage)? {
-                    let (k, v) = row.map_err(StoreError::from_storage)?;
-                    last = k.value().1;
-                    events.push((last, v.value().to_vec()));
-                }
+        if let Some(t) = open_existing(&txn, JOURNAL)? {
+            for row in t.range((stream, after + 1)..=(stream, u64::MAX)).map_err(StoreError::from_storage)? {
+                let (k, v) = row.map_err(StoreError::from_storage)?;
+                last = k.value().1;
+                events.push((last, v.value().to_vec()));
             }
-            Err(TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(StoreError::from_redb(e)),
         }
         Ok(JournalRead { snapshot, events, last })
     }
 
     pub(crate) fn dedup_contains(&self, table: &str, key: &[u8]) -> Result<bool, StoreError> {
         let txn = self.read()?;
-        match txn.open_table(dedup_def(table)) {
-            Ok(t) => Ok(t.get(key).map_err(StoreError::from_storage)?.is_some()),
-            Err(TableError::TableDoesNotExist(_)) => Ok(false),
-            Err(e) => Err(StoreError::from_redb(e)),
-        }
+        let Some(t) = open_existing(&txn, dedup_def(table))? else { return Ok(false) };
+        Ok(t.get(key).map_err(StoreError::from_storage)?.is_some())
     }
 }
 
@@ -719,12 +695,22 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn read_meta(txn: &ReadTransaction, key: &str) -> Result<u64, StoreError> {
-    match txn.open_table(META) {
-        Ok(t) => Ok(t.get(key).map_err(StoreError::from_storage)?.map_or(1, |v| v.value())),
-        Err(TableError::TableDoesNotExist(_)) => Ok(1),
+/// Opens `table` to read it, or `None` if no write has created it yet
+/// (which reads as empty).
+fn open_existing<K: Key + 'static, V: Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<'_, K, V>,
+) -> Result<Option<ReadOnlyTable<K, V>>, StoreError> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(StoreError::from_redb(e)),
     }
+}
+
+fn read_meta(txn: &ReadTransaction, key: &str) -> Result<u64, StoreError> {
+    let Some(t) = open_existing(txn, META)? else { return Ok(1) };
+    Ok(t.get(key).map_err(StoreError::from_storage)?.map_or(1, |v| v.value()))
 }
 
 /// A queue's shared state in this process.

@@ -29,7 +29,7 @@ pub use self::group::Group;
 use self::membership::{Effects, Id, Swim};
 use self::state::{Claim, Entry, OwnerState, View};
 use crate::address::Address;
-use crate::node::{Node, NodeInner};
+use crate::node::{Membership, Node, NodeInner};
 
 /// Timings of membership and failure detection; every field has a default.
 ///
@@ -736,14 +736,6 @@ struct Out {
     close: Vec<String>,
 }
 
-/// A message of the cluster layer arrived from the connected peer `from`.
-pub(crate) fn incoming(node: &NodeInner, from: &str, bytes: &[u8]) {
-    match node.cluster.get() {
-        Some(shared) => shared.receive(from, bytes),
-        None => tracing::debug!(peer = %from, "a cluster message for a node that is not in a cluster"),
-    }
-}
-
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -1080,5 +1072,23 @@ impl Shared {
     /// Stops at once, answering nothing more (a crash, for tests).
     pub(crate) fn halt(&self) {
         self.halted.store(true, Ordering::Release);
+    }
+}
+
+impl Membership for Shared {
+    fn receive(&self, from: &str, bytes: &[u8]) {
+        Shared::receive(self, from, bytes);
+    }
+
+    fn member_address(&self, name: &str) -> Option<String> {
+        Shared::member_address(self, name)
+    }
+
+    fn leave(&self) {
+        Shared::leave(self);
+    }
+
+    fn halt(&self) {
+        Shared::halt(self);
     }
 }

@@ -33,10 +33,10 @@ pub enum HandshakeError {
     Tls(String),
     /// Too many handshakes from this address and claimed node name failed
     /// lately; refused without checking the proof. See
-    /// [`Limits::handshake_failure_burst`](crate::Limits::handshake_failure_burst).
+    /// [`Limits::handshake_failure_burst`](crate::limits::Limits::handshake_failure_burst).
     Throttled,
     /// The node keeps as many peers as it may
-    /// ([`Limits::max_peers`](crate::Limits::max_peers)), none of which it
+    /// ([`Limits::max_peers`](crate::limits::Limits::max_peers)), none of which it
     /// could forget.
     TooManyPeers {
         /// The limit.

@@ -52,6 +52,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use crate::channel::{self, Opener, Sealer};
+use crate::connection::SessionKeys;
 use crate::error::HandshakeError;
 
 /// The first bytes of every hello.
@@ -153,24 +154,6 @@ pub(crate) struct PeerInfo {
     pub(crate) opener: Opener,
     /// Keys for transports that sign their own framing.
     pub(crate) keys: SessionKeys,
-}
-
-/// The per-direction keys of one connection, for transports that sign
-/// their framing.
-#[derive(Clone)]
-// Only the NATS transport signs with them.
-#[cfg_attr(not(feature = "nats"), allow(dead_code))]
-pub(crate) struct SessionKeys {
-    /// Signs what this side sends.
-    pub(crate) send: [u8; 32],
-    /// Checks what the peer sends.
-    pub(crate) receive: [u8; 32],
-}
-
-impl std::fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionKeys(..)")
-    }
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {

@@ -78,11 +78,14 @@
 mod address;
 mod channel;
 mod cluster;
+mod connection;
 mod error;
 mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handshake;
+mod limits;
+mod listener;
 #[cfg(feature = "nats")]
 mod nats;
 mod node;
@@ -98,9 +101,10 @@ mod tls;
 pub use crate::address::Address;
 pub use crate::cluster::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Group, Member, NameOwner};
 pub use crate::error::{HandshakeError, NodeError};
+pub use crate::limits::Limits;
 #[cfg(feature = "nats")]
 pub use crate::nats::{NatsOptions, NatsPeer};
-pub use crate::node::{Limits, Node, NodeBuilder};
+pub use crate::node::{Node, NodeBuilder};
 #[doc(hidden)]
 pub use crate::peer::LinkStats;
 pub use crate::sharding::{

@@ -14,8 +14,8 @@
 //! | --- | --- |
 //! | `<prefix>.node.<name>.connect` | a listening node's door: a NATS request opens a virtual connection |
 //! | two `_INBOX.<random>` subjects | one virtual connection, one subject per direction, exchanged in the connect request and its reply |
-//! | `<prefix>.discover` | every listening node answers a request with its name and address ([`Node::discover`]) |
-//! | `<prefix>.group.<name>` | a queue group of actors serving one name ([`Node::serve_group`], [`Node::group`]) |
+//! | `<prefix>.discover` | every listening node answers a request with its name and address ([`Node::discover`](crate::Node::discover)) |
+//! | `<prefix>.group.<name>` | a queue group of actors serving one name ([`Node::serve_group`](crate::Node::serve_group), [`Node::group`](crate::Node::group)) |
 //!
 //! Dialing `nats://server/name` subscribes to a fresh inbox, then sends a
 //! request to the node's door naming that inbox; the node subscribes to an
@@ -36,9 +36,9 @@ use async_nats::{Client, Event, Subject, Subscriber};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::address::{Connection, is_subject_token};
+use crate::address::is_subject_token;
+use crate::connection::Connection;
 use crate::error::NodeError;
-use crate::node::Node;
 
 use self::stream::NatsStream;
 
@@ -173,12 +173,12 @@ impl NatsOptions {
     }
 }
 
-/// A node seen on the NATS server by [`Node::discover`].
+/// A node seen on the NATS server by [`Node::discover`](crate::Node::discover).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NatsPeer {
     /// The node's name.
     pub name: String,
-    /// Its address, to give to [`Node::connect`].
+    /// Its address, to give to [`Node::connect`](crate::Node::connect).
     pub address: String,
 }
 
@@ -392,8 +392,9 @@ impl Hub {
         Ok(Acceptor { server, requests: tokio::sync::Mutex::new(requests), window: self.options.window })
     }
 
-    /// Answers discovery requests with `me` until the node is gone.
-    pub(crate) async fn announce(&self, url: &str, me: NatsPeer, node: Weak<crate::node::NodeInner>) {
+    /// Answers discovery requests with `me` as long as `alive` says the
+    /// node is.
+    pub(crate) async fn announce(&self, url: &str, me: NatsPeer, alive: impl Fn() -> bool + Send + 'static) {
         let Ok(server) = self.server(url).await else { return };
         let subject = self.subject("discover");
         let mut requests = match server.client.subscribe(subject.clone()).await {
@@ -408,7 +409,7 @@ impl Hub {
         let client = server.client.clone();
         tokio::spawn(async move {
             while let Some(request) = requests.next().await {
-                if node.upgrade().is_none_or(|n| n.is_shut_down()) {
+                if !alive() {
                     break;
                 }
                 if let Some(reply) = request.reply {
@@ -513,40 +514,5 @@ impl Acceptor {
                 from,
             ));
         }
-    }
-}
-
-impl Node {
-    /// The nodes listening on the same NATS server (and subject prefix)
-    /// as this one, found by asking them: every node listening on NATS
-    /// answers with its name and address within `wait`. This node is
-    /// left out. Connect to one with [`Node::connect`] and its address.
-    ///
-    /// # Errors
-    ///
-    /// [`NodeError::Nats`] if this node does not listen on NATS or the
-    /// server cannot be reached.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # use actor_core::prelude::*;
-    /// # use actor_remote::Node;
-    /// # async fn demo() -> Result<(), actor_remote::NodeError> {
-    /// let node = Node::builder(ActorSystem::new())
-    ///     .secret("cookie")
-    ///     .listen("nats://127.0.0.1:4222/worker-1")?
-    ///     .start()
-    ///     .await?;
-    /// for peer in node.discover(std::time::Duration::from_millis(200)).await? {
-    ///     node.connect(&peer.address).await?;
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn discover(&self, wait: Duration) -> Result<Vec<NatsPeer>, NodeError> {
-        let (hub, url) = self.inner.nats_home()?;
-        let mut found = hub.discover(&url, wait).await?;
-        found.retain(|p| p.name != self.name());
-        Ok(found)
     }
 }

@@ -7,121 +7,17 @@ use std::time::Duration;
 use actor_core::transport::{self, Exported, IdHasher, RefCodec, Resolved, WireRef};
 use actor_core::{ActorId, ActorRef, ActorSystem, RemoteActor};
 use dashmap::DashMap;
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-use crate::address::{self, Address, BoxStream, Connection, Listener};
+use crate::address::Address;
+use crate::connection::{BoxStream, Connection};
 use crate::error::{HandshakeError, NodeError};
 use crate::frame::VERSION;
 use crate::handshake::{self, Identity};
-use crate::peer::{Endpoint, Peer, Wire};
-
-/// Limits and timings of a node; every field has a default. Set some with
-/// `Limits { field: value, ..Limits::default() }`.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use actor_remote::Limits;
-///
-/// let limits = Limits { heartbeat_timeout: Duration::from_secs(1), ..Limits::default() };
-/// assert_eq!(limits.max_frame, 8 * 1024 * 1024);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// The largest frame accepted or sent, in bytes. A peer announcing a
-    /// larger one is disconnected before anything is allocated for it.
-    pub max_frame: usize,
-    /// Messages in flight toward one remote actor before senders wait for
-    /// credit (or `try_tell` returns `Full`). Each node announces its own
-    /// in the handshake and both use the smaller one on that connection;
-    /// a receiver closes a connection that carries more than that toward
-    /// one of its actors without credit granted back, so what waits for a
-    /// full mailbox is bounded by it.
-    pub credit_window: usize,
-    /// Tells kept for a peer that is down (reconnecting) before further
-    /// ones go to dead letters with `NodeDown`.
-    pub outbox: usize,
-    /// Bytes of frames written to a peer and not acknowledged yet that
-    /// this node keeps, per peer, to write them again if the connection is
-    /// lost (the *resend buffer*). When it is full, the writer waits for
-    /// the peer's acknowledgements before writing more, and senders wait
-    /// for credit: nothing is dropped. A frame larger than the whole buffer
-    /// still goes, alone. Each entry counts its payload plus about 100
-    /// bytes of bookkeeping.
-    pub resend_buffer: usize,
-    /// How often an idle connection sends a heartbeat.
-    pub heartbeat_interval: Duration,
-    /// How long without any frame before the peer is presumed dead.
-    pub heartbeat_timeout: Duration,
-    /// How long a handshake may take.
-    pub handshake_timeout: Duration,
-    /// How long an accepted connection may take to send its first
-    /// handshake frame (and, with TLS, to finish the TLS handshake). Short,
-    /// so that sockets that connect and stall are closed soon.
-    pub hello_timeout: Duration,
-    /// How long a lookup waits for the peer's answer.
-    pub lookup_timeout: Duration,
-    /// The first delay before reconnecting; it doubles up to
-    /// `reconnect_max`.
-    pub reconnect_min: Duration,
-    /// The longest delay between reconnection attempts.
-    pub reconnect_max: Duration,
-    /// How long this node keeps redialing a lost peer (or, for a peer that
-    /// dialed it, waits for it to come back) before it gives up. Then the
-    /// peer counts as gone: tells waiting for credit toward it fail with
-    /// `NodeDown`, every tell it has not acknowledged becomes a dead letter
-    /// (`NodeLost`, saying whether it was sent), and references to its
-    /// actors report `NodeDown`. If the peer connects again later, look its
-    /// actors up anew.
-    pub reconnect_give_up: Duration,
-    /// Handshakes of accepted connections that may run at once. A
-    /// connection past the limit does not wait: it evicts (closes) the
-    /// oldest running handshake whose peer has not sent a valid hello yet
-    /// (else the oldest of all), so that stalled or slow connections cannot
-    /// starve a peer that completes its handshake promptly.
-    pub concurrent_handshakes: usize,
-    /// Failed handshakes tolerated from one address claiming one node name
-    /// before further attempts are throttled: refused right after their
-    /// first frame, without any proof being computed.
-    pub handshake_failure_burst: u32,
-    /// How fast a throttled (address, name) earns back one attempt. A
-    /// successful handshake forgives its failures at once.
-    pub handshake_failure_refill: Duration,
-    /// Asks from one connection that may wait for their replies on this
-    /// node at once; an ask past the limit is answered at once with a
-    /// remote error of kind `Refused`, never dropped.
-    pub max_inflight_asks: usize,
-    /// Peer nodes this node keeps track of (connected, or remembered to
-    /// reconnect to). Past it, peers that are down for good (nobody
-    /// redials them, no tell waits for them) are forgotten first; if none
-    /// is, a new peer is refused ([`HandshakeError::TooManyPeers`]).
-    pub max_peers: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame: 8 * 1024 * 1024,
-            credit_window: 1024,
-            outbox: 10_000,
-            resend_buffer: 4 * 1024 * 1024,
-            heartbeat_interval: Duration::from_millis(500),
-            heartbeat_timeout: Duration::from_secs(3),
-            handshake_timeout: Duration::from_secs(5),
-            hello_timeout: Duration::from_secs(1),
-            lookup_timeout: Duration::from_secs(5),
-            reconnect_min: Duration::from_millis(50),
-            reconnect_max: Duration::from_secs(5),
-            reconnect_give_up: Duration::from_secs(60),
-            concurrent_handshakes: 64,
-            handshake_failure_burst: 8,
-            handshake_failure_refill: Duration::from_millis(500),
-            max_inflight_asks: 4096,
-            max_peers: 1024,
-        }
-    }
-}
+use crate::limits::Limits;
+use crate::listener::{self, Listener};
+use crate::peer::{Endpoint, Host, Peer, Wire};
 
 /// Builds a [`Node`]; see [`Node::builder`].
 #[derive(Debug)]
@@ -267,7 +163,9 @@ impl NodeBuilder {
         #[cfg(feature = "nats")]
         if let Address::Nats { server, .. } = &inner.address {
             let me = crate::nats::NatsPeer { name: inner.identity.node.clone(), address: inner.address.to_string() };
-            inner.nats.announce(server, me, Arc::downgrade(&inner)).await;
+            let node = Arc::downgrade(&inner);
+            let alive = move || node.upgrade().is_some_and(|n| !n.is_shut_down());
+            inner.nats.announce(server, me, alive).await;
         }
         tracing::info!(node = %inner.identity.node, address = %inner.address, "node started");
         Ok(Node { inner })
@@ -336,7 +234,7 @@ pub(crate) struct NodeInner {
     shut_down: AtomicBool,
     stop_accepting: Notify,
     /// The cluster layer, once `Cluster::start` ran on this node.
-    pub(crate) cluster: OnceLock<Arc<crate::cluster::Shared>>,
+    pub(crate) cluster: OnceLock<Arc<dyn Membership>>,
 }
 
 impl std::fmt::Debug for NodeInner {
@@ -524,6 +422,44 @@ impl Node {
     }
 }
 
+/// The NATS side of a node (feature `nats`); queue groups are in the
+/// NATS layer, above the node.
+#[cfg(feature = "nats")]
+impl Node {
+    /// The nodes listening on the same NATS server (and subject prefix)
+    /// as this one, found by asking them: every node listening on NATS
+    /// answers with its name and address within `wait`. This node is
+    /// left out. Connect to one with [`Node::connect`] and its address.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::Nats`] if this node does not listen on NATS or the
+    /// server cannot be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use actor_core::prelude::*;
+    /// # use actor_remote::Node;
+    /// # async fn demo() -> Result<(), actor_remote::NodeError> {
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .secret("cookie")
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .start()
+    ///     .await?;
+    /// for peer in node.discover(std::time::Duration::from_millis(200)).await? {
+    ///     node.connect(&peer.address).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn discover(&self, wait: Duration) -> Result<Vec<crate::nats::NatsPeer>, NodeError> {
+        let (hub, url) = self.inner.nats_home()?;
+        let mut found = hub.discover(&url, wait).await?;
+        found.retain(|p| p.name != self.name());
+        Ok(found)
+    }
+}
+
 impl NodeInner {
     /// The peer of that name, connected or not.
     pub(crate) fn peer(&self, name: &str) -> Option<Arc<Peer>> {
@@ -626,7 +562,7 @@ impl NodeInner {
         match address {
             #[cfg(feature = "nats")]
             Address::Nats { server, node } => self.nats.dial(server, node, self.limits.handshake_timeout).await,
-            _ => Ok(Connection { stream: address::connect(address, &self.address).await?, abort: None, seal: None }),
+            _ => Ok(Connection { stream: listener::connect(address, &self.address).await?, abort: None, seal: None }),
         }
     }
 
@@ -677,7 +613,7 @@ impl NodeInner {
         peer.set_dial(address.clone());
         let node = self.arc();
         // A connection already up (the peer dialed us meanwhile) serves.
-        peer.attach(&node, stream, info, early, false, Wire { direct: self.direct_writes(address), abort });
+        peer.attach(&*node, stream, info, early, false, Wire { direct: self.direct_writes(address), abort });
         Ok(peer)
     }
 
@@ -725,7 +661,7 @@ impl NodeInner {
                 };
                 let name = info.node.clone();
                 let wire = Wire { direct: self.direct_writes(&self.address), abort };
-                if !peer.attach(&self, stream, info, early, true, wire) {
+                if !peer.attach(&*self, stream, info, early, true, wire) {
                     tracing::debug!(peer = %name, "a second connection from a connected peer was closed");
                 }
             }
@@ -869,6 +805,54 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
             }
         }
     }
+}
+
+impl Host for NodeInner {
+    fn name(&self) -> &str {
+        &self.identity.node
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn exported(&self, id: ActorId) -> Option<Arc<dyn Exported>> {
+        self.exports.get(&id).map(|e| e.value().clone())
+    }
+
+    fn named(&self, name: &str) -> Option<Arc<dyn Exported>> {
+        self.named.get(name).map(|e| e.value().clone())
+    }
+
+    fn is_shut_down(&self) -> bool {
+        NodeInner::is_shut_down(self)
+    }
+
+    fn dial<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), NodeError>> {
+        Box::pin(async move { NodeInner::dial(self, address).await.map(drop) })
+    }
+
+    fn cluster_message(&self, from: &str, bytes: &[u8]) {
+        match self.cluster.get() {
+            Some(cluster) => cluster.receive(from, bytes),
+            None => tracing::debug!(peer = %from, "a cluster message for a node that is not in a cluster"),
+        }
+    }
+}
+
+/// The cluster layer as the node sees it, once `Cluster::start` ran on
+/// it: the node hands it the cluster's frames, asks it where a member
+/// listens, and tells it when the node leaves or stops. A trait, so that
+/// the node never names the cluster, which stands a layer above.
+pub(crate) trait Membership: Send + Sync {
+    /// A frame of the cluster layer from the peer `from`.
+    fn receive(&self, from: &str, bytes: &[u8]);
+    /// Where the member `name` listens, if it is up.
+    fn member_address(&self, name: &str) -> Option<String>;
+    /// The node is shutting down gracefully: say goodbye to the members.
+    fn leave(&self);
+    /// The node stops at once: the cluster does nothing more.
+    fn halt(&self);
 }
 
 impl RefCodec for NodeInner {

@@ -32,12 +32,12 @@ use futures::future::BoxFuture;
 use tokio::io::{AsyncWrite, WriteHalf};
 use tokio::sync::{Notify, Semaphore, oneshot};
 
-use crate::address::{Abort, BoxStream};
 use crate::channel::{Records, Sealer};
+use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
 use crate::frame::{self, System, WireFailure};
 use crate::handshake::PeerInfo;
-use crate::node::NodeInner;
+use crate::limits::Limits;
 
 mod reader;
 mod stream;
@@ -45,7 +45,27 @@ mod stream;
 mod tests;
 mod writer;
 
-use stream::{InStream, Lost, OutStream, Stats};
+use reader::InStream;
+use stream::{Lost, OutStream, Stats};
+
+/// The node a peer belongs to, as the peer sees it: the local actors it
+/// delivers to (and, as a [`RefCodec`], its actor system), the limits it keeps, and the dialing it asks for when it
+/// reconnects. The node implements it; a peer holds it weakly and never
+/// names the node, which stands a layer above.
+pub(crate) trait Host: RefCodec + Send + Sync + 'static {
+    /// This node's name.
+    fn name(&self) -> &str;
+    fn limits(&self) -> &Limits;
+    /// The local actor reachable by `id`, if any.
+    fn exported(&self, id: ActorId) -> Option<Arc<dyn transport::Exported>>;
+    /// The local actor registered for remote use under `name`, if any.
+    fn named(&self, name: &str) -> Option<Arc<dyn transport::Exported>>;
+    fn is_shut_down(&self) -> bool;
+    /// Dials `address` again (a reconnect), handshake included.
+    fn dial<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), NodeError>>;
+    /// A frame of the cluster layer arrived from the peer `from`.
+    fn cluster_message(&self, from: &str, bytes: &[u8]);
+}
 
 /// A frame waiting in the outbox, or kept in the resend buffer.
 enum Queued {
@@ -357,7 +377,7 @@ impl Target {
 
 pub(crate) struct Peer {
     pub(crate) name: String,
-    node: Weak<NodeInner>,
+    node: Weak<dyn Host>,
     /// Where to dial the peer, if this node dialed it (and so reconnects).
     dial: Mutex<Option<Address>>,
     /// Where the peer says it listens.
@@ -432,7 +452,7 @@ enum Ending {
 impl Peer {
     pub(crate) fn new(
         name: String,
-        node: Weak<NodeInner>,
+        node: Weak<dyn Host>,
         advertised: String,
         window: usize,
         resend_limit: usize,
@@ -502,7 +522,7 @@ impl Peer {
         *self.dial.lock().unwrap_or_else(PoisonError::into_inner) = Some(address);
     }
 
-    fn node(&self) -> Option<Arc<NodeInner>> {
+    fn node(&self) -> Option<Arc<dyn Host>> {
         self.node.upgrade()
     }
 
@@ -648,8 +668,8 @@ impl Peer {
     /// The peer watches this node's actor `id` on connection `generation`:
     /// its `Down` goes back on that connection when the actor stops. A
     /// watch the peer already holds there is not set again.
-    fn watch_here(self: &Arc<Self>, node: &NodeInner, id: ActorId, generation: u64) {
-        let Some(exported) = node.exports.get(&id).map(|e| e.value().clone()) else {
+    fn watch_here(self: &Arc<Self>, node: &dyn Host, id: ActorId, generation: u64) {
+        let Some(exported) = node.exported(id) else {
             self.push_on(generation, Queued::System(System::Down { id, reason: StopReason::NotFound }));
             return;
         };
@@ -757,7 +777,7 @@ impl Peer {
     /// Refused (the stream is dropped) if a connection is already up.
     pub(crate) fn attach(
         self: &Arc<Self>,
-        node: &Arc<NodeInner>,
+        node: &dyn Host,
         stream: BoxStream,
         info: PeerInfo,
         early: BytesMut,
@@ -792,7 +812,7 @@ impl Peer {
             // stream; only then may senders write directly.
             link.sender = None;
             link.direct = direct;
-            link.max_frame = node.limits.max_frame;
+            link.max_frame = node.limits().max_frame;
             self.up.store(true, Ordering::Release);
             link.generation += 1;
             // A peer this node had given up on is treated like a restarted
@@ -830,7 +850,7 @@ impl Peer {
         }
         *self.advertised.lock().unwrap_or_else(PoisonError::into_inner) = address;
         self.left.store(false, Ordering::Release);
-        let limits = node.limits.clone();
+        let limits = node.limits().clone();
         let (started_tx, started_rx) = oneshot::channel();
         let (resumed_tx, resumed_rx) = oneshot::channel();
         let writing = writer::Writing { sender: Sender::new(write, sealer), started: started_rx, resumed: resumed_rx };
@@ -858,7 +878,7 @@ impl Peer {
     }
 
     /// Reports tells the link will not deliver as dead letters.
-    fn report(&self, node: &NodeInner, lost: Vec<Lost>, ending: Ending, why: &str) {
+    fn report(&self, node: &dyn Host, lost: Vec<Lost>, ending: Ending, why: &str) {
         let (maybe, not) =
             lost.iter().fold((0, 0), |(m, n), l| if l.maybe_delivered { (m + 1, n) } else { (m, n + 1) });
         tracing::warn!(
@@ -875,7 +895,7 @@ impl Peer {
                 format!("{} waited for node {}, which {why}: it was not sent", l.wire_name, self.name)
             };
             transport::dead_letter(
-                &node.system,
+                node.system(),
                 Some(l.target),
                 l.message_type,
                 DeadLetterReason::NodeLost { maybe_delivered: l.maybe_delivered },
@@ -945,7 +965,7 @@ impl Peer {
     pub(crate) fn reconnect(self: &Arc<Self>) {
         let Some(node) = self.node() else { return };
         let address = self.dial.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let give_up = tokio::time::Instant::now() + node.limits.reconnect_give_up;
+        let give_up = tokio::time::Instant::now() + node.limits().reconnect_give_up;
         let Some(address) = address.filter(|_| !self.left.load(Ordering::Acquire) && !node.is_shut_down()) else {
             // Nobody redials: the peer may still come back by itself, until
             // the same deadline.
@@ -961,7 +981,7 @@ impl Peer {
                     !link.up && link.generation == generation
                 };
                 if still_down {
-                    peer.abandon(&node);
+                    peer.abandon(&*node);
                 }
             });
             return;
@@ -970,7 +990,7 @@ impl Peer {
             return;
         }
         let peer = self.clone();
-        let (min, max) = (node.limits.reconnect_min, node.limits.reconnect_max);
+        let (min, max) = (node.limits().reconnect_min, node.limits().reconnect_max);
         drop(node);
         tokio::spawn(async move {
             let mut delay = min;
@@ -981,7 +1001,7 @@ impl Peer {
                     break;
                 }
                 if tokio::time::Instant::now() >= give_up {
-                    peer.abandon(&node);
+                    peer.abandon(&*node);
                     peer.reconnecting.store(false, Ordering::Release);
                     return;
                 }
@@ -1012,7 +1032,7 @@ impl Peer {
     /// (`NodeLost`, saying whether it had been sent). What this node
     /// received from the peer is kept: if the peer comes back, its stream
     /// resumes.
-    fn abandon(&self, node: &NodeInner) {
+    fn abandon(&self, node: &dyn Host) {
         let mut lost = Vec::new();
         {
             let mut link = self.link();
@@ -1027,7 +1047,7 @@ impl Peer {
                 target.close();
             }
         }
-        let after = node.limits.reconnect_give_up;
+        let after = node.limits().reconnect_give_up;
         tracing::warn!(peer = %self.name, ?after, "gave up on the peer; it counts as down for good");
         self.report(node, lost, Ending::GaveUp, &format!("stayed unreachable for {after:?} (this node gave up on it)"));
     }
@@ -1166,7 +1186,7 @@ impl Endpoint {
             None => {
                 if let Some(node) = self.peer.node() {
                     transport::dead_letter(
-                        &node.system,
+                        node.system(),
                         Some(self.id),
                         message_type,
                         DeadLetterReason::Undeliverable,
@@ -1271,7 +1291,7 @@ impl RemoteEndpoint for Endpoint {
                 None => {
                     let lost = Lost { target: self.id, message_type, wire_name, maybe_delivered: false };
                     if let Some(node) = self.peer.node() {
-                        self.peer.report(&node, vec![lost], Ending::Restarted, "went away");
+                        self.peer.report(&*node, vec![lost], Ending::Restarted, "went away");
                     }
                 }
             }

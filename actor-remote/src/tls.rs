@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
-use crate::address::BoxStream;
+use crate::connection::BoxStream;
 
 /// The TLS settings of a node: its certificate and key, the CA that signs
 /// every node's certificate, and the name all node certificates carry.

@@ -3,15 +3,16 @@
 //! handled, and a reply that comes too late is dropped quietly, leaving no
 //! pending entry behind. Two nodes in one process, on loopback.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actor_core::DeadLetterReason;
 use actor_core::error::AskError;
 use actor_core::prelude::*;
 use actor_remote::Node;
-use tracing_subscriber::fmt::MakeWriter;
+
+mod support;
+
+use support::logs::Captured;
 
 const SECRET: &str = "deadline cookie";
 
@@ -50,45 +51,6 @@ impl Slow {
     #[message(remote)]
     fn naps(&self) -> u64 {
         self.napped
-    }
-}
-
-/// Everything logged at WARN or above while it is installed (on this
-/// thread: the tests run on tokio's current-thread runtime).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 

@@ -19,6 +19,7 @@ use actor_core::error::AskError;
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
 use actor_remote::{HandshakeError, Limits, NatsOptions, Node, NodeError};
+use support::fast_limits;
 use support::nats::NatsServer;
 
 const SECRET: &str = "conformance cookie";
@@ -37,16 +38,6 @@ struct Harness {
 }
 
 impl Harness {
-    fn limits() -> Limits {
-        Limits {
-            heartbeat_interval: Duration::from_millis(100),
-            heartbeat_timeout: Duration::from_millis(1000),
-            reconnect_min: Duration::from_millis(20),
-            reconnect_max: Duration::from_millis(200),
-            ..Limits::default()
-        }
-    }
-
     /// Where a node named `name` listens.
     fn listen(&self, name: &str) -> String {
         match &self.server {
@@ -81,7 +72,7 @@ impl Harness {
     }
 
     async fn node(&self, name: &str) -> Node {
-        self.node_with(name, SECRET, Self::limits()).await
+        self.node_with(name, SECRET, fast_limits()).await
     }
 
     /// `b` connected to `a`; `a`'s name as `b` knows it.
@@ -296,7 +287,7 @@ async fn a_wrong_secret_is_refused_and_reaches_no_actor(h: Harness) {
     let a = h.node("a").await;
     let counter = a.system().spawn(Counter::default());
     a.register("counter", &counter).unwrap();
-    let intruder = h.node_with("intruder", "guess", Harness::limits()).await;
+    let intruder = h.node_with("intruder", "guess", fast_limits()).await;
     let err = intruder.connect(&a.address().to_string()).await.unwrap_err();
     assert!(
         matches!(err, NodeError::Handshake(HandshakeError::Authentication | HandshakeError::RefusedByPeer(_))),

@@ -18,18 +18,13 @@ use actor_core::error::SendError;
 use actor_core::prelude::*;
 use actor_remote::{Limits, Node};
 use support::remote_node::{self, Counter, CounterClient, signal};
-use support::{bounded, free_port, scale};
+use support::{bounded, fast_limits, free_port, scale};
 
 const SECRET: &str = "delivery cookie";
 
+/// Redials at most 100 ms apart.
 fn limits() -> Limits {
-    Limits {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(1000),
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(100),
-        ..Limits::default()
-    }
+    Limits { reconnect_max: Duration::from_millis(100), ..fast_limits() }
 }
 
 /// Dead letters of `system`, by reason.

@@ -19,7 +19,7 @@ use actor_core::prelude::*;
 use actor_remote::{Limits, Node};
 use support::proxy::{Faults, Proxy};
 use support::remote_node::{self, Counter, CounterClient, signal};
-use support::{bounded, free_port, scale};
+use support::{bounded, fast_limits, free_port, scale};
 
 const SECRET: &str = "fault cookie";
 
@@ -75,18 +75,8 @@ impl Recorder {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(1000),
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..Limits::default()
-    }
-}
-
 async fn node(name: &str) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits()).start().await.unwrap()
+    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(fast_limits()).start().await.unwrap()
 }
 
 /// Looks `name` up on `peer`, retrying while faults get in the way.

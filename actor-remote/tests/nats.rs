@@ -16,19 +16,10 @@ use actor_core::prelude::*;
 use actor_core::{DeadLetter, DeadLetterReason};
 use actor_remote::async_nats;
 use actor_remote::{Limits, NatsOptions, Node, NodeError};
+use support::fast_limits;
 use support::nats::NatsServer;
 
 const SECRET: &str = "nats cookie";
-
-fn limits() -> Limits {
-    Limits {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(1000),
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..Limits::default()
-    }
-}
 
 fn options() -> NatsOptions {
     // Come back fast after a server restart.
@@ -166,8 +157,8 @@ async fn killing_the_nats_server_fails_pending_asks_fast_with_node_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tells_survive_the_server_dying_and_arrive_exactly_once_in_order() {
     with_server(|mut server| async move {
-        let a = node_on(&server, "a", SECRET, limits()).await;
-        let b = node_on(&server, "b", SECRET, limits()).await;
+        let a = node_on(&server, "a", SECRET, fast_limits()).await;
+        let b = node_on(&server, "b", SECRET, fast_limits()).await;
         let delivered = Arc::new(AtomicU64::new(0));
         let tally = a.system().spawn_with(
             Tally { delivered: Some(delivered.clone()), ..Tally::default() },
@@ -231,9 +222,9 @@ async fn tells_survive_the_server_dying_and_arrive_exactly_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_find_each_other_through_the_server_by_discovery() {
     with_server(|server| async move {
-        let a = node_on(&server, "alpha", SECRET, limits()).await;
-        let b = node_on(&server, "beta", SECRET, limits()).await;
-        let c = node_on(&server, "gamma", SECRET, limits()).await;
+        let a = node_on(&server, "alpha", SECRET, fast_limits()).await;
+        let b = node_on(&server, "beta", SECRET, fast_limits()).await;
+        let c = node_on(&server, "gamma", SECRET, fast_limits()).await;
         let tally = c.system().spawn(Tally { whoami: "gamma's tally".into(), ..Tally::default() });
         c.register("tally", &tally).unwrap();
 
@@ -261,9 +252,9 @@ async fn nodes_find_each_other_through_the_server_by_discovery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_spreads_tells_and_asks_over_members_on_two_nodes() {
     with_server(|server| async move {
-        let a = node_on(&server, "a", SECRET, limits()).await;
-        let b = node_on(&server, "b", SECRET, limits()).await;
-        let c = node_on(&server, "c", SECRET, limits()).await;
+        let a = node_on(&server, "a", SECRET, fast_limits()).await;
+        let b = node_on(&server, "b", SECRET, fast_limits()).await;
+        let c = node_on(&server, "c", SECRET, fast_limits()).await;
         let on_a = a.system().spawn(Tally { whoami: "a".into(), ..Tally::default() });
         let on_b = b.system().spawn(Tally { whoami: "b".into(), ..Tally::default() });
         a.serve_group("workers", &on_a).await.unwrap();
@@ -300,7 +291,7 @@ async fn a_group_spreads_tells_and_asks_over_members_on_two_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_without_members_is_a_typed_error_and_a_dead_letter() {
     with_server(|server| async move {
-        let c = node_on(&server, "c", SECRET, limits()).await;
+        let c = node_on(&server, "c", SECRET, fast_limits()).await;
         let letters = collect_dead_letters(&[c.system()]);
         let group: ActorRef<Tally> = c.group("nobody-home").await.unwrap();
         let err = group.whoami().await.unwrap_err();
@@ -338,7 +329,7 @@ async fn a_group_without_members_is_a_typed_error_and_a_dead_letter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_messages_not_signed_with_the_secret_are_refused() {
     with_server(|server| async move {
-        let a = node_on(&server, "a", SECRET, limits()).await;
+        let a = node_on(&server, "a", SECRET, fast_limits()).await;
         let worker = a.system().spawn(Tally::default());
         a.serve_group("workers", &worker).await.unwrap();
 
@@ -351,14 +342,14 @@ async fn group_messages_not_signed_with_the_secret_are_refused() {
         assert_eq!(err.kind(), async_nats::client::RequestErrorKind::TimedOut, "unanswered: {err}");
 
         // A node with another secret: its messages are not delivered.
-        let intruder = node_on(&server, "intruder", "guess", limits()).await;
+        let intruder = node_on(&server, "intruder", "guess", fast_limits()).await;
         let group: ActorRef<Tally> = intruder.group("workers").await.unwrap();
         let err = group.whoami().timeout(Duration::from_millis(300)).await.unwrap_err();
         assert!(matches!(err, AskError::Timeout), "{err:?}");
         assert_eq!(worker.count().await.unwrap(), 0, "nothing reached the actor");
 
         // The right secret still works.
-        let friend = node_on(&server, "friend", SECRET, limits()).await;
+        let friend = node_on(&server, "friend", SECRET, fast_limits()).await;
         let group: ActorRef<Tally> = friend.group("workers").await.unwrap();
         assert_eq!(group.whoami().await.unwrap(), "");
     })
@@ -387,7 +378,7 @@ async fn bad_names_and_unreachable_servers_are_typed_errors() {
         let tcp = Node::builder(ActorSystem::new()).secret(SECRET).start().await.unwrap();
         assert!(matches!(tcp.discover(Duration::from_millis(10)).await, Err(NodeError::Nats(_))));
         assert!(matches!(tcp.group::<Tally>("workers").await, Err(NodeError::Nats(_))));
-        let a = node_on(&server, "a", SECRET, limits()).await;
+        let a = node_on(&server, "a", SECRET, fast_limits()).await;
         assert!(matches!(a.group::<Tally>("two.tokens").await, Err(NodeError::Nats(_))));
         // A TCP node dials a NATS node: it connects to the server itself.
         let peer = tcp.connect(&a.address().to_string()).await.unwrap();
@@ -404,7 +395,7 @@ async fn bad_names_and_unreachable_servers_are_typed_errors() {
 async fn chunks_forged_into_a_connection_reach_no_actor() {
     with_server(|server| async move {
         use futures::StreamExt;
-        let quiet = Limits { heartbeat_interval: Duration::from_millis(500), ..limits() };
+        let quiet = Limits { heartbeat_interval: Duration::from_millis(500), ..fast_limits() };
         let a = node_on(&server, "a", SECRET, quiet.clone()).await;
         let b = node_on(&server, "b", SECRET, quiet).await;
         let tally = a.system().spawn(Tally::default());
@@ -473,7 +464,7 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
     with_server(|server| async move {
         let address = format!("{}/peer", server.url());
         let mut child = remote_node::start(&address, SECRET).await;
-        let node = node_on(&server, "here", SECRET, limits()).await;
+        let node = node_on(&server, "here", SECRET, fast_limits()).await;
         let peer = node.connect(&address).await.unwrap();
         assert_eq!(peer, "peer");
         let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();

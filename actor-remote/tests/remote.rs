@@ -12,6 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod support;
 
+use support::fast_limits;
+
 const SECRET: &str = "test cookie";
 
 /// Bounds every test: a hang is a failure, not a stuck CI job.
@@ -113,18 +115,8 @@ impl Greeter {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(1000),
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..Limits::default()
-    }
-}
-
 async fn node(name: &str) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits()).start().await.unwrap()
+    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(fast_limits()).start().await.unwrap()
 }
 
 /// Two nodes, `b` connected to `a`; returns `a`'s name as `b` knows it.
@@ -275,8 +267,13 @@ async fn a_wrong_secret_is_refused_and_reaches_no_actor() {
         let a = node("a").await;
         let counter = a.system().spawn(Counter::default());
         a.register("counter", &counter).unwrap();
-        let intruder =
-            Node::builder(ActorSystem::new()).name("intruder").secret("guess").limits(limits()).start().await.unwrap();
+        let intruder = Node::builder(ActorSystem::new())
+            .name("intruder")
+            .secret("guess")
+            .limits(fast_limits())
+            .start()
+            .await
+            .unwrap();
         let err = intruder.connect(&a.address().to_string()).await.unwrap_err();
         assert!(
             matches!(err, NodeError::Handshake(HandshakeError::Authentication | HandshakeError::RefusedByPeer(_))),
@@ -384,7 +381,7 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
         let b = Node::builder(ActorSystem::new())
             .name("b")
             .secret(SECRET)
-            .limits(Limits { credit_window: 8, ..limits() })
+            .limits(Limits { credit_window: 8, ..fast_limits() })
             .start()
             .await
             .unwrap();
@@ -561,7 +558,7 @@ async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters(
         let b = Node::builder(ActorSystem::new())
             .name("b")
             .secret(SECRET)
-            .limits(Limits { outbox: 5, reconnect_min: Duration::from_secs(30), ..limits() })
+            .limits(Limits { outbox: 5, reconnect_min: Duration::from_secs(30), ..fast_limits() })
             .start()
             .await
             .unwrap();
@@ -599,7 +596,7 @@ async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
                 credit_window: 4,
                 reconnect_max: Duration::from_millis(50),
                 reconnect_give_up: Duration::from_millis(500),
-                ..limits()
+                ..fast_limits()
             })
             .start()
             .await
@@ -643,7 +640,7 @@ async fn tells_to_a_down_node_that_nobody_redials_fail_instead_of_waiting_for_cr
         let a = Node::builder(ActorSystem::new())
             .name("a")
             .secret(SECRET)
-            .limits(Limits { credit_window: 4, ..limits() })
+            .limits(Limits { credit_window: 4, ..fast_limits() })
             .start()
             .await
             .unwrap();

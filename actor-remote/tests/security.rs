@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use actor_core::error::{AskError, RemoteErrorKind};
 use actor_core::prelude::*;
 use actor_remote::{HandshakeError, Limits, Node, NodeError, fuzzing};
+use support::counter::{Counter, CounterClient};
 use support::proxy::{Faults, Proxy};
 use support::{bounded, free_port, rss_kib, scale};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -24,37 +25,6 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 const SECRET: &str = "security cookie";
-
-#[derive(Default)]
-struct Counter {
-    total: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-
-    #[message(remote)]
-    async fn nap(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-
-    /// Local only: no other node may make this run.
-    #[message]
-    fn reset(&mut self) {
-        self.total = 0;
-    }
-
-    #[message]
-    fn total(&self) -> u64 {
-        self.total
-    }
-}
 
 async fn node_with(name: &str, limits: Limits) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits).start().await.unwrap()

@@ -16,26 +16,13 @@ use actor_core::prelude::*;
 use actor_core::{ActorStats, MonitorRef};
 use actor_remote::{Node, fuzzing};
 use support::bounded;
+use support::counter::Counter;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 const SECRET: &str = "watch cookie";
 const CYCLES: usize = 100_000;
 const LIMIT: Duration = Duration::from_secs(60);
-
-#[derive(Default)]
-struct Counter {
-    total: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-}
 
 async fn node(name: &str) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap()

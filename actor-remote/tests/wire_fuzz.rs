@@ -19,6 +19,7 @@ use actor_core::prelude::*;
 use actor_remote::{Limits, Node, fuzzing};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use support::counter::{Counter, CounterClient};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -190,20 +191,6 @@ fn random_bytes_as_records_never_open() {
         })
         .unwrap();
     println!("figure fuzz-records: {cases} random record streams: none opened, 0 panics");
-}
-
-#[derive(Default)]
-struct Counter {
-    total: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
 }
 
 /// How a live session's peer speaks.

@@ -19,37 +19,23 @@
 //! server, and the bench thread only waits. Each iteration sets its actors
 //! up and tears them down outside the clock.
 
-use std::future::Future;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
 use benches::local::{Side, Workload};
 use benches::{Bump, Counter, Flavour, Get};
+use common::timed_on;
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use tokio::runtime::Runtime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 /// Sequential asks per iteration of `ask_in_handler`.
 const ASKS_PER_ITER: u64 = 10_000;
 
 /// A group with the settings shared by every workload: few, long samples.
 fn group<'a>(c: &'a mut Criterion, workload: &str, flavour: Flavour, elements: u64) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(format!("{workload}/{}", flavour.name()));
-    group
-        .sample_size(15)
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(3))
-        .sampling_mode(SamplingMode::Flat)
-        .throughput(Throughput::Elements(elements));
-    group
-}
-
-/// Runs `work` as a task on `runtime` and returns the time it reports.
-fn timed_on<F>(runtime: &Runtime, work: F) -> Duration
-where
-    F: Future<Output = Duration> + Send + 'static,
-{
-    runtime.block_on(runtime.spawn(work)).expect("benchmark task panicked")
+    common::group(c, format!("{workload}/{}", flavour.name()), 15, Duration::from_millis(700), elements)
 }
 
 /// Every local workload, on both flavours and every side.

@@ -30,7 +30,8 @@
 //! Everything runs on one multi-thread runtime with 2 workers (both nodes,
 //! the raw servers and clients); the timed loop runs as a task on it.
 
-use std::future::Future;
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,8 +40,9 @@ use benches::remote::{
     RawNatsPingPong, RawPingPong, RawServer, RemotePair, Transport, connect_and_handshake, connect_only, remote_asks,
     remote_pipelined, remote_tell_burst,
 };
+use common::timed_on;
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use tokio::runtime::{Builder, Runtime};
 
 fn runtime() -> Runtime {
@@ -49,22 +51,7 @@ fn runtime() -> Runtime {
 
 /// A group with the settings shared by every workload: few, long samples.
 fn group<'a>(c: &'a mut Criterion, name: &str, elements: u64) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(name);
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sampling_mode(SamplingMode::Flat)
-        .throughput(Throughput::Elements(elements));
-    group
-}
-
-/// Runs `work` as a task on `runtime` and returns the time it reports.
-fn timed_on<F>(runtime: &Runtime, work: F) -> Duration
-where
-    F: Future<Output = Duration> + Send + 'static,
-{
-    runtime.block_on(runtime.spawn(work)).expect("benchmark task panicked")
+    common::group(c, name.to_owned(), 10, Duration::from_secs(1), elements)
 }
 
 const TRANSPORTS: [Transport; 2] = [Transport::Tcp, Transport::Unix];
@@ -78,58 +65,64 @@ fn nats_server() -> Option<NatsServer> {
     server
 }
 
+/// Adds the benchmark `$name` to `$group`: each sample clones `$state`,
+/// runs the `before` statement, then times `iters` rounds of `$round`
+/// (with the round's number bound to `$i`), all as one task on `$rt`.
+macro_rules! bench {
+    ($group:expr, $rt:expr, $name:expr, $state:ident, |$i:pat_param| $round:expr $(, before: $setup:stmt)?) => {
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                let $state = $state.clone();
+                timed_on($rt, async move {
+                    $($setup)?
+                    let start = Instant::now();
+                    for $i in 0..iters {
+                        $round;
+                    }
+                    start.elapsed()
+                })
+            })
+        })
+    };
+}
+
+/// Stops the pair once no benchmark holds it any more.
+fn shut_down(rt: &Runtime, pair: Arc<RemotePair>) {
+    let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
+    rt.block_on(pair.shutdown());
+}
+
+/// Bursts of tells from node `b` to node `a` of `pair`, as benchmark `name`.
+fn our_tells(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, pair: &Arc<RemotePair>) {
+    let n = REMOTE_TELLS_PER_ITER;
+    bench!(group, rt, name, pair,
+        |_| totals = remote_tell_burst(&pair.remote, n, totals).await,
+        before: let mut totals = pair.totals().await);
+}
+
+/// Sequential asks from node `b` to node `a` of `pair`, as benchmark `name`.
+fn our_asks(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, pair: &Arc<RemotePair>) {
+    let n = REMOTE_ASKS_PER_ITER;
+    bench!(group, rt, name, pair, |i| remote_asks(&pair.remote, n, i * n).await);
+}
+
 fn tell(c: &mut Criterion) {
     let rt = runtime();
     let mut group = group(c, "remote_tell", REMOTE_TELLS_PER_ITER);
+    let n = REMOTE_TELLS_PER_ITER;
     for transport in TRANSPORTS {
         let pair = Arc::new(rt.block_on(RemotePair::start(transport)));
         let raw = rt.block_on(RawClient::connect(transport, RawServer::Direct));
-        group.bench_function(format!("actor_remote_{}", transport.name()), |b| {
-            b.iter_custom(|iters| {
-                let pair = pair.clone();
-                timed_on(&rt, async move {
-                    let mut totals = pair.totals().await;
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        totals = remote_tell_burst(&pair.remote, REMOTE_TELLS_PER_ITER, totals).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        group.bench_function(format!("raw_{}_batched", transport.name()), |b| {
-            b.iter_custom(|iters| {
-                let raw = raw.clone();
-                timed_on(&rt, async move {
-                    let mut totals = raw.totals().await;
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        totals = raw.tell_burst(REMOTE_TELLS_PER_ITER, totals).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-        rt.block_on(pair.shutdown());
+        our_tells(&mut group, &rt, &format!("actor_remote_{}", transport.name()), &pair);
+        bench!(group, &rt, format!("raw_{}_batched", transport.name()), raw,
+            |_| totals = raw.tell_burst(n, totals).await,
+            before: let mut totals = raw.totals().await);
+        shut_down(&rt, pair);
     }
     if let Some(server) = nats_server() {
         let pair = Arc::new(rt.block_on(RemotePair::start_nats(&server.url)));
-        group.bench_function("actor_remote_nats", |b| {
-            b.iter_custom(|iters| {
-                let pair = pair.clone();
-                timed_on(&rt, async move {
-                    let mut totals = pair.totals().await;
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        totals = remote_tell_burst(&pair.remote, REMOTE_TELLS_PER_ITER, totals).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-        rt.block_on(pair.shutdown());
+        our_tells(&mut group, &rt, "actor_remote_nats", &pair);
+        shut_down(&rt, pair);
     }
     group.finish();
 }
@@ -137,179 +130,59 @@ fn tell(c: &mut Criterion) {
 fn ask(c: &mut Criterion) {
     let rt = runtime();
     let mut group = group(c, "remote_ask", REMOTE_ASKS_PER_ITER);
+    let n = REMOTE_ASKS_PER_ITER;
     for transport in TRANSPORTS {
         let pair = Arc::new(rt.block_on(RemotePair::start(transport)));
         let ping_pong = Arc::new(tokio::sync::Mutex::new(rt.block_on(RawPingPong::connect(transport))));
-        group.bench_function(format!("actor_remote_{}", transport.name()), |b| {
-            b.iter_custom(|iters| {
-                let pair = pair.clone();
-                timed_on(&rt, async move {
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        remote_asks(&pair.remote, REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        group.bench_function(format!("raw_{}_ping_pong", transport.name()), |b| {
-            b.iter_custom(|iters| {
-                let ping_pong = ping_pong.clone();
-                timed_on(&rt, async move {
-                    let mut ping_pong = ping_pong.lock().await;
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        ping_pong.pings(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
+        our_asks(&mut group, &rt, &format!("actor_remote_{}", transport.name()), &pair);
+        bench!(group, &rt, format!("raw_{}_ping_pong", transport.name()), ping_pong,
+            |i| ping_pong.pings(n, i * n).await,
+            before: let mut ping_pong = ping_pong.lock().await);
         if transport == Transport::Tcp {
             for (name, server) in [("raw_tcp_tasks", RawServer::Direct), ("raw_tcp_hops", RawServer::Hops)] {
                 let raw = rt.block_on(RawClient::connect(transport, server));
-                group.bench_function(name, |b| {
-                    b.iter_custom(|iters| {
-                        let raw = raw.clone();
-                        timed_on(&rt, async move {
-                            let start = Instant::now();
-                            for i in 0..iters {
-                                raw.asks(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                            }
-                            start.elapsed()
-                        })
-                    })
-                });
+                bench!(group, &rt, name, raw, |i| raw.asks(n, i * n).await);
             }
         }
-        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-        rt.block_on(pair.shutdown());
+        shut_down(&rt, pair);
     }
     if let Some(server) = nats_server() {
         let pair = Arc::new(rt.block_on(RemotePair::start_nats(&server.url)));
-        group.bench_function("actor_remote_nats", |b| {
-            b.iter_custom(|iters| {
-                let pair = pair.clone();
-                timed_on(&rt, async move {
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        remote_asks(&pair.remote, REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
+        our_asks(&mut group, &rt, "actor_remote_nats", &pair);
         let ping_pong = Arc::new(tokio::sync::Mutex::new(rt.block_on(RawNatsPingPong::connect(&server.url))));
-        group.bench_function("raw_nats_ping_pong", |b| {
-            b.iter_custom(|iters| {
-                let ping_pong = ping_pong.clone();
-                timed_on(&rt, async move {
-                    let mut ping_pong = ping_pong.lock().await;
-                    let start = Instant::now();
-                    for i in 0..iters {
-                        ping_pong.pings(REMOTE_ASKS_PER_ITER, i * REMOTE_ASKS_PER_ITER).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-        let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-        rt.block_on(pair.shutdown());
+        bench!(group, &rt, "raw_nats_ping_pong", ping_pong,
+            |i| ping_pong.pings(n, i * n).await,
+            before: let mut ping_pong = ping_pong.lock().await);
+        shut_down(&rt, pair);
     }
     group.finish();
 }
 
 fn pipelined(c: &mut Criterion) {
     let rt = runtime();
-    let asks = PIPELINE_TASKS * PIPELINE_ASKS_PER_TASK;
+    let (tasks, each) = (PIPELINE_TASKS, PIPELINE_ASKS_PER_TASK);
+    let asks = tasks * each;
     let mut group = group(c, "remote_ask_pipelined", asks);
     let pair = Arc::new(rt.block_on(RemotePair::start(Transport::Tcp)));
     let raw = rt.block_on(RawClient::connect(Transport::Tcp, RawServer::Direct));
-    let concurrent = format!("{PIPELINE_TASKS}x{PIPELINE_ASKS_PER_TASK}");
-    group.bench_function("actor_remote_tcp/sequential", |b| {
-        b.iter_custom(|iters| {
-            let pair = pair.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    remote_asks(&pair.remote, asks, 0).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function(format!("actor_remote_tcp/{concurrent}"), |b| {
-        b.iter_custom(|iters| {
-            let pair = pair.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    remote_pipelined(&pair.remote, PIPELINE_TASKS, PIPELINE_ASKS_PER_TASK).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("raw_tcp_tasks/sequential", |b| {
-        b.iter_custom(|iters| {
-            let raw = raw.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    raw.asks(asks, 0).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function(format!("raw_tcp_tasks/{concurrent}"), |b| {
-        b.iter_custom(|iters| {
-            let raw = raw.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    raw.pipelined(PIPELINE_TASKS, PIPELINE_ASKS_PER_TASK).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
+    let concurrent = format!("{tasks}x{each}");
+    bench!(group, &rt, "actor_remote_tcp/sequential", pair, |_| remote_asks(&pair.remote, asks, 0).await);
+    let ours = format!("actor_remote_tcp/{concurrent}");
+    bench!(group, &rt, ours, pair, |_| remote_pipelined(&pair.remote, tasks, each).await);
+    bench!(group, &rt, "raw_tcp_tasks/sequential", raw, |_| raw.asks(asks, 0).await);
+    bench!(group, &rt, format!("raw_tcp_tasks/{concurrent}"), raw, |_| raw.pipelined(tasks, each).await);
     group.finish();
-    let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-    rt.block_on(pair.shutdown());
+    shut_down(&rt, pair);
 }
 
 fn handshake(c: &mut Criterion) {
     let rt = runtime();
     let mut group = group(c, "remote_handshake", 1);
     let pair = Arc::new(rt.block_on(RemotePair::start(Transport::Tcp)));
-    group.bench_function("actor_remote_tcp", |b| {
-        b.iter_custom(|iters| {
-            let pair = pair.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    connect_and_handshake(&pair.a, "dialer").await;
-                }
-                start.elapsed()
-            })
-        })
-    });
-    group.bench_function("raw_tcp_connect", |b| {
-        b.iter_custom(|iters| {
-            let pair = pair.clone();
-            timed_on(&rt, async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    connect_only(&pair.a).await;
-                }
-                start.elapsed()
-            })
-        })
-    });
+    bench!(group, &rt, "actor_remote_tcp", pair, |_| connect_and_handshake(&pair.a, "dialer").await);
+    bench!(group, &rt, "raw_tcp_connect", pair, |_| connect_only(&pair.a).await);
     group.finish();
-    let pair = Arc::into_inner(pair).expect("no iteration holds the pair");
-    rt.block_on(pair.shutdown());
+    shut_down(&rt, pair);
 }
 
 criterion_group!(benches, tell, ask, pipelined, handshake);

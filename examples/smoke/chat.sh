@@ -15,28 +15,14 @@ for args in "--clients 20 --messages 10" "--clients 100 --messages 20 --rooms 5"
 done
 
 # 2. The server alone, on a free loopback port, driven through bash's /dev/tcp.
-log=$(mktemp)
-server=""
-cleanup() {
-  exec 3>&- 4>&-
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -f "$log"
-}
-trap cleanup EXIT
+scratch
+log=$tmp/server.log
 
 cargo build -q --example chat
 cargo run -q --example chat -- --serve 127.0.0.1:0 >"$log" &
-server=$!
-addr=""
-for _ in $(seq 100); do
-  addr=$(sed -nE 's/^chat server listening on (127\.0\.0\.1:[0-9]+)$/\1/p' "$log")
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || fail "the server did not report its address"
+stop_at_exit "$!"
+addr=$(await_match "$log" 's/^chat server listening on (127\.0\.0\.1:[0-9]+)$/\1/p' \
+  "the server did not report its address")
 port=${addr##*:}
 
 # Reads lines from a descriptor until one matches, or fails after 10 s.

@@ -7,16 +7,7 @@
 source "$(dirname "$0")/lib/smoke.sh"
 smoke cluster_kv
 
-tmp=$(mktemp -d)
-nodes=()
-cleanup() {
-  for pid in "${nodes[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch
 
 cargo build -q --example cluster_kv
 
@@ -45,16 +36,10 @@ grep -qx 'done' <<<"$out" || fail "the run did not finish"
 # One command per node: two replicas by hand, then a client through them.
 bin=${CARGO_TARGET_DIR:-target}/debug/examples/cluster_kv
 "$bin" --node a >"$tmp/a.log" &
-nodes+=($!)
-addr=""
-for _ in $(seq 100); do
-  addr=$(sed -nE 's/^replica a joined at (tcp:\/\/[^ ]+)$/\1/p' "$tmp/a.log")
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || fail "node a did not print its address"
+stop_at_exit "$!"
+addr=$(await_match "$tmp/a.log" 's/^replica a joined at (tcp:\/\/[^ ]+)$/\1/p' "node a did not print its address")
 "$bin" --node b --seed "$addr" >"$tmp/b.log" &
-nodes+=($!)
+stop_at_exit "$!"
 out=$(timeout 30 "$bin" --seed "$addr") || fail "the client of hand-started nodes failed"
 printf '%s\n' "$out"
 grep -qx 'put hello=world: ok, 2 acks (quorum 2 of 3)' <<<"$out" || fail "the client could not write"

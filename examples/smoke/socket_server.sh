@@ -7,16 +7,7 @@ smoke socket_server
 
 command -v gcc >/dev/null || fail "gcc is needed to build examples/seed_client.c"
 
-tmp=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch
 
 gcc -Wall -Wextra -Werror -o "$tmp/seed_client" examples/seed_client.c
 cargo build -q --example socket_server
@@ -33,13 +24,9 @@ clients=3
 : >"$tmp/server.log"
 cargo run -q --example socket_server -- --port 0 --max-connections "$clients" >"$tmp/server.log" &
 server=$!
-addr=""
-for _ in $(seq 100); do
-  addr=$(sed -nE '1s/^listening on (127\.0\.0\.1:[0-9]+)$/\1/p' "$tmp/server.log")
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || fail "the server did not print its address on its first line"
+stop_at_exit "$server"
+addr=$(await_match "$tmp/server.log" '1s/^listening on (127\.0\.0\.1:[0-9]+)$/\1/p' \
+  "the server did not print its address on its first line")
 port=${addr##*:}
 
 for i in $(seq "$clients"); do
@@ -50,16 +37,7 @@ for i in $(seq "$clients"); do
 done
 
 # The server exits on its own once every connection has closed.
-status=0
-for _ in $(seq 100); do
-  kill -0 "$server" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$server" 2>/dev/null; then
-  fail "the server is still running after $clients connections"
-fi
-wait "$server" || status=$?
-server=""
+await_exit "$server" "the server is still running after $clients connections"
 cat "$tmp/server.log"
 [ "$status" -eq 0 ] || fail "the server exited with status $status"
 n=$(grep -cE '^connection [0-9]+ from 127\.0\.0\.1:[0-9]+ sent "Hello, Server!"$' "$tmp/server.log" || true)

@@ -7,16 +7,7 @@
 source "$(dirname "$0")/lib/smoke.sh"
 smoke zeromq_server
 
-tmp=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+scratch
 
 cargo build -q --example zeromq_server
 
@@ -45,13 +36,9 @@ fi
 requests=3
 timeout 60 cargo run -q --example zeromq_server -- --bind tcp://127.0.0.1:0 --requests "$requests" >"$tmp/server.log" &
 server=$!
-endpoint=""
-for _ in $(seq 100); do
-  endpoint=$(sed -nE '1s/^listening on (tcp:\/\/127\.0\.0\.1:[0-9]+)$/\1/p' "$tmp/server.log")
-  [ -n "$endpoint" ] && break
-  sleep 0.1
-done
-[ -n "$endpoint" ] || fail "the server did not print its endpoint on its first line"
+stop_at_exit "$server"
+endpoint=$(await_match "$tmp/server.log" '1s/^listening on (tcp:\/\/127\.0\.0\.1:[0-9]+)$/\1/p' \
+  "the server did not print its endpoint on its first line")
 
 if [ "$use_python" = yes ]; then
   replies=$(timeout 20 python3 examples/seed_zmq_client.py "$endpoint" "$requests") || fail "the Python client failed"
@@ -66,14 +53,7 @@ fi
 [ "$n" -eq "$requests" ] || fail "the client got $n of $requests replies"
 
 # The server exits on its own after --requests replies.
-status=0
-for _ in $(seq 100); do
-  kill -0 "$server" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$server" 2>/dev/null && fail "the server is still running after $requests requests"
-wait "$server" || status=$?
-server=""
+await_exit "$server" "the server is still running after $requests requests"
 cat "$tmp/server.log"
 [ "$status" -eq 0 ] || fail "the server exited with status $status"
 n=$(grep -cE '^Received: .+ \(request [0-9]+\)$' "$tmp/server.log" || true)

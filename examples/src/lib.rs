@@ -6,6 +6,50 @@ pub mod cluster;
 use std::error::Error;
 use std::process::ExitCode;
 
+/// An example's command line: `--flag` switches and `--flag VALUE`
+/// options, in any order.
+///
+/// ```
+/// let args = examples::Args::new(["--serve", "--rounds", "50"]);
+/// assert!(args.has("--serve") && !args.help());
+/// assert_eq!(args.value("--rounds").as_deref(), Some("50"));
+/// assert_eq!(args.value("--listen"), None);
+/// ```
+#[derive(Debug)]
+pub struct Args(Vec<String>);
+
+impl Args {
+    /// This process's arguments, the program's name left out.
+    pub fn from_env() -> Self {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// The given arguments.
+    pub fn new<S: Into<String>>(args: impl IntoIterator<Item = S>) -> Self {
+        Args(args.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether `name` was given.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+
+    /// Whether help was asked for (`--help` or `-h`).
+    pub fn help(&self) -> bool {
+        self.has("--help") || self.has("-h")
+    }
+
+    /// The argument after `name`, if `name` was given.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.0.iter().position(|a| a == name).and_then(|i| self.0.get(i + 1)).cloned()
+    }
+
+    /// Whether no argument was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Ends an example's `main`: on an error, prints it the way a person reads
 /// it (its message, then each cause), not its `Debug` form, and exits with
 /// a failure code.

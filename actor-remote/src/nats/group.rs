@@ -11,7 +11,7 @@
 //!   a dead letter saying so, and while the group has had no member for
 //!   the last second, a tell fails at once with `NodeDown`;
 //! - an **ask** is answered with the reply, or with the failure;
-//! - at most [`Limits::credit_window`](crate::Limits::credit_window)
+//! - at most [`Limits::credit_window`](crate::limits::Limits::credit_window)
 //!   requests per reference are in flight: senders wait beyond it.
 //!
 //! Every request is signed with HMAC-SHA256 of the node's shared secret

@@ -54,8 +54,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
-use crate::address::{Abort, Seal};
-use crate::handshake::SessionKeys;
+use crate::connection::{Abort, Seal, SessionKeys};
 
 const DATA: u8 = 1;
 const ACK: u8 = 2;

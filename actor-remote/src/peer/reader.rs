@@ -15,10 +15,11 @@
 //! messages for the actor that come later, on any connection, queue
 //! behind it, so the sender's order holds through any replacement.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actor_core::transport::{self, AskContext, Exported, RefCodec, RemoteFailure, ReplySink, Undelivered};
+use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -26,13 +27,12 @@ use tokio::io::ReadHalf;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::codec::FramedRead;
 
-use super::stream::{InStream, Outstanding, Position};
-use super::{Peer, Pending, Queued};
-use crate::address::{Abort, BoxStream};
+use super::stream::{Outstanding, Position};
+use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
+use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
-use crate::node::NodeInner;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
@@ -57,6 +57,25 @@ struct ParkedQueue {
     tx: mpsc::UnboundedSender<Parked>,
     /// Deliveries in the queue, not yet landed.
     queued: Arc<AtomicUsize>,
+}
+
+/// Where this node stands in the peer's stream: kept across connections,
+/// and handed from one connection's reader to the next (one reader at a
+/// time).
+pub(super) struct InStream {
+    /// The peer's stream this node tracks; 0 before the first.
+    pub(super) tracking: u64,
+    /// The number of its last frame this node received (and handled).
+    pub(super) received: u64,
+    /// Per local actor the peer sends to: the credit it used, and the
+    /// deliveries waiting for room in the actor's mailbox.
+    pub(super) targets: HashMap<ActorId, Inbound, IdHasher>,
+}
+
+impl InStream {
+    pub(super) fn new() -> Self {
+        InStream { tracking: 0, received: 0, targets: HashMap::default() }
+    }
 }
 
 /// What the peer's stream brought for one local actor, on the receiving
@@ -92,7 +111,7 @@ fn deliver_to(
 /// What the reader needs per connection.
 struct Reader {
     peer: Arc<Peer>,
-    node: Arc<NodeInner>,
+    node: Arc<dyn Host>,
     codec: Arc<dyn RefCodec>,
     generation: u64,
     /// Where this node stands in the peer's stream; held for the reader's
@@ -148,7 +167,7 @@ pub(super) async fn read_loop(
     generation: u64,
     reading: Reading,
     close: Arc<Notify>,
-    limits: crate::Limits,
+    limits: crate::limits::Limits,
     abort: Option<Arc<dyn Abort>>,
 ) {
     let closed = close.notified();
@@ -386,7 +405,7 @@ impl Reader {
     fn system(&mut self, msg: System) {
         match msg {
             System::Lookup { corr, name } => {
-                let result = match self.node.named.get(&name) {
+                let result = match self.node.named(&name) {
                     Some(exported) if exported.is_alive() => Ok((exported.id(), exported.actor_type().to_owned())),
                     _ => Err(format!("no actor is registered for remote use under {name:?}")),
                 };
@@ -397,15 +416,15 @@ impl Reader {
                     let _ = tx.send(result.map_err(|reason| NodeError::NotFound { name: String::new(), reason }));
                 }
             }
-            System::Watch { id } => self.peer.watch_here(&self.node, id, self.generation),
+            System::Watch { id } => self.peer.watch_here(&*self.node, id, self.generation),
             System::Down { id, reason } => self.peer.target_down(id, reason),
             System::Stop { id } => {
-                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                if let Some(exported) = self.node.exported(id) {
                     exported.stop();
                 }
             }
             System::Kill { id } => {
-                if let Some(exported) = self.node.exports.get(&id).map(|e| e.value().clone()) {
+                if let Some(exported) = self.node.exported(id) {
                     exported.kill();
                 }
             }
@@ -416,7 +435,7 @@ impl Reader {
                 tracing::info!(peer = %self.peer.name, "the peer is leaving");
                 self.peer.left.store(true, Ordering::Release);
             }
-            System::Cluster(bytes) => crate::cluster::incoming(&self.node, &self.peer.name, &bytes),
+            System::Cluster(bytes) => self.node.cluster_message(&self.peer.name, &bytes),
         }
     }
 
@@ -467,8 +486,8 @@ impl Reader {
             return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
-            let Some(found) = self.node.exports.get(&target).map(|e| e.value().clone()) else {
-                undeliverable(&self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
+            let Some(found) = self.node.exported(target) else {
+                undeliverable(&*self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
                 self.refund(target);
                 return Ok(());
             };
@@ -496,7 +515,7 @@ impl Reader {
                 return self.park(target, Work::Waiting(parked));
             }
             Err(other) => {
-                failed_delivery(&self.node, &self.peer, self.generation, target, wire_name, other, corr);
+                failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
                 self.delivered(target);
             }
         }
@@ -581,10 +600,23 @@ impl Peer {
     }
 }
 
+/// Says that `wire_name` from `peer` was not delivered to `target`: a
+/// warning, and a dead letter on this node.
+fn undelivered_here(node: &dyn Host, peer: &Peer, target: ActorId, wire_name: &str, why: &str) {
+    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
+    transport::dead_letter(
+        node.system(),
+        Some(target),
+        "<remote message>",
+        DeadLetterReason::Undeliverable,
+        format!("{wire_name} from node {}: {why}", peer.name),
+    );
+}
+
 /// Reports a message that could not be delivered: a dead letter here, and
 /// for an ask, a failure back to the asker.
 fn undeliverable(
-    node: &NodeInner,
+    node: &dyn Host,
     peer: &Peer,
     generation: u64,
     target: ActorId,
@@ -592,19 +624,12 @@ fn undeliverable(
     why: &str,
     reply: Option<Incoming>,
 ) {
-    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = why, "undeliverable remote message");
-    transport::dead_letter(
-        &node.system,
-        Some(target),
-        "<remote message>",
-        DeadLetterReason::Undeliverable,
-        format!("{wire_name} from node {}: {why}", peer.name),
-    );
+    undelivered_here(node, peer, target, wire_name, why);
     match reply {
         Some((_, sink, _)) => {
             let failure = RemoteFailure::Remote(actor_core::error::RemoteError::new(
                 actor_core::error::RemoteErrorKind::UnknownActor,
-                format!("no actor {target} on node {}", node.identity.node),
+                format!("no actor {target} on node {}", node.name()),
             ));
             sink(Err(failure));
         }
@@ -617,7 +642,7 @@ fn undeliverable(
 
 /// Answers a delivery that failed for a reason other than a full mailbox.
 fn failed_delivery(
-    node: &NodeInner,
+    node: &dyn Host,
     peer: &Peer,
     generation: u64,
     target: ActorId,
@@ -635,14 +660,7 @@ fn failed_delivery(
         Undelivered::Full(_) => unreachable!("handled by the caller"),
         _ => (K::Refused, "not delivered".to_owned(), None),
     };
-    tracing::warn!(peer = %peer.name, %target, message = wire_name, reason = %why, "undeliverable remote message");
-    transport::dead_letter(
-        &node.system,
-        Some(target),
-        "<remote message>",
-        DeadLetterReason::Undeliverable,
-        format!("{wire_name} from node {}: {why}", peer.name),
-    );
+    undelivered_here(node, peer, target, wire_name, &why);
     match (sink, corr) {
         (Some(sink), _) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(kind, why)))),
         _ => peer.push_on(
@@ -657,7 +675,7 @@ fn failed_delivery(
 /// stream each came on).
 fn start_parked_queue(
     peer: Arc<Peer>,
-    node: Arc<NodeInner>,
+    node: Arc<dyn Host>,
     codec: Arc<dyn RefCodec>,
     target: ActorId,
     exported: Arc<dyn Exported>,
@@ -692,7 +710,7 @@ fn start_parked_queue(
                         }
                         Err(other) => {
                             if let Some(peer) = peer.upgrade() {
-                                failed_delivery(&node, &peer, generation, target, &wire_name, other, corr);
+                                failed_delivery(&*node, &peer, generation, target, &wire_name, other, corr);
                             }
                             Ok(())
                         }

@@ -1,6 +1,7 @@
 //! The link's numbered stream of frames, on both sides: what this node
-//! sent and the peer has not acknowledged (the resend buffer), and where
-//! this node stands in the peer's stream.
+//! sent and the peer has not acknowledged (the resend buffer), and the
+//! positions both sides exchange to resume on a new connection (where this
+//! node stands in the peer's stream is the reader's `InStream`).
 //!
 //! Every tell, ask, reply, failure, control and credit frame is numbered
 //! in the order it is written, 1, 2, 3, ... within a *stream* (a random
@@ -18,12 +19,11 @@
 //! stream (it forgot this node). What the old stream held unacknowledged
 //! is then reported (`DeadLetterReason::NodeLost`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use actor_core::ActorId;
-use actor_core::transport::IdHasher;
 
 use super::Queued;
 
@@ -138,25 +138,6 @@ impl OutStream {
         let unacked = std::mem::take(&mut self.resend);
         *self = OutStream::new();
         unacked
-    }
-}
-
-/// Where this node stands in the peer's stream: kept across connections,
-/// and handed from one connection's reader to the next (one reader at a
-/// time).
-pub(super) struct InStream {
-    /// The peer's stream this node tracks; 0 before the first.
-    pub(super) tracking: u64,
-    /// The number of its last frame this node received (and handled).
-    pub(super) received: u64,
-    /// Per local actor the peer sends to: the credit it used, and the
-    /// deliveries waiting for room in the actor's mailbox.
-    pub(super) targets: HashMap<ActorId, super::reader::Inbound, IdHasher>,
-}
-
-impl InStream {
-    pub(super) fn new() -> Self {
-        InStream { tracking: 0, received: 0, targets: HashMap::default() }
     }
 }
 

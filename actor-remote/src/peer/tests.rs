@@ -47,7 +47,7 @@ async fn connect(node: &Node, peer: &Arc<Peer>, capacity: usize) -> (Far, u64) {
     let ((sealer, opener), (far_sealer, far_opener)) = crate::channel::tests::pair();
     let info = info(sealer, opener);
     let wire = Wire { direct: true, abort: None };
-    assert!(peer.attach(&node.inner, Box::pin(ours), info, BytesMut::new(), false, wire));
+    assert!(peer.attach(&*node.inner, Box::pin(ours), info, BytesMut::new(), false, wire));
     let generation = peer.link().generation;
     let (read, write) = tokio::io::split(theirs);
     let far = Far { frames: FramedRead::new(read, Records::new(far_opener, 1 << 20)), write, sealer: far_sealer };
@@ -55,7 +55,7 @@ async fn connect(node: &Node, peer: &Arc<Peer>, capacity: usize) -> (Far, u64) {
 }
 
 fn info(sealer: Sealer, opener: Opener) -> PeerInfo {
-    let keys = crate::handshake::SessionKeys { send: [0; 32], receive: [0; 32] };
+    let keys = crate::connection::SessionKeys { send: [0; 32], receive: [0; 32] };
     PeerInfo { node: "far".into(), incarnation: 1, address: String::new(), credit_window: 64, sealer, opener, keys }
 }
 
@@ -85,8 +85,13 @@ async fn node() -> Node {
     Node::builder(ActorSystem::new()).secret("s").start().await.unwrap()
 }
 
+/// The node as its peers hold it.
+fn host(node: &Node) -> Weak<dyn Host> {
+    Arc::downgrade(&node.inner) as Weak<dyn Host>
+}
+
 fn new_peer(node: &Node) -> Arc<Peer> {
-    Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new(), 64, 1 << 20))
+    Arc::new(Peer::new("far".into(), host(node), String::new(), 64, 1 << 20))
 }
 
 /// A direct write that the socket takes only in part leaves the rest of
@@ -190,7 +195,7 @@ async fn the_rest_of_a_direct_write_never_goes_to_the_next_connection() {
 #[tokio::test]
 async fn a_full_resend_buffer_holds_frames_back_until_acknowledged() {
     let node = node().await;
-    let peer = Arc::new(Peer::new("far".into(), Arc::downgrade(&node.inner), String::new(), 64, 4096));
+    let peer = Arc::new(Peer::new("far".into(), host(&node), String::new(), 64, 4096));
     let (mut far, _) = connect(&node, &peer, 1 << 20).await;
     assert!(matches!(far.next().await, Frame::Resume { .. }));
     far.send(&[resume(0, 0)]).await;

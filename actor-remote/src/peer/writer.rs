@@ -45,7 +45,7 @@ pub(super) async fn write_loop(
     generation: u64,
     writing: Writing,
     close: Arc<Notify>,
-    limits: crate::Limits,
+    limits: crate::limits::Limits,
 ) {
     let closed = close.notified();
     tokio::pin!(closed);
@@ -147,7 +147,7 @@ async fn start(
     if !lost.is_empty()
         && let Some(node) = peer.node()
     {
-        peer.report(&node, lost, Ending::Forgotten, "no longer knew this node's stream (it had forgotten this node)");
+        peer.report(&*node, lost, Ending::Forgotten, "no longer knew this node's stream (it had forgotten this node)");
     }
     if replayed > 0 {
         tracing::debug!(peer = %peer.name, frames = replayed, "wrote again what the peer had not received");
@@ -223,7 +223,7 @@ async fn run(
     generation: u64,
     sender: Sender,
     mut closed: Pin<&mut Notified<'_>>,
-    limits: &crate::Limits,
+    limits: &crate::limits::Limits,
     stream: u64,
 ) -> Result<(), Stop> {
     // From now on senders may write directly, and the queued frames go.
@@ -286,7 +286,7 @@ async fn write_batch(
     batch: &mut VecDeque<Queued>,
     held: usize,
     ping: bool,
-    limits: &crate::Limits,
+    limits: &crate::limits::Limits,
     closed: Pin<&mut Notified<'_>>,
 ) -> Result<(), Stop> {
     // Where the resend buffer would overflow, the batch is cut: the first
@@ -346,7 +346,7 @@ async fn write_batch(
         // was given up, and its stream with it): they never leave.
         stream::lost_tells(batch.drain(..).chain(back.into_iter().flatten()), false, &mut lost);
         if let Some(node) = peer.node() {
-            peer.report(&node, lost, Ending::Restarted, "went away");
+            peer.report(&*node, lost, Ending::Restarted, "went away");
         }
         sender.clear();
         return Err(Stop::Closed);

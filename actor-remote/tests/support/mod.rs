@@ -1,6 +1,7 @@
 //! Helpers shared by the reliability and security tests.
 #![allow(dead_code)]
 
+pub(crate) mod counter;
 pub(crate) mod logs;
 pub(crate) mod mitm;
 pub(crate) mod nats;
@@ -23,6 +24,19 @@ pub(crate) fn scale(quick: usize, full: usize) -> usize {
 /// Bounds a test: a hang is a failure, not a stuck CI job.
 pub(crate) async fn bounded<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
     tokio::time::timeout(limit, f).await.expect("the test finished within its time limit")
+}
+
+/// Node limits with fast failure detection and reconnection: heartbeats
+/// every 100 ms, a silent peer presumed dead after a second, redials
+/// from 20 to 200 ms apart.
+pub(crate) fn fast_limits() -> actor_remote::Limits {
+    actor_remote::Limits {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(1000),
+        reconnect_min: Duration::from_millis(20),
+        reconnect_max: Duration::from_millis(200),
+        ..actor_remote::Limits::default()
+    }
 }
 
 /// Cluster settings with fast failure detection: about a second from a

@@ -2,7 +2,7 @@
 //! its counter actor so that references to it are typed. The mirror has the
 //! same name and methods, hence the same wire names (`Counter::Add`,
 //! `Counter::Slow`, `Counter::Record`, `Counter::Report`); tests never
-//! spawn it.
+//! spawn it, so its handlers never run: the binary's do.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,33 +11,31 @@ use actor_core::prelude::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-#[derive(Default)]
-pub(crate) struct Counter {
-    total: u64,
-}
+/// The binary's counter, as a type: never spawned.
+pub(crate) struct Counter;
+
+const MIRROR: &str = "the mirror of the binary's counter is never spawned";
 
 #[actor]
 impl Counter {
     #[message(remote)]
     pub(crate) fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
+        unreachable!("{MIRROR} (add {n})")
     }
 
     #[message(remote)]
     pub(crate) async fn slow(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
+        unreachable!("{MIRROR} (slow {millis})")
     }
 
     #[message(remote)]
     pub(crate) async fn record(&mut self, sender: u32, seq: u64) {
-        let _ = (sender, seq);
+        unreachable!("{MIRROR} (record {sender} {seq})")
     }
 
     #[message(remote)]
     pub(crate) fn report(&self) -> (u64, u64) {
-        (0, 0)
+        unreachable!("{MIRROR}")
     }
 }
 

@@ -2,11 +2,69 @@
 # (`source "$(dirname "$0")/lib/smoke.sh"`), never run on its own; it lives
 # in lib/ so that the runner's `examples/smoke/*.sh` does not pick it up.
 
+# Background processes to stop, and scratch directories to remove, when
+# the script exits, whatever its outcome (see `stop_at_exit`, `scratch`).
+smoke_pids=()
+smoke_dirs=()
+
+smoke_cleanup() {
+  local pid
+  for pid in "${smoke_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "${smoke_dirs[@]}"
+}
+
 # Strict mode, from the workspace root, for the smoke test of example $1.
+# A script that sets its own EXIT trap replaces the cleanup above.
 smoke() {
   set -euo pipefail
   cd "$(dirname "$0")/../.."
   smoke_name=$1
+  trap smoke_cleanup EXIT
+}
+
+# Stops the background process $1 when the script exits, unless
+# `await_exit` saw it end first.
+stop_at_exit() {
+  smoke_pids+=("$1")
+}
+
+# Makes a scratch directory, named in $tmp, removed when the script exits.
+scratch() {
+  tmp=$(mktemp -d)
+  smoke_dirs+=("$tmp")
+}
+
+# Prints what `sed -nE "$2"` prints of file $1 (an example's log), once it
+# prints anything, waiting up to 10 s; fails, saying $3, if it never does.
+await_match() {
+  local found=""
+  for _ in $(seq 100); do
+    found=$(sed -nE "$2" "$1")
+    [ -n "$found" ] && break
+    sleep 0.1
+  done
+  [ -n "$found" ] || fail "$3"
+  printf '%s\n' "$found"
+}
+
+# Waits up to 10 s for the background process $1 to exit by itself (fails,
+# saying $2, if it is still running), and sets $status to its exit status.
+await_exit() {
+  local pid=$1 kept=() other
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then fail "$2"; fi
+  status=0
+  wait "$pid" || status=$?
+  for other in "${smoke_pids[@]}"; do
+    [ "$other" = "$pid" ] || kept+=("$other")
+  done
+  smoke_pids=("${kept[@]}")
 }
 
 # Fails the smoke test, saying why.
