@@ -778,6 +778,13 @@ async fn accept_loop(node: Weak<NodeInner>, listener: Listener) {
         match accepted {
             Ok((connection, from)) => {
                 let Some(node) = node.upgrade() else { return };
+                // Past the limit, the running handshakes first get a turn
+                // to read what their peers sent: a peer that said hello at
+                // once must not lose its place only because this loop
+                // accepted a flood faster than its task was polled.
+                if running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() >= limit {
+                    tokio::task::yield_now().await;
+                }
                 let mut list = running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 while list.len() >= limit {
                     // The oldest that has not sent a valid hello yet (a
