@@ -46,7 +46,14 @@
 //! A sender whose route for a shard moves away from a live node sends a
 //! *marker* down the old route and holds its new messages until the marker
 //! comes back acknowledged from wherever the old route ended, so nothing sent
-//! later overtakes what was sent earlier. Claims still unanswered are sent
+//! later overtakes what was sent earlier; what other regions route through
+//! it waits too, markers and what comes back from the old route apart.
+//! While two regions' views of a shard's owner differ, each routes its
+//! messages to the other: the one with the lower name keeps what comes
+//! from the other (sent back, it could cross later messages of its senders
+//! that reach either node), switching to it as above, until that region
+//! claims the shard (they go back ahead of the answer) or the owner in its
+//! own view changes (they go first on the new route). Claims still unanswered are sent
 //! again every few ticks; a switch whose marker is not back within
 //! `handoff_timeout` ends with a warning. An item for a region this node
 //! does not know yet (a marker's origin, to a region that has just joined
@@ -59,7 +66,9 @@
 //!   Senders on every node tell 64 entities in numbered rounds while a node
 //!   joins, or leaves with `ShardRegion::leave`; every entity has seen every
 //!   sender's numbers once each, in order, with no dead letter
-//!   (`a_join_moves_about_a_third...`, `a_graceful_leave_hands...`).
+//!   (`a_join_moves_about_a_third...`, `a_graceful_leave_hands...`); the
+//!   simulation of 10 to 50 nodes (`tests/sharding_sim.rs`) checks once
+//!   each (or a dead letter) and per-sender order through a join and a leave.
 //! - **At most one activation of an entity at a time within a view**: the
 //!   test entities count themselves in `on_start` and `on_stop`, and never
 //!   two run at once through those moves.
@@ -77,11 +86,10 @@
 //!
 //! Limits, stated rather than hidden:
 //!
-//! - *Per-sender order is not yet held on many nodes.* The simulation of
-//!   10 to 50 nodes (`tests/sharding_sim.rs`) sees, in some runs, a message
-//!   handled after a later one of its sender around a join, while two
-//!   nodes' views of the shard's owner differ; every message is still
-//!   handled once. The six-node and three-node tests hold order exactly.
+//! - *Per-sender order where views differ is shown by runs, not proven.*
+//!   The simulation holds it in every run since the rules above; a message
+//!   through three or more regions whose views of the owner all differ is
+//!   not known to be covered.
 //! - *Plain entities are at most once across a crash.* A message the crashed
 //!   node had already queued in an entity's mailbox is lost with it (it was
 //!   acknowledged when queued). Entities that must not lose state are

@@ -10,11 +10,8 @@
 //! the leave: each number a sender sent was handled once by its entity, or
 //! reported as a dead letter (the reasons are printed); sent = handled +
 //! dead letters. The hand-off timeout is set far past the settle bound, so
-//! that a hand-off left to end at its deadline fails the test.
-//!
-//! Per-sender order is measured and printed, not asserted: on ten nodes or
-//! more, a few streams in some runs see a message handled after a later
-//! one of the same sender (RELIABILITY.md, "Not met, or not done").
+//! that a hand-off left to end at its deadline fails the test. Every
+//! (entity, sender) stream must also be handled in the order sent.
 //!
 //! The normal suite runs 20 nodes (6-10 s of wall-clock time on a
 //! loaded 2-core machine). `SHARDING_SIM_NODES=50 cargo test -p
@@ -301,8 +298,8 @@ async fn run(nodes: usize) {
 
     // The exact account, per entity and sender: every number handled was
     // sent and was handled once, and what is missing is matched by dead
-    // letters for that entity. Per-sender order is measured (see the
-    // module docs for why it is not asserted here).
+    // letters for that entity; and each sender's numbers are handled in
+    // the order sent.
     let mut dead_per_entity = vec![0u64; ENTITIES];
     let mut reasons: HashMap<String, u64> = HashMap::new();
     for (recipient, reason) in dead.lock().unwrap().iter() {
@@ -341,6 +338,7 @@ async fn run(nodes: usize) {
         "figure: {total} messages sent during a join and a leave on {nodes} nodes: {handled} handled once, \
          {dead_total} dead letters {reasons:?}, {refused} tells refused ({forwarded} forwards); \
          {reordered} of {streams} (entity, sender) streams out of order{}",
-        first.map(|(e, s, around)| format!(" (first: {e} from {s}: {around:?})")).unwrap_or_default()
+        first.as_ref().map(|(e, s, around)| format!(" (first: {e} from {s}: {around:?})")).unwrap_or_default()
     );
+    assert_eq!(reordered, 0, "per-sender order broken, first: {first:?}");
 }

@@ -23,7 +23,13 @@
 //! Apart from the mode, a shard whose route moved away from a live node is
 //! *switching*: a marker went down the old route, and messages are held
 //! until it comes back acknowledged, so that nothing sent later on the new
-//! route can overtake what was sent earlier on the old one.
+//! route can overtake what was sent earlier on the old one. What other
+//! regions send through this node waits too, except what comes back from
+//! the old route (it is ahead) and markers (two switches must not wait for
+//! each other). While the owner in this node's view sends the shard's
+//! messages here (the two views differ), the one of the two regions with
+//! the lower name keeps them (`Shard::returned`) instead of sending them
+//! back, and switches to the other as above.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -170,6 +176,13 @@ pub(crate) struct Shard {
     pub(crate) entities: HashSet<Arc<str>>,
     /// Claims to answer once this node holds no activation: node, round.
     pub(crate) deferred: BTreeMap<String, u64>,
+    /// With the shard `Remote(owner)`: what came from the owner's region
+    /// itself (its view of the shard's owner differs from this node's), in
+    /// order. Sent back, it could cross later messages of its senders that
+    /// reach either node meanwhile; it waits instead for one of the views
+    /// to change: the owner's claim (it goes back ahead of the answer) or
+    /// a new owner here (it goes first on the new route).
+    pub(crate) returned: VecDeque<Held>,
 }
 
 pub(crate) enum Mode {
@@ -194,10 +207,15 @@ pub(crate) enum Waiting {
 
 /// A marker down the old route, and what waits for its acknowledgement.
 pub(crate) struct Switching {
+    /// The marker down the old route (0 once acknowledged).
     pub(crate) marker: u64,
     pub(crate) via: String,
     pub(crate) since: Instant,
     pub(crate) held: VecDeque<Held>,
+    /// A second marker, to the region this node holds messages back from
+    /// (see `Shard::returned`), and its node: until it is back, what other
+    /// regions send through this node waits here too.
+    pub(crate) back: Option<(u64, String)>,
 }
 
 /// Something that travels along a shard's route, in order.
@@ -371,10 +389,10 @@ impl Core {
         self.route(st, held, fx);
     }
 
-    /// Routes `held` by its shard's mode on this node. Only fresh sends of
-    /// this node wait behind a switch (`route_local`): what arrives from
-    /// another region, or was already held here, is ahead of them, and
-    /// holding it would hold the switch's own marker when it comes back.
+    /// Routes `held` by its shard's mode on this node. Fresh sends of this
+    /// node wait behind a switch (`route_local`), and so does what other
+    /// regions send (`route_from`); what was already held here is ahead of
+    /// them.
     pub(crate) fn route(&self, st: &mut State, held: Held, fx: &mut Effects) {
         let s = held.shard() as usize;
         match &mut st.shards[s].mode {
@@ -384,9 +402,64 @@ impl Core {
             }
             Mode::Remote(owner) => {
                 let owner = owner.to_string();
+                if !st.shards[s].returned.is_empty() {
+                    st.shards[s].returned.push_back(held);
+                    return;
+                }
                 self.send_on(st, &owner, held, fx);
             }
         }
+    }
+
+    /// Routes what came from the region of `from`: held (see
+    /// `Shard::returned`) if this node would send it straight back.
+    fn route_from(&self, st: &mut State, from: &str, held: Held, fx: &mut Effects) {
+        let s = held.shard() as usize;
+        let back = !self.is_me(from) && matches!(&st.shards[s].mode, Mode::Remote(owner) if **owner == *from);
+        if back {
+            if let Held::Marker { origin, id, .. } = &held
+                && self.is_me(origin)
+            {
+                // This node's own marker, back from where it went: what
+                // was sent there before it is back too.
+                let (shard, id) = (held.shard(), *id);
+                self.marker_acked(st, shard, id, fx);
+                return;
+            }
+            if *self.node < *from {
+                // Of the two regions, the one with the lower name holds;
+                // the other sends back. A marker to the other marks what
+                // this node sent it before, still to come back.
+                if st.shards[s].switching.as_ref().is_none_or(|sw| sw.back.is_none()) {
+                    let id = Self::next_id(st);
+                    let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
+                    self.send_on(st, from, marker, fx);
+                    let sw = st.shards[s].switching.get_or_insert_with(|| Switching {
+                        marker: 0,
+                        via: from.to_owned(),
+                        since: Instant::now(),
+                        held: VecDeque::new(),
+                        back: None,
+                    });
+                    sw.back = Some((id, from.to_owned()));
+                }
+                st.shards[s].returned.push_back(held);
+                return;
+            }
+        }
+        // (Markers pass: two regions each holding another's marker would
+        // wait for each other.)
+        if let Some(sw) = &mut st.shards[s].switching
+            && (sw.back.is_some() || sw.marker != 0)
+            && sw.via != *from
+            && sw.back.as_ref().is_none_or(|(_, node)| *node != *from)
+            && !self.is_me(from)
+            && !matches!(held, Held::Marker { .. })
+        {
+            sw.held.push_back(held);
+            return;
+        }
+        self.route(st, held, fx);
     }
 
     /// Sends `held` to the region of `node`, in order after what was sent
@@ -596,7 +669,7 @@ impl Core {
                     ask,
                     done: Done::Ack { node: from.to_owned(), seq },
                 };
-                self.route(st, Held::Msg(env), fx);
+                self.route_from(st, from, Held::Msg(env), fx);
             }
             Item::Ack { seqs } => {
                 for seq in seqs {
@@ -607,12 +680,12 @@ impl Core {
                 }
             }
             Item::Marker { shard, origin, id } if shard < shards => {
-                self.route(st, Held::Marker { shard, origin, id }, fx);
+                self.route_from(st, from, Held::Marker { shard, origin, id }, fx);
             }
             Item::MarkerAck { shard, id } if shard < shards => self.marker_acked(st, shard, id, fx),
             Item::Stop { entity, kill } => {
                 let shard = placement::shard_of(&entity, shards);
-                self.route(st, Held::Stop { entity: entity.into(), shard, kill }, fx);
+                self.route_from(st, from, Held::Stop { entity: entity.into(), shard, kill }, fx);
             }
             Item::Acquire { shard, round } if shard < shards => self.claimed(st, from, shard, round, fx),
             Item::Released { shard, round, peers } if shard < shards => {
@@ -655,13 +728,25 @@ impl Core {
         let id = Self::next_id(st);
         let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
         self.send_on(st, via, marker, fx);
-        st.shards[s].switching =
-            Some(Switching { marker: id, via: via.to_owned(), since: Instant::now(), held: VecDeque::new() });
+        st.shards[s].switching = Some(Switching {
+            marker: id,
+            via: via.to_owned(),
+            since: Instant::now(),
+            held: VecDeque::new(),
+            back: None,
+        });
     }
 
     fn marker_acked(&self, st: &mut State, shard: u32, id: u64, fx: &mut Effects) {
         let s = shard as usize;
-        if st.shards[s].switching.as_ref().is_some_and(|sw| sw.marker == id) {
+        let Some(sw) = &mut st.shards[s].switching else { return };
+        if sw.marker == id {
+            sw.marker = 0;
+        }
+        if sw.back.as_ref().is_some_and(|(back, _)| *back == id) {
+            sw.back = None;
+        }
+        if sw.marker == 0 && sw.back.is_none() {
             self.end_switch(st, s, fx);
         }
     }
@@ -683,6 +768,14 @@ impl Core {
         if Self::holds_or_wants(&st.shards[s]) {
             st.shards[s].deferred.insert(from.to_owned(), round);
         } else {
+            // What this node held back from the claimant goes to it first,
+            // ahead of the answer.
+            if matches!(&st.shards[s].mode, Mode::Remote(owner) if **owner == *from) {
+                let returned = std::mem::take(&mut st.shards[s].returned);
+                for held in returned {
+                    self.send_on(st, from, held, fx);
+                }
+            }
             let peers = self.known_names(st);
             self.send_item(st, from, Item::Released { shard, round, peers }, fx);
         }
@@ -842,7 +935,8 @@ impl Core {
                         self.start_switch(st, s, &old, fx);
                     }
                     st.shards[s].mode = Mode::NoHost { held: VecDeque::new() };
-                    self.enter(st, s, VecDeque::new(), fx);
+                    let returned = std::mem::take(&mut st.shards[s].returned);
+                    self.enter(st, s, returned, fx);
                 }
             }
             Mode::NoHost { held } => {
@@ -927,7 +1021,10 @@ impl Core {
             }
             // Switches whose old route is gone end now.
             for s in 0..st.shards.len() {
-                let stale = st.shards[s].switching.as_ref().is_some_and(|sw| !st.links.contains_key(&sw.via));
+                let stale = st.shards[s].switching.as_ref().is_some_and(|sw| {
+                    (sw.marker != 0 && !st.links.contains_key(&sw.via))
+                        || sw.back.as_ref().is_some_and(|(_, node)| !st.links.contains_key(node))
+                });
                 if stale {
                     core.end_switch(st, s, fx);
                 }
@@ -1137,6 +1234,7 @@ impl Core {
                 Mode::NoHost { held } => stats.held += held.len(),
                 Mode::Remote(_) => {}
             }
+            stats.held += shard.returned.len();
             if let Some(switching) = &shard.switching {
                 stats.shards_switching += 1;
                 stats.held += switching.held.len();
@@ -1187,6 +1285,7 @@ impl State {
                     custody: 0,
                     entities: HashSet::new(),
                     deferred: BTreeMap::new(),
+                    returned: VecDeque::new(),
                 })
                 .collect(),
             entities: HashMap::new(),

@@ -169,6 +169,7 @@ impl Core {
                 if let Some(switching) = shard.switching.take() {
                     held.extend(switching.held);
                 }
+                held.extend(std::mem::take(&mut shard.returned));
                 match &mut shard.mode {
                     Mode::Acquiring { held: h, .. } | Mode::Releasing { held: h } | Mode::NoHost { held: h } => {
                         held.extend(std::mem::take(h));
