@@ -7,13 +7,16 @@
 //! joined and left. The membership here probes every 500 ms: faster
 //! probing made members flap on a loaded machine.
 
+mod support;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_core::prelude::*;
-use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{ClusterConfig, Node, ShardingOptions};
+use support::sharding::{Log, Member, Record, Tally, moved, owned};
 use tokio::time::Instant;
 
 /// Nodes at the start (one more joins, then one leaves, then one crashes).
@@ -34,79 +37,13 @@ fn config() -> ClusterConfig {
     }
 }
 
-/// (entity, sender) → sequence numbers handled, in order, on any node.
-type Log = Arc<Mutex<HashMap<(String, String), Vec<u64>>>>;
-
-struct Tally {
-    id: String,
-    log: Log,
-}
-
-#[actor]
-impl Tally {
-    #[message(remote)]
-    fn record(&mut self, sender: String, seq: u64) {
-        self.log.lock().unwrap().entry((self.id.clone(), sender)).or_default().push(seq);
-    }
-}
-
-struct Member {
-    name: String,
-    cluster: Cluster,
-    node: Node,
-    tallies: ShardRegion<Tally>,
-}
-
 async fn member(name: &str, log: &Log, seed: Option<&str>) -> Member {
     let node = Node::builder(ActorSystem::new()).name(name).secret("sharding cookie").start().await.unwrap();
-    let cluster = Cluster::start(&node, config()).await.unwrap();
-    let log = log.clone();
-    let tallies = Sharding::start_with(&cluster, ShardingOptions::default(), move |id: &str| Tally {
-        id: id.to_owned(),
-        log: log.clone(),
-    })
-    .await
-    .unwrap();
-    if let Some(seed) = seed {
-        cluster.join(&[seed]).await.unwrap();
-    }
-    Member { name: name.to_owned(), cluster, node, tallies }
+    support::sharding::member(node, config(), ShardingOptions::default(), log, seed).await
 }
 
-/// Waits until every region of `members` sees `hosts`
-/// hosts, agrees on the placement and holds nothing; returns how long.
 async fn settle(members: &[&Member], hosts: usize) -> Duration {
-    let start = Instant::now();
-    loop {
-        let first = members[0].tallies.placement();
-        let settled = members.iter().all(|m| {
-            let stats = m.tallies.stats();
-            stats.hosts.len() == hosts && stats.is_settled() && stats.in_flight == 0 && m.tallies.placement() == first
-        });
-        if settled {
-            return start.elapsed();
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let seen: Vec<String> = members
-                .iter()
-                .map(|m| format!("{} sees {} members: {:?}", m.name, m.cluster.members().len(), m.tallies.stats()))
-                .collect();
-            panic!("the regions did not settle on {hosts} hosts:\n{}", seen.join("\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn owned(placement: &[Option<String>]) -> HashMap<String, usize> {
-    let mut owned = HashMap::new();
-    for owner in placement.iter().flatten() {
-        *owned.entry(owner.clone()).or_default() += 1;
-    }
-    owned
-}
-
-fn moved(before: &[Option<String>], after: &[Option<String>]) -> usize {
-    before.iter().zip(after).filter(|(a, b)| a != b).count()
+    support::sharding::settle(members, hosts, Duration::from_secs(60), Duration::from_millis(10)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,7 +27,8 @@ use std::time::Duration;
 use actor_core::prelude::*;
 use actor_core::{ActorId, DeadLetterReason};
 use actor_remote::testkit::SimNet;
-use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{ClusterConfig, ShardingOptions};
+use support::sharding::{Log, Member, Record, Tally, moved, owned};
 use tokio::time::Instant;
 
 /// Shards: 256 over 50 nodes is 5.12 a node, and the cap allows 6 (1.17x);
@@ -56,86 +57,23 @@ fn config() -> ClusterConfig {
     }
 }
 
-/// (entity, sender) → sequence numbers handled, in the order handled.
-type Log = Arc<Mutex<HashMap<(String, String), Vec<u64>>>>;
-
 /// Dead letters seen: recipient and reason (`None`: letters a subscriber
 /// missed).
 type Dead = Arc<Mutex<Vec<(Option<ActorId>, Option<DeadLetterReason>)>>>;
 
-struct Tally {
-    id: String,
-    log: Log,
-}
-
-#[actor]
-impl Tally {
-    #[message(remote)]
-    fn record(&mut self, sender: String, seq: u64) {
-        self.log.lock().unwrap().entry((self.id.clone(), sender)).or_default().push(seq);
-    }
-}
-
-struct Member {
-    name: String,
-    cluster: Cluster,
-    node: Node,
-    tallies: ShardRegion<Tally>,
-}
-
 async fn member(net: &SimNet, name: &str, log: &Log, seed: Option<&str>) -> Member {
     let node = net.node(name, ActorSystem::new()).start().await.unwrap();
-    let cluster = Cluster::start(&node, config()).await.unwrap();
-    let log = log.clone();
     // A hand-off timeout far past the settle bound: a hand-off that only
     // ends at its deadline (a marker or claim gone unanswered) fails the
     // test instead of passing slowly.
     let options = ShardingOptions::default().shards(SHARDS).handoff_timeout(Duration::from_secs(600));
-    let tallies =
-        Sharding::start_with(&cluster, options, move |id: &str| Tally { id: id.to_owned(), log: log.clone() })
-            .await
-            .unwrap();
-    if let Some(seed) = seed {
-        cluster.join(&[seed]).await.unwrap();
-    }
-    Member { name: name.to_owned(), cluster, node, tallies }
+    support::sharding::member(node, config(), options, log, seed).await
 }
 
-/// Waits (in virtual time) until every region of `members` sees `hosts`
-/// hosts, agrees on the placement and holds nothing; returns how long.
+/// Waits (in virtual time) until the regions agree; see
+/// `support::sharding::settle`.
 async fn settle(members: &[&Member], hosts: usize) -> Duration {
-    let start = Instant::now();
-    loop {
-        let first = members[0].tallies.placement();
-        let settled = members.iter().all(|m| {
-            let stats = m.tallies.stats();
-            stats.hosts.len() == hosts && stats.is_settled() && stats.in_flight == 0 && m.tallies.placement() == first
-        });
-        if settled {
-            return start.elapsed();
-        }
-        if start.elapsed() > SETTLE {
-            let seen: Vec<String> = members
-                .iter()
-                .filter(|m| !m.tallies.stats().is_settled() || m.tallies.stats().hosts.len() != hosts)
-                .map(|m| format!("{} sees {} members: {:?}", m.name, m.cluster.members().len(), m.tallies.stats()))
-                .collect();
-            panic!("the regions did not settle on {hosts} hosts:\n{}", seen.join("\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn owned(placement: &[Option<String>]) -> HashMap<String, usize> {
-    let mut owned = HashMap::new();
-    for owner in placement.iter().flatten() {
-        *owned.entry(owner.clone()).or_default() += 1;
-    }
-    owned
-}
-
-fn moved(before: &[Option<String>], after: &[Option<String>]) -> usize {
-    before.iter().zip(after).filter(|(a, b)| a != b).count()
+    support::sharding::settle(members, hosts, SETTLE, Duration::from_millis(20)).await
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,6 +7,7 @@ pub(crate) mod mitm;
 pub(crate) mod nats;
 pub(crate) mod proxy;
 pub(crate) mod remote_node;
+pub(crate) mod sharding;
 
 use std::time::Duration;
 

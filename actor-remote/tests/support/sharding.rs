@@ -1,0 +1,97 @@
+//! The sharded test actor and the set-up shared by the sharding churn test
+//! (six nodes on loopback) and the sharding simulation (many nodes on the
+//! simulated network).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actor_core::prelude::*;
+use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
+use tokio::time::Instant;
+
+/// (entity, sender) → sequence numbers handled, in the order handled, on
+/// any node.
+pub(crate) type Log = Arc<Mutex<HashMap<(String, String), Vec<u64>>>>;
+
+/// An entity that logs what each sender sent it.
+pub(crate) struct Tally {
+    id: String,
+    log: Log,
+}
+
+#[actor]
+impl Tally {
+    #[message(remote)]
+    pub(crate) fn record(&mut self, sender: String, seq: u64) {
+        self.log.lock().unwrap().entry((self.id.clone(), sender)).or_default().push(seq);
+    }
+}
+
+/// One node of the cluster, with its region of `Tally` entities.
+pub(crate) struct Member {
+    pub(crate) name: String,
+    pub(crate) cluster: Cluster,
+    pub(crate) node: Node,
+    pub(crate) tallies: ShardRegion<Tally>,
+}
+
+/// Starts the cluster and the region on `node`, joining `seed` if given.
+pub(crate) async fn member(
+    node: Node,
+    config: ClusterConfig,
+    options: ShardingOptions,
+    log: &Log,
+    seed: Option<&str>,
+) -> Member {
+    let cluster = Cluster::start(&node, config).await.unwrap();
+    let log = log.clone();
+    let tallies =
+        Sharding::start_with(&cluster, options, move |id: &str| Tally { id: id.to_owned(), log: log.clone() })
+            .await
+            .unwrap();
+    if let Some(seed) = seed {
+        cluster.join(&[seed]).await.unwrap();
+    }
+    Member { name: node.name().to_owned(), cluster, node, tallies }
+}
+
+/// Waits until every region of `members` sees `hosts` hosts, agrees on
+/// the placement and holds nothing, looking every `every`; returns how
+/// long it took. Past `bound`, fails naming the regions not settled.
+pub(crate) async fn settle(members: &[&Member], hosts: usize, bound: Duration, every: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let first = members[0].tallies.placement();
+        let settled = members.iter().all(|m| {
+            let stats = m.tallies.stats();
+            stats.hosts.len() == hosts && stats.is_settled() && stats.in_flight == 0 && m.tallies.placement() == first
+        });
+        if settled {
+            return start.elapsed();
+        }
+        if start.elapsed() > bound {
+            let seen: Vec<String> = members
+                .iter()
+                .filter(|m| !m.tallies.stats().is_settled() || m.tallies.stats().hosts.len() != hosts)
+                .map(|m| format!("{} sees {} members: {:?}", m.name, m.cluster.members().len(), m.tallies.stats()))
+                .collect();
+            panic!("the regions did not settle on {hosts} hosts:\n{}", seen.join("\n"));
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Shards per owner.
+pub(crate) fn owned(placement: &[Option<String>]) -> HashMap<String, usize> {
+    let mut owned = HashMap::new();
+    for owner in placement.iter().flatten() {
+        *owned.entry(owner.clone()).or_default() += 1;
+    }
+    owned
+}
+
+/// Shards whose owner differs between two placements.
+pub(crate) fn moved(before: &[Option<String>], after: &[Option<String>]) -> usize {
+    before.iter().zip(after).filter(|(a, b)| a != b).count()
+}
