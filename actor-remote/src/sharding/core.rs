@@ -221,8 +221,20 @@ pub(crate) struct Switching {
 /// Something that travels along a shard's route, in order.
 pub(crate) enum Held {
     Msg(Envelope),
-    Marker { shard: u32, origin: String, id: u64 },
-    Stop { entity: Arc<str>, shard: u32, kill: bool },
+    /// `reply_to`: the origin's region, for a region that delivers the
+    /// marker without ever having heard from the origin (a client that saw
+    /// a move after the old owner did) to send the acknowledgement to.
+    Marker {
+        shard: u32,
+        origin: String,
+        id: u64,
+        reply_to: Option<ActorRef<RegionActor>>,
+    },
+    Stop {
+        entity: Arc<str>,
+        shard: u32,
+        kill: bool,
+    },
 }
 
 impl Held {
@@ -432,7 +444,7 @@ impl Core {
                 // this node sent it before, still to come back.
                 if st.shards[s].switching.as_ref().is_none_or(|sw| sw.back.is_none()) {
                     let id = Self::next_id(st);
-                    let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
+                    let marker = self.own_marker(s, id);
                     self.send_on(st, from, marker, fx);
                     let sw = st.shards[s].switching.get_or_insert_with(|| Switching {
                         marker: 0,
@@ -483,7 +495,7 @@ impl Core {
                 st.counters.forwarded += 1;
                 Out::Msg(env)
             }
-            Held::Marker { shard, origin, id } => Out::Item(Item::Marker { shard, origin, id }),
+            Held::Marker { shard, origin, id, reply_to } => Out::Item(Item::Marker { shard, origin, id, reply_to }),
             Held::Stop { entity, kill, .. } => Out::Item(Item::Stop { entity: entity.to_string(), kill }),
         };
         let link = st.links.get_mut(node).expect("opened above");
@@ -679,8 +691,8 @@ impl Core {
                     }
                 }
             }
-            Item::Marker { shard, origin, id } if shard < shards => {
-                self.route_from(st, from, Held::Marker { shard, origin, id }, fx);
+            Item::Marker { shard, origin, id, reply_to } if shard < shards => {
+                self.route_from(st, from, Held::Marker { shard, origin, id, reply_to }, fx);
             }
             Item::MarkerAck { shard, id } if shard < shards => self.marker_acked(st, shard, id, fx),
             Item::Stop { entity, kill } => {
@@ -726,7 +738,7 @@ impl Core {
             return;
         }
         let id = Self::next_id(st);
-        let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
+        let marker = self.own_marker(s, id);
         self.send_on(st, via, marker, fx);
         st.shards[s].switching = Some(Switching {
             marker: id,
@@ -735,6 +747,36 @@ impl Core {
             held: VecDeque::new(),
             back: None,
         });
+    }
+
+    /// A marker of this node's for shard `s`, carrying where to answer.
+    fn own_marker(&self, s: usize, id: u64) -> Held {
+        Held::Marker { shard: s as u32, origin: self.node.to_string(), id, reply_to: self.region.get().cloned() }
+    }
+
+    /// Before acknowledging a marker from `origin`: a link to its region,
+    /// if this node has none and the marker says where it is. A region
+    /// that was handed the marker by another (a client whose view of the
+    /// shard's owner changed after the old owner's did) may never have
+    /// heard from the origin, and a client's region is in no group: the
+    /// acknowledgement would otherwise wait for a region that never
+    /// appears, and the origin's messages with it, until the hand-off
+    /// timeout.
+    pub(crate) fn reach_origin(
+        &self,
+        st: &mut State,
+        origin: &str,
+        reply_to: Option<&ActorRef<RegionActor>>,
+        fx: &mut Effects,
+    ) {
+        if self.is_me(origin) || st.links.contains_key(origin) || st.peers.contains_key(origin) {
+            return;
+        }
+        if let Some(region) = reply_to
+            && !st.departed.contains(origin)
+        {
+            self.insert_link(st, origin, Link::new(region.clone(), region.id()), fx);
+        }
     }
 
     fn marker_acked(&self, st: &mut State, shard: u32, id: u64, fx: &mut Effects) {
@@ -1131,7 +1173,9 @@ impl Core {
         for out in link.queue {
             match out {
                 Out::Msg(env) => back.push(Held::Msg(env)),
-                Out::Item(Item::Marker { shard, origin, id }) => back.push(Held::Marker { shard, origin, id }),
+                Out::Item(Item::Marker { shard, origin, id, reply_to }) => {
+                    back.push(Held::Marker { shard, origin, id, reply_to });
+                }
                 Out::Item(Item::Stop { entity, kill }) => {
                     let shard = placement::shard_of(&entity, self.options.shards);
                     back.push(Held::Stop { entity: entity.into(), shard, kill });

@@ -12,7 +12,7 @@
 //! | --- | --- | --- |
 //! | `Deliver { seq, .. }` | any region, next hop | one entity message; `seq` numbers it on this link, to be acknowledged |
 //! | `Ack { seqs }` | next hop, sender | these deliveries left the next hop's custody (queued in an entity's mailbox, or acknowledged further on) |
-//! | `Marker` | a region whose route for a shard changed, along the old route | everything sent before it on that route is where it belongs |
+//! | `Marker` | a region whose route for a shard changed, along the old route | everything sent before it on that route is where it belongs; carries the origin's region, which the region that delivers it may never have heard from |
 //! | `MarkerAck` | whoever delivers the marker, its origin | the origin may send on the new route |
 //! | `Stop` | any region, along the route | passivate (or kill) the entity, after what was sent before |
 //! | `Acquire` | a shard's new owner, every region | release the shard to me (round `round`) |
@@ -87,7 +87,7 @@ impl RemoteMessage for Batch {
 pub(crate) enum Item {
     Deliver { seq: u64, entity: String, wire_name: String, payload: Vec<u8>, ask: Option<WireAsk> },
     Ack { seqs: Vec<u64> },
-    Marker { shard: u32, origin: String, id: u64 },
+    Marker { shard: u32, origin: String, id: u64, reply_to: Option<ActorRef<RegionActor>> },
     MarkerAck { shard: u32, id: u64 },
     Stop { entity: String, kill: bool },
     Acquire { shard: u32, round: u64 },
