@@ -27,10 +27,10 @@
 //! a shard (closing the file) before the next owner starts one. The file
 //! survives a process crash, not a power loss (nothing is synced).
 //!
-//! `Control::Stats -> (u64, u64, u64, u64, u64, bool)` on the `control`
-//! actor: entities running, shards owned, records handled, dead letters,
-//! hosts seen, and whether the region is settled (nothing moving, held or
-//! unacknowledged).
+//! `Control::Stats -> (u64, u64, u64, u64, u64, bool, u64)` on the
+//! `control` actor: entities running, shards owned, records handled, dead
+//! letters, hosts seen, whether the region is settled (nothing moving or
+//! held), and messages in flight from it (sent, not yet acknowledged).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -83,6 +83,7 @@ struct Logs {
 
 static LOGS: OnceLock<Logs> = OnceLock::new();
 static HANDLED: AtomicU64 = AtomicU64::new(0);
+static DEAD: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn logs() -> &'static Logs {
     LOGS.get().expect("set before the region starts")
@@ -128,6 +129,10 @@ impl Logs {
     }
 }
 
+/// What `Ledger::Read` answers per sender: `(sender, applied, last, dups,
+/// gaps)`.
+type Streams = Vec<(u32, u64, u64, u64, u64)>;
+
 /// The sharded entity: per-sender streams, durable in its shard's file.
 struct Ledger {
     id: String,
@@ -165,7 +170,7 @@ impl Ledger {
     }
 
     #[message(remote)]
-    fn read(&self) -> (String, Vec<(u32, u64, u64, u64, u64)>) {
+    fn read(&self) -> (String, Streams) {
         let log = self.log.as_ref().expect("started");
         let log = log.lock().unwrap();
         let streams = log
@@ -184,8 +189,14 @@ struct Control {
 
 #[actor]
 impl Control {
+    /// Up to 20 dead letters seen on this node, described.
     #[message(remote)]
-    fn stats(&self) -> (u64, u64, u64, u64, u64, bool) {
+    fn dead_letters(&self) -> Vec<String> {
+        DEAD.lock().unwrap().clone()
+    }
+
+    #[message(remote)]
+    fn stats(&self) -> (u64, u64, u64, u64, u64, bool, u64) {
         let s = self.ledgers.stats();
         (
             s.entities_active as u64,
@@ -193,7 +204,8 @@ impl Control {
             HANDLED.load(Ordering::Relaxed),
             s.dead_letters,
             s.hosts.len() as u64,
-            s.is_settled() && s.in_flight == 0,
+            s.is_settled(),
+            s.in_flight as u64,
         )
     }
 }
@@ -227,6 +239,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let _ = LOGS.set(Logs { dir: PathBuf::from(dir), open: Mutex::new(HashMap::new()) });
     let node = Node::builder(ActorSystem::new()).name(&name).secret(secret).start().await?;
+    let mut dead = node.system().dead_letters();
+    tokio::spawn(async move {
+        while let Ok(letter) = dead.recv().await {
+            let mut seen = DEAD.lock().unwrap();
+            if seen.len() < 20 {
+                seen.push(format!("{:?}: {}", letter.reason, letter.detail.as_deref().unwrap_or("")));
+            }
+        }
+    });
     let cluster = Cluster::start(&node, config).await?;
     let options = ShardingOptions::default().shards(shards).name("ledger").passivate_after(None);
     let shard_of = options.clone();
