@@ -618,6 +618,7 @@ fn launch(
         events,
         region: OnceLock::new(),
         stopped: AtomicBool::new(false),
+        drain: |core, node| Box::pin(link::sender(core, node)),
     });
     let region = node.system.spawn(RegionActor { core: core.clone() });
     let _ = core.region.set(region.clone());

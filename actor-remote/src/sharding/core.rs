@@ -43,7 +43,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::placement;
-use super::wire::{Batch, Item, RegionActor, WireAsk, WireResult};
+use super::wire::{Batch, Inbox, Item, RegionActor, WireAsk, WireResult};
 use super::{ShardingOptions, ShardingStats};
 use crate::cluster::Cluster;
 
@@ -57,6 +57,11 @@ thread_local! {
 /// Builds an entity and spawns it: the id in, the export and the strong
 /// reference that keeps it alive out.
 pub(crate) type Spawner = Box<dyn Fn(&str) -> Spawned + Send + Sync>;
+
+/// Drains the link to a node until its queue is empty (`link::sender`).
+/// Handed to the region when it starts, so that the state stands below the
+/// link's sender that works on it.
+pub(crate) type Drain = fn(Arc<Core>, String) -> futures::future::BoxFuture<'static, ()>;
 
 /// A freshly spawned entity.
 pub(crate) struct Spawned {
@@ -89,6 +94,18 @@ pub(crate) struct Core {
     pub(crate) region: OnceLock<ActorRef<RegionActor>>,
     /// Set once the region has stopped (its node shut down).
     pub(crate) stopped: std::sync::atomic::AtomicBool,
+    /// Spawned for a link with something to send and no sender running.
+    pub(crate) drain: Drain,
+}
+
+impl Inbox for Core {
+    fn region(&self) -> &str {
+        &self.name
+    }
+
+    fn receive(&self, batch: Batch) {
+        Core::receive(self, batch);
+    }
 }
 
 /// What the driver task is told.
@@ -364,7 +381,7 @@ impl Core {
         }
         let Some(me) = self.me.upgrade() else { return };
         for node in fx.kick {
-            tokio::spawn(super::link::sender(me.clone(), node));
+            tokio::spawn((self.drain)(me.clone(), node));
         }
         for (waiter, parked) in fx.drains {
             let events = self.events.clone();

@@ -29,12 +29,20 @@ use actor_core::{Actor, ActorRef, Context, Handler, Message, RemoteMessage};
 use actor_core::{RemoteActor, RemoteMessages};
 use serde::{Deserialize, Serialize};
 
-use super::core::Core;
+/// Where a region's actor hands the batches it gets: the region's state
+/// (`core::Core`). A trait, so that the wire stands below the state that
+/// speaks it.
+pub(crate) trait Inbox: Send + Sync + 'static {
+    /// The entity type's region name.
+    fn region(&self) -> &str;
+    /// Takes a batch from another region, without waiting.
+    fn receive(&self, batch: Batch);
+}
 
 /// The actor a node's region answers at. It does no work of its own: a
 /// batch is handed to the region's state, under its lock, without waiting.
 pub(crate) struct RegionActor {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: Arc<dyn Inbox>,
 }
 
 impl Actor for RegionActor {
@@ -43,7 +51,7 @@ impl Actor for RegionActor {
 
 impl std::fmt::Debug for RegionActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegionActor").field("region", &self.core.name).finish()
+        f.debug_struct("RegionActor").field("region", &self.core.region()).finish()
     }
 }
 
