@@ -119,6 +119,8 @@ impl Hosts {
             .args(["--probe-ms", &ms(self.config.probe_period)])
             .args(["--probe-timeout-ms", &ms(self.config.probe_timeout)])
             .args(["--suspicion-ms", &ms(self.config.suspicion_timeout)])
+            .arg("--exit-with-stdin")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

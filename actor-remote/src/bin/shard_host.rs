@@ -4,14 +4,16 @@
 //!
 //! ```text
 //! shard-host --name h1 --secret S --seed tcp://127.0.0.1:PORT --dir DIR \
-//!     [--shards 256] [--probe-ms 200] [--probe-timeout-ms 100] [--suspicion-ms 600]
+//!     [--shards 256] [--probe-ms 200] [--probe-timeout-ms 100] [--suspicion-ms 600] \
+//!     [--exit-with-stdin]
 //! ```
 //!
 //! The process starts a node on `tcp://127.0.0.1:0`, a cluster with the
 //! given failure detection settings, and a region of the sharded type
 //! `Ledger` (region name `ledger`); joins the cluster through `--seed`;
 //! registers a `control` actor; prints `host NAME up`; then serves until
-//! killed.
+//! killed (or, with `--exit-with-stdin`, until its standard input closes:
+//! the test's end, however it ends).
 //!
 //! A `Ledger` entity keeps, per sender, the last sequence number it
 //! applied, how many it applied, how many it refused as already applied
@@ -227,6 +229,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("shard-host --name NAME --secret SECRET --seed ADDRESS --dir DIR [--shards N] [--probe-ms N]");
         return Ok(());
     };
+    if args.iter().any(|a| a == "--exit-with-stdin") {
+        // Ends with the process that started it, even one killed before
+        // it could kill its children: the pipe closes with it.
+        std::thread::spawn(|| {
+            let mut buf = [0u8; 64];
+            while std::io::Read::read(&mut std::io::stdin(), &mut buf).is_ok_and(|n| n > 0) {}
+            std::process::exit(0);
+        });
+    }
     let shards: u32 = arg(&args, "--shards").map_or(Ok(256), |v| v.parse())?;
     let config = ClusterConfig {
         probe_period: millis(&args, "--probe-ms", 200)?,
