@@ -352,22 +352,28 @@ async fn run() {
         Arc::new([(0..ASKED).map(|_| AtomicU64::new(0)).collect(), (0..ASKED).map(|_| AtomicU64::new(0)).collect()]);
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicU64::new(0));
+    // The longest any one ask took to be answered or to fail, in
+    // microseconds: none may wait for its timeout (10 s).
+    let longest = Arc::new(AtomicU64::new(0));
     const LANES: usize = 24;
     let mut lanes = Vec::new();
     for sender in 0..2usize {
         for lane in 0..LANES {
-            let (proxy, asked, acked, stop, failures) =
-                (proxy.clone(), asked.clone(), acked.clone(), stop.clone(), failures.clone());
+            let (proxy, asked, acked, stop, failures, longest) =
+                (proxy.clone(), asked.clone(), acked.clone(), stop.clone(), failures.clone(), longest.clone());
             lanes.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     for k in (lane..ASKED).step_by(LANES) {
                         let seq = acked[sender][k].load(Ordering::Relaxed) + 1;
                         let first_try = Instant::now();
+                        let mut sent = Instant::now();
                         // Until acknowledged: a retry of a number that was
                         // applied is refused by the entity as a duplicate.
                         loop {
                             let entity = proxy.entity(&asked[k]);
-                            match entity.record(sender as u32 + 1, seq).timeout(Duration::from_secs(3)).await {
+                            let answer = entity.record(sender as u32 + 1, seq).timeout(Duration::from_secs(10)).await;
+                            longest.fetch_max(sent.elapsed().as_micros() as u64, Ordering::Relaxed);
+                            match answer {
                                 Ok(()) => break,
                                 Err(_) => {
                                     failures.fetch_add(1, Ordering::Relaxed);
@@ -377,6 +383,7 @@ async fn run() {
                                         asked[k]
                                     );
                                     tokio::time::sleep(Duration::from_millis(20)).await;
+                                    sent = Instant::now();
                                 }
                             }
                         }
@@ -449,6 +456,7 @@ async fn run() {
     for lane in lanes {
         lane.await.unwrap();
     }
+    let longest_ask = Duration::from_micros(longest.load(Ordering::Relaxed));
     let total_acked: u64 = acked.iter().flatten().map(|a| a.load(Ordering::Relaxed)).sum();
     ctl.retain(|name| *name != victim);
     settle(&proxy, &node, &ctl, true, "the survivors", Duration::from_secs(20)).await;
@@ -587,7 +595,8 @@ async fn run() {
     );
     println!(
         "records acknowledged: {before_kill} before the kill, {total_acked} in all; {} asks retried; {dups_on_victim} \
-         retried records already applied by the killed host and refused once",
+         retried records already applied by the killed host and refused once; the longest ask took \
+         {longest_ask:.2?} to be answered or to fail",
         failures.load(Ordering::Relaxed)
     );
     println!(
@@ -607,4 +616,7 @@ async fn run() {
     // configured) plus one second.
     let bound = detected.max(detection) + Duration::from_secs(1);
     assert!(asked_back.max(shard_back) <= bound, "back after {asked_back:?} and {shard_back:?}, over {bound:?}");
+    // An ask passed on to the killed host by a survivor that had not yet
+    // seen it down used to wait for its timeout.
+    assert!(longest_ask <= bound + Duration::from_secs(1), "an ask took {longest_ask:?}");
 }

@@ -302,6 +302,10 @@ pub(crate) struct Sent {
     pub(crate) message_type: &'static str,
     pub(crate) wire_name: Cow<'static, str>,
     pub(crate) done: Done,
+    /// An ask this node passed on for another node (its origin and id):
+    /// failed back to the origin if the next hop is lost, since the origin
+    /// may already have let go of that hop.
+    pub(crate) ask: Option<(String, u64)>,
 }
 
 /// The way to another node's region: what waits to be sent, what was sent
@@ -602,6 +606,15 @@ impl Core {
         }
     }
 
+    /// Fails, at its origin, an ask this node passed on to a hop that is
+    /// lost.
+    pub(crate) fn fail_passed_on(&self, st: &mut State, ask: Option<(String, u64)>, fx: &mut Effects) {
+        if let Some((origin, id)) = ask {
+            let ask = AskTo::Remote { origin, id, deadline: None };
+            self.fail_ask(st, Some(ask), RemoteFailure::NodeDown, fx);
+        }
+    }
+
     pub(crate) fn fail_ask(&self, st: &mut State, ask: Option<AskTo>, failure: RemoteFailure, fx: &mut Effects) {
         match ask {
             None => {}
@@ -730,8 +743,14 @@ impl Core {
             }
             Item::Moved { id, to } => {
                 // (From a node that forwarded this node's ask, or from this
-                // node itself forwarding an ask that came back to it.)
-                if let Some(pending) = st.asks.get_mut(&id) {
+                // node itself forwarding an ask that came back to it.) To
+                // a node already gone here, it is lost: nothing else would
+                // fail it.
+                if st.departed.contains(&to) && !st.links.contains_key(&to) {
+                    if let Some(pending) = st.asks.remove(&id) {
+                        pending.reply.fail(RemoteFailure::NodeDown);
+                    }
+                } else if let Some(pending) = st.asks.get_mut(&id) {
                     pending.hop = to;
                 }
             }
@@ -1178,6 +1197,7 @@ impl Core {
         let detail = format!("maybe delivered: node {node} was lost before acknowledging it ({why})");
         for (_, sent) in link.inflight {
             self.dead_letter(st, &sent.entity, sent.message_type, &sent.wire_name, DeadLetterReason::NodeDown, &detail);
+            self.fail_passed_on(st, sent.ask, fx);
             self.done(st, sent.done, fx);
         }
         let failed: Vec<u64> = st.asks.iter().filter(|(_, a)| a.hop == node).map(|(id, _)| *id).collect();
