@@ -45,7 +45,9 @@
 //! for its answer too, since it may have activated them in a view of its own.
 //! A sender whose route for a shard moves away from a live node sends a
 //! *marker* down the old route and holds its new messages until the marker
-//! comes back acknowledged from wherever the old route ended, so nothing sent
+//! comes back acknowledged from wherever the old route ended (the marker
+//! names its origin's region, which that end may never have heard from: a
+//! client's region is in no group), so nothing sent
 //! later overtakes what was sent earlier; what other regions route through
 //! it waits too, markers and what comes back from the old route apart.
 //! While two regions' views of a shard's owner differ, each routes its
@@ -616,6 +618,7 @@ fn launch(
         events,
         region: OnceLock::new(),
         stopped: AtomicBool::new(false),
+        drain: |core, node| Box::pin(link::sender(core, node)),
     });
     let region = node.system.spawn(RegionActor { core: core.clone() });
     let _ = core.region.set(region.clone());

@@ -498,3 +498,67 @@ async fn figures_tell_and_ask_rates_across_three_nodes_and_the_cost_of_a_cold_en
     })
     .await;
 }
+
+/// A client that sees a join after the hosts did: its route markers go
+/// to the old owners, which send them on to the new one, a region that has
+/// never heard from the client. The acknowledgements must still reach the
+/// client; lost, they held its messages for the moved shards until the
+/// hand-off timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sees_a_join_late_is_not_held_until_the_hand_off_timeout() {
+    bounded(async {
+        // Suspicion slow enough that the client's freeze below is not
+        // taken for a crash.
+        let config = actor_remote::ClusterConfig { suspicion_timeout: Duration::from_secs(10), ..fast() };
+        let options = ShardingOptions::default().handoff_timeout(Duration::from_secs(30));
+        let log = Shared::default();
+        let host = |name: &'static str| {
+            let (config, options, log) = (config.clone(), options.clone(), log.clone());
+            async move {
+                let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
+                let cluster = Cluster::start(&node, config).await.unwrap();
+                let probes = Sharding::start_with(&cluster, options, move |id: &str| Probe {
+                    id: id.to_owned(),
+                    node: name.to_owned(),
+                    log: log.clone(),
+                    total: 0,
+                })
+                .await
+                .unwrap();
+                Running { node, cluster, probes }
+            }
+        };
+        let a = host("a").await;
+        let b = host("b").await;
+        let seed = a.node.address().to_string();
+        b.cluster.join(&[&seed]).await.unwrap();
+        let node = Node::builder(ActorSystem::new()).name("client").secret(SECRET).start().await.unwrap();
+        let cluster = Cluster::start(&node, config.clone()).await.unwrap();
+        let client = Sharding::proxy::<Probe>(&cluster, options.clone()).await.unwrap();
+        cluster.join(&[&seed]).await.unwrap();
+        wait_until("the client sees both hosts", Duration::from_secs(10), || client.stats().hosts.len() == 2).await;
+        let ids: Vec<String> = (0..400).map(|i| format!("late-{i}")).collect();
+        for id in &ids {
+            client.entity(id).add(1).await.unwrap();
+        }
+
+        // The client hears nothing of the membership while c joins and
+        // the hosts hand c its shards.
+        cluster.freeze(Duration::from_secs(2));
+        let c = host("c").await;
+        c.cluster.join(&[&seed]).await.unwrap();
+        wait_until("the client sees c", Duration::from_secs(20), || client.stats().hosts.len() == 3).await;
+        let seen = Instant::now();
+        let on_c: Vec<&String> =
+            ids.iter().filter(|id| client.placement()[client.shard_of(id) as usize].as_deref() == Some("c")).collect();
+        assert!(!on_c.is_empty());
+        for id in &on_c {
+            client.entity(id).add(1).timeout(Duration::from_secs(25)).await.unwrap();
+        }
+        let took = seen.elapsed();
+        println!("figure: a client that saw the join late reached the moved entities {took:?} after it saw c");
+        assert!(took < Duration::from_secs(5), "held {took:?} (the hand-off timeout is 30 s)");
+        wait_until("the client settles", Duration::from_secs(5), || client.stats().is_settled()).await;
+    })
+    .await;
+}

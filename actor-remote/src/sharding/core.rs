@@ -43,7 +43,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::placement;
-use super::wire::{Batch, Item, RegionActor, WireAsk, WireResult};
+use super::wire::{Batch, Inbox, Item, RegionActor, WireAsk, WireResult};
 use super::{ShardingOptions, ShardingStats};
 use crate::cluster::Cluster;
 
@@ -57,6 +57,11 @@ thread_local! {
 /// Builds an entity and spawns it: the id in, the export and the strong
 /// reference that keeps it alive out.
 pub(crate) type Spawner = Box<dyn Fn(&str) -> Spawned + Send + Sync>;
+
+/// Drains the link to a node until its queue is empty (`link::sender`).
+/// Handed to the region when it starts, so that the state stands below the
+/// link's sender that works on it.
+pub(crate) type Drain = fn(Arc<Core>, String) -> futures::future::BoxFuture<'static, ()>;
 
 /// A freshly spawned entity.
 pub(crate) struct Spawned {
@@ -89,6 +94,18 @@ pub(crate) struct Core {
     pub(crate) region: OnceLock<ActorRef<RegionActor>>,
     /// Set once the region has stopped (its node shut down).
     pub(crate) stopped: std::sync::atomic::AtomicBool,
+    /// Spawned for a link with something to send and no sender running.
+    pub(crate) drain: Drain,
+}
+
+impl Inbox for Core {
+    fn region(&self) -> &str {
+        &self.name
+    }
+
+    fn receive(&self, batch: Batch) {
+        Core::receive(self, batch);
+    }
 }
 
 /// What the driver task is told.
@@ -221,8 +238,20 @@ pub(crate) struct Switching {
 /// Something that travels along a shard's route, in order.
 pub(crate) enum Held {
     Msg(Envelope),
-    Marker { shard: u32, origin: String, id: u64 },
-    Stop { entity: Arc<str>, shard: u32, kill: bool },
+    /// `reply_to`: the origin's region, for a region that delivers the
+    /// marker without ever having heard from the origin (a client that saw
+    /// a move after the old owner did) to send the acknowledgement to.
+    Marker {
+        shard: u32,
+        origin: String,
+        id: u64,
+        reply_to: Option<ActorRef<RegionActor>>,
+    },
+    Stop {
+        entity: Arc<str>,
+        shard: u32,
+        kill: bool,
+    },
 }
 
 impl Held {
@@ -273,6 +302,10 @@ pub(crate) struct Sent {
     pub(crate) message_type: &'static str,
     pub(crate) wire_name: Cow<'static, str>,
     pub(crate) done: Done,
+    /// An ask this node passed on for another node (its origin and id):
+    /// failed back to the origin if the next hop is lost, since the origin
+    /// may already have let go of that hop.
+    pub(crate) ask: Option<(String, u64)>,
 }
 
 /// The way to another node's region: what waits to be sent, what was sent
@@ -352,7 +385,7 @@ impl Core {
         }
         let Some(me) = self.me.upgrade() else { return };
         for node in fx.kick {
-            tokio::spawn(super::link::sender(me.clone(), node));
+            tokio::spawn((self.drain)(me.clone(), node));
         }
         for (waiter, parked) in fx.drains {
             let events = self.events.clone();
@@ -432,7 +465,7 @@ impl Core {
                 // this node sent it before, still to come back.
                 if st.shards[s].switching.as_ref().is_none_or(|sw| sw.back.is_none()) {
                     let id = Self::next_id(st);
-                    let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
+                    let marker = self.own_marker(s, id);
                     self.send_on(st, from, marker, fx);
                     let sw = st.shards[s].switching.get_or_insert_with(|| Switching {
                         marker: 0,
@@ -483,7 +516,7 @@ impl Core {
                 st.counters.forwarded += 1;
                 Out::Msg(env)
             }
-            Held::Marker { shard, origin, id } => Out::Item(Item::Marker { shard, origin, id }),
+            Held::Marker { shard, origin, id, reply_to } => Out::Item(Item::Marker { shard, origin, id, reply_to }),
             Held::Stop { entity, kill, .. } => Out::Item(Item::Stop { entity: entity.to_string(), kill }),
         };
         let link = st.links.get_mut(node).expect("opened above");
@@ -570,6 +603,15 @@ impl Core {
             self.dead_letter(st, &env.entity, env.message_type, &env.wire_name, DeadLetterReason::NodeDown, why);
             self.fail_ask(st, env.ask, RemoteFailure::NodeDown, fx);
             self.done(st, env.done, fx);
+        }
+    }
+
+    /// Fails, at its origin, an ask this node passed on to a hop that is
+    /// lost.
+    pub(crate) fn fail_passed_on(&self, st: &mut State, ask: Option<(String, u64)>, fx: &mut Effects) {
+        if let Some((origin, id)) = ask {
+            let ask = AskTo::Remote { origin, id, deadline: None };
+            self.fail_ask(st, Some(ask), RemoteFailure::NodeDown, fx);
         }
     }
 
@@ -679,8 +721,8 @@ impl Core {
                     }
                 }
             }
-            Item::Marker { shard, origin, id } if shard < shards => {
-                self.route_from(st, from, Held::Marker { shard, origin, id }, fx);
+            Item::Marker { shard, origin, id, reply_to } if shard < shards => {
+                self.route_from(st, from, Held::Marker { shard, origin, id, reply_to }, fx);
             }
             Item::MarkerAck { shard, id } if shard < shards => self.marker_acked(st, shard, id, fx),
             Item::Stop { entity, kill } => {
@@ -701,8 +743,14 @@ impl Core {
             }
             Item::Moved { id, to } => {
                 // (From a node that forwarded this node's ask, or from this
-                // node itself forwarding an ask that came back to it.)
-                if let Some(pending) = st.asks.get_mut(&id) {
+                // node itself forwarding an ask that came back to it.) To
+                // a node already gone here, it is lost: nothing else would
+                // fail it.
+                if st.departed.contains(&to) && !st.links.contains_key(&to) {
+                    if let Some(pending) = st.asks.remove(&id) {
+                        pending.reply.fail(RemoteFailure::NodeDown);
+                    }
+                } else if let Some(pending) = st.asks.get_mut(&id) {
                     pending.hop = to;
                 }
             }
@@ -726,7 +774,7 @@ impl Core {
             return;
         }
         let id = Self::next_id(st);
-        let marker = Held::Marker { shard: s as u32, origin: self.node.to_string(), id };
+        let marker = self.own_marker(s, id);
         self.send_on(st, via, marker, fx);
         st.shards[s].switching = Some(Switching {
             marker: id,
@@ -735,6 +783,36 @@ impl Core {
             held: VecDeque::new(),
             back: None,
         });
+    }
+
+    /// A marker of this node's for shard `s`, carrying where to answer.
+    fn own_marker(&self, s: usize, id: u64) -> Held {
+        Held::Marker { shard: s as u32, origin: self.node.to_string(), id, reply_to: self.region.get().cloned() }
+    }
+
+    /// Before acknowledging a marker from `origin`: a link to its region,
+    /// if this node has none and the marker says where it is. A region
+    /// that was handed the marker by another (a client whose view of the
+    /// shard's owner changed after the old owner's did) may never have
+    /// heard from the origin, and a client's region is in no group: the
+    /// acknowledgement would otherwise wait for a region that never
+    /// appears, and the origin's messages with it, until the hand-off
+    /// timeout.
+    pub(crate) fn reach_origin(
+        &self,
+        st: &mut State,
+        origin: &str,
+        reply_to: Option<&ActorRef<RegionActor>>,
+        fx: &mut Effects,
+    ) {
+        if self.is_me(origin) || st.links.contains_key(origin) || st.peers.contains_key(origin) {
+            return;
+        }
+        if let Some(region) = reply_to
+            && !st.departed.contains(origin)
+        {
+            self.insert_link(st, origin, Link::new(region.clone(), region.id()), fx);
+        }
     }
 
     fn marker_acked(&self, st: &mut State, shard: u32, id: u64, fx: &mut Effects) {
@@ -1119,6 +1197,7 @@ impl Core {
         let detail = format!("maybe delivered: node {node} was lost before acknowledging it ({why})");
         for (_, sent) in link.inflight {
             self.dead_letter(st, &sent.entity, sent.message_type, &sent.wire_name, DeadLetterReason::NodeDown, &detail);
+            self.fail_passed_on(st, sent.ask, fx);
             self.done(st, sent.done, fx);
         }
         let failed: Vec<u64> = st.asks.iter().filter(|(_, a)| a.hop == node).map(|(id, _)| *id).collect();
@@ -1131,7 +1210,9 @@ impl Core {
         for out in link.queue {
             match out {
                 Out::Msg(env) => back.push(Held::Msg(env)),
-                Out::Item(Item::Marker { shard, origin, id }) => back.push(Held::Marker { shard, origin, id }),
+                Out::Item(Item::Marker { shard, origin, id, reply_to }) => {
+                    back.push(Held::Marker { shard, origin, id, reply_to });
+                }
                 Out::Item(Item::Stop { entity, kill }) => {
                     let shard = placement::shard_of(&entity, self.options.shards);
                     back.push(Held::Stop { entity: entity.into(), shard, kill });

@@ -20,9 +20,10 @@ impl Core {
     pub(crate) fn deliver_here(&self, st: &mut State, held: Held, fx: &mut Effects) {
         match held {
             Held::Msg(env) => self.deliver(st, env, fx),
-            Held::Marker { shard, origin, id } => {
+            Held::Marker { shard, origin, id, reply_to } => {
                 // Everything its origin sent before it is queued here, in
                 // order: the origin may take the new route.
+                self.reach_origin(st, &origin, reply_to.as_ref(), fx);
                 let item = super::wire::Item::MarkerAck { shard, id };
                 self.send_item(st, &origin, item, fx);
             }

@@ -46,6 +46,10 @@ pub(crate) async fn sender(core: Arc<Core>, node: String) {
                         bytes += env.payload.len();
                         link.next_seq += 1;
                         let seq = link.next_seq;
+                        let passed_on = match &env.ask {
+                            Some(AskTo::Remote { origin, id, .. }) => Some((origin.clone(), *id)),
+                            _ => None,
+                        };
                         let ask = match env.ask {
                             None => None,
                             Some(AskTo::Local(mut reply)) => {
@@ -68,6 +72,7 @@ pub(crate) async fn sender(core: Arc<Core>, node: String) {
                                 message_type: env.message_type,
                                 wire_name: env.wire_name.clone(),
                                 done: env.done,
+                                ask: passed_on,
                             },
                         );
                         seqs.push(seq);
@@ -106,6 +111,7 @@ pub(crate) async fn sender(core: Arc<Core>, node: String) {
                             DeadLetterReason::NodeDown,
                             &why,
                         );
+                        core.fail_passed_on(st, sent.ask, fx);
                         core.done(st, sent.done, fx);
                     }
                 }

@@ -12,7 +12,7 @@
 //! | --- | --- | --- |
 //! | `Deliver { seq, .. }` | any region, next hop | one entity message; `seq` numbers it on this link, to be acknowledged |
 //! | `Ack { seqs }` | next hop, sender | these deliveries left the next hop's custody (queued in an entity's mailbox, or acknowledged further on) |
-//! | `Marker` | a region whose route for a shard changed, along the old route | everything sent before it on that route is where it belongs |
+//! | `Marker` | a region whose route for a shard changed, along the old route | everything sent before it on that route is where it belongs; carries the origin's region, which the region that delivers it may never have heard from |
 //! | `MarkerAck` | whoever delivers the marker, its origin | the origin may send on the new route |
 //! | `Stop` | any region, along the route | passivate (or kill) the entity, after what was sent before |
 //! | `Acquire` | a shard's new owner, every region | release the shard to me (round `round`) |
@@ -29,12 +29,20 @@ use actor_core::{Actor, ActorRef, Context, Handler, Message, RemoteMessage};
 use actor_core::{RemoteActor, RemoteMessages};
 use serde::{Deserialize, Serialize};
 
-use super::core::Core;
+/// Where a region's actor hands the batches it gets: the region's state
+/// (`core::Core`). A trait, so that the wire stands below the state that
+/// speaks it.
+pub(crate) trait Inbox: Send + Sync + 'static {
+    /// The entity type's region name.
+    fn region(&self) -> &str;
+    /// Takes a batch from another region, without waiting.
+    fn receive(&self, batch: Batch);
+}
 
 /// The actor a node's region answers at. It does no work of its own: a
 /// batch is handed to the region's state, under its lock, without waiting.
 pub(crate) struct RegionActor {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: Arc<dyn Inbox>,
 }
 
 impl Actor for RegionActor {
@@ -43,7 +51,7 @@ impl Actor for RegionActor {
 
 impl std::fmt::Debug for RegionActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegionActor").field("region", &self.core.name).finish()
+        f.debug_struct("RegionActor").field("region", &self.core.region()).finish()
     }
 }
 
@@ -87,7 +95,7 @@ impl RemoteMessage for Batch {
 pub(crate) enum Item {
     Deliver { seq: u64, entity: String, wire_name: String, payload: Vec<u8>, ask: Option<WireAsk> },
     Ack { seqs: Vec<u64> },
-    Marker { shard: u32, origin: String, id: u64 },
+    Marker { shard: u32, origin: String, id: u64, reply_to: Option<ActorRef<RegionActor>> },
     MarkerAck { shard: u32, id: u64 },
     Stop { entity: String, kill: bool },
     Acquire { shard: u32, round: u64 },
