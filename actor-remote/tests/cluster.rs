@@ -447,3 +447,28 @@ async fn joining_an_unreachable_seed_fails_and_a_lone_seed_starts_a_cluster() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_declared_down_by_its_only_peer_rejoins_after_its_down_is_forgotten() {
+    bounded(async {
+        let config = fast();
+        let nodes = cluster_of(&["h1", "h2"], config.clone()).await;
+        let events = subscribe(&nodes[1]).await;
+        // The seed is deaf for longer than detection and than the memory
+        // of the down: its only peer declares it down and forgets it, and
+        // the seed, once it thaws, has suspected that peer in turn. With no
+        // third member to vouch for either, the two must still find each
+        // other again.
+        nodes[0].cluster.freeze(config.detection_time() * 2 + config.remember_down);
+        wait_for_event(&events, "NodeDown", |e| matches!(e, ClusterEvent::NodeDown(m) if m.name == "h1")).await;
+        wait_until("h1 and h2 see each other again", || names_of(&nodes[0]) == ["h2"] && names_of(&nodes[1]) == ["h1"])
+            .await;
+        let seen = events.seen().await.unwrap();
+        let down_at = seen.iter().position(|e| matches!(e, ClusterEvent::NodeDown(m) if m.name == "h1")).unwrap();
+        assert!(
+            seen[down_at..].iter().any(|e| matches!(e, ClusterEvent::NodeUp(m) if m.name == "h1")),
+            "h1 came back without a NodeUp: {seen:?}"
+        );
+    })
+    .await;
+}
