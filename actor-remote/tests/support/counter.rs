@@ -1,8 +1,13 @@
-//! A counter for tests that need a remote actor: it adds (`Counter::Add`
-//! on the wire) and naps (`Counter::Nap`); resetting and reading its total
-//! are local only (`Counter::Reset`, `Counter::Total` are refused to other
-//! nodes).
+//! A counter for tests that need a remote actor. On the wire it adds
+//! (`Counter::Add`), naps (`Counter::Nap`), records numbered messages per
+//! sender and reports whether each sender's came in order
+//! (`Counter::Record`, `Counter::Stats`) and panics on request
+//! (`Counter::Boom`); resetting and reading its total are local only
+//! (`Counter::Reset`, `Counter::Total` are refused to other nodes).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actor_core::prelude::*;
@@ -10,6 +15,23 @@ use actor_core::prelude::*;
 #[derive(Default)]
 pub(crate) struct Counter {
     total: u64,
+    /// The next sequence number expected from each sender.
+    next: HashMap<u32, u64>,
+    in_order: bool,
+    received: u64,
+    /// Every this many recorded messages, the handler sleeps a millisecond:
+    /// a slow consumer (never, at 0).
+    slow_every: u64,
+    /// Counts the recorded messages, readable from outside the actor.
+    delivered: Option<Arc<AtomicU64>>,
+}
+
+impl Counter {
+    /// A slow consumer: sleeps a millisecond every `slow_every` recorded
+    /// messages, and counts them in `delivered`.
+    pub(crate) fn slow_consumer(slow_every: u64, delivered: Arc<AtomicU64>) -> Self {
+        Counter { slow_every, delivered: Some(delivered), ..Counter::default() }
+    }
 }
 
 #[actor]
@@ -20,6 +42,7 @@ impl Counter {
         self.total
     }
 
+    /// Replies `millis` after sleeping that long, holding up the mailbox.
     #[message(remote)]
     pub(crate) async fn nap(&mut self, millis: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -32,8 +55,38 @@ impl Counter {
         self.total = 0;
     }
 
+    /// Local only, like `reset`.
     #[message]
     pub(crate) fn total(&self) -> u64 {
         self.total
+    }
+
+    /// Records message `seq` of `sender`; numbers start at 0.
+    #[message(remote)]
+    pub(crate) async fn record(&mut self, sender: u32, seq: u64) {
+        if self.received == 0 {
+            self.in_order = true;
+        }
+        let next = self.next.entry(sender).or_insert(0);
+        self.in_order &= seq == *next;
+        *next = seq + 1;
+        self.received += 1;
+        if let Some(delivered) = &self.delivered {
+            delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.slow_every > 0 && self.received.is_multiple_of(self.slow_every) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Messages recorded, and whether every sender's came in order.
+    #[message(remote)]
+    pub(crate) fn stats(&self) -> (u64, bool) {
+        (self.received, self.in_order)
+    }
+
+    #[message(remote)]
+    pub(crate) fn boom(&mut self) -> u64 {
+        panic!("boom on purpose")
     }
 }
