@@ -6,35 +6,7 @@ use std::time::Duration;
 use actor_core::ActorState;
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
-
-#[derive(Default)]
-struct Worker {
-    handled: u32,
-}
-
-#[actor]
-impl Worker {
-    #[message]
-    fn work(&mut self) -> u32 {
-        self.handled += 1;
-        self.handled
-    }
-
-    #[message]
-    fn crash(&mut self) {
-        panic!("crash on purpose");
-    }
-
-    #[message(derive(Debug))]
-    fn fail(&mut self, why: String) {
-        panic!("{why}");
-    }
-
-    #[message]
-    async fn hold(&mut self, millis: u64) {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-    }
-}
+use test_support::{Worker, WorkerClient};
 
 /// Asks `worker` to work until it answers (within 5 s): once it has been
 /// restarted in place, the same reference works again.
