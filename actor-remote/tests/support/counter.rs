@@ -1,9 +1,10 @@
-//! A counter for tests that need a remote actor. On the wire it adds
-//! (`Counter::Add`), naps (`Counter::Nap`), records numbered messages per
-//! sender and reports whether each sender's came in order
-//! (`Counter::Record`, `Counter::Stats`) and panics on request
-//! (`Counter::Boom`); resetting and reading its total are local only
-//! (`Counter::Reset`, `Counter::Total` are refused to other nodes).
+//! A counter for tests that need a remote actor. On the wire it adds and
+//! counts its adds (`Counter::Add`, `Counter::Hits`), naps
+//! (`Counter::Nap`), records numbered messages per sender and reports
+//! whether each sender's came in order (`Counter::Record`,
+//! `Counter::Stats`) and panics on request (`Counter::Boom`); resetting and
+//! reading its total are local only (`Counter::Reset`, `Counter::Total` are
+//! refused to other nodes).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use actor_core::prelude::*;
 #[derive(Default)]
 pub(crate) struct Counter {
     total: u64,
+    /// How many `Add`s it has handled.
+    hits: u64,
     /// The next sequence number expected from each sender.
     next: HashMap<u32, u64>,
     in_order: bool,
@@ -27,6 +30,11 @@ pub(crate) struct Counter {
 }
 
 impl Counter {
+    /// A counter whose total starts at `total`.
+    pub(crate) fn starting_at(total: u64) -> Self {
+        Counter { total, ..Counter::default() }
+    }
+
     /// A slow consumer: sleeps a millisecond every `slow_every` recorded
     /// messages, and counts them in `delivered`.
     pub(crate) fn slow_consumer(slow_every: u64, delivered: Arc<AtomicU64>) -> Self {
@@ -39,7 +47,14 @@ impl Counter {
     #[message(remote)]
     pub(crate) fn add(&mut self, n: u64) -> u64 {
         self.total += n;
+        self.hits += 1;
         self.total
+    }
+
+    /// How many `Add`s it has handled.
+    #[message(remote)]
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits
     }
 
     /// Replies `millis` after sleeping that long, holding up the mailbox.
