@@ -102,3 +102,21 @@ where
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     exit(runtime.block_on(run(args)))
 }
+
+/// The options an example parsed from its command line (`parsed`, whose
+/// empty error means help was asked for): on help, prints `usage` and
+/// gives `None`; on a bad command line, prints the error and `usage` and
+/// exits with code 2.
+pub fn options_or_usage<T>(name: &str, usage: &str, parsed: Result<T, String>) -> Option<T> {
+    match parsed {
+        Ok(options) => Some(options),
+        Err(e) if e.is_empty() => {
+            println!("{usage}");
+            None
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}\n{usage}");
+            std::process::exit(2);
+        }
+    }
+}
