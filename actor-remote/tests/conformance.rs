@@ -113,9 +113,7 @@ where
 async fn tell_ask_and_the_typed_client(h: Harness) {
     let (a, b, peer) = h.pair().await;
     assert_eq!(peer, "a");
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
     assert!(!remote.is_local());
     assert_eq!(remote.node(), Some("a"));
     assert_eq!(remote.id(), counter.id());
@@ -128,9 +126,7 @@ async fn tell_ask_and_the_typed_client(h: Harness) {
 
 async fn an_ask_times_out_with_a_typed_error(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
     let err = remote.ask(Nap { millis: 2_000 }).timeout(Duration::from_millis(50)).await.unwrap_err();
     assert!(matches!(err, AskError::Timeout), "{err:?}");
     // The connection is still fine.
@@ -139,9 +135,7 @@ async fn an_ask_times_out_with_a_typed_error(h: Harness) {
 
 async fn a_remote_monitor_fires_when_the_node_dies(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
     let watching = support::watch(b.system(), &remote).await;
     // The watch has reached a once an ask behind it is answered.
     assert_eq!(remote.add(1).await.unwrap(), 1);
@@ -157,26 +151,13 @@ async fn a_remote_monitor_fires_when_the_node_dies(h: Harness) {
 
 async fn pending_asks_fail_with_node_down_when_the_peer_goes(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-    let slow = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.nap(60_000).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
-    a.shutdown().await;
-    let err = slow.await.unwrap().unwrap_err();
-    assert!(err.is_node_down(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+    support::counter::pending_ask_fails_fast_when_its_node_goes(&a, &remote).await;
 }
 
 async fn fifo_holds_per_sender_for_4_senders_of_10_000(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
     const SENDERS: u32 = 4;
     const EACH: u64 = 10_000;
     let senders: Vec<_> = (0..SENDERS)

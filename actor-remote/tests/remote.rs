@@ -85,10 +85,7 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
     bounded(async {
         let (a, b, peer) = pair().await;
         assert_eq!(peer, "a");
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
         assert!(!remote.is_local());
         assert_eq!(remote.node(), Some("a"));
         assert_eq!(remote.id(), counter.id(), "the remote ref names the same actor");
@@ -106,9 +103,7 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
 async fn a_message_not_registered_for_remote_use_is_refused_at_the_sender() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         let err = remote.tell(Total).await.unwrap_err();
         assert!(matches!(err, SendError::NotRemote(Total)), "{err:?}");
@@ -135,9 +130,7 @@ async fn lookups_of_unknown_names_and_peers_fail_with_typed_errors() {
 async fn a_panic_on_the_far_side_reaches_the_asker() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         let err = remote.boom().await.unwrap_err();
         let AskError::Panicked(panic) = err else { panic!("expected a panic, got {err:?}") };
@@ -196,9 +189,7 @@ async fn a_reply_can_carry_a_reference_and_messages_can_carry_one() {
 async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         let watching = support::watch(b.system(), &remote).await;
         // Let the watch reach the far side before the stop does.
@@ -289,21 +280,8 @@ async fn oversized_and_garbage_frames_close_the_connection_and_the_node_goes_on(
 async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-
-        let slow = tokio::spawn({
-            let remote = remote.clone();
-            async move { remote.nap(60_000).await }
-        });
-        // Wait until the ask is being handled on a.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let started = std::time::Instant::now();
-        a.shutdown().await;
-        let err = slow.await.unwrap().unwrap_err();
-        assert!(err.is_node_down(), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+        support::counter::pending_ask_fails_fast_when_its_node_goes(&a, &remote).await;
         // New asks fail at once too.
         assert!(remote.add(1).await.unwrap_err().is_node_down());
     })
@@ -314,9 +292,7 @@ async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
 async fn fifo_holds_for_100_000_tells_across_the_wire() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         const N: u64 = 100_000;
         for seq in 0..N {
@@ -380,9 +356,7 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
 async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
         let mut letters = a.system().dead_letters();
         counter.stop();
         counter.wait_for_stop().await;
@@ -413,9 +387,7 @@ async fn the_unix_socket_transport_carries_the_same_traffic() {
             .unwrap();
         let b = node("b").await;
         let peer = b.connect(&format!("unix:{}", path.display())).await.unwrap();
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
         for seq in 0..1_000 {
             remote.tell_record(0, seq).await.unwrap();
         }
@@ -488,10 +460,7 @@ async fn heartbeats_detect_a_peer_that_hangs_without_closing() {
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
         assert_eq!(remote.add(1).await.unwrap(), 1);
 
-        let pending = tokio::spawn({
-            let remote = remote.clone();
-            async move { remote.nap(60_000).await }
-        });
+        let pending = support::spawn_ask(&remote, |remote| async move { remote.nap(60_000).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         frozen.store(true, std::sync::atomic::Ordering::SeqCst);
         let frozen_at = std::time::Instant::now();

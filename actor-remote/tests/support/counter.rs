@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actor_core::prelude::*;
+use actor_remote::Node;
 
 #[derive(Default)]
 pub(crate) struct Counter {
@@ -27,6 +28,28 @@ pub(crate) struct Counter {
     slow_every: u64,
     /// Counts the recorded messages, readable from outside the actor.
     delivered: Option<Arc<AtomicU64>>,
+}
+
+/// A counter spawned on node `on` and registered there as `counter`, and
+/// the reference to it that node `from` looks up through `peer`.
+pub(crate) async fn serve(on: &Node, from: &Node, peer: &str) -> (ActorRef<Counter>, ActorRef<Counter>) {
+    let counter = on.system().spawn(Counter::default());
+    on.register("counter", &counter).unwrap();
+    let remote = from.lookup(peer, "counter").await.unwrap();
+    (counter, remote)
+}
+
+/// Checks that an ask pending at `remote` (a counter served by node `a`)
+/// fails with `NodeDown`, fast, once `a` shuts down.
+pub(crate) async fn pending_ask_fails_fast_when_its_node_goes(a: &Node, remote: &ActorRef<Counter>) {
+    let slow = super::spawn_ask(remote, |remote| async move { remote.nap(60_000).await });
+    // Wait until the ask is being handled on a.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    a.shutdown().await;
+    let err = slow.await.unwrap().unwrap_err();
+    assert!(err.is_node_down(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
 }
 
 impl Counter {

@@ -78,6 +78,18 @@ pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[rank.min(samples.len() - 1)]
 }
 
+/// Spawns `ask` on a clone of `target`: an ask left pending, to await
+/// later.
+pub(crate) fn spawn_ask<A, F, Fut>(target: &actor_core::ActorRef<A>, ask: F) -> tokio::task::JoinHandle<Fut::Output>
+where
+    A: actor_core::Actor,
+    F: FnOnce(actor_core::ActorRef<A>) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    tokio::spawn(ask(target.clone()))
+}
+
 /// A free loopback port (bound and released; a child process binds it).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
