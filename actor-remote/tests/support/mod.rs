@@ -6,6 +6,7 @@ pub(crate) mod logs;
 pub(crate) mod mitm;
 pub(crate) mod nats;
 pub(crate) mod proxy;
+pub(crate) mod recorder;
 pub(crate) mod remote_node;
 pub(crate) mod sharding;
 
