@@ -156,19 +156,16 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    examples::exit(run().await)
+const USAGE: &str = "\
+usage: cluster_kv                                 (the whole demo, one command)
+       cluster_kv --node NAME [--seed tcp://HOST:PORT]   (one replica node)
+       cluster_kv --seed tcp://HOST:PORT                 (a client of those replicas)";
+
+fn main() -> std::process::ExitCode {
+    examples::main(Some(USAGE), run)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = examples::Args::from_env();
-    if args.help() {
-        println!("usage: cluster_kv                                 (the whole demo, one command)");
-        println!("       cluster_kv --node NAME [--seed tcp://HOST:PORT]   (one replica node)");
-        println!("       cluster_kv --seed tcp://HOST:PORT                 (a client of those replicas)");
-        return Ok(());
-    }
+async fn run(args: examples::Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = args.value("--node") {
         return replica_node(&name, args.value("--seed").as_deref()).await;
     }

@@ -158,19 +158,16 @@ async fn play(
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    examples::exit(run().await)
+const USAGE: &str = "\
+distributed_ping                       one command: starts the pong process, plays, kills it
+distributed_ping --serve [--listen tcp://127.0.0.1:7070]
+distributed_ping --connect tcp://127.0.0.1:7070 [--rounds 1000]";
+
+fn main() -> std::process::ExitCode {
+    examples::main(Some(USAGE), run)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = examples::Args::from_env();
-    if args.help() {
-        println!("distributed_ping                       one command: starts the pong process, plays, kills it");
-        println!("distributed_ping --serve [--listen tcp://127.0.0.1:7070]");
-        println!("distributed_ping --connect tcp://127.0.0.1:7070 [--rounds 1000]");
-        return Ok(());
-    }
+async fn run(args: examples::Args) -> Result<(), Box<dyn std::error::Error>> {
     let rounds: u64 = args.value("--rounds").map_or(Ok(1000), |r| r.parse())?;
     if args.has("--serve") {
         return serve(&args.value("--listen").unwrap_or_else(|| "tcp://127.0.0.1:7070".into())).await;

@@ -131,13 +131,11 @@ async fn front(server: &str, child: Option<tokio::process::Child>) -> Result<(),
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    examples::exit(run().await)
+fn main() -> std::process::ExitCode {
+    examples::main(None, run)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = examples::Args::from_env();
+async fn run(args: examples::Args) -> Result<(), Box<dyn std::error::Error>> {
     let server = args.value("--server").unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
     if args.has("--worker") {
         return worker(&server).await;

@@ -119,17 +119,14 @@ async fn parent(lines: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    examples::exit(run().await)
+const USAGE: &str = "\
+pipe_parent_child [--lines N]   (the program starts its own child process)";
+
+fn main() -> std::process::ExitCode {
+    examples::main(Some(USAGE), run)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = examples::Args::from_env();
-    if args.help() {
-        println!("pipe_parent_child [--lines N]   (the program starts its own child process)");
-        return Ok(());
-    }
+async fn run(args: examples::Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(socket) = args.value("--child") {
         return child(&socket).await;
     }

@@ -315,13 +315,11 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) -> Result<(), St
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    examples::exit(run().await)
+fn main() -> std::process::ExitCode {
+    examples::main(None, run)
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let args = examples::Args::from_env();
+async fn run(args: examples::Args) -> Result<(), Box<dyn std::error::Error>> {
     if let (Some(name), Some(seed), Some(dir)) = (args.value("--node"), args.value("--seed"), args.value("--dir")) {
         return host(&name, &seed, &dir).await;
     }

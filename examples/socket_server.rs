@@ -87,16 +87,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> std::io::Result<()> {
-    let (addr, max) = match parse_args() {
-        Ok(options) => options,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(e) => {
-            eprintln!("socket_server: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
+    let Some((addr, max)) = examples::options_or_usage("socket_server", USAGE, parse_args()) else {
+        return Ok(());
     };
     let listener = TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);

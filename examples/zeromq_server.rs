@@ -133,16 +133,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), BoxError> {
-    let mode = match parse_args() {
-        Ok(mode) => mode,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        Err(e) => {
-            eprintln!("zeromq_server: {e}\n{USAGE}");
-            std::process::exit(2);
-        }
+    let Some(mode) = examples::options_or_usage("zeromq_server", USAGE, parse_args()) else {
+        return Ok(());
     };
     match mode {
         Mode::Serve { bind, requests } => {

@@ -22,28 +22,17 @@ struct Node {
     handled: u64,
 }
 
-impl Actor for Node {
-    type Error = std::convert::Infallible;
-}
-
-struct SetNext(ActorRef<Node>);
-impl Message for SetNext {
-    type Reply = ();
-}
-impl Handler<SetNext> for Node {
-    async fn handle(&mut self, SetNext(next): SetNext, _: &mut Context<Self>) {
+#[actor]
+impl Node {
+    #[message]
+    fn set_next(&mut self, next: ActorRef<Node>) {
         self.next = Some(next);
     }
-}
 
-/// Asks the next actor (or itself, without one) to relay; the reply is the
-/// outcome, as text, once the chain returns.
-struct Relay;
-impl Message for Relay {
-    type Reply = Result<u64, String>;
-}
-impl Handler<Relay> for Node {
-    async fn handle(&mut self, _: Relay, ctx: &mut Context<Self>) -> Result<u64, String> {
+    /// Asks the next actor (or itself, without one) to relay; the reply is
+    /// the outcome, as text, once the chain returns.
+    #[message]
+    async fn relay(&mut self, ctx: &mut Context<Self>) -> Result<u64, String> {
         self.handled += 1;
         let next = self.next.clone().unwrap_or_else(|| ctx.actor_ref());
         match next.ask(Relay).timeout(Duration::from_secs(5)).await {
@@ -52,15 +41,10 @@ impl Handler<Relay> for Node {
             Err(e) => Err(format!("other: {e}")),
         }
     }
-}
 
-/// The end of a chain: answers without asking anyone.
-struct Leaf;
-impl Message for Leaf {
-    type Reply = u64;
-}
-impl Handler<Leaf> for Node {
-    async fn handle(&mut self, _: Leaf, _: &mut Context<Self>) -> u64 {
+    /// The end of a chain: answers without asking anyone.
+    #[message]
+    fn leaf(&mut self) -> u64 {
         self.handled += 1;
         self.handled
     }
@@ -81,8 +65,8 @@ async fn two_actors_asking_each_other_fail_at_once() {
         let system = ActorSystem::new();
         let a = system.spawn(Node::default());
         let b = system.spawn(Node::default());
-        a.ask(SetNext(b.clone())).await.unwrap();
-        b.ask(SetNext(a.clone())).await.unwrap();
+        a.ask(SetNext { next: b.clone() }).await.unwrap();
+        b.ask(SetNext { next: a.clone() }).await.unwrap();
         // a asks b, b asks a: b's ask closes the cycle and fails; b answers
         // a with that, and a's ask returns.
         let started = std::time::Instant::now();
@@ -98,7 +82,7 @@ async fn a_longer_chain_is_found_and_the_cycle_named() {
         let system = ActorSystem::new();
         let nodes: Vec<_> = (0..4).map(|_| system.spawn(Node::default())).collect();
         for (i, node) in nodes.iter().enumerate() {
-            node.ask(SetNext(nodes[(i + 1) % nodes.len()].clone())).await.unwrap();
+            node.ask(SetNext { next: nodes[(i + 1) % nodes.len()].clone() }).await.unwrap();
         }
         assert_eq!(nodes[0].ask(Relay).await.unwrap(), Err("deadlock of 4".to_owned()));
     })
@@ -152,8 +136,8 @@ async fn asks_that_close_no_cycle_are_untouched() {
         let b = system.spawn(Node::default());
         // a -> b -> (b's next is unset, so b asks... ) no: give b a leaf.
         let leaf = system.spawn(Node::default());
-        a.ask(SetNext(b.clone())).await.unwrap();
-        b.ask(SetNext(leaf.clone())).await.unwrap();
+        a.ask(SetNext { next: b.clone() }).await.unwrap();
+        b.ask(SetNext { next: leaf.clone() }).await.unwrap();
         // leaf relays to itself: that one is a cycle of 1 at the end of the
         // chain, and every actor before it still answers.
         assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
@@ -214,24 +198,16 @@ async fn a_reentrant_handler_is_exempt() {
 struct Slow {
     handled: u64,
 }
-impl Actor for Slow {
-    type Error = std::convert::Infallible;
-}
-struct Hold(Duration);
-impl Message for Hold {
-    type Reply = ();
-}
-impl Handler<Hold> for Slow {
-    async fn handle(&mut self, Hold(d): Hold, _: &mut Context<Self>) {
+
+#[actor]
+impl Slow {
+    #[message]
+    async fn hold(&mut self, d: Duration) {
         tokio::time::sleep(d).await;
     }
-}
-struct Count;
-impl Message for Count {
-    type Reply = u64;
-}
-impl Handler<Count> for Slow {
-    async fn handle(&mut self, _: Count, _: &mut Context<Self>) -> u64 {
+
+    #[message]
+    fn count(&mut self) -> u64 {
         self.handled += 1;
         self.handled
     }
@@ -242,7 +218,7 @@ async fn an_ask_whose_caller_gave_up_is_skipped_and_reported_as_expired() {
     let system = ActorSystem::new();
     let slow = system.spawn(Slow::default());
     let mut letters = system.dead_letters();
-    slow.tell(Hold(Duration::from_secs(10))).await.unwrap();
+    slow.tell(Hold { d: Duration::from_secs(10) }).await.unwrap();
     // Queued behind the hold; its caller gives up after 1 s.
     let err = slow.ask(Count).timeout(Duration::from_secs(1)).await.unwrap_err();
     assert!(err.is_timeout());

@@ -294,24 +294,17 @@ async fn an_exit_that_reached_the_actor_before_unlink_still_takes_effect() {
     .await;
 }
 
-/// Hands out the kept monitor.
-struct TakeMonitor;
-impl Message for TakeMonitor {
-    type Reply = Option<MonitorRef>;
-}
-impl Handler<TakeMonitor> for Watcher {
-    async fn handle(&mut self, _: TakeMonitor, _: &mut Context<Self>) -> Option<MonitorRef> {
+#[actor(no_actor_impl)]
+impl Watcher {
+    /// Hands out the kept monitor.
+    #[message]
+    fn take_monitor(&mut self) -> Option<MonitorRef> {
         self.monitor.take()
     }
-}
 
-/// Demonitors the given monitor.
-struct DemonitorThis(MonitorRef);
-impl Message for DemonitorThis {
-    type Reply = bool;
-}
-impl Handler<DemonitorThis> for Watcher {
-    async fn handle(&mut self, DemonitorThis(monitor): DemonitorThis, ctx: &mut Context<Self>) -> bool {
+    /// Demonitors the given monitor.
+    #[message]
+    fn demonitor_this(&mut self, monitor: MonitorRef, ctx: &mut Context<Self>) -> bool {
         ctx.demonitor(monitor)
     }
 }
@@ -328,7 +321,7 @@ async fn a_monitor_ref_is_only_its_owners_to_remove() {
         other.ask(Do::Monitor(target.clone())).await.unwrap();
         let owners = owner.ask(TakeMonitor).await.unwrap().expect("kept");
         assert_eq!(owners.target(), target.id());
-        assert!(!other.ask(DemonitorThis(owners)).await.unwrap(), "not other's to remove");
+        assert!(!other.ask(DemonitorThis { monitor: owners }).await.unwrap(), "not other's to remove");
         assert_eq!(watchers(&system, target.id()), 2, "both monitors still in place");
         target.stop();
         target.wait_for_stop().await;

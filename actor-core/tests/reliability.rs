@@ -14,29 +14,18 @@ use actor_core::prelude::*;
 struct Tally {
     handled: Arc<AtomicU64>,
 }
-impl Actor for Tally {
-    type Error = std::convert::Infallible;
-}
-
-struct Tick;
-impl Message for Tick {
-    type Reply = ();
-}
-impl Handler<Tick> for Tally {
-    async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {
+#[actor]
+impl Tally {
+    #[message]
+    async fn tick(&mut self) {
         self.handled.fetch_add(1, Ordering::Relaxed);
         if self.handled.load(Ordering::Relaxed).is_multiple_of(1000) {
             tokio::task::yield_now().await;
         }
     }
-}
 
-struct MaybePanic(bool);
-impl Message for MaybePanic {
-    type Reply = u32;
-}
-impl Handler<MaybePanic> for Tally {
-    async fn handle(&mut self, MaybePanic(panic): MaybePanic, _: &mut Context<Self>) -> u32 {
+    #[message]
+    fn maybe_panic(&mut self, panic: bool) -> u32 {
         assert!(!panic, "random failure");
         7
     }
@@ -100,7 +89,7 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
             for _ in 0..scaled(20_000) {
                 let target = &doomed[(rng.next() % doomed_count) as usize];
                 let panic = rng.next().is_multiple_of(2);
-                match target.ask(MaybePanic(panic)).timeout(Duration::from_secs(10)).await {
+                match target.ask(MaybePanic { panic }).timeout(Duration::from_secs(10)).await {
                     Ok(7) => {}
                     Err(AskError::Panicked(_) | AskError::Closed(_) | AskError::NoReply) => {
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -118,7 +107,7 @@ async fn ten_thousand_panicking_actors_never_disturb_healthy_ones() {
             let mut rng = XorShift(seed * 7919);
             for _ in 0..scaled(5_000) {
                 let target = &healthy[(rng.next() % 100) as usize];
-                assert_eq!(target.ask(MaybePanic(false)).timeout(Duration::from_secs(10)).await.unwrap(), 7);
+                assert_eq!(target.ask(MaybePanic { panic: false }).timeout(Duration::from_secs(10)).await.unwrap(), 7);
                 answered.fetch_add(1, Ordering::Relaxed);
             }
         }));

@@ -16,20 +16,6 @@ use support::{both_flavours, bounded};
 struct Chatty {
     handled: u64,
 }
-impl Actor for Chatty {
-    type Error = std::convert::Infallible;
-}
-
-/// One unit of work, told to oneself.
-struct Work(u64);
-impl Message for Work {
-    type Reply = ();
-}
-impl Handler<Work> for Chatty {
-    async fn handle(&mut self, _: Work, _: &mut Context<Self>) {
-        self.handled += 1;
-    }
-}
 
 /// What a burst of tells to oneself came to: how many were accepted, and
 /// the refusal (the message handed back, the cycle, the error's text and
@@ -40,20 +26,25 @@ struct Burst {
     refused: Option<(u64, Vec<ActorId>, String, ErrorKind)>,
 }
 
-/// Tells oneself `Work` `n` times, stopping at the first error.
-struct TellSelf(u64);
-impl Message for TellSelf {
-    type Reply = Burst;
-}
-impl Handler<TellSelf> for Chatty {
-    async fn handle(&mut self, TellSelf(n): TellSelf, ctx: &mut Context<Self>) -> Burst {
+#[actor]
+impl Chatty {
+    /// One unit of work, told to oneself.
+    #[message]
+    fn work(&mut self, n: u64) {
+        let _ = n; // the number only tells a refused message apart
+        self.handled += 1;
+    }
+
+    /// Tells oneself `Work` `n` times, stopping at the first error.
+    #[message]
+    async fn tell_self(&mut self, n: u64, ctx: &mut Context<Self>) -> Burst {
         let me = ctx.actor_ref();
         for i in 0..n {
-            match me.tell(Work(i)).await {
+            match me.tell(Work { n: i }).await {
                 Ok(()) => {}
                 Err(e @ SendError::Deadlock(..)) => {
                     let text = e.to_string();
-                    let SendError::Deadlock(Work(back), cycle) = e else { unreachable!() };
+                    let SendError::Deadlock(Work { n: back }, cycle) = e else { unreachable!() };
                     let kind = actor_core::Error::from(SendError::Deadlock((), cycle.clone())).kind();
                     return Burst { accepted: i, refused: Some((back, cycle.actors().to_vec(), text, kind)) };
                 }
@@ -62,15 +53,17 @@ impl Handler<TellSelf> for Chatty {
         }
         Burst { accepted: n, refused: None }
     }
-}
 
-struct Handled;
-impl Message for Handled {
-    type Reply = u64;
-}
-impl Handler<Handled> for Chatty {
-    async fn handle(&mut self, _: Handled, _: &mut Context<Self>) -> u64 {
+    #[message]
+    fn handled(&self) -> u64 {
         self.handled
+    }
+
+    /// An ask to self from a handler is refused as before (by the ask-cycle
+    /// check, before the mailbox is looked at).
+    #[message]
+    async fn ask_self(&mut self, ctx: &mut Context<Self>) -> bool {
+        matches!(ctx.actor_ref().ask(Handled).await, Err(AskError::Deadlock(..)))
     }
 }
 
@@ -80,7 +73,7 @@ fn a_handler_telling_itself_past_its_default_mailbox_gets_the_message_back_at_on
         bounded(async {
             let system = ActorSystem::new();
             let chatty = system.spawn(Chatty::default());
-            let burst = chatty.ask(TellSelf(1_100)).await.unwrap();
+            let burst = chatty.ask(TellSelf { n: 1_100 }).await.unwrap();
             let (back, cycle, text, kind) = burst.refused.expect("the 1,025th tell cannot wait for room");
             assert_eq!(back, burst.accepted, "the refused message is handed back");
             assert_eq!(cycle, vec![chatty.id(), chatty.id()], "a cycle of one: the actor waits on itself");
@@ -103,7 +96,7 @@ fn a_handler_telling_itself_within_its_mailbox_is_untouched() {
         bounded(async {
             let system = ActorSystem::new();
             let chatty = system.spawn(Chatty::default());
-            let burst = chatty.ask(TellSelf(1_000)).await.unwrap();
+            let burst = chatty.ask(TellSelf { n: 1_000 }).await.unwrap();
             assert_eq!(burst.accepted, 1_000);
             assert!(burst.refused.is_none());
             assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
@@ -117,55 +110,35 @@ struct Caller {
     callee: ActorRef<Callee>,
     pings: u64,
 }
-impl Actor for Caller {
-    type Error = std::convert::Infallible;
-}
 
-struct Ping;
-impl Message for Ping {
-    type Reply = ();
-}
-impl Handler<Ping> for Caller {
-    async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {
+#[actor]
+impl Caller {
+    #[message]
+    fn ping(&mut self) {
         self.pings += 1;
     }
-}
 
-/// Asks the callee to flood this actor with pings.
-struct Call;
-impl Message for Call {
-    type Reply = Result<(u64, Vec<ActorId>), String>;
-}
-impl Handler<Call> for Caller {
-    async fn handle(&mut self, _: Call, ctx: &mut Context<Self>) -> Result<(u64, Vec<ActorId>), String> {
+    /// Asks the callee to flood this actor with pings.
+    #[message]
+    async fn call(&mut self, ctx: &mut Context<Self>) -> Result<(u64, Vec<ActorId>), String> {
         let me = ctx.actor_ref();
-        self.callee.ask(Flood(me)).await.map_err(|e| e.to_string())
+        self.callee.ask(Flood { caller: me }).await.map_err(|e| e.to_string())
     }
-}
 
-struct Pings;
-impl Message for Pings {
-    type Reply = u64;
-}
-impl Handler<Pings> for Caller {
-    async fn handle(&mut self, _: Pings, _: &mut Context<Self>) -> u64 {
+    #[message]
+    fn pings(&self) -> u64 {
         self.pings
     }
 }
 
 struct Callee;
-impl Actor for Callee {
-    type Error = std::convert::Infallible;
-}
 
-/// Tells the caller `Ping` until a tell is refused; replies with how many
-/// were accepted and the cycle.
-struct Flood(ActorRef<Caller>);
-impl Message for Flood {
-    type Reply = (u64, Vec<ActorId>);
-}
-impl Handler<Flood> for Callee {
-    async fn handle(&mut self, Flood(caller): Flood, _: &mut Context<Self>) -> (u64, Vec<ActorId>) {
+#[actor]
+impl Callee {
+    /// Tells the caller `Ping` until a tell is refused; replies with how
+    /// many were accepted and the cycle.
+    #[message]
+    async fn flood(&mut self, caller: ActorRef<Caller>) -> (u64, Vec<ActorId>) {
         for sent in 0.. {
             if let Err(SendError::Deadlock(Ping, cycle)) = caller.tell(Ping).await {
                 return (sent, cycle.actors().to_vec());
@@ -196,17 +169,13 @@ fn a_handler_telling_a_full_actor_that_waits_on_it_is_refused_at_once() {
 
 /// Waits for room in a full mailbox of an actor that does not wait on it.
 struct Patient;
-impl Actor for Patient {
-    type Error = std::convert::Infallible;
-}
-struct Send(ActorRef<Chatty>, u64);
-impl Message for Send {
-    type Reply = u64;
-}
-impl Handler<Send> for Patient {
-    async fn handle(&mut self, Send(to, n): Send, _: &mut Context<Self>) -> u64 {
+
+#[actor]
+impl Patient {
+    #[message]
+    async fn send(&mut self, to: ActorRef<Chatty>, n: u64) -> u64 {
         for i in 0..n {
-            to.tell(Work(i)).await.expect("room comes: the receiver is not waiting on us");
+            to.tell(Work { n: i }).await.expect("room comes: the receiver is not waiting on us");
         }
         n
     }
@@ -220,27 +189,15 @@ fn other_senders_still_wait_for_room() {
             let chatty = system.spawn_with(Chatty::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
             let patient = system.spawn(Patient);
             // A handler of another actor: backpressure, not an error.
-            assert_eq!(patient.ask(Send(chatty.clone(), 500)).await.unwrap(), 500);
+            assert_eq!(patient.ask(Send { to: chatty.clone(), n: 500 }).await.unwrap(), 500);
             // A plain task: the same.
             for i in 0..500 {
-                chatty.tell(Work(i)).await.unwrap();
+                chatty.tell(Work { n: i }).await.unwrap();
             }
             assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
         })
         .await;
     });
-}
-
-/// An ask to self from a handler is refused as before (by the ask-cycle
-/// check, before the mailbox is looked at).
-struct AskSelf;
-impl Message for AskSelf {
-    type Reply = bool;
-}
-impl Handler<AskSelf> for Chatty {
-    async fn handle(&mut self, _: AskSelf, ctx: &mut Context<Self>) -> bool {
-        matches!(ctx.actor_ref().ask(Handled).await, Err(AskError::Deadlock(..)))
-    }
 }
 
 #[tokio::test]

@@ -19,19 +19,6 @@ struct Node {
     /// A task's handle, kept without awaiting it.
     kept: Option<actor_core::TaskHandle<bool>>,
 }
-impl Actor for Node {
-    type Error = std::convert::Infallible;
-}
-
-struct Peer(ActorRef<Node>);
-impl Message for Peer {
-    type Reply = ();
-}
-impl Handler<Peer> for Node {
-    async fn handle(&mut self, Peer(peer): Peer, _: &mut Context<Self>) {
-        self.peer = Some(peer);
-    }
-}
 
 /// How the task is started, and the asks' timeout.
 #[derive(Clone, Copy)]
@@ -42,18 +29,21 @@ enum Spawn {
     Tokio,
 }
 
-/// Asks the peer to relay, from a task this handler awaits; the reply is
-/// the outcome, as text.
-struct Relay(Spawn, Duration);
-impl Message for Relay {
-    type Reply = String;
-}
-impl Handler<Relay> for Node {
-    async fn handle(&mut self, Relay(how, timeout): Relay, ctx: &mut Context<Self>) -> String {
+#[actor]
+impl Node {
+    #[message]
+    fn peer(&mut self, peer: ActorRef<Node>) {
+        self.peer = Some(peer);
+    }
+
+    /// Asks the peer to relay, from a task this handler awaits; the reply
+    /// is the outcome, as text.
+    #[message]
+    async fn relay(&mut self, how: Spawn, timeout: Duration, ctx: &mut Context<Self>) -> String {
         self.handled += 1;
         let peer = self.peer.clone().unwrap_or_else(|| ctx.actor_ref());
         let work = async move {
-            match peer.ask(Relay(how, timeout)).timeout(timeout).await {
+            match peer.ask(Relay { how, timeout }).timeout(timeout).await {
                 Ok(inner) => inner,
                 Err(AskError::Deadlock(_, cycle)) => format!("deadlock of {}", cycle.actors().len() - 1),
                 Err(e) => format!("failed: {e}"),
@@ -64,23 +54,92 @@ impl Handler<Relay> for Node {
             Spawn::Tokio => tokio::spawn(work).await.unwrap_or_else(|e| format!("task: {e}")),
         }
     }
-}
 
-struct Handled;
-impl Message for Handled {
-    type Reply = u64;
-}
-impl Handler<Handled> for Node {
-    async fn handle(&mut self, _: Handled, _: &mut Context<Self>) -> u64 {
+    #[message]
+    fn handled(&self) -> u64 {
         self.handled
+    }
+
+    /// Starts a task that asks this actor, lets it run until its ask is
+    /// queued, then awaits it.
+    #[message]
+    async fn await_late(&mut self, ctx: &mut Context<Self>) -> Option<Vec<ActorId>> {
+        let me = ctx.actor_ref();
+        let task = ctx.spawn_task(async move { me.ask(Handled).await.is_ok() });
+        // Let the task start and queue its ask.
+        while me_is_idle(ctx) {
+            tokio::task::yield_now().await;
+        }
+        match task.await {
+            Err(TaskError::Deadlock(cycle)) => Some(cycle.actors().to_vec()),
+            _ => None,
+        }
+    }
+
+    /// Starts a task that asks the peer, and returns without awaiting it
+    /// (keeping its handle).
+    #[message]
+    fn detach(&mut self, ctx: &mut Context<Self>) {
+        let peer = self.peer.clone().expect("a peer");
+        self.kept = Some(ctx.spawn_task(async move { peer.ask(Handled).await.is_ok() }));
+    }
+
+    /// Says it has started, waits to be told, then asks the peer.
+    #[message]
+    async fn ask_peer_when_told(
+        &mut self,
+        started: tokio::sync::oneshot::Sender<()>,
+        go: tokio::sync::oneshot::Receiver<()>,
+    ) -> Result<u64, String> {
+        let _ = started.send(());
+        let _ = go.await;
+        let peer = self.peer.clone().expect("a peer");
+        peer.ask(Handled).await.map_err(|e| e.to_string())
+    }
+
+    #[message]
+    async fn panicky(&mut self, ctx: &mut Context<Self>) -> String {
+        let task = ctx.spawn_task(async {
+            if true {
+                panic!("task went wrong");
+            }
+        });
+        match task.await {
+            Err(e) => e.to_string(),
+            Ok(()) => "no panic".to_owned(),
+        }
+    }
+
+    /// Tells its own actor from a task it awaits, past a full mailbox.
+    #[message]
+    async fn flood_from_task(&mut self, ctx: &mut Context<Self>) -> Result<u64, String> {
+        let me = ctx.actor_ref();
+        let task = ctx.spawn_task(async move {
+            for sent in 0..100 {
+                if let Err(e @ SendError::Deadlock(..)) = me.tell(Peer { peer: me.clone() }).await {
+                    return Err(format!("{sent}: {}", e.into_inner().peer.id() == me.id()));
+                }
+            }
+            Ok(100)
+        });
+        task.await.map_err(|e| e.to_string())?
+    }
+
+    /// Checks that tasks die with their actor.
+    #[message]
+    fn forever(&mut self, dropped: tokio::sync::oneshot::Sender<()>, ctx: &mut Context<Self>) {
+        drop(ctx.spawn_task(async move {
+            let _held = dropped;
+            std::future::pending::<()>().await;
+        }));
     }
 }
 
 async fn pair(system: &ActorSystem) -> (ActorRef<Node>, ActorRef<Node>) {
     let a = system.spawn(Node::default());
     let b = system.spawn(Node::default());
-    a.ask(Peer(b.clone())).await.unwrap();
-    b.ask(Peer(a.clone())).await.unwrap();
+    a.ask(Peer { peer: b.clone() }).await.unwrap();
+    b.ask(Peer { peer: a.clone() }).await.unwrap();
     (a, b)
 }
 
@@ -100,7 +159,7 @@ fn a_cycle_through_tasks_started_by_the_context_fails_at_once() {
             // a's handler awaits a task that asks b; b's handler awaits a
             // task that asks a: a -> task -> b -> task -> a. No timeout
             // would end it (an hour, never reached).
-            let outcome = a.ask(Relay(Spawn::Context, Duration::from_secs(3600))).await.unwrap();
+            let outcome = a.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
             assert!(reports_cycle(&outcome, 4), "two actors and two tasks: {outcome}");
             // Both actors are free again.
             assert!(b.ask(Handled).await.unwrap() >= 1);
@@ -115,7 +174,7 @@ async fn on_one_thread_the_ask_that_closes_the_cycle_names_it() {
     bounded(async {
         let system = ActorSystem::new();
         let (a, b) = pair(&system).await;
-        let outcome = a.ask(Relay(Spawn::Context, Duration::from_secs(3600))).await.unwrap();
+        let outcome = a.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
         assert_eq!(outcome, "deadlock of 4");
         assert_eq!(b.ask(Handled).await.unwrap(), 1);
         assert_eq!(a.ask(Handled).await.unwrap(), 1);
@@ -129,7 +188,7 @@ fn a_task_asking_its_own_awaiting_actor_fails_at_once() {
         bounded(async {
             let system = ActorSystem::new();
             let alone = system.spawn(Node::default());
-            let outcome = alone.ask(Relay(Spawn::Context, Duration::from_secs(3600))).await.unwrap();
+            let outcome = alone.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
             assert!(reports_cycle(&outcome, 2), "the actor and its task: {outcome}");
         })
         .await;
@@ -144,7 +203,7 @@ async fn a_cycle_through_plain_tokio_tasks_ends_at_the_asks_timeouts() {
         let system = ActorSystem::new();
         let (a, b) = pair(&system).await;
         let started = tokio::time::Instant::now();
-        let outcome = a.ask(Relay(Spawn::Tokio, Duration::from_secs(5))).await.unwrap();
+        let outcome = a.ask(Relay { how: Spawn::Tokio, timeout: Duration::from_secs(5) }).await.unwrap();
         assert_eq!(outcome, "failed: ask timed out");
         assert!(started.elapsed() >= Duration::from_secs(5), "only the timeouts ended it");
         // Both actors go on.
@@ -152,27 +211,6 @@ async fn a_cycle_through_plain_tokio_tasks_ends_at_the_asks_timeouts() {
         assert!(a.ask(Handled).await.unwrap() >= 1);
     })
     .await;
-}
-
-/// Starts a task that asks this actor, lets it run until its ask is
-/// queued, then awaits it.
-struct AwaitLate;
-impl Message for AwaitLate {
-    type Reply = Option<Vec<ActorId>>;
-}
-impl Handler<AwaitLate> for Node {
-    async fn handle(&mut self, _: AwaitLate, ctx: &mut Context<Self>) -> Option<Vec<ActorId>> {
-        let me = ctx.actor_ref();
-        let task = ctx.spawn_task(async move { me.ask(Handled).await.is_ok() });
-        // Let the task start and queue its ask.
-        while me_is_idle(ctx) {
-            tokio::task::yield_now().await;
-        }
-        match task.await {
-            Err(TaskError::Deadlock(cycle)) => Some(cycle.actors().to_vec()),
-            _ => None,
-        }
-    }
 }
 
 /// Whether nothing waits in this actor's mailbox yet.
@@ -197,37 +235,6 @@ fn awaiting_a_task_that_already_waits_on_the_awaiter_fails_at_once() {
     });
 }
 
-/// Starts a task that asks the peer, and returns without awaiting it
-/// (keeping its handle).
-struct Detach;
-impl Message for Detach {
-    type Reply = ();
-}
-impl Handler<Detach> for Node {
-    async fn handle(&mut self, _: Detach, ctx: &mut Context<Self>) {
-        let peer = self.peer.clone().expect("a peer");
-        self.kept = Some(ctx.spawn_task(async move { peer.ask(Handled).await.is_ok() }));
-    }
-}
-
-/// Says it has started, waits to be told, then asks the peer.
-struct AskPeerWhenTold(tokio::sync::oneshot::Sender<()>, tokio::sync::oneshot::Receiver<()>);
-impl Message for AskPeerWhenTold {
-    type Reply = Result<u64, String>;
-}
-impl Handler<AskPeerWhenTold> for Node {
-    async fn handle(
-        &mut self,
-        AskPeerWhenTold(started, go): AskPeerWhenTold,
-        _: &mut Context<Self>,
-    ) -> Result<u64, String> {
-        let _ = started.send(());
-        let _ = go.await;
-        let peer = self.peer.clone().expect("a peer");
-        peer.ask(Handled).await.map_err(|e| e.to_string())
-    }
-}
-
 #[test]
 fn a_task_nobody_awaits_does_not_make_its_actor_wait() {
     both_flavours(|| async {
@@ -240,7 +247,7 @@ fn a_task_nobody_awaits_does_not_make_its_actor_wait() {
             let (started, has_started) = tokio::sync::oneshot::channel();
             let (go, told) = tokio::sync::oneshot::channel();
             let held = b.clone();
-            let asked = tokio::spawn(async move { held.ask(AskPeerWhenTold(started, told)).await.unwrap() });
+            let asked = tokio::spawn(async move { held.ask(AskPeerWhenTold { started, go: told }).await.unwrap() });
             has_started.await.unwrap();
             a.ask(Detach).await.unwrap();
             while b.mailbox_len() == 0 {
@@ -253,50 +260,12 @@ fn a_task_nobody_awaits_does_not_make_its_actor_wait() {
     });
 }
 
-struct Panicky;
-impl Message for Panicky {
-    type Reply = String;
-}
-impl Handler<Panicky> for Node {
-    async fn handle(&mut self, _: Panicky, ctx: &mut Context<Self>) -> String {
-        let task = ctx.spawn_task(async {
-            if true {
-                panic!("task went wrong");
-            }
-        });
-        match task.await {
-            Err(e) => e.to_string(),
-            Ok(()) => "no panic".to_owned(),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_panicking_task_is_an_error_for_its_awaiter_not_a_crash() {
     let system = ActorSystem::new();
     let node = system.spawn(Node::default());
     assert_eq!(bounded(async { node.ask(Panicky).await }).await.unwrap(), "task panicked: task went wrong");
     assert!(node.is_alive());
-}
-
-/// Tells its own actor from a task it awaits, past a full mailbox.
-struct FloodFromTask;
-impl Message for FloodFromTask {
-    type Reply = Result<u64, String>;
-}
-impl Handler<FloodFromTask> for Node {
-    async fn handle(&mut self, _: FloodFromTask, ctx: &mut Context<Self>) -> Result<u64, String> {
-        let me = ctx.actor_ref();
-        let task = ctx.spawn_task(async move {
-            for sent in 0..100 {
-                if let Err(e @ SendError::Deadlock(..)) = me.tell(Peer(me.clone())).await {
-                    return Err(format!("{sent}: {}", e.into_inner().0.id() == me.id()));
-                }
-            }
-            Ok(100)
-        });
-        task.await.map_err(|e| e.to_string())?
-    }
 }
 
 /// On one thread the handler awaits its task before the task runs, as it
@@ -313,26 +282,12 @@ async fn a_task_telling_its_awaiting_actor_past_a_full_mailbox_gets_the_message_
     .await;
 }
 
-/// Checks that tasks die with their actor.
-struct Forever(tokio::sync::oneshot::Sender<()>);
-impl Message for Forever {
-    type Reply = ();
-}
-impl Handler<Forever> for Node {
-    async fn handle(&mut self, Forever(dropped): Forever, ctx: &mut Context<Self>) {
-        drop(ctx.spawn_task(async move {
-            let _held = dropped;
-            std::future::pending::<()>().await;
-        }));
-    }
-}
-
 #[tokio::test]
 async fn a_task_is_aborted_when_its_actor_stops() {
     let system = ActorSystem::new();
     let node = system.spawn(Node::default());
     let (tx, rx) = tokio::sync::oneshot::channel();
-    node.ask(Forever(tx)).await.unwrap();
+    node.ask(Forever { dropped: tx }).await.unwrap();
     node.stop();
     node.wait_for_stop().await;
     // The task's future (and the sender it held) was dropped.

@@ -6,34 +6,18 @@ use std::time::Duration;
 use actor_core::ActorState;
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
+use test_support::{Worker, WorkerClient};
 
-#[derive(Default)]
-struct Worker {
-    handled: u32,
-}
-
-#[actor]
-impl Worker {
-    #[message]
-    fn work(&mut self) -> u32 {
-        self.handled += 1;
-        self.handled
-    }
-
-    #[message]
-    fn crash(&mut self) {
-        panic!("crash on purpose");
-    }
-
-    #[message(derive(Debug))]
-    fn fail(&mut self, why: String) {
-        panic!("{why}");
-    }
-
-    #[message]
-    async fn hold(&mut self, millis: u64) {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-    }
+/// Asks `worker` to work until it answers (within 5 s): once it has been
+/// restarted in place, the same reference works again.
+async fn work_once_restarted(worker: &ActorRef<Worker>) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while worker.work().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -50,13 +34,7 @@ async fn stats_show_the_tree_counts_and_restarts() {
     }
     let _ = worker.crash().await;
     // Restarted in place: the same reference works.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while worker.work().await.is_err() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .unwrap();
+    work_once_restarted(&worker).await;
 
     let stats = system.stats();
     assert_eq!(stats.live, 2);
@@ -122,13 +100,7 @@ async fn an_observed_system_keeps_the_last_panic_with_its_flight_record_and_the_
         worker.work().await.unwrap();
         assert!(worker.fail(why.to_owned()).await.is_err());
         // Restarted in place: wait until the same reference works again.
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while worker.work().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await
-        .unwrap();
+        work_once_restarted(&worker).await;
     }
 
     let stats = system.stats();

@@ -18,36 +18,20 @@ use tokio::sync::oneshot;
 struct Sink {
     items: Vec<u32>,
 }
-impl Actor for Sink {
-    type Error = std::convert::Infallible;
-}
-
-struct Item(u32);
-impl Message for Item {
-    type Reply = ();
-}
-impl Handler<Item> for Sink {
-    async fn handle(&mut self, Item(n): Item, _: &mut Context<Self>) {
+#[actor]
+impl Sink {
+    #[message]
+    fn item(&mut self, n: u32) {
         self.items.push(n);
     }
-}
 
-struct Attach(BoxStream<'static, u32>);
-impl Message for Attach {
-    type Reply = TimerHandle;
-}
-impl Handler<Attach> for Sink {
-    async fn handle(&mut self, Attach(stream): Attach, ctx: &mut Context<Self>) -> TimerHandle {
-        ctx.attach_stream(stream.map(Item))
+    #[message]
+    fn attach(&mut self, stream: BoxStream<'static, u32>, ctx: &mut Context<Self>) -> TimerHandle {
+        ctx.attach_stream(stream.map(|n| Item { n }))
     }
-}
 
-struct Items;
-impl Message for Items {
-    type Reply = Vec<u32>;
-}
-impl Handler<Items> for Sink {
-    async fn handle(&mut self, _: Items, _: &mut Context<Self>) -> Vec<u32> {
+    #[message]
+    fn items(&self) -> Vec<u32> {
         self.items.clone()
     }
 }
@@ -77,7 +61,7 @@ fn endless() -> (BoxStream<'static, u32>, oneshot::Receiver<()>) {
 fn every_item_of_an_attached_stream_is_handled_in_order() {
     both_flavours(|| async {
         let sink = ActorSystem::new().spawn(Sink::default());
-        let handle = sink.ask(Attach(stream::iter(0..1000).boxed())).await.unwrap();
+        let handle = sink.ask(Attach { stream: stream::iter(0..1000).boxed() }).await.unwrap();
         until_finished(&handle).await;
         assert_eq!(sink.ask(Items).await.unwrap(), (0..1000).collect::<Vec<_>>());
     });
@@ -89,7 +73,7 @@ fn a_stream_waits_for_room_in_a_small_mailbox_and_loses_nothing() {
         let system = ActorSystem::new();
         let sink = system.spawn_with(Sink::default(), SpawnOptions::new().mailbox(Mailbox::bounded(4)));
         let dead = system.dead_letter_count();
-        let handle = sink.ask(Attach(stream::iter(0..1000).boxed())).await.unwrap();
+        let handle = sink.ask(Attach { stream: stream::iter(0..1000).boxed() }).await.unwrap();
         until_finished(&handle).await;
         assert_eq!(sink.ask(Items).await.unwrap(), (0..1000).collect::<Vec<_>>());
         assert_eq!(system.dead_letter_count(), dead);
@@ -101,7 +85,7 @@ async fn a_stream_attached_to_an_actor_that_stops_is_dropped() {
     let system = ActorSystem::new();
     let sink = system.spawn(Sink::default());
     let (stream, dropped) = endless();
-    let handle = sink.ask(Attach(stream)).await.unwrap();
+    let handle = sink.ask(Attach { stream }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(sink.ask(Items).await.unwrap(), vec![0, 1, 2]);
 
@@ -118,7 +102,7 @@ async fn a_stream_attached_to_an_actor_that_stops_is_dropped() {
 async fn cancelling_detaches_the_stream_and_drops_it() {
     let sink = ActorSystem::new().spawn(Sink::default());
     let (stream, dropped) = endless();
-    let handle = sink.ask(Attach(stream)).await.unwrap();
+    let handle = sink.ask(Attach { stream }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
     handle.cancel();

@@ -34,22 +34,15 @@ impl Actor for Worker {
     }
 }
 
-struct Boom;
-impl Message for Boom {
-    type Reply = ();
-}
-impl Handler<Boom> for Worker {
-    async fn handle(&mut self, _: Boom, _: &mut Context<Self>) {
+#[actor(no_actor_impl)]
+impl Worker {
+    #[message]
+    fn boom(&mut self) {
         panic!("boom");
     }
-}
 
-struct Work;
-impl Message for Work {
-    type Reply = u32;
-}
-impl Handler<Work> for Worker {
-    async fn handle(&mut self, _: Work, _: &mut Context<Self>) -> u32 {
+    #[message]
+    fn work(&mut self) -> u32 {
         self.handled += 1;
         self.handled
     }
@@ -66,21 +59,16 @@ impl Actor for Parent {
         self.exits.push(exit.clone());
     }
 }
-struct StartSupervisor(Supervisor);
-impl Message for StartSupervisor {
-    type Reply = ActorRef<Supervisor>;
-}
-impl Handler<StartSupervisor> for Parent {
-    async fn handle(&mut self, StartSupervisor(s): StartSupervisor, ctx: &mut Context<Self>) -> ActorRef<Supervisor> {
-        ctx.spawn_child(s)
+
+#[actor(no_actor_impl)]
+impl Parent {
+    #[message]
+    fn start_supervisor(&mut self, supervisor: Supervisor, ctx: &mut Context<Self>) -> ActorRef<Supervisor> {
+        ctx.spawn_child(supervisor)
     }
-}
-struct Exits;
-impl Message for Exits {
-    type Reply = Vec<ChildExit>;
-}
-impl Handler<Exits> for Parent {
-    async fn handle(&mut self, _: Exits, _: &mut Context<Self>) -> Vec<ChildExit> {
+
+    #[message]
+    fn exits(&self) -> Vec<ChildExit> {
         self.exits.clone()
     }
 }
@@ -90,7 +78,9 @@ async fn a_restart_storm_is_cut_off_after_the_intensity_and_the_supervisor_fails
     let system = ActorSystem::new();
     let parent = system.spawn(Parent::default());
     let supervisor = parent
-        .ask(StartSupervisor(Supervisor::new(Strategy::OneForOne).max_restarts(3, Duration::from_secs(1))))
+        .ask(StartSupervisor {
+            supervisor: Supervisor::new(Strategy::OneForOne).max_restarts(3, Duration::from_secs(1)),
+        })
         .await
         .unwrap();
     let starts = Arc::new(AtomicU32::new(0));

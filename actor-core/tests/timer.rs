@@ -19,63 +19,38 @@ struct Clock {
     /// Ticks handled, readable while the actor is busy.
     handled: Arc<AtomicU32>,
 }
-impl Actor for Clock {
-    type Error = std::convert::Infallible;
-}
-
-struct Tick(u32);
-impl Message for Tick {
-    type Reply = ();
-}
-impl Handler<Tick> for Clock {
-    async fn handle(&mut self, Tick(n): Tick, _: &mut Context<Self>) {
+#[actor]
+impl Clock {
+    #[message]
+    async fn tick(&mut self, n: u32) {
         if !self.tick_cost.is_zero() {
             sleep(self.tick_cost).await;
         }
         self.seen.push(n);
         self.handled.fetch_add(1, Ordering::SeqCst);
     }
-}
 
-/// Sends `Tick(n)` after a delay.
-struct After(Duration, u32);
-impl Message for After {
-    type Reply = TimerHandle;
-}
-impl Handler<After> for Clock {
-    async fn handle(&mut self, After(delay, n): After, ctx: &mut Context<Self>) -> TimerHandle {
-        ctx.send_after(delay, Tick(n))
+    /// Sends `Tick { n }` after `delay`.
+    #[message]
+    fn after(&mut self, delay: Duration, n: u32, ctx: &mut Context<Self>) -> TimerHandle {
+        ctx.send_after(delay, Tick { n })
     }
-}
 
-/// Sends `Tick(1)`, `Tick(2)`, ... every period, counting the ticks made.
-struct Every(Duration, Arc<AtomicU32>);
-impl Message for Every {
-    type Reply = TimerHandle;
-}
-impl Handler<Every> for Clock {
-    async fn handle(&mut self, Every(period, made): Every, ctx: &mut Context<Self>) -> TimerHandle {
-        ctx.send_interval_with(period, move || Tick(made.fetch_add(1, Ordering::SeqCst) + 1))
+    /// Sends `Tick { n: 1 }`, `Tick { n: 2 }`, ... every period, counting
+    /// the ticks made.
+    #[message]
+    fn every(&mut self, period: Duration, made: Arc<AtomicU32>, ctx: &mut Context<Self>) -> TimerHandle {
+        ctx.send_interval_with(period, move || Tick { n: made.fetch_add(1, Ordering::SeqCst) + 1 })
     }
-}
 
-struct Seen;
-impl Message for Seen {
-    type Reply = Vec<u32>;
-}
-impl Handler<Seen> for Clock {
-    async fn handle(&mut self, _: Seen, _: &mut Context<Self>) -> Vec<u32> {
+    #[message]
+    fn seen(&self) -> Vec<u32> {
         self.seen.clone()
     }
-}
 
-/// Holds up the mailbox until released.
-struct Hold(oneshot::Receiver<()>);
-impl Message for Hold {
-    type Reply = ();
-}
-impl Handler<Hold> for Clock {
-    async fn handle(&mut self, Hold(rx): Hold, _: &mut Context<Self>) {
+    /// Holds up the mailbox until released.
+    #[message]
+    async fn hold(&mut self, rx: oneshot::Receiver<()>) {
         let _ = rx.await;
     }
 }
@@ -87,7 +62,7 @@ const MILLI: Duration = Duration::from_millis(1);
 async fn send_after_delivers_once_the_delay_has_passed_and_not_before() {
     let system = ActorSystem::new();
     let clock = system.spawn(Clock::default());
-    let timer = clock.ask(After(10 * SECOND, 7)).await.unwrap();
+    let timer = clock.ask(After { delay: 10 * SECOND, n: 7 }).await.unwrap();
 
     sleep(10 * SECOND - MILLI).await;
     assert_eq!(clock.ask(Seen).await.unwrap(), Vec::<u32>::new());
@@ -104,9 +79,9 @@ async fn send_after_delivers_once_the_delay_has_passed_and_not_before() {
 #[tokio::test(start_paused = true)]
 async fn send_after_timers_fire_in_order_of_their_deadlines() {
     let clock = ActorSystem::new().spawn(Clock::default());
-    clock.ask(After(3 * SECOND, 3)).await.unwrap();
-    clock.ask(After(SECOND, 1)).await.unwrap();
-    clock.ask(After(2 * SECOND, 2)).await.unwrap();
+    clock.ask(After { delay: 3 * SECOND, n: 3 }).await.unwrap();
+    clock.ask(After { delay: SECOND, n: 1 }).await.unwrap();
+    clock.ask(After { delay: 2 * SECOND, n: 2 }).await.unwrap();
     sleep(4 * SECOND).await;
     assert_eq!(clock.ask(Seen).await.unwrap(), vec![1, 2, 3]);
 }
@@ -115,7 +90,7 @@ async fn send_after_timers_fire_in_order_of_their_deadlines() {
 async fn cancelling_before_the_delay_prevents_delivery_without_a_dead_letter() {
     let system = ActorSystem::new();
     let clock = system.spawn(Clock::default());
-    let timer = clock.ask(After(10 * SECOND, 1)).await.unwrap();
+    let timer = clock.ask(After { delay: 10 * SECOND, n: 1 }).await.unwrap();
     let dead = system.dead_letter_count();
 
     sleep(5 * SECOND).await;
@@ -131,9 +106,9 @@ async fn cancelling_before_the_delay_prevents_delivery_without_a_dead_letter() {
 #[tokio::test(start_paused = true)]
 async fn cancelling_discards_a_timer_message_that_is_already_queued() {
     let clock = ActorSystem::new().spawn(Clock::default());
-    let timer = clock.ask(After(SECOND, 1)).await.unwrap();
+    let timer = clock.ask(After { delay: SECOND, n: 1 }).await.unwrap();
     let (release, held) = oneshot::channel();
-    clock.tell(Hold(held)).await.unwrap();
+    clock.tell(Hold { rx: held }).await.unwrap();
 
     sleep(2 * SECOND).await;
     assert!(timer.is_finished(), "the message was sent");
@@ -147,8 +122,8 @@ async fn cancelling_discards_a_timer_message_that_is_already_queued() {
 #[tokio::test(start_paused = true)]
 async fn dropping_the_handle_does_not_cancel_the_timer() {
     let clock = ActorSystem::new().spawn(Clock::default());
-    drop(clock.ask(After(SECOND, 1)).await.unwrap());
-    drop(clock.ask(Every(SECOND, Arc::default())).await.unwrap());
+    drop(clock.ask(After { delay: SECOND, n: 1 }).await.unwrap());
+    drop(clock.ask(Every { period: SECOND, made: Arc::default() }).await.unwrap());
     sleep(2 * SECOND + MILLI).await;
     assert_eq!(clock.ask(Seen).await.unwrap(), vec![1, 1, 2]);
 }
@@ -157,7 +132,7 @@ async fn dropping_the_handle_does_not_cancel_the_timer() {
 async fn send_interval_ticks_once_per_period_starting_after_one_period_until_cancelled() {
     let clock = ActorSystem::new().spawn(Clock::default());
     let made = Arc::new(AtomicU32::new(0));
-    let timer = clock.ask(Every(SECOND, made.clone())).await.unwrap();
+    let timer = clock.ask(Every { period: SECOND, made: made.clone() }).await.unwrap();
 
     sleep(SECOND - MILLI).await;
     assert_eq!(clock.ask(Seen).await.unwrap(), Vec::<u32>::new(), "no tick at once");
@@ -182,7 +157,7 @@ async fn a_slow_actor_slows_its_interval_instead_of_filling_its_mailbox() {
         SpawnOptions::new().mailbox(Mailbox::bounded(1)),
     );
     let made = Arc::new(AtomicU32::new(0));
-    let _timer = clock.ask(Every(SECOND, made.clone())).await.unwrap();
+    let _timer = clock.ask(Every { period: SECOND, made: made.clone() }).await.unwrap();
 
     sleep(60 * SECOND).await;
     let (made, handled) = (made.load(Ordering::SeqCst), handled.load(Ordering::SeqCst));
@@ -200,8 +175,8 @@ async fn timers_die_with_their_actor_without_dead_letters() {
     for kill in [false, true] {
         let system = ActorSystem::new();
         let clock = system.spawn(Clock::default());
-        let once = clock.ask(After(10 * SECOND, 1)).await.unwrap();
-        let every = clock.ask(Every(SECOND, Arc::default())).await.unwrap();
+        let once = clock.ask(After { delay: 10 * SECOND, n: 1 }).await.unwrap();
+        let every = clock.ask(Every { period: SECOND, made: Arc::default() }).await.unwrap();
         sleep(SECOND / 2).await;
 
         if kill {
@@ -225,7 +200,7 @@ async fn an_interval_does_not_keep_its_actor_alive() {
     let system = ActorSystem::new();
     let handled = Arc::new(AtomicU32::new(0));
     let clock = system.spawn(Clock { handled: handled.clone(), ..Clock::default() });
-    let every = clock.ask(Every(SECOND, Arc::default())).await.unwrap();
+    let every = clock.ask(Every { period: SECOND, made: Arc::default() }).await.unwrap();
     sleep(3 * SECOND + MILLI).await;
     assert_eq!(handled.load(Ordering::SeqCst), 3);
 

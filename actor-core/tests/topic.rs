@@ -9,44 +9,28 @@ use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
 use support::both_flavours;
 
-/// A published message.
-#[derive(Clone, Debug)]
-struct Note(u32);
-impl Message for Note {
-    type Reply = ();
-}
-
 /// Records the notes it receives.
 #[derive(Default)]
 struct Listener {
     notes: Vec<u32>,
 }
-impl Actor for Listener {
-    type Error = std::convert::Infallible;
-}
-impl Handler<Note> for Listener {
-    async fn handle(&mut self, Note(n): Note, _: &mut Context<Self>) {
+
+#[actor]
+impl Listener {
+    /// A published message.
+    #[message(derive(Clone, Debug))]
+    fn note(&mut self, n: u32) {
         self.notes.push(n);
     }
-}
 
-struct Notes;
-impl Message for Notes {
-    type Reply = Vec<u32>;
-}
-impl Handler<Notes> for Listener {
-    async fn handle(&mut self, _: Notes, _: &mut Context<Self>) -> Vec<u32> {
+    #[message]
+    fn notes(&self) -> Vec<u32> {
         self.notes.clone()
     }
-}
 
-/// Holds up the listener's mailbox until released.
-struct Hold(tokio::sync::oneshot::Receiver<()>);
-impl Message for Hold {
-    type Reply = ();
-}
-impl Handler<Hold> for Listener {
-    async fn handle(&mut self, Hold(rx): Hold, _: &mut Context<Self>) {
+    /// Holds up the listener's mailbox until released.
+    #[message]
+    async fn hold(&mut self, rx: tokio::sync::oneshot::Receiver<()>) {
         let _ = rx.await;
     }
 }
@@ -72,7 +56,7 @@ fn three_subscribers_receive_every_published_message_in_order() {
         assert_eq!(topic.subscriber_count(), 3);
 
         for n in 0..500 {
-            assert_eq!(topic.publish(Note(n)).await, 3);
+            assert_eq!(topic.publish(Note { n }).await, 3);
         }
         let expected: Vec<u32> = (0..500).collect();
         for listener in &listeners {
@@ -98,7 +82,7 @@ fn each_publisher_reaches_each_subscriber_in_its_own_order() {
                 let topic = topic.clone();
                 tokio::spawn(async move {
                     for n in base..base + 200 {
-                        assert_eq!(topic.publish(Note(n)).await, 2);
+                        assert_eq!(topic.publish(Note { n }).await, 2);
                     }
                 })
             })
@@ -127,7 +111,7 @@ fn a_stopped_subscriber_is_dropped_and_the_others_still_receive() {
         for listener in &listeners {
             topic.subscribe(listener.recipient());
         }
-        assert_eq!(topic.publish(Note(1)).await, 3);
+        assert_eq!(topic.publish(Note { n: 1 }).await, 3);
 
         let gone = &listeners[1];
         gone.stop();
@@ -135,11 +119,11 @@ fn a_stopped_subscriber_is_dropped_and_the_others_still_receive() {
 
         // A publish finds it closed: the note for it is a dead letter, and
         // the subscriber is dropped.
-        assert_eq!(topic.publish(Note(2)).await, 2);
+        assert_eq!(topic.publish(Note { n: 2 }).await, 2);
         let letter = dead_letters.recv().await.unwrap();
         assert_eq!(letter.recipient, Some(gone.id()));
         assert_eq!(topic.subscriber_count(), 2);
-        assert_eq!(topic.publish(Note(3)).await, 2);
+        assert_eq!(topic.publish(Note { n: 3 }).await, 2);
 
         assert_eq!(listeners[0].ask(Notes).await.unwrap(), [1, 2, 3]);
         assert_eq!(listeners[2].ask(Notes).await.unwrap(), [1, 2, 3]);
@@ -179,7 +163,7 @@ fn a_topic_keeps_its_subscribers_alive_until_they_unsubscribe() {
         drop(listener);
 
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(topic.publish(Note(7)).await, 1);
+        assert_eq!(topic.publish(Note { n: 7 }).await, 1);
         let listener = weak.upgrade().expect("the topic holds it");
         assert_eq!(listener.ask(Notes).await.unwrap(), [7]);
 
@@ -200,11 +184,11 @@ async fn try_publish_skips_a_full_subscriber_and_reports_it() {
     topic.subscribe(roomy.recipient());
     topic.subscribe(tiny.recipient());
 
-    let first = topic.try_publish(Note(1));
+    let first = topic.try_publish(Note { n: 1 });
     assert_eq!(first.delivered, 2);
     assert!(first.is_complete());
 
-    let second = topic.try_publish(Note(2));
+    let second = topic.try_publish(Note { n: 2 });
     assert_eq!(second.delivered, 1);
     assert_eq!(second.full, [tiny.id()]);
     assert_eq!(second.stopped, 0);
@@ -229,10 +213,10 @@ fn try_publish_reports_a_full_subscriber_while_its_handler_is_busy() {
         // `busy` takes the hold and waits in its handler; then one note
         // fills its mailbox.
         let (release, held) = tokio::sync::oneshot::channel();
-        busy.tell(Hold(held)).await.unwrap();
-        busy.tell(Note(0)).await.unwrap();
+        busy.tell(Hold { rx: held }).await.unwrap();
+        busy.tell(Note { n: 0 }).await.unwrap();
 
-        let report = topic.try_publish(Note(1));
+        let report = topic.try_publish(Note { n: 1 });
         assert_eq!(report.delivered, 1);
         assert_eq!(report.full, [busy.id()]);
 
@@ -253,7 +237,7 @@ async fn try_publish_counts_and_drops_stopped_subscribers() {
     gone.stop();
     gone.wait_for_stop().await;
 
-    let report = topic.try_publish(Note(1));
+    let report = topic.try_publish(Note { n: 1 });
     assert_eq!(report.delivered, 1);
     assert_eq!(report.stopped, 1);
     assert!(report.full.is_empty());
@@ -268,12 +252,12 @@ async fn subscribing_twice_is_refused_and_unsubscribing_stops_delivery() {
     let listener = system.spawn(Listener::default());
     assert!(topic.subscribe(listener.recipient()));
     assert!(!topic.subscribe(listener.recipient()));
-    assert_eq!(topic.publish(Note(1)).await, 1);
+    assert_eq!(topic.publish(Note { n: 1 }).await, 1);
 
     assert!(topic.unsubscribe(listener.id()));
     assert!(!topic.unsubscribe(listener.id()));
-    assert_eq!(topic.publish(Note(2)).await, 0);
-    assert_eq!(topic.try_publish(Note(3)).delivered, 0);
+    assert_eq!(topic.publish(Note { n: 2 }).await, 0);
+    assert_eq!(topic.try_publish(Note { n: 3 }).delivered, 0);
     assert_eq!(listener.ask(Notes).await.unwrap(), [1]);
     // Still alive: the caller's reference holds it.
     assert!(listener.is_alive());
@@ -287,7 +271,7 @@ async fn clones_of_a_topic_share_their_subscribers() {
     let listener = system.spawn(Listener::default());
     clone.subscribe(listener.recipient());
     assert_eq!(topic.subscriber_count(), 1);
-    assert_eq!(topic.publish(Note(4)).await, 1);
+    assert_eq!(topic.publish(Note { n: 4 }).await, 1);
     assert_eq!(listener.ask(Notes).await.unwrap(), [4]);
     assert!(format!("{topic:?}").contains("subscribers: 1"));
 }
@@ -298,7 +282,7 @@ fn publishing_can_run_on_another_task() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(async {
         let topic = Topic::<Note>::new();
-        let publish = topic.publish(Note(0));
+        let publish = topic.publish(Note { n: 0 });
         assert_send(&publish);
         assert_eq!(publish.await, 0);
     });

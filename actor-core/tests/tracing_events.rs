@@ -3,38 +3,21 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use actor_core::ActorId;
 use actor_core::prelude::*;
 use support::{Add, Boom, Counter};
-
-/// Collects everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use test_support::Captured;
 
 #[test]
 fn start_stop_and_panic_are_traced_with_the_actor_id_and_type() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let buffer = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         // No timestamps: they are not checked, and Miri's isolation has
         // no wall clock.
         .without_time()
-        .with_writer(move || writer.clone())
+        .with_writer(buffer.clone())
         .finish();
     let (calm_id, boom_id) = tracing::subscriber::with_default(subscriber, || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -51,7 +34,7 @@ fn start_stop_and_panic_are_traced_with_the_actor_id_and_type() {
             (calm.id(), doomed.id())
         })
     });
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let text = buffer.text();
     let lines_for = |id: ActorId| text.lines().filter(move |l| l.contains(&id.to_string())).collect::<Vec<_>>();
 
     let calm = lines_for(calm_id);

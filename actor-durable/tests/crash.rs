@@ -9,9 +9,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
-use actor_durable::{Delivery, EventSourced, Store, spawn_durable, spawn_event_sourced};
-use serde::{Deserialize, Serialize};
+use actor_durable::{Delivery, Store, spawn_durable, spawn_event_sourced};
 use tokio::sync::mpsc as tokio_mpsc;
+
+/// The same running total as the child's: its very file.
+#[path = "../src/bin/crash_child/total.rs"]
+mod total;
+
+use total::Total;
 
 const CHILD: &str = env!("CARGO_BIN_EXE_durable-crash-child");
 
@@ -176,24 +181,6 @@ async fn kill_once(path: &Path, target: u64) -> (u64, u64) {
     drop((collector, queue));
     store.close().await; // the next child opens the file
     (committed.len() as u64, delivered.len() as u64)
-}
-
-/// The same running total as the child's.
-#[derive(Default, Serialize, Deserialize)]
-struct Total(u64);
-
-impl EventSourced for Total {
-    type Command = u64;
-    type Event = u64;
-    type Error = std::convert::Infallible;
-
-    fn handle(&self, n: u64) -> Result<Vec<u64>, Self::Error> {
-        Ok(vec![n])
-    }
-
-    fn apply(&mut self, n: &u64) {
-        self.0 += n;
-    }
 }
 
 #[tokio::test]

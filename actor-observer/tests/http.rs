@@ -8,32 +8,9 @@ use std::time::Duration;
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
 use actor_observer::{Observer, Snapshot};
+use test_support::{Work, Worker, WorkerClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-#[derive(Default)]
-struct Worker {
-    handled: u32,
-}
-
-#[actor]
-impl Worker {
-    #[message]
-    fn work(&mut self) -> u32 {
-        self.handled += 1;
-        self.handled
-    }
-
-    #[message]
-    fn crash(&mut self) {
-        panic!("crash on purpose");
-    }
-
-    #[message]
-    async fn hold(&mut self, millis: u64) {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-    }
-}
 
 /// A response: status code, headers (lower-cased names) and body.
 struct Response {

@@ -75,7 +75,7 @@ async fn until_no_pending_asks(node: &Node) {
 #[tokio::test]
 async fn a_remote_ask_queued_past_its_deadline_is_skipped_and_reported_expired() {
     let logs = Captured::default();
-    let _logging = logs.install();
+    let _logging = support::logs::install(&logs);
     bounded(async {
         let (one, two, slow) = setup().await;
         let mut letters = one.system().dead_letters();
@@ -105,7 +105,7 @@ async fn a_remote_ask_queued_past_its_deadline_is_skipped_and_reported_expired()
 #[tokio::test]
 async fn a_late_reply_is_dropped_quietly_and_leaves_no_pending_entry() {
     let logs = Captured::default();
-    let _logging = logs.install();
+    let _logging = support::logs::install(&logs);
     bounded(async {
         let (one, two, slow) = setup().await;
         let mut letters = one.system().dead_letters();

@@ -10,6 +10,7 @@ use actor_core::StopReason;
 use actor_core::prelude::*;
 use actor_remote::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Node};
 
+use support::counter::{Add, Counter, CounterClient};
 use support::fast_cluster as fast;
 
 const SECRET: &str = "cluster cookie";
@@ -17,27 +18,6 @@ const SECRET: &str = "cluster cookie";
 /// Bounds every test: a hang is a failure, not a stuck CI job.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     support::bounded(Duration::from_secs(60), f).await
-}
-
-#[derive(Default)]
-struct Counter {
-    total: u64,
-    hits: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.hits += 1;
-        self.total
-    }
-
-    #[message(remote)]
-    fn hits(&self) -> u64 {
-        self.hits
-    }
 }
 
 /// Another actor type, to check typed look-ups.
@@ -336,7 +316,7 @@ async fn a_restarted_node_rejoins_and_its_names_resolve_again() {
         // The same name, a new process (a new port too), joining through r2.
         let again = start("r3", fast()).await;
         again.cluster.join(&[&nodes[1].node.address().to_string()]).await.unwrap();
-        let counter = again.node.system().spawn(Counter { total: 100, hits: 0 });
+        let counter = again.node.system().spawn(Counter::starting_at(100));
         again.cluster.register("svc", &counter).unwrap();
         wait_for_event(
             &events,

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use actor_core::error::AskError;
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
 use actor_remote::{HandshakeError, Limits, NatsOptions, Node, NodeError};
+use support::counter::{Add, Counter, CounterClient, Nap};
 use support::fast_limits;
 use support::nats::NatsServer;
 
@@ -106,56 +106,6 @@ where
     support::bounded(Duration::from_secs(60), test(harness)).await;
 }
 
-#[derive(Default)]
-struct Counter {
-    total: u64,
-    /// The next sequence number expected from each sender.
-    next: HashMap<u32, u64>,
-    in_order: bool,
-    received: u64,
-    /// Every this many messages, the handler sleeps a millisecond: a slow
-    /// consumer.
-    slow_every: u64,
-    delivered: Option<Arc<AtomicU64>>,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-
-    #[message(remote)]
-    async fn record(&mut self, sender: u32, seq: u64) {
-        if self.received == 0 {
-            self.in_order = true;
-        }
-        let next = self.next.entry(sender).or_insert(0);
-        self.in_order &= seq == *next;
-        *next = seq + 1;
-        self.received += 1;
-        if let Some(delivered) = &self.delivered {
-            delivered.fetch_add(1, Ordering::Relaxed);
-        }
-        if self.slow_every > 0 && self.received.is_multiple_of(self.slow_every) {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-
-    #[message(remote)]
-    fn stats(&self) -> (u64, bool) {
-        (self.received, self.in_order)
-    }
-
-    #[message(remote)]
-    async fn slow(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The tests: one body each, for every transport.
 // ---------------------------------------------------------------------------
@@ -163,9 +113,7 @@ impl Counter {
 async fn tell_ask_and_the_typed_client(h: Harness) {
     let (a, b, peer) = h.pair().await;
     assert_eq!(peer, "a");
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
     assert!(!remote.is_local());
     assert_eq!(remote.node(), Some("a"));
     assert_eq!(remote.id(), counter.id());
@@ -178,10 +126,8 @@ async fn tell_ask_and_the_typed_client(h: Harness) {
 
 async fn an_ask_times_out_with_a_typed_error(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-    let err = remote.ask(Slow { millis: 2_000 }).timeout(Duration::from_millis(50)).await.unwrap_err();
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+    let err = remote.ask(Nap { millis: 2_000 }).timeout(Duration::from_millis(50)).await.unwrap_err();
     assert!(matches!(err, AskError::Timeout), "{err:?}");
     // The connection is still fine.
     assert_eq!(remote.add(1).await.unwrap(), 1);
@@ -189,9 +135,7 @@ async fn an_ask_times_out_with_a_typed_error(h: Harness) {
 
 async fn a_remote_monitor_fires_when_the_node_dies(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
     let watching = support::watch(b.system(), &remote).await;
     // The watch has reached a once an ask behind it is answered.
     assert_eq!(remote.add(1).await.unwrap(), 1);
@@ -207,26 +151,13 @@ async fn a_remote_monitor_fires_when_the_node_dies(h: Harness) {
 
 async fn pending_asks_fail_with_node_down_when_the_peer_goes(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-    let slow = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.slow(60_000).await }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
-    a.shutdown().await;
-    let err = slow.await.unwrap().unwrap_err();
-    assert!(err.is_node_down(), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+    support::counter::pending_ask_fails_fast_when_its_node_goes(&a, &remote).await;
 }
 
 async fn fifo_holds_per_sender_for_4_senders_of_10_000(h: Harness) {
     let (a, b, peer) = h.pair().await;
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
-    let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+    let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
     const SENDERS: u32 = 4;
     const EACH: u64 = 10_000;
     let senders: Vec<_> = (0..SENDERS)
@@ -253,7 +184,7 @@ async fn a_flood_to_a_slow_actor_loses_nothing(h: Harness) {
     let (a, b, peer) = h.pair().await;
     let delivered = Arc::new(AtomicU64::new(0));
     let counter = a.system().spawn_with(
-        Counter { slow_every: 1_000, delivered: Some(delivered.clone()), ..Counter::default() },
+        Counter::slow_consumer(1_000, delivered.clone()),
         SpawnOptions::new().mailbox(Mailbox::bounded(100)),
     );
     a.register("counter", &counter).unwrap();

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,62 +17,11 @@ use actor_core::error::AskError;
 use actor_core::prelude::*;
 use actor_remote::{Limits, Node};
 use support::proxy::{Faults, Proxy};
+use support::recorder::{Recorder, RecorderClient};
 use support::remote_node::{self, Counter, CounterClient, signal};
 use support::{bounded, fast_limits, free_port, scale};
 
 const SECRET: &str = "fault cookie";
-
-/// Records, per sender, the sequence numbers it receives: any number not
-/// above the sender's last one is a reordering or a duplicate.
-#[derive(Default)]
-struct Recorder {
-    last: HashMap<u32, u64>,
-    received: u64,
-    violations: u64,
-}
-
-#[actor]
-impl Recorder {
-    #[message(remote)]
-    fn record(&mut self, sender: u32, seq: u64) {
-        if let Some(&last) = self.last.get(&sender)
-            && seq <= last
-        {
-            self.violations += 1;
-        }
-        self.last.insert(sender, seq);
-        self.received += 1;
-    }
-
-    #[message(remote)]
-    fn report(&self) -> (u64, u64) {
-        (self.received, self.violations)
-    }
-
-    /// As `record`, with a payload to fill socket buffers.
-    #[message(remote)]
-    fn record_bulk(&mut self, sender: u32, seq: u64, bulk: Vec<u8>) {
-        assert!(!bulk.is_empty());
-        self.record(sender, seq);
-    }
-
-    /// The last sequence number seen from `sender`.
-    #[message(remote)]
-    fn last_seen(&self, sender: u32) -> u64 {
-        self.last.get(&sender).copied().unwrap_or(0)
-    }
-
-    #[message(remote)]
-    fn echo(&mut self, n: u64) -> u64 {
-        n
-    }
-
-    #[message(remote)]
-    async fn nap(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-}
 
 async fn node(name: &str) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(fast_limits()).start().await.unwrap()

@@ -131,10 +131,7 @@ async fn killing_the_nats_server_fails_pending_asks_fast_with_node_down() {
         let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
         assert_eq!(remote.slow(1).await.unwrap(), 1);
 
-        let pending = tokio::spawn({
-            let remote = remote.clone();
-            async move { remote.slow(60_000).await }
-        });
+        let pending = support::spawn_ask(&remote, |remote| async move { remote.slow(60_000).await });
         tokio::time::sleep(Duration::from_millis(100)).await;
         let killed = Instant::now();
         server.stop();
@@ -472,10 +469,7 @@ async fn a_killed_peer_process_is_seen_down_by_heartbeats_and_comes_back() {
 
         let watching = support::watch(node.system(), &counter).await;
         assert_eq!(counter.add(0).await.unwrap(), 2);
-        let pending = tokio::spawn({
-            let counter = counter.clone();
-            async move { counter.slow(60_000).await }
-        });
+        let pending = support::spawn_ask(&counter, |counter| async move { counter.slow(60_000).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
 
         child.kill().await.unwrap();

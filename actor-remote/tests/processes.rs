@@ -37,10 +37,7 @@ async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
         assert_eq!(counter.add(2).await.unwrap(), 2);
 
         // Mid-stream: a stream of tells and an ask that will not be answered.
-        let pending = tokio::spawn({
-            let counter = counter.clone();
-            async move { counter.slow(60_000).await }
-        });
+        let pending = support::spawn_ask(&counter, |counter| async move { counter.slow(60_000).await });
         for _ in 0..1_000 {
             counter.tell_add(1).await.unwrap();
         }

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod support;
 
+use support::counter::{Add, Counter, CounterClient, Record, Total};
 use support::fast_limits;
 
 const SECRET: &str = "test cookie";
@@ -19,54 +20,6 @@ const SECRET: &str = "test cookie";
 /// Bounds every test: a hang is a failure, not a stuck CI job.
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(20), f).await.expect("the test finished in time")
-}
-
-#[derive(Default)]
-struct Counter {
-    total: u64,
-    next_seq: u64,
-    in_order: bool,
-    received: u64,
-}
-
-#[actor]
-impl Counter {
-    #[message(remote)]
-    fn add(&mut self, n: u64) -> u64 {
-        self.total += n;
-        self.total
-    }
-
-    #[message(remote)]
-    fn record(&mut self, seq: u64) {
-        if self.received == 0 {
-            self.in_order = true;
-        }
-        self.in_order &= seq == self.next_seq;
-        self.next_seq = seq + 1;
-        self.received += 1;
-    }
-
-    #[message(remote)]
-    fn stats(&self) -> (u64, bool) {
-        (self.received, self.in_order)
-    }
-
-    #[message(remote)]
-    async fn slow(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-
-    #[message(remote)]
-    fn boom(&mut self) -> u64 {
-        panic!("boom on purpose")
-    }
-
-    #[message]
-    fn local_only(&self) -> u64 {
-        self.total
-    }
 }
 
 struct Inbox {
@@ -132,10 +85,7 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
     bounded(async {
         let (a, b, peer) = pair().await;
         assert_eq!(peer, "a");
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
         assert!(!remote.is_local());
         assert_eq!(remote.node(), Some("a"));
         assert_eq!(remote.id(), counter.id(), "the remote ref names the same actor");
@@ -144,7 +94,7 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
         assert_eq!(remote.add(3).await.unwrap(), 6);
         assert_eq!(remote.ask(Add { n: 4 }).timeout(Duration::from_secs(5)).await.unwrap(), 10);
         // And the local side saw the same.
-        assert_eq!(counter.local_only().await.unwrap(), 10);
+        assert_eq!(counter.total().await.unwrap(), 10);
     })
     .await;
 }
@@ -153,15 +103,13 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
 async fn a_message_not_registered_for_remote_use_is_refused_at_the_sender() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
-        let err = remote.tell(LocalOnly).await.unwrap_err();
-        assert!(matches!(err, SendError::NotRemote(LocalOnly)), "{err:?}");
-        let err = remote.ask(LocalOnly).await.unwrap_err();
+        let err = remote.tell(Total).await.unwrap_err();
+        assert!(matches!(err, SendError::NotRemote(Total)), "{err:?}");
+        let err = remote.ask(Total).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotRemote);
-        assert!(matches!(remote.try_tell(LocalOnly), Err(SendError::NotRemote(_))));
+        assert!(matches!(remote.try_tell(Total), Err(SendError::NotRemote(_))));
     })
     .await;
 }
@@ -182,9 +130,7 @@ async fn lookups_of_unknown_names_and_peers_fail_with_typed_errors() {
 async fn a_panic_on_the_far_side_reaches_the_asker() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         let err = remote.boom().await.unwrap_err();
         let AskError::Panicked(panic) = err else { panic!("expected a panic, got {err:?}") };
@@ -243,9 +189,7 @@ async fn a_reply_can_carry_a_reference_and_messages_can_carry_one() {
 async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         let watching = support::watch(b.system(), &remote).await;
         // Let the watch reach the far side before the stop does.
@@ -280,7 +224,7 @@ async fn a_wrong_secret_is_refused_and_reaches_no_actor() {
             "{err:?}"
         );
         assert!(a.peers().is_empty(), "the intruder never became a peer");
-        assert_eq!(counter.local_only().await.unwrap(), 0);
+        assert_eq!(counter.total().await.unwrap(), 0);
     })
     .await;
 }
@@ -336,21 +280,8 @@ async fn oversized_and_garbage_frames_close_the_connection_and_the_node_goes_on(
 async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
-
-        let slow = tokio::spawn({
-            let remote = remote.clone();
-            async move { remote.slow(60_000).await }
-        });
-        // Wait until the ask is being handled on a.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let started = std::time::Instant::now();
-        a.shutdown().await;
-        let err = slow.await.unwrap().unwrap_err();
-        assert!(err.is_node_down(), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "failed fast, not at a timeout");
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+        support::counter::pending_ask_fails_fast_when_its_node_goes(&a, &remote).await;
         // New asks fail at once too.
         assert!(remote.add(1).await.unwrap_err().is_node_down());
     })
@@ -361,13 +292,11 @@ async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
 async fn fifo_holds_for_100_000_tells_across_the_wire() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
 
         const N: u64 = 100_000;
         for seq in 0..N {
-            remote.tell_record(seq).await.unwrap();
+            remote.tell_record(0, seq).await.unwrap();
         }
         assert_eq!(remote.stats().await.unwrap(), (N, true));
     })
@@ -396,11 +325,11 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
         // Occupy the busy actor, then fill its window.
         let blocker = tokio::spawn({
             let busy = busy.clone();
-            async move { busy.slow(1_000).await }
+            async move { busy.nap(1_000).await }
         });
         let mut full_after = None;
         for i in 0..100 {
-            match busy.try_tell(Record { seq: i }) {
+            match busy.try_tell(Record { sender: 0, seq: i }) {
                 Ok(()) => {}
                 Err(SendError::Full(_)) => {
                     full_after = Some(i);
@@ -417,7 +346,7 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
 
         // Once the busy actor drains, sending resumes, and nothing was lost.
         assert_eq!(blocker.await.unwrap().unwrap(), 1_000);
-        busy.tell_record(full_after).await.unwrap();
+        busy.tell_record(0, full_after).await.unwrap();
         assert_eq!(busy.stats().await.unwrap(), (full_after + 1, true));
     })
     .await;
@@ -427,9 +356,7 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
 async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
         let mut letters = a.system().dead_letters();
         counter.stop();
         counter.wait_for_stop().await;
@@ -460,11 +387,9 @@ async fn the_unix_socket_transport_carries_the_same_traffic() {
             .unwrap();
         let b = node("b").await;
         let peer = b.connect(&format!("unix:{}", path.display())).await.unwrap();
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
-        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
         for seq in 0..1_000 {
-            remote.tell_record(seq).await.unwrap();
+            remote.tell_record(0, seq).await.unwrap();
         }
         assert_eq!(remote.stats().await.unwrap(), (1_000, true));
         assert_eq!(remote.add(2).await.unwrap(), 2);
@@ -535,10 +460,7 @@ async fn heartbeats_detect_a_peer_that_hangs_without_closing() {
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
         assert_eq!(remote.add(1).await.unwrap(), 1);
 
-        let pending = tokio::spawn({
-            let remote = remote.clone();
-            async move { remote.slow(60_000).await }
-        });
+        let pending = support::spawn_ask(&remote, |remote| async move { remote.nap(60_000).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         frozen.store(true, std::sync::atomic::Ordering::SeqCst);
         let frozen_at = std::time::Instant::now();
@@ -574,10 +496,10 @@ async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         for i in 0..5 {
-            remote.tell_record(i).await.unwrap_or_else(|e| panic!("tell {i} waits in the outbox: {e:?}"));
+            remote.tell_record(0, i).await.unwrap_or_else(|e| panic!("tell {i} waits in the outbox: {e:?}"));
         }
-        let err = remote.tell_record(5).await.unwrap_err();
-        assert!(matches!(err, SendError::NodeDown(Record { seq: 5 })), "{err:?}");
+        let err = remote.tell_record(0, 5).await.unwrap_err();
+        assert!(matches!(err, SendError::NodeDown(Record { sender: 0, seq: 5 })), "{err:?}");
         let letter = letters.recv().await.unwrap();
         assert_eq!(letter.reason, DeadLetterReason::NodeDown);
         assert_eq!(letter.recipient, Some(remote.id()));
@@ -614,14 +536,14 @@ async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
         // While a redials, the window's worth of tells waits in the outbox
         // and the next tell waits for credit...
         for seq in 0..4 {
-            remote.tell_record(seq).await.unwrap();
+            remote.tell_record(0, seq).await.unwrap();
         }
         let started = std::time::Instant::now();
-        let err = remote.tell_record(4).await.unwrap_err();
+        let err = remote.tell_record(0, 4).await.unwrap_err();
         // ...until a gives up: then it fails, and so does what follows.
         assert!(matches!(err, SendError::NodeDown(_)), "{err:?}");
         assert!(started.elapsed() >= Duration::from_millis(200), "it waited for the peer first");
-        assert!(matches!(remote.try_tell(Record { seq: 5 }), Err(SendError::NodeDown(_))));
+        assert!(matches!(remote.try_tell(Record { sender: 0, seq: 5 }), Err(SendError::NodeDown(_))));
         assert!(remote.stats().await.unwrap_err().is_node_down());
         // The tells held for b are reported, not dropped: they never left.
         for _ in 0..4 {
@@ -662,14 +584,14 @@ async fn tells_to_a_down_node_that_nobody_redials_fail_instead_of_waiting_for_cr
         }
         let mut queued = 0;
         let err = loop {
-            match remote.tell_record(queued).await {
+            match remote.tell_record(0, queued).await {
                 Ok(()) => queued += 1,
                 Err(e) => break e,
             }
             assert!(queued <= 4, "at most the credit window is queued");
         };
         assert!(matches!(err, SendError::NodeDown(_)), "{err:?}");
-        assert!(matches!(remote.try_tell(Record { seq: 99 }), Err(SendError::NodeDown(_))));
+        assert!(matches!(remote.try_tell(Record { sender: 0, seq: 99 }), Err(SendError::NodeDown(_))));
     })
     .await;
 }

@@ -5,6 +5,8 @@
 //! tells, then the link recovers; a partition is `NodeDown` within the
 //! heartbeat timeout and heals; delays keep FIFO.
 
+mod support;
+
 use std::time::Duration;
 
 use actor_core::error::AskError;
@@ -12,44 +14,8 @@ use actor_core::prelude::*;
 use actor_core::{DeadLetterReason, StopReason};
 use actor_remote::testkit::{Fault, FaultEvent, SimNet};
 use actor_remote::{Limits, Node};
+use support::recorder::{Recorder, RecorderClient};
 use tokio::time::Instant;
-
-/// Records, per sender, the sequence numbers it receives: a number not
-/// above the last one is a reordering or a duplicate.
-#[derive(Default)]
-struct Recorder {
-    last: Option<u64>,
-    received: u64,
-    violations: u64,
-}
-
-#[actor]
-impl Recorder {
-    #[message(remote)]
-    fn record(&mut self, seq: u64) {
-        if self.last.is_some_and(|last| seq <= last) {
-            self.violations += 1;
-        }
-        self.last = Some(seq);
-        self.received += 1;
-    }
-
-    #[message(remote)]
-    fn report(&self) -> (u64, u64) {
-        (self.received, self.violations)
-    }
-
-    #[message(remote)]
-    fn echo(&mut self, n: u64) -> u64 {
-        n
-    }
-
-    #[message(remote)]
-    async fn nap(&mut self, millis: u64) -> u64 {
-        tokio::time::sleep(Duration::from_millis(millis)).await;
-        millis
-    }
-}
 
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(400);
 
@@ -130,7 +96,7 @@ async fn lossy_run(seed: u64) -> (Vec<FaultEvent>, Outcome) {
     for seq in 0..400u64 {
         // Paced, so that the run spans several connections.
         tokio::time::sleep(Duration::from_millis(2)).await;
-        if remote.tell_record(seq).await.is_err() {
+        if remote.tell_record(0, seq).await.is_err() {
             tells_refused += 1;
         }
         if seq % 10 == 0 {
@@ -213,7 +179,7 @@ async fn a_lost_frame_fails_pending_asks_reports_tells_and_the_link_recovers() {
         net.drop_frames(1.0);
         let mut refused = 0;
         for seq in 0..20 {
-            if remote.tell_record(seq).await.is_err() {
+            if remote.tell_record(0, seq).await.is_err() {
                 refused += 1;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -284,7 +250,7 @@ async fn delayed_frames_keep_fifo_and_asks_succeed() {
         net.delay(Duration::from_millis(5)..Duration::from_millis(50));
         let started = Instant::now();
         for seq in 0..1_000u64 {
-            remote.tell_record(seq).await.unwrap();
+            remote.tell_record(0, seq).await.unwrap();
             if seq % 100 == 0 {
                 let asked = Instant::now();
                 assert_eq!(remote.echo(seq).await.unwrap(), seq);

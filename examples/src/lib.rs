@@ -4,6 +4,7 @@
 pub mod cluster;
 
 use std::error::Error;
+use std::future::Future;
 use std::process::ExitCode;
 
 /// An example's command line: `--flag` switches and `--flag VALUE`
@@ -78,6 +79,44 @@ pub fn exit<E: Into<Box<dyn Error>>>(result: Result<(), E>) -> ExitCode {
                 cause = inner.source();
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// An example's `main`: reads the command line, prints `usage` and stops
+/// on `--help` or `-h` (when there is a usage text), otherwise runs `run` on
+/// a multi-thread runtime, as `#[tokio::main]` would, and ends as [`exit`]
+/// does.
+pub fn main<F, Fut>(usage: Option<&str>, run: F) -> ExitCode
+where
+    F: FnOnce(Args) -> Fut,
+    Fut: Future<Output = Result<(), Box<dyn Error>>>,
+{
+    let args = Args::from_env();
+    if let Some(usage) = usage
+        && args.help()
+    {
+        println!("{usage}");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    exit(runtime.block_on(run(args)))
+}
+
+/// The options an example parsed from its command line (`parsed`, whose
+/// empty error means help was asked for): on help, prints `usage` and
+/// gives `None`; on a bad command line, prints the error and `usage` and
+/// exits with code 2.
+pub fn options_or_usage<T>(name: &str, usage: &str, parsed: Result<T, String>) -> Option<T> {
+    match parsed {
+        Ok(options) => Some(options),
+        Err(e) if e.is_empty() => {
+            println!("{usage}");
+            None
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}\n{usage}");
+            std::process::exit(2);
         }
     }
 }

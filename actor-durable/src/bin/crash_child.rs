@@ -16,8 +16,12 @@
 use std::time::Duration;
 
 use actor_core::prelude::*;
-use actor_durable::{Delivery, EventSourced, Store, spawn_durable, spawn_event_sourced};
-use serde::{Deserialize, Serialize};
+use actor_durable::{Delivery, Store, spawn_durable, spawn_event_sourced};
+
+#[path = "crash_child/total.rs"]
+mod total;
+
+use total::Total;
 
 /// Handles each message slowly, so that messages pile up unacknowledged.
 struct Slow;
@@ -30,24 +34,6 @@ impl Handler<Delivery<(u32, u64)>> for Slow {
     async fn handle(&mut self, d: Delivery<(u32, u64)>, _: &mut Context<Self>) {
         tokio::time::sleep(Duration::from_millis(5)).await;
         println!("handled {}", d.seq);
-    }
-}
-
-/// A running total, event-sourced.
-#[derive(Default, Serialize, Deserialize)]
-struct Total(u64);
-
-impl EventSourced for Total {
-    type Command = u64;
-    type Event = u64;
-    type Error = std::convert::Infallible;
-
-    fn handle(&self, n: u64) -> Result<Vec<u64>, Self::Error> {
-        Ok(vec![n])
-    }
-
-    fn apply(&mut self, n: &u64) {
-        self.0 += n;
     }
 }
 

@@ -2,53 +2,23 @@
 //! above, kept in memory so that a test can check what a node said, or
 //! that it said nothing.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
-use tracing_subscriber::fmt::MakeWriter;
+use std::sync::OnceLock;
 
 /// Log lines at WARN and above, as they were written.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) use test_support::Captured;
 
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn subscriber(captured: &Captured) -> impl tracing::Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish()
 }
 
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
-        tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .finish()
-    }
-
-    /// Captures what this thread logs while the guard lives (the tests
-    /// that use it run on tokio's current-thread runtime).
-    pub(crate) fn install(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.subscriber())
-    }
-
-    /// Everything captured so far.
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+/// Captures what this thread logs while the guard lives (the tests that
+/// use it run on tokio's current-thread runtime).
+pub(crate) fn install(captured: &Captured) -> tracing::subscriber::DefaultGuard {
+    tracing::subscriber::set_default(subscriber(captured))
 }
 
 static CAPTURED: OnceLock<Captured> = OnceLock::new();
@@ -58,7 +28,7 @@ static CAPTURED: OnceLock<Captured> = OnceLock::new();
 pub(crate) fn capture() {
     CAPTURED.get_or_init(|| {
         let captured = Captured::default();
-        let _ = tracing::subscriber::set_global_default(captured.subscriber());
+        let _ = tracing::subscriber::set_global_default(subscriber(&captured));
         captured
     });
 }

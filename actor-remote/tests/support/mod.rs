@@ -6,6 +6,7 @@ pub(crate) mod logs;
 pub(crate) mod mitm;
 pub(crate) mod nats;
 pub(crate) mod proxy;
+pub(crate) mod recorder;
 pub(crate) mod remote_node;
 pub(crate) mod sharding;
 
@@ -76,6 +77,18 @@ pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
     samples[rank.min(samples.len() - 1)]
+}
+
+/// Spawns `ask` on a clone of `target`: an ask left pending, to await
+/// later.
+pub(crate) fn spawn_ask<A, F, Fut>(target: &actor_core::ActorRef<A>, ask: F) -> tokio::task::JoinHandle<Fut::Output>
+where
+    A: actor_core::Actor,
+    F: FnOnce(actor_core::ActorRef<A>) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    tokio::spawn(ask(target.clone()))
 }
 
 /// A free loopback port (bound and released; a child process binds it).

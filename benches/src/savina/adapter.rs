@@ -11,6 +11,21 @@ use std::future::Future;
 
 use super::Flavour;
 
+/// `Framework::run` for a framework without a system object
+/// (`System = ()`): `work` runs on a tokio runtime of the flavour.
+macro_rules! run_without_system {
+    () => {
+        fn run<T, Fut, W>(flavour: Flavour, work: W) -> T
+        where
+            T: Send + 'static,
+            Fut: Future<Output = T> + Send + 'static,
+            W: FnOnce(Self::System) -> Fut + Send + 'static,
+        {
+            run_on_tokio(flavour, async move { work(()).await })
+        }
+    };
+}
+
 mod ours;
 mod raw;
 

@@ -97,14 +97,7 @@ impl Framework for Raw {
 
     type Ref<B: Behavior<Self>> = RawRef<B::Msg>;
 
-    fn run<T, Fut, W>(flavour: Flavour, work: W) -> T
-    where
-        T: Send + 'static,
-        Fut: Future<Output = T> + Send + 'static,
-        W: FnOnce(Self::System) -> Fut + Send + 'static,
-    {
-        run_on_tokio(flavour, async move { work(()).await })
-    }
+    run_without_system!();
 
     async fn spawn<B: Behavior<Self>>(_system: &(), behavior: B) -> Self::Ref<B> {
         let (tx, rx) = mpsc::channel(CAPACITY);
