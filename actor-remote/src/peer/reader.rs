@@ -240,7 +240,10 @@ pub(super) async fn read_loop(
         seen += 1;
         match next {
             None => break "closed by the peer".to_owned(),
-            Some(Err(e)) => break format!("bad frame: {e}"),
+            // The codec reports what it refuses as `InvalidData` (too long,
+            // failed to open); anything else is the socket's own error.
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => break format!("bad frame: {e}"),
+            Some(Err(e)) => break format!("read failed: {e}"),
             Some(Ok(bytes)) => {
                 let len = bytes.len();
                 match frame::decode(bytes.freeze()) {
