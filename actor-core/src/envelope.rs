@@ -225,6 +225,9 @@ type PollFn = unsafe fn(*mut u8, &mut TaskContext<'_>) -> Poll<()>;
 /// future relies on, and that Miri checks). That is what lets the run loop
 /// reach the slot through `&mut` on every poll while the future inside keeps
 /// pointers into itself and into the actor's other fields.
+// `repr(C)`: the buffer first, at the slot's own address, so that reaching
+// the future adds no offset (Rust would put it after `drop` otherwise).
+#[repr(C)]
 pub(crate) struct Slot {
     buf: SlotBuf,
     poll: Option<PollFn>,
