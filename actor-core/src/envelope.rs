@@ -202,14 +202,18 @@ impl<A: Addressee> Drop for Envelope<A> {
 /// Bytes of inline storage for a handler's future.
 pub(crate) const SLOT_BYTES: usize = 128;
 
-#[repr(C, align(16))]
+/// Aligned to 8, like the futures of handlers that hold references, numbers
+/// and channels; a future that needs 16 (a `u128`, say) is boxed. At 16 the
+/// slot would align the whole run-loop task to 16, which puts it 16 bytes
+/// past tokio's 384-byte step for an idle actor (see `actor::run::size_budget`).
+#[repr(C, align(8))]
 struct SlotBuf(MaybeUninit<[u8; SLOT_BYTES]>);
 
 type PollFn = unsafe fn(*mut u8, &mut TaskContext<'_>) -> Poll<()>;
 
 /// The place where the current handler's future lives while it runs.
 ///
-/// A future that fits in [`SLOT_BYTES`] with alignment of at most 16 is built
+/// A future that fits in [`SLOT_BYTES`] with alignment of at most 8 is built
 /// in place; a larger one is boxed and the box is kept here. The future is
 /// pinned where it stands: `put`'s contract forbids moving the slot until it
 /// is empty again, so the run loop may move an *empty* slot along with the
@@ -221,6 +225,9 @@ type PollFn = unsafe fn(*mut u8, &mut TaskContext<'_>) -> Poll<()>;
 /// future relies on, and that Miri checks). That is what lets the run loop
 /// reach the slot through `&mut` on every poll while the future inside keeps
 /// pointers into itself and into the actor's other fields.
+// `repr(C)`: the buffer first, at the slot's own address, so that reaching
+// the future adds no offset (Rust would put it after `drop` otherwise).
+#[repr(C)]
 pub(crate) struct Slot {
     buf: SlotBuf,
     poll: Option<PollFn>,

@@ -365,6 +365,21 @@ impl<A: Actor> Context<A> {
         self.stop_now.take()
     }
 
+    /// Keeps the reason the actor stops for while its last incarnation ends
+    /// (its children, then `on_stop`), until `take_stop_now` takes it back:
+    /// the run loop's task then holds nothing of its own across those
+    /// awaits. Unseen by the hooks: `kill`, `fail` and `stop_with` keep a
+    /// reason already there, and a reason set at this point was ignored
+    /// anyway.
+    pub(crate) fn park_reason(&mut self, reason: StopReason) {
+        self.stop_now = Some(reason);
+    }
+
+    /// The reason parked by `park_reason`.
+    pub(crate) fn parked_reason(&self) -> &StopReason {
+        self.stop_now.as_ref().expect("a reason is parked")
+    }
+
     pub(crate) fn remove_child(&mut self, id: ActorId) {
         if let Some(more) = &mut self.more {
             more.children.retain(|c| c.lane.cell().id != id);
@@ -373,6 +388,10 @@ impl<A: Actor> Context<A> {
 
     pub(crate) fn take_children(&mut self) -> Vec<Child> {
         self.more.as_mut().map(|m| std::mem::take(&mut m.children)).unwrap_or_default()
+    }
+
+    pub(crate) fn has_children(&self) -> bool {
+        self.more.as_ref().is_some_and(|m| !m.children.is_empty())
     }
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn run<A: Actor>(
         actor: Some(actor),
         inbox: Inbox::new(),
         busy: Busy::Idle,
+        message_type: unnamed,
         watching: false,
         started: None,
         extra,
@@ -49,15 +50,48 @@ pub(crate) fn run<A: Actor>(
     // directly: an `async fn` would keep its arguments and the locals they
     // move into as separate fields of the task (measured on 2026-11-24: 408
     // bytes of task state, against 256 like this).
+    //
+    // The usual life (start, serve, stop) is awaited here, inline, and holds
+    // nothing across an await but one pointer to `running`: the task is
+    // `Running` plus 16 bytes. A panic or a supervised actor's failure goes
+    // on in a box (`live_on`); so do the children, if any, at the end.
+    // Hence no local here is ever borrowed (`&x` keeps `x` in the task
+    // across every later await) or dropped after an await it was moved
+    // before on one path only (its drop flag keeps it there too).
     async move {
-        let (reason, stopped) = running.live().await;
+        // (`if let`, not `match`: the value `begin` returns is gone before
+        // the await, instead of kept across it in the task.)
+        let served = if let Some(reason) = running.begin() {
+            Served::Stop(reason)
+        } else {
+            poll_fn(|cx| running.poll_serve(cx)).await
+        };
+        // (`rest` takes the value whole: a field moved out of it would keep
+        // the rest of it in the task across the await.)
+        let (reason, stopped) = match running.settle(served) {
+            Ok(reason) => (reason, false),
+            rest => Box::pin(running.live_on(rest)).await,
+        };
         debug_assert!(running.slot.is_empty(), "a hook or handler outlived its incarnation");
         // Stops for good: refuse and report what is queued, then end the
-        // incarnation (unless `fail_over` already did).
+        // incarnation (unless `fail_over` already did), as `end_incarnation`
+        // does, with the reason parked in the context meanwhile (see
+        // `Context::park_reason`).
         running.refuse_queued();
-        if !stopped {
-            running.end_incarnation(&reason).await;
-        }
+        let reason = if stopped {
+            reason
+        } else {
+            running.ctx.park_reason(reason);
+            running.ctx.abort_tasks();
+            if running.ctx.has_children() {
+                Box::pin(stop_children(running.ctx.take_children())).await;
+            }
+            let for_hook = running.ctx.parked_reason().clone();
+            running.put_on_stop(for_hook);
+            poll_fn(|cx| running.poll_on_stop(cx)).await;
+            running.ctx.abort_tasks();
+            running.ctx.take_stop_now().expect("the reason is parked until `on_stop` is done")
+        };
         running.finish(reason);
     }
 }
@@ -94,6 +128,10 @@ struct Running<A: Actor> {
     inbox: Inbox<Envelope<A>>,
     /// What the future in the slot is, if any.
     busy: Busy,
+    /// With `Busy::Handling`: names the message type for a panic report.
+    /// A field of its own rather than a field of `Busy`, so that `Busy` is
+    /// one byte, packed with `watching` and `started`.
+    message_type: fn() -> &'static str,
     /// The task's waker is registered with the mailbox for an abort. Once
     /// is enough: the run loop is a tokio task (see `spawn`), whose waker
     /// wakes the same task whatever poll it came from. An abort takes it.
@@ -120,13 +158,18 @@ struct Extra<A: Actor> {
 enum Busy {
     Idle,
     Starting,
-    /// A handler, with its message's type name (for a panic report).
-    Handling(fn() -> &'static str),
+    /// A handler; its message's type name is in `Running::message_type`.
+    Handling,
     /// `on_child_exit`.
     ChildHook,
 }
 
 type Payload = Box<dyn Any + Send>;
+
+/// `Running::message_type` while no handler runs.
+fn unnamed() -> &'static str {
+    "(none)"
+}
 
 /// Why the hot loop handed control back to `serve`.
 enum Served {
@@ -161,46 +204,63 @@ impl<A: Actor> Drop for Running<A> {
 }
 
 impl<A: Actor> Running<A> {
-    /// Runs incarnation after incarnation until the actor stops for good;
-    /// returns why, and whether the last incarnation's `on_stop` already ran.
-    async fn live(&mut self) -> (StopReason, bool) {
-        loop {
-            let reason = self.serve().await;
-            let restartable = matches!(
-                reason,
-                StopReason::Panicked(_)
-                    | StopReason::Failed(_)
-                    | StopReason::TooManyRestarts(_)
-                    | StopReason::Killed
-                    | StopReason::Aborted
-                    | StopReason::Linked(_)
-                    | StopReason::Restart
-            );
-            let supervised = self.extra.as_ref().is_some_and(|e| e.factory.is_some());
-            if !supervised || !restartable {
-                return (reason, false);
-            }
-            match Box::pin(self.fail_over(reason)).await {
-                Some(reason) => return (reason, true),
-                None => continue,
-            }
+    /// What the run loop's first `Served` leads to: the reason the actor
+    /// stops for, or (a panic, or an ending the supervisor may restart) the
+    /// `Served` to go on from in `live_on`.
+    fn settle(&self, served: Served) -> Result<StopReason, Served> {
+        match served {
+            Served::Stop(reason) if !self.restarts_after(&reason) => Ok(reason),
+            served => Err(served),
         }
     }
 
-    /// Runs `on_start`, then every message, until this incarnation ends.
-    async fn serve(&mut self) -> StopReason {
-        if let Some(reason) = self.begin() {
-            return reason;
-        }
+    /// Whether an incarnation that ended for `reason` is handed to the
+    /// supervisor (`fail_over`) rather than ending the actor.
+    fn restarts_after(&self, reason: &StopReason) -> bool {
+        let restartable = matches!(
+            reason,
+            StopReason::Panicked(_)
+                | StopReason::Failed(_)
+                | StopReason::TooManyRestarts(_)
+                | StopReason::Killed
+                | StopReason::Aborted
+                | StopReason::Linked(_)
+                | StopReason::Restart
+        );
+        restartable && self.extra.as_ref().is_some_and(|e| e.factory.is_some())
+    }
+
+    /// The rest of the actor's life after a handler panicked, or after an
+    /// incarnation ended that its supervisor may restart: `on_panic`, then
+    /// serving on, or incarnation after incarnation, until the actor stops
+    /// for good. Returns why, and whether the last incarnation's `on_stop`
+    /// already ran. Boxed by the caller: most actors never come here.
+    async fn live_on(&mut self, settled: Result<StopReason, Served>) -> (StopReason, bool) {
+        let mut served = match settled {
+            Ok(reason) => Served::Stop(reason),
+            Err(served) => served,
+        };
         loop {
-            match poll_fn(|cx| self.poll_serve(cx)).await {
-                Served::Stop(reason) => return reason,
-                Served::Panicked(payload, message_type) => {
-                    if let Some(reason) = Box::pin(self.panicked(payload, message_type)).await {
-                        return reason;
+            let reason = match served {
+                Served::Stop(reason) => reason,
+                Served::Panicked(payload, message_type) => match self.panicked(payload, message_type).await {
+                    Some(reason) => reason,
+                    None => {
+                        served = poll_fn(|cx| self.poll_serve(cx)).await;
+                        continue;
                     }
-                }
+                },
+            };
+            if !self.restarts_after(&reason) {
+                return (reason, false);
             }
+            if let Some(reason) = self.fail_over(reason).await {
+                return (reason, true);
+            }
+            served = match self.begin() {
+                Some(reason) => Served::Stop(reason),
+                None => poll_fn(|cx| self.poll_serve(cx)).await,
+            };
         }
     }
 
@@ -321,7 +381,7 @@ impl<A: Actor> Running<A> {
                             return Poll::Ready(Served::Stop(StopReason::Failed(ActorError::new(e))));
                         }
                     }
-                    (Ok(Poll::Ready(())), Busy::Handling(_) | Busy::Idle) => {
+                    (Ok(Poll::Ready(())), Busy::Handling | Busy::Idle) => {
                         self.shared.cell.counters.handled();
                         if let Some(reason) = self.ctx.take_stop_now() {
                             return Poll::Ready(Served::Stop(reason));
@@ -340,9 +400,9 @@ impl<A: Actor> Running<A> {
                             return Poll::Ready(Served::Stop(reason));
                         }
                     }
-                    (Err(payload), Busy::Handling(message_type)) => {
+                    (Err(payload), Busy::Handling) => {
                         self.shared.cell.counters.handled();
-                        return Poll::Ready(Served::Panicked(payload, message_type()));
+                        return Poll::Ready(Served::Panicked(payload, (self.message_type)()));
                     }
                     (Err(payload), Busy::ChildHook) => {
                         if let Some(extra) = &mut self.extra {
@@ -395,7 +455,10 @@ impl<A: Actor> Running<A> {
                         }))
                     });
                     match started {
-                        Ok(()) => self.busy = Busy::Handling(message_type),
+                        Ok(()) => {
+                            self.busy = Busy::Handling;
+                            self.message_type = message_type;
+                        }
                         Err(payload) => {
                             self.shared.cell.counters.handled();
                             return Poll::Ready(Served::Panicked(payload, message_type()));
@@ -438,7 +501,7 @@ impl<A: Actor> Running<A> {
         // Its destructors may panic; the actor stops anyway.
         let _ = catch_unwind(AssertUnwindSafe(|| self.slot.clear()));
         match busy {
-            Busy::Handling(_) => self.shared.cell.counters.handled(),
+            Busy::Handling => self.shared.cell.counters.handled(),
             Busy::ChildHook => {
                 if let Some(extra) = &mut self.extra {
                     extra.child_exit = None;
@@ -739,8 +802,10 @@ mod size_budget {
     }
 
     /// An idle actor is its task and its shared block. Tokio rounds a task
-    /// up to 128 bytes: with a run-loop future of at most 400 bytes a small
-    /// actor's task is 512 bytes, one step less than 640. A shared block of
+    /// up to 128 bytes, and adds 96 of its own and a tag word: with a
+    /// run-loop future of at most 280 bytes a small actor's task is 384
+    /// bytes, one step less than 512 (the future is `Running`, 264 bytes,
+    /// then the step and the await in progress, one pointer). A shared block of
     /// at most 344 bytes (360 with the `Arc` counts) keeps the two
     /// allocations in step with the allocator's 128-byte alignment of
     /// tasks; see ARCHITECTURE.md ("Memory per actor"). Growing either shows up
@@ -754,7 +819,7 @@ mod size_budget {
             let cell = Cell::new("Small", None, None);
             let shared = Arc::new(Shared::new(cell, ActorSystem::new(), Queue::new(1)));
             let fut = run(Small { _state: 0 }, None, Context::new(shared, None));
-            assert!(std::mem::size_of_val(&fut) <= 400, "run loop future: {}", std::mem::size_of_val(&fut));
+            assert!(std::mem::size_of_val(&fut) <= 280, "run loop future: {}", std::mem::size_of_val(&fut));
         });
     }
 }

@@ -540,37 +540,41 @@ impl StdError for PanicError {}
 /// to [`Context::fail`](crate::Context::fail).
 ///
 /// [`Actor::on_start`]: crate::Actor::on_start
+///
+/// One word (an `Arc` of a box, two allocations when an actor fails), so
+/// that a [`StopReason`](crate::StopReason) is two words: every actor's
+/// context holds one, inside the actor's task.
 #[derive(Clone)]
-pub struct ActorError(Arc<dyn StdError + Send + Sync>);
+pub struct ActorError(Arc<Box<dyn StdError + Send + Sync>>);
 
 impl ActorError {
     /// Wraps an error (a transport uses it to rebuild a remote actor's
     /// failure).
     pub fn new<E: StdError + Send + Sync + 'static>(err: E) -> Self {
-        ActorError(Arc::new(err))
+        ActorError(Arc::new(Box::new(err)))
     }
 
     /// The error, to inspect or downcast.
     pub fn get(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.0
+        &**self.0
     }
 }
 
 impl fmt::Debug for ActorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&**self.0, f)
     }
 }
 
 impl fmt::Display for ActorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
+        fmt::Display::fmt(&**self.0, f)
     }
 }
 
 impl StdError for ActorError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
+        Some(&**self.0)
     }
 }
 

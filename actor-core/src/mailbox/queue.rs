@@ -347,7 +347,9 @@ enum Refill<T> {
 /// owes back.
 pub(crate) struct Inbox<T> {
     batch: VecDeque<T>,
-    unreleased: usize,
+    /// Never more than `RELEASE_EVERY`: a `u32`, which packs with `emptied`
+    /// (the inbox sits in every actor's task).
+    unreleased: u32,
     /// The queue was seen closed and empty: nothing can be left in it.
     emptied: bool,
 }
@@ -384,8 +386,8 @@ impl<T> Inbox<T> {
             };
             // Taken: its permit goes back to senders, in groups.
             self.unreleased += 1;
-            if self.batch.is_empty() || self.unreleased >= RELEASE_EVERY {
-                queue.release(std::mem::take(&mut self.unreleased));
+            if self.batch.is_empty() || self.unreleased as usize >= RELEASE_EVERY {
+                queue.release(std::mem::take(&mut self.unreleased) as usize);
             }
             return Poll::Ready(Next::Message(item));
         }
