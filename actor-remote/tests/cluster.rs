@@ -443,12 +443,17 @@ async fn a_seed_declared_down_by_its_only_peer_rejoins_after_its_down_is_forgott
         wait_for_event(&events, "NodeDown", |e| matches!(e, ClusterEvent::NodeDown(m) if m.name == "h1")).await;
         wait_until("h1 and h2 see each other again", || names_of(&nodes[0]) == ["h2"] && names_of(&nodes[1]) == ["h1"])
             .await;
-        let seen = events.seen().await.unwrap();
-        let down_at = seen.iter().position(|e| matches!(e, ClusterEvent::NodeDown(m) if m.name == "h1")).unwrap();
-        assert!(
-            seen[down_at..].iter().any(|e| matches!(e, ClusterEvent::NodeUp(m) if m.name == "h1")),
-            "h1 came back without a NodeUp: {seen:?}"
-        );
+        // Events reach subscribers a moment after the member set changes.
+        let start = Instant::now();
+        loop {
+            let seen = events.seen().await.unwrap();
+            let down_at = seen.iter().position(|e| matches!(e, ClusterEvent::NodeDown(m) if m.name == "h1")).unwrap();
+            if seen[down_at..].iter().any(|e| matches!(e, ClusterEvent::NodeUp(m) if m.name == "h1")) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(5), "h1 came back without a NodeUp: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     })
     .await;
 }
