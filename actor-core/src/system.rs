@@ -154,17 +154,20 @@ impl ActorSystem {
     /// ```
     pub fn stats(&self) -> SystemStats {
         let actors = match &self.inner.observed {
-            // Each actor's counters are read after its entry's lock is let go.
+            // No entry's lock is held while its actor's counters are read.
+            // The counters are read before the failures: the run loop notes a
+            // panic and a restart before it counts the restart, so a restart
+            // counted here always comes with its time and its panic.
             Some(observed) => {
-                let entries: Vec<_> =
-                    observed.iter().filter_map(|e| Some((e.value().lane.upgrade()?, e.value().failures()))).collect();
-                entries
+                let lanes: Vec<_> = observed.iter().filter_map(|e| e.value().lane.upgrade()).collect();
+                lanes
                     .into_iter()
-                    .filter(|(lane, _)| !lane.cell().is_terminated())
-                    .map(|(lane, (last_panic, recent_restarts))| ActorStats {
-                        last_panic,
-                        recent_restarts,
-                        ..lane.stats()
+                    .filter(|lane| !lane.cell().is_terminated())
+                    .map(|lane| {
+                        let counted = lane.stats();
+                        let (last_panic, recent_restarts) =
+                            observed.get(&counted.id).map(|e| e.failures()).unwrap_or_default();
+                        ActorStats { last_panic, recent_restarts, ..counted }
                     })
                     .collect()
             }

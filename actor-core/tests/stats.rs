@@ -132,3 +132,43 @@ async fn without_observe_no_failures_are_kept() {
     let sup = stats.actors.iter().find(|a| a.id == supervisor.id()).unwrap();
     assert!(sup.last_panic.is_none() && sup.recent_restarts.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    miri,
+    ignore = "stamps panics and restarts with the wall clock (SystemTime), which Miri's isolation has not"
+)]
+async fn a_restart_counted_in_the_stats_always_comes_with_its_time_and_its_panic() {
+    let system = ActorSystem::builder().observe(true).build();
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).max_restarts(1_000, Duration::from_secs(60)));
+    let worker = supervisor.start_child(ChildSpec::new(Worker::default)).await.unwrap();
+    let id = worker.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A reader on its own thread, reading the stats as fast as it can
+    // while the worker fails and is restarted.
+    let reader = std::thread::spawn({
+        let (system, done) = (system.clone(), done.clone());
+        move || {
+            let (mut reads, mut seen) = (0u32, 0u32);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let stats = system.stats();
+                if let Some(w) = stats.actors.iter().find(|a| a.id == id) {
+                    reads += 1;
+                    seen = seen.max(w.restarts);
+                    if w.restarts > 0 {
+                        assert!(!w.recent_restarts.is_empty(), "restart {} counted without its time", w.restarts);
+                        assert!(w.last_panic.is_some(), "restart {} counted without its panic", w.restarts);
+                    }
+                }
+            }
+            (reads, seen)
+        }
+    });
+    for n in 0..50 {
+        assert!(worker.fail(format!("failure {n}")).await.is_err());
+        work_once_restarted(&worker).await;
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (reads, seen) = reader.join().expect("every read saw a counted restart with its time and panic");
+    assert!(reads > 0 && seen > 0, "the reader read the worker's stats ({reads} reads, up to restart {seen})");
+}

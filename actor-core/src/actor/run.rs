@@ -316,8 +316,10 @@ impl<A: Actor> Running<A> {
             Ok(fresh) => {
                 drop(self.actor.replace(fresh));
                 self.ctx.take_stop_now();
-                self.shared.cell.counters.restarted();
+                // Noted before counted: `ActorSystem::stats` reads the count
+                // first, so a counted restart always has its time.
                 self.shared.system.note_restart(self.shared.cell.id);
+                self.shared.cell.counters.restarted();
                 tracing::debug!("actor restarted");
                 None
             }

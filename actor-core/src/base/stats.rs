@@ -38,10 +38,11 @@ impl Counters {
         self.processed.store(n + 1, Ordering::Relaxed);
     }
 
-    /// Counts one restart in place.
+    /// Counts one restart in place. Release, so that a reader that sees the
+    /// count (with `restarts`' Acquire) also sees what was noted before it.
     pub(crate) fn restarted(&self) {
         let n = self.restarts.load(Ordering::Relaxed);
-        self.restarts.store(n + 1, Ordering::Relaxed);
+        self.restarts.store(n + 1, Ordering::Release);
     }
 
     pub(crate) fn processed(&self) -> u64 {
@@ -49,7 +50,7 @@ impl Counters {
     }
 
     pub(crate) fn restarts(&self) -> u32 {
-        self.restarts.load(Ordering::Relaxed)
+        self.restarts.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_named(&self) {
