@@ -22,6 +22,7 @@ use std::convert::Infallible;
 use actor_core::prelude::*;
 use tokio::runtime::{Builder, Runtime};
 
+pub mod chart;
 pub mod local;
 pub mod remote;
 pub mod savina;

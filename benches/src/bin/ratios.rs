@@ -351,17 +351,7 @@ fn svg(rows: &[Row], memory: Option<&Memory>, title: &str) -> String {
         y += BAR_H + GAP;
     }
     // Grid lines, 1.0 and the target.
-    for p in log_min as i32..=log_max as i32 {
-        let gx = x(2f64.powi(p));
-        let label = if p >= 0 { format!("{}", 1 << p) } else { format!("1/{}", 1 << -p) };
-        let (stroke, width) = if p == 0 { ("#000", 1.5) } else { ("#bbb", 0.5) };
-        let _ = writeln!(
-            body,
-            r#"<line x1="{gx:.1}" y1="{}" x2="{gx:.1}" y2="{y:.1}" stroke="{stroke}" stroke-width="{width}"/>"#,
-            top - 4.0
-        );
-        let _ = writeln!(body, r#"<text x="{gx:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#, y + 12.0);
-    }
+    benches::chart::log_grid(&mut body, log_min as i32..=log_max as i32, x, top - 4.0, y);
     let tx = x(0.8);
     let _ = writeln!(
         body,

@@ -184,16 +184,7 @@ impl Report {
                 y += group_h;
             }
             // Grid lines and their labels.
-            for p in LOG_MIN as i32..=LOG_MAX as i32 {
-                let gx = x(2f64.powi(p));
-                let label = if p >= 0 { format!("{}", 1 << p) } else { format!("1/{}", 1 << -p) };
-                let (stroke, width) = if p == 0 { ("#000", 1.5) } else { ("#bbb", 0.5) };
-                let _ = writeln!(
-                    body,
-                    r#"<line x1="{gx:.1}" y1="{top}" x2="{gx:.1}" y2="{y}" stroke="{stroke}" stroke-width="{width}"/>"#
-                );
-                let _ = writeln!(body, r#"<text x="{gx:.1}" y="{}" text-anchor="middle">{label}</text>"#, y + 12.0);
-            }
+            crate::chart::log_grid(&mut body, LOG_MIN as i32..=LOG_MAX as i32, x, top, y);
             y += 40.0;
         }
         // Legend.

@@ -60,18 +60,27 @@ fn serve<B: Behavior<Raw>>(state: &mut B, envelope: RawEnvelope<B::Msg>) -> Opti
     }
 }
 
-async fn bounded_loop<B: Behavior<Raw>>(mut state: B, mut rx: mpsc::Receiver<RawEnvelope<B::Msg>>) {
-    while let Some(envelope) = rx.recv().await {
-        if let Some(done) = serve(&mut state, envelope) {
-            drop(state);
-            let _ = done.send(());
-            return;
-        }
+/// The receiving half of a raw actor's channel, bounded or not.
+trait Inbox<M>: Send + 'static {
+    fn next(&mut self) -> impl Future<Output = Option<M>> + Send;
+}
+
+impl<M: Send + 'static> Inbox<M> for mpsc::Receiver<M> {
+    fn next(&mut self) -> impl Future<Output = Option<M>> + Send {
+        self.recv()
     }
 }
 
-async fn unbounded_loop<B: Behavior<Raw>>(mut state: B, mut rx: mpsc::UnboundedReceiver<RawEnvelope<B::Msg>>) {
-    while let Some(envelope) = rx.recv().await {
+impl<M: Send + 'static> Inbox<M> for mpsc::UnboundedReceiver<M> {
+    fn next(&mut self) -> impl Future<Output = Option<M>> + Send {
+        self.recv()
+    }
+}
+
+/// The actor's task: serves envelopes until a stop, then drops the state
+/// and signals.
+async fn serve_loop<B: Behavior<Raw>>(mut state: B, mut rx: impl Inbox<RawEnvelope<B::Msg>>) {
+    while let Some(envelope) = rx.next().await {
         if let Some(done) = serve(&mut state, envelope) {
             drop(state);
             let _ = done.send(());
@@ -101,13 +110,13 @@ impl Framework for Raw {
 
     async fn spawn<B: Behavior<Self>>(_system: &(), behavior: B) -> Self::Ref<B> {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        tokio::spawn(bounded_loop(behavior, rx));
+        tokio::spawn(serve_loop(behavior, rx));
         RawRef::Bounded(tx)
     }
 
     async fn spawn_unbounded<B: Behavior<Self>>(_system: &(), behavior: B) -> Self::Ref<B> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(unbounded_loop(behavior, rx));
+        tokio::spawn(serve_loop(behavior, rx));
         RawRef::Unbounded(tx)
     }
 
