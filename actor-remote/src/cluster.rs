@@ -30,6 +30,7 @@ use self::membership::{Effects, Id, Swim};
 use self::state::{Claim, Entry, OwnerState, View};
 use crate::address::Address;
 use crate::node::{Membership, Node, NodeInner};
+use crate::peer::Lane;
 
 /// Timings of membership and failure detection; every field has a default.
 ///
@@ -326,6 +327,7 @@ impl Cluster {
                 pending: HashMap::new(),
                 reported: HashSet::new(),
                 dirty: false,
+                leaving: false,
                 epoch: 0,
                 deaf_until: None,
                 frozen_inbox: Vec::new(),
@@ -713,6 +715,9 @@ struct Inner {
     /// Name conflicts already reported: (name, loser node, loser id).
     reported: HashSet<(String, String, ActorId)>,
     dirty: bool,
+    /// Set by `leave`: from then on SWIM's packets keep their order behind
+    /// the notice of leaving, which must arrive first.
+    leaving: bool,
     /// Counts changes of `up` and `view`; see `Shared::changes`.
     epoch: u64,
     deaf_until: Option<Instant>,
@@ -731,7 +736,10 @@ impl Inner {
 /// Effects to carry out once the lock is released.
 #[derive(Default)]
 struct Out {
+    /// Registry state and leave notices: behind what is queued already.
     sends: Vec<(Id, Vec<u8>)>,
+    /// SWIM's packets: ahead of queued data (see `Peer::send_cluster`).
+    probes: Vec<(Id, Vec<u8>)>,
     timers: Vec<(Duration, Timer<Id>)>,
     close: Vec<String>,
 }
@@ -775,7 +783,12 @@ impl Shared {
         loop {
             let mut progressed = false;
             while let Some((to, data)) = inner.effects.to_send() {
-                out.sends.push((to, encode(&Wire::Swim(data.to_vec()))));
+                let bytes = encode(&Wire::Swim(data.to_vec()));
+                if inner.leaving {
+                    out.sends.push((to, bytes))
+                } else {
+                    out.probes.push((to, bytes))
+                }
                 progressed = true;
             }
             while let Some((after, timer)) = inner.effects.to_schedule() {
@@ -945,8 +958,11 @@ impl Shared {
 
     fn perform(&self, out: Out) {
         if self.frozen_until().is_none() {
+            for (to, bytes) in out.probes {
+                self.send(&to, bytes, Lane::Ahead);
+            }
             for (to, bytes) in out.sends {
-                self.send(&to, bytes);
+                self.send(&to, bytes, Lane::Behind);
             }
         }
         for (after, timer) in out.timers {
@@ -977,17 +993,18 @@ impl Shared {
     }
 
     /// Sends to a member over its connection, dialing it first if need be.
-    fn send(&self, to: &Id, bytes: Vec<u8>) {
+    fn send(&self, to: &Id, bytes: Vec<u8>, lane: Lane) {
         let Some(node) = self.node.upgrade() else { return };
         if node.is_shut_down() {
-            // Leaving: only what goes out on open connections.
+            // Leaving: only what goes out on open connections, and in order,
+            // so that no notice of leaving overtakes the last data.
             if let Some(peer) = node.peer(&to.name) {
-                peer.send_cluster(bytes);
+                peer.send_cluster(bytes, Lane::Behind);
             }
             return;
         }
         if let Some(peer) = node.peer(&to.name)
-            && peer.send_cluster(bytes.clone())
+            && peer.send_cluster(bytes.clone(), lane)
         {
             return;
         }
@@ -1004,7 +1021,7 @@ impl Shared {
             }
             match dialed {
                 Ok(peer) => {
-                    peer.send_cluster(bytes);
+                    peer.send_cluster(bytes, lane);
                 }
                 Err(e) => tracing::debug!(member = %name, error = %e, "could not reach a member"),
             }
@@ -1058,6 +1075,7 @@ impl Shared {
     /// Leaves gracefully: tells the members, and lets SWIM spread it.
     pub(crate) fn leave(&self) {
         self.update(|inner, out| {
+            inner.leaving = true;
             let bytes = encode(&Wire::Leaving { incarnation: inner.local.incarnation });
             for id in inner.up.values() {
                 out.sends.push((id.clone(), bytes.clone()));

@@ -67,6 +67,15 @@ pub(crate) trait Host: RefCodec + Send + Sync + 'static {
     fn cluster_message(&self, from: &str, bytes: &[u8]);
 }
 
+/// Where a cluster message joins a connection's outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Ahead of the data queued (membership's probes and answers).
+    Ahead,
+    /// Behind everything queued (what must keep its order with data).
+    Behind,
+}
+
 /// A frame waiting in the outbox, or kept in the resend buffer.
 enum Queued {
     Tell {
@@ -161,6 +170,17 @@ impl Queued {
     /// Whether the frame is numbered in the link's stream.
     fn is_numbered(&self) -> bool {
         !matches!(self, Queued::Rest { .. })
+    }
+
+    /// Whether the frame goes even when the resend buffer is full: cluster
+    /// messages, small and paced by membership's timers (one probe round
+    /// per period), so that a peer slow to acknowledge a flood of data
+    /// still hears this node's probes and answers in time. They are kept
+    /// for resending like every numbered frame; the buffer's bound is
+    /// passed by a few of them at most before the connection is
+    /// acknowledged or given up (`heartbeat_timeout`).
+    fn passes_the_resend_bound(&self) -> bool {
+        matches!(self, Queued::System(System::Cluster(_)))
     }
 
     /// Whether the frame waits for the next connection when this one is
@@ -650,12 +670,30 @@ impl Peer {
 
     /// Queues a cluster-layer message on the current connection; `false`
     /// (and dropped) if the peer is not connected.
-    pub(crate) fn send_cluster(&self, bytes: Vec<u8>) -> bool {
+    ///
+    /// [`Lane::Ahead`] puts it before the data already queued (after the
+    /// rest of a record being written and the cluster messages queued
+    /// before it): membership's probes and their answers never wait behind
+    /// a flood of tells, nor for room in a full resend buffer (see
+    /// `Queued::passes_the_resend_bound`). A busy link must not get its
+    /// node declared down.
+    pub(crate) fn send_cluster(&self, bytes: Vec<u8>, lane: Lane) -> bool {
         let mut link = self.link();
         if !link.up {
             return false;
         }
-        link.frames.push_back(Queued::System(System::Cluster(bytes)));
+        let frame = Queued::System(System::Cluster(bytes));
+        match lane {
+            Lane::Behind => link.frames.push_back(frame),
+            Lane::Ahead => {
+                let at = link
+                    .frames
+                    .iter()
+                    .position(|q| !matches!(q, Queued::Rest { .. } | Queued::System(System::Cluster(_))))
+                    .unwrap_or(link.frames.len());
+                link.frames.insert(at, frame);
+            }
+        }
         drop(link);
         self.wake_writer.notify_one();
         true

@@ -299,3 +299,82 @@ async fn a_closed_target_wakes_its_waiting_senders() {
     target.close();
     assert!(tokio::time::timeout(Duration::from_secs(1), waiting).await.unwrap().unwrap());
 }
+
+/// Membership's probes go ahead of queued data, even when the resend
+/// buffer is full and the data must wait for an acknowledgement: a busy
+/// link does not get its node declared down. Cluster messages that must
+/// keep their order with data (registry state, a notice of leaving) wait
+/// their turn.
+#[tokio::test]
+async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_messages_do_not() {
+    let node = node().await;
+    let peer = Arc::new(Peer::new("far".into(), host(&node), String::new(), 64, 4096));
+    let (mut far, _) = connect(&node, &peer, 1 << 20).await;
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    let tell =
+        |n: u8| Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![n; 4000] };
+    for n in 0..20u8 {
+        peer.push(tell(n));
+    }
+    // The resend buffer fills; the rest of the tells wait for an
+    // acknowledgement that does not come. Cluster messages are numbered
+    // too: the acknowledgements below count them.
+    let mut written = 0u8;
+    while let Ok(Some(Ok(bytes))) = tokio::time::timeout(Duration::from_millis(300), far.frames.next()).await {
+        match frame::decode(bytes.freeze()).unwrap() {
+            Frame::Tell { .. } => written += 1,
+            Frame::Ping => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((1..20).contains(&written), "{written} of 20 written before any acknowledgement");
+    // Not even room for a small frame.
+    let small = Queued::System(System::Cluster(Vec::new()));
+    assert!(!peer.link().out.fits(stream::cost(&small), 4096), "the resend buffer is full");
+
+    // Two probes and, between them, a registry update.
+    assert!(peer.send_cluster(b"probe 1".to_vec(), Lane::Ahead));
+    assert!(peer.send_cluster(b"state".to_vec(), Lane::Behind));
+    assert!(peer.send_cluster(b"probe 2".to_vec(), Lane::Ahead));
+    for expected in [&b"probe 1"[..], b"probe 2"] {
+        match far.next().await {
+            Frame::System(System::Cluster(bytes)) => assert_eq!(bytes, expected),
+            Frame::Ping => {}
+            other => panic!("expected a probe while the tells wait, got {other:?}"),
+        }
+    }
+    while let Ok(Some(Ok(bytes))) = tokio::time::timeout(Duration::from_millis(200), far.frames.next()).await {
+        let frame = frame::decode(bytes.freeze()).unwrap();
+        assert!(matches!(frame, Frame::Ping), "nothing but a ping leaves before the acknowledgement: {frame:?}");
+    }
+
+    // Acknowledged: every tell, in order, then the update behind them.
+    let mut received = u64::from(written) + 2;
+    let mut ack = BytesMut::new();
+    frame::ack(&mut ack, id, received);
+    far.send(&[ack.to_vec()]).await;
+    let mut next_tell = written;
+    loop {
+        match far.next().await {
+            Frame::Tell { payload, .. } => {
+                assert_eq!(payload[0], next_tell);
+                next_tell += 1;
+                // Each tell fills the buffer alone: acknowledged one by one.
+                received += 1;
+                let mut ack = BytesMut::new();
+                frame::ack(&mut ack, id, received);
+                far.send(&[ack.to_vec()]).await;
+            }
+            Frame::System(System::Cluster(bytes)) => {
+                assert_eq!(bytes, b"state", "the update comes after every tell queued before it");
+                assert_eq!(next_tell, 20);
+                break;
+            }
+            Frame::Ping => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    peer.close();
+}

@@ -200,7 +200,11 @@ fn take(peer: &Peer, generation: u64, batch: &mut VecDeque<Queued>, ping: bool) 
         None => false,
         Some(Queued::Rest { .. }) => true,
         // Only if the first frame fits: writing none would spin.
-        Some(first) => !first.is_numbered() || link.out.fits(stream::cost(first), peer.resend_limit),
+        Some(first) => {
+            !first.is_numbered()
+                || first.passes_the_resend_bound()
+                || link.out.fits(stream::cost(first), peer.resend_limit)
+        }
     };
     let ack = peer.ack_wanted.load(Ordering::Acquire);
     if !(frames || ack || ping) {
@@ -290,13 +294,14 @@ async fn write_batch(
     closed: Pin<&mut Notified<'_>>,
 ) -> Result<(), Stop> {
     // Where the resend buffer would overflow, the batch is cut: the first
-    // numbered frame always goes when the buffer is empty, however large.
+    // numbered frame always goes when the buffer is empty, however large,
+    // and a cluster message always goes.
     let mut bytes = held;
     let mut cut = batch.len();
     for (i, queued) in batch.iter().enumerate() {
         if queued.is_numbered() {
             let cost = stream::cost(queued);
-            if bytes > 0 && bytes + cost > peer.resend_limit {
+            if bytes > 0 && bytes + cost > peer.resend_limit && !queued.passes_the_resend_bound() {
                 cut = i;
                 break;
             }
