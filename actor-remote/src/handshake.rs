@@ -446,6 +446,9 @@ where
             noise
         }
     };
+    if !noise.is_handshake_finished() {
+        return Err(HandshakeError::Protocol("noise: the handshake did not finish".into()));
+    }
     let (to_acceptor, to_dialer) = noise.dangerously_get_raw_split();
     let keys = match role {
         Role::Dialer => {
@@ -455,9 +458,10 @@ where
             SessionKeys { send: hmac(&to_dialer, &[TRANSPORT_LABEL]), receive: hmac(&to_acceptor, &[TRANSPORT_LABEL]) }
         }
     };
-    let transport =
-        noise.into_stateless_transport_mode().map_err(|e| HandshakeError::Protocol(format!("noise: {e}")))?;
-    let (mut sealer, mut opener) = channel::split(transport);
+    let (mut sealer, mut opener) = match role {
+        Role::Dialer => channel::split(&to_acceptor, &to_dialer),
+        Role::Acceptor => channel::split(&to_dialer, &to_acceptor),
+    };
 
     // 3. The verdicts, sealed: the dialer's proves it holds its ephemeral
     // key (a replayed first message cannot get this far).
