@@ -49,13 +49,15 @@ pub(crate) const OVERHEAD: usize = 4 + TAG;
 
 /// Seals what this side sends on one connection.
 pub(crate) struct Sealer {
-    key: LessSafeKey,
+    /// Boxed: the expanded key is over 500 bytes, and the write side that
+    /// holds the sealer moves between the writer and direct senders.
+    key: Box<LessSafeKey>,
     nonce: u64,
 }
 
 /// Opens what the peer sends on one connection.
 pub(crate) struct Opener {
-    key: LessSafeKey,
+    key: Box<LessSafeKey>,
     nonce: u64,
 }
 
@@ -75,8 +77,9 @@ impl std::fmt::Debug for Opener {
 /// handshake split: `send` seals what this side sends, `receive` opens
 /// what the peer sends.
 pub(crate) fn split(send: &[u8; 32], receive: &[u8; 32]) -> (Sealer, Opener) {
-    let key =
-        |bytes: &[u8; 32]| LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key"));
+    let key = |bytes: &[u8; 32]| {
+        Box::new(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key")))
+    };
     (Sealer { key: key(send), nonce: 0 }, Opener { key: key(receive), nonce: 0 })
 }
 
