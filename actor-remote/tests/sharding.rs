@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use actor_core::StopReason;
 use actor_core::error::SendError;
 use actor_core::prelude::*;
-use actor_remote::{Cluster, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
 
 use support::fast_cluster as fast;
 
@@ -104,9 +104,20 @@ struct Running {
     probes: ShardRegion<Probe>,
 }
 
-async fn start(name: &str, log: &Shared, options: ShardingOptions) -> Running {
+/// A node named `name` with its cluster (`config`), not joined yet.
+async fn member(name: &str, config: ClusterConfig) -> (Node, Cluster) {
     let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
-    let cluster = Cluster::start(&node, fast()).await.unwrap();
+    let cluster = Cluster::start(&node, config).await.unwrap();
+    (node, cluster)
+}
+
+async fn start(name: &str, log: &Shared, options: ShardingOptions) -> Running {
+    start_in(name, log, fast(), options).await
+}
+
+/// `start` with cluster settings `config`.
+async fn start_in(name: &str, log: &Shared, config: ClusterConfig, options: ShardingOptions) -> Running {
+    let (node, cluster) = member(name, config).await;
     let (log, me) = (log.clone(), name.to_owned());
     let probes = Sharding::start_with(&cluster, options, move |id: &str| Probe {
         id: id.to_owned(),
@@ -374,8 +385,7 @@ async fn an_idle_entity_is_passivated_and_started_again_by_its_next_message() {
 async fn with_no_host_messages_wait_bounded_and_reach_the_first_host() {
     bounded(async {
         let log = Shared::default();
-        let node = Node::builder(ActorSystem::new()).name("proxy").secret(SECRET).start().await.unwrap();
-        let cluster = Cluster::start(&node, fast()).await.unwrap();
+        let (node, cluster) = member("proxy", fast()).await;
         let options = ShardingOptions::default().buffer(4);
         let probes = Sharding::proxy::<Probe>(&cluster, options.clone()).await.unwrap();
         assert!(!probes.is_hosting());
@@ -512,28 +522,12 @@ async fn a_client_that_sees_a_join_late_is_not_held_until_the_hand_off_timeout()
         let config = actor_remote::ClusterConfig { suspicion_timeout: Duration::from_secs(10), ..fast() };
         let options = ShardingOptions::default().handoff_timeout(Duration::from_secs(30));
         let log = Shared::default();
-        let host = |name: &'static str| {
-            let (config, options, log) = (config.clone(), options.clone(), log.clone());
-            async move {
-                let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
-                let cluster = Cluster::start(&node, config).await.unwrap();
-                let probes = Sharding::start_with(&cluster, options, move |id: &str| Probe {
-                    id: id.to_owned(),
-                    node: name.to_owned(),
-                    log: log.clone(),
-                    total: 0,
-                })
-                .await
-                .unwrap();
-                Running { node, cluster, probes }
-            }
-        };
+        let host = |name: &'static str| start_in(name, &log, config.clone(), options.clone());
         let a = host("a").await;
         let b = host("b").await;
         let seed = a.node.address().to_string();
         b.cluster.join(&[&seed]).await.unwrap();
-        let node = Node::builder(ActorSystem::new()).name("client").secret(SECRET).start().await.unwrap();
-        let cluster = Cluster::start(&node, config.clone()).await.unwrap();
+        let (_node, cluster) = member("client", config.clone()).await;
         let client = Sharding::proxy::<Probe>(&cluster, options.clone()).await.unwrap();
         cluster.join(&[&seed]).await.unwrap();
         wait_until("the client sees both hosts", Duration::from_secs(10), || client.stats().hosts.len() == 2).await;
