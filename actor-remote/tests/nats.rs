@@ -229,8 +229,7 @@ async fn tells_survive_the_server_dying_and_arrive_exactly_once_in_order() {
 async fn nodes_find_each_other_through_the_server_by_discovery() {
     with_server(|server| async move {
         let [a, b, c] = nodes_on(&server, ["alpha", "beta", "gamma"]).await;
-        let tally = c.system().spawn(Tally { whoami: "gamma's tally".into(), ..Tally::default() });
-        c.register("tally", &tally).unwrap();
+        let _tally = support::spawn_named(&c, "tally", Tally { whoami: "gamma's tally".into(), ..Tally::default() });
 
         // An answer late past the wait (a loaded machine) is simply not in
         // that round: ask again, a bounded number of times.

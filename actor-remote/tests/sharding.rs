@@ -130,6 +130,14 @@ async fn start_in(name: &str, log: &Shared, config: ClusterConfig, options: Shar
     Running { node, cluster, probes }
 }
 
+/// `cluster_of` with the default options and a fresh log, which it
+/// returns too.
+async fn hosts(names: &[&str]) -> (Shared, Vec<Running>) {
+    let log = Shared::default();
+    let nodes = cluster_of(names, &log, ShardingOptions::default()).await;
+    (log, nodes)
+}
+
 /// Starts the nodes `names` hosting `Probe`, joined through the first, and
 /// waits until their regions agree on the placement.
 async fn cluster_of(names: &[&str], log: &Shared, options: ShardingOptions) -> Vec<Running> {
@@ -215,8 +223,7 @@ fn traffic(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_reach_every_entity_from_anywhere_on_a_balanced_placement() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
         let placement = nodes[0].probes.placement();
         let owned = owned_by(&placement);
         let mean = 256.0 / 3.0;
@@ -254,8 +261,7 @@ async fn three_nodes_reach_every_entity_from_anywhere_on_a_balanced_placement() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing() {
     bounded(async {
-        let log = Shared::default();
-        let mut nodes = cluster_of(&["a", "b"], &log, ShardingOptions::default()).await;
+        let (log, mut nodes) = hosts(&["a", "b"]).await;
         let before = nodes[0].probes.placement();
         let entities: Vec<String> = (0..64).map(|i| format!("acct-{i}")).collect();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -307,8 +313,7 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_leave_hands_every_shard_off_in_order() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
         let entities: Vec<String> = (0..64).map(|i| format!("user-{i}")).collect();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let senders: Vec<_> = nodes
@@ -417,8 +422,7 @@ async fn with_no_host_messages_wait_bounded_and_reach_the_first_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_hosts_entities_answer_again_on_the_others() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (_, nodes) = hosts(&["a", "b", "c"]).await;
         // Entities that live on c.
         let on_c: Vec<String> = (0..1000)
             .map(|i| format!("e-{i}"))
@@ -458,8 +462,7 @@ async fn a_crashed_hosts_entities_answer_again_on_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn figures_tell_and_ask_rates_across_three_nodes_and_the_cost_of_a_cold_entity() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
         let probes = &nodes[0].probes;
 
         // The first message to an entity starts it on its owner; the
