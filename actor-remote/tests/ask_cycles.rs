@@ -73,11 +73,13 @@ impl Hop {
     }
 }
 
-/// Spawns a hop on `node` under `name`.
-fn hop(node: &Node, name: &str) -> ActorRef<Hop> {
+/// Spawns a hop on `node` under `name`; returns it and the reference to
+/// it that node `from` looks up.
+async fn hop_seen_from(node: &Node, name: &str, from: &Node) -> (ActorRef<Hop>, ActorRef<Hop>) {
     let hop = node.system().spawn(Hop::default());
     node.register(name, &hop).unwrap();
-    hop
+    let remote = from.lookup(node.name(), name).await.unwrap();
+    (hop, remote)
 }
 
 /// Relays from `first` and checks that it ended at once with `cycle`.
@@ -92,10 +94,8 @@ async fn expect_cycle(first: &ActorRef<Hop>, cycle: &[ActorId]) {
 async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle() {
     bounded(async {
         let (one, two) = pair().await;
-        let a = hop(&one, "a");
-        let b = hop(&two, "b");
-        let b_from_one: ActorRef<Hop> = one.lookup("two", "b").await.unwrap();
-        let a_from_two: ActorRef<Hop> = two.lookup("one", "a").await.unwrap();
+        let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
+        let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
         a.set_next(b_from_one).await.unwrap();
         b.set_next(a_from_two).await.unwrap();
         // a asks b across the wire; b's ask back to a closes the cycle on
@@ -104,8 +104,7 @@ async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle()
         // The waits the cycle's asks carried ended with them: b asking a
         // now is no cycle (a stale assumed wait "a waits for b" on node two
         // would make it one), and a chain without a cycle is answered.
-        let leaf = hop(&two, "leaf");
-        let leaf_from_one: ActorRef<Hop> = one.lookup("two", "leaf").await.unwrap();
+        let (leaf, leaf_from_one) = hop_seen_from(&two, "leaf", &one).await;
         a.set_next(leaf_from_one).await.unwrap();
         assert_eq!(b.relay().await.unwrap(), Outcome::Answered(2));
         assert_eq!(a.relay().await.unwrap(), Outcome::Answered(1));
@@ -118,12 +117,9 @@ async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle()
 async fn a_cycle_of_three_actors_over_two_nodes_is_found_on_either_node() {
     bounded(async {
         let (one, two) = pair().await;
-        let a = hop(&one, "a");
-        let c = hop(&one, "c");
-        let b = hop(&two, "b");
-        let b_from_one: ActorRef<Hop> = one.lookup("two", "b").await.unwrap();
-        let a_from_two: ActorRef<Hop> = two.lookup("one", "a").await.unwrap();
-        let c_from_two: ActorRef<Hop> = two.lookup("one", "c").await.unwrap();
+        let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
+        let (c, c_from_two) = hop_seen_from(&one, "c", &two).await;
+        let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
 
         // a (one) -> b (two) -> c (one) -> a: closed on node one, by a local
         // ask, through the waits b's ask carried back.

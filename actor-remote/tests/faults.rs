@@ -318,15 +318,22 @@ async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Dur
     (last, when.duration_since(at))
 }
 
+/// The slowest of `runs` runs of `detect` with the default limits and
+/// 100 asks in flight: when the last ask failed, when the monitor fired.
+async fn worst_detection(runs: usize, signal: &str) -> (Duration, Duration) {
+    let mut worst = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..runs {
+        let (asks, monitor) = detect(Limits::default(), 100, signal).await;
+        worst = (worst.0.max(asks), worst.1.max(monitor));
+    }
+    worst
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_killed_with_sigkill_fails_in_flight_asks_and_fires_monitors_within_a_second() {
     bounded(Duration::from_secs(120), async {
         let runs = scale(2, 10);
-        let mut worst = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..runs {
-            let (asks, monitor) = detect(Limits::default(), 100, "-KILL").await;
-            worst = (worst.0.max(asks), worst.1.max(monitor));
-        }
+        let worst = worst_detection(runs, "-KILL").await;
         println!(
             "figure sigkill: {runs} runs, 100 asks in flight each: last ask failed after {:?}, monitor after {:?} (worst)",
             worst.0, worst.1
@@ -340,11 +347,7 @@ async fn a_peer_killed_with_sigkill_fails_in_flight_asks_and_fires_monitors_with
 async fn a_peer_stopped_with_sigstop_is_detected_within_five_seconds_with_default_limits() {
     bounded(Duration::from_secs(120), async {
         let runs = scale(1, 5);
-        let mut worst = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..runs {
-            let (asks, monitor) = detect(Limits::default(), 100, "-STOP").await;
-            worst = (worst.0.max(asks), worst.1.max(monitor));
-        }
+        let worst = worst_detection(runs, "-STOP").await;
         println!(
             "figure sigstop: {runs} runs, 100 asks in flight each, default heartbeats (500 ms / 3 s): \
              last ask failed after {:?}, monitor after {:?} (worst)",

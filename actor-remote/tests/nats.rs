@@ -49,6 +49,17 @@ async fn nodes_on<const N: usize>(server: &NatsServer, names: [&str; N]) -> [Nod
     nodes.try_into().unwrap()
 }
 
+/// Nodes `a` and `b` on `server` with `limits`, a tally registered on
+/// `a`, and `b`'s reference to it.
+async fn tally_pair(server: &NatsServer, limits: Limits) -> (Node, Node, ActorRef<Tally>, ActorRef<Tally>) {
+    let a = node_on(server, "a", SECRET, limits.clone()).await;
+    let b = node_on(server, "b", SECRET, limits).await;
+    let tally = support::spawn_named(&a, "tally", Tally::default());
+    let peer = b.connect(&a.address().to_string()).await.unwrap();
+    let remote = b.lookup(&peer, "tally").await.unwrap();
+    (a, b, tally, remote)
+}
+
 /// Runs a test body with a fresh server, bounded in time; returns without
 /// running it when the server is not installed (outside CI).
 async fn with_server<F, Fut>(test: F)
@@ -133,12 +144,7 @@ async fn killing_the_nats_server_fails_pending_asks_fast_with_node_down() {
         // The default heartbeat timeout (3 s): a failure within it comes
         // from NATS reporting the lost server, not from silence.
         let slow_limits = Limits::default();
-        let a = node_on(&server, "a", SECRET, slow_limits.clone()).await;
-        let b = node_on(&server, "b", SECRET, slow_limits).await;
-        let tally = a.system().spawn(Tally::default());
-        a.register("tally", &tally).unwrap();
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
+        let (_a, _b, _tally, remote) = tally_pair(&server, slow_limits).await;
         assert_eq!(remote.slow(1).await.unwrap(), 1);
 
         let pending = support::spawn_ask(&remote, |remote| async move { remote.slow(60_000).await });
@@ -390,12 +396,7 @@ async fn chunks_forged_into_a_connection_reach_no_actor() {
     with_server(|server| async move {
         use futures::StreamExt;
         let quiet = Limits { heartbeat_interval: Duration::from_millis(500), ..fast_limits() };
-        let a = node_on(&server, "a", SECRET, quiet.clone()).await;
-        let b = node_on(&server, "b", SECRET, quiet).await;
-        let tally = a.system().spawn(Tally::default());
-        a.register("tally", &tally).unwrap();
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
+        let (_a, _b, tally, remote) = tally_pair(&server, quiet).await;
 
         remote.tell_record(1).await.unwrap();
         assert_eq!(remote.stats().await.unwrap(), (1, true));

@@ -220,6 +220,51 @@ fn traffic(
     })
 }
 
+/// `traffic` from the region of each of some nodes to the same 64
+/// entities, until stopped.
+struct Traffic {
+    entities: Vec<String>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Each sending node's name, and its sender.
+    senders: Vec<(String, tokio::task::JoinHandle<u64>)>,
+}
+
+impl Traffic {
+    /// Starts sending from every region of `nodes` to entities named
+    /// `prefix-0` to `prefix-63`.
+    fn start(nodes: &[Running], prefix: &str) -> Self {
+        let entities: Vec<String> = (0..64).map(|i| format!("{prefix}-{i}")).collect();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let senders = nodes
+            .iter()
+            .map(|n| {
+                let name = n.node.name().to_owned();
+                (name.clone(), traffic(n.probes.clone(), name, entities.clone(), stop.clone()))
+            })
+            .collect();
+        Traffic { entities, stop, senders }
+    }
+
+    /// Stops the senders; returns how many rounds each sent, by node.
+    async fn stop(&mut self) -> HashMap<String, u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut sent = HashMap::new();
+        for (name, sender) in self.senders.drain(..) {
+            sent.insert(name, sender.await.unwrap());
+        }
+        sent
+    }
+
+    /// Waits until `log` shows every message of the rounds `sent`.
+    async fn until_handled(&self, log: &Shared, sent: &HashMap<String, u64>) {
+        let total: u64 = sent.values().sum::<u64>() * self.entities.len() as u64;
+        wait_until("every message was handled", Duration::from_secs(20), || {
+            log.lock().unwrap().handled() as u64 >= total
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_reach_every_entity_from_anywhere_on_a_balanced_placement() {
     bounded(async {
@@ -263,12 +308,7 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
     bounded(async {
         let (log, mut nodes) = hosts(&["a", "b"]).await;
         let before = nodes[0].probes.placement();
-        let entities: Vec<String> = (0..64).map(|i| format!("acct-{i}")).collect();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let senders: Vec<_> = nodes
-            .iter()
-            .map(|n| traffic(n.probes.clone(), n.node.name().to_owned(), entities.clone(), stop.clone()))
-            .collect();
+        let mut traffic = Traffic::start(&nodes, "acct");
         tokio::time::sleep(Duration::from_millis(200)).await;
 
         let joiner = start("c", &log, ShardingOptions::default()).await;
@@ -280,17 +320,9 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
         })
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut sent = HashMap::new();
-        for (running, sender) in nodes.iter().zip(senders) {
-            sent.insert(running.node.name().to_owned(), sender.await.unwrap());
-        }
+        let sent = traffic.stop().await;
         let settled = settle(&nodes, 3).await + joined.elapsed();
-        let total: u64 = sent.values().sum::<u64>() * entities.len() as u64;
-        wait_until("every message was handled", Duration::from_secs(20), || {
-            log.lock().unwrap().handled() as u64 >= total
-        })
-        .await;
+        traffic.until_handled(&log, &sent).await;
 
         let after = nodes[0].probes.placement();
         let moved = before.iter().zip(&after).filter(|(x, y)| x != y).count();
@@ -300,7 +332,7 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
         assert!(moved >= to_c);
 
         let log = log.lock().unwrap();
-        assert_exactly_once_in_order(&log, &entities, &sent);
+        assert_exactly_once_in_order(&log, &traffic.entities, &sent);
         assert_eq!(log.most_at_once, 1, "never two activations of an entity at once");
         let handed_off: u64 = nodes.iter().map(|n| n.probes.stats().entities_handed_off).sum();
         assert!(handed_off > 0, "some entities moved while traffic ran");
@@ -314,12 +346,7 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
 async fn a_graceful_leave_hands_every_shard_off_in_order() {
     bounded(async {
         let (log, nodes) = hosts(&["a", "b", "c"]).await;
-        let entities: Vec<String> = (0..64).map(|i| format!("user-{i}")).collect();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let senders: Vec<_> = nodes
-            .iter()
-            .map(|n| traffic(n.probes.clone(), n.node.name().to_owned(), entities.clone(), stop.clone()))
-            .collect();
+        let mut traffic = Traffic::start(&nodes, "user");
         tokio::time::sleep(Duration::from_millis(200)).await;
 
         let leaving = Instant::now();
@@ -329,21 +356,13 @@ async fn a_graceful_leave_hands_every_shard_off_in_order() {
         assert_eq!(nodes[2].probes.stats().entities_active, 0);
         // The leaver keeps sending, as a proxy.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut sent = HashMap::new();
-        for (running, sender) in nodes.iter().zip(senders) {
-            sent.insert(running.node.name().to_owned(), sender.await.unwrap());
-        }
+        let sent = traffic.stop().await;
         settle(&nodes, 2).await;
-        let total: u64 = sent.values().sum::<u64>() * entities.len() as u64;
-        wait_until("every message was handled", Duration::from_secs(20), || {
-            log.lock().unwrap().handled() as u64 >= total
-        })
-        .await;
+        traffic.until_handled(&log, &sent).await;
         println!("figure: a graceful leave of one of 3 nodes handed its shards off in {took:?}");
         assert!(nodes[0].probes.placement().iter().all(|o| o.as_deref() != Some("c")));
         let log = log.lock().unwrap();
-        assert_exactly_once_in_order(&log, &entities, &sent);
+        assert_exactly_once_in_order(&log, &traffic.entities, &sent);
         assert_eq!(log.most_at_once, 1);
     })
     .await;
