@@ -18,20 +18,20 @@ const SECRET: &str = "cycle cookie";
 /// a test taking this long.
 const HOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Bounds every test: a hang is a failure, not a stuck CI job.
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f).await.expect("the test finished in time")
-}
-
 async fn node(name: &str) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap()
 }
 
-/// Two connected nodes.
-async fn pair() -> (Node, Node) {
-    let (one, two) = (node("one").await, node("two").await);
-    two.connect(&one.address().to_string()).await.unwrap();
-    (one, two)
+/// Runs `test` on two connected nodes, `one` and `two`, bounded: a hang
+/// is a failure, not a stuck CI job.
+async fn two_nodes<Fut: std::future::Future<Output = ()>>(test: impl FnOnce(Node, Node) -> Fut) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let (one, two) = (node("one").await, node("two").await);
+        two.connect(&one.address().to_string()).await.unwrap();
+        test(one, two).await;
+    })
+    .await
+    .expect("the test finished in time");
 }
 
 /// How a relay ended, as the first hop reports it.
@@ -92,8 +92,7 @@ async fn expect_cycle(first: &ActorRef<Hop>, cycle: &[ActorId]) {
 
 #[tokio::test]
 async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle() {
-    bounded(async {
-        let (one, two) = pair().await;
+    two_nodes(|one, two| async move {
         let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
         let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
         a.set_next(b_from_one).await.unwrap();
@@ -115,8 +114,7 @@ async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle()
 
 #[tokio::test]
 async fn a_cycle_of_three_actors_over_two_nodes_is_found_on_either_node() {
-    bounded(async {
-        let (one, two) = pair().await;
+    two_nodes(|one, two| async move {
         let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
         let (c, c_from_two) = hop_seen_from(&one, "c", &two).await;
         let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
@@ -205,8 +203,7 @@ impl Bouncer {
 
 #[tokio::test]
 async fn a_reentrant_handler_is_exempt_across_nodes_too() {
-    bounded(async {
-        let (one, two) = pair().await;
+    two_nodes(|one, two| async move {
         let lenient = one.system().spawn(Lenient { partner: None });
         one.register("lenient", &lenient).unwrap();
         let back: ActorRef<Lenient> = two.lookup("one", "lenient").await.unwrap();
