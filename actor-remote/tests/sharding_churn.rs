@@ -42,7 +42,7 @@ async fn member(name: &str, log: &Log, seed: Option<&str>) -> Member {
     support::sharding::member(node, config(), ShardingOptions::default(), log, seed).await
 }
 
-async fn settle(members: &[&Member], hosts: usize) -> Duration {
+async fn settle<M: std::borrow::Borrow<Member>>(members: &[M], hosts: usize) -> Duration {
     support::sharding::settle(members, hosts, Duration::from_secs(60), Duration::from_millis(10)).await
 }
 
@@ -56,8 +56,7 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
         })
         .await;
     let seed = members[0].node.address().to_string();
-    let all: Vec<&Member> = members.iter().collect();
-    let formed = settle(&all, NODES).await;
+    let formed = settle(&members, NODES).await;
 
     // Balance.
     let placement = members[0].tallies.placement();
@@ -92,8 +91,7 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
 
     // A join: about 1/(N+1) of the shards move, all to the new node.
     members.push(member("m06", &log, Some(&seed)).await);
-    let all: Vec<&Member> = members.iter().collect();
-    let joined = settle(&all, NODES + 1).await;
+    let joined = settle(&members, NODES + 1).await;
     let after_join = members[0].tallies.placement();
     let moved_on_join = moved(&placement, &after_join);
     let to_joiner = owned(&after_join)["m06"];
@@ -106,8 +104,7 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
     // A graceful leave of a host that does not send.
     let leaver = members.len() - 2;
     let handed_off = members[leaver].leave(Duration::from_secs(30)).await;
-    let all: Vec<&Member> = members.iter().collect();
-    let left = settle(&all, NODES).await;
+    let left = settle(&members, NODES).await;
     let after_leave = members[0].tallies.placement();
     println!(
         "figure: a graceful leave handed off {} shards in {handed_off:?}; settled in {left:?}",

@@ -72,7 +72,7 @@ async fn member(net: &SimNet, name: &str, log: &Log, seed: Option<&str>) -> Memb
 
 /// Waits (in virtual time) until the regions agree; see
 /// `support::sharding::settle`.
-async fn settle(members: &[&Member], hosts: usize) -> Duration {
+async fn settle<M: std::borrow::Borrow<Member>>(members: &[M], hosts: usize) -> Duration {
     support::sharding::settle(members, hosts, SETTLE, Duration::from_millis(20)).await
 }
 
@@ -108,8 +108,7 @@ async fn run(nodes: usize) {
         })
         .await;
     let seed = members[0].node.address().to_string();
-    let all: Vec<&Member> = members.iter().collect();
-    let formed = settle(&all, nodes).await;
+    let formed = settle(&members, nodes).await;
 
     // Balance.
     let placement = members[0].tallies.placement();
@@ -170,8 +169,7 @@ async fn run(nodes: usize) {
     let joiner = format!("n{nodes:03}");
     let joining = Instant::now();
     members.push(member(&net, &joiner, &log, Some(&seed)).await);
-    let all: Vec<&Member> = members.iter().collect();
-    let joined = settle(&all, nodes + 1).await;
+    let joined = settle(&members, nodes + 1).await;
     let after_join = members[0].tallies.placement();
     let moved_on_join = moved(&placement, &after_join);
     let to_joiner = owned(&after_join).get(&joiner).copied().unwrap_or(0);
@@ -188,8 +186,7 @@ async fn run(nodes: usize) {
     let leaver = nodes / 2;
     let before_leave = members[0].tallies.placement();
     let handed_off = members[leaver].leave(Duration::from_secs(60)).await;
-    let all: Vec<&Member> = members.iter().collect();
-    let left = settle(&all, nodes).await;
+    let left = settle(&members, nodes).await;
     let after_leave = members[0].tallies.placement();
     println!(
         "figure: a graceful leave handed off {} shards in {handed_off:?} (virtual); settled {left:?} later",

@@ -2,6 +2,7 @@
 //! (six nodes on loopback) and the sharding simulation (many nodes on the
 //! simulated network).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,7 +94,13 @@ pub(crate) async fn form<Fut: std::future::Future<Output = Member>>(
 /// Waits until every region of `members` sees `hosts` hosts, agrees on
 /// the placement and holds nothing, looking every `every`; returns how
 /// long it took. Past `bound`, fails naming the regions not settled.
-pub(crate) async fn settle(members: &[&Member], hosts: usize, bound: Duration, every: Duration) -> Duration {
+pub(crate) async fn settle<M: Borrow<Member>>(
+    members: &[M],
+    hosts: usize,
+    bound: Duration,
+    every: Duration,
+) -> Duration {
+    let members: Vec<&Member> = members.iter().map(Borrow::borrow).collect();
     let start = Instant::now();
     loop {
         let first = members[0].tallies.placement();
