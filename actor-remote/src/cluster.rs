@@ -431,11 +431,7 @@ impl Cluster {
     /// registrations racing on different nodes both succeed here, then
     /// resolve as described at [`ClusterEvent::NameConflict`].
     pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
-        let node = self.shared.node()?;
-        let exported = transport::export(actor).ok_or(ClusterError::NotLocal)?;
-        if !exported.is_alive() {
-            return Err(ClusterError::Stopped);
-        }
+        let (node, exported) = self.export_live(actor)?;
         self.shared.update(|inner, _| {
             if let Some(holder) = inner.view.resolve(name)
                 && holder.id != actor.id()
@@ -499,11 +495,7 @@ impl Cluster {
     ///
     /// [`ClusterError::NotLocal`], [`ClusterError::Stopped`].
     pub fn join_group<A: RemoteActor>(&self, group: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
-        let node = self.shared.node()?;
-        let exported = transport::export(actor).ok_or(ClusterError::NotLocal)?;
-        if !exported.is_alive() {
-            return Err(ClusterError::Stopped);
-        }
+        let (node, exported) = self.export_live(actor)?;
         self.shared.update(|inner, _| {
             let entry = Entry { id: actor.id(), actor_type: type_name::<A>().into() };
             inner.dirty |= inner.local.groups.entry(group.to_owned()).or_default().insert(entry);
@@ -511,6 +503,21 @@ impl Cluster {
         });
         self.shared.watch(&node, exported);
         Ok(())
+    }
+
+    /// The node and the exported handle of `actor`, which must be a live
+    /// actor of this node: what `register` and `join_group` publish and
+    /// then watch.
+    fn export_live<A: RemoteActor>(
+        &self,
+        actor: &ActorRef<A>,
+    ) -> Result<(Arc<NodeInner>, Arc<dyn transport::Exported>), ClusterError> {
+        let node = self.shared.node()?;
+        let exported = transport::export(actor).ok_or(ClusterError::NotLocal)?;
+        if !exported.is_alive() {
+            return Err(ClusterError::Stopped);
+        }
+        Ok((node, exported))
     }
 
     /// Removes a local actor from `group`. Returns whether it was a member.

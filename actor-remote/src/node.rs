@@ -357,14 +357,7 @@ impl Node {
     /// Says goodbye to every peer and stops accepting connections. Remote
     /// references held elsewhere see this node as left, not crashed.
     pub async fn shutdown(&self) {
-        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.inner.stop_accepting.notify_waiters();
-        if let Some(cluster) = self.inner.cluster.get() {
-            cluster.leave();
-        }
-        let peers: Vec<_> = self.inner.peers.iter().map(|p| p.value().clone()).collect();
+        let Some(peers) = self.stop_once(|cluster| cluster.leave()) else { return };
         for peer in &peers {
             peer.say_goodbye();
         }
@@ -382,17 +375,25 @@ impl Node {
     /// tests of failure detection.
     #[doc(hidden)]
     pub fn crash(&self) {
-        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.inner.stop_accepting.notify_waiters();
-        if let Some(cluster) = self.inner.cluster.get() {
-            cluster.halt();
-        }
-        let peers: Vec<_> = self.inner.peers.iter().map(|p| p.value().clone()).collect();
+        let Some(peers) = self.stop_once(|cluster| cluster.halt()) else { return };
         for peer in peers {
             peer.close();
         }
+    }
+
+    /// What a shutdown and a crash both do, the first time either comes
+    /// (`None` afterwards): marks the node shut down, stops accepting,
+    /// tells the cluster (`leave` or `halt`), and returns the peers to
+    /// close.
+    fn stop_once(&self, tell_cluster: impl FnOnce(&dyn Membership)) -> Option<Vec<Arc<Peer>>> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.inner.stop_accepting.notify_waiters();
+        if let Some(cluster) = self.inner.cluster.get() {
+            tell_cluster(cluster.as_ref());
+        }
+        Some(self.inner.peers.iter().map(|p| p.value().clone()).collect())
     }
 }
 

@@ -18,20 +18,20 @@ const SECRET: &str = "cycle cookie";
 /// a test taking this long.
 const HOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Bounds every test: a hang is a failure, not a stuck CI job.
-async fn bounded<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(20), f).await.expect("the test finished in time")
-}
-
 async fn node(name: &str) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap()
 }
 
-/// Two connected nodes.
-async fn pair() -> (Node, Node) {
-    let (one, two) = (node("one").await, node("two").await);
-    two.connect(&one.address().to_string()).await.unwrap();
-    (one, two)
+/// Runs `test` on two connected nodes, `one` and `two`, bounded: a hang
+/// is a failure, not a stuck CI job.
+async fn two_nodes<Fut: std::future::Future<Output = ()>>(test: impl FnOnce(Node, Node) -> Fut) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let (one, two) = (node("one").await, node("two").await);
+        two.connect(&one.address().to_string()).await.unwrap();
+        test(one, two).await;
+    })
+    .await
+    .expect("the test finished in time");
 }
 
 /// How a relay ended, as the first hop reports it.
@@ -73,11 +73,13 @@ impl Hop {
     }
 }
 
-/// Spawns a hop on `node` under `name`.
-fn hop(node: &Node, name: &str) -> ActorRef<Hop> {
+/// Spawns a hop on `node` under `name`; returns it and the reference to
+/// it that node `from` looks up.
+async fn hop_seen_from(node: &Node, name: &str, from: &Node) -> (ActorRef<Hop>, ActorRef<Hop>) {
     let hop = node.system().spawn(Hop::default());
     node.register(name, &hop).unwrap();
-    hop
+    let remote = from.lookup(node.name(), name).await.unwrap();
+    (hop, remote)
 }
 
 /// Relays from `first` and checks that it ended at once with `cycle`.
@@ -90,12 +92,9 @@ async fn expect_cycle(first: &ActorRef<Hop>, cycle: &[ActorId]) {
 
 #[tokio::test]
 async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle() {
-    bounded(async {
-        let (one, two) = pair().await;
-        let a = hop(&one, "a");
-        let b = hop(&two, "b");
-        let b_from_one: ActorRef<Hop> = one.lookup("two", "b").await.unwrap();
-        let a_from_two: ActorRef<Hop> = two.lookup("one", "a").await.unwrap();
+    two_nodes(|one, two| async move {
+        let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
+        let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
         a.set_next(b_from_one).await.unwrap();
         b.set_next(a_from_two).await.unwrap();
         // a asks b across the wire; b's ask back to a closes the cycle on
@@ -104,8 +103,7 @@ async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle()
         // The waits the cycle's asks carried ended with them: b asking a
         // now is no cycle (a stale assumed wait "a waits for b" on node two
         // would make it one), and a chain without a cycle is answered.
-        let leaf = hop(&two, "leaf");
-        let leaf_from_one: ActorRef<Hop> = one.lookup("two", "leaf").await.unwrap();
+        let (leaf, leaf_from_one) = hop_seen_from(&two, "leaf", &one).await;
         a.set_next(leaf_from_one).await.unwrap();
         assert_eq!(b.relay().await.unwrap(), Outcome::Answered(2));
         assert_eq!(a.relay().await.unwrap(), Outcome::Answered(1));
@@ -116,14 +114,10 @@ async fn two_actors_on_two_nodes_asking_each_other_fail_at_once_with_the_cycle()
 
 #[tokio::test]
 async fn a_cycle_of_three_actors_over_two_nodes_is_found_on_either_node() {
-    bounded(async {
-        let (one, two) = pair().await;
-        let a = hop(&one, "a");
-        let c = hop(&one, "c");
-        let b = hop(&two, "b");
-        let b_from_one: ActorRef<Hop> = one.lookup("two", "b").await.unwrap();
-        let a_from_two: ActorRef<Hop> = two.lookup("one", "a").await.unwrap();
-        let c_from_two: ActorRef<Hop> = two.lookup("one", "c").await.unwrap();
+    two_nodes(|one, two| async move {
+        let (a, a_from_two) = hop_seen_from(&one, "a", &two).await;
+        let (c, c_from_two) = hop_seen_from(&one, "c", &two).await;
+        let (b, b_from_one) = hop_seen_from(&two, "b", &one).await;
 
         // a (one) -> b (two) -> c (one) -> a: closed on node one, by a local
         // ask, through the waits b's ask carried back.
@@ -209,8 +203,7 @@ impl Bouncer {
 
 #[tokio::test]
 async fn a_reentrant_handler_is_exempt_across_nodes_too() {
-    bounded(async {
-        let (one, two) = pair().await;
+    two_nodes(|one, two| async move {
         let lenient = one.system().spawn(Lenient { partner: None });
         one.register("lenient", &lenient).unwrap();
         let back: ActorRef<Lenient> = two.lookup("one", "lenient").await.unwrap();

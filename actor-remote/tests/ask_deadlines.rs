@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use actor_core::DeadLetterReason;
 use actor_core::error::AskError;
 use actor_core::prelude::*;
+use actor_core::{DeadLetterReason, DeadLetters};
 use actor_remote::Node;
 
 mod support;
@@ -54,15 +54,31 @@ impl Slow {
     }
 }
 
-/// Node `one` with a `Slow` registered, and node `two` with a reference to it.
-async fn setup() -> (Node, Node, ActorRef<Slow>) {
-    let one = Node::builder(ActorSystem::new()).name("one").secret(SECRET).start().await.unwrap();
-    let two = Node::builder(ActorSystem::new()).name("two").secret(SECRET).start().await.unwrap();
-    let slow = one.system().spawn(Slow::default());
-    one.register("slow", &slow).unwrap();
-    let peer = two.connect(&one.address().to_string()).await.unwrap();
-    let remote = two.lookup(&peer, "slow").await.unwrap();
-    (one, two, remote)
+/// What every test here starts from: node `two` with a reference (`slow`)
+/// to a `Slow` registered on node `one`, the dead letters of node one, and
+/// what the test logs.
+struct Setup {
+    two: Node,
+    slow: ActorRef<Slow>,
+    letters: DeadLetters,
+    logs: Captured,
+}
+
+/// Runs `test`, bounded, on a fresh `Setup`, capturing its logs; node one
+/// runs until the test ends.
+async fn with_setup<Fut: std::future::Future<Output = ()>>(test: impl FnOnce(Setup) -> Fut) {
+    let logs = Captured::default();
+    let _logging = support::logs::install(&logs);
+    bounded(async {
+        let one = Node::builder(ActorSystem::new()).name("one").secret(SECRET).start().await.unwrap();
+        let two = Node::builder(ActorSystem::new()).name("two").secret(SECRET).start().await.unwrap();
+        support::spawn_named(&one, "slow", Slow::default());
+        let peer = two.connect(&one.address().to_string()).await.unwrap();
+        let slow = two.lookup(&peer, "slow").await.unwrap();
+        let letters = one.system().dead_letters();
+        test(Setup { two, slow, letters, logs }).await;
+    })
+    .await;
 }
 
 /// Waits until no ask of `node` waits for an answer.
@@ -74,11 +90,7 @@ async fn until_no_pending_asks(node: &Node) {
 
 #[tokio::test]
 async fn a_remote_ask_queued_past_its_deadline_is_skipped_and_reported_expired() {
-    let logs = Captured::default();
-    let _logging = support::logs::install(&logs);
-    bounded(async {
-        let (one, two, slow) = setup().await;
-        let mut letters = one.system().dead_letters();
+    with_setup(|Setup { two, slow, mut letters, logs, .. }| async move {
         slow.tell_hold(600).await.unwrap();
         // Queued behind the hold on node one; its asker gives up first.
         let started = Instant::now();
@@ -104,11 +116,7 @@ async fn a_remote_ask_queued_past_its_deadline_is_skipped_and_reported_expired()
 
 #[tokio::test]
 async fn a_late_reply_is_dropped_quietly_and_leaves_no_pending_entry() {
-    let logs = Captured::default();
-    let _logging = support::logs::install(&logs);
-    bounded(async {
-        let (one, two, slow) = setup().await;
-        let mut letters = one.system().dead_letters();
+    with_setup(|Setup { two, slow, mut letters, logs, .. }| async move {
         // Taken at once (nothing queued before it), so it is handled, and
         // answered after its asker gave up.
         let err = slow.nap(300).timeout(Duration::from_millis(50)).await.unwrap_err();

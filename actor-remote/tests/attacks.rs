@@ -91,18 +91,33 @@ fn limits() -> Limits {
 }
 
 async fn node_with(name: &str, limits: Limits) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits).start().await.unwrap()
+    support::node_with(name, SECRET, limits).await
 }
 
 async fn node(name: &str) -> Node {
     node_with(name, limits()).await
 }
 
-/// `node` with a ledger registered as `ledger`.
-async fn ledger_on(node: &Node) -> ActorRef<Ledger> {
-    let ledger = node.system().spawn(Ledger::default());
-    node.register("ledger", &ledger).unwrap();
-    ledger
+/// A node named `name` with a ledger registered as `ledger`.
+async fn ledger_node(name: &str) -> (Node, ActorRef<Ledger>) {
+    let node = node(name).await;
+    let ledger = support::spawn_named(&node, "ledger", Ledger::default());
+    (node, ledger)
+}
+
+/// Runs `test` bounded by `limit`, capturing the logs for its checks.
+async fn logged<F: std::future::Future>(limit: Duration, test: F) -> F::Output {
+    logs::capture();
+    bounded(limit, test).await
+}
+
+/// A node named `name` that dials `address` and looks up the ledger
+/// there.
+async fn dial_ledger(name: &str, address: &str) -> (Node, ActorRef<Ledger>) {
+    let node = node(name).await;
+    let peer = node.connect(address).await.unwrap();
+    let ledger = node.lookup(&peer, "ledger").await.unwrap();
+    (node, ledger)
 }
 
 fn socket_address(node: &Node) -> String {
@@ -146,9 +161,8 @@ fn assert_prefix(seen: &[u64], what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_attack_gets_no_connection_through() {
     bounded(Duration::from_secs(30), async {
-        let a = node("relay-a").await;
-        let c = node("relay-c").await;
-        let (ledger_a, ledger_c) = (ledger_on(&a).await, ledger_on(&c).await);
+        let (a, ledger_a) = ledger_node("relay-a").await;
+        let (c, ledger_c) = ledger_node("relay-c").await;
         let start = Instant::now();
 
         // 1. Both nodes accept; the attacker splices the two connections.
@@ -194,8 +208,7 @@ async fn the_relay_attack_gets_no_connection_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflected_handshakes_are_refused() {
     bounded(Duration::from_secs(30), async {
-        let a = node("mirror").await;
-        let _ledger = ledger_on(&a).await;
+        let (a, _ledger) = ledger_node("mirror").await;
 
         // An echo: whatever the node sends comes back.
         let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -242,18 +255,14 @@ async fn reflected_handshakes_are_refused() {
 /// carried does not run twice, and the nodes reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_record_replayed_into_a_later_connection_is_refused() {
-    logs::capture();
-    bounded(Duration::from_secs(30), async {
-        let a = node("replay-a").await;
-        let ledger = ledger_on(&a).await;
+    logged(Duration::from_secs(30), async {
+        let (a, ledger) = ledger_node("replay-a").await;
         // Connection 0 is recorded; connection 1 gets the replay before
         // its seventh unit (after the handshake, the resume and stream
         // frames that open the link's streams, and the lookup).
         let first = Mitm::start(&a.address().to_string(), None).await;
         {
-            let b = node("replay-b").await;
-            let peer = b.connect(&first.address).await.unwrap();
-            let remote: ActorRef<Ledger> = b.lookup(&peer, "ledger").await.unwrap();
+            let (b, remote) = dial_ledger("replay-b", &first.address).await;
             for n in 1..=3 {
                 remote.tell_note(n).await.unwrap();
                 assert_eq!(remote.count().await.unwrap(), n);
@@ -267,9 +276,7 @@ async fn a_recorded_record_replayed_into_a_later_connection_is_refused() {
         }
         let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 6, action: Action::InsertBefore(replayed) };
         let second = Mitm::start(&a.address().to_string(), Some(plan)).await;
-        let b = node("replay-b").await;
-        let peer = b.connect(&second.address).await.unwrap();
-        let remote: ActorRef<Ledger> = b.lookup(&peer, "ledger").await.unwrap();
+        let (_b, remote) = dial_ledger("replay-b", &second.address).await;
         let start = Instant::now();
         let first_try = remote.tell_note(4).await;
         // The connection closes at the replayed record; b reconnects.
@@ -303,8 +310,7 @@ async fn a_recorded_record_replayed_into_a_later_connection_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
     bounded(Duration::from_secs(30), async {
-        let a = node("versions-a").await;
-        let _ledger = ledger_on(&a).await;
+        let (a, _ledger) = ledger_node("versions-a").await;
 
         // A version 2 node dials a.
         let mut socket = TcpStream::connect(socket_address(&a)).await.unwrap();
@@ -379,8 +385,7 @@ async fn a_forced_downgrade_is_refused_and_an_old_peer_is_told_both_versions() {
 /// nodes reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_changed_on_the_way_close_the_connection_and_reach_no_actor() {
-    logs::capture();
-    bounded(Duration::from_secs(60), async {
+    logged(Duration::from_secs(60), async {
         let cases: [(&str, Action, &str); 5] = [
             ("flip", Action::Flip(20), "failed authentication"),
             ("drop", Action::Drop, "failed authentication"),
@@ -389,17 +394,14 @@ async fn records_changed_on_the_way_close_the_connection_and_reach_no_actor() {
             ("truncate", Action::Truncate, "inside a record"),
         ];
         for (case, action, reason) in cases {
-            let a = node(&format!("tamper-a-{case}")).await;
-            let ledger = ledger_on(&a).await;
+            let (a, ledger) = ledger_node(&format!("tamper-a-{case}")).await;
             // Units of the dialer: hello, Noise message, verdict, resume,
             // stream, lookup; the eighth is a tell or an ask of the loop
             // below.
             let plan = Plan { connection: 0, way: Way::ToAcceptor, unit: 7, action };
             let mitm = Mitm::start(&a.address().to_string(), Some(plan)).await;
             let name = format!("tamper-b-{case}");
-            let b = node(&name).await;
-            let peer = b.connect(&mitm.address).await.unwrap();
-            let remote: ActorRef<Ledger> = b.lookup(&peer, "ledger").await.unwrap();
+            let (b, remote) = dial_ledger(&name, &mitm.address).await;
             let start = Instant::now();
             let mut failed_at = None;
             for n in 1..=40u64 {
@@ -447,8 +449,7 @@ async fn records_changed_on_the_way_close_the_connection_and_reach_no_actor() {
 /// keeps to the (smaller) window it was told is slowed down, never closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_exceeds_its_credit_is_disconnected_with_a_logged_reason() {
-    logs::capture();
-    bounded(Duration::from_secs(30), async {
+    logged(Duration::from_secs(30), async {
         const WINDOW: usize = 8;
         let a = node_with("credit-a", Limits { credit_window: WINDOW, ..limits() }).await;
         let busy = a.system().spawn_with(Ledger::default(), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
@@ -511,8 +512,7 @@ async fn a_peer_that_exceeds_its_credit_is_disconnected_with_a_logged_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_and_malformed_handshake_frames_are_refused() {
     bounded(Duration::from_secs(30), async {
-        let a = node("malformed").await;
-        let ledger = ledger_on(&a).await;
+        let (a, ledger) = ledger_node("malformed").await;
         let hello = fuzzing::hello_frame("intruder");
         let with = |tail: &[u8]| [hello.clone(), tail.to_vec()].concat();
         let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -536,9 +536,7 @@ async fn oversized_and_malformed_handshake_frames_are_refused() {
             slowest = slowest.max(took);
         }
         assert!(a.peers().is_empty());
-        let b = node("malformed-good").await;
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Ledger> = b.lookup(&peer, "ledger").await.unwrap();
+        let (_b, remote) = dial_ledger("malformed-good", &a.address().to_string()).await;
         assert_eq!(remote.count().await.unwrap(), 0);
         assert_eq!(ledger.count().await.unwrap(), 0);
         println!(
@@ -608,10 +606,8 @@ async fn a_reference_in_a_message_does_not_make_the_node_dial() {
     bounded(Duration::from_secs(30), async {
         let a = node("dial-a").await;
         let b = node("dial-b").await;
-        let c = node("dial-c").await;
-        let desk = a.system().spawn(Desk);
-        a.register("desk", &desk).unwrap();
-        let ledger = ledger_on(&c).await;
+        let (c, ledger) = ledger_node("dial-c").await;
+        let _desk = support::spawn_named(&a, "desk", Desk);
         b.connect(&a.address().to_string()).await.unwrap();
         b.connect(&c.address().to_string()).await.unwrap();
         let desk_from_b: ActorRef<Desk> = b.lookup("dial-a", "desk").await.unwrap();
@@ -644,11 +640,8 @@ async fn a_reference_in_a_message_does_not_make_the_node_dial() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wire_name_over_the_limit_is_refused_at_the_sender() {
     bounded(Duration::from_secs(30), async {
-        let a = node("names-a").await;
-        let _ledger = ledger_on(&a).await;
-        let b = node("names-b").await;
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Ledger> = b.lookup(&peer, "ledger").await.unwrap();
+        let (a, _ledger) = ledger_node("names-a").await;
+        let (b, remote) = dial_ledger("names-b", &a.address().to_string()).await;
         let mut letters = b.system().dead_letters();
 
         let err = remote.long().await.unwrap_err();

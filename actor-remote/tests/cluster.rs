@@ -54,6 +54,16 @@ struct Running {
     cluster: Cluster,
 }
 
+impl Running {
+    /// Spawns `counter` on this node and registers it in the cluster as
+    /// `name`.
+    fn serve(&self, name: &str, counter: Counter) -> ActorRef<Counter> {
+        let counter = self.node.system().spawn(counter);
+        self.cluster.register(name, &counter).unwrap();
+        counter
+    }
+}
+
 async fn start(name: &str, config: ClusterConfig) -> Running {
     let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
     let cluster = Cluster::start(&node, config).await.unwrap();
@@ -94,6 +104,13 @@ async fn subscribe(running: &Running) -> ActorRef<Events> {
     events
 }
 
+/// `cluster_of`, and what its first node's subscriber sees.
+async fn watched_cluster(names: &[&str], config: ClusterConfig) -> (Vec<Running>, ActorRef<Events>) {
+    let nodes = cluster_of(names, config).await;
+    let events = subscribe(&nodes[0]).await;
+    (nodes, events)
+}
+
 async fn wait_for_event(
     events: &ActorRef<Events>,
     what: &str,
@@ -118,8 +135,7 @@ async fn five_nodes_join_through_one_seed_and_names_resolve_from_every_node() {
         // Only n1 was dialed by the others: the rest learned of each other
         // through membership.
         for (i, running) in nodes.iter().enumerate() {
-            let counter = running.node.system().spawn(Counter::default());
-            running.cluster.register(&format!("counter-{i}"), &counter).unwrap();
+            let _counter = running.serve(&format!("counter-{i}"), Counter::default());
         }
         wait_until("every name reached every node", || nodes.iter().all(|n| n.cluster.names().len() == 5)).await;
         for from in &nodes {
@@ -144,8 +160,7 @@ async fn five_nodes_join_through_one_seed_and_names_resolve_from_every_node() {
 async fn look_ups_check_the_type_and_a_known_name_cannot_be_taken() {
     bounded(async {
         let nodes = cluster_of(&["a", "b", "c"], fast()).await;
-        let counter = nodes[0].node.system().spawn(Counter::default());
-        nodes[0].cluster.register("svc", &counter).unwrap();
+        let _counter = nodes[0].serve("svc", Counter::default());
         wait_until("the name reached b", || nodes[1].cluster.whereis("svc").is_some()).await;
         let err = nodes[1].cluster.lookup::<Other>("svc").unwrap_err();
         assert!(matches!(err, ClusterError::WrongType { .. }), "{err}");
@@ -227,8 +242,7 @@ async fn a_crashed_node_is_reported_down_in_time_and_its_names_and_members_vanis
         let config = fast();
         let nodes = cluster_of(&["d1", "d2", "d3", "d4"], config.clone()).await;
         let victim = &nodes[3];
-        let counter = victim.node.system().spawn(Counter::default());
-        victim.cluster.register("victim", &counter).unwrap();
+        let counter = victim.serve("victim", Counter::default());
         victim.cluster.join_group("workers", &counter).unwrap();
         let survivor_worker = nodes[0].node.system().spawn(Counter::default());
         nodes[0].cluster.join_group("workers", &survivor_worker).unwrap();
@@ -274,12 +288,10 @@ async fn a_crashed_node_is_reported_down_in_time_and_its_names_and_members_vanis
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_leave_is_reported_as_left_not_down() {
     bounded(async {
-        let nodes = cluster_of(&["l1", "l2", "l3"], fast()).await;
-        let events = subscribe(&nodes[0]).await;
+        let (nodes, events) = watched_cluster(&["l1", "l2", "l3"], fast()).await;
         // A subscriber first hears of the nodes already up.
         wait_for_event(&events, "initial NodeUp", |e| matches!(e, ClusterEvent::NodeUp(m) if m.name == "l3")).await;
-        let counter = nodes[2].node.system().spawn(Counter::default());
-        nodes[2].cluster.register("leaver", &counter).unwrap();
+        let _counter = nodes[2].serve("leaver", Counter::default());
         wait_until("the name reached l1", || nodes[0].cluster.whereis("leaver").is_some()).await;
 
         nodes[2].cluster.leave().await;
@@ -302,10 +314,8 @@ async fn a_graceful_leave_is_reported_as_left_not_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_rejoins_and_its_names_resolve_again() {
     bounded(async {
-        let nodes = cluster_of(&["r1", "r2", "r3"], fast()).await;
-        let events = subscribe(&nodes[0]).await;
-        let counter = nodes[2].node.system().spawn(Counter::default());
-        nodes[2].cluster.register("svc", &counter).unwrap();
+        let (nodes, events) = watched_cluster(&["r1", "r2", "r3"], fast()).await;
+        let _counter = nodes[2].serve("svc", Counter::default());
         wait_until("svc reached r1", || nodes[0].cluster.whereis("svc").is_some()).await;
         let old_incarnation = nodes[0].cluster.members().iter().find(|m| m.name == "r3").unwrap().incarnation;
 
@@ -316,8 +326,7 @@ async fn a_restarted_node_rejoins_and_its_names_resolve_again() {
         // The same name, a new process (a new port too), joining through r2.
         let again = start("r3", fast()).await;
         again.cluster.join(&[&nodes[1].node.address().to_string()]).await.unwrap();
-        let counter = again.node.system().spawn(Counter::starting_at(100));
-        again.cluster.register("svc", &counter).unwrap();
+        let _counter = again.serve("svc", Counter::starting_at(100));
         wait_for_event(
             &events,
             "NodeUp of the new r3",
@@ -341,8 +350,7 @@ async fn a_restarted_node_rejoins_and_its_names_resolve_again() {
 async fn a_slow_node_is_suspected_but_not_declared_down_within_the_suspicion_timeout() {
     bounded(async {
         let config = ClusterConfig { suspicion_timeout: Duration::from_millis(1500), ..fast() };
-        let nodes = cluster_of(&["s1", "s2", "s3"], config.clone()).await;
-        let events = subscribe(&nodes[0]).await;
+        let (nodes, events) = watched_cluster(&["s1", "s2", "s3"], config.clone()).await;
         // Frozen for well under the suspicion timeout: probes to it fail,
         // it is suspected, then refutes the suspicion once it answers.
         nodes[2].cluster.freeze(Duration::from_millis(600));

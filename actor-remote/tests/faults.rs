@@ -24,7 +24,16 @@ use support::{bounded, fast_limits, free_port, scale};
 const SECRET: &str = "fault cookie";
 
 async fn node(name: &str) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(fast_limits()).start().await.unwrap()
+    support::node_with(name, SECRET, fast_limits()).await
+}
+
+/// A proxy with `faults` in front of `a`, and node `b` connected to `a`
+/// through it; returns them with `a`'s name as `b` knows it.
+async fn via_proxy(a: &Node, faults: Faults) -> (Proxy, Node, String) {
+    let proxy = Proxy::start(&a.address().to_string(), faults).await;
+    let b = node("b").await;
+    let peer = b.connect(&proxy.address).await.unwrap();
+    (proxy, b, peer)
 }
 
 /// Looks `name` up on `peer`, retrying while faults get in the way.
@@ -62,17 +71,14 @@ struct Outcomes {
 async fn through_cuts_and_delays_every_tell_arrives_once_in_order_and_asks_never_hang() {
     bounded(Duration::from_secs(120), async {
         let a = node("a").await;
-        let recorder = a.system().spawn(Recorder::default());
-        a.register("recorder", &recorder).unwrap();
+        let _recorder = support::spawn_named(&a, "recorder", Recorder::default());
         let faults = Faults {
             seed: 0x5EED,
             delay_percent: 5,
             max_delay: Duration::from_millis(3),
             cut_after: Some((4_000, 80_000)),
         };
-        let proxy = Proxy::start(&a.address().to_string(), faults).await;
-        let b = node("b").await;
-        let peer = b.connect(&proxy.address).await.unwrap();
+        let (proxy, b, peer) = via_proxy(&a, faults).await;
         let remote = lookup(&b, &peer, "recorder").await;
 
         let per_sender = scale(3_000, 50_000) as u64;
@@ -195,13 +201,9 @@ async fn pending_asks_fail_after(
 async fn pending_asks_fail_with_node_down_on_a_cut_and_on_a_freeze_and_traffic_resumes() {
     bounded(Duration::from_secs(60), async {
         let a = node("a").await;
-        let recorder = a.system().spawn(Recorder::default());
-        a.register("recorder", &recorder).unwrap();
-        let sleeper = a.system().spawn(Recorder::default());
-        a.register("sleeper", &sleeper).unwrap();
-        let proxy = Proxy::start(&a.address().to_string(), Faults::none()).await;
-        let b = node("b").await;
-        let peer = b.connect(&proxy.address).await.unwrap();
+        let _recorder = support::spawn_named(&a, "recorder", Recorder::default());
+        let _sleeper = support::spawn_named(&a, "sleeper", Recorder::default());
+        let (proxy, b, peer) = via_proxy(&a, Faults::none()).await;
         let echo = lookup(&b, &peer, "recorder").await;
         let slow = lookup(&b, &peer, "sleeper").await;
 
@@ -229,11 +231,8 @@ async fn pending_asks_fail_with_node_down_on_a_cut_and_on_a_freeze_and_traffic_r
 async fn asks_written_directly_keep_their_place_behind_a_full_socket() {
     bounded(Duration::from_secs(60), async {
         let a = node("a").await;
-        let recorder = a.system().spawn(Recorder::default());
-        a.register("recorder", &recorder).unwrap();
-        let proxy = Proxy::start(&a.address().to_string(), Faults::none()).await;
-        let b = node("b").await;
-        let peer = b.connect(&proxy.address).await.unwrap();
+        let _recorder = support::spawn_named(&a, "recorder", Recorder::default());
+        let (proxy, b, peer) = via_proxy(&a, Faults::none()).await;
         let remote = lookup(&b, &peer, "recorder").await;
         let tells = 200u64;
         for round in 0..3u32 {
@@ -319,39 +318,33 @@ async fn detect(limits: Limits, in_flight: usize, fault: &str) -> (Duration, Dur
     (last, when.duration_since(at))
 }
 
+/// Runs `detect` `runs` times with the default limits, 100 asks in
+/// flight and `signal`; prints the slowest as figure `name` (`setting`
+/// says more of the set-up) and checks that the last ask failed and the
+/// monitor fired within `within` every time.
+async fn check_detection(name: &str, setting: &str, runs: usize, signal: &str, within: Duration) {
+    let mut worst = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..runs {
+        let (asks, monitor) = detect(Limits::default(), 100, signal).await;
+        worst = (worst.0.max(asks), worst.1.max(monitor));
+    }
+    println!(
+        "figure {name}: {runs} runs, 100 asks in flight each{setting}: last ask failed after {:?}, monitor after {:?} \
+         (worst)",
+        worst.0, worst.1
+    );
+    assert!(worst.0 < within && worst.1 < within, "{worst:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_killed_with_sigkill_fails_in_flight_asks_and_fires_monitors_within_a_second() {
-    bounded(Duration::from_secs(120), async {
-        let runs = scale(2, 10);
-        let mut worst = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..runs {
-            let (asks, monitor) = detect(Limits::default(), 100, "-KILL").await;
-            worst = (worst.0.max(asks), worst.1.max(monitor));
-        }
-        println!(
-            "figure sigkill: {runs} runs, 100 asks in flight each: last ask failed after {:?}, monitor after {:?} (worst)",
-            worst.0, worst.1
-        );
-        assert!(worst.0 < Duration::from_secs(1) && worst.1 < Duration::from_secs(1), "{worst:?}");
-    })
-    .await;
+    let check = check_detection("sigkill", "", scale(2, 10), "-KILL", Duration::from_secs(1));
+    bounded(Duration::from_secs(120), check).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_stopped_with_sigstop_is_detected_within_five_seconds_with_default_limits() {
-    bounded(Duration::from_secs(120), async {
-        let runs = scale(1, 5);
-        let mut worst = (Duration::ZERO, Duration::ZERO);
-        for _ in 0..runs {
-            let (asks, monitor) = detect(Limits::default(), 100, "-STOP").await;
-            worst = (worst.0.max(asks), worst.1.max(monitor));
-        }
-        println!(
-            "figure sigstop: {runs} runs, 100 asks in flight each, default heartbeats (500 ms / 3 s): \
-             last ask failed after {:?}, monitor after {:?} (worst)",
-            worst.0, worst.1
-        );
-        assert!(worst.0 < Duration::from_secs(5) && worst.1 < Duration::from_secs(5), "{worst:?}");
-    })
-    .await;
+    let setting = ", default heartbeats (500 ms / 3 s)";
+    let check = check_detection("sigstop", setting, scale(1, 5), "-STOP", Duration::from_secs(5));
+    bounded(Duration::from_secs(120), check).await;
 }

@@ -39,6 +39,27 @@ async fn node_on(server: &NatsServer, name: &str, secret: &str, limits: Limits) 
         .unwrap()
 }
 
+/// Nodes named `names` on `server`, with this file's secret and fast
+/// limits.
+async fn nodes_on<const N: usize>(server: &NatsServer, names: [&str; N]) -> [Node; N] {
+    let mut nodes = Vec::with_capacity(N);
+    for name in names {
+        nodes.push(node_on(server, name, SECRET, fast_limits()).await);
+    }
+    nodes.try_into().unwrap()
+}
+
+/// Nodes `a` and `b` on `server` with `limits`, a tally registered on
+/// `a`, and `b`'s reference to it.
+async fn tally_pair(server: &NatsServer, limits: Limits) -> (Node, Node, ActorRef<Tally>, ActorRef<Tally>) {
+    let a = node_on(server, "a", SECRET, limits.clone()).await;
+    let b = node_on(server, "b", SECRET, limits).await;
+    let tally = support::spawn_named(&a, "tally", Tally::default());
+    let peer = b.connect(&a.address().to_string()).await.unwrap();
+    let remote = b.lookup(&peer, "tally").await.unwrap();
+    (a, b, tally, remote)
+}
+
 /// Runs a test body with a fresh server, bounded in time; returns without
 /// running it when the server is not installed (outside CI).
 async fn with_server<F, Fut>(test: F)
@@ -123,12 +144,7 @@ async fn killing_the_nats_server_fails_pending_asks_fast_with_node_down() {
         // The default heartbeat timeout (3 s): a failure within it comes
         // from NATS reporting the lost server, not from silence.
         let slow_limits = Limits::default();
-        let a = node_on(&server, "a", SECRET, slow_limits.clone()).await;
-        let b = node_on(&server, "b", SECRET, slow_limits).await;
-        let tally = a.system().spawn(Tally::default());
-        a.register("tally", &tally).unwrap();
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
+        let (_a, _b, _tally, remote) = tally_pair(&server, slow_limits).await;
         assert_eq!(remote.slow(1).await.unwrap(), 1);
 
         let pending = support::spawn_ask(&remote, |remote| async move { remote.slow(60_000).await });
@@ -154,8 +170,7 @@ async fn killing_the_nats_server_fails_pending_asks_fast_with_node_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tells_survive_the_server_dying_and_arrive_exactly_once_in_order() {
     with_server(|mut server| async move {
-        let a = node_on(&server, "a", SECRET, fast_limits()).await;
-        let b = node_on(&server, "b", SECRET, fast_limits()).await;
+        let [a, b] = nodes_on(&server, ["a", "b"]).await;
         let delivered = Arc::new(AtomicU64::new(0));
         let tally = a.system().spawn_with(
             Tally { delivered: Some(delivered.clone()), ..Tally::default() },
@@ -219,11 +234,8 @@ async fn tells_survive_the_server_dying_and_arrive_exactly_once_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_find_each_other_through_the_server_by_discovery() {
     with_server(|server| async move {
-        let a = node_on(&server, "alpha", SECRET, fast_limits()).await;
-        let b = node_on(&server, "beta", SECRET, fast_limits()).await;
-        let c = node_on(&server, "gamma", SECRET, fast_limits()).await;
-        let tally = c.system().spawn(Tally { whoami: "gamma's tally".into(), ..Tally::default() });
-        c.register("tally", &tally).unwrap();
+        let [a, b, c] = nodes_on(&server, ["alpha", "beta", "gamma"]).await;
+        let _tally = support::spawn_named(&c, "tally", Tally { whoami: "gamma's tally".into(), ..Tally::default() });
 
         // An answer late past the wait (a loaded machine) is simply not in
         // that round: ask again, a bounded number of times.
@@ -249,9 +261,7 @@ async fn nodes_find_each_other_through_the_server_by_discovery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_spreads_tells_and_asks_over_members_on_two_nodes() {
     with_server(|server| async move {
-        let a = node_on(&server, "a", SECRET, fast_limits()).await;
-        let b = node_on(&server, "b", SECRET, fast_limits()).await;
-        let c = node_on(&server, "c", SECRET, fast_limits()).await;
+        let [a, b, c] = nodes_on(&server, ["a", "b", "c"]).await;
         let on_a = a.system().spawn(Tally { whoami: "a".into(), ..Tally::default() });
         let on_b = b.system().spawn(Tally { whoami: "b".into(), ..Tally::default() });
         a.serve_group("workers", &on_a).await.unwrap();
@@ -356,14 +366,7 @@ async fn group_messages_not_signed_with_the_secret_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_names_and_unreachable_servers_are_typed_errors() {
     with_server(|server| async move {
-        let err = Node::builder(ActorSystem::new())
-            .name("other")
-            .secret(SECRET)
-            .listen(&format!("{}/a", server.url()))
-            .unwrap()
-            .start()
-            .await
-            .unwrap_err();
+        let err = support::node_listening("other", SECRET, &format!("{}/a", server.url())).await.unwrap_err();
         assert!(matches!(&err, NodeError::Nats(why) if why.contains("\"other\"")), "{err}");
         assert!(Node::builder(ActorSystem::new()).listen(&format!("{}/a.b", server.url())).is_err());
         assert!(NatsOptions::new().prefix("a b").is_err());
@@ -393,12 +396,7 @@ async fn chunks_forged_into_a_connection_reach_no_actor() {
     with_server(|server| async move {
         use futures::StreamExt;
         let quiet = Limits { heartbeat_interval: Duration::from_millis(500), ..fast_limits() };
-        let a = node_on(&server, "a", SECRET, quiet.clone()).await;
-        let b = node_on(&server, "b", SECRET, quiet).await;
-        let tally = a.system().spawn(Tally::default());
-        a.register("tally", &tally).unwrap();
-        let peer = b.connect(&a.address().to_string()).await.unwrap();
-        let remote: ActorRef<Tally> = b.lookup(&peer, "tally").await.unwrap();
+        let (_a, _b, tally, remote) = tally_pair(&server, quiet).await;
 
         remote.tell_record(1).await.unwrap();
         assert_eq!(remote.stats().await.unwrap(), (1, true));

@@ -8,13 +8,9 @@ use std::time::{Duration, Instant};
 
 use actor_core::error::SendError;
 use actor_core::prelude::*;
-use actor_remote::{Limits, Node};
+use actor_remote::Limits;
 use support::remote_node::{self, Counter, CounterClient};
-
-/// A free loopback port (bound and released; the peer binds it again).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::{fast_limits, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
@@ -22,15 +18,8 @@ async fn killing_the_peer_process_fails_asks_fast_and_a_restart_reconnects() {
         let address = format!("tcp://127.0.0.1:{}", free_port());
         let mut child = remote_node::start(&address, "shared").await;
 
-        let limits = Limits {
-            heartbeat_interval: Duration::from_millis(100),
-            heartbeat_timeout: Duration::from_secs(1),
-            reconnect_min: Duration::from_millis(50),
-            reconnect_max: Duration::from_millis(200),
-            ..Limits::default()
-        };
-        let node =
-            Node::builder(ActorSystem::new()).name("here").secret("shared").limits(limits).start().await.unwrap();
+        let limits = Limits { reconnect_min: Duration::from_millis(50), ..fast_limits() };
+        let node = support::node_with("here", "shared", limits).await;
         let peer = node.connect(&address).await.unwrap();
         assert_eq!(peer, "peer");
         let counter: ActorRef<Counter> = node.lookup(&peer, "counter").await.unwrap();

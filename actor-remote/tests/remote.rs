@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod support;
 
-use support::counter::{Add, Counter, CounterClient, Record, Total};
+use support::counter::{Add, Counter, CounterClient, Record, Served, Total};
 use support::fast_limits;
 
 const SECRET: &str = "test cookie";
@@ -69,7 +69,11 @@ impl Greeter {
 }
 
 async fn node(name: &str) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(fast_limits()).start().await.unwrap()
+    node_with(name, fast_limits()).await
+}
+
+async fn node_with(name: &str, limits: Limits) -> Node {
+    support::node_with(name, SECRET, limits).await
 }
 
 /// Two nodes, `b` connected to `a`; returns `a`'s name as `b` knows it.
@@ -80,12 +84,21 @@ async fn pair() -> (Node, Node, String) {
     (a, b, peer)
 }
 
+/// Runs `test`, bounded, on two fresh nodes with a counter served by `a`.
+/// The nodes run until the test ends, whichever fields it takes.
+async fn with_counter<Fut: std::future::Future<Output = ()>>(test: impl FnOnce(Served) -> Fut) {
+    bounded(async {
+        let served = Served::between(node("a").await, node("b").await).await;
+        let _nodes = (served.a.clone(), served.b.clone());
+        test(served).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tell_and_ask_across_nodes_with_the_typed_client() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
+    with_counter(|Served { peer, counter, remote, .. }| async move {
         assert_eq!(peer, "a");
-        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
         assert!(!remote.is_local());
         assert_eq!(remote.node(), Some("a"));
         assert_eq!(remote.id(), counter.id(), "the remote ref names the same actor");
@@ -101,10 +114,7 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
 
 #[tokio::test]
 async fn a_message_not_registered_for_remote_use_is_refused_at_the_sender() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
-
+    with_counter(|Served { remote, .. }| async move {
         let err = remote.tell(Total).await.unwrap_err();
         assert!(matches!(err, SendError::NotRemote(Total)), "{err:?}");
         let err = remote.ask(Total).await.unwrap_err();
@@ -128,10 +138,7 @@ async fn lookups_of_unknown_names_and_peers_fail_with_typed_errors() {
 
 #[tokio::test]
 async fn a_panic_on_the_far_side_reaches_the_asker() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
-
+    with_counter(|Served { counter, remote, .. }| async move {
         let err = remote.boom().await.unwrap_err();
         let AskError::Panicked(panic) = err else { panic!("expected a panic, got {err:?}") };
         assert_eq!(panic.message(), "boom on purpose");
@@ -151,8 +158,7 @@ async fn a_panic_on_the_far_side_reaches_the_asker() {
 async fn a_reply_can_carry_a_reference_and_messages_can_carry_one() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let greeter = a.system().spawn(Greeter::default());
-        a.register("greeter", &greeter).unwrap();
+        let _greeter = support::spawn_named(&a, "greeter", Greeter::default());
         let remote: ActorRef<Greeter> = b.lookup(&peer, "greeter").await.unwrap();
 
         // A local ref of b travels to a, and a answers through it.
@@ -187,10 +193,7 @@ async fn a_reply_can_carry_a_reference_and_messages_can_carry_one() {
 
 #[tokio::test]
 async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
-
+    with_counter(|Served { b, counter, remote, .. }| async move {
         let watching = support::watch(b.system(), &remote).await;
         // Let the watch reach the far side before the stop does.
         assert_eq!(remote.add(1).await.unwrap(), 1);
@@ -209,8 +212,7 @@ async fn a_remote_monitor_sees_the_actor_stop_with_its_reason() {
 async fn a_wrong_secret_is_refused_and_reaches_no_actor() {
     bounded(async {
         let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let counter = support::spawn_named(&a, "counter", Counter::default());
         let intruder = Node::builder(ActorSystem::new())
             .name("intruder")
             .secret("guess")
@@ -260,8 +262,7 @@ async fn raw_exchange(node: &Node, bytes: &[u8]) -> usize {
 async fn oversized_and_garbage_frames_close_the_connection_and_the_node_goes_on() {
     bounded(async {
         let (a, b, peer) = pair().await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let _counter = support::spawn_named(&a, "counter", Counter::default());
 
         // A length prefix of 4 GiB: refused before anything is allocated.
         raw_exchange(&a, &[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]).await;
@@ -278,9 +279,7 @@ async fn oversized_and_garbage_frames_close_the_connection_and_the_node_goes_on(
 
 #[tokio::test]
 async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
+    with_counter(|Served { a, remote, .. }| async move {
         support::counter::pending_ask_fails_fast_when_its_node_goes(&a, &remote).await;
         // New asks fail at once too.
         assert!(remote.add(1).await.unwrap_err().is_node_down());
@@ -290,10 +289,7 @@ async fn pending_asks_fail_with_node_down_when_the_connection_drops() {
 
 #[tokio::test]
 async fn fifo_holds_for_100_000_tells_across_the_wire() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
-
+    with_counter(|Served { remote, .. }| async move {
         const N: u64 = 100_000;
         for seq in 0..N {
             remote.tell_record(0, seq).await.unwrap();
@@ -307,13 +303,7 @@ async fn fifo_holds_for_100_000_tells_across_the_wire() {
 async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
     bounded(async {
         let a = node("a").await;
-        let b = Node::builder(ActorSystem::new())
-            .name("b")
-            .secret(SECRET)
-            .limits(Limits { credit_window: 8, ..fast_limits() })
-            .start()
-            .await
-            .unwrap();
+        let b = node_with("b", Limits { credit_window: 8, ..fast_limits() }).await;
         let peer = b.connect(&a.address().to_string()).await.unwrap();
         let busy = a.system().spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
         let free = a.system().spawn(Counter::default());
@@ -354,9 +344,7 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
 
 #[tokio::test]
 async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
-    bounded(async {
-        let (a, b, peer) = pair().await;
-        let (counter, remote) = support::counter::serve(&a, &b, &peer).await;
+    with_counter(|Served { a, counter, remote, .. }| async move {
         let mut letters = a.system().dead_letters();
         counter.stop();
         counter.wait_for_stop().await;
@@ -377,14 +365,7 @@ async fn the_unix_socket_transport_carries_the_same_traffic() {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.sock");
         let _ = std::fs::remove_file(&path);
-        let a = Node::builder(ActorSystem::new())
-            .name("a")
-            .secret(SECRET)
-            .listen(&format!("unix:{}", path.display()))
-            .unwrap()
-            .start()
-            .await
-            .unwrap();
+        let a = support::node_listening("a", SECRET, &format!("unix:{}", path.display())).await.unwrap();
         let b = node("b").await;
         let peer = b.connect(&format!("unix:{}", path.display())).await.unwrap();
         let (_counter, remote) = support::counter::serve(&a, &b, &peer).await;
@@ -452,8 +433,7 @@ async fn heartbeats_detect_a_peer_that_hangs_without_closing() {
     bounded(async {
         let a = node("a").await;
         let b = node("b").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let _counter = support::spawn_named(&a, "counter", Counter::default());
         let target = a.address().to_string().trim_start_matches("tcp://").to_owned();
         let (via, frozen) = freezable_proxy(target).await;
         let peer = b.connect(&via).await.unwrap();
@@ -477,15 +457,8 @@ async fn heartbeats_detect_a_peer_that_hangs_without_closing() {
 async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters() {
     bounded(async {
         let a = node("a").await;
-        let b = Node::builder(ActorSystem::new())
-            .name("b")
-            .secret(SECRET)
-            .limits(Limits { outbox: 5, reconnect_min: Duration::from_secs(30), ..fast_limits() })
-            .start()
-            .await
-            .unwrap();
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let b = node_with("b", Limits { outbox: 5, reconnect_min: Duration::from_secs(30), ..fast_limits() }).await;
+        let _counter = support::spawn_named(&a, "counter", Counter::default());
         let peer = b.connect(&a.address().to_string()).await.unwrap();
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
         let mut letters = b.system().dead_letters();
@@ -511,22 +484,19 @@ async fn tells_to_a_down_node_wait_in_a_bounded_outbox_then_become_dead_letters(
 async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
     bounded(async {
         // a dials b, so a redials b when it goes, until it gives up.
-        let a = Node::builder(ActorSystem::new())
-            .name("a")
-            .secret(SECRET)
-            .limits(Limits {
+        let a = node_with(
+            "a",
+            Limits {
                 credit_window: 4,
                 reconnect_max: Duration::from_millis(50),
                 reconnect_give_up: Duration::from_millis(500),
                 ..fast_limits()
-            })
-            .start()
-            .await
-            .unwrap();
+            },
+        )
+        .await;
         let mut dead = a.system().dead_letters();
         let b = node("b").await;
-        let counter = b.system().spawn(Counter::default());
-        b.register("counter", &counter).unwrap();
+        let _counter = support::spawn_named(&b, "counter", Counter::default());
         let peer = a.connect(&b.address().to_string()).await.unwrap();
         let remote: ActorRef<Counter> = a.lookup(&peer, "counter").await.unwrap();
         b.crash();
@@ -559,16 +529,9 @@ async fn a_peer_redialed_in_vain_is_given_up_and_its_waiting_senders_fail() {
 async fn tells_to_a_down_node_that_nobody_redials_fail_instead_of_waiting_for_credit() {
     bounded(async {
         // b dialed a, so a will not redial b: from a, b is down for good.
-        let a = Node::builder(ActorSystem::new())
-            .name("a")
-            .secret(SECRET)
-            .limits(Limits { credit_window: 4, ..fast_limits() })
-            .start()
-            .await
-            .unwrap();
+        let a = node_with("a", Limits { credit_window: 4, ..fast_limits() }).await;
         let b = node("b").await;
-        let counter = b.system().spawn(Counter::default());
-        b.register("counter", &counter).unwrap();
+        let _counter = support::spawn_named(&b, "counter", Counter::default());
         b.connect(&a.address().to_string()).await.unwrap();
         let peer_b = {
             // a learns of b by the connection b made.

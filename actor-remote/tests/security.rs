@@ -27,11 +27,18 @@ use tokio::process::{Child, Command};
 const SECRET: &str = "security cookie";
 
 async fn node_with(name: &str, limits: Limits) -> Node {
-    Node::builder(ActorSystem::new()).name(name).secret(SECRET).limits(limits).start().await.unwrap()
+    support::node_with(name, SECRET, limits).await
 }
 
 async fn node(name: &str) -> Node {
     node_with(name, Limits::default()).await
+}
+
+/// Node `a` with `limits`, serving a counter registered as `counter`.
+async fn counter_node(limits: Limits) -> (Node, ActorRef<Counter>) {
+    let a = node_with("a", limits).await;
+    let counter = support::spawn_named(&a, "counter", Counter::default());
+    (a, counter)
 }
 
 fn socket_address(address: &str) -> String {
@@ -66,9 +73,7 @@ async fn closed(socket: &mut TcpStream) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_cannot_reach_a_message_type_not_registered_for_remote_use() {
     bounded(Duration::from_secs(30), async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, counter) = counter_node(Limits::default()).await;
         let socket = TcpStream::connect(socket_address(&a.address().to_string())).await.unwrap();
         // Authenticated: the peer knows the secret, and still cannot.
         let (mut socket, mut session) = fuzzing::dial_handshake(socket, "raw", SECRET.as_bytes()).await.unwrap();
@@ -96,9 +101,7 @@ async fn a_peer_cannot_reach_a_message_type_not_registered_for_remote_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asks_in_flight_per_connection_are_limited_and_the_excess_is_answered_with_a_typed_error() {
     bounded(Duration::from_secs(30), async {
-        let a = node_with("a", Limits { max_inflight_asks: 16, ..Limits::default() }).await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, _counter) = counter_node(Limits { max_inflight_asks: 16, ..Limits::default() }).await;
         let b = node("b").await;
         let peer = b.connect(&a.address().to_string()).await.unwrap();
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
@@ -128,9 +131,7 @@ async fn asks_in_flight_per_connection_are_limited_and_the_excess_is_answered_wi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_handshake_is_refused_and_its_frames_reach_no_actor() {
     bounded(Duration::from_secs(30), async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, counter) = counter_node(Limits::default()).await;
         let proxy = Proxy::start(&a.address().to_string(), Faults::none()).await;
         proxy.record();
         {
@@ -161,9 +162,7 @@ async fn a_replayed_handshake_is_refused_and_its_frames_reach_no_actor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_handshakes_are_throttled_while_a_legitimate_peer_connects_within_a_second() {
     bounded(Duration::from_secs(60), async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, _counter) = counter_node(Limits::default()).await;
         let address = a.address().to_string();
         let intruder = Node::builder(ActorSystem::new()).name("intruder").secret("guess").start().await.unwrap();
         let attempts = scale(60, 1_000);
@@ -206,9 +205,7 @@ async fn repeated_failed_handshakes_are_throttled_while_a_legitimate_peer_connec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_length_after_authentication_closes_only_that_connection() {
     bounded(Duration::from_secs(30), async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, _counter) = counter_node(Limits::default()).await;
         let b = node("b").await;
         let peer = b.connect(&a.address().to_string()).await.unwrap();
         let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
@@ -367,8 +364,7 @@ mod tls {
     async fn with_mutual_tls_no_frame_from_a_peer_without_a_certificate_reaches_an_actor() {
         bounded(Duration::from_secs(30), async {
             let a = Node::builder(ActorSystem::new()).name("a").secret(SECRET).tls(tls_config()).start().await.unwrap();
-            let counter = a.system().spawn(Counter::default());
-            a.register("counter", &counter).unwrap();
+            let counter = support::spawn_named(&a, "counter", Counter::default());
             let mut socket = TcpStream::connect(socket_address(&a.address().to_string())).await.unwrap();
             let mut session = fuzzing::hello_frame("raw");
             session.extend(fuzzing::length_prefixed(&fuzzing::tell_frame(counter.id(), "Counter::Add", &[7])));

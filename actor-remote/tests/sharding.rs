@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use actor_core::StopReason;
 use actor_core::error::SendError;
 use actor_core::prelude::*;
-use actor_remote::{Cluster, Node, ShardRegion, Sharding, ShardingOptions};
+use actor_remote::{Cluster, ClusterConfig, Node, ShardRegion, Sharding, ShardingOptions};
 
 use support::fast_cluster as fast;
 
@@ -104,9 +104,20 @@ struct Running {
     probes: ShardRegion<Probe>,
 }
 
-async fn start(name: &str, log: &Shared, options: ShardingOptions) -> Running {
+/// A node named `name` with its cluster (`config`), not joined yet.
+async fn member(name: &str, config: ClusterConfig) -> (Node, Cluster) {
     let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
-    let cluster = Cluster::start(&node, fast()).await.unwrap();
+    let cluster = Cluster::start(&node, config).await.unwrap();
+    (node, cluster)
+}
+
+async fn start(name: &str, log: &Shared, options: ShardingOptions) -> Running {
+    start_in(name, log, fast(), options).await
+}
+
+/// `start` with cluster settings `config`.
+async fn start_in(name: &str, log: &Shared, config: ClusterConfig, options: ShardingOptions) -> Running {
+    let (node, cluster) = member(name, config).await;
     let (log, me) = (log.clone(), name.to_owned());
     let probes = Sharding::start_with(&cluster, options, move |id: &str| Probe {
         id: id.to_owned(),
@@ -117,6 +128,14 @@ async fn start(name: &str, log: &Shared, options: ShardingOptions) -> Running {
     .await
     .unwrap();
     Running { node, cluster, probes }
+}
+
+/// `cluster_of` with the default options and a fresh log, which it
+/// returns too.
+async fn hosts(names: &[&str]) -> (Shared, Vec<Running>) {
+    let log = Shared::default();
+    let nodes = cluster_of(names, &log, ShardingOptions::default()).await;
+    (log, nodes)
 }
 
 /// Starts the nodes `names` hosting `Probe`, joined through the first, and
@@ -201,11 +220,55 @@ fn traffic(
     })
 }
 
+/// `traffic` from the region of each of some nodes to the same 64
+/// entities, until stopped.
+struct Traffic {
+    entities: Vec<String>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Each sending node's name, and its sender.
+    senders: Vec<(String, tokio::task::JoinHandle<u64>)>,
+}
+
+impl Traffic {
+    /// Starts sending from every region of `nodes` to entities named
+    /// `prefix-0` to `prefix-63`.
+    fn start(nodes: &[Running], prefix: &str) -> Self {
+        let entities: Vec<String> = (0..64).map(|i| format!("{prefix}-{i}")).collect();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let senders = nodes
+            .iter()
+            .map(|n| {
+                let name = n.node.name().to_owned();
+                (name.clone(), traffic(n.probes.clone(), name, entities.clone(), stop.clone()))
+            })
+            .collect();
+        Traffic { entities, stop, senders }
+    }
+
+    /// Stops the senders; returns how many rounds each sent, by node.
+    async fn stop(&mut self) -> HashMap<String, u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut sent = HashMap::new();
+        for (name, sender) in self.senders.drain(..) {
+            sent.insert(name, sender.await.unwrap());
+        }
+        sent
+    }
+
+    /// Waits until `log` shows every message of the rounds `sent`.
+    async fn until_handled(&self, log: &Shared, sent: &HashMap<String, u64>) {
+        let total: u64 = sent.values().sum::<u64>() * self.entities.len() as u64;
+        wait_until("every message was handled", Duration::from_secs(20), || {
+            log.lock().unwrap().handled() as u64 >= total
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_reach_every_entity_from_anywhere_on_a_balanced_placement() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
         let placement = nodes[0].probes.placement();
         let owned = owned_by(&placement);
         let mean = 256.0 / 3.0;
@@ -243,15 +306,9 @@ async fn three_nodes_reach_every_entity_from_anywhere_on_a_balanced_placement() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing() {
     bounded(async {
-        let log = Shared::default();
-        let mut nodes = cluster_of(&["a", "b"], &log, ShardingOptions::default()).await;
+        let (log, mut nodes) = hosts(&["a", "b"]).await;
         let before = nodes[0].probes.placement();
-        let entities: Vec<String> = (0..64).map(|i| format!("acct-{i}")).collect();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let senders: Vec<_> = nodes
-            .iter()
-            .map(|n| traffic(n.probes.clone(), n.node.name().to_owned(), entities.clone(), stop.clone()))
-            .collect();
+        let mut traffic = Traffic::start(&nodes, "acct");
         tokio::time::sleep(Duration::from_millis(200)).await;
 
         let joiner = start("c", &log, ShardingOptions::default()).await;
@@ -263,17 +320,9 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
         })
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut sent = HashMap::new();
-        for (running, sender) in nodes.iter().zip(senders) {
-            sent.insert(running.node.name().to_owned(), sender.await.unwrap());
-        }
+        let sent = traffic.stop().await;
         let settled = settle(&nodes, 3).await + joined.elapsed();
-        let total: u64 = sent.values().sum::<u64>() * entities.len() as u64;
-        wait_until("every message was handled", Duration::from_secs(20), || {
-            log.lock().unwrap().handled() as u64 >= total
-        })
-        .await;
+        traffic.until_handled(&log, &sent).await;
 
         let after = nodes[0].probes.placement();
         let moved = before.iter().zip(&after).filter(|(x, y)| x != y).count();
@@ -283,7 +332,7 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
         assert!(moved >= to_c);
 
         let log = log.lock().unwrap();
-        assert_exactly_once_in_order(&log, &entities, &sent);
+        assert_exactly_once_in_order(&log, &traffic.entities, &sent);
         assert_eq!(log.most_at_once, 1, "never two activations of an entity at once");
         let handed_off: u64 = nodes.iter().map(|n| n.probes.stats().entities_handed_off).sum();
         assert!(handed_off > 0, "some entities moved while traffic ran");
@@ -296,14 +345,8 @@ async fn a_join_moves_about_a_third_of_the_shards_and_loses_or_reorders_nothing(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_leave_hands_every_shard_off_in_order() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
-        let entities: Vec<String> = (0..64).map(|i| format!("user-{i}")).collect();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let senders: Vec<_> = nodes
-            .iter()
-            .map(|n| traffic(n.probes.clone(), n.node.name().to_owned(), entities.clone(), stop.clone()))
-            .collect();
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
+        let mut traffic = Traffic::start(&nodes, "user");
         tokio::time::sleep(Duration::from_millis(200)).await;
 
         let leaving = Instant::now();
@@ -313,21 +356,13 @@ async fn a_graceful_leave_hands_every_shard_off_in_order() {
         assert_eq!(nodes[2].probes.stats().entities_active, 0);
         // The leaver keeps sending, as a proxy.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let mut sent = HashMap::new();
-        for (running, sender) in nodes.iter().zip(senders) {
-            sent.insert(running.node.name().to_owned(), sender.await.unwrap());
-        }
+        let sent = traffic.stop().await;
         settle(&nodes, 2).await;
-        let total: u64 = sent.values().sum::<u64>() * entities.len() as u64;
-        wait_until("every message was handled", Duration::from_secs(20), || {
-            log.lock().unwrap().handled() as u64 >= total
-        })
-        .await;
+        traffic.until_handled(&log, &sent).await;
         println!("figure: a graceful leave of one of 3 nodes handed its shards off in {took:?}");
         assert!(nodes[0].probes.placement().iter().all(|o| o.as_deref() != Some("c")));
         let log = log.lock().unwrap();
-        assert_exactly_once_in_order(&log, &entities, &sent);
+        assert_exactly_once_in_order(&log, &traffic.entities, &sent);
         assert_eq!(log.most_at_once, 1);
     })
     .await;
@@ -374,8 +409,7 @@ async fn an_idle_entity_is_passivated_and_started_again_by_its_next_message() {
 async fn with_no_host_messages_wait_bounded_and_reach_the_first_host() {
     bounded(async {
         let log = Shared::default();
-        let node = Node::builder(ActorSystem::new()).name("proxy").secret(SECRET).start().await.unwrap();
-        let cluster = Cluster::start(&node, fast()).await.unwrap();
+        let (node, cluster) = member("proxy", fast()).await;
         let options = ShardingOptions::default().buffer(4);
         let probes = Sharding::proxy::<Probe>(&cluster, options.clone()).await.unwrap();
         assert!(!probes.is_hosting());
@@ -407,8 +441,7 @@ async fn with_no_host_messages_wait_bounded_and_reach_the_first_host() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_hosts_entities_answer_again_on_the_others() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (_, nodes) = hosts(&["a", "b", "c"]).await;
         // Entities that live on c.
         let on_c: Vec<String> = (0..1000)
             .map(|i| format!("e-{i}"))
@@ -448,8 +481,7 @@ async fn a_crashed_hosts_entities_answer_again_on_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn figures_tell_and_ask_rates_across_three_nodes_and_the_cost_of_a_cold_entity() {
     bounded(async {
-        let log = Shared::default();
-        let nodes = cluster_of(&["a", "b", "c"], &log, ShardingOptions::default()).await;
+        let (log, nodes) = hosts(&["a", "b", "c"]).await;
         let probes = &nodes[0].probes;
 
         // The first message to an entity starts it on its owner; the
@@ -512,28 +544,12 @@ async fn a_client_that_sees_a_join_late_is_not_held_until_the_hand_off_timeout()
         let config = actor_remote::ClusterConfig { suspicion_timeout: Duration::from_secs(10), ..fast() };
         let options = ShardingOptions::default().handoff_timeout(Duration::from_secs(30));
         let log = Shared::default();
-        let host = |name: &'static str| {
-            let (config, options, log) = (config.clone(), options.clone(), log.clone());
-            async move {
-                let node = Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap();
-                let cluster = Cluster::start(&node, config).await.unwrap();
-                let probes = Sharding::start_with(&cluster, options, move |id: &str| Probe {
-                    id: id.to_owned(),
-                    node: name.to_owned(),
-                    log: log.clone(),
-                    total: 0,
-                })
-                .await
-                .unwrap();
-                Running { node, cluster, probes }
-            }
-        };
+        let host = |name: &'static str| start_in(name, &log, config.clone(), options.clone());
         let a = host("a").await;
         let b = host("b").await;
         let seed = a.node.address().to_string();
         b.cluster.join(&[&seed]).await.unwrap();
-        let node = Node::builder(ActorSystem::new()).name("client").secret(SECRET).start().await.unwrap();
-        let cluster = Cluster::start(&node, config.clone()).await.unwrap();
+        let (_node, cluster) = member("client", config.clone()).await;
         let client = Sharding::proxy::<Probe>(&cluster, options.clone()).await.unwrap();
         cluster.join(&[&seed]).await.unwrap();
         wait_until("the client sees both hosts", Duration::from_secs(10), || client.stats().hosts.len() == 2).await;

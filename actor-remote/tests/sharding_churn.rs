@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use actor_core::prelude::*;
 use actor_remote::{ClusterConfig, Node, ShardingOptions};
-use support::sharding::{Log, Member, Record, Tally, moved, owned};
+use support::sharding::{Log, Member, Record, Tally, moved, owned, spread};
 use tokio::time::Instant;
 
 /// Nodes at the start (one more joins, then one leaves, then one crashes).
@@ -42,35 +42,30 @@ async fn member(name: &str, log: &Log, seed: Option<&str>) -> Member {
     support::sharding::member(node, config(), ShardingOptions::default(), log, seed).await
 }
 
-async fn settle(members: &[&Member], hosts: usize) -> Duration {
+async fn settle<M: std::borrow::Borrow<Member>>(members: &[M], hosts: usize) -> Duration {
     support::sharding::settle(members, hosts, Duration::from_secs(60), Duration::from_millis(10)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() {
     let log = Log::default();
-    let mut members = vec![member("m00", &log, None).await];
+    let (mut members, _) =
+        support::sharding::form(NODES, Duration::from_secs(60), Duration::from_millis(10), |i, seed| {
+            let log = log.clone();
+            async move { member(&format!("m{i:02}"), &log, seed.as_deref()).await }
+        })
+        .await;
     let seed = members[0].node.address().to_string();
-    for i in 1..NODES {
-        members.push(member(&format!("m{i:02}"), &log, Some(&seed)).await);
-    }
-    let begin = Instant::now();
-    while !members.iter().all(|m| m.cluster.members().len() == NODES - 1) {
-        assert!(begin.elapsed() < Duration::from_secs(60), "the membership did not converge");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let all: Vec<&Member> = members.iter().collect();
-    let formed = settle(&all, NODES).await;
+    let formed = settle(&members, NODES).await;
 
     // Balance.
     let placement = members[0].tallies.placement();
-    let load = owned(&placement);
-    let (min, max) = (*load.values().min().unwrap(), *load.values().max().unwrap());
+    let (owners, min, max) = spread(&placement);
     let mean = 256.0 / NODES as f64;
     println!(
         "figure: {NODES} nodes, 256 shards: {min}..{max} per node (mean {mean:.2}); settled {formed:?} after the last join"
     );
-    assert_eq!(load.len(), NODES, "every node owns shards");
+    assert_eq!(owners, NODES, "every node owns shards");
     assert!(max as f64 <= (1.2 * mean).max(mean.ceil()), "{max} shards on one node");
 
     // Traffic from a few nodes to many entities, through the churn below.
@@ -96,8 +91,7 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
 
     // A join: about 1/(N+1) of the shards move, all to the new node.
     members.push(member("m06", &log, Some(&seed)).await);
-    let all: Vec<&Member> = members.iter().collect();
-    let joined = settle(&all, NODES + 1).await;
+    let joined = settle(&members, NODES + 1).await;
     let after_join = members[0].tallies.placement();
     let moved_on_join = moved(&placement, &after_join);
     let to_joiner = owned(&after_join)["m06"];
@@ -109,11 +103,8 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
 
     // A graceful leave of a host that does not send.
     let leaver = members.len() - 2;
-    let leaving = Instant::now();
-    members[leaver].tallies.leave(Duration::from_secs(30)).await.unwrap();
-    let handed_off = leaving.elapsed();
-    let all: Vec<&Member> = members.iter().collect();
-    let left = settle(&all, NODES).await;
+    let handed_off = members[leaver].leave(Duration::from_secs(30)).await;
+    let left = settle(&members, NODES).await;
     let after_leave = members[0].tallies.placement();
     println!(
         "figure: a graceful leave handed off {} shards in {handed_off:?}; settled in {left:?}",

@@ -28,7 +28,7 @@ use actor_core::prelude::*;
 use actor_core::{ActorId, DeadLetterReason};
 use actor_remote::testkit::SimNet;
 use actor_remote::{ClusterConfig, ShardingOptions};
-use support::sharding::{Log, Member, Record, Tally, moved, owned};
+use support::sharding::{Log, Member, Record, Tally, moved, owned, spread};
 use tokio::time::Instant;
 
 /// Shards: 256 over 50 nodes is 5.12 a node, and the cap allows 6 (1.17x);
@@ -72,7 +72,7 @@ async fn member(net: &SimNet, name: &str, log: &Log, seed: Option<&str>) -> Memb
 
 /// Waits (in virtual time) until the regions agree; see
 /// `support::sharding::settle`.
-async fn settle(members: &[&Member], hosts: usize) -> Duration {
+async fn settle<M: std::borrow::Borrow<Member>>(members: &[M], hosts: usize) -> Duration {
     support::sharding::settle(members, hosts, SETTLE, Duration::from_millis(20)).await
 }
 
@@ -101,23 +101,18 @@ async fn run(nodes: usize) {
     // that ends the difference.
     net.delay(Duration::from_micros(200)..Duration::from_micros(1000));
     let log = Log::default();
-    let mut members = vec![member(&net, "n000", &log, None).await];
+    let (mut members, begin) =
+        support::sharding::form(nodes, Duration::from_secs(120), Duration::from_millis(20), |i, seed| {
+            let (net, log) = (&net, log.clone());
+            async move { member(net, &format!("n{i:03}"), &log, seed.as_deref()).await }
+        })
+        .await;
     let seed = members[0].node.address().to_string();
-    for i in 1..nodes {
-        members.push(member(&net, &format!("n{i:03}"), &log, Some(&seed)).await);
-    }
-    let begin = Instant::now();
-    while !members.iter().all(|m| m.cluster.members().len() == nodes - 1) {
-        assert!(begin.elapsed() < Duration::from_secs(120), "the membership did not converge");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let all: Vec<&Member> = members.iter().collect();
-    let formed = settle(&all, nodes).await;
+    let formed = settle(&members, nodes).await;
 
     // Balance.
     let placement = members[0].tallies.placement();
-    let load = owned(&placement);
-    let (min, max) = (*load.values().min().unwrap(), *load.values().max().unwrap());
+    let (owners, min, max) = spread(&placement);
     let mean = f64::from(SHARDS) / nodes as f64;
     println!(
         "figure: {nodes} nodes, {SHARDS} shards: {min}..{max} per node (mean {mean:.2}, max {:.2}x); \
@@ -125,7 +120,7 @@ async fn run(nodes: usize) {
         max as f64 / mean,
         begin.elapsed() + formed
     );
-    assert_eq!(load.len(), nodes, "every node owns shards");
+    assert_eq!(owners, nodes, "every node owns shards");
     assert!(max as f64 <= (1.2 * mean).max(mean.ceil()), "{max} shards on one node");
 
     // Dead letters, with their reasons, from every node (a message is
@@ -174,8 +169,7 @@ async fn run(nodes: usize) {
     let joiner = format!("n{nodes:03}");
     let joining = Instant::now();
     members.push(member(&net, &joiner, &log, Some(&seed)).await);
-    let all: Vec<&Member> = members.iter().collect();
-    let joined = settle(&all, nodes + 1).await;
+    let joined = settle(&members, nodes + 1).await;
     let after_join = members[0].tallies.placement();
     let moved_on_join = moved(&placement, &after_join);
     let to_joiner = owned(&after_join).get(&joiner).copied().unwrap_or(0);
@@ -191,11 +185,8 @@ async fn run(nodes: usize) {
     // A graceful leave of a host that does not send.
     let leaver = nodes / 2;
     let before_leave = members[0].tallies.placement();
-    let leaving = Instant::now();
-    members[leaver].tallies.leave(Duration::from_secs(60)).await.unwrap();
-    let handed_off = leaving.elapsed();
-    let all: Vec<&Member> = members.iter().collect();
-    let left = settle(&all, nodes).await;
+    let handed_off = members[leaver].leave(Duration::from_secs(60)).await;
+    let left = settle(&members, nodes).await;
     let after_leave = members[0].tallies.placement();
     println!(
         "figure: a graceful leave handed off {} shards in {handed_off:?} (virtual); settled {left:?} later",

@@ -29,16 +29,18 @@ fn limits() -> Limits {
     }
 }
 
-/// Node `a` with a `Recorder` registered as "recorder", node `b` connected
-/// to it, and `b`'s reference to the recorder.
-async fn two_nodes(net: &SimNet, limits: Limits) -> (Node, Node, ActorRef<Recorder>) {
+/// A simulated network seeded with `seed`, and on it node `a` with a
+/// `Recorder` registered as "recorder", node `b` connected to it, and
+/// `b`'s reference to the recorder.
+async fn two_nodes(seed: u64, limits: Limits) -> (SimNet, Node, Node, ActorRef<Recorder>) {
+    let net = SimNet::new(seed);
     let a = net.node("a", ActorSystem::new()).limits(limits.clone()).start().await.unwrap();
     let b = net.node("b", ActorSystem::new()).limits(limits).start().await.unwrap();
     let recorder = a.system().spawn(Recorder::default());
     a.register("recorder", &recorder).unwrap();
     b.connect(&a.address().to_string()).await.unwrap();
     let remote = b.lookup("a", "recorder").await.unwrap();
-    (a, b, remote)
+    (net, a, b, remote)
 }
 
 /// A second recorder on `a`, registered as "sleeper", as `b` sees it: kept
@@ -87,8 +89,7 @@ struct Outcome {
 
 /// Tells and asks through a lossy, slow link, then a calm one.
 async fn lossy_run(seed: u64) -> (Vec<FaultEvent>, Outcome) {
-    let net = SimNet::new(seed);
-    let (a, b, remote) = two_nodes(&net, limits()).await;
+    let (net, a, b, remote) = two_nodes(seed, limits()).await;
     net.delay(Duration::from_millis(1)..Duration::from_millis(10));
     net.drop_frames(0.02);
     let mut asks = Vec::new();
@@ -166,10 +167,9 @@ async fn the_same_seed_replays_the_same_faults_and_the_same_outcome() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_frame_fails_pending_asks_reports_tells_and_the_link_recovers() {
     bounded(async {
-        let net = SimNet::new(1);
         // A small outbox, and a slow redial: tells sent while down overflow.
         let limits = Limits { outbox: 4, reconnect_min: Duration::from_secs(1), ..limits() };
-        let (a, b, remote) = two_nodes(&net, limits).await;
+        let (net, a, b, remote) = two_nodes(1, limits).await;
         let sleeper = sleeper(&a, &b).await;
         let mut letters = b.system().dead_letters();
         let pending = tokio::spawn(async move { sleeper.nap(60_000).await });
@@ -206,8 +206,7 @@ async fn a_lost_frame_fails_pending_asks_reports_tells_and_the_link_recovers() {
 #[tokio::test(start_paused = true)]
 async fn a_partition_is_node_down_within_the_heartbeat_timeout_and_heals() {
     bounded(async {
-        let net = SimNet::new(2);
-        let (a, b, remote) = two_nodes(&net, limits()).await;
+        let (net, a, b, remote) = two_nodes(2, limits()).await;
         let sleeper = sleeper(&a, &b).await;
         let pending = tokio::spawn(async move { sleeper.nap(60_000).await });
         let monitor = tokio::spawn({
@@ -245,8 +244,7 @@ async fn a_partition_is_node_down_within_the_heartbeat_timeout_and_heals() {
 #[tokio::test(start_paused = true)]
 async fn delayed_frames_keep_fifo_and_asks_succeed() {
     bounded(async {
-        let net = SimNet::new(3);
-        let (_a, _b, remote) = two_nodes(&net, limits()).await;
+        let (net, _a, _b, remote) = two_nodes(3, limits()).await;
         net.delay(Duration::from_millis(5)..Duration::from_millis(50));
         let started = Instant::now();
         for seq in 0..1_000u64 {

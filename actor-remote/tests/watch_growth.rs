@@ -28,13 +28,18 @@ async fn node(name: &str) -> Node {
     Node::builder(ActorSystem::new()).name(name).secret(SECRET).start().await.unwrap()
 }
 
+/// Node `a` with a counter registered as `counter`.
+async fn counter_node() -> (Node, ActorRef<Counter>) {
+    let a = node("a").await;
+    let counter = support::spawn_named(&a, "counter", Counter::default());
+    (a, counter)
+}
+
 /// `a` with a registered counter, and `b` holding a remote reference to it.
 async fn pair() -> (Node, Node, ActorRef<Counter>, ActorRef<Counter>) {
-    let a = node("a").await;
+    let (a, counter) = counter_node().await;
     let b = node("b").await;
     let peer = b.connect(&a.address().to_string()).await.unwrap();
-    let counter = a.system().spawn(Counter::default());
-    a.register("counter", &counter).unwrap();
     let remote = b.lookup(&peer, "counter").await.unwrap();
     (a, b, counter, remote)
 }
@@ -202,9 +207,7 @@ async fn watch_many(
 #[tokio::test]
 async fn a_thousand_watch_frames_hold_one_watch_that_the_lost_connection_takes_back() {
     bounded(LIMIT, async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, counter) = counter_node().await;
         let base = stats_of(a.system(), counter.id()).watchers;
         let (mut socket, mut session) = raw_peer(&a).await;
         assert_eq!(watch_many(&mut socket, &mut session, counter.id(), 1_000, 1).await, 0);
@@ -223,9 +226,7 @@ async fn a_thousand_watch_frames_hold_one_watch_that_the_lost_connection_takes_b
 #[tokio::test]
 async fn a_thousand_watch_frames_get_one_down() {
     bounded(LIMIT, async {
-        let a = node("a").await;
-        let counter = a.system().spawn(Counter::default());
-        a.register("counter", &counter).unwrap();
+        let (a, counter) = counter_node().await;
         let (mut socket, mut session) = raw_peer(&a).await;
         assert_eq!(watch_many(&mut socket, &mut session, counter.id(), 1_000, 1).await, 0);
         counter.stop();

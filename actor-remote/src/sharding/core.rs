@@ -606,6 +606,26 @@ impl Core {
         }
     }
 
+    /// A message sent toward another node that will not be acknowledged:
+    /// a `NodeDown` dead letter saying `why`, and the ask it passed on and
+    /// its completion failed.
+    pub(crate) fn lost(&self, st: &mut State, sent: Sent, why: &str, fx: &mut Effects) {
+        self.dead_letter(st, &sent.entity, sent.message_type, &sent.wire_name, DeadLetterReason::NodeDown, why);
+        self.fail_passed_on(st, sent.ask, fx);
+        self.done(st, sent.done, fx);
+    }
+
+    /// Fails with `NodeDown` the asks whose answer was to come through
+    /// `node`.
+    pub(crate) fn fail_asks_via(st: &mut State, node: &str) {
+        let failed: Vec<u64> = st.asks.iter().filter(|(_, a)| a.hop == node).map(|(id, _)| *id).collect();
+        for id in failed {
+            if let Some(pending) = st.asks.remove(&id) {
+                pending.reply.fail(RemoteFailure::NodeDown);
+            }
+        }
+    }
+
     /// Fails, at its origin, an ask this node passed on to a hop that is
     /// lost.
     pub(crate) fn fail_passed_on(&self, st: &mut State, ask: Option<(String, u64)>, fx: &mut Effects) {
@@ -1196,16 +1216,9 @@ impl Core {
         let Some(link) = st.links.remove(node) else { return Vec::new() };
         let detail = format!("maybe delivered: node {node} was lost before acknowledging it ({why})");
         for (_, sent) in link.inflight {
-            self.dead_letter(st, &sent.entity, sent.message_type, &sent.wire_name, DeadLetterReason::NodeDown, &detail);
-            self.fail_passed_on(st, sent.ask, fx);
-            self.done(st, sent.done, fx);
+            self.lost(st, sent, &detail, fx);
         }
-        let failed: Vec<u64> = st.asks.iter().filter(|(_, a)| a.hop == node).map(|(id, _)| *id).collect();
-        for id in failed {
-            if let Some(pending) = st.asks.remove(&id) {
-                pending.reply.fail(RemoteFailure::NodeDown);
-            }
-        }
+        Self::fail_asks_via(st, node);
         let mut back = Vec::new();
         for out in link.queue {
             match out {

@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actor_core::DeadLetterReason;
-use actor_core::transport::RemoteFailure;
 use tokio::time::Instant;
 
 use super::core::{AskTo, Core, Out, PendingAsk, Sent};
@@ -103,24 +101,10 @@ pub(crate) async fn sender(core: Arc<Core>, node: String) {
                 for seq in seqs {
                     let sent = st.links.get_mut(&node).and_then(|l| l.inflight.remove(&seq));
                     if let Some(sent) = sent {
-                        core.dead_letter(
-                            st,
-                            &sent.entity,
-                            sent.message_type,
-                            &sent.wire_name,
-                            DeadLetterReason::NodeDown,
-                            &why,
-                        );
-                        core.fail_passed_on(st, sent.ask, fx);
-                        core.done(st, sent.done, fx);
+                        core.lost(st, sent, &why, fx);
                     }
                 }
-                let failed: Vec<u64> = st.asks.iter().filter(|(_, a)| a.hop == node).map(|(id, _)| *id).collect();
-                for id in failed {
-                    if let Some(pending) = st.asks.remove(&id) {
-                        pending.reply.fail(RemoteFailure::NodeDown);
-                    }
-                }
+                Core::fail_asks_via(st, &node);
             });
         }
     }

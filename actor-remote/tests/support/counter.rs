@@ -33,10 +33,29 @@ pub(crate) struct Counter {
 /// A counter spawned on node `on` and registered there as `counter`, and
 /// the reference to it that node `from` looks up through `peer`.
 pub(crate) async fn serve(on: &Node, from: &Node, peer: &str) -> (ActorRef<Counter>, ActorRef<Counter>) {
-    let counter = on.system().spawn(Counter::default());
-    on.register("counter", &counter).unwrap();
+    let counter = super::spawn_named(on, "counter", Counter::default());
     let remote = from.lookup(peer, "counter").await.unwrap();
     (counter, remote)
+}
+
+/// The set-up most two-node tests start from: node `b` connected to node
+/// `a` (known to `b` as `peer`), and a counter served by `a` (`counter`)
+/// with `b`'s reference to it (`remote`).
+pub(crate) struct Served {
+    pub(crate) a: Node,
+    pub(crate) b: Node,
+    pub(crate) peer: String,
+    pub(crate) counter: ActorRef<Counter>,
+    pub(crate) remote: ActorRef<Counter>,
+}
+
+impl Served {
+    /// Connects `b` to `a` and serves a counter on `a`.
+    pub(crate) async fn between(a: Node, b: Node) -> Self {
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let (counter, remote) = serve(&a, &b, &peer).await;
+        Served { a, b, peer, counter, remote }
+    }
 }
 
 /// Checks that an ask pending at `remote` (a counter served by node `a`)

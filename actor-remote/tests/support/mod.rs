@@ -91,6 +91,46 @@ where
     tokio::spawn(ask(target.clone()))
 }
 
+/// A node named `name` that admits peers with `secret`, with `limits`,
+/// listening on a free loopback port.
+pub(crate) async fn node_with(name: &str, secret: &str, limits: actor_remote::Limits) -> actor_remote::Node {
+    actor_remote::Node::builder(actor_core::ActorSystem::new())
+        .name(name)
+        .secret(secret)
+        .limits(limits)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// A node named `name` that admits peers with `secret`, listening on
+/// `address` (a Unix socket, a NATS server...), or why it could not start.
+pub(crate) async fn node_listening(
+    name: &str,
+    secret: &str,
+    address: &str,
+) -> Result<actor_remote::Node, actor_remote::NodeError> {
+    actor_remote::Node::builder(actor_core::ActorSystem::new())
+        .name(name)
+        .secret(secret)
+        .listen(address)
+        .unwrap()
+        .start()
+        .await
+}
+
+/// Spawns `actor` on `node` and registers it there as `name`, for other
+/// nodes to look up.
+pub(crate) fn spawn_named<A: actor_core::RemoteActor>(
+    node: &actor_remote::Node,
+    name: &str,
+    actor: A,
+) -> actor_core::ActorRef<A> {
+    let actor = node.system().spawn(actor);
+    node.register(name, &actor).unwrap();
+    actor
+}
+
 /// A free loopback port (bound and released; a child process binds it).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

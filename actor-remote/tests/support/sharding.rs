@@ -2,6 +2,7 @@
 //! (six nodes on loopback) and the sharding simulation (many nodes on the
 //! simulated network).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +37,16 @@ pub(crate) struct Member {
     pub(crate) tallies: ShardRegion<Tally>,
 }
 
+impl Member {
+    /// Leaves gracefully, allowing the hand-off `timeout`; returns how long
+    /// the hand-off took.
+    pub(crate) async fn leave(&self, timeout: Duration) -> Duration {
+        let leaving = Instant::now();
+        self.tallies.leave(timeout).await.unwrap();
+        leaving.elapsed()
+    }
+}
+
 /// Starts the cluster and the region on `node`, joining `seed` if given.
 pub(crate) async fn member(
     node: Node,
@@ -56,10 +67,40 @@ pub(crate) async fn member(
     Member { name: node.name().to_owned(), cluster, node, tallies }
 }
 
+/// Starts `count` members with `start(i, seed)`, the first with no seed
+/// and the others joining through it, and waits until each sees all the
+/// others, looking every `every`; fails past `bound`. Returns them, and
+/// when the last had started.
+pub(crate) async fn form<Fut: std::future::Future<Output = Member>>(
+    count: usize,
+    bound: Duration,
+    every: Duration,
+    mut start: impl FnMut(usize, Option<String>) -> Fut,
+) -> (Vec<Member>, Instant) {
+    let first = start(0, None).await;
+    let seed = first.node.address().to_string();
+    let mut members = vec![first];
+    for i in 1..count {
+        members.push(start(i, Some(seed.clone())).await);
+    }
+    let begin = Instant::now();
+    while !members.iter().all(|m| m.cluster.members().len() == count - 1) {
+        assert!(begin.elapsed() < bound, "the membership did not converge");
+        tokio::time::sleep(every).await;
+    }
+    (members, begin)
+}
+
 /// Waits until every region of `members` sees `hosts` hosts, agrees on
 /// the placement and holds nothing, looking every `every`; returns how
 /// long it took. Past `bound`, fails naming the regions not settled.
-pub(crate) async fn settle(members: &[&Member], hosts: usize, bound: Duration, every: Duration) -> Duration {
+pub(crate) async fn settle<M: Borrow<Member>>(
+    members: &[M],
+    hosts: usize,
+    bound: Duration,
+    every: Duration,
+) -> Duration {
+    let members: Vec<&Member> = members.iter().map(Borrow::borrow).collect();
     let start = Instant::now();
     loop {
         let first = members[0].tallies.placement();
@@ -89,6 +130,13 @@ pub(crate) fn owned(placement: &[Option<String>]) -> HashMap<String, usize> {
         *owned.entry(owner.clone()).or_default() += 1;
     }
     owned
+}
+
+/// How many owners `placement` has, and the fewest and the most shards
+/// one of them holds.
+pub(crate) fn spread(placement: &[Option<String>]) -> (usize, usize, usize) {
+    let load = owned(placement);
+    (load.len(), load.values().copied().min().unwrap_or(0), load.values().copied().max().unwrap_or(0))
 }
 
 /// Shards whose owner differs between two placements.
