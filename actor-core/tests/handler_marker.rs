@@ -232,3 +232,29 @@ async fn plain_tasks_between_messages_on_the_same_thread_are_no_handler() {
     })
     .await;
 }
+
+/// Aborts its own actor while the handler is being built: the future is
+/// dropped unpolled, outside the handler, so its reply just closes.
+struct AbortWhileBuilding;
+impl Message for AbortWhileBuilding {
+    type Reply = u64;
+}
+impl Handler<AbortWhileBuilding> for Probe {
+    fn handle(&mut self, _: AbortWhileBuilding, ctx: &mut Context<Self>) -> impl Future<Output = u64> + Send {
+        ctx.actor_ref().abort();
+        async { unreachable!("an abort raised before the first poll drops the future unpolled") }
+    }
+}
+
+#[test]
+fn an_abort_raised_before_the_first_poll_drops_the_handler_unpolled_and_its_ask_gets_no_reply() {
+    both_flavours(|| async {
+        bounded(async {
+            let probe = ActorSystem::new().spawn(Probe::default());
+            assert_eq!(probe.ask(Quick).await.unwrap(), 1);
+            assert!(matches!(probe.ask(AbortWhileBuilding).await, Err(AskError::NoReply)));
+            assert!(matches!(probe.wait_for_stop().await, StopReason::Aborted));
+        })
+        .await;
+    });
+}
