@@ -439,28 +439,66 @@ impl<A: Actor> Running<A> {
                 Poll::Ready(Next::Message(env)) => {
                     let message_type = env.message_type_fn();
                     let me = self.shared.me();
-                    let Running { slot, ctx, actor, .. } = self;
-                    let started = reply::in_handler(me, || {
+                    let Running { slot, ctx, actor, shared, .. } = self;
+                    // Started and polled for the first time under one
+                    // setting of the handler marker (and one `catch_unwind`):
+                    // most handlers finish in their first poll, and between
+                    // the two steps runs nothing but the abort check, which
+                    // is loop code that no handler can observe. The marker
+                    // covers exactly what it covered when each step set it
+                    // apart: the handler's construction and its poll.
+                    let first = reply::in_handler(me, || {
                         catch_unwind(AssertUnwindSafe(|| {
                             // SAFETY: `actor` and `ctx` are fields of
                             // `Running`. Until the slot is empty again (the
-                            // future completes above, or `panicked` clears
-                            // it) nothing touches them but the future: while
-                            // `busy`, this loop reaches only other fields (see
-                            // `Running`). They and the slot stay in place,
-                            // alive, until then: `Running` sits in the task's
-                            // pinned state from its first poll, `serve`
-                            // returns only with the slot empty, and if the
-                            // task is dropped mid-handler, `Running`'s `Drop`
-                            // clears the slot before anything else.
+                            // future completes here or above, or `panicked`
+                            // clears it) nothing touches them but the future:
+                            // while `busy`, this loop reaches only other
+                            // fields (see `Running`). They and the slot stay
+                            // in place, alive, until then: `Running` sits in
+                            // the task's pinned state from its first poll,
+                            // `serve` returns only with the slot empty, and if
+                            // the task is dropped mid-handler, `Running`'s
+                            // `Drop` clears the slot before anything else.
                             unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot) }
+                            // As before every poll of the future: an abort
+                            // raised meanwhile drops it unpolled (below,
+                            // outside the marker, in `abandon`).
+                            if shared.mailbox.take_abort() { None } else { Some(slot.poll(cx)) }
                         }))
                     });
-                    match started {
-                        Ok(()) => {
+                    match first {
+                        Ok(Some(Poll::Ready(()))) => {
+                            self.shared.cell.counters.handled();
+                            if let Some(reason) = self.ctx.take_stop_now() {
+                                return Poll::Ready(Served::Stop(reason));
+                            }
+                            handled += 1;
+                            if handled == YIELD_EVERY {
+                                // As above, after a future polled to its end.
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
+                        }
+                        Ok(Some(Poll::Pending)) => {
                             self.busy = Busy::Handling;
                             self.message_type = message_type;
+                            if self.watch_abort(cx) {
+                                // Raised meanwhile: taken at the top.
+                                continue;
+                            }
+                            return Poll::Pending;
                         }
+                        Ok(None) => {
+                            // What `take_abort` does besides the take.
+                            self.watching = false;
+                            self.busy = Busy::Handling;
+                            self.message_type = message_type;
+                            return Poll::Ready(Served::Stop(self.abandon()));
+                        }
+                        // A panic in the handler's construction or in its
+                        // first poll: the same report either way (a future
+                        // left in the slot is cleared by `panicked`).
                         Err(payload) => {
                             self.shared.cell.counters.handled();
                             return Poll::Ready(Served::Panicked(payload, message_type()));

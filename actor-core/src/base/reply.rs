@@ -70,6 +70,9 @@ thread_local! {
 fn polling<T>(polled: Polled, f: impl FnOnce() -> T) -> T {
     struct Reset(Polled);
     impl Drop for Reset {
+        // Inlined into the run loop of every actor type, in other crates
+        // too: otherwise a call through the symbol table per restore.
+        #[inline]
         fn drop(&mut self) {
             CURRENT.set(self.0);
         }
