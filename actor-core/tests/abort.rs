@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Restart, Strategy, Supervisor};
 use actor_core::{DeadLetterReason, error::AskError};
-use support::{Log, both_flavours, bounded, eventually, log_of};
+use support::{Log, both_flavours, both_flavours_bounded, bounded, eventually, log_of};
 
 /// Records its lifecycle; its handlers and hooks can be made to wait forever.
 #[derive(Default)]
@@ -99,8 +99,7 @@ async fn stick(actor: &ActorRef<Stuck>) -> tokio::task::JoinHandle<Result<u32, A
 
 #[test]
 fn abort_drops_a_handler_awaiting_forever_and_dead_letters_the_queue() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let mut dead = system.dead_letters();
         let stuck = Stuck::default();
         let log = stuck.log.clone();
@@ -193,8 +192,7 @@ fn a_later_abort_drops_an_on_stop_that_never_ends() {
 
 #[test]
 fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
         let starts = Arc::new(AtomicU32::new(0));
         let log = Log::default();
@@ -216,8 +214,7 @@ fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
 
 #[test]
 fn an_aborted_temporary_child_is_not_restarted() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
         let starts = Arc::new(AtomicU32::new(0));
         let spec = {
