@@ -216,12 +216,19 @@ impl Handler<Kids> for Node {
     }
 }
 
+/// A tree of `Node`s under the root "r", `depth` levels below it, two
+/// children each; hands back the root, its children and the log of stops.
+async fn tree(system: &ActorSystem, depth: usize) -> (ActorRef<Node>, Vec<ActorRef<Node>>, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let root = system.spawn(Node { label: "r".into(), depth, fanout: 2, log: log.clone(), kids: Vec::new() });
+    let kids = root.ask(Kids).await.unwrap();
+    (root, kids, log)
+}
+
 #[test]
 fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
     both_flavours_bounded(|system| async move {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let root = system.spawn(Node { label: "r".into(), depth: 2, fanout: 2, log: log.clone(), kids: Vec::new() });
-        let mids = root.ask(Kids).await.unwrap();
+        let (_root, mids, log) = tree(&system, 2).await;
         for mid in &mids {
             assert_eq!(mid.ask(Kids).await.unwrap().len(), 2);
         }
@@ -247,9 +254,7 @@ fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
 #[test]
 fn a_stopped_child_leaves_its_parent_running() {
     both_flavours_bounded(|system| async move {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let root = system.spawn(Node { label: "r".into(), depth: 1, fanout: 2, log: log.clone(), kids: Vec::new() });
-        let kids = root.ask(Kids).await.unwrap();
+        let (root, kids, log) = tree(&system, 1).await;
         kids[0].stop();
         kids[0].wait_for_stop().await;
         assert!(root.is_alive());
