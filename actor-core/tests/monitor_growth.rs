@@ -31,6 +31,19 @@ fn watchers(system: &ActorSystem, id: ActorId) -> usize {
     system.stats().actors.iter().find(|a| a.id == id).map(|a| a.watchers).expect("a live root actor")
 }
 
+/// Has `watcher` run `cycles` (`Do::MonitorCycles` or `Do::LinkCycles`);
+/// checks that every removal found what it removed and that `target` is
+/// left with no watchers.
+async fn cycles_leave_nothing(
+    system: &ActorSystem,
+    watcher: &ActorRef<Watcher>,
+    cycles: Do,
+    target: &ActorRef<Watcher>,
+) {
+    assert_eq!(watcher.ask(cycles).await.unwrap(), CYCLES, "every removal found what it removed");
+    assert_eq!(watchers(system, target.id()), 0);
+}
+
 /// A waker of its own per wait, so that no two waits look like one task.
 struct Counted(AtomicUsize);
 impl Wake for Counted {
@@ -161,9 +174,7 @@ fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
 #[test]
 fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
     run_with(LIMIT, Watcher::default, |system, [watcher, target]| async move {
-        let in_place = watcher.ask(Do::MonitorCycles(target.clone(), CYCLES)).await.unwrap();
-        assert_eq!(in_place, CYCLES, "every demonitor found its monitor");
-        assert_eq!(watchers(&system, target.id()), 0);
+        cycles_leave_nothing(&system, &watcher, Do::MonitorCycles(target.clone(), CYCLES), &target).await;
 
         // One monitor kept: it is the only one counted, and the only notice.
         watcher.ask(Do::Monitor(target.clone())).await.unwrap();
@@ -178,10 +189,8 @@ fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
 #[test]
 fn a_hundred_thousand_link_unlink_cycles_leave_nothing_behind() {
     run_with(LIMIT, Watcher::default, |system, [a, b]| async move {
-        let removed = a.ask(Do::LinkCycles(b.clone(), CYCLES)).await.unwrap();
-        assert_eq!(removed, CYCLES, "every unlink removed its link");
-        assert_eq!(watchers(&system, a.id()), 0);
-        assert_eq!(watchers(&system, b.id()), 0);
+        cycles_leave_nothing(&system, &a, Do::LinkCycles(b.clone(), CYCLES), &b).await;
+        assert_eq!(watchers(&system, a.id()), 0, "links go both ways");
 
         // Unlinked: b's abnormal stop leaves a alone.
         b.kill();
