@@ -127,7 +127,10 @@ where
     let body = Arc::new(body);
     both_flavours(move || {
         let body = body.clone();
-        async move { bounded(body(ActorSystem::new())).await }
+        async move {
+            let system = ActorSystem::new();
+            bounded(body(system.clone())).await;
+        }
     });
 }
 
@@ -168,8 +171,12 @@ where
     Fut: std::future::Future,
 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    // The system and the body's set-up are made inside the runtime.
-    runtime.block_on(async { bounded_by(limit, body(ActorSystem::new())).await })
+    // The system and the body's set-up are made inside the runtime; the
+    // system lives until the body is done, whether the body keeps it or not.
+    runtime.block_on(async {
+        let system = ActorSystem::new();
+        bounded_by(limit, body(system.clone())).await
+    })
 }
 
 /// [`run_bounded`] with `N` actors made by `make` already spawned: the
