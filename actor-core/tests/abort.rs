@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Restart, Strategy, Supervisor};
 use actor_core::{DeadLetterReason, error::AskError};
-use support::{Log, both_flavours, bounded, eventually, log_of};
+use support::{Log, both_flavours_bounded, bounded, eventually, log_of};
 
 /// Records its lifecycle; its handlers and hooks can be made to wait forever.
 #[derive(Default)]
@@ -85,6 +85,12 @@ impl Handler<Ping> for Stuck {
     }
 }
 
+/// Starts `stuck`; hands back its reference and its log.
+fn spawn_stuck(system: &ActorSystem, stuck: Stuck) -> (ActorRef<Stuck>, Log) {
+    let log = stuck.log.clone();
+    (system.spawn(stuck), log)
+}
+
 /// Sends `Forever` as an ask from another task; returns that ask once its
 /// handler has started.
 async fn stick(actor: &ActorRef<Stuck>) -> tokio::task::JoinHandle<Result<u32, AskError<Forever>>> {
@@ -99,12 +105,9 @@ async fn stick(actor: &ActorRef<Stuck>) -> tokio::task::JoinHandle<Result<u32, A
 
 #[test]
 fn abort_drops_a_handler_awaiting_forever_and_dead_letters_the_queue() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let mut dead = system.dead_letters();
-        let stuck = Stuck::default();
-        let log = stuck.log.clone();
-        let actor = system.spawn(stuck);
+        let (actor, log) = spawn_stuck(&system, Stuck::default());
         let in_progress = stick(&actor).await;
         let queued: Vec<_> = (0..3)
             .map(|_| {
@@ -115,7 +118,7 @@ fn abort_drops_a_handler_awaiting_forever_and_dead_letters_the_queue() {
         eventually(|| actor.mailbox_len() == 3).await;
 
         actor.abort();
-        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Aborted));
+        assert!(matches!(actor.wait_for_stop().await, StopReason::Aborted));
         assert!(!actor.is_alive());
         assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
         for ask in queued {
@@ -134,13 +137,11 @@ fn abort_drops_a_handler_awaiting_forever_and_dead_letters_the_queue() {
 
 #[test]
 fn abort_stops_an_idle_actor_with_on_stop() {
-    both_flavours(|| async {
-        let stuck = Stuck::default();
-        let log = stuck.log.clone();
-        let actor = ActorSystem::new().spawn(stuck);
+    both_flavours_bounded(|system| async move {
+        let (actor, log) = spawn_stuck(&system, Stuck::default());
         assert_eq!(actor.ask(Ping).await.unwrap(), 1);
         actor.abort();
-        let reason = bounded(actor.wait_for_stop()).await;
+        let reason = actor.wait_for_stop().await;
         assert!(matches!(reason, StopReason::Aborted));
         assert!(reason.is_abnormal());
         assert_eq!(reason.to_string(), "aborted");
@@ -150,12 +151,10 @@ fn abort_stops_an_idle_actor_with_on_stop() {
 
 #[test]
 fn abort_of_a_stopped_actor_does_nothing() {
-    both_flavours(|| async {
-        let stuck = Stuck::default();
-        let log = stuck.log.clone();
-        let actor = ActorSystem::new().spawn(stuck);
+    both_flavours_bounded(|system| async move {
+        let (actor, log) = spawn_stuck(&system, Stuck::default());
         actor.stop();
-        assert!(bounded(actor.wait_for_stop()).await.is_normal());
+        assert!(actor.wait_for_stop().await.is_normal());
         actor.abort();
         actor.abort();
         assert!(actor.wait_for_stop().await.is_normal());
@@ -163,38 +162,36 @@ fn abort_of_a_stopped_actor_does_nothing() {
     });
 }
 
+/// Waits until `log` has `entries` lines (the actor is then stuck in a
+/// hook), aborts, and checks the reason the actor ends with and its log.
+async fn abort_stuck(actor: &ActorRef<Stuck>, log: &Log, entries: usize, reason: StopReason, expected: &[&str]) {
+    eventually(|| log_of(log).len() == entries).await;
+    actor.abort();
+    assert_eq!(actor.wait_for_stop().await.to_string(), reason.to_string());
+    assert_eq!(log_of(log), expected);
+}
+
 #[test]
 fn abort_drops_an_on_start_that_never_ends() {
-    both_flavours(|| async {
-        let stuck = Stuck { hang_on_start: true, ..Stuck::default() };
-        let log = stuck.log.clone();
-        let actor = ActorSystem::new().spawn(stuck);
-        eventually(|| log_of(&log).len() == 1).await;
-        actor.abort();
-        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Aborted));
-        assert_eq!(log_of(&log), ["start", "on_start dropped", "stop: aborted"]);
+    both_flavours_bounded(|system| async move {
+        let (actor, log) = spawn_stuck(&system, Stuck { hang_on_start: true, ..Stuck::default() });
+        abort_stuck(&actor, &log, 1, StopReason::Aborted, &["start", "on_start dropped", "stop: aborted"]).await;
     });
 }
 
 #[test]
 fn a_later_abort_drops_an_on_stop_that_never_ends() {
-    both_flavours(|| async {
-        let stuck = Stuck { hang_on_stop: true, ..Stuck::default() };
-        let log = stuck.log.clone();
-        let actor = ActorSystem::new().spawn(stuck);
+    both_flavours_bounded(|system| async move {
+        let (actor, log) = spawn_stuck(&system, Stuck { hang_on_stop: true, ..Stuck::default() });
         actor.kill();
-        eventually(|| log_of(&log).len() == 2).await;
-        actor.abort();
         // The actor ends with the reason it was stopping for.
-        assert!(matches!(bounded(actor.wait_for_stop()).await, StopReason::Killed));
-        assert_eq!(log_of(&log), ["start", "stop: killed", "on_stop dropped"]);
+        abort_stuck(&actor, &log, 2, StopReason::Killed, &["start", "stop: killed", "on_stop dropped"]).await;
     });
 }
 
 #[test]
 fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
         let starts = Arc::new(AtomicU32::new(0));
         let log = Log::default();
@@ -208,7 +205,7 @@ fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
         assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
         // Restarted in place, as after a kill: the same reference reaches
         // the new incarnation, which the abort does not touch.
-        assert_eq!(bounded(child.ask(Ping)).await.unwrap(), 2);
+        assert_eq!(child.ask(Ping).await.unwrap(), 2);
         assert!(child.is_alive());
         assert_eq!(log_of(&log), ["start", "handler dropped", "stop: aborted", "start"]);
     });
@@ -216,8 +213,7 @@ fn an_aborted_permanent_child_is_restarted_in_place_like_a_killed_one() {
 
 #[test]
 fn an_aborted_temporary_child_is_not_restarted() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
         let starts = Arc::new(AtomicU32::new(0));
         let spec = {
@@ -227,7 +223,7 @@ fn an_aborted_temporary_child_is_not_restarted() {
         let child = supervisor.start_child(spec.restart(Restart::Temporary)).await.unwrap();
         let in_progress = stick(&child).await;
         child.abort();
-        assert!(matches!(bounded(child.wait_for_stop()).await, StopReason::Aborted));
+        assert!(matches!(child.wait_for_stop().await, StopReason::Aborted));
         assert!(matches!(in_progress.await.unwrap(), Err(AskError::NoReply)));
         assert_eq!(starts.load(Ordering::SeqCst), 1);
         assert!(supervisor.is_alive());

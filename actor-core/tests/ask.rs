@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use actor_core::error::{AskError, ErrorKind};
 use actor_core::prelude::*;
-use support::{Add, Boom, Counter, Get, Nap, both_flavours, log_of};
+use support::{
+    Add, Boom, Counter, Get, LIMIT, Nap, both_flavours, both_flavours_bounded, both_flavours_with, log_of, run_with,
+};
 
 #[test]
 fn ask_returns_the_handlers_reply() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         assert_eq!(counter.ask(Add(2)).await.unwrap(), 2);
         assert_eq!(counter.ask(Add(3)).await.unwrap(), 5);
         assert_eq!(counter.ask(Get).await.unwrap(), 5);
@@ -21,8 +22,7 @@ fn ask_returns_the_handlers_reply() {
 
 #[test]
 fn ask_after_stop_hands_the_message_back() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         counter.stop();
         assert!(counter.wait_for_stop().await.is_normal());
         match counter.ask(Add(7)).await {
@@ -35,10 +35,7 @@ fn ask_after_stop_hands_the_message_back() {
 
 #[test]
 fn ask_whose_handler_panics_fails_and_the_actor_stops_by_default() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let counter = system.spawn(Counter::default());
-        let neighbour = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter, neighbour]| async move {
         counter.ask(Add(4)).await.unwrap();
 
         let err = counter.ask(Boom).await.unwrap_err();
@@ -70,8 +67,7 @@ fn on_panic_can_resume_with_the_state_intact() {
 
 #[test]
 fn ask_of_a_message_dropped_at_kill_fails_with_no_reply() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         let (release, hold) = tokio::sync::oneshot::channel();
         counter.tell(support::Hold(hold)).await.unwrap();
         // Wait until the actor has taken the held message off the mailbox.
@@ -117,8 +113,7 @@ async fn timeout_also_bounds_the_wait_for_mailbox_room() {
 
 #[test]
 fn sent_asks_are_queued_at_once_and_their_replies_awaited_later_in_any_order() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let counters: Vec<_> = (0..50).map(|_| system.spawn(Counter::default())).collect();
         let mut replies = Vec::new();
         for (counter, n) in counters.iter().zip(1..) {
@@ -140,9 +135,7 @@ fn sent_asks_are_queued_at_once_and_their_replies_awaited_later_in_any_order() {
 
 #[test]
 fn a_sent_ask_fails_like_an_ask_on_a_stopped_actor_or_a_panicking_handler() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let counter = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         let boom = counter.ask(Boom).send().await.unwrap();
         assert!(matches!(boom.await, Err(AskError::Panicked(_))));
         counter.wait_for_stop().await;
@@ -201,8 +194,7 @@ impl Handler<Release> for Deferrer {
 
 #[test]
 fn deferred_reply_does_not_block_the_mailbox() {
-    both_flavours(|| async {
-        let deferrer = ActorSystem::new().spawn(Deferrer::default());
+    both_flavours_with(Deferrer::default, |_, [deferrer]| async move {
         let first = tokio::spawn({
             let d = deferrer.clone();
             async move { d.ask_with(Later).await }
@@ -232,28 +224,29 @@ impl Handler<Forget> for Deferrer {
     }
 }
 
-#[tokio::test]
-async fn dropped_reply_handle_fails_the_ask_instead_of_hanging() {
-    let deferrer = ActorSystem::new().spawn(Deferrer::default());
-    assert!(matches!(deferrer.ask_with(Forget).await, Err(AskError::NoReply)));
-    // A handle still held when the actor stops is dropped with it.
-    let parked = tokio::spawn({
-        let d = deferrer.clone();
-        async move { d.ask_with(Later).await }
+#[test]
+fn dropped_reply_handle_fails_the_ask_instead_of_hanging() {
+    run_with(LIMIT, Deferrer::default, |_, [deferrer]| async move {
+        assert!(matches!(deferrer.ask_with(Forget).await, Err(AskError::NoReply)));
+        // A handle still held when the actor stops is dropped with it.
+        let parked = tokio::spawn({
+            let d = deferrer.clone();
+            async move { d.ask_with(Later).await }
+        });
+        while deferrer.ask(Release(7)).await.unwrap() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(parked.await.unwrap().unwrap(), 7);
+        // Queued before the stop (the first poll sends it); the stop refuses
+        // anything sent after it.
+        let mut orphan = Box::pin(std::future::IntoFuture::into_future(deferrer.ask_with(Later)));
+        let first_poll = std::future::poll_fn(|cx| std::task::Poll::Ready(orphan.as_mut().poll(cx))).await;
+        assert!(first_poll.is_pending());
+        deferrer.stop();
+        assert!(matches!(deferrer.ask(Release(0)).await, Err(AskError::Closed(_))));
+        assert!(matches!(orphan.await, Err(AskError::NoReply)));
+        deferrer.wait_for_stop().await;
     });
-    while deferrer.ask(Release(7)).await.unwrap() == 0 {
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(parked.await.unwrap().unwrap(), 7);
-    // Queued before the stop (the first poll sends it); the stop refuses
-    // anything sent after it.
-    let mut orphan = Box::pin(std::future::IntoFuture::into_future(deferrer.ask_with(Later)));
-    let first_poll = std::future::poll_fn(|cx| std::task::Poll::Ready(orphan.as_mut().poll(cx))).await;
-    assert!(first_poll.is_pending());
-    deferrer.stop();
-    assert!(matches!(deferrer.ask(Release(0)).await, Err(AskError::Closed(_))));
-    assert!(matches!(orphan.await, Err(AskError::NoReply)));
-    deferrer.wait_for_stop().await;
 }
 
 #[test]
@@ -273,8 +266,7 @@ fn blocking_ask_and_tell_work_from_a_plain_thread() {
 
 #[test]
 fn blocking_calls_inside_the_runtime_fail_instead_of_deadlocking() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         match counter.blocking_ask(Add(1)) {
             Err(AskError::BlockingInRuntime(Add(1))) => {}
             other => panic!("expected BlockingInRuntime, got {other:?}"),
@@ -286,8 +278,7 @@ fn blocking_calls_inside_the_runtime_fail_instead_of_deadlocking() {
 
 #[test]
 fn recipient_tells_and_asks_without_naming_the_actor_type() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         let adder: Recipient<Add> = counter.recipient();
         assert_eq!(adder.id(), counter.id());
         adder.tell(Add(2)).await.unwrap();

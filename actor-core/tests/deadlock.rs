@@ -9,7 +9,7 @@ use actor_core::DeadLetterReason;
 use actor_core::error::{AskError, ErrorKind};
 use actor_core::prelude::*;
 
-use support::bounded_by;
+use support::{run_bounded, run_with};
 
 /// Bounds every test: a hang is a failure.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -50,21 +50,16 @@ impl Node {
     }
 }
 
-#[tokio::test]
-async fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
-    bounded_by(LIMIT, async {
-        let a = ActorSystem::new().spawn(Node::default());
+#[test]
+fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
+    run_with(LIMIT, Node::default, |_, [a]| async move {
         assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn two_actors_asking_each_other_fail_at_once() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Node::default());
-        let b = system.spawn(Node::default());
+#[test]
+fn two_actors_asking_each_other_fail_at_once() {
+    run_with(LIMIT, Node::default, |_, [a, b]| async move {
         a.ask(SetNext { next: b.clone() }).await.unwrap();
         b.ask(SetNext { next: a.clone() }).await.unwrap();
         // a asks b, b asks a: b's ask closes the cycle and fails; b answers
@@ -72,25 +67,22 @@ async fn two_actors_asking_each_other_fail_at_once() {
         let started = std::time::Instant::now();
         assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 2".to_owned()));
         assert!(started.elapsed() < Duration::from_secs(2), "at once, not at the 5 s timeout");
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn a_longer_chain_is_found_and_the_cycle_named() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
+#[test]
+fn a_longer_chain_is_found_and_the_cycle_named() {
+    run_bounded(LIMIT, |system| async move {
         let nodes: Vec<_> = (0..4).map(|_| system.spawn(Node::default())).collect();
         for (i, node) in nodes.iter().enumerate() {
             node.ask(SetNext { next: nodes[(i + 1) % nodes.len()].clone() }).await.unwrap();
         }
         assert_eq!(nodes[0].ask(Relay).await.unwrap(), Err("deadlock of 4".to_owned()));
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn the_error_hands_back_the_message_and_names_every_actor() {
+#[test]
+fn the_error_hands_back_the_message_and_names_every_actor() {
     struct Asker;
     impl Actor for Asker {
         type Error = std::convert::Infallible;
@@ -119,21 +111,20 @@ async fn the_error_hands_back_the_message_and_names_every_actor() {
     impl Handler<Ping> for Asker {
         async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
     }
-    bounded_by(LIMIT, async {
-        let asker = ActorSystem::new().spawn(Asker);
-        let (kind, cycle) = asker.ask(Probe).await.unwrap().expect("a deadlock");
-        assert_eq!(kind, ErrorKind::Deadlock);
-        assert_eq!(cycle, vec![asker.id(), asker.id()]);
-    })
-    .await;
+    run_with(
+        LIMIT,
+        || Asker,
+        |_, [asker]| async move {
+            let (kind, cycle) = asker.ask(Probe).await.unwrap().expect("a deadlock");
+            assert_eq!(kind, ErrorKind::Deadlock);
+            assert_eq!(cycle, vec![asker.id(), asker.id()]);
+        },
+    );
 }
 
-#[tokio::test]
-async fn asks_that_close_no_cycle_are_untouched() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Node::default());
-        let b = system.spawn(Node::default());
+#[test]
+fn asks_that_close_no_cycle_are_untouched() {
+    run_with(LIMIT, Node::default, |system, [a, b]| async move {
         // a -> b -> (b's next is unset, so b asks... ) no: give b a leaf.
         let leaf = system.spawn(Node::default());
         a.ask(SetNext { next: b.clone() }).await.unwrap();
@@ -155,8 +146,7 @@ async fn asks_that_close_no_cycle_are_untouched() {
         for ask in asks {
             ask.await.unwrap().unwrap();
         }
-    })
-    .await;
+    });
 }
 
 /// A handler marked reentrant is exempt: the ask is sent, and the asker's
@@ -184,13 +174,11 @@ impl Handler<Start> for Lenient {
     }
 }
 
-#[tokio::test]
-async fn a_reentrant_handler_is_exempt() {
-    bounded_by(LIMIT, async {
-        let lenient = ActorSystem::new().spawn(Lenient);
+#[test]
+fn a_reentrant_handler_is_exempt() {
+    run_with(LIMIT, Lenient::default, |_, [lenient]| async move {
         assert!(lenient.ask(Start).await.unwrap(), "the ask went out and timed out");
-    })
-    .await;
+    });
 }
 
 /// Counts what it handles; `Hold` keeps it busy for a while.

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
 use actor_core::{DeadLetterReason, error::AskError};
-use support::{Add, Counter, Fail, Get, GetLog, Hold, both_flavours, log_of};
+use support::{
+    Add, Counter, Fail, Get, GetLog, Hold, both_flavours, both_flavours_bounded, both_flavours_with, log_of,
+};
 
 #[test]
 fn hooks_run_in_order_and_stop_handles_what_is_queued() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         let log = counter.ask(GetLog).await.unwrap();
         for _ in 0..100 {
             counter.tell(Add(1)).await.unwrap();
@@ -29,9 +30,7 @@ fn hooks_run_in_order_and_stop_handles_what_is_queued() {
 
 #[test]
 fn stop_handles_queued_messages_before_stopping() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let counter = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |system, [counter]| async move {
         let (release, hold) = tokio::sync::oneshot::channel();
         counter.tell(Hold(hold)).await.unwrap();
         let pending: Vec<_> = (1..=10)
@@ -57,8 +56,7 @@ fn stop_handles_queued_messages_before_stopping() {
 
 #[test]
 fn kill_reports_every_queued_message_as_a_dead_letter() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let mut dead = system.dead_letters();
         let counter = system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
         let (release, hold) = tokio::sync::oneshot::channel();
@@ -90,8 +88,7 @@ fn kill_reports_every_queued_message_as_a_dead_letter() {
 
 #[test]
 fn dropping_the_last_reference_stops_the_actor() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         let log = counter.ask(GetLog).await.unwrap();
         let weak = counter.downgrade();
         let clone = counter.clone();
@@ -111,8 +108,7 @@ fn dropping_the_last_reference_stops_the_actor() {
 
 #[test]
 fn a_detached_actor_outlives_its_references_until_it_is_stopped() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let counter = system.spawn_with(Counter::default(), SpawnOptions::new().detached());
         system.register("kept", &counter).unwrap();
         let log = counter.ask(GetLog).await.unwrap();
@@ -145,8 +141,7 @@ fn a_system_made_outside_a_runtime_says_what_to_do() {
 
 #[test]
 fn fail_stops_the_actor_with_the_error() {
-    both_flavours(|| async {
-        let counter = ActorSystem::new().spawn(Counter::default());
+    both_flavours_with(Counter::default, |_, [counter]| async move {
         counter.tell(Fail).await.unwrap();
         match counter.wait_for_stop().await {
             StopReason::Failed(e) => assert_eq!(e.to_string(), "gave up"),
@@ -221,13 +216,19 @@ impl Handler<Kids> for Node {
     }
 }
 
+/// A tree of `Node`s under the root "r", `depth` levels below it, two
+/// children each; hands back the root, its children and the log of stops.
+async fn tree(system: &ActorSystem, depth: usize) -> (ActorRef<Node>, Vec<ActorRef<Node>>, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let root = system.spawn(Node { label: "r".into(), depth, fanout: 2, log: log.clone(), kids: Vec::new() });
+    let kids = root.ask(Kids).await.unwrap();
+    (root, kids, log)
+}
+
 #[test]
 fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let root = system.spawn(Node { label: "r".into(), depth: 2, fanout: 2, log: log.clone(), kids: Vec::new() });
-        let mids = root.ask(Kids).await.unwrap();
+    both_flavours_bounded(|system| async move {
+        let (_root, mids, log) = tree(&system, 2).await;
         for mid in &mids {
             assert_eq!(mid.ask(Kids).await.unwrap().len(), 2);
         }
@@ -252,11 +253,8 @@ fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
 
 #[test]
 fn a_stopped_child_leaves_its_parent_running() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let root = system.spawn(Node { label: "r".into(), depth: 1, fanout: 2, log: log.clone(), kids: Vec::new() });
-        let kids = root.ask(Kids).await.unwrap();
+    both_flavours_bounded(|system| async move {
+        let (root, kids, log) = tree(&system, 1).await;
         kids[0].stop();
         kids[0].wait_for_stop().await;
         assert!(root.is_alive());
@@ -286,8 +284,7 @@ impl Actor for Fragile {
 
 #[test]
 fn panics_in_lifecycle_hooks_are_caught() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let bad_start = system.spawn(Fragile { panic_in_start: true });
         match bad_start.wait_for_stop().await {
             StopReason::Panicked(p) => {
@@ -336,8 +333,7 @@ impl Handler<Get> for DropProbe {
 
 #[test]
 fn the_state_is_dropped_before_waiters_hear_of_the_stop_and_a_panicking_drop_is_reported() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let live = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let calm = system.spawn(DropProbe::new(&live, false));
         let fragile = system.spawn(DropProbe::new(&live, true));

@@ -3,7 +3,7 @@
 mod support;
 
 use actor_core::prelude::*;
-use support::both_flavours;
+use support::both_flavours_with;
 
 /// Records the notices it receives; can watch, link and trap.
 #[derive(Default)]
@@ -46,11 +46,7 @@ impl Handler<Do> for Watcher {
 
 #[test]
 fn a_monitor_is_told_when_the_watched_actor_stops_and_at_once_if_it_already_has() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let watcher = system.spawn(Watcher::default());
-        let live = system.spawn(Watcher::default());
-        let dead = system.spawn(Watcher::default());
+    both_flavours_with(Watcher::default, |_, [watcher, live, dead]| async move {
         dead.kill();
         dead.wait_for_stop().await;
 
@@ -68,10 +64,7 @@ fn a_monitor_is_told_when_the_watched_actor_stops_and_at_once_if_it_already_has(
 
 #[test]
 fn an_abnormal_stop_propagates_through_a_link_both_ways() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Watcher::default());
-        let b = system.spawn(Watcher::default());
+    both_flavours_with(Watcher::default, |system, [a, b]| async move {
         a.ask(Do::Link(b.clone())).await.unwrap();
         assert!(b.ask(Do::Panic).await.unwrap_err().is_panic());
         match a.wait_for_stop().await {
@@ -93,10 +86,7 @@ fn an_abnormal_stop_propagates_through_a_link_both_ways() {
 
 #[test]
 fn a_normal_stop_does_not_propagate_through_a_link() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Watcher::default());
-        let b = system.spawn(Watcher::default());
+    both_flavours_with(Watcher::default, |_, [a, b]| async move {
         a.ask(Do::Link(b.clone())).await.unwrap();
         b.stop();
         b.wait_for_stop().await;
@@ -107,10 +97,7 @@ fn a_normal_stop_does_not_propagate_through_a_link() {
 
 #[test]
 fn an_actor_that_traps_exits_gets_a_notice_instead_of_stopping() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let trapper = system.spawn(Watcher::default());
-        let doomed = system.spawn(Watcher::default());
+    both_flavours_with(Watcher::default, |_, [trapper, doomed]| async move {
         trapper.ask(Do::Trap).await.unwrap();
         trapper.ask(Do::Link(doomed.clone())).await.unwrap();
         assert!(doomed.ask(Do::Panic).await.unwrap_err().is_panic());

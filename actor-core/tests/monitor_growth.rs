@@ -16,7 +16,7 @@ use std::time::Duration;
 use actor_core::MonitorRef;
 use actor_core::prelude::*;
 
-use support::bounded_by;
+use support::{run_bounded, run_with};
 
 /// Bounds every test: a hang is a failure. (The long cycles need more than
 /// the usual limit.)
@@ -29,6 +29,19 @@ const CYCLES: usize = if cfg!(miri) { 500 } else { 100_000 };
 /// What waits for `id` to stop, as the system's stats show it.
 fn watchers(system: &ActorSystem, id: ActorId) -> usize {
     system.stats().actors.iter().find(|a| a.id == id).map(|a| a.watchers).expect("a live root actor")
+}
+
+/// Has `watcher` run `cycles` (`Do::MonitorCycles` or `Do::LinkCycles`);
+/// checks that every removal found what it removed and that `target` is
+/// left with no watchers.
+async fn cycles_leave_nothing(
+    system: &ActorSystem,
+    watcher: &ActorRef<Watcher>,
+    cycles: Do,
+    target: &ActorRef<Watcher>,
+) {
+    assert_eq!(watcher.ask(cycles).await.unwrap(), CYCLES, "every removal found what it removed");
+    assert_eq!(watchers(system, target.id()), 0);
 }
 
 /// A waker of its own per wait, so that no two waits look like one task.
@@ -131,11 +144,9 @@ impl Handler<Do> for Watcher {
     }
 }
 
-#[tokio::test]
-async fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let target = system.spawn(Watcher::default());
+#[test]
+fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
+    run_with(LIMIT, Watcher::default, |system, [target]| async move {
         for _ in 0..CYCLES {
             let waker = Waker::from(Arc::new(Counted(AtomicUsize::new(0))));
             let mut wait = pin!(target.wait_for_stop());
@@ -157,19 +168,13 @@ async fn a_hundred_thousand_given_up_waits_for_stop_leave_nothing_behind() {
         target.clone().wait_for_stop().await;
         assert_eq!(woken.0.load(Ordering::Relaxed), 1, "the waiting task was woken once");
         assert!(kept.as_mut().poll(&mut TaskContext::from_waker(&waker)).is_ready());
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let watcher = system.spawn(Watcher::default());
-        let target = system.spawn(Watcher::default());
-        let in_place = watcher.ask(Do::MonitorCycles(target.clone(), CYCLES)).await.unwrap();
-        assert_eq!(in_place, CYCLES, "every demonitor found its monitor");
-        assert_eq!(watchers(&system, target.id()), 0);
+#[test]
+fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
+    run_with(LIMIT, Watcher::default, |system, [watcher, target]| async move {
+        cycles_leave_nothing(&system, &watcher, Do::MonitorCycles(target.clone(), CYCLES), &target).await;
 
         // One monitor kept: it is the only one counted, and the only notice.
         watcher.ask(Do::Monitor(target.clone())).await.unwrap();
@@ -178,36 +183,26 @@ async fn a_hundred_thousand_monitor_demonitor_cycles_leave_nothing_behind() {
         target.wait_for_stop().await;
         assert_eq!(watcher.ask(Do::Notices).await.unwrap(), 1);
         assert_eq!(watcher.ask(Do::Demonitor).await.unwrap(), 0, "a monitor whose notice was handled is gone");
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn a_hundred_thousand_link_unlink_cycles_leave_nothing_behind() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Watcher::default());
-        let b = system.spawn(Watcher::default());
-        let removed = a.ask(Do::LinkCycles(b.clone(), CYCLES)).await.unwrap();
-        assert_eq!(removed, CYCLES, "every unlink removed its link");
-        assert_eq!(watchers(&system, a.id()), 0);
-        assert_eq!(watchers(&system, b.id()), 0);
+#[test]
+fn a_hundred_thousand_link_unlink_cycles_leave_nothing_behind() {
+    run_with(LIMIT, Watcher::default, |system, [a, b]| async move {
+        cycles_leave_nothing(&system, &a, Do::LinkCycles(b.clone(), CYCLES), &b).await;
+        assert_eq!(watchers(&system, a.id()), 0, "links go both ways");
 
         // Unlinked: b's abnormal stop leaves a alone.
         b.kill();
         b.wait_for_stop().await;
         assert_eq!(a.ask(Do::Notices).await.unwrap(), 0);
         assert!(a.is_alive());
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn linking_twice_is_one_link_and_one_unlink_from_either_side_removes_it() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let a = system.spawn(Watcher::default());
-        let b = system.spawn(Watcher::default());
+#[test]
+fn linking_twice_is_one_link_and_one_unlink_from_either_side_removes_it() {
+    run_with(LIMIT, Watcher::default, |system, [a, b]| async move {
         a.ask(Do::Link(b.clone())).await.unwrap();
         a.ask(Do::Link(b.clone())).await.unwrap();
         b.ask(Do::Link(a.clone())).await.unwrap();
@@ -226,15 +221,12 @@ async fn linking_twice_is_one_link_and_one_unlink_from_either_side_removes_it() 
         a.ask(Do::Link(c.clone())).await.unwrap();
         c.kill();
         assert!(matches!(a.wait_for_stop().await, StopReason::Linked(exit) if exit.id == c.id()));
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn watchers_that_stop_take_their_monitors_and_links_with_them() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let target = system.spawn(Watcher::default());
+#[test]
+fn watchers_that_stop_take_their_monitors_and_links_with_them() {
+    run_with(LIMIT, Watcher::default, |system, [target]| async move {
         for _ in 0..if cfg!(miri) { 20 } else { 1_000 } {
             let watcher = system.spawn(Watcher::default());
             watcher.ask(Do::Monitor(target.clone())).await.unwrap();
@@ -244,14 +236,12 @@ async fn watchers_that_stop_take_their_monitors_and_links_with_them() {
         }
         assert_eq!(watchers(&system, target.id()), 0);
         assert!(target.is_alive(), "normal stops of linked actors do not propagate");
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn demonitor_discards_a_notice_already_queued() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
+#[test]
+fn demonitor_discards_a_notice_already_queued() {
+    run_bounded(LIMIT, |system| async move {
         for then in [Then::Demonitor, Then::Nothing] {
             let watcher = system.spawn(Watcher::default());
             let target = system.spawn(Watcher::default());
@@ -267,14 +257,12 @@ async fn demonitor_discards_a_notice_already_queued() {
                 _ => assert_eq!(notices, 1, "the queued notice is delivered without demonitor"),
             }
         }
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn an_exit_that_reached_the_actor_before_unlink_still_takes_effect() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
+#[test]
+fn an_exit_that_reached_the_actor_before_unlink_still_takes_effect() {
+    run_bounded(LIMIT, |system| async move {
         // Not trapping: the actor stops once the handler returns.
         let a = system.spawn(Watcher::default());
         let b = system.spawn(Watcher::default());
@@ -290,8 +278,7 @@ async fn an_exit_that_reached_the_actor_before_unlink_still_takes_effect() {
         assert_eq!(a.ask(Do::OutliveThen(b.clone(), Then::Unlink)).await.unwrap(), 0);
         assert_eq!(a.ask(Do::Notices).await.unwrap(), 1);
         assert!(a.is_alive());
-    })
-    .await;
+    });
 }
 
 #[actor(no_actor_impl)]
@@ -309,13 +296,9 @@ impl Watcher {
     }
 }
 
-#[tokio::test]
-async fn a_monitor_ref_is_only_its_owners_to_remove() {
-    bounded_by(LIMIT, async {
-        let system = ActorSystem::new();
-        let owner = system.spawn(Watcher::default());
-        let other = system.spawn(Watcher::default());
-        let target = system.spawn(Watcher::default());
+#[test]
+fn a_monitor_ref_is_only_its_owners_to_remove() {
+    run_with(LIMIT, Watcher::default, |system, [owner, other, target]| async move {
         owner.ask(Do::Monitor(target.clone())).await.unwrap();
         // `other` holds a monitor with the same number in its own table.
         other.ask(Do::Monitor(target.clone())).await.unwrap();
@@ -327,8 +310,7 @@ async fn a_monitor_ref_is_only_its_owners_to_remove() {
         target.wait_for_stop().await;
         assert_eq!(owner.ask(Do::Notices).await.unwrap(), 1);
         assert_eq!(other.ask(Do::Notices).await.unwrap(), 1);
-    })
-    .await;
+    });
 }
 
 /// A monitor reference can be kept in an actor's state and sent along.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actor_core::error::RegistryError;
 use actor_core::prelude::*;
-use support::{Add, Counter, Get, both_flavours};
+use support::{Add, Counter, Get, LIMIT, both_flavours_with, run_with};
 
 /// An actor of another type, to look a name up with the wrong one.
 struct Stranger;
@@ -17,9 +17,7 @@ impl Actor for Stranger {
 
 #[test]
 fn a_registered_actor_is_found_by_name_and_the_ref_reaches_it() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let counter = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |system, [counter]| async move {
         system.register("counter", &counter).unwrap();
 
         let found = system.lookup::<Counter>("counter").expect("registered");
@@ -35,48 +33,45 @@ fn a_registered_actor_is_found_by_name_and_the_ref_reaches_it() {
     });
 }
 
-#[tokio::test]
-async fn a_lookup_with_the_wrong_type_finds_nothing_and_try_lookup_names_both_types() {
-    let system = ActorSystem::new();
-    let counter = system.spawn(Counter::default());
-    system.register("counter", &counter).unwrap();
+#[test]
+fn a_lookup_with_the_wrong_type_finds_nothing_and_try_lookup_names_both_types() {
+    run_with(LIMIT, Counter::default, |system, [counter]| async move {
+        system.register("counter", &counter).unwrap();
 
-    assert!(system.lookup::<Stranger>("counter").is_none());
-    let err = system.try_lookup::<Stranger>("counter").unwrap_err();
-    let RegistryError::WrongType { name, expected, actual } = &err else { panic!("unexpected error: {err:?}") };
-    assert_eq!(&**name, "counter");
-    assert_eq!(*expected, std::any::type_name::<Stranger>());
-    assert_eq!(*actual, std::any::type_name::<Counter>());
-    assert_eq!(err.to_string(), format!("`counter` is registered to a {actual}, not a {expected}"));
+        assert!(system.lookup::<Stranger>("counter").is_none());
+        let err = system.try_lookup::<Stranger>("counter").unwrap_err();
+        let RegistryError::WrongType { name, expected, actual } = &err else { panic!("unexpected error: {err:?}") };
+        assert_eq!(&**name, "counter");
+        assert_eq!(*expected, std::any::type_name::<Stranger>());
+        assert_eq!(*actual, std::any::type_name::<Counter>());
+        assert_eq!(err.to_string(), format!("`counter` is registered to a {actual}, not a {expected}"));
 
-    // The right type still finds it.
-    assert!(system.lookup::<Counter>("counter").is_some());
+        // The right type still finds it.
+        assert!(system.lookup::<Counter>("counter").is_some());
+    });
 }
 
-#[tokio::test]
-async fn a_taken_name_is_refused_with_the_id_of_its_holder() {
-    let system = ActorSystem::new();
-    let first = system.spawn(Counter::default());
-    let second = system.spawn(Counter::default());
-    system.register("counter", &first).unwrap();
+#[test]
+fn a_taken_name_is_refused_with_the_id_of_its_holder() {
+    run_with(LIMIT, Counter::default, |system, [first, second]| async move {
+        system.register("counter", &first).unwrap();
 
-    let err = system.register("counter", &second).unwrap_err();
-    assert_eq!(err, RegistryError::NameTaken { name: Arc::from("counter"), holder: first.id() });
-    assert_eq!(err.to_string(), format!("name `counter` is already registered to actor {}", first.id()));
-    // Registering the holder again is refused the same way.
-    assert_eq!(
-        system.register("counter", &first).unwrap_err(),
-        RegistryError::NameTaken { name: Arc::from("counter"), holder: first.id() }
-    );
-    // The first registration is untouched.
-    assert_eq!(system.lookup::<Counter>("counter").unwrap().id(), first.id());
+        let err = system.register("counter", &second).unwrap_err();
+        assert_eq!(err, RegistryError::NameTaken { name: Arc::from("counter"), holder: first.id() });
+        assert_eq!(err.to_string(), format!("name `counter` is already registered to actor {}", first.id()));
+        // Registering the holder again is refused the same way.
+        assert_eq!(
+            system.register("counter", &first).unwrap_err(),
+            RegistryError::NameTaken { name: Arc::from("counter"), holder: first.id() }
+        );
+        // The first registration is untouched.
+        assert_eq!(system.lookup::<Counter>("counter").unwrap().id(), first.id());
+    });
 }
 
 #[test]
 fn a_name_is_freed_when_its_actor_stops_and_can_be_registered_again() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let old = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |system, [old]| async move {
         system.register("counter", &old).unwrap();
         system.register("alias", &old).unwrap();
 
@@ -95,10 +90,7 @@ fn a_name_is_freed_when_its_actor_stops_and_can_be_registered_again() {
 
 #[test]
 fn a_name_is_freed_when_its_actor_is_killed_or_panics() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let killed = system.spawn(Counter::default());
-        let panicked = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |system, [killed, panicked]| async move {
         system.register("killed", &killed).unwrap();
         system.register("panicked", &panicked).unwrap();
 
@@ -113,9 +105,7 @@ fn a_name_is_freed_when_its_actor_is_killed_or_panics() {
 
 #[test]
 fn a_registered_actor_stays_alive_after_the_caller_drops_its_refs() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
-        let counter = system.spawn(Counter::default());
+    both_flavours_with(Counter::default, |system, [counter]| async move {
         let weak = counter.downgrade();
         system.register("counter", &counter).unwrap();
         drop(counter);
@@ -141,67 +131,66 @@ fn a_registered_actor_stays_alive_after_the_caller_drops_its_refs() {
     });
 }
 
-#[tokio::test]
-async fn unregister_frees_the_name_and_reports_unknown_names() {
-    let system = ActorSystem::new();
-    let counter = system.spawn(Counter::default());
-    system.register("counter", &counter).unwrap();
-    system.register("alias", &counter).unwrap();
+#[test]
+fn unregister_frees_the_name_and_reports_unknown_names() {
+    run_with(LIMIT, Counter::default, |system, [counter]| async move {
+        system.register("counter", &counter).unwrap();
+        system.register("alias", &counter).unwrap();
 
-    assert!(system.unregister("counter"));
-    assert!(!system.unregister("counter"));
-    assert!(!system.unregister("never registered"));
-    assert!(system.lookup::<Counter>("counter").is_none());
-    assert_eq!(system.registered_names(counter.id()), [Arc::from("alias")]);
-    // Still alive: the caller and the other name hold it.
-    assert!(counter.is_alive());
+        assert!(system.unregister("counter"));
+        assert!(!system.unregister("counter"));
+        assert!(!system.unregister("never registered"));
+        assert!(system.lookup::<Counter>("counter").is_none());
+        assert_eq!(system.registered_names(counter.id()), [Arc::from("alias")]);
+        // Still alive: the caller and the other name hold it.
+        assert!(counter.is_alive());
 
-    let other = system.spawn(Counter::default());
-    system.register("counter", &other).unwrap();
-    assert_eq!(system.lookup::<Counter>("counter").unwrap().id(), other.id());
+        let other = system.spawn(Counter::default());
+        system.register("counter", &other).unwrap();
+        assert_eq!(system.lookup::<Counter>("counter").unwrap().id(), other.id());
+    });
 }
 
-#[tokio::test]
-async fn registering_a_stopped_actor_is_refused() {
-    let system = ActorSystem::new();
-    let stopped = system.spawn(Counter::default());
-    stopped.stop();
-    stopped.wait_for_stop().await;
-    let err = system.register("counter", &stopped).unwrap_err();
-    assert_eq!(err, RegistryError::ActorStopped { name: Arc::from("counter"), id: stopped.id() });
+#[test]
+fn registering_a_stopped_actor_is_refused() {
+    run_with(LIMIT, Counter::default, |system, [stopped]| async move {
+        stopped.stop();
+        stopped.wait_for_stop().await;
+        let err = system.register("counter", &stopped).unwrap_err();
+        assert_eq!(err, RegistryError::ActorStopped { name: Arc::from("counter"), id: stopped.id() });
 
-    // The attempt did not take the name.
-    assert!(system.lookup::<Counter>("counter").is_none());
-    let live = system.spawn(Counter::default());
-    system.register("counter", &live).unwrap();
+        // The attempt did not take the name.
+        assert!(system.lookup::<Counter>("counter").is_none());
+        let live = system.spawn(Counter::default());
+        system.register("counter", &live).unwrap();
+    });
 }
 
-#[tokio::test]
-async fn an_actor_asked_to_stop_cannot_take_a_name() {
-    let system = ActorSystem::new();
-    let stopping = system.spawn(Counter::default());
-    stopping.stop();
-    // The stop is not handled yet (one thread), but the actor already
-    // refuses messages, so it may not take a name either.
-    assert!(!stopping.is_alive());
-    assert!(matches!(system.register("counter", &stopping), Err(RegistryError::ActorStopped { .. })));
-    stopping.wait_for_stop().await;
-    assert!(system.lookup::<Counter>("counter").is_none());
-    let live = system.spawn(Counter::default());
-    system.register("counter", &live).unwrap();
+#[test]
+fn an_actor_asked_to_stop_cannot_take_a_name() {
+    run_with(LIMIT, Counter::default, |system, [stopping]| async move {
+        stopping.stop();
+        // The stop is not handled yet (one thread), but the actor already
+        // refuses messages, so it may not take a name either.
+        assert!(!stopping.is_alive());
+        assert!(matches!(system.register("counter", &stopping), Err(RegistryError::ActorStopped { .. })));
+        stopping.wait_for_stop().await;
+        assert!(system.lookup::<Counter>("counter").is_none());
+        let live = system.spawn(Counter::default());
+        system.register("counter", &live).unwrap();
+    });
 }
 
-#[tokio::test]
-async fn registered_names_lists_every_name_of_an_actor_in_registration_order() {
-    let system = ActorSystem::new();
-    let counter = system.spawn(Counter::default());
-    let other = system.spawn(Counter::default());
-    assert!(system.registered_names(counter.id()).is_empty());
-    system.register("b", &counter).unwrap();
-    system.register("a", &counter).unwrap();
-    system.register("c", &other).unwrap();
-    assert_eq!(system.registered_names(counter.id()), [Arc::from("b"), Arc::from("a")]);
-    assert_eq!(system.registered_names(other.id()), [Arc::from("c")]);
+#[test]
+fn registered_names_lists_every_name_of_an_actor_in_registration_order() {
+    run_with(LIMIT, Counter::default, |system, [counter, other]| async move {
+        assert!(system.registered_names(counter.id()).is_empty());
+        system.register("b", &counter).unwrap();
+        system.register("a", &counter).unwrap();
+        system.register("c", &other).unwrap();
+        assert_eq!(system.registered_names(counter.id()), [Arc::from("b"), Arc::from("a")]);
+        assert_eq!(system.registered_names(other.id()), [Arc::from("c")]);
+    });
 }
 
 #[tokio::test]

@@ -24,6 +24,16 @@ use support::bounded_by;
 /// One test at a time: they measure latency and memory.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Runs a measurement on two worker threads, alone (see [`SERIAL`]), and
+/// bounded by `limit`: a hang is a failure.
+fn measure(limit: Duration, body: impl Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let _serial = SERIAL.lock().await;
+        bounded_by(limit, body).await;
+    });
+}
+
 fn scale(quick: usize, full: usize) -> usize {
     if std::env::var("RELIABILITY_FULL").is_ok_and(|v| v == "1") { full } else { quick }
 }
@@ -140,11 +150,10 @@ async fn one(system: &ActorSystem, fate: Fate) -> Duration {
     took
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[test]
 #[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
-async fn asks_to_dead_dying_and_killed_actors_fail_within_50_ms_p99() {
-    let _serial = SERIAL.lock().await;
-    bounded_by(Duration::from_secs(240), async {
+fn asks_to_dead_dying_and_killed_actors_fail_within_50_ms_p99() {
+    measure(Duration::from_secs(240), async {
         let runs = scale(1_000, 10_000);
         let system = ActorSystem::new();
         for fate in [Fate::Dead, Fate::Dying, Fate::Killed] {
@@ -169,8 +178,7 @@ async fn asks_to_dead_dying_and_killed_actors_fail_within_50_ms_p99() {
             assert!(p99 < Duration::from_millis(50), "{fate:?}: p99 {p99:?}");
         }
         system.shutdown().await;
-    })
-    .await;
+    });
 }
 
 /// Logs its lifecycle; `on_stop` takes a while.
@@ -221,12 +229,11 @@ impl Handler<Ping> for Phased {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[test]
 #[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
-async fn a_restart_never_starts_the_new_incarnation_before_the_old_on_stop_finished() {
-    let _serial = SERIAL.lock().await;
-    std::panic::set_hook(Box::new(|_| {}));
-    bounded_by(Duration::from_secs(120), async {
+fn a_restart_never_starts_the_new_incarnation_before_the_old_on_stop_finished() {
+    measure(Duration::from_secs(120), async {
+        std::panic::set_hook(Box::new(|_| {}));
         let restarts = scale(200, 2_000) as u64;
         let system = ActorSystem::new();
         let supervisor =
@@ -272,9 +279,8 @@ async fn a_restart_never_starts_the_new_incarnation_before_the_old_on_stop_finis
         );
         assert_eq!(violations.load(Ordering::SeqCst), 0);
         system.shutdown().await;
-    })
-    .await;
-    let _ = std::panic::take_hook();
+        let _ = std::panic::take_hook();
+    });
 }
 
 /// Handles 1 KiB messages; can be held (not handling) until released.
@@ -346,11 +352,10 @@ async fn flood(mailbox: Mailbox, per_sender: usize, held: bool) -> (u64, u64, u6
     (before, warm, peak, total)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[test]
 #[cfg_attr(miri, ignore = "measures wall-clock latencies and RSS, which mean nothing in an interpreter")]
-async fn a_bounded_mailbox_keeps_memory_flat_under_a_64_sender_flood_and_an_unbounded_one_grows() {
-    let _serial = SERIAL.lock().await;
-    bounded_by(Duration::from_secs(240), async {
+fn a_bounded_mailbox_keeps_memory_flat_under_a_64_sender_flood_and_an_unbounded_one_grows() {
+    measure(Duration::from_secs(240), async {
         let per_sender = scale(2_000, 20_000);
         // Bounded first, on a small heap: growth after the warm-up tenth.
         let (_, warm, peak, total) = flood(Mailbox::bounded(1_000), per_sender, false).await;
@@ -368,6 +373,5 @@ async fn a_bounded_mailbox_keeps_memory_flat_under_a_64_sender_flood_and_an_unbo
         );
         assert!(bounded_growth < 16 * 1024, "a bounded mailbox grew RSS by {bounded_growth} KiB");
         assert!(unbounded_growth > queued_kib / 2, "an unbounded mailbox holds what is queued");
-    })
-    .await;
+    });
 }

@@ -5,12 +5,10 @@
 
 mod support;
 
-use std::future::IntoFuture;
-
 use actor_core::error::{AskError, ErrorKind, SendError};
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use support::{both_flavours, bounded};
+use support::{LIMIT, both_flavours_bounded, both_flavours_with, run_with};
 
 #[derive(Default)]
 struct Chatty {
@@ -69,39 +67,29 @@ impl Chatty {
 
 #[test]
 fn a_handler_telling_itself_past_its_default_mailbox_gets_the_message_back_at_once() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let chatty = system.spawn(Chatty::default());
-            let burst = chatty.ask(TellSelf { n: 1_100 }).await.unwrap();
-            let (back, cycle, text, kind) = burst.refused.expect("the 1,025th tell cannot wait for room");
-            assert_eq!(back, burst.accepted, "the refused message is handed back");
-            assert_eq!(cycle, vec![chatty.id(), chatty.id()], "a cycle of one: the actor waits on itself");
-            assert_eq!(kind, ErrorKind::Deadlock);
-            assert!(text.starts_with("mailbox is full"), "{text}");
-            assert!(text.ends_with(&format!("{} -> {}", chatty.id(), chatty.id())), "{text}");
-            // The default mailbox holds 1,024 (a few more while the run loop
-            // gives places back in groups).
-            assert!((1_024..1_100).contains(&burst.accepted), "accepted {}", burst.accepted);
-            // Nothing accepted is lost: all of it is handled afterwards.
-            assert_eq!(chatty.ask(Handled).await.unwrap(), burst.accepted);
-        })
-        .await;
+    both_flavours_with(Chatty::default, |_, [chatty]| async move {
+        let burst = chatty.ask(TellSelf { n: 1_100 }).await.unwrap();
+        let (back, cycle, text, kind) = burst.refused.expect("the 1,025th tell cannot wait for room");
+        assert_eq!(back, burst.accepted, "the refused message is handed back");
+        assert_eq!(cycle, vec![chatty.id(), chatty.id()], "a cycle of one: the actor waits on itself");
+        assert_eq!(kind, ErrorKind::Deadlock);
+        assert!(text.starts_with("mailbox is full"), "{text}");
+        assert!(text.ends_with(&format!("{} -> {}", chatty.id(), chatty.id())), "{text}");
+        // The default mailbox holds 1,024 (a few more while the run loop
+        // gives places back in groups).
+        assert!((1_024..1_100).contains(&burst.accepted), "accepted {}", burst.accepted);
+        // Nothing accepted is lost: all of it is handled afterwards.
+        assert_eq!(chatty.ask(Handled).await.unwrap(), burst.accepted);
     });
 }
 
 #[test]
 fn a_handler_telling_itself_within_its_mailbox_is_untouched() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let chatty = system.spawn(Chatty::default());
-            let burst = chatty.ask(TellSelf { n: 1_000 }).await.unwrap();
-            assert_eq!(burst.accepted, 1_000);
-            assert!(burst.refused.is_none());
-            assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
-        })
-        .await;
+    both_flavours_with(Chatty::default, |_, [chatty]| async move {
+        let burst = chatty.ask(TellSelf { n: 1_000 }).await.unwrap();
+        assert_eq!(burst.accepted, 1_000);
+        assert!(burst.refused.is_none());
+        assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
     });
 }
 
@@ -150,20 +138,14 @@ impl Callee {
 
 #[test]
 fn a_handler_telling_a_full_actor_that_waits_on_it_is_refused_at_once() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let callee = system.spawn(Callee);
-            let caller = system.spawn_with(
-                Caller { callee: callee.clone(), pings: 0 },
-                SpawnOptions::new().mailbox(Mailbox::bounded(4)),
-            );
-            let (sent, cycle) = caller.ask(Call).await.unwrap().unwrap();
-            assert_eq!(sent, 4, "the mailbox's four places, then the refusal");
-            assert_eq!(cycle, vec![callee.id(), caller.id(), callee.id()]);
-            assert_eq!(caller.ask(Pings).await.unwrap(), 4);
-        })
-        .await;
+    both_flavours_bounded(|system| async move {
+        let callee = system.spawn(Callee);
+        let caller = system
+            .spawn_with(Caller { callee: callee.clone(), pings: 0 }, SpawnOptions::new().mailbox(Mailbox::bounded(4)));
+        let (sent, cycle) = caller.ask(Call).await.unwrap().unwrap();
+        assert_eq!(sent, 4, "the mailbox's four places, then the refusal");
+        assert_eq!(cycle, vec![callee.id(), caller.id(), callee.id()]);
+        assert_eq!(caller.ask(Pings).await.unwrap(), 4);
     });
 }
 
@@ -183,26 +165,22 @@ impl Patient {
 
 #[test]
 fn other_senders_still_wait_for_room() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let chatty = system.spawn_with(Chatty::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
-            let patient = system.spawn(Patient);
-            // A handler of another actor: backpressure, not an error.
-            assert_eq!(patient.ask(Send { to: chatty.clone(), n: 500 }).await.unwrap(), 500);
-            // A plain task: the same.
-            for i in 0..500 {
-                chatty.tell(Work { n: i }).await.unwrap();
-            }
-            assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
-        })
-        .await;
+    both_flavours_bounded(|system| async move {
+        let chatty = system.spawn_with(Chatty::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
+        let patient = system.spawn(Patient);
+        // A handler of another actor: backpressure, not an error.
+        assert_eq!(patient.ask(Send { to: chatty.clone(), n: 500 }).await.unwrap(), 500);
+        // A plain task: the same.
+        for i in 0..500 {
+            chatty.tell(Work { n: i }).await.unwrap();
+        }
+        assert_eq!(chatty.ask(Handled).await.unwrap(), 1_000);
     });
 }
 
-#[tokio::test]
-async fn an_ask_to_self_still_fails_with_deadlock() {
-    let system = ActorSystem::new();
-    let chatty = system.spawn(Chatty::default());
-    assert!(bounded(chatty.ask(AskSelf).into_future()).await.unwrap());
+#[test]
+fn an_ask_to_self_still_fails_with_deadlock() {
+    run_with(LIMIT, Chatty::default, |_, [chatty]| async move {
+        assert!(chatty.ask(AskSelf).await.unwrap());
+    });
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actor_core::error::{AskError, SendError, TaskError};
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use support::{both_flavours, bounded};
+use support::{LIMIT, both_flavours_bounded, both_flavours_with, bounded, run_bounded, run_with};
 
 /// Relays an ask to its peer from a task its handler awaits.
 #[derive(Default)]
@@ -152,46 +152,35 @@ fn reports_cycle(outcome: &str, ask_cycle_len: usize) -> bool {
 
 #[test]
 fn a_cycle_through_tasks_started_by_the_context_fails_at_once() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let (a, b) = pair(&system).await;
-            // a's handler awaits a task that asks b; b's handler awaits a
-            // task that asks a: a -> task -> b -> task -> a. No timeout
-            // would end it (an hour, never reached).
-            let outcome = a.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
-            assert!(reports_cycle(&outcome, 4), "two actors and two tasks: {outcome}");
-            // Both actors are free again.
-            assert!(b.ask(Handled).await.unwrap() >= 1);
-            assert!(a.ask(Handled).await.unwrap() >= 1);
-        })
-        .await;
+    both_flavours_bounded(|system| async move {
+        let (a, b) = pair(&system).await;
+        // a's handler awaits a task that asks b; b's handler awaits a
+        // task that asks a: a -> task -> b -> task -> a. No timeout
+        // would end it (an hour, never reached).
+        let outcome = a.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
+        assert!(reports_cycle(&outcome, 4), "two actors and two tasks: {outcome}");
+        // Both actors are free again.
+        assert!(b.ask(Handled).await.unwrap() >= 1);
+        assert!(a.ask(Handled).await.unwrap() >= 1);
     });
 }
 
-#[tokio::test]
-async fn on_one_thread_the_ask_that_closes_the_cycle_names_it() {
-    bounded(async {
-        let system = ActorSystem::new();
+#[test]
+fn on_one_thread_the_ask_that_closes_the_cycle_names_it() {
+    run_bounded(LIMIT, |system| async move {
         let (a, b) = pair(&system).await;
         let outcome = a.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
         assert_eq!(outcome, "deadlock of 4");
         assert_eq!(b.ask(Handled).await.unwrap(), 1);
         assert_eq!(a.ask(Handled).await.unwrap(), 1);
-    })
-    .await;
+    });
 }
 
 #[test]
 fn a_task_asking_its_own_awaiting_actor_fails_at_once() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let alone = system.spawn(Node::default());
-            let outcome = alone.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
-            assert!(reports_cycle(&outcome, 2), "the actor and its task: {outcome}");
-        })
-        .await;
+    both_flavours_with(Node::default, |_, [alone]| async move {
+        let outcome = alone.ask(Relay { how: Spawn::Context, timeout: Duration::from_secs(3600) }).await.unwrap();
+        assert!(reports_cycle(&outcome, 2), "the actor and its task: {outcome}");
     });
 }
 
@@ -220,78 +209,67 @@ fn me_is_idle(ctx: &Context<Node>) -> bool {
 
 #[test]
 fn awaiting_a_task_that_already_waits_on_the_awaiter_fails_at_once() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let node = system.spawn(Node::default());
-            let cycle = node.ask(AwaitLate).await.unwrap().expect("the handle reports the cycle");
-            assert_eq!(cycle.len(), 3, "the actor, its task, the actor: {cycle:?}");
-            assert_eq!(cycle[0], node.id());
-            assert_eq!(cycle[2], node.id());
-            // The task's ask is handled once the handler returns.
-            assert_eq!(node.ask(Handled).await.unwrap(), 0);
-        })
-        .await;
+    both_flavours_with(Node::default, |_, [node]| async move {
+        let cycle = node.ask(AwaitLate).await.unwrap().expect("the handle reports the cycle");
+        assert_eq!(cycle.len(), 3, "the actor, its task, the actor: {cycle:?}");
+        assert_eq!(cycle[0], node.id());
+        assert_eq!(cycle[2], node.id());
+        // The task's ask is handled once the handler returns.
+        assert_eq!(node.ask(Handled).await.unwrap(), 0);
     });
 }
 
 #[test]
 fn a_task_nobody_awaits_does_not_make_its_actor_wait() {
-    both_flavours(|| async {
-        bounded(async {
-            let system = ActorSystem::new();
-            let (a, b) = pair(&system).await;
-            // b is held in a handler; a's detached task queues an ask to b
-            // (the task waits for b); then b asks a, which waits for
-            // nobody: no cycle, whatever a's task does.
-            let (started, has_started) = tokio::sync::oneshot::channel();
-            let (go, told) = tokio::sync::oneshot::channel();
-            let held = b.clone();
-            let asked = tokio::spawn(async move { held.ask(AskPeerWhenTold { started, go: told }).await.unwrap() });
-            has_started.await.unwrap();
-            a.ask(Detach).await.unwrap();
-            while b.mailbox_len() == 0 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            go.send(()).unwrap();
-            assert_eq!(asked.await.unwrap(), Ok(0));
-        })
-        .await;
+    both_flavours_bounded(|system| async move {
+        let (a, b) = pair(&system).await;
+        // b is held in a handler; a's detached task queues an ask to b
+        // (the task waits for b); then b asks a, which waits for
+        // nobody: no cycle, whatever a's task does.
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let (go, told) = tokio::sync::oneshot::channel();
+        let held = b.clone();
+        let asked = tokio::spawn(async move { held.ask(AskPeerWhenTold { started, go: told }).await.unwrap() });
+        has_started.await.unwrap();
+        a.ask(Detach).await.unwrap();
+        while b.mailbox_len() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        go.send(()).unwrap();
+        assert_eq!(asked.await.unwrap(), Ok(0));
     });
 }
 
-#[tokio::test]
-async fn a_panicking_task_is_an_error_for_its_awaiter_not_a_crash() {
-    let system = ActorSystem::new();
-    let node = system.spawn(Node::default());
-    assert_eq!(bounded(async { node.ask(Panicky).await }).await.unwrap(), "task panicked: task went wrong");
-    assert!(node.is_alive());
+#[test]
+fn a_panicking_task_is_an_error_for_its_awaiter_not_a_crash() {
+    run_with(LIMIT, Node::default, |_, [node]| async move {
+        assert_eq!(node.ask(Panicky).await.unwrap(), "task panicked: task went wrong");
+        assert!(node.is_alive());
+    });
 }
 
 /// On one thread the handler awaits its task before the task runs, as it
 /// does in the usual `spawn_task(..).await`. (A task that is already
 /// waiting for room when its actor starts to await it is not found: a
 /// wait for room is not recorded in the graph; see ARCHITECTURE.md.)
-#[tokio::test]
-async fn a_task_telling_its_awaiting_actor_past_a_full_mailbox_gets_the_message_back() {
-    bounded(async {
-        let system = ActorSystem::new();
+#[test]
+fn a_task_telling_its_awaiting_actor_past_a_full_mailbox_gets_the_message_back() {
+    run_bounded(LIMIT, |system| async move {
         let node = system.spawn_with(Node::default(), SpawnOptions::new().mailbox(Mailbox::bounded(3)));
         assert_eq!(node.ask(FloodFromTask).await.unwrap(), Err("3: true".to_owned()));
-    })
-    .await;
+    });
 }
 
-#[tokio::test]
-async fn a_task_is_aborted_when_its_actor_stops() {
-    let system = ActorSystem::new();
-    let node = system.spawn(Node::default());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.ask(Forever { dropped: tx }).await.unwrap();
-    node.stop();
-    node.wait_for_stop().await;
-    // The task's future (and the sender it held) was dropped.
-    assert!(bounded(rx).await.is_err());
+#[test]
+fn a_task_is_aborted_when_its_actor_stops() {
+    run_with(LIMIT, Node::default, |_, [node]| async move {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        node.ask(Forever { dropped: tx }).await.unwrap();
+        node.stop();
+        node.wait_for_stop().await;
+        // The task's future (and the sender it held) was dropped.
+        assert!(rx.await.is_err());
+    });
 }
 
 /// A task handle can be kept in an actor's state, sent, and awaited from

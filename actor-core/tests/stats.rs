@@ -20,6 +20,14 @@ async fn work_once_restarted(worker: &ActorRef<Worker>) {
     .unwrap();
 }
 
+/// A one-for-one supervisor in `system`, with one `Worker` child started
+/// with `options`.
+async fn supervised_worker(system: &ActorSystem, options: SpawnOptions) -> (ActorRef<Supervisor>, ActorRef<Worker>) {
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+    let worker = supervisor.start_child(ChildSpec::new(Worker::default).options(options)).await.unwrap();
+    (supervisor, worker)
+}
+
 #[tokio::test]
 #[cfg_attr(
     miri,
@@ -73,8 +81,7 @@ async fn mailbox_depth_is_visible_while_an_actor_is_busy() {
 #[tokio::test]
 async fn without_observe_only_root_actors_are_listed() {
     let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
-    let _worker = supervisor.start_child(ChildSpec::new(Worker::default)).await.unwrap();
+    let (supervisor, _worker) = supervised_worker(&system, SpawnOptions::new()).await;
     let stats = system.stats();
     assert_eq!(stats.live, 2);
     assert_eq!(stats.actors.len(), 1);
@@ -88,9 +95,7 @@ async fn without_observe_only_root_actors_are_listed() {
 )]
 async fn an_observed_system_keeps_the_last_panic_with_its_flight_record_and_the_restart_times() {
     let system = ActorSystem::builder().observe(true).build();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
-    let spec = ChildSpec::new(Worker::default).options(SpawnOptions::new().flight_recorder(3));
-    let worker = supervisor.start_child(spec).await.unwrap();
+    let (supervisor, worker) = supervised_worker(&system, SpawnOptions::new().flight_recorder(3)).await;
     let before = std::time::SystemTime::now();
     let fresh = system.stats();
     let w = fresh.actors.iter().find(|a| a.id == worker.id()).unwrap();
@@ -125,8 +130,7 @@ async fn an_observed_system_keeps_the_last_panic_with_its_flight_record_and_the_
 #[tokio::test]
 async fn without_observe_no_failures_are_kept() {
     let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
-    let worker = supervisor.start_child(ChildSpec::new(Worker::default)).await.unwrap();
+    let (supervisor, worker) = supervised_worker(&system, SpawnOptions::new()).await;
     assert!(worker.fail("lost".to_owned()).await.is_err());
     let stats = system.stats();
     let sup = stats.actors.iter().find(|a| a.id == supervisor.id()).unwrap();

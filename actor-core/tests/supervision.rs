@@ -10,7 +10,7 @@ use std::time::Duration;
 use actor_core::RestartIntensity;
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildExit, ChildSpec, Restart, Strategy, Supervisor};
-use support::{both_flavours, eventually};
+use support::{LIMIT, both_flavours, eventually, run_bounded};
 
 /// Counts its starts (shared across incarnations) and its handled messages
 /// (per incarnation).
@@ -24,6 +24,27 @@ impl Worker {
         let starts = starts.clone();
         ChildSpec::new(move || Worker { starts: starts.clone(), handled: 0 })
     }
+}
+
+/// Starts a `Worker` under `supervisor` with `restart`; hands back the
+/// worker and its start count.
+async fn start_worker(supervisor: &ActorRef<Supervisor>, restart: Restart) -> (ActorRef<Worker>, Arc<AtomicU32>) {
+    let starts = Arc::new(AtomicU32::new(0));
+    let worker = supervisor.start_child(Worker::spec(&starts).restart(restart)).await.unwrap();
+    (worker, starts)
+}
+
+/// A permanent `Worker` under a one-for-one supervisor with `backoff`,
+/// just failed: its restart waits out the backoff. Hands back the
+/// supervisor, the worker and its start count.
+async fn worker_in_backoff(
+    system: &ActorSystem,
+    backoff: Duration,
+) -> (ActorRef<Supervisor>, ActorRef<Worker>, Arc<AtomicU32>) {
+    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).backoff(backoff));
+    let (worker, starts) = start_worker(&supervisor, Restart::Permanent).await;
+    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    (supervisor, worker, starts)
 }
 
 impl Actor for Worker {
@@ -83,8 +104,7 @@ async fn a_restart_storm_is_cut_off_after_the_intensity_and_the_supervisor_fails
         })
         .await
         .unwrap();
-    let starts = Arc::new(AtomicU32::new(0));
-    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+    let (worker, starts) = start_worker(&supervisor, Restart::Permanent).await;
 
     for _ in 0..4 {
         assert!(worker.ask(Boom).await.unwrap_err().is_panic());
@@ -114,8 +134,7 @@ async fn a_restart_storm_is_cut_off_after_the_intensity_and_the_supervisor_fails
 async fn restarts_spread_over_time_stay_within_the_intensity() {
     let system = ActorSystem::new();
     let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).max_restarts(2, Duration::from_secs(1)));
-    let starts = Arc::new(AtomicU32::new(0));
-    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
+    let (worker, starts) = start_worker(&supervisor, Restart::Permanent).await;
     for _ in 0..6 {
         assert!(worker.ask(Boom).await.unwrap_err().is_panic());
         tokio::time::sleep(Duration::from_millis(600)).await;
@@ -174,10 +193,7 @@ fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
 #[tokio::test(start_paused = true)]
 async fn messages_sent_while_a_child_restarts_wait_for_the_new_incarnation() {
     let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).backoff(Duration::from_millis(100)));
-    let starts = Arc::new(AtomicU32::new(0));
-    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
-    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    let (_supervisor, worker, starts) = worker_in_backoff(&system, Duration::from_millis(100)).await;
     // During the backoff the reference stays valid and messages queue.
     for _ in 0..5 {
         worker.tell(Work).await.unwrap();
@@ -188,65 +204,65 @@ async fn messages_sent_while_a_child_restarts_wait_for_the_new_incarnation() {
     assert_eq!(system.dead_letter_count(), 0);
 }
 
-#[tokio::test]
-async fn a_temporary_child_is_not_restarted() {
-    let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
-    let starts = Arc::new(AtomicU32::new(0));
-    let worker = supervisor.start_child(Worker::spec(&starts).restart(Restart::Temporary)).await.unwrap();
-    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
-    assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));
-    assert_eq!(starts.load(Ordering::SeqCst), 1);
-    assert!(supervisor.is_alive());
+#[test]
+fn a_temporary_child_is_not_restarted() {
+    run_bounded(LIMIT, |system| async move {
+        let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+        let (worker, starts) = start_worker(&supervisor, Restart::Temporary).await;
+        assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+        assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+        assert!(supervisor.is_alive());
+    });
 }
 
-#[tokio::test]
-async fn a_transient_child_that_stops_normally_stays_stopped_and_a_permanent_one_comes_back() {
-    let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
-    let transient_starts = Arc::new(AtomicU32::new(0));
-    let permanent_starts = Arc::new(AtomicU32::new(0));
-    let transient = supervisor.start_child(Worker::spec(&transient_starts).restart(Restart::Transient)).await.unwrap();
-    let permanent = supervisor.start_child(Worker::spec(&permanent_starts)).await.unwrap();
+#[test]
+fn a_transient_child_that_stops_normally_stays_stopped_and_a_permanent_one_comes_back() {
+    run_bounded(LIMIT, |system| async move {
+        let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne));
+        let transient_starts = Arc::new(AtomicU32::new(0));
+        let permanent_starts = Arc::new(AtomicU32::new(0));
+        let transient =
+            supervisor.start_child(Worker::spec(&transient_starts).restart(Restart::Transient)).await.unwrap();
+        let permanent = supervisor.start_child(Worker::spec(&permanent_starts)).await.unwrap();
 
-    transient.stop();
-    assert!(transient.wait_for_stop().await.is_normal());
-    permanent.stop();
-    assert!(permanent.wait_for_stop().await.is_normal());
-    // The permanent child is started again, as a new actor.
-    eventually(|| permanent_starts.load(Ordering::SeqCst) == 2).await;
-    // The transient child has left the supervisor's list: the permanent
-    // one is now first.
-    let again: ActorRef<Worker> = supervisor.child(0).await.unwrap().expect("a worker");
-    assert_ne!(again.id(), permanent.id());
-    assert_eq!(again.ask(Work).await.unwrap(), 1);
-    assert_eq!(transient_starts.load(Ordering::SeqCst), 1);
+        transient.stop();
+        assert!(transient.wait_for_stop().await.is_normal());
+        permanent.stop();
+        assert!(permanent.wait_for_stop().await.is_normal());
+        // The permanent child is started again, as a new actor.
+        eventually(|| permanent_starts.load(Ordering::SeqCst) == 2).await;
+        // The transient child has left the supervisor's list: the permanent
+        // one is now first.
+        let again: ActorRef<Worker> = supervisor.child(0).await.unwrap().expect("a worker");
+        assert_ne!(again.id(), permanent.id());
+        assert_eq!(again.ask(Work).await.unwrap(), 1);
+        assert_eq!(transient_starts.load(Ordering::SeqCst), 1);
+    });
 }
 
-#[tokio::test]
-async fn a_supervision_tree_restarts_its_subtree_from_specs() {
-    let system = ActorSystem::new();
-    let starts = Arc::new(AtomicU32::new(0));
-    let leaf_starts = starts.clone();
-    let top = system.spawn(
-        Supervisor::new(Strategy::OneForOne)
-            .child(ChildSpec::new(move || Supervisor::new(Strategy::OneForOne).child(Worker::spec(&leaf_starts)))),
-    );
-    let middle: ActorRef<Supervisor> = top.child(0).await.unwrap().expect("the middle supervisor");
-    let worker: ActorRef<Worker> = middle.child(0).await.unwrap().expect("the worker");
-    assert_eq!(worker.ask(Work).await.unwrap(), 1);
-    system.shutdown().await;
-    assert!(!worker.is_alive() && !middle.is_alive() && !top.is_alive());
-    assert_eq!(starts.load(Ordering::SeqCst), 1);
+#[test]
+fn a_supervision_tree_restarts_its_subtree_from_specs() {
+    run_bounded(LIMIT, |system| async move {
+        let starts = Arc::new(AtomicU32::new(0));
+        let leaf_starts = starts.clone();
+        let top = system.spawn(
+            Supervisor::new(Strategy::OneForOne)
+                .child(ChildSpec::new(move || Supervisor::new(Strategy::OneForOne).child(Worker::spec(&leaf_starts)))),
+        );
+        let middle: ActorRef<Supervisor> = top.child(0).await.unwrap().expect("the middle supervisor");
+        let worker: ActorRef<Worker> = middle.child(0).await.unwrap().expect("the worker");
+        assert_eq!(worker.ask(Work).await.unwrap(), 1);
+        system.shutdown().await;
+        assert!(!worker.is_alive() && !middle.is_alive() && !top.is_alive());
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+    });
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_child_stopped_while_it_waits_for_its_restart_is_not_brought_back() {
     let system = ActorSystem::new();
-    let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).backoff(Duration::from_secs(1)));
-    let starts = Arc::new(AtomicU32::new(0));
-    let worker = supervisor.start_child(Worker::spec(&starts)).await.unwrap();
-    assert!(worker.ask(Boom).await.unwrap_err().is_panic());
+    let (supervisor, worker, starts) = worker_in_backoff(&system, Duration::from_secs(1)).await;
     // The restart is pending (backoff); stop the child from outside.
     worker.stop();
     assert!(matches!(worker.wait_for_stop().await, StopReason::Panicked(_)));

@@ -26,11 +26,18 @@ impl Announcer {
     }
 }
 
+/// An `Announcer` with `delay`, reporting to a probe; hands back the
+/// system (kept alive for the test), the probe and the announcer.
+fn announcer_with_probe(delay: Duration) -> (ActorSystem, Probe<Event>, ActorRef<Announcer>) {
+    let system = ActorSystem::new();
+    let probe = Probe::new(&system);
+    let announcer = system.spawn(Announcer { listener: probe.recipient(), delay });
+    (system, probe, announcer)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_probe_sees_what_the_actor_sends_on_paused_time() {
-    let system = ActorSystem::new();
-    let mut probe = Probe::new(&system);
-    let announcer = system.spawn(Announcer { listener: probe.recipient(), delay: Duration::from_secs(3600) });
+    let (_system, mut probe, announcer) = announcer_with_probe(Duration::from_secs(3600));
     announcer.tell_announce("hello").await.unwrap();
     announcer.tell_announce("world").await.unwrap();
     let started = std::time::Instant::now();
@@ -42,9 +49,7 @@ async fn a_probe_sees_what_the_actor_sends_on_paused_time() {
 
 #[tokio::test(start_paused = true)]
 async fn expectations_fail_with_what_happened() {
-    let system = ActorSystem::new();
-    let mut probe = Probe::new(&system);
-    let announcer = system.spawn(Announcer { listener: probe.recipient(), delay: Duration::from_secs(10) });
+    let (_system, mut probe, announcer) = announcer_with_probe(Duration::from_secs(10));
     announcer.tell_announce("early").await.unwrap();
     assert_eq!(probe.expect(Duration::from_secs(1)).await, Err(ProbeError::Timeout), "too soon");
     assert_eq!(probe.expect_none(Duration::from_secs(20)).await, Err(ProbeError::Unexpected(Event("early"))));

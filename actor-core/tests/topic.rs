@@ -7,7 +7,7 @@ use std::time::Duration;
 use actor_core::Topic;
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use support::both_flavours;
+use support::{LIMIT, both_flavours_bounded, run_bounded};
 
 /// Records the notes it receives.
 #[derive(Default)]
@@ -41,8 +41,7 @@ fn small_mailbox(capacity: usize) -> SpawnOptions {
 
 #[test]
 fn three_subscribers_receive_every_published_message_in_order() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let topic = Topic::new();
         // One of them has a tiny mailbox, so publishing must wait for room.
         let listeners = [
@@ -67,8 +66,7 @@ fn three_subscribers_receive_every_published_message_in_order() {
 
 #[test]
 fn each_publisher_reaches_each_subscriber_in_its_own_order() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let topic = Topic::new();
         let listeners = [system.spawn_with(Listener::default(), small_mailbox(4)), system.spawn(Listener::default())];
         for listener in &listeners {
@@ -103,8 +101,7 @@ fn each_publisher_reaches_each_subscriber_in_its_own_order() {
 
 #[test]
 fn a_stopped_subscriber_is_dropped_and_the_others_still_receive() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let mut dead_letters = system.dead_letters();
         let topic = Topic::new();
         let listeners: Vec<_> = (0..3).map(|_| system.spawn(Listener::default())).collect();
@@ -134,8 +131,7 @@ fn a_stopped_subscriber_is_dropped_and_the_others_still_receive() {
 
 #[test]
 fn subscriber_count_drops_stopped_subscribers_without_a_publish() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let topic = Topic::<Note>::new();
         let stays = system.spawn(Listener::default());
         let leaves = system.spawn(Listener::default());
@@ -154,8 +150,7 @@ fn subscriber_count_drops_stopped_subscribers_without_a_publish() {
 
 #[test]
 fn a_topic_keeps_its_subscribers_alive_until_they_unsubscribe() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let topic = Topic::new();
         let listener = system.spawn(Listener::default());
         let weak = listener.downgrade();
@@ -175,35 +170,35 @@ fn a_topic_keeps_its_subscribers_alive_until_they_unsubscribe() {
 
 // On one thread the listeners do not run between the sends below, so which
 // mailbox is full is certain.
-#[tokio::test]
-async fn try_publish_skips_a_full_subscriber_and_reports_it() {
-    let system = ActorSystem::new();
-    let topic = Topic::new();
-    let roomy = system.spawn(Listener::default());
-    let tiny = system.spawn_with(Listener::default(), small_mailbox(1));
-    topic.subscribe(roomy.recipient());
-    topic.subscribe(tiny.recipient());
+#[test]
+fn try_publish_skips_a_full_subscriber_and_reports_it() {
+    run_bounded(LIMIT, |system| async move {
+        let topic = Topic::new();
+        let roomy = system.spawn(Listener::default());
+        let tiny = system.spawn_with(Listener::default(), small_mailbox(1));
+        topic.subscribe(roomy.recipient());
+        topic.subscribe(tiny.recipient());
 
-    let first = topic.try_publish(Note { n: 1 });
-    assert_eq!(first.delivered, 2);
-    assert!(first.is_complete());
+        let first = topic.try_publish(Note { n: 1 });
+        assert_eq!(first.delivered, 2);
+        assert!(first.is_complete());
 
-    let second = topic.try_publish(Note { n: 2 });
-    assert_eq!(second.delivered, 1);
-    assert_eq!(second.full, [tiny.id()]);
-    assert_eq!(second.stopped, 0);
-    assert!(!second.is_complete());
-    // Skipping is not leaving: the full subscriber stays subscribed.
-    assert_eq!(topic.subscriber_count(), 2);
+        let second = topic.try_publish(Note { n: 2 });
+        assert_eq!(second.delivered, 1);
+        assert_eq!(second.full, [tiny.id()]);
+        assert_eq!(second.stopped, 0);
+        assert!(!second.is_complete());
+        // Skipping is not leaving: the full subscriber stays subscribed.
+        assert_eq!(topic.subscriber_count(), 2);
 
-    assert_eq!(roomy.ask(Notes).await.unwrap(), [1, 2]);
-    assert_eq!(tiny.ask(Notes).await.unwrap(), [1]);
+        assert_eq!(roomy.ask(Notes).await.unwrap(), [1, 2]);
+        assert_eq!(tiny.ask(Notes).await.unwrap(), [1]);
+    });
 }
 
 #[test]
 fn try_publish_reports_a_full_subscriber_while_its_handler_is_busy() {
-    both_flavours(|| async {
-        let system = ActorSystem::new();
+    both_flavours_bounded(|system| async move {
         let topic = Topic::new();
         let busy = system.spawn_with(Listener::default(), small_mailbox(1));
         let idle = system.spawn(Listener::default());
@@ -226,54 +221,57 @@ fn try_publish_reports_a_full_subscriber_while_its_handler_is_busy() {
     });
 }
 
-#[tokio::test]
-async fn try_publish_counts_and_drops_stopped_subscribers() {
-    let system = ActorSystem::new();
-    let topic = Topic::new();
-    let live = system.spawn(Listener::default());
-    let gone = system.spawn(Listener::default());
-    topic.subscribe(live.recipient());
-    topic.subscribe(gone.recipient());
-    gone.stop();
-    gone.wait_for_stop().await;
+#[test]
+fn try_publish_counts_and_drops_stopped_subscribers() {
+    run_bounded(LIMIT, |system| async move {
+        let topic = Topic::new();
+        let live = system.spawn(Listener::default());
+        let gone = system.spawn(Listener::default());
+        topic.subscribe(live.recipient());
+        topic.subscribe(gone.recipient());
+        gone.stop();
+        gone.wait_for_stop().await;
 
-    let report = topic.try_publish(Note { n: 1 });
-    assert_eq!(report.delivered, 1);
-    assert_eq!(report.stopped, 1);
-    assert!(report.full.is_empty());
-    assert_eq!(topic.subscriber_count(), 1);
-    assert_eq!(system.dead_letter_count(), 1);
+        let report = topic.try_publish(Note { n: 1 });
+        assert_eq!(report.delivered, 1);
+        assert_eq!(report.stopped, 1);
+        assert!(report.full.is_empty());
+        assert_eq!(topic.subscriber_count(), 1);
+        assert_eq!(system.dead_letter_count(), 1);
+    });
 }
 
-#[tokio::test]
-async fn subscribing_twice_is_refused_and_unsubscribing_stops_delivery() {
-    let system = ActorSystem::new();
-    let topic = Topic::new();
-    let listener = system.spawn(Listener::default());
-    assert!(topic.subscribe(listener.recipient()));
-    assert!(!topic.subscribe(listener.recipient()));
-    assert_eq!(topic.publish(Note { n: 1 }).await, 1);
+#[test]
+fn subscribing_twice_is_refused_and_unsubscribing_stops_delivery() {
+    run_bounded(LIMIT, |system| async move {
+        let topic = Topic::new();
+        let listener = system.spawn(Listener::default());
+        assert!(topic.subscribe(listener.recipient()));
+        assert!(!topic.subscribe(listener.recipient()));
+        assert_eq!(topic.publish(Note { n: 1 }).await, 1);
 
-    assert!(topic.unsubscribe(listener.id()));
-    assert!(!topic.unsubscribe(listener.id()));
-    assert_eq!(topic.publish(Note { n: 2 }).await, 0);
-    assert_eq!(topic.try_publish(Note { n: 3 }).delivered, 0);
-    assert_eq!(listener.ask(Notes).await.unwrap(), [1]);
-    // Still alive: the caller's reference holds it.
-    assert!(listener.is_alive());
+        assert!(topic.unsubscribe(listener.id()));
+        assert!(!topic.unsubscribe(listener.id()));
+        assert_eq!(topic.publish(Note { n: 2 }).await, 0);
+        assert_eq!(topic.try_publish(Note { n: 3 }).delivered, 0);
+        assert_eq!(listener.ask(Notes).await.unwrap(), [1]);
+        // Still alive: the caller's reference holds it.
+        assert!(listener.is_alive());
+    });
 }
 
-#[tokio::test]
-async fn clones_of_a_topic_share_their_subscribers() {
-    let system = ActorSystem::new();
-    let topic = Topic::new();
-    let clone = topic.clone();
-    let listener = system.spawn(Listener::default());
-    clone.subscribe(listener.recipient());
-    assert_eq!(topic.subscriber_count(), 1);
-    assert_eq!(topic.publish(Note { n: 4 }).await, 1);
-    assert_eq!(listener.ask(Notes).await.unwrap(), [4]);
-    assert!(format!("{topic:?}").contains("subscribers: 1"));
+#[test]
+fn clones_of_a_topic_share_their_subscribers() {
+    run_bounded(LIMIT, |system| async move {
+        let topic = Topic::new();
+        let clone = topic.clone();
+        let listener = system.spawn(Listener::default());
+        clone.subscribe(listener.recipient());
+        assert_eq!(topic.subscriber_count(), 1);
+        assert_eq!(topic.publish(Note { n: 4 }).await, 1);
+        assert_eq!(listener.ask(Notes).await.unwrap(), [4]);
+        assert!(format!("{topic:?}").contains("subscribers: 1"));
+    });
 }
 
 #[test]

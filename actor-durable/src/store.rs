@@ -1051,6 +1051,7 @@ pub(crate) mod tests {
 
     use super::{Store, lock};
     use crate::testkit::SimulatedDisk;
+    use crate::{Queue, Receipt};
 
     /// Every directory synced by `sync_parent_dir`, in this test process.
     static DIR_SYNCS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -1150,14 +1151,22 @@ pub(crate) mod tests {
         fired
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn dropping_the_last_handle_in_a_task_does_not_wait_for_a_commit_in_progress() {
-        let disk = SimulatedDisk::new(9);
+    /// A store on a simulated disk of `seed` whose syncs are paused, with
+    /// one message sent (its commit will stop in the sync) and the
+    /// [`watchdog`]'s flag.
+    async fn a_commit_held_in_its_sync(seed: u64) -> (SimulatedDisk, Store, Queue<u8>, Receipt<u8>, Arc<AtomicBool>) {
+        let disk = SimulatedDisk::new(seed);
         let store = Store::builder().open_simulated(&disk).unwrap();
         let queue = store.queue::<u8>("q").unwrap();
         disk.pause_syncs();
         let fired = watchdog(&disk);
         let receipt = queue.send(7).await.unwrap();
+        (disk, store, queue, receipt, fired)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn dropping_the_last_handle_in_a_task_does_not_wait_for_a_commit_in_progress() {
+        let (disk, store, queue, receipt, fired) = a_commit_held_in_its_sync(9).await;
         // Let the committer take the write and stop in its sync.
         tokio::time::sleep(Duration::from_millis(50)).await;
         drop((queue, store)); // would join the stuck committer if it blocked
@@ -1169,12 +1178,7 @@ pub(crate) mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn close_waits_for_the_committer_without_blocking_the_thread() {
-        let disk = SimulatedDisk::new(10);
-        let store = Store::builder().open_simulated(&disk).unwrap();
-        let queue = store.queue::<u8>("q").unwrap();
-        disk.pause_syncs();
-        let fired = watchdog(&disk);
-        let receipt = queue.send(7).await.unwrap();
+        let (disk, store, queue, receipt, fired) = a_commit_held_in_its_sync(10).await;
         drop(queue);
         let mut close = Box::pin(store.close());
         // On this one thread, the timer can only fire if `close` yields.

@@ -1,9 +1,11 @@
 //! Event-sourced actors: journal, snapshots, recovery, refusals and
 //! idempotency keys.
 
-use actor_core::prelude::*;
-use actor_durable::{CommandError, EventSourced, Store, StoreError, spawn_event_sourced};
+mod support;
+
+use actor_durable::{CommandError, EventSourced, EventSourcedRef, Store, StoreError, spawn_event_sourced};
 use serde::{Deserialize, Serialize};
+use support::Scratch;
 
 #[derive(Default, Serialize, Deserialize)]
 struct Account {
@@ -46,20 +48,40 @@ impl EventSourced for Account {
     }
 }
 
-async fn stop(account: &actor_durable::EventSourcedRef<Account>) {
+/// Starts the account of `stream`, recovered from `store`, with a snapshot
+/// every `snapshot_every` events (0: none).
+async fn open_account(scratch: &Scratch, store: &Store, stream: &str, snapshot_every: u64) -> EventSourcedRef<Account> {
+    spawn_event_sourced::<Account>(&scratch.system, store, stream, snapshot_every).await.unwrap()
+}
+
+/// The set-up of the tests on one stream: a fresh store with the account
+/// "acc" in it.
+async fn fresh_account(snapshot_every: u64) -> (Scratch, Store, EventSourcedRef<Account>) {
+    let scratch = Scratch::new();
+    let store = scratch.open();
+    let account = open_account(&scratch, &store, "acc", snapshot_every).await;
+    (scratch, store, account)
+}
+
+async fn stop(account: &EventSourcedRef<Account>) {
     account.actor_ref().stop();
     account.actor_ref().wait_for_stop().await;
 }
 
+/// Stops the account "acc" and starts it again from `store` (with the
+/// snapshot interval of the tests that restart it, 100).
+async fn restart(scratch: &Scratch, store: &Store, account: EventSourcedRef<Account>) -> EventSourcedRef<Account> {
+    stop(&account).await;
+    open_account(scratch, store, "acc", 100).await
+}
+
 #[tokio::test]
 async fn state_is_rebuilt_from_the_last_snapshot_and_the_events_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("acc.redb");
-    let system = ActorSystem::new();
+    let scratch = Scratch::new();
     let expected: Vec<i64>;
     {
-        let store = Store::open(&path).unwrap();
-        let account = spawn_event_sourced::<Account>(&system, &store, "acc-1", 5).await.unwrap();
+        let store = scratch.open();
+        let account = open_account(&scratch, &store, "acc-1", 5).await;
         assert_eq!(account.recovery().last_seq, 0);
         for n in 1..=11 {
             account.execute(Command::Deposit(n)).await.unwrap();
@@ -69,8 +91,8 @@ async fn state_is_rebuilt_from_the_last_snapshot_and_the_events_after_it() {
         expected = account.inspect(|a| a.history.clone()).await.unwrap();
         stop(&account).await;
     }
-    let store = Store::open(&path).unwrap();
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc-1", 5).await.unwrap();
+    let store = scratch.open();
+    let account = open_account(&scratch, &store, "acc-1", 5).await;
     let recovery = account.recovery();
     // Snapshots after events 5 and 10; events 11 to 13 come from the journal.
     assert_eq!(recovery.snapshot, Some(10), "{recovery:?}");
@@ -78,18 +100,16 @@ async fn state_is_rebuilt_from_the_last_snapshot_and_the_events_after_it() {
     assert_eq!(recovery.last_seq, 13);
     assert_eq!(account.inspect(|a| a.history.clone()).await.unwrap(), expected);
     assert_eq!(account.inspect(|a| a.balance).await.unwrap(), 66 - 11);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn without_snapshots_every_event_is_replayed_and_streams_are_separate() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("acc.redb");
-    let system = ActorSystem::new();
+    let scratch = Scratch::new();
     {
-        let store = Store::open(&path).unwrap();
-        let a = spawn_event_sourced::<Account>(&system, &store, "a", 0).await.unwrap();
-        let b = spawn_event_sourced::<Account>(&system, &store, "b", 0).await.unwrap();
+        let store = scratch.open();
+        let a = open_account(&scratch, &store, "a", 0).await;
+        let b = open_account(&scratch, &store, "b", 0).await;
         for n in 1..=20 {
             a.execute(Command::Deposit(n)).await.unwrap();
         }
@@ -97,67 +117,57 @@ async fn without_snapshots_every_event_is_replayed_and_streams_are_separate() {
         stop(&a).await;
         stop(&b).await;
     }
-    let store = Store::open(&path).unwrap();
-    let a = spawn_event_sourced::<Account>(&system, &store, "a", 0).await.unwrap();
-    let b = spawn_event_sourced::<Account>(&system, &store, "b", 0).await.unwrap();
+    let store = scratch.open();
+    let a = open_account(&scratch, &store, "a", 0).await;
+    let b = open_account(&scratch, &store, "b", 0).await;
     assert_eq!(a.recovery().snapshot, None);
     assert_eq!(a.recovery().replayed, 20);
     assert_eq!(a.inspect(|s| s.balance).await.unwrap(), 210);
     assert_eq!(b.recovery().replayed, 1);
     assert_eq!(b.inspect(|s| s.balance).await.unwrap(), 7);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_refused_command_journals_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("acc.redb");
-    let system = ActorSystem::new();
-    let store = Store::open(&path).unwrap();
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc", 100).await.unwrap();
+    let (scratch, store, account) = fresh_account(100).await;
     account.execute(Command::Deposit(5)).await.unwrap();
     match account.execute(Command::Withdraw(9)).await {
         Err(CommandError::Rejected(reason)) => assert_eq!(reason, "balance 5 is less than 9"),
         other => panic!("expected a refusal, got {other:?}"),
     }
-    stop(&account).await;
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc", 100).await.unwrap();
+    let account = restart(&scratch, &store, account).await;
     assert_eq!(account.recovery().last_seq, 1);
     assert_eq!(account.inspect(|a| a.balance).await.unwrap(), 5);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_idempotency_key_applies_a_command_once_even_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("acc.redb");
-    let system = ActorSystem::new();
-    let store = Store::open(&path).unwrap();
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc", 100).await.unwrap();
+    let (scratch, store, account) = fresh_account(100).await;
     account.execute_once(b"deposit-1".to_vec(), Command::Deposit(10)).await.unwrap();
     assert!(matches!(
         account.execute_once(b"deposit-1".to_vec(), Command::Deposit(10)).await,
         Err(CommandError::Duplicate)
     ));
-    stop(&account).await;
 
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc", 100).await.unwrap();
+    let account = restart(&scratch, &store, account).await;
     assert!(matches!(
         account.execute_once(b"deposit-1".to_vec(), Command::Deposit(10)).await,
         Err(CommandError::Duplicate)
     ));
     account.execute_once(b"deposit-2".to_vec(), Command::Deposit(1)).await.unwrap();
     assert_eq!(account.inspect(|a| a.balance).await.unwrap(), 11);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn one_actor_per_stream_and_an_event_that_no_longer_reads_fails_recovery() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("acc.redb")).unwrap();
-    let system = ActorSystem::new();
-    let account = spawn_event_sourced::<Account>(&system, &store, "acc", 0).await.unwrap();
-    assert!(matches!(spawn_event_sourced::<Account>(&system, &store, "acc", 0).await, Err(StoreError::InUse(_))));
+    let (scratch, store, account) = fresh_account(0).await;
+    assert!(matches!(
+        spawn_event_sourced::<Account>(&scratch.system, &store, "acc", 0).await,
+        Err(StoreError::InUse(_))
+    ));
     account.execute(Command::Deposit(3)).await.unwrap();
     stop(&account).await;
 
@@ -175,9 +185,9 @@ async fn one_actor_per_stream_and_an_event_that_no_longer_reads_fails_recovery()
             self.0.push_str(e);
         }
     }
-    match spawn_event_sourced::<Renamed>(&system, &store, "acc", 0).await {
+    match spawn_event_sourced::<Renamed>(&scratch.system, &store, "acc", 0).await {
         Err(StoreError::Codec(reason)) => assert!(reason.starts_with("event 1 of acc: "), "{reason}"),
         other => panic!("expected a codec error, got {:?}", other.map(|_| ())),
     }
-    system.shutdown().await;
+    scratch.shutdown().await;
 }

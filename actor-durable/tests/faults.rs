@@ -1,7 +1,9 @@
 //! Bad input and faults: damaged files, messages that no longer
 //! deserialize, panicking handlers, a full disk.
 
-use std::fs::OpenOptions;
+mod support;
+
+use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -9,11 +11,15 @@ use std::time::Duration;
 use actor_core::prelude::*;
 use actor_durable::{Delivery, Store, StoreError, spawn_durable};
 use serde::{Deserialize, Serialize};
+use support::Scratch;
 
 /// A store with some content, closed (the file complete before it is
-/// copied and damaged).
-async fn filled_store(path: &Path) -> u64 {
-    let store = Store::open(path).unwrap();
+/// copied and damaged), in a folder of its own; with the last sequence
+/// number stored and the file's length.
+async fn filled_store() -> (Scratch, u64, u64) {
+    let scratch = Scratch::new();
+    let path = &scratch.path;
+    let store = scratch.open();
     let queue = store.queue::<String>("q").unwrap();
     let mut last = 0;
     for i in 0..200 {
@@ -23,7 +29,7 @@ async fn filled_store(path: &Path) -> u64 {
     store.close().await;
     let len = std::fs::metadata(path).unwrap().len();
     assert!(len > 8192, "store is only {len} bytes");
-    last
+    (scratch, last, len)
 }
 
 fn assert_corrupt(result: Result<Store, StoreError>, what: &str) {
@@ -35,6 +41,17 @@ fn assert_corrupt(result: Result<Store, StoreError>, what: &str) {
         Err(other) => panic!("{what}: expected Corrupt, got {other:?}"),
         Ok(_) => panic!("{what}: a damaged file was opened"),
     }
+}
+
+/// Copies the store at `path` to a file beside it, damages the copy with
+/// `damage`, and checks that opening the copy is refused as corrupt.
+fn assert_damaged_copy_refused(path: &Path, what: &str, damage: impl FnOnce(&mut File)) {
+    let copy = path.with_extension("damaged.redb");
+    std::fs::copy(path, &copy).unwrap();
+    let mut file = OpenOptions::new().write(true).open(&copy).unwrap();
+    damage(&mut file);
+    drop(file);
+    assert_corrupt(Store::open(&copy), what);
 }
 
 #[tokio::test]
@@ -49,42 +66,30 @@ async fn a_file_that_is_not_a_store_is_refused_at_open() {
 
 #[tokio::test]
 async fn a_truncated_store_is_refused_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cut.redb");
-    filled_store(&path).await;
-    let len = std::fs::metadata(&path).unwrap().len();
+    let (scratch, _, len) = filled_store().await;
     for keep in [len / 2, 4096, 600, 100] {
-        let copy = dir.path().join(format!("cut-{keep}.redb"));
-        std::fs::copy(&path, &copy).unwrap();
-        OpenOptions::new().write(true).open(&copy).unwrap().set_len(keep).unwrap();
-        assert_corrupt(Store::open(&copy), &format!("truncated to {keep} of {len} bytes"));
+        assert_damaged_copy_refused(&scratch.path, &format!("truncated to {keep} of {len} bytes"), |file| {
+            file.set_len(keep).unwrap();
+        });
     }
 }
 
 #[tokio::test]
 async fn a_store_with_damaged_pages_is_refused_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("flipped.redb");
-    filled_store(&path).await;
-    let len = std::fs::metadata(&path).unwrap().len();
+    let (scratch, _, len) = filled_store().await;
     // Overwrite a run of bytes in the header, then in the middle of the data.
     for offset in [0, 64, len / 2, len - 4096] {
-        let copy = dir.path().join(format!("flipped-{offset}.redb"));
-        std::fs::copy(&path, &copy).unwrap();
-        let mut file = OpenOptions::new().write(true).open(&copy).unwrap();
-        file.seek(SeekFrom::Start(offset)).unwrap();
-        file.write_all(&[0xA5; 512]).unwrap();
-        drop(file);
-        assert_corrupt(Store::open(&copy), &format!("512 bytes overwritten at {offset} of {len}"));
+        assert_damaged_copy_refused(&scratch.path, &format!("512 bytes overwritten at {offset} of {len}"), |file| {
+            file.seek(SeekFrom::Start(offset)).unwrap();
+            file.write_all(&[0xA5; 512]).unwrap();
+        });
     }
 }
 
 #[tokio::test]
 async fn a_healthy_store_reopens_with_its_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ok.redb");
-    let last = filled_store(&path).await;
-    let store = Store::open(&path).unwrap();
+    let (scratch, last, _) = filled_store().await;
+    let store = scratch.open();
     assert_eq!(store.queue::<String>("q").unwrap().pending_seqs().unwrap(), (1..=last).collect::<Vec<_>>());
 }
 

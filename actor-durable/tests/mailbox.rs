@@ -1,10 +1,13 @@
 //! Durable mailboxes in one process: order, acknowledgement, restarts,
 //! transient messages alongside, and the dedup helper.
 
+mod support;
+
 use std::time::Duration;
 
 use actor_core::prelude::*;
-use actor_durable::{Delivery, Store, spawn_durable};
+use actor_durable::{Delivery, DurableRef, Store, spawn_durable};
+use support::Scratch;
 use tokio::time::timeout;
 
 /// Records what it is given, durable or not.
@@ -46,12 +49,23 @@ impl Handler<Take> for Log {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The set-up of the tests in one run: a fresh store with a `Log` started
+/// on its queue "log".
+fn fresh_log() -> (Scratch, Store, DurableRef<Log, String>) {
+    let scratch = Scratch::new();
+    let store = scratch.open();
+    let log = spawn_log(&scratch, &store);
+    (scratch, store, log)
+}
+
+/// Starts a `Log` on the durable queue "log" of `store`.
+fn spawn_log(scratch: &Scratch, store: &Store) -> DurableRef<Log, String> {
+    spawn_durable(&scratch.system, Log::default(), store, "log").unwrap()
+}
+
 #[tokio::test]
 async fn tells_are_delivered_in_order_and_acknowledged_after_the_handler() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("m.redb")).unwrap();
-    let system = ActorSystem::new();
-    let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+    let (scratch, _store, log) = fresh_log();
     let mut seqs = Vec::new();
     for i in 0..50 {
         seqs.push(log.tell(format!("m{i}")).await.unwrap());
@@ -66,15 +80,12 @@ async fn tells_are_delivered_in_order_and_acknowledged_after_the_handler() {
     let expected: Vec<_> = (0..50).map(|i| (i + 1, false, format!("m{i}"))).collect();
     assert_eq!(got.durable, expected);
     assert_eq!(got.transient, ["transient"]);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn many_concurrent_senders_share_commits_and_each_keeps_its_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("m.redb")).unwrap();
-    let system = ActorSystem::new();
-    let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+    let (scratch, _store, log) = fresh_log();
     let senders: Vec<_> = (0..16)
         .map(|s| {
             let log = log.clone();
@@ -97,17 +108,15 @@ async fn many_concurrent_senders_share_commits_and_each_keeps_its_order() {
             got.durable.iter().filter_map(|(_, _, m)| m.strip_prefix(&format!("{s}:"))?.parse().ok()).collect();
         assert_eq!(mine, (0..25).collect::<Vec<_>>(), "sender {s}");
     }
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn messages_told_while_no_consumer_runs_wait_and_are_marked_redelivered() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.redb");
-    let system = ActorSystem::new();
+    let scratch = Scratch::new();
     {
-        let store = Store::open(&path).unwrap();
-        let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+        let store = scratch.open();
+        let log = spawn_log(&scratch, &store);
         log.tell("before".into()).await.unwrap();
         assert!(timeout(WAIT, log.wait_acked(1)).await.unwrap());
         log.stop();
@@ -116,20 +125,20 @@ async fn messages_told_while_no_consumer_runs_wait_and_are_marked_redelivered() 
         assert_eq!(log.tell("while stopped".into()).await.unwrap(), 2);
         assert!(!log.wait_acked(2).await, "nobody consumes, so no ack");
     }
-    let store = Store::open(&path).unwrap();
+    let store = scratch.open();
     assert_eq!(store.queue::<String>("log").unwrap().pending_seqs().unwrap(), [2]);
-    let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+    let log = spawn_log(&scratch, &store);
     log.tell("after".into()).await.unwrap();
     assert!(timeout(WAIT, log.wait_acked(3)).await.unwrap());
     let got = log.actor_ref().ask(Take).await.unwrap();
     assert_eq!(got.durable, [(2, true, "while stopped".to_string()), (3, false, "after".to_string())]);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn queues_in_one_store_are_independent() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("m.redb")).unwrap();
+    let scratch = Scratch::new();
+    let store = scratch.open();
     let a = store.queue::<String>("a").unwrap();
     let b = store.queue::<u64>("b").unwrap();
     a.push("x".into()).await.unwrap();
@@ -141,12 +150,10 @@ async fn queues_in_one_store_are_independent() {
 
 #[tokio::test]
 async fn sequence_numbers_are_never_reused_after_everything_is_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.redb");
-    let system = ActorSystem::new();
+    let scratch = Scratch::new();
     {
-        let store = Store::open(&path).unwrap();
-        let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+        let store = scratch.open();
+        let log = spawn_log(&scratch, &store);
         for s in ["a", "b", "c"] {
             log.tell(s.into()).await.unwrap();
         }
@@ -154,20 +161,19 @@ async fn sequence_numbers_are_never_reused_after_everything_is_acknowledged() {
         log.stop();
         log.wait_for_stop().await;
     }
-    let store = Store::open(&path).unwrap();
+    let store = scratch.open();
     let queue = store.queue::<String>("log").unwrap();
     assert!(queue.is_empty().unwrap());
     assert_eq!(queue.acked_through(), 3);
     assert_eq!(queue.push("d".into()).await.unwrap(), 4);
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_dedup_set_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("d.redb");
+    let scratch = Scratch::new();
     {
-        let store = Store::open(&path).unwrap();
+        let store = scratch.open();
         let seen = store.dedup("payments").unwrap();
         assert!(seen.insert(b"p-1".to_vec()).await.unwrap());
         assert!(!seen.insert(b"p-1".to_vec()).await.unwrap());
@@ -175,7 +181,7 @@ async fn the_dedup_set_survives_a_restart() {
         let (x, y) = tokio::join!(seen.insert(b"p-2".to_vec()), seen.insert(b"p-2".to_vec()));
         assert!(x.unwrap() ^ y.unwrap());
     }
-    let store = Store::open(&path).unwrap();
+    let store = scratch.open();
     let seen = store.dedup("payments").unwrap();
     assert!(seen.contains(b"p-1").unwrap() && seen.contains(b"p-2").unwrap());
     assert!(!seen.contains(b"p-3").unwrap());
@@ -184,10 +190,7 @@ async fn the_dedup_set_survives_a_restart() {
 
 #[tokio::test]
 async fn one_producer_with_many_tells_in_flight_shares_commits_and_keeps_its_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("p.redb")).unwrap();
-    let system = ActorSystem::new();
-    let log = spawn_durable(&system, Log::default(), &store, "log").unwrap();
+    let (scratch, store, log) = fresh_log();
     let before = store.stats();
     // All 1,000 handed over before any receipt is awaited.
     let mut receipts = Vec::new();
@@ -206,7 +209,7 @@ async fn one_producer_with_many_tells_in_flight_shares_commits_and_keeps_its_ord
     let got = log.actor_ref().ask(Take).await.unwrap();
     let expected: Vec<_> = (0..1000).map(|i| (i + 1, false, format!("m{i}"))).collect();
     assert_eq!(got.durable, expected, "delivered out of the order sent");
-    system.shutdown().await;
+    scratch.shutdown().await;
 }
 
 /// Serializes as nothing: `serialize` always fails.
@@ -221,8 +224,8 @@ impl serde::Serialize for Unwritable {
 
 #[tokio::test]
 async fn a_failed_send_or_receipt_hands_the_message_back_with_a_typed_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::builder().max_size(4 << 20).open(dir.path().join("f.redb")).unwrap();
+    let scratch = Scratch::new();
+    let store = Store::builder().max_size(4 << 20).open(&scratch.path).unwrap();
 
     // Refused at once: it does not serialize; nothing is stored.
     let bad = store.queue::<Unwritable>("bad").unwrap();

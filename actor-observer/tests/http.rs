@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actor_core::prelude::*;
 use actor_core::supervision::{ChildSpec, Strategy, Supervisor};
-use actor_observer::{Observer, Snapshot};
+use actor_observer::{Observer, ObserverHandle, Snapshot};
 use test_support::{Work, Worker, WorkerClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -45,6 +45,13 @@ async fn request(addr: SocketAddr, method: &str, path: &str) -> Response {
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     Response { status, headers, body: body.to_owned() }
+}
+
+/// An observed system, and an observer serving it on a free local port.
+async fn serve_observed() -> (ActorSystem, ObserverHandle) {
+    let system = ActorSystem::builder().observe(true).build();
+    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    (system, observer)
 }
 
 async fn stats(addr: SocketAddr) -> Snapshot {
@@ -310,8 +317,7 @@ async fn the_json_says_why_panics_with_flight_records_restart_times_grouped_lett
 
 #[tokio::test]
 async fn the_page_is_self_contained_and_polls_the_json() {
-    let system = ActorSystem::builder().observe(true).build();
-    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    let (_system, observer) = serve_observed().await;
     let resp = request(observer.local_addr(), "GET", "/").await;
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/html; charset=utf-8"));
@@ -325,8 +331,7 @@ async fn the_page_is_self_contained_and_polls_the_json() {
 
 #[tokio::test]
 async fn other_paths_and_methods_are_refused() {
-    let system = ActorSystem::builder().observe(true).build();
-    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    let (_system, observer) = serve_observed().await;
     let addr = observer.local_addr();
     assert_eq!(request(addr, "GET", "/nope").await.status, 404);
     let post = request(addr, "POST", "/stats.json").await;
@@ -336,8 +341,7 @@ async fn other_paths_and_methods_are_refused() {
 
 #[tokio::test]
 async fn stop_closes_the_port() {
-    let system = ActorSystem::builder().observe(true).build();
-    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    let (_system, observer) = serve_observed().await;
     let addr = observer.local_addr();
     assert_eq!(request(addr, "GET", "/stats.json").await.status, 200);
     observer.stop().await;
@@ -358,8 +362,7 @@ async fn without_observe_only_root_actors_show() {
 
 #[tokio::test]
 async fn dead_letter_groups_are_bounded_and_the_least_recent_give_way() {
-    let system = ActorSystem::builder().observe(true).build();
-    let observer = Observer::serve(&system, "127.0.0.1:0").await.unwrap();
+    let (system, observer) = serve_observed().await;
     for i in 0..205 {
         assert!(system.tell_named::<Worker, _>(&format!("nobody-{i}"), Work).await.is_err());
     }

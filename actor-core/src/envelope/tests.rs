@@ -86,9 +86,10 @@ fn payload_placement() {
     assert!(!fits_inline::<Tell<Aligned>>());
 }
 
-/// A context for driving envelopes by hand, outside a run loop.
-fn context(system: &ActorSystem) -> Context<Recorder> {
-    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, None), system.clone(), Queue::new(1)));
+/// A context of a system of its own, for driving envelopes by hand,
+/// outside a run loop.
+fn context() -> Context<Recorder> {
+    let shared = Arc::new(Shared::new(Cell::new("Recorder", None, None), ActorSystem::new(), Queue::new(1)));
     Context::new(shared, None)
 }
 
@@ -105,8 +106,7 @@ async fn handle(env: Envelope<Recorder>, actor: &mut Recorder, ctx: &mut Context
 
 #[tokio::test]
 async fn inline_boxed_and_aligned_payloads_are_handled_and_dropped_once() {
-    let system = ActorSystem::new();
-    let mut ctx = context(&system);
+    let mut ctx = context();
     let mut actor = Recorder::default();
     let drops = Arc::new(AtomicUsize::new(0));
     let t = || Token(drops.clone());
@@ -154,8 +154,7 @@ fn into_payload_checks_the_type() {
 
 #[tokio::test]
 async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_panic() {
-    let system = ActorSystem::new();
-    let mut ctx = context(&system);
+    let mut ctx = context();
     let mut actor = Recorder::default();
     let drops = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = crate::base::reply::channel();

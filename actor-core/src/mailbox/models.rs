@@ -47,19 +47,32 @@ fn next(inbox: &mut Inbox<Msg>, queue: &Queue<Msg>) -> Next<Msg> {
     block_on(poll_fn(|cx| inbox.poll_next(queue, cx)))
 }
 
+/// Checks `body` under every interleaving, each time with a fresh queue
+/// of `capacity` places.
+fn model(capacity: usize, body: impl Fn(Arc<Queue<Msg>>) + Send + Sync + 'static) {
+    loom::model(move || body(Arc::new(Queue::new(capacity))));
+}
+
+/// Runs `side` on a thread of its own, with a handle to `queue`.
+fn on_thread<T: Send + 'static>(
+    queue: &Arc<Queue<Msg>>,
+    side: impl FnOnce(&Queue<Msg>) -> T + Send + 'static,
+) -> thread::JoinHandle<T> {
+    let queue = queue.clone();
+    thread::spawn(move || side(&queue))
+}
+
 /// Two senders push (one of them twice, in order) while the run loop
 /// takes what is there in batches and parks when it finds nothing: every
 /// message is taken exactly once, in its sender's order, and every permit
 /// goes back.
 #[test]
 fn concurrent_pushes_are_taken_once_in_order() {
-    loom::model(|| {
-        let queue = Arc::new(Queue::<Msg>::new(3));
+    model(3, |queue| {
         let senders: Vec<_> = [(0u8, 2u8), (1, 1)]
             .into_iter()
             .map(|(sender, count)| {
-                let queue = queue.clone();
-                thread::spawn(move || {
+                on_thread(&queue, move |queue| {
                     for seq in 0..count {
                         assert!(queue.try_send(msg(sender, seq)).is_ok(), "room for all three");
                     }
@@ -91,20 +104,13 @@ fn concurrent_pushes_are_taken_once_in_order() {
 /// and reported as a dead letter; never two of these, never none.
 #[test]
 fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
-    loom::model(|| {
-        let queue = Arc::new(Queue::<Msg>::new(2));
-        let sender = {
-            let queue = queue.clone();
-            thread::spawn(move || match queue.try_send(msg(0, 0)) {
-                Ok(()) => true,
-                Err(Refused::Closed(_)) => false,
-                Err(Refused::Full(_)) => panic!("the queue has room"),
-            })
-        };
-        let stopper = {
-            let queue = queue.clone();
-            thread::spawn(move || queue.close())
-        };
+    model(2, |queue| {
+        let sender = on_thread(&queue, |queue| match queue.try_send(msg(0, 0)) {
+            Ok(()) => true,
+            Err(Refused::Closed(_)) => false,
+            Err(Refused::Full(_)) => panic!("the queue has room"),
+        });
+        let stopper = on_thread(&queue, |queue| queue.close());
         // The run loop: everything until it sees the queue closed, then the
         // drain that `refuse_queued` reports as dead letters.
         let mut inbox = Inbox::new();
@@ -129,16 +135,9 @@ fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
 /// interleaving of its check, its park and the pushes.
 #[test]
 fn the_run_loop_is_woken_for_a_message_and_a_signal() {
-    loom::model(|| {
-        let queue = Arc::new(Queue::<Msg>::new(2));
-        let sender = {
-            let queue = queue.clone();
-            thread::spawn(move || assert!(queue.try_send(msg(0, 0)).is_ok()))
-        };
-        let signaller = {
-            let queue = queue.clone();
-            thread::spawn(move || queue.signal(Signal::Kill))
-        };
+    model(2, |queue| {
+        let sender = on_thread(&queue, |queue| assert!(queue.try_send(msg(0, 0)).is_ok()));
+        let signaller = on_thread(&queue, |queue| queue.signal(Signal::Kill));
         let mut inbox = Inbox::new();
         let (mut message, mut signal) = (false, false);
         while !(message && signal) {
@@ -169,12 +168,8 @@ fn the_run_loop_is_woken_for_a_message_and_a_signal() {
 /// on the lane, and finds the flag taken.
 #[test]
 fn abort_wakes_a_pending_handler() {
-    loom::model(|| {
-        let queue = Arc::new(Queue::<Msg>::new(1));
-        let aborter = {
-            let queue = queue.clone();
-            thread::spawn(move || queue.abort(Signal::Abort))
-        };
+    model(1, |queue| {
+        let aborter = on_thread(&queue, |queue| queue.abort(Signal::Abort));
         let mut watching = false;
         let mut polls = 0;
         block_on(poll_fn(|cx| {
@@ -210,12 +205,8 @@ fn abort_wakes_a_pending_handler() {
 /// messages, as a signal.
 #[test]
 fn abort_wakes_an_idle_loop() {
-    loom::model(|| {
-        let queue = Arc::new(Queue::<Msg>::new(1));
-        let aborter = {
-            let queue = queue.clone();
-            thread::spawn(move || queue.abort(Signal::Abort))
-        };
+    model(1, |queue| {
+        let aborter = on_thread(&queue, |queue| queue.abort(Signal::Abort));
         let mut inbox = Inbox::new();
         assert!(matches!(next(&mut inbox, &queue), Next::Signals));
         assert!(matches!(queue.take_signals().front(), Some(Signal::Abort)));

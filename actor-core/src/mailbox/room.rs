@@ -257,13 +257,23 @@ mod tests {
         Pin::new(take).poll(&mut TaskContext::from_waker(&waker))
     }
 
-    /// Fills a room of one place and queues two senders, oldest first.
-    fn two_waiting(room: &Room) -> (Take<'_>, Arc<Flag>, Take<'_>, Arc<Flag>) {
+    /// Fills a room of one place and queues `n` senders, oldest first;
+    /// hands back their takes and the flags their wake-ups raise.
+    fn waiting(room: &Room, n: usize) -> (Vec<Take<'_>>, Vec<Arc<Flag>>) {
         room.try_take().unwrap();
-        let (first, second) = (Arc::<Flag>::default(), Arc::<Flag>::default());
-        let (mut a, mut b) = (room.take(), room.take());
-        assert!(poll(&mut a, &first).is_pending());
-        assert!(poll(&mut b, &second).is_pending());
+        let flags: Vec<Arc<Flag>> = (0..n).map(|_| Arc::default()).collect();
+        let mut takes: Vec<Take<'_>> = (0..n).map(|_| room.take()).collect();
+        for (take, flag) in takes.iter_mut().zip(&flags) {
+            assert!(poll(take, flag).is_pending());
+        }
+        (takes, flags)
+    }
+
+    /// [`waiting`] for two senders, each with its flag.
+    fn two_waiting(room: &Room) -> (Take<'_>, Arc<Flag>, Take<'_>, Arc<Flag>) {
+        let (mut takes, mut flags) = waiting(room, 2);
+        let (b, second) = (takes.pop().unwrap(), flags.pop().unwrap());
+        let (a, first) = (takes.pop().unwrap(), flags.pop().unwrap());
         (a, first, b, second)
     }
 
@@ -285,12 +295,7 @@ mod tests {
     #[test]
     fn waiters_wake_in_arrival_order_one_per_place() {
         let room = Room::new(1);
-        room.try_take().unwrap();
-        let flags: Vec<Arc<Flag>> = (0..3).map(|_| Arc::default()).collect();
-        let mut takes: Vec<Take<'_>> = (0..3).map(|_| room.take()).collect();
-        for (take, flag) in takes.iter_mut().zip(&flags) {
-            assert!(poll(take, flag).is_pending());
-        }
+        let (mut takes, flags) = waiting(&room, 3);
         room.give(1);
         assert_eq!(flags.iter().map(|f| f.woken()).collect::<Vec<_>>(), [true, false, false]);
         assert_eq!(poll(&mut takes[0], &flags[0]), Poll::Ready(Ok(())));
@@ -341,12 +346,7 @@ mod tests {
     #[test]
     fn closing_wakes_every_waiter_to_fail() {
         let room = Room::new(1);
-        room.try_take().unwrap();
-        let flags: Vec<Arc<Flag>> = (0..2).map(|_| Arc::default()).collect();
-        let mut takes: Vec<Take<'_>> = (0..2).map(|_| room.take()).collect();
-        for (take, flag) in takes.iter_mut().zip(&flags) {
-            assert!(poll(take, flag).is_pending());
-        }
+        let (mut takes, flags) = waiting(&room, 2);
         room.close();
         for (take, flag) in takes.iter_mut().zip(&flags) {
             assert!(flag.woken());
@@ -366,17 +366,33 @@ mod models {
 
     use super::*;
 
+    /// Checks `body` under every interleaving, each time with a fresh room
+    /// of one place, already taken.
+    fn model_full(body: impl Fn(Arc<Room>) + Send + Sync + 'static) {
+        loom::model(move || {
+            let room = Arc::new(Room::new(1));
+            room.try_take().unwrap();
+            body(room);
+        });
+    }
+
+    /// Runs `side` on a thread of its own, with a handle to `room`.
+    fn on_thread<T: Send + 'static>(
+        room: &Arc<Room>,
+        side: impl FnOnce(&Room) -> T + Send + 'static,
+    ) -> thread::JoinHandle<T> {
+        let room = room.clone();
+        thread::spawn(move || side(&room))
+    }
+
     /// Two senders wait for the one place of a full room while it is given
     /// back twice: both get through, and the count ends where it began.
     #[test]
     fn no_waiting_sender_is_left_asleep() {
-        loom::model(|| {
-            let room = Arc::new(Room::new(1));
-            room.try_take().unwrap();
+        model_full(|room| {
             let senders: Vec<_> = (0..2)
                 .map(|_| {
-                    let room = room.clone();
-                    thread::spawn(move || {
+                    on_thread(&room, |room| {
                         block_on(room.take()).unwrap();
                         room.give(1);
                     })
@@ -395,24 +411,16 @@ mod models {
     /// stays still gets the place.
     #[test]
     fn giving_up_never_swallows_a_wake_up() {
-        loom::model(|| {
-            let room = Arc::new(Room::new(1));
-            room.try_take().unwrap();
-            let stayer = {
-                let room = room.clone();
-                thread::spawn(move || block_on(room.take()).unwrap())
-            };
-            let quitter = {
-                let room = room.clone();
-                thread::spawn(move || {
-                    let mut take = room.take();
-                    let waker = futures::task::noop_waker();
-                    if let Poll::Ready(Ok(())) = Pin::new(&mut take).poll(&mut TaskContext::from_waker(&waker)) {
-                        // Took the place after all: back it goes.
-                        room.give(1);
-                    }
-                })
-            };
+        model_full(|room| {
+            let stayer = on_thread(&room, |room| block_on(room.take()).unwrap());
+            let quitter = on_thread(&room, |room| {
+                let mut take = room.take();
+                let waker = futures::task::noop_waker();
+                if let Poll::Ready(Ok(())) = Pin::new(&mut take).poll(&mut TaskContext::from_waker(&waker)) {
+                    // Took the place after all: back it goes.
+                    room.give(1);
+                }
+            });
             room.give(1);
             quitter.join().unwrap();
             stayer.join().unwrap();
@@ -423,13 +431,8 @@ mod models {
     /// Closing wakes a sender that is about to wait.
     #[test]
     fn closing_reaches_a_sender_about_to_wait() {
-        loom::model(|| {
-            let room = Arc::new(Room::new(1));
-            room.try_take().unwrap();
-            let sender = {
-                let room = room.clone();
-                thread::spawn(move || block_on(room.take()))
-            };
+        model_full(|room| {
+            let sender = on_thread(&room, |room| block_on(room.take()));
             room.close();
             assert_eq!(sender.join().unwrap(), Err(NoRoom::Closed));
         });

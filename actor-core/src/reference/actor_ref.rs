@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::oneshot;
@@ -585,19 +584,7 @@ impl<A: Actor> Drop for ActorRef<A> {
     }
 }
 
-impl<A: Actor> PartialEq for ActorRef<A> {
-    fn eq(&self, other: &Self) -> bool {
-        self.id() == other.id()
-    }
-}
-
-impl<A: Actor> Eq for ActorRef<A> {}
-
-impl<A: Actor> Hash for ActorRef<A> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id().hash(state)
-    }
-}
+crate::reference::identity_by_actor_id!(ActorRef<A: Actor>);
 
 impl<A: Actor> fmt::Debug for ActorRef<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::actor::message::Message;
@@ -135,19 +134,7 @@ impl<M: Message> Drop for Recipient<M> {
     }
 }
 
-impl<M: Message> PartialEq for Recipient<M> {
-    fn eq(&self, other: &Self) -> bool {
-        self.id() == other.id()
-    }
-}
-
-impl<M: Message> Eq for Recipient<M> {}
-
-impl<M: Message> Hash for Recipient<M> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.id().hash(state)
-    }
-}
+crate::reference::identity_by_actor_id!(Recipient<M: Message>);
 
 impl<M: Message> fmt::Debug for Recipient<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -117,6 +117,37 @@ where
     multi.block_on(async { tokio::spawn(body()).await.unwrap() });
 }
 
+/// [`both_flavours`] with a fresh `ActorSystem` handed to each run, each
+/// run bounded by [`LIMIT`].
+pub fn both_flavours_bounded<F, Fut>(body: F)
+where
+    F: Fn(ActorSystem) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let body = Arc::new(body);
+    both_flavours(move || {
+        let body = body.clone();
+        async move {
+            let system = ActorSystem::new();
+            bounded(body(system.clone())).await;
+        }
+    });
+}
+
+/// [`both_flavours_bounded`] with `N` actors made by `make` already
+/// spawned in each run.
+pub fn both_flavours_with<A, const N: usize, F, Fut>(make: impl Fn() -> A + Send + Sync + 'static, body: F)
+where
+    A: Actor,
+    F: Fn(ActorSystem, [ActorRef<A>; N]) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    both_flavours_bounded(move |system| {
+        let actors = std::array::from_fn(|_| system.spawn(make()));
+        body(system, actors)
+    });
+}
+
 /// How long `bounded` lets a test wait before calling it a hang.
 // Miri's clock runs with the instructions it interprets: far longer there.
 pub const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 3_600 } else { 20 });
@@ -129,6 +160,37 @@ pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 /// Bounds a test's wait by `limit`: a hang is a failure.
 pub async fn bounded_by<F: std::future::Future>(limit: Duration, f: F) -> F::Output {
     tokio::time::timeout(limit, f).await.expect("finished in time, without hanging")
+}
+
+/// Runs a test body as `#[tokio::test]` would (a current-thread runtime with
+/// time and I/O), handing it a fresh `ActorSystem`, and bounds it by `limit`:
+/// a hang is a failure.
+pub fn run_bounded<F, Fut>(limit: Duration, body: F) -> Fut::Output
+where
+    F: FnOnce(ActorSystem) -> Fut,
+    Fut: std::future::Future,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // The system and the body's set-up are made inside the runtime; the
+    // system lives until the body is done, whether the body keeps it or not.
+    runtime.block_on(async {
+        let system = ActorSystem::new();
+        bounded_by(limit, body(system.clone())).await
+    })
+}
+
+/// [`run_bounded`] with `N` actors made by `make` already spawned: the
+/// set-up most tests of a file start with.
+pub fn run_with<A, const N: usize, F, Fut>(limit: Duration, make: impl Fn() -> A, body: F) -> Fut::Output
+where
+    A: Actor,
+    F: FnOnce(ActorSystem, [ActorRef<A>; N]) -> Fut,
+    Fut: std::future::Future,
+{
+    run_bounded(limit, |system| {
+        let actors = std::array::from_fn(|_| system.spawn(make()));
+        body(system, actors)
+    })
 }
 
 /// Waits (bounded, by yielding up to 10,000 times) until `check` holds.
