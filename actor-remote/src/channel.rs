@@ -244,6 +244,14 @@ pub(crate) mod tests {
     /// A matched pair of channels, as two ends of one connection would
     /// hold after a handshake: `(dialer's, acceptor's)`.
     pub(crate) fn pair() -> ((Sealer, Opener), (Sealer, Opener)) {
+        let (mut i, _) = noise_nn();
+        let (to_responder, to_initiator) = i.dangerously_get_raw_split();
+        (split(&to_responder, &to_initiator), split(&to_initiator, &to_responder))
+    }
+
+    /// The two ends of a finished Noise handshake (without a pre-shared
+    /// key: the channel does not care where its keys came from).
+    fn noise_nn() -> (snow::HandshakeState, snow::HandshakeState) {
         let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_BLAKE2s".parse().unwrap();
         let mut i = snow::Builder::new(params.clone()).build_initiator().unwrap();
         let mut r = snow::Builder::new(params).build_responder().unwrap();
@@ -252,8 +260,7 @@ pub(crate) mod tests {
         r.read_message(&a[..n], &mut b).unwrap();
         let n = r.write_message(&[], &mut a).unwrap();
         i.read_message(&a[..n], &mut b).unwrap();
-        let (to_responder, to_initiator) = i.dangerously_get_raw_split();
-        (split(&to_responder, &to_initiator), split(&to_initiator, &to_responder))
+        (i, r)
     }
 
     /// The records are Noise transport messages to the byte: the Noise
@@ -261,14 +268,7 @@ pub(crate) mod tests {
     /// `Opener` opens what it seals, record after record.
     #[test]
     fn records_are_the_noise_transport_messages_of_the_same_keys() {
-        let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_BLAKE2s".parse().unwrap();
-        let mut i = snow::Builder::new(params.clone()).build_initiator().unwrap();
-        let mut r = snow::Builder::new(params).build_responder().unwrap();
-        let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
-        let n = i.write_message(&[], &mut a).unwrap();
-        r.read_message(&a[..n], &mut b).unwrap();
-        let n = r.write_message(&[], &mut a).unwrap();
-        i.read_message(&a[..n], &mut b).unwrap();
+        let (mut i, r) = noise_nn();
         let (to_responder, to_initiator) = i.dangerously_get_raw_split();
         let (mut sealer, mut opener) = split(&to_responder, &to_initiator);
         let noise = r.into_stateless_transport_mode().unwrap();

@@ -189,17 +189,24 @@ async fn the_rest_of_a_direct_write_never_goes_to_the_next_connection() {
     peer.close();
 }
 
+/// A peer whose resend buffer holds `limit` bytes, connected, with its
+/// stream open (`id`, numbered from 1).
+async fn with_resend_limit(limit: usize) -> (Node, Arc<Peer>, Far, u64) {
+    let node = node().await;
+    let peer = Arc::new(Peer::new("far".into(), host(&node), String::new(), 64, limit));
+    let (mut far, _) = connect(&node, &peer, 1 << 20).await;
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    (node, peer, far, id)
+}
+
 /// What the resend buffer holds is bounded: past `resend_limit`, the
 /// writer leaves numbered frames in the outbox until the peer
 /// acknowledges, and never drops one.
 #[tokio::test]
 async fn a_full_resend_buffer_holds_frames_back_until_acknowledged() {
-    let node = node().await;
-    let peer = Arc::new(Peer::new("far".into(), host(&node), String::new(), 64, 4096));
-    let (mut far, _) = connect(&node, &peer, 1 << 20).await;
-    assert!(matches!(far.next().await, Frame::Resume { .. }));
-    far.send(&[resume(0, 0)]).await;
-    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    let (_node, peer, mut far, id) = with_resend_limit(4096).await;
     for n in 0..20u8 {
         peer.push(Queued::Tell {
             target: target(),
@@ -307,12 +314,7 @@ async fn a_closed_target_wakes_its_waiting_senders() {
 /// their turn.
 #[tokio::test]
 async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_messages_do_not() {
-    let node = node().await;
-    let peer = Arc::new(Peer::new("far".into(), host(&node), String::new(), 64, 4096));
-    let (mut far, _) = connect(&node, &peer, 1 << 20).await;
-    assert!(matches!(far.next().await, Frame::Resume { .. }));
-    far.send(&[resume(0, 0)]).await;
-    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    let (_node, peer, mut far, id) = with_resend_limit(4096).await;
     let tell =
         |n: u8| Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![n; 4000] };
     for n in 0..20u8 {
