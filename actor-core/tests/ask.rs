@@ -14,8 +14,8 @@ use support::{
 #[test]
 fn ask_returns_the_handlers_reply() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
-        assert_eq!(counter.ask(Add(2)).await.unwrap(), 2);
-        assert_eq!(counter.ask(Add(3)).await.unwrap(), 5);
+        assert_eq!(counter.ask(Add { n: 2 }).await.unwrap(), 2);
+        assert_eq!(counter.ask(Add { n: 3 }).await.unwrap(), 5);
         assert_eq!(counter.ask(Get).await.unwrap(), 5);
     });
 }
@@ -25,18 +25,18 @@ fn ask_after_stop_hands_the_message_back() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
         counter.stop();
         assert!(counter.wait_for_stop().await.is_normal());
-        match counter.ask(Add(7)).await {
-            Err(AskError::Closed(Add(7))) => {}
+        match counter.ask(Add { n: 7 }).await {
+            Err(AskError::Closed(Add { n: 7 })) => {}
             other => panic!("expected Closed(Add(7)), got {other:?}"),
         }
-        assert_eq!(counter.tell(Add(1)).await.unwrap_err().into_inner().0, 1);
+        assert_eq!(counter.tell(Add { n: 1 }).await.unwrap_err().into_inner().n, 1);
     });
 }
 
 #[test]
 fn ask_whose_handler_panics_fails_and_the_actor_stops_by_default() {
     both_flavours_with(Counter::default, |_, [counter, neighbour]| async move {
-        counter.ask(Add(4)).await.unwrap();
+        counter.ask(Add { n: 4 }).await.unwrap();
 
         let err = counter.ask(Boom).await.unwrap_err();
         let AskError::Panicked(panic) = &err else { panic!("expected a panic error, got {err:?}") };
@@ -48,7 +48,7 @@ fn ask_whose_handler_panics_fails_and_the_actor_stops_by_default() {
         assert!(matches!(reason, StopReason::Panicked(ref p) if p.message() == "boom at 4"), "{reason}");
         assert!(matches!(counter.ask(Get).await, Err(AskError::Closed(Get))));
         // The runtime and the neighbour are unharmed.
-        assert_eq!(neighbour.ask(Add(1)).await.unwrap(), 1);
+        assert_eq!(neighbour.ask(Add { n: 1 }).await.unwrap(), 1);
     });
 }
 
@@ -57,9 +57,9 @@ fn on_panic_can_resume_with_the_state_intact() {
     both_flavours(|| async {
         let counter = ActorSystem::new().spawn(Counter { resume_after_panic: true, ..Counter::default() });
         let log = counter.ask(support::GetLog).await.unwrap();
-        counter.ask(Add(10)).await.unwrap();
+        counter.ask(Add { n: 10 }).await.unwrap();
         assert!(counter.ask(Boom).await.unwrap_err().is_panic());
-        assert_eq!(counter.ask(Add(1)).await.unwrap(), 11);
+        assert_eq!(counter.ask(Add { n: 1 }).await.unwrap(), 11);
         assert!(counter.is_alive());
         assert_eq!(log_of(&log), vec!["start".to_string(), "panic: boom at 10".to_string()]);
     });
@@ -69,7 +69,7 @@ fn on_panic_can_resume_with_the_state_intact() {
 fn ask_of_a_message_dropped_at_kill_fails_with_no_reply() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
         let (release, hold) = tokio::sync::oneshot::channel();
-        counter.tell(support::Hold(hold)).await.unwrap();
+        counter.tell(support::Hold { rx: hold }).await.unwrap();
         // Wait until the actor has taken the held message off the mailbox.
         while counter.mailbox_len() > 0 {
             tokio::task::yield_now().await;
@@ -93,11 +93,11 @@ fn ask_of_a_message_dropped_at_kill_fails_with_no_reply() {
 async fn slow_reply_hits_the_callers_timeout() {
     let counter = ActorSystem::new().spawn(Counter::default());
     let started = tokio::time::Instant::now();
-    let err = counter.ask(Nap(Duration::from_secs(60))).timeout(Duration::from_millis(50)).await.unwrap_err();
+    let err = counter.ask(Nap { d: Duration::from_secs(60) }).timeout(Duration::from_millis(50)).await.unwrap_err();
     assert!(err.is_timeout());
     assert_eq!(started.elapsed(), Duration::from_millis(50));
     // The actor is still fine and handles the next message after the nap.
-    assert_eq!(counter.ask(Add(1)).timeout(Duration::from_secs(120)).await.unwrap(), 1);
+    assert_eq!(counter.ask(Add { n: 1 }).timeout(Duration::from_secs(120)).await.unwrap(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -105,8 +105,8 @@ async fn timeout_also_bounds_the_wait_for_mailbox_room() {
     let system = ActorSystem::new();
     let counter =
         system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(actor_core::mailbox::Mailbox::bounded(1)));
-    counter.tell(Nap(Duration::from_secs(60))).await.unwrap();
-    counter.tell(Nap(Duration::from_secs(60))).await.unwrap();
+    counter.tell(Nap { d: Duration::from_secs(60) }).await.unwrap();
+    counter.tell(Nap { d: Duration::from_secs(60) }).await.unwrap();
     let err = counter.ask(Get).timeout(Duration::from_millis(10)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
 }
@@ -117,12 +117,12 @@ fn sent_asks_are_queued_at_once_and_their_replies_awaited_later_in_any_order() {
         let counters: Vec<_> = (0..50).map(|_| system.spawn(Counter::default())).collect();
         let mut replies = Vec::new();
         for (counter, n) in counters.iter().zip(1..) {
-            replies.push(counter.ask(Add(n)).send().await.unwrap());
+            replies.push(counter.ask(Add { n }).send().await.unwrap());
         }
         // Every message is in its mailbox before any reply is awaited: a
         // tell queued now lands behind it.
         for counter in &counters {
-            counter.tell(Add(1000)).await.unwrap();
+            counter.tell(Add { n: 1000 }).await.unwrap();
         }
         for (reply, n) in replies.into_iter().zip(1..=50).collect::<Vec<_>>().into_iter().rev() {
             assert_eq!(reply.await.unwrap(), n);
@@ -139,7 +139,7 @@ fn a_sent_ask_fails_like_an_ask_on_a_stopped_actor_or_a_panicking_handler() {
         let boom = counter.ask(Boom).send().await.unwrap();
         assert!(matches!(boom.await, Err(AskError::Panicked(_))));
         counter.wait_for_stop().await;
-        assert!(matches!(counter.ask(Add(7)).send().await, Err(AskError::Closed(Add(7)))));
+        assert!(matches!(counter.ask(Add { n: 7 }).send().await, Err(AskError::Closed(Add { n: 7 }))));
     });
 }
 
@@ -149,14 +149,15 @@ async fn a_sent_asks_timeout_counts_from_the_send_and_bounds_the_wait_for_room_a
     let counter =
         system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(actor_core::mailbox::Mailbox::bounded(1)));
     let started = tokio::time::Instant::now();
-    let napping = counter.ask(Nap(Duration::from_secs(60))).timeout(Duration::from_millis(50)).send().await.unwrap();
+    let napping =
+        counter.ask(Nap { d: Duration::from_secs(60) }).timeout(Duration::from_millis(50)).send().await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let err = napping.await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(started.elapsed(), Duration::from_millis(50));
     // The mailbox holds one more; the next send waits for room and times
     // out there.
-    counter.tell(Nap(Duration::from_secs(60))).await.unwrap();
+    counter.tell(Nap { d: Duration::from_secs(60) }).await.unwrap();
     let err = counter.ask(Get).timeout(Duration::from_millis(10)).send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
 }
@@ -254,9 +255,9 @@ fn blocking_ask_and_tell_work_from_a_plain_thread() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let counter = runtime.block_on(async { ActorSystem::new().spawn(Counter::default()) });
     let from_thread = std::thread::spawn(move || {
-        counter.blocking_tell(Add(5)).unwrap();
-        let total = counter.blocking_ask(Add(1)).unwrap();
-        let timed = counter.ask(Nap(Duration::from_secs(5))).timeout(Duration::from_millis(20)).blocking();
+        counter.blocking_tell(Add { n: 5 }).unwrap();
+        let total = counter.blocking_ask(Add { n: 1 }).unwrap();
+        let timed = counter.ask(Nap { d: Duration::from_secs(5) }).timeout(Duration::from_millis(20)).blocking();
         (total, timed.unwrap_err().is_timeout())
     })
     .join()
@@ -267,11 +268,11 @@ fn blocking_ask_and_tell_work_from_a_plain_thread() {
 #[test]
 fn blocking_calls_inside_the_runtime_fail_instead_of_deadlocking() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
-        match counter.blocking_ask(Add(1)) {
-            Err(AskError::BlockingInRuntime(Add(1))) => {}
+        match counter.blocking_ask(Add { n: 1 }) {
+            Err(AskError::BlockingInRuntime(Add { n: 1 })) => {}
             other => panic!("expected BlockingInRuntime, got {other:?}"),
         }
-        assert_eq!(counter.blocking_tell(Add(2)).unwrap_err().into_inner().0, 2);
+        assert_eq!(counter.blocking_tell(Add { n: 2 }).unwrap_err().into_inner().n, 2);
         assert_eq!(counter.ask(Get).await.unwrap(), 0);
     });
 }
@@ -281,19 +282,19 @@ fn recipient_tells_and_asks_without_naming_the_actor_type() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
         let adder: Recipient<Add> = counter.recipient();
         assert_eq!(adder.id(), counter.id());
-        adder.tell(Add(2)).await.unwrap();
-        adder.try_tell(Add(3)).unwrap();
-        assert_eq!(adder.ask(Add(0)).await.unwrap(), 5);
+        adder.tell(Add { n: 2 }).await.unwrap();
+        adder.try_tell(Add { n: 3 }).unwrap();
+        assert_eq!(adder.ask(Add { n: 0 }).await.unwrap(), 5);
         drop(counter);
         // The recipient alone keeps the actor alive.
-        assert_eq!(adder.ask(Add(1)).await.unwrap(), 6);
+        assert_eq!(adder.ask(Add { n: 1 }).await.unwrap(), 6);
     });
 }
 
 #[tokio::test]
 async fn errors_convert_into_the_crate_error_for_question_mark() {
     async fn total(counter: &ActorRef<Counter>) -> Result<u64, actor_core::Error> {
-        counter.tell(Add(1)).await?;
+        counter.tell(Add { n: 1 }).await?;
         Ok(counter.ask(Get).await?)
     }
     let counter = ActorSystem::new().spawn(Counter::default());

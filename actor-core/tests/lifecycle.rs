@@ -16,7 +16,7 @@ fn hooks_run_in_order_and_stop_handles_what_is_queued() {
     both_flavours_with(Counter::default, |_, [counter]| async move {
         let log = counter.ask(GetLog).await.unwrap();
         for _ in 0..100 {
-            counter.tell(Add(1)).await.unwrap();
+            counter.tell(Add { n: 1 }).await.unwrap();
         }
         counter.stop();
         let reason = counter.wait_for_stop().await;
@@ -32,11 +32,11 @@ fn hooks_run_in_order_and_stop_handles_what_is_queued() {
 fn stop_handles_queued_messages_before_stopping() {
     both_flavours_with(Counter::default, |system, [counter]| async move {
         let (release, hold) = tokio::sync::oneshot::channel();
-        counter.tell(Hold(hold)).await.unwrap();
+        counter.tell(Hold { rx: hold }).await.unwrap();
         let pending: Vec<_> = (1..=10)
             .map(|i| {
                 let c = counter.clone();
-                tokio::spawn(async move { c.ask(Add(i)).await })
+                tokio::spawn(async move { c.ask(Add { n: i }).await })
             })
             .collect();
         while counter.mailbox_len() < 10 {
@@ -60,15 +60,15 @@ fn kill_reports_every_queued_message_as_a_dead_letter() {
         let mut dead = system.dead_letters();
         let counter = system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(8)));
         let (release, hold) = tokio::sync::oneshot::channel();
-        counter.tell(Hold(hold)).await.unwrap();
+        counter.tell(Hold { rx: hold }).await.unwrap();
         while counter.mailbox_len() > 0 {
             tokio::task::yield_now().await;
         }
         for i in 0..8 {
-            counter.try_tell(Add(i)).unwrap();
+            counter.try_tell(Add { n: i }).unwrap();
         }
         // The mailbox is full, yet the kill gets through on the system lane.
-        assert!(counter.try_tell(Add(99)).unwrap_err().is_full());
+        assert!(counter.try_tell(Add { n: 99 }).unwrap_err().is_full());
         counter.kill();
         release.send(()).unwrap();
         assert!(matches!(counter.wait_for_stop().await, StopReason::Killed));
@@ -80,7 +80,7 @@ fn kill_reports_every_queued_message_as_a_dead_letter() {
         }
         assert_eq!(system.dead_letter_count(), 8);
         // A tell after the stop is handed back and reported too.
-        assert!(counter.tell(Add(1)).await.unwrap_err().is_closed());
+        assert!(counter.tell(Add { n: 1 }).await.unwrap_err().is_closed());
         assert_eq!(dead.recv().await.unwrap().reason, DeadLetterReason::Stopped);
         assert_eq!(system.dead_letter_count(), 9);
     });
@@ -121,7 +121,7 @@ fn a_detached_actor_outlives_its_references_until_it_is_stopped() {
         // a weak reference still upgrades.
         assert_eq!(log_of(&log), vec!["start".to_string()]);
         let again = weak.upgrade().expect("a detached actor can be reached");
-        again.tell(Add(2)).await.unwrap();
+        again.tell(Add { n: 2 }).await.unwrap();
         drop(again);
         let named = system.lookup::<Counter>("kept").expect("still registered");
         assert_eq!(named.ask(Get).await.unwrap(), 2);
@@ -367,9 +367,9 @@ fn an_actor_whose_runtime_is_dropped_is_reported_killed_with_its_queue() {
         // Stuck on a message that never finishes, with two more queued.
         let holder = system.spawn(Counter::default());
         let (never, hold) = tokio::sync::oneshot::channel::<()>();
-        holder.tell(Hold(hold)).await.unwrap();
-        holder.tell(Add(1)).await.unwrap();
-        holder.tell(Add(2)).await.unwrap();
+        holder.tell(Hold { rx: hold }).await.unwrap();
+        holder.tell(Add { n: 1 }).await.unwrap();
+        holder.tell(Add { n: 2 }).await.unwrap();
         // Lets the holder take `Hold` (then stuck in it) on this one thread.
         for _ in 0..10 {
             tokio::task::yield_now().await;

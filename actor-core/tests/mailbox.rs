@@ -17,10 +17,10 @@ use support::{Add, Counter, Get, Hold};
 #[tokio::test]
 async fn try_tell_on_a_full_mailbox_hands_the_message_back() {
     let counter = ActorSystem::new().spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(2)));
-    counter.try_tell(Add(1)).unwrap();
-    counter.try_tell(Add(2)).unwrap();
-    match counter.try_tell(Add(3)) {
-        Err(SendError::Full(Add(3))) => {}
+    counter.try_tell(Add { n: 1 }).unwrap();
+    counter.try_tell(Add { n: 2 }).unwrap();
+    match counter.try_tell(Add { n: 3 }) {
+        Err(SendError::Full(Add { n: 3 })) => {}
         other => panic!("expected Full(Add(3)), got {other:?}"),
     }
     assert_eq!(counter.mailbox_len(), 2);
@@ -31,12 +31,12 @@ async fn try_tell_on_a_full_mailbox_hands_the_message_back() {
 async fn tell_waits_for_room_on_a_full_mailbox() {
     let counter = ActorSystem::new().spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
     let (release, hold) = tokio::sync::oneshot::channel();
-    counter.tell(Hold(hold)).await.unwrap();
+    counter.tell(Hold { rx: hold }).await.unwrap();
     while counter.mailbox_len() > 0 {
         tokio::task::yield_now().await;
     }
-    counter.tell(Add(1)).await.unwrap();
-    let mut blocked = Box::pin(counter.tell(Add(2)));
+    counter.tell(Add { n: 1 }).await.unwrap();
+    let mut blocked = Box::pin(counter.tell(Add { n: 2 }));
     let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(blocked.as_mut().poll(cx))).await;
     assert!(polled.is_pending(), "the mailbox is full: tell must wait");
     release.send(()).unwrap();
@@ -50,7 +50,7 @@ async fn an_unbounded_mailbox_never_reports_full() {
     // Fewer under Miri, an interpreter; the same code paths.
     let count = if cfg!(miri) { 1_000 } else { 100_000 };
     for _ in 0..count {
-        counter.try_tell(Add(1)).unwrap();
+        counter.try_tell(Add { n: 1 }).unwrap();
     }
     assert_eq!(counter.ask(Get).await.unwrap(), count);
     assert_eq!(Mailbox::unbounded().capacity(), None);

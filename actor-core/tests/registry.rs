@@ -22,7 +22,7 @@ fn a_registered_actor_is_found_by_name_and_the_ref_reaches_it() {
 
         let found = system.lookup::<Counter>("counter").expect("registered");
         assert_eq!(found.id(), counter.id());
-        assert_eq!(found.ask(Add(2)).await.unwrap(), 2);
+        assert_eq!(found.ask(Add { n: 2 }).await.unwrap(), 2);
         assert_eq!(counter.ask(Get).await.unwrap(), 2);
         assert_eq!(system.try_lookup::<Counter>("counter").unwrap(), counter);
         assert!(system.lookup::<Counter>("nobody").is_none());
@@ -84,7 +84,7 @@ fn a_name_is_freed_when_its_actor_stops_and_can_be_registered_again() {
         let new = system.spawn(Counter::default());
         system.register("counter", &new).unwrap();
         assert_eq!(system.lookup::<Counter>("counter").unwrap().id(), new.id());
-        assert_eq!(new.ask(Add(1)).await.unwrap(), 1);
+        assert_eq!(new.ask(Add { n: 1 }).await.unwrap(), 1);
     });
 }
 
@@ -114,7 +114,7 @@ fn a_registered_actor_stays_alive_after_the_caller_drops_its_refs() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let found = system.lookup::<Counter>("counter").expect("still registered");
         assert!(found.is_alive());
-        assert_eq!(found.ask(Add(5)).await.unwrap(), 5);
+        assert_eq!(found.ask(Add { n: 5 }).await.unwrap(), 5);
         drop(found);
         assert_eq!(system.actor_count(), 1);
 

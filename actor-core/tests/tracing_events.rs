@@ -26,7 +26,7 @@ fn start_stop_and_panic_are_traced_with_the_actor_id_and_type() {
             let calm = system.spawn(Counter::default());
             let doomed = system.spawn(Counter::default());
             for _ in 0..3 {
-                calm.ask(Add(1)).await.unwrap();
+                calm.ask(Add { n: 1 }).await.unwrap();
             }
             doomed.ask(Boom).await.unwrap_err();
             doomed.wait_for_stop().await;

@@ -142,8 +142,13 @@ struct Lenient {
     partner: Option<ActorRef<Bouncer>>,
 }
 
-impl Actor for Lenient {
-    type Error = std::convert::Infallible;
+#[actor]
+impl Lenient {
+    /// Sets the partner: a plain local message.
+    #[message]
+    fn set_partner(&mut self, partner: ActorRef<Bouncer>) {
+        self.partner = Some(partner);
+    }
 }
 
 /// Makes a `Lenient` ask its partner to bounce; the reply is the partner's
@@ -210,17 +215,7 @@ async fn a_reentrant_handler_is_exempt_across_nodes_too() {
         let bouncer = two.system().spawn(Bouncer { back });
         two.register("bouncer", &bouncer).unwrap();
         let partner: ActorRef<Bouncer> = one.lookup("two", "bouncer").await.unwrap();
-        // Set the partner through a plain local message.
-        struct SetPartner(ActorRef<Bouncer>);
-        impl Message for SetPartner {
-            type Reply = ();
-        }
-        impl Handler<SetPartner> for Lenient {
-            async fn handle(&mut self, SetPartner(p): SetPartner, _: &mut Context<Self>) {
-                self.partner = Some(p);
-            }
-        }
-        lenient.ask(SetPartner(partner)).await.unwrap();
+        lenient.set_partner(partner).await.unwrap();
         // lenient waits for bouncer, which asks lenient back: a cycle, but
         // `Again` is reentrant, so the ask goes out and ends at its timeout.
         assert_eq!(lenient.ask(Start).await.unwrap(), Outcome::TimedOut);

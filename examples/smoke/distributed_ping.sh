@@ -7,24 +7,21 @@ source "$(dirname "$0")/lib/smoke.sh"
 smoke distributed_ping
 
 run timeout 60 cargo run -q --example distributed_ping -- --rounds 200
-grep -qE '^200 pings asked and answered in order' <<<"$out" || fail "the asks did not all come back"
-grep -qx '200 serves returned through a reference sent across the wire' <<<"$out" || fail "the tells did not all come back"
-grep -qx 'monitor fired after the pong process was killed: its node is down' <<<"$out" || fail "no node-loss report"
-grep -qE '^ask to the lost node failed at once: ' <<<"$out" || fail "the ask to the lost node did not fail"
-grep -qx 'match over' <<<"$out" || fail "the match did not end"
+expect_match '^200 pings asked and answered in order' "the asks did not all come back"
+expect_line '200 serves returned through a reference sent across the wire' "the tells did not all come back"
+expect_line 'monitor fired after the pong process was killed: its node is down' "no node-loss report"
+expect_match '^ask to the lost node failed at once: ' "the ask to the lost node did not fail"
+expect_line 'match over' "the match did not end"
 
 # Two processes, one command each.
 cargo build -q --example distributed_ping
 bin=target/debug/examples/distributed_ping
 port=$(free_port)
-"$bin" --serve --listen "tcp://127.0.0.1:$port" >/dev/null &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-wait_for_port "$port"
+serve "$port" "$bin" --serve --listen "tcp://127.0.0.1:$port"
 out=$(timeout 30 "$bin" --connect "tcp://127.0.0.1:$port" --rounds 50) || fail "the pinger failed"
 printf '%s\n' "$out"
-grep -qE '^50 pings asked and answered in order' <<<"$out" || fail "two-process asks failed"
-grep -qx '50 serves returned through a reference sent across the wire' <<<"$out" || fail "two-process tells failed"
+expect_match '^50 pings asked and answered in order' "two-process asks failed"
+expect_line '50 serves returned through a reference sent across the wire' "two-process tells failed"
 # A second server on the same port fails, and says why in words (its
 # error's message and causes), not in its Debug form.
 status=0

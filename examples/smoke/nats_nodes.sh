@@ -10,29 +10,25 @@ nats=$(command -v nats-server || true)
 [ -n "$nats" ] || fail "nats-server is not installed (apt-get install nats-server)"
 
 port=$(free_port)
-"$nats" -a 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-server=$!
-pids=("$server")
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-wait_for_port "$port"
+serve "$port" "$nats" -a 127.0.0.1 -p "$port" 2>/dev/null
 url="nats://127.0.0.1:$port"
 
 run timeout 60 cargo run -q --example nats_nodes -- --server "$url"
-grep -qx "worker listening as $url/worker" <<<"$out" || fail "the worker did not start"
-grep -qx "discovered node worker at $url/worker" <<<"$out" || fail "the front did not discover the worker"
-grep -qx '1000 tells then an ask: total 1000' <<<"$out" || fail "tells or the ask went wrong"
-grep -qE '^the queue group answered from process [0-9]+$' <<<"$out" || fail "the queue group did not answer"
-grep -qx 'monitor fired after the worker process was killed: its node is down' <<<"$out" || fail "no node-loss report"
-grep -qE '^ask to the lost node failed at once: ' <<<"$out" || fail "the ask to the lost node did not fail"
-grep -qx 'done' <<<"$out" || fail "the run did not finish"
+expect_line "worker listening as $url/worker" "the worker did not start"
+expect_line "discovered node worker at $url/worker" "the front did not discover the worker"
+expect_line '1000 tells then an ask: total 1000' "tells or the ask went wrong"
+expect_match '^the queue group answered from process [0-9]+$' "the queue group did not answer"
+expect_line 'monitor fired after the worker process was killed: its node is down' "no node-loss report"
+expect_match '^ask to the lost node failed at once: ' "the ask to the lost node did not fail"
+expect_line 'done' "the run did not finish"
 
 # Two processes, one command each.
 cargo build -q --example nats_nodes
 bin=${CARGO_TARGET_DIR:-target}/debug/examples/nats_nodes
 "$bin" --server "$url" --worker >/dev/null &
-pids+=("$!")
+stop_at_exit "$!"
 out=$(timeout 30 "$bin" --server "$url" --front) || fail "the front process failed"
 printf '%s\n' "$out"
-grep -qx "discovered node worker at $url/worker" <<<"$out" || fail "two-process discovery failed"
-grep -qx '1000 tells then an ask: total 1000' <<<"$out" || fail "two-process messaging failed"
+expect_line "discovered node worker at $url/worker" "two-process discovery failed"
+expect_line '1000 tells then an ask: total 1000' "two-process messaging failed"
 echo "nats_nodes smoke test passed"

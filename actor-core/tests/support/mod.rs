@@ -40,67 +40,50 @@ impl Actor for Counter {
     }
 }
 
-pub struct Add(pub u64);
-impl Message for Add {
-    type Reply = u64;
-}
-impl Handler<Add> for Counter {
-    async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 {
+/// The messages, one per method: `Add { n }`, `Get`, `Boom`, `Nap { d }`,
+/// `Hold { rx }`, `Fail` and `GetLog`.
+#[actor(no_actor_impl)]
+impl Counter {
+    /// Adds `n`; replies with the new total.
+    #[message]
+    pub fn add(&mut self, n: u64) -> u64 {
         self.total += n;
         self.total
     }
-}
 
-pub struct Get;
-impl Message for Get {
-    type Reply = u64;
-}
-impl Handler<Get> for Counter {
-    async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 {
+    #[message]
+    pub fn get(&self) -> u64 {
         self.total
     }
-}
 
-pub struct Boom;
-impl Message for Boom {
-    type Reply = u64;
-}
-impl Handler<Boom> for Counter {
-    async fn handle(&mut self, _: Boom, _: &mut Context<Self>) -> u64 {
+    /// Panics, saying the total.
+    #[message]
+    pub fn boom(&mut self) -> u64 {
         panic!("boom at {}", self.total)
     }
-}
 
-/// Sleeps in the handler, holding up the mailbox.
-pub struct Nap(pub Duration);
-impl Message for Nap {
-    type Reply = ();
-}
-impl Handler<Nap> for Counter {
-    async fn handle(&mut self, Nap(d): Nap, _: &mut Context<Self>) {
+    /// Sleeps in the handler, holding up the mailbox.
+    #[message]
+    pub async fn nap(&mut self, d: Duration) {
         tokio::time::sleep(d).await;
     }
-}
 
-/// Waits until released, holding up the mailbox.
-pub struct Hold(pub tokio::sync::oneshot::Receiver<()>);
-impl Message for Hold {
-    type Reply = ();
-}
-impl Handler<Hold> for Counter {
-    async fn handle(&mut self, Hold(rx): Hold, _: &mut Context<Self>) {
+    /// Waits until released, holding up the mailbox.
+    #[message]
+    pub async fn hold(&mut self, rx: tokio::sync::oneshot::Receiver<()>) {
         let _ = rx.await;
     }
-}
 
-/// Fails the actor with an error.
-pub struct Fail;
-impl Message for Fail {
-    type Reply = ();
-}
-impl Handler<Fail> for Counter {
-    async fn handle(&mut self, _: Fail, ctx: &mut Context<Self>) {
+    /// Fails the actor with an error.
+    #[message]
+    pub fn fail(&mut self, ctx: &mut Context<Self>) {
         ctx.fail(std::io::Error::other("gave up"));
+    }
+
+    /// Hands out the actor's log, to read after it is gone.
+    #[message]
+    pub fn get_log(&self) -> Log {
+        self.log.clone()
     }
 }
 
@@ -202,15 +185,4 @@ pub async fn eventually(mut check: impl FnMut() -> bool) {
         tokio::task::yield_now().await;
     }
     panic!("condition never held");
-}
-
-/// Hands out the actor's log, to read after it is gone.
-pub struct GetLog;
-impl Message for GetLog {
-    type Reply = Log;
-}
-impl Handler<GetLog> for Counter {
-    async fn handle(&mut self, _: GetLog, _: &mut Context<Self>) -> Log {
-        self.log.clone()
-    }
 }

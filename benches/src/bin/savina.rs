@@ -175,22 +175,10 @@ fn measure_idle(options: &Options, all: &[Entry]) -> Vec<Row> {
             .map(|(e, (t, b))| format!("{} {t:.1} ms {b:.0} B", e.name))
             .collect();
         eprintln!("  idle/{}: {}", flavour.name(), line.join(", "));
-        spawn_rows.push(Row {
-            workload: "spawn".into(),
-            detail: format!("spawn {n} actors, tell + ask each once (fresh process)"),
-            flavour,
-            unit: Unit::Millis,
-            values: spawn,
-            notes: vec![None; all.len()],
-        });
-        memory_rows.push(Row {
-            workload: "idle_memory".into(),
-            detail: format!("RSS growth per idle actor, {n} actors (fresh process)"),
-            flavour,
-            unit: Unit::Bytes,
-            values: bytes,
-            notes: vec![None; all.len()],
-        });
+        let detail = format!("spawn {n} actors, tell + ask each once (fresh process)");
+        spawn_rows.push(Row::without_notes("spawn", detail, flavour, Unit::Millis, spawn));
+        let detail = format!("RSS growth per idle actor, {n} actors (fresh process)");
+        memory_rows.push(Row::without_notes("idle_memory", detail, flavour, Unit::Bytes, bytes));
     }
     spawn_rows.extend(memory_rows);
     spawn_rows

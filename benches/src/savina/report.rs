@@ -34,6 +34,14 @@ pub struct Row {
     pub notes: Vec<Option<String>>,
 }
 
+impl Row {
+    /// A row without notes: one `None` per value.
+    pub fn without_notes(workload: &str, detail: String, flavour: Flavour, unit: Unit, values: Vec<f64>) -> Self {
+        let notes = vec![None; values.len()];
+        Row { workload: workload.to_owned(), detail, flavour, unit, values, notes }
+    }
+}
+
 /// Everything a run measured, and where.
 #[derive(Debug, Clone)]
 pub struct Report {

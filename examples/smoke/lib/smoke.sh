@@ -73,6 +73,16 @@ fail() {
   exit 1
 }
 
+# Fails, saying $2, unless a line of $out (see `run`) is exactly $1.
+expect_line() {
+  grep -qx -- "$1" <<<"$out" || fail "$2"
+}
+
+# Fails, saying $2, unless a line of $out matches the extended regex $1.
+expect_match() {
+  grep -qE -- "$1" <<<"$out" || fail "$2"
+}
+
 # Runs "$@" (a command that runs the example), keeps its standard output in
 # $out and prints it; fails, saying so, if the command exits non-zero. With
 # --merged first, its standard error goes into $out too.
@@ -99,4 +109,14 @@ wait_for_port() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
+}
+
+# Starts "${@:2}" in the background, stopped when the script exits, and
+# waits until it listens on loopback port $1; its standard output is dropped.
+serve() {
+  local port=$1
+  shift
+  "$@" >/dev/null &
+  stop_at_exit "$!"
+  wait_for_port "$port"
 }
