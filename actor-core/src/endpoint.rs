@@ -36,8 +36,8 @@ use crate::system::ActorSystem;
 /// Run when a watched actor terminates, with its id and reason.
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 
-/// Names a [`TerminationNotice`] left with [`RemoteEndpoint::watch`] or
-/// [`Exported::watch`], to take it back with `unwatch`.
+/// Names a [`TerminationNotice`] left with [`Terminable::watch`], to take
+/// it back with `unwatch`.
 ///
 /// The one who gives keys out picks them: any number unique among the
 /// notices it holds for one actor.
@@ -64,6 +64,42 @@ impl WatchKey {
     }
 }
 
+/// Stopping an actor and hearing of its end: what a transport's handle on
+/// a remote actor ([`RemoteEndpoint`]) and a local actor's export
+/// ([`Exported`]) both offer.
+pub trait Terminable: Send + Sync + 'static {
+    /// Asks the actor to stop gracefully.
+    fn stop(&self);
+
+    /// Kills the actor.
+    fn kill(&self);
+
+    /// Runs `notice` when the actor terminates (at once if it has); for a
+    /// remote actor, also when its node is lost
+    /// ([`StopReason::NodeDown`]).
+    fn on_terminated(&self, notice: TerminationNotice);
+
+    /// As [`on_terminated`](Terminable::on_terminated), and returns a key
+    /// that takes the notice back ([`unwatch`](Terminable::unwatch)), or
+    /// `None` if it has already run. `wait_for_stop`, monitors and links on
+    /// a remote actor use it, and a transport for the watches other nodes
+    /// set; each takes its notice back when it is given up (or its
+    /// connection lost), so that nothing is kept for it afterwards.
+    ///
+    /// The default calls `on_terminated` and returns `None`: the notice
+    /// cannot be taken back, and stays until it runs.
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
+        self.on_terminated(notice);
+        None
+    }
+
+    /// Takes back (drops, without running it) the notice `key` names, if
+    /// it has not run. The default does nothing.
+    fn unwatch(&self, key: WatchKey) {
+        let _ = key;
+    }
+}
+
 /// A transport's handle on one actor of another node.
 ///
 /// Sending is two steps, so that a message is only encoded once there is
@@ -73,7 +109,7 @@ impl WatchKey {
 /// the encoded message with it. Credit is per target actor, which is how a
 /// full remote mailbox slows its senders without stalling the other actors
 /// that share the connection.
-pub trait RemoteEndpoint: Send + Sync + 'static {
+pub trait RemoteEndpoint: Terminable {
     /// The remote actor's id.
     fn id(&self) -> ActorId;
 
@@ -121,36 +157,6 @@ pub trait RemoteEndpoint: Send + Sync + 'static {
     /// cannot be delivered any more is reported by the transport (dead
     /// letters, and `NodeDown` to a pending reply).
     fn send(&self, outgoing: Outgoing);
-
-    /// Asks the actor to stop gracefully.
-    fn stop(&self);
-
-    /// Kills the actor.
-    fn kill(&self);
-
-    /// Runs `notice` when the actor terminates, or when its node is lost
-    /// ([`StopReason::NodeDown`]).
-    fn on_terminated(&self, notice: TerminationNotice);
-
-    /// As [`on_terminated`](RemoteEndpoint::on_terminated), and returns a
-    /// key that takes the notice back ([`unwatch`](RemoteEndpoint::unwatch)),
-    /// or `None` if it has already run. `wait_for_stop`, monitors and links
-    /// on a remote actor use this, and take their notice back when they
-    /// are given up, so a transport that implements both keeps nothing for
-    /// them afterwards.
-    ///
-    /// The default calls `on_terminated` and returns `None`: the notice
-    /// cannot be taken back, and stays until it runs.
-    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
-        self.on_terminated(notice);
-        None
-    }
-
-    /// Takes back (drops, without running it) the notice `key` names, if
-    /// it has not run. The default does nothing.
-    fn unwatch(&self, key: WatchKey) {
-        let _ = key;
-    }
 
     /// How this reference is written inside a message.
     fn wire_ref(&self) -> WireRef;
@@ -427,7 +433,7 @@ pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
 pub type ReplySink = Box<dyn FnOnce(Result<Vec<u8>, RemoteFailure>) + Send>;
 
 /// A local actor as other nodes reach it: bytes in, messages queued.
-pub trait Exported: Send + Sync + 'static {
+pub trait Exported: Terminable {
     /// The actor's id.
     fn id(&self) -> ActorId;
 
@@ -476,32 +482,6 @@ pub trait Exported: Send + Sync + 'static {
     ) -> Result<(), Undelivered> {
         let _ = context;
         self.deliver(wire_name, payload, Some(reply), codec)
-    }
-
-    /// Asks the actor to stop gracefully.
-    fn stop(&self);
-
-    /// Kills the actor.
-    fn kill(&self);
-
-    /// Runs `notice` when the actor terminates (at once if it has).
-    fn on_terminated(&self, notice: TerminationNotice);
-
-    /// As [`on_terminated`](Exported::on_terminated), and returns a key
-    /// that takes the notice back ([`unwatch`](Exported::unwatch)), or
-    /// `None` if it ran at once. A transport uses it for the watches other
-    /// nodes set, to take them back when their connection is lost.
-    ///
-    /// The default calls `on_terminated` and returns `None`.
-    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
-        self.on_terminated(notice);
-        None
-    }
-
-    /// Takes back the notice `key` names, if it has not run. The default
-    /// does nothing.
-    fn unwatch(&self, key: WatchKey) {
-        let _ = key;
     }
 
     /// For downcasting to the typed export.

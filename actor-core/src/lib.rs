@@ -137,7 +137,8 @@ pub mod transport {
     pub use crate::base::id::IdHasher;
     pub use crate::endpoint::{
         AskContext, Exported, Outgoing, Parked, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure,
-        ReplyBack, ReplySink, Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, dead_letter, with_ref_codec,
+        ReplyBack, ReplySink, Resolved, Terminable, TerminationNotice, Undelivered, WatchKey, WireRef, dead_letter,
+        with_ref_codec,
     };
     pub use crate::remote_message::codec::{export, remote_ref};
 }

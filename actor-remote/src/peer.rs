@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use actor_core::transport::{
-    self, AskContext, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice,
-    WatchKey, WireRef,
+    self, AskContext, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, Terminable,
+    TerminationNotice, WatchKey, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason, StopReason};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -1365,6 +1365,17 @@ impl RemoteEndpoint for Endpoint {
         self.peer.wake_writer.notify_one();
     }
 
+    fn wire_ref(&self) -> WireRef {
+        let address = self.peer.advertised.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        WireRef { node: self.peer.name.clone(), address, id: self.id }
+    }
+
+    fn ref_codec(&self) -> Arc<dyn RefCodec> {
+        self.codec.clone()
+    }
+}
+
+impl Terminable for Endpoint {
     fn stop(&self) {
         self.peer.push(Queued::System(System::Stop { id: self.id }));
     }
@@ -1403,14 +1414,5 @@ impl RemoteEndpoint for Endpoint {
         let removed = self.peer.link().watchers.get_mut(&self.id).and_then(|list| list.remove(&key.get()));
         // Dropped outside the lock: a notice may own anything.
         drop(removed);
-    }
-
-    fn wire_ref(&self) -> WireRef {
-        let address = self.peer.advertised.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        WireRef { node: self.peer.name.clone(), address, id: self.id }
-    }
-
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.codec.clone()
     }
 }

@@ -26,7 +26,7 @@ use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
 use crate::endpoint::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
-    Resolved, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
+    Resolved, Terminable, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,
 };
 use crate::envelope::Payload;
 use crate::reference::actor_ref::{ActorRef, WeakActorRef};
@@ -355,6 +355,12 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         }
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl<A: RemoteActor> Terminable for ExportedActor<A> {
     fn stop(&self) {
         if let Some(actor) = self.actor.upgrade() {
             actor.stop();
@@ -385,10 +391,6 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         if let Some(shared) = self.actor.shared() {
             shared.cell.forget_notice(key.get());
         }
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

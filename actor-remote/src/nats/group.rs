@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actor_core::transport::{
-    self, Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice, Undelivered, WireRef,
+    self, Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, Terminable, TerminationNotice, Undelivered,
+    WireRef,
 };
 use actor_core::{ActorId, ActorRef, DeadLetterReason, RemoteActor};
 use async_nats::{Client, Subject};
@@ -488,6 +489,17 @@ impl RemoteEndpoint for GroupEndpoint {
         });
     }
 
+    fn wire_ref(&self) -> WireRef {
+        // Not resolvable elsewhere: the far node finds no such node.
+        WireRef { node: self.label.clone(), address: self.address.clone(), id: self.id }
+    }
+
+    fn ref_codec(&self) -> Arc<dyn RefCodec> {
+        self.codec.clone()
+    }
+}
+
+impl Terminable for GroupEndpoint {
     fn stop(&self) {
         tracing::warn!(group = %self.label, "a group cannot be stopped from a reference; stop its members");
     }
@@ -499,14 +511,5 @@ impl RemoteEndpoint for GroupEndpoint {
     fn on_terminated(&self, notice: TerminationNotice) {
         // A group does not terminate.
         drop(notice);
-    }
-
-    fn wire_ref(&self) -> WireRef {
-        // Not resolvable elsewhere: the far node finds no such node.
-        WireRef { node: self.label.clone(), address: self.address.clone(), id: self.id }
-    }
-
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.codec.clone()
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use actor_core::transport::{
-    Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, TerminationNotice, WatchKey, WireRef,
+    Outgoing, RefCodec, Refused, RemoteEndpoint, RemoteFailure, Terminable, TerminationNotice, WatchKey, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason};
 use futures::future::BoxFuture;
@@ -73,6 +73,17 @@ impl RemoteEndpoint for EntityEndpoint {
         });
     }
 
+    fn wire_ref(&self) -> WireRef {
+        // Not resolvable on another node: an entity is sent by its id.
+        WireRef { node: self.label.clone(), address: String::new(), id: self.id }
+    }
+
+    fn ref_codec(&self) -> Arc<dyn RefCodec> {
+        self.core.codec.clone()
+    }
+}
+
+impl Terminable for EntityEndpoint {
     fn stop(&self) {
         self.control(false);
     }
@@ -100,15 +111,6 @@ impl RemoteEndpoint for EntityEndpoint {
 
     fn unwatch(&self, key: WatchKey) {
         self.core.lock().watchers.retain(|(k, _, _)| *k != key.get());
-    }
-
-    fn wire_ref(&self) -> WireRef {
-        // Not resolvable on another node: an entity is sent by its id.
-        WireRef { node: self.label.clone(), address: String::new(), id: self.id }
-    }
-
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.core.codec.clone()
     }
 }
 
