@@ -11,6 +11,7 @@ use actor_core::prelude::*;
 use tokio::sync::oneshot;
 
 use super::{Channel, stop};
+use crate::savina::run_senders;
 use crate::{Add, Bump, Counter, Get, sum_below};
 
 /// A raw actor that sums the numbers it is sent; returns the sum once its
@@ -100,19 +101,12 @@ pub(super) async fn contended_ours(system: &ActorSystem, senders: u64, n: u64) -
     let per_sender = n / senders;
     let counter = system.spawn(Counter::default());
     let start = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    counter.tell(Add(s * per_sender + i)).await.expect("contended: the counter stopped");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("contended: a sender panicked");
-    }
+    run_senders(senders, &counter, |counter, s| async move {
+        for i in 0..per_sender {
+            counter.tell(Add(s * per_sender + i)).await.expect("contended: the counter stopped");
+        }
+    })
+    .await;
     let sum = counter.ask(Get).await.expect("contended: the counter did not answer");
     let elapsed = start.elapsed();
     assert_eq!(sum, sum_below(n), "contended: lost or duplicated messages");
@@ -127,20 +121,13 @@ pub(super) async fn contended_raw<C: Channel>(senders: u64, n: u64) -> Duration 
     let (tx, rx) = C::channel();
     let summer = tokio::spawn(summer::<C>(rx));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    C::send(&tx, s * per_sender + i).await;
-                }
-            })
-        })
-        .collect();
+    run_senders(senders, &tx, |tx, s| async move {
+        for i in 0..per_sender {
+            C::send(&tx, s * per_sender + i).await;
+        }
+    })
+    .await;
     drop(tx);
-    for task in tasks {
-        task.await.expect("contended: a sender panicked");
-    }
     let sum = summer.await.expect("contended: the summing task panicked");
     let elapsed = start.elapsed();
     assert_eq!(sum, sum_below(n), "contended: lost or duplicated messages");
