@@ -120,11 +120,11 @@ async fn without_snapshots_every_event_is_replayed_and_streams_are_separate() {
     let store = scratch.open();
     let a = open_account(&scratch, &store, "a", 0).await;
     let b = open_account(&scratch, &store, "b", 0).await;
-    assert_eq!(a.recovery().snapshot, None);
-    assert_eq!(a.recovery().replayed, 20);
-    assert_eq!(a.inspect(|s| s.balance).await.unwrap(), 210);
-    assert_eq!(b.recovery().replayed, 1);
-    assert_eq!(b.inspect(|s| s.balance).await.unwrap(), 7);
+    for (account, replayed, balance) in [(&a, 20, 210), (&b, 1, 7)] {
+        assert_eq!(account.recovery().snapshot, None);
+        assert_eq!(account.recovery().replayed, replayed);
+        assert_eq!(account.inspect(|s| s.balance).await.unwrap(), balance);
+    }
     scratch.shutdown().await;
 }
 

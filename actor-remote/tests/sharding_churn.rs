@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use actor_core::prelude::*;
 use actor_remote::{ClusterConfig, Node, ShardingOptions};
-use support::sharding::{Log, Member, Record, Tally, moved, owned, spread};
+use support::sharding::{Log, Member, Record, Tally, leave, moved, owned, spread};
 use tokio::time::Instant;
 
 /// Nodes at the start (one more joins, then one leaves, then one crashes).
@@ -103,12 +103,10 @@ async fn six_nodes_balance_settle_and_account_for_every_message_through_churn() 
 
     // A graceful leave of a host that does not send.
     let leaver = members.len() - 2;
-    let handed_off = members[leaver].leave(Duration::from_secs(30)).await;
-    let left = settle(&members, NODES).await;
-    let after_leave = members[0].tallies.placement();
+    let left = leave(&members, leaver, Duration::from_secs(30), settle(&members, NODES)).await;
     println!(
-        "figure: a graceful leave handed off {} shards in {handed_off:?}; settled in {left:?}",
-        moved(&after_join, &after_leave)
+        "figure: a graceful leave handed off {} shards in {:?}; settled in {:?}",
+        left.moved, left.handed_off, left.settled
     );
 
     tokio::time::sleep(Duration::from_millis(500)).await;

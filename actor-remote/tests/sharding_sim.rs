@@ -28,7 +28,7 @@ use actor_core::prelude::*;
 use actor_core::{ActorId, DeadLetterReason};
 use actor_remote::testkit::SimNet;
 use actor_remote::{ClusterConfig, ShardingOptions};
-use support::sharding::{Log, Member, Record, Tally, moved, owned, spread};
+use support::sharding::{Log, Member, Record, Tally, leave, moved, owned, spread};
 use tokio::time::Instant;
 
 /// Shards: 256 over 50 nodes is 5.12 a node, and the cap allows 6 (1.17x);
@@ -184,15 +184,12 @@ async fn run(nodes: usize) {
 
     // A graceful leave of a host that does not send.
     let leaver = nodes / 2;
-    let before_leave = members[0].tallies.placement();
-    let handed_off = members[leaver].leave(Duration::from_secs(60)).await;
-    let left = settle(&members, nodes).await;
-    let after_leave = members[0].tallies.placement();
+    let left = leave(&members, leaver, Duration::from_secs(60), settle(&members, nodes)).await;
     println!(
-        "figure: a graceful leave handed off {} shards in {handed_off:?} (virtual); settled {left:?} later",
-        moved(&before_leave, &after_leave)
+        "figure: a graceful leave handed off {} shards in {:?} (virtual); settled {:?} later",
+        left.moved, left.handed_off, left.settled
     );
-    assert!(!after_leave.iter().flatten().any(|owner| *owner == members[leaver].name));
+    assert!(!left.placement.iter().flatten().any(|owner| *owner == members[leaver].name));
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop_tx.send_replace(true);

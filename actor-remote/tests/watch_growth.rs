@@ -100,44 +100,39 @@ struct Watcher {
     notices: usize,
     monitor: Option<MonitorRef>,
 }
-impl Actor for Watcher {
-    type Error = std::convert::Infallible;
-}
-impl Handler<Terminated> for Watcher {
-    async fn handle(&mut self, _: Terminated, _: &mut Context<Self>) {
-        self.notices += 1;
+
+#[actor]
+impl Watcher {
+    /// Monitors and demonitors, then links and unlinks, `n` times each;
+    /// replies with how many of the `2n` removals found what they removed.
+    #[message]
+    fn cycles(&mut self, target: ActorRef<Counter>, n: usize, ctx: &mut Context<Self>) -> usize {
+        let mut removed = 0;
+        for _ in 0..n {
+            let monitor = ctx.monitor(&target);
+            removed += usize::from(ctx.demonitor(monitor));
+            ctx.link(&target);
+            removed += usize::from(ctx.unlink(&target));
+        }
+        removed
+    }
+
+    /// Monitors `target`, keeping the monitor.
+    #[message]
+    fn keep_monitor(&mut self, target: ActorRef<Counter>, ctx: &mut Context<Self>) {
+        self.monitor = Some(ctx.monitor(&target));
+    }
+
+    /// The number of notices so far.
+    #[message]
+    fn notices(&self) -> usize {
+        self.notices
     }
 }
 
-enum Do {
-    /// Monitor and demonitor, then link and unlink, `n` times each;
-    /// replies with how many of the `2n` removals found what they removed.
-    Cycles(ActorRef<Counter>, usize),
-    Monitor(ActorRef<Counter>),
-    Notices,
-}
-impl Message for Do {
-    type Reply = usize;
-}
-impl Handler<Do> for Watcher {
-    async fn handle(&mut self, what: Do, ctx: &mut Context<Self>) -> usize {
-        match what {
-            Do::Cycles(target, n) => {
-                let mut removed = 0;
-                for _ in 0..n {
-                    let monitor = ctx.monitor(&target);
-                    removed += usize::from(ctx.demonitor(monitor));
-                    ctx.link(&target);
-                    removed += usize::from(ctx.unlink(&target));
-                }
-                removed
-            }
-            Do::Monitor(target) => {
-                self.monitor = Some(ctx.monitor(&target));
-                0
-            }
-            Do::Notices => self.notices,
-        }
+impl Handler<Terminated> for Watcher {
+    async fn handle(&mut self, _: Terminated, _: &mut Context<Self>) {
+        self.notices += 1;
     }
 }
 
@@ -146,19 +141,19 @@ async fn a_hundred_thousand_remote_monitor_and_link_cycles_leave_nothing_behind(
     bounded(LIMIT, async {
         let (a, b, counter, remote) = pair().await;
         let watcher = b.system().spawn(Watcher::default());
-        let removed = watcher.ask(Do::Cycles(remote.clone(), CYCLES)).await.unwrap();
+        let removed = watcher.cycles(remote.clone(), CYCLES).await.unwrap();
         assert_eq!(removed, 2 * CYCLES, "every demonitor and unlink found its monitor or link");
         assert_eq!(b.watch_counts().0, 0, "no notice left for the remote actor");
         assert_eq!(stats_of(b.system(), watcher.id()).watchers, 0, "no link left on the watcher");
         eventually("the watch reached a", || a.watch_counts().1 == 1).await;
 
         // One monitor kept: one notice when the actor stops.
-        watcher.ask(Do::Monitor(remote.clone())).await.unwrap();
+        watcher.keep_monitor(remote.clone()).await.unwrap();
         assert_eq!(b.watch_counts().0, 1);
         counter.stop();
         let mut notices = 0;
         for _ in 0..2_000 {
-            notices = watcher.ask(Do::Notices).await.unwrap();
+            notices = watcher.notices().await.unwrap();
             if notices > 0 {
                 break;
             }

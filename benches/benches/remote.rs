@@ -100,6 +100,16 @@ fn our_tells(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str,
         before: let mut totals = pair.totals().await);
 }
 
+/// Bursts of tells through the raw batched pipeline over `transport`, as
+/// benchmark `raw_<transport>_batched`.
+fn raw_tells(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, transport: Transport) {
+    let raw = rt.block_on(RawClient::connect(transport, RawServer::Direct));
+    let n = REMOTE_TELLS_PER_ITER;
+    bench!(group, rt, format!("raw_{}_batched", transport.name()), raw,
+        |_| totals = raw.tell_burst(n, totals).await,
+        before: let mut totals = raw.totals().await);
+}
+
 /// Sequential asks from node `b` to node `a` of `pair`, as benchmark `name`.
 fn our_asks(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, pair: &Arc<RemotePair>) {
     let n = REMOTE_ASKS_PER_ITER;
@@ -109,14 +119,10 @@ fn our_asks(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, name: &str, 
 fn tell(c: &mut Criterion) {
     let rt = runtime();
     let mut group = group(c, "remote_tell", REMOTE_TELLS_PER_ITER);
-    let n = REMOTE_TELLS_PER_ITER;
     for transport in TRANSPORTS {
         let pair = Arc::new(rt.block_on(RemotePair::start(transport)));
-        let raw = rt.block_on(RawClient::connect(transport, RawServer::Direct));
         our_tells(&mut group, &rt, &format!("actor_remote_{}", transport.name()), &pair);
-        bench!(group, &rt, format!("raw_{}_batched", transport.name()), raw,
-            |_| totals = raw.tell_burst(n, totals).await,
-            before: let mut totals = raw.totals().await);
+        raw_tells(&mut group, &rt, transport);
         shut_down(&rt, pair);
     }
     if let Some(server) = nats_server() {

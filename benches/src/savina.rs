@@ -6,6 +6,7 @@
 //! in which actors message each other) and checks its result, panicking on
 //! a wrong one, so that a broken adapter cannot post a fast time.
 
+use std::future::Future;
 use std::time::Duration;
 
 mod adapter;
@@ -117,6 +118,19 @@ pub struct Outcome {
 impl Outcome {
     fn timed(elapsed: Duration) -> Self {
         Outcome { elapsed, p50: None, p99: None }
+    }
+}
+
+/// The senders of a contended workload: runs `sender(to.clone(), s)` for
+/// each `s` of `0..senders` as a task of its own, all at once, and
+/// returns once every one is done.
+pub(crate) async fn run_senders<T: Clone, Fut>(senders: u64, to: &T, sender: impl Fn(T, u64) -> Fut)
+where
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..senders).map(|s| tokio::spawn(sender(to.clone(), s))).collect();
+    for task in tasks {
+        task.await.expect("a sender task panicked");
     }
 }
 

@@ -47,6 +47,33 @@ impl Member {
     }
 }
 
+/// What a graceful leave did, as the first member sees the placement.
+pub(crate) struct Left {
+    /// How long the hand-off took.
+    pub(crate) handed_off: Duration,
+    /// How long the others then took to settle.
+    pub(crate) settled: Duration,
+    /// The shards whose owner changed.
+    pub(crate) moved: usize,
+    /// The placement once settled.
+    pub(crate) placement: Vec<Option<String>>,
+}
+
+/// `members[leaver]` leaves gracefully, allowing the hand-off `timeout`;
+/// then `settle` waits for the others to settle without it.
+pub(crate) async fn leave(
+    members: &[Member],
+    leaver: usize,
+    timeout: Duration,
+    settle: impl std::future::Future<Output = Duration>,
+) -> Left {
+    let before = members[0].tallies.placement();
+    let handed_off = members[leaver].leave(timeout).await;
+    let settled = settle.await;
+    let placement = members[0].tallies.placement();
+    Left { handed_off, settled, moved: moved(&before, &placement), placement }
+}
+
 /// Starts the cluster and the region on `node`, joining `seed` if given.
 pub(crate) async fn member(
     node: Node,

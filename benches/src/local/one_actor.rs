@@ -5,12 +5,15 @@
 //! answering a channel of `(u64, oneshot::Sender<u64>)` with its running
 //! sum.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use super::{Channel, stop};
+use crate::savina::run_senders;
 use crate::{Add, Bump, Counter, Get, sum_below};
 
 /// A raw actor that sums the numbers it is sent; returns the sum once its
@@ -34,6 +37,16 @@ pub(super) async fn bumper<C: Channel>(mut rx: C::Rx<(u64, oneshot::Sender<u64>)
     sum
 }
 
+/// Starts the raw actor `run` on a channel of its own; returns the
+/// channel's sender and the actor's task.
+fn spawn_raw<C: Channel, T: Send + 'static, F>(run: impl FnOnce(C::Rx<T>) -> F) -> (C::Tx<T>, JoinHandle<u64>)
+where
+    F: Future<Output = u64> + Send + 'static,
+{
+    let (tx, rx) = C::channel();
+    (tx, tokio::spawn(run(rx)))
+}
+
 /// `n` tells of `Add(0)` .. `Add(n - 1)`, then a `Get` ask, queued behind
 /// them, as the barrier.
 pub(super) async fn tell_ours(system: &ActorSystem, n: u64) -> Duration {
@@ -52,8 +65,7 @@ pub(super) async fn tell_ours(system: &ActorSystem, n: u64) -> Duration {
 /// `n` sends of `0` .. `n - 1`; then the channel is closed and the task
 /// joined, which returns once it has summed them all.
 pub(super) async fn tell_raw<C: Channel>(n: u64) -> Duration {
-    let (tx, rx) = C::channel();
-    let task = tokio::spawn(summer::<C>(rx));
+    let (tx, task) = spawn_raw::<C, _, _>(summer::<C>);
     let start = Instant::now();
     for i in 0..n {
         C::send(&tx, i).await;
@@ -80,8 +92,7 @@ pub(super) async fn ask_ours(system: &ActorSystem, n: u64) -> Duration {
 
 /// `n` sequential requests `(1, reply)`, each reply awaited and checked.
 pub(super) async fn ask_raw<C: Channel>(n: u64) -> Duration {
-    let (tx, rx) = C::channel();
-    let task = tokio::spawn(bumper::<C>(rx));
+    let (tx, task) = spawn_raw::<C, _, _>(bumper::<C>);
     let start = Instant::now();
     for expected in 1..=n {
         let (reply, answer) = oneshot::channel();
@@ -100,19 +111,12 @@ pub(super) async fn contended_ours(system: &ActorSystem, senders: u64, n: u64) -
     let per_sender = n / senders;
     let counter = system.spawn(Counter::default());
     let start = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    counter.tell(Add(s * per_sender + i)).await.expect("contended: the counter stopped");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("contended: a sender panicked");
-    }
+    run_senders(senders, &counter, |counter, s| async move {
+        for i in 0..per_sender {
+            counter.tell(Add(s * per_sender + i)).await.expect("contended: the counter stopped");
+        }
+    })
+    .await;
     let sum = counter.ask(Get).await.expect("contended: the counter did not answer");
     let elapsed = start.elapsed();
     assert_eq!(sum, sum_below(n), "contended: lost or duplicated messages");
@@ -124,23 +128,15 @@ pub(super) async fn contended_ours(system: &ActorSystem, senders: u64, n: u64) -
 /// once all are done the channel is closed and the summing task joined.
 pub(super) async fn contended_raw<C: Channel>(senders: u64, n: u64) -> Duration {
     let per_sender = n / senders;
-    let (tx, rx) = C::channel();
-    let summer = tokio::spawn(summer::<C>(rx));
+    let (tx, summer) = spawn_raw::<C, _, _>(summer::<C>);
     let start = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    C::send(&tx, s * per_sender + i).await;
-                }
-            })
-        })
-        .collect();
+    run_senders(senders, &tx, |tx, s| async move {
+        for i in 0..per_sender {
+            C::send(&tx, s * per_sender + i).await;
+        }
+    })
+    .await;
     drop(tx);
-    for task in tasks {
-        task.await.expect("contended: a sender panicked");
-    }
     let sum = summer.await.expect("contended: the summing task panicked");
     let elapsed = start.elapsed();
     assert_eq!(sum, sum_below(n), "contended: lost or duplicated messages");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::adapter::{Behavior, Framework};
-use super::{Outcome, Sizes};
+use super::{Outcome, Sizes, run_senders};
 use crate::sum_below;
 
 /// A running sum: the actor of the tell, ask, contended and fork-join
@@ -96,19 +96,12 @@ pub(crate) async fn contended<F: Framework>(system: F::System, sizes: Sizes, sen
     let n = per_sender * senders;
     let acc = F::spawn(&system, Accumulator::default()).await;
     let start = Instant::now();
-    let tasks: Vec<_> = (0..senders)
-        .map(|s| {
-            let acc = acc.clone();
-            tokio::spawn(async move {
-                for i in 0..per_sender {
-                    F::tell(&acc, AccMsg::Add(s * per_sender + i)).await;
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("sender task panicked");
-    }
+    run_senders(senders, &acc, |acc, s| async move {
+        for i in 0..per_sender {
+            F::tell(&acc, AccMsg::Add(s * per_sender + i)).await;
+        }
+    })
+    .await;
     let sum = F::ask(&acc, AccMsg::Sum).await;
     let elapsed = start.elapsed();
     assert_eq!(sum, sum_below(n), "{}: contended lost or duplicated messages", F::NAME);
