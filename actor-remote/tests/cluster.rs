@@ -465,3 +465,92 @@ async fn a_seed_declared_down_by_its_only_peer_rejoins_after_its_down_is_forgott
     })
     .await;
 }
+
+/// Counts the blobs it is told and their bytes. A blob is a `String`: it
+/// is encoded as one copy, where a `Vec<u8>` goes byte by byte through
+/// serde, slow enough in a debug build to keep the link idle.
+#[derive(Default)]
+struct Sink {
+    blobs: u64,
+    bytes: u64,
+}
+
+#[actor]
+impl Sink {
+    #[message(remote)]
+    fn take(&mut self, blob: String) {
+        self.blobs += 1;
+        self.bytes += blob.len() as u64;
+    }
+
+    #[message(remote)]
+    fn received(&self) -> (u64, u64) {
+        (self.blobs, self.bytes)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_flooded_with_tells_keeps_its_nodes_up_and_loses_none() {
+    bounded(async {
+        // Failure detection at its fastest test setting (probe timeout 100
+        // ms, suspicion 600 ms), while four senders on `q1` keep the link to
+        // `q2` full of 64 KiB tells for three detection times: the link's
+        // queue and resend buffer hold data the whole time, and membership
+        // probes must not wait behind it.
+        let config = fast();
+        let nodes = cluster_of(&["q1", "q2", "q3"], config.clone()).await;
+        let mut watchers = Vec::new();
+        for running in &nodes {
+            watchers.push(subscribe(running).await);
+        }
+        let sink = nodes[1].node.system().spawn(Sink::default());
+        nodes[1].cluster.register("sink", &sink).unwrap();
+        wait_until("q1 sees the sink", || nodes[0].cluster.whereis("sink").is_some()).await;
+        let remote = nodes[0].cluster.lookup::<Sink>("sink").unwrap();
+
+        const BLOB: usize = 64 * 1024;
+        let flood_for = config.detection_time() * 3;
+        let started = Instant::now();
+        let senders: Vec<_> = (0..4)
+            .map(|_| {
+                let remote = remote.clone();
+                tokio::spawn(async move {
+                    let mut sent = 0u64;
+                    while started.elapsed() < flood_for {
+                        remote.tell(Take { blob: "x".repeat(BLOB) }).await.expect("the sink's node is up");
+                        sent += 1;
+                    }
+                    sent
+                })
+            })
+            .collect();
+        let mut sent = 0;
+        for sender in senders {
+            sent += sender.await.unwrap();
+        }
+        // Enough data to have kept the link busy: at least the resend
+        // buffer several times over.
+        assert!(sent as usize * BLOB > 4 * 4 * 1024 * 1024, "only {sent} blobs sent in {flood_for:?}");
+        let (blobs, bytes) = remote.received().await.unwrap();
+        assert_eq!((blobs, bytes), (sent, sent * BLOB as u64), "tells lost or doubled");
+        println!(
+            "{sent} tells of 64 KiB ({} MiB) in {:?}, no node down",
+            sent as usize * BLOB >> 20,
+            started.elapsed()
+        );
+
+        // A probe round more, so that a suspicion raised during the flood
+        // had the time to become a `NodeDown`.
+        tokio::time::sleep(config.detection_time()).await;
+        for (running, watcher) in nodes.iter().zip(&watchers) {
+            let seen = watcher.seen().await.unwrap();
+            assert!(
+                !seen.iter().any(|e| matches!(e, ClusterEvent::NodeDown(_))),
+                "{} saw a node down during the flood: {seen:?}",
+                running.node.name()
+            );
+            assert_eq!(running.cluster.members().len(), 2, "{} lost a member", running.node.name());
+        }
+    })
+    .await;
+}
