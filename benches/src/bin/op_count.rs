@@ -32,6 +32,12 @@
 //! fanout; sides: actor_core, raw_bounded, raw_unbounded. The set-up (a
 //! ring's 1,000 actors, say) is the same for every count and cancels out in
 //! the difference.
+//!
+//! `OP_COUNT_WORKERS=2` runs a workload of the core bench on a multi-thread
+//! runtime with that many workers instead, for timing two builds against
+//! each other as whole processes (`/usr/bin/time`, or any tool that
+//! alternates the two): instruction counts are only meaningful on one
+//! thread.
 
 use std::process::ExitCode;
 
@@ -54,8 +60,12 @@ fn local(workload: &str, side: &str, count: &str) -> ExitCode {
         eprintln!("op_count: {} cannot run {count} operations", workload.name());
         return ExitCode::FAILURE;
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(workload.run(side, count));
+    let workers = std::env::var("OP_COUNT_WORKERS").ok().and_then(|n| n.parse::<usize>().ok()).filter(|&n| n > 0);
+    let runtime = match workers {
+        Some(workers) => tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build(),
+        None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+    };
+    runtime.expect("a runtime").block_on(workload.run(side, count));
     ExitCode::SUCCESS
 }
 
