@@ -10,14 +10,17 @@
 //!   spread over 100 entities, then a barrier that asks every entity for
 //!   its count and sum and checks them; against the same tells to the one
 //!   plain remote actor and its barrier ask.
-//! - `sharding_ask`: 3,200 asks, sequential (32 to each of 100 entities,
-//!   one entity after the other) or 64 askers of 50 asks each, one entity
-//!   each, all in flight at once; against the same to the plain actor.
+//! - `sharding_ask`: 3,200 asks, sequential (rotating over the 100
+//!   entities, or over those on nodes `b` and `c` only: `sharded_remote`)
+//!   or 64 askers of 50 asks each, one entity each, all in flight at once;
+//!   against the same to the plain actor.
 //! - `sharding_cold`: one ask to an entity id never used before (a counter
 //!   makes a fresh id per iteration: the entity starts on its owner), one
-//!   ask to a running entity (rotating over the 100), one ask to the plain
-//!   actor. Passivation is off, so the cold entities stay: one per
-//!   iteration, their count printed at the end.
+//!   ask to a running entity (rotating over the 100), the same two for
+//!   entities on `b` and `c` only (`cold_remote`, `warm_remote`: ids whose
+//!   shard `a` does not own), and one ask to the plain actor. Passivation
+//!   is off, so the cold entities stay: one per iteration, their count
+//!   printed at the end.
 //!
 //! Everything runs on one multi-thread runtime with 2 workers (the four
 //! nodes and the driver); the timed loop runs as a task on it.
@@ -29,7 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use benches::remote::{Received, RemotePair, Transport, remote_asks, remote_tell_burst};
+use actor_core::ActorRef;
+use benches::remote::{Received, RemotePair, Sink, Transport, remote_asks, remote_tell_burst};
 use benches::sharding::{
     ENTITIES, SHARD_TELLS_PER_ITER, ShardedCluster, ask_once, concurrent_asks, sharded_asks, sharded_tell_burst,
 };
@@ -48,6 +52,9 @@ const ASKS_PER_ITER: u64 = ASKERS as u64 * ASKS_PER_ASKER;
 /// the totals the next tell burst starts from, and the next cold id.
 struct Bed {
     cluster: ShardedCluster,
+    /// The warm entities on `b` and `c`, and the shards `a` does not own.
+    remote_entities: Vec<ActorRef<Sink>>,
+    remote_shards: Vec<bool>,
     pair: RemotePair,
     sharded_totals: Mutex<Vec<Received>>,
     plain_totals: Mutex<Received>,
@@ -86,8 +93,11 @@ fn sharding(c: &mut Criterion) {
         let pair = RemotePair::start(Transport::Tcp).await;
         let sharded_totals = Mutex::new(cluster.totals().await);
         let plain_totals = Mutex::new(pair.totals().await);
-        Arc::new(Bed { cluster, pair, sharded_totals, plain_totals, cold: AtomicU64::new(0) })
+        let (remote_entities, remote_shards) = (cluster.remote_entities(), cluster.remote_shards());
+        let cold = AtomicU64::new(0);
+        Arc::new(Bed { cluster, remote_entities, remote_shards, pair, sharded_totals, plain_totals, cold })
     });
+    println!("warm entities on b and c: {} of {ENTITIES}", bed.remote_entities.len());
     println!("shards and entities per node (a, b, c): {:?}", bed.cluster.spread());
 
     let n = SHARD_TELLS_PER_ITER;
@@ -103,9 +113,11 @@ fn sharding(c: &mut Criterion) {
     tell.finish();
 
     let mut ask = group(c, "sharding_ask", ASKS_PER_ITER);
-    let per_entity = ASKS_PER_ITER / ENTITIES as u64;
-    bench(&mut ask, &rt, "sharded/sequential", &bed, move |bed, _| async move {
-        sharded_asks(&bed.cluster.entities, per_entity).await;
+    bench(&mut ask, &rt, "sharded/sequential", &bed, |bed, _| async move {
+        sharded_asks(&bed.cluster.entities, ASKS_PER_ITER, 0).await;
+    });
+    bench(&mut ask, &rt, "sharded_remote/sequential", &bed, |bed, _| async move {
+        sharded_asks(&bed.remote_entities, ASKS_PER_ITER, 0).await;
     });
     let concurrent = format!("{ASKERS}x{ASKS_PER_ASKER}");
     bench(&mut ask, &rt, &format!("sharded/{concurrent}"), &bed, |bed, _| async move {
@@ -125,7 +137,20 @@ fn sharding(c: &mut Criterion) {
         ask_once(bed.cluster.region(), &format!("cold-{id}"), i).await;
     });
     bench(&mut cold, &rt, "sharded/warm", &bed, |bed, i| async move {
-        remote_asks(&bed.cluster.entities[i as usize % ENTITIES], 1, i).await;
+        sharded_asks(&bed.cluster.entities, 1, i).await;
+    });
+    bench(&mut cold, &rt, "sharded/cold_remote", &bed, |bed, i| async move {
+        let region = bed.cluster.region();
+        let id = loop {
+            let id = format!("cold-{}", bed.cold.fetch_add(1, Ordering::Relaxed));
+            if bed.remote_shards[region.shard_of(&id) as usize] {
+                break id;
+            }
+        };
+        ask_once(region, &id, i).await;
+    });
+    bench(&mut cold, &rt, "sharded/warm_remote", &bed, |bed, i| async move {
+        sharded_asks(&bed.remote_entities, 1, i).await;
     });
     bench(&mut cold, &rt, "plain_remote", &bed, |bed, i| async move {
         remote_asks(&bed.pair.remote, 1, i).await;

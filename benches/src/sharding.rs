@@ -84,6 +84,23 @@ impl ShardedCluster {
         &self.nodes[0].2
     }
 
+    /// Whether each shard is owned by another node than `a`, by shard.
+    pub fn remote_shards(&self) -> Vec<bool> {
+        let a = self.region().node().to_owned();
+        self.region().placement().into_iter().map(|owner| owner.is_some_and(|o| o != a)).collect()
+    }
+
+    /// The warm entities that live on another node than `a`.
+    pub fn remote_entities(&self) -> Vec<ActorRef<Sink>> {
+        let remote = self.remote_shards();
+        let region = self.region();
+        (0..ENTITIES)
+            .map(|i| format!("w-{i}"))
+            .filter(|id| remote[region.shard_of(id) as usize])
+            .map(|id| region.entity(&id))
+            .collect()
+    }
+
     /// Shards per node and entities running per node, in node order.
     pub fn spread(&self) -> Vec<(usize, usize)> {
         self.nodes.iter().map(|(_, _, r)| (r.stats().shards_owned, r.stats().entities_active)).collect()
@@ -143,11 +160,11 @@ pub async fn sharded_tell_burst(entities: &[ActorRef<Sink>], n: u64, before: Vec
         .collect()
 }
 
-/// `per_entity` sequential asks to each of `entities`, one entity after the
-/// other: `per_entity * len` asks, one in flight; checks every reply.
-pub async fn sharded_asks(entities: &[ActorRef<Sink>], per_entity: u64) {
-    for (k, entity) in (0u64..).zip(entities) {
-        remote_asks(entity, per_entity, k * per_entity).await;
+/// `n` sequential asks numbered from `base`, the ask numbered `k` to
+/// `entities[k % len]`: one in flight; checks every reply.
+pub async fn sharded_asks(entities: &[ActorRef<Sink>], n: u64, base: u64) {
+    for k in base..base + n {
+        remote_asks(&entities[k as usize % entities.len()], 1, k).await;
     }
 }
 
@@ -179,7 +196,10 @@ mod tests {
             let before = cluster.totals().await;
             let after = sharded_tell_burst(&cluster.entities, 2_000, before).await;
             assert_eq!(cluster.totals().await, after);
-            sharded_asks(&cluster.entities, 2).await;
+            sharded_asks(&cluster.entities, 200, 7).await;
+            let remote = cluster.remote_entities();
+            assert!(!remote.is_empty() && remote.len() < ENTITIES, "{} remote", remote.len());
+            sharded_asks(&remote, 100, 0).await;
             concurrent_asks(&cluster.entities[..8], 5).await;
             for n in 0..10 {
                 ask_once(cluster.region(), &format!("cold-{n}"), n).await;
