@@ -22,8 +22,9 @@
 //!   is off, so the cold entities stay: one per iteration, their count
 //!   printed at the end.
 //!
-//! Everything runs on one multi-thread runtime with 2 workers (the four
-//! nodes and the driver); the timed loop runs as a task on it.
+//! Everything runs on one multi-thread runtime with 2 workers (the three
+//! cluster nodes, the pair's two and the driver); the timed loop runs as a
+//! task on it.
 
 mod common;
 
