@@ -16,7 +16,10 @@
 //! The normal suite runs 20 nodes (6-10 s of wall-clock time on a
 //! loaded 2-core machine). `SHARDING_SIM_NODES=50 cargo test -p
 //! actor-remote --test sharding_sim -- --nocapture` runs more (50: about
-//! 45 s to two minutes there).
+//! 45 s to two minutes there; 100, with `--release`: about 20 s). Below
+//! ten shards a node (50 nodes and more, at 256 shards), the balance
+//! asserted is the cap on the fullest node and the owners that cap
+//! forces, not that every node owns shards.
 
 mod support;
 
@@ -32,7 +35,7 @@ use support::sharding::{Log, Member, Record, Tally, leave, moved, owned, spread}
 use tokio::time::Instant;
 
 /// Shards: 256 over 50 nodes is 5.12 a node, and the cap allows 6 (1.17x);
-/// over 20, 12.8 and 15.
+/// over 20, 12.8 and 15; over 100, 2.56 and 3.
 const SHARDS: u32 = 256;
 /// Longest (virtual) wait for the regions to settle.
 const SETTLE: Duration = Duration::from_secs(120);
@@ -115,13 +118,19 @@ async fn run(nodes: usize) {
     let (owners, min, max) = spread(&placement);
     let mean = f64::from(SHARDS) / nodes as f64;
     println!(
-        "figure: {nodes} nodes, {SHARDS} shards: {min}..{max} per node (mean {mean:.2}, max {:.2}x); \
+        "figure: {nodes} nodes, {SHARDS} shards: {min}..{max} per node on {owners} nodes (mean {mean:.2}, max {:.2}x); \
          membership and placement settled {:?} (virtual) after the last join",
         max as f64 / mean,
         begin.elapsed() + formed
     );
-    assert_eq!(owners, nodes, "every node owns shards");
-    assert!(max as f64 <= (1.2 * mean).max(mean.ceil()), "{max} shards on one node");
+    let cap = (1.2 * mean).floor().max(mean.ceil());
+    assert!(max as f64 <= cap, "{max} shards on one node");
+    // The placement bounds the fullest node, not the emptiest: below the ten
+    // shards a node that `ShardingOptions::shards` asks for, a node whose
+    // scores rank low for every shard can be left with none (256 shards on
+    // 100 nodes: the cap of 3 a node forces at least 86 owners).
+    let least = if mean >= 10.0 { nodes } else { (f64::from(SHARDS) / cap).ceil() as usize };
+    assert!(owners >= least, "{owners} of {nodes} nodes own shards");
 
     // Dead letters, with their reasons, from every node (a message is
     // reported by the node whose region held it last).

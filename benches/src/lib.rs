@@ -10,6 +10,8 @@
 //!   version of its workloads on this framework, raw tokio and (feature
 //!   `peers`) kameo, ractor and actix.
 //! - [`remote`]: two nodes over sockets against raw sockets.
+//! - [`sharding`]: sharded entities on three nodes against one plain
+//!   remote actor.
 //!
 //! Every workload checks its result and panics on a wrong one, so that an
 //! implementation that skips work cannot post a fast time.
@@ -26,6 +28,7 @@ pub mod chart;
 pub mod local;
 pub mod remote;
 pub mod savina;
+pub mod sharding;
 
 /// The mailbox capacity used on both sides: the framework's default
 /// ([`actor_core::mailbox::DEFAULT_CAPACITY`]), and the raw channel's bound.
