@@ -535,7 +535,7 @@ async fn a_link_flooded_with_tells_keeps_its_nodes_up_and_loses_none() {
         assert_eq!((blobs, bytes), (sent, sent * BLOB as u64), "tells lost or doubled");
         println!(
             "{sent} tells of 64 KiB ({} MiB) in {:?}, no node down",
-            sent as usize * BLOB >> 20,
+            (sent as usize * BLOB) >> 20,
             started.elapsed()
         );
 
