@@ -23,7 +23,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use benches::savina::report::{Report, Row, Unit};
-use benches::savina::{Entry, Flavour, IdleSample, Sizes, Workload, frameworks};
+use benches::savina::{Entry, Flavour, IdleSample, Outcome, Sizes, Workload, frameworks};
 
 /// The full run's scale: nominal (Savina-like) sizes times this.
 const FULL_SCALE: f64 = 0.5;
@@ -88,28 +88,43 @@ fn micros(d: f64) -> String {
 /// Runs one workload on one flavour: a warm-up run per framework, then
 /// `samples` rounds in which each framework runs once, so that every
 /// framework sees the same machine conditions.
+///
+/// A framework whose run fails the workload's check (a wrong sum, a lost
+/// reply: the workload panics) is not timed: its value is NaN and its note
+/// says why, so the table shows it failing rather than fast.
 fn measure(options: &Options, all: &[Entry], workload: Workload, flavour: Flavour, sizes: Sizes) -> Row {
-    for framework in all {
-        (framework.run)(workload, flavour, sizes);
-    }
+    let mut failed: Vec<Option<String>> =
+        all.iter().map(|framework| checked_run(framework, workload, flavour, sizes).err()).collect();
     let mut times = vec![Vec::new(); all.len()];
     let mut p50 = vec![Vec::new(); all.len()];
     let mut p99 = vec![Vec::new(); all.len()];
     for _ in 0..options.samples {
         for (i, framework) in all.iter().enumerate() {
-            let outcome = (framework.run)(workload, flavour, sizes);
-            times[i].push(ms(outcome.elapsed));
-            if let (Some(a), Some(b)) = (outcome.p50, outcome.p99) {
-                p50[i].push(ms(a));
-                p99[i].push(ms(b));
+            if failed[i].is_some() {
+                continue;
+            }
+            match checked_run(framework, workload, flavour, sizes) {
+                Ok(outcome) => {
+                    times[i].push(ms(outcome.elapsed));
+                    if let (Some(a), Some(b)) = (outcome.p50, outcome.p99) {
+                        p50[i].push(ms(a));
+                        p99[i].push(ms(b));
+                    }
+                }
+                Err(why) => failed[i] = Some(why),
             }
         }
     }
-    let values: Vec<f64> = times.into_iter().map(median).collect();
+    let values: Vec<f64> =
+        times.into_iter().zip(&failed).map(|(t, f)| if f.is_some() { f64::NAN } else { median(t) }).collect();
     let notes = p50
         .into_iter()
         .zip(p99)
-        .map(|(a, b)| (!a.is_empty()).then(|| format!("p50 {}, p99 {}", micros(median(a)), micros(median(b)))))
+        .zip(failed)
+        .map(|((a, b), failed)| match failed {
+            Some(why) => Some(format!("fails its check: {why}")),
+            None => (!a.is_empty()).then(|| format!("p50 {}, p99 {}", micros(median(a)), micros(median(b)))),
+        })
         .collect();
     Row {
         workload: workload.name().to_owned(),
@@ -119,6 +134,23 @@ fn measure(options: &Options, all: &[Entry], workload: Workload, flavour: Flavou
         values,
         notes,
     }
+}
+
+/// One run of `workload` on `framework`, or the first line of the panic of
+/// a run that failed its check.
+fn checked_run(framework: &Entry, workload: Workload, flavour: Flavour, sizes: Sizes) -> Result<Outcome, String> {
+    std::panic::catch_unwind(|| (framework.run)(workload, flavour, sizes)).map_err(|panic| {
+        let text = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
+        // A workload's own assertion message, out of the task's JoinError
+        // (which quotes it, escaped): up to its first line break.
+        let text = text.split_once('"').map_or(text, |(_, rest)| rest);
+        let end = [text.find("\\n"), text.find('"'), text.find('\n')].into_iter().flatten().min();
+        text[..end.unwrap_or(text.len())].to_owned()
+    })
 }
 
 /// Measures idle actors of one framework in a fresh child process.
@@ -265,7 +297,14 @@ fn main() -> ExitCode {
         }
         for flavour in Flavour::ALL {
             let row = measure(&options, &all, workload, flavour, sizes);
-            let line: Vec<String> = all.iter().zip(&row.values).map(|(e, v)| format!("{} {v:.1} ms", e.name)).collect();
+            let line: Vec<String> = all
+                .iter()
+                .zip(&row.values)
+                .map(|(e, v)| match v.is_nan() {
+                    true => format!("{} fails its check", e.name),
+                    false => format!("{} {v:.1} ms", e.name),
+                })
+                .collect();
             eprintln!("  {}/{} ({}): {}", workload.name(), flavour.name(), row.detail, line.join(", "));
             rows.push(row);
         }

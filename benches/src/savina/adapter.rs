@@ -35,6 +35,8 @@ mod actix;
 mod kameo;
 #[cfg(feature = "peers")]
 mod ractor;
+#[cfg(feature = "peers")]
+mod xtra;
 
 #[cfg(feature = "peers")]
 pub use self::actix::Actix;
@@ -44,6 +46,8 @@ pub use self::ours::Ours;
 #[cfg(feature = "peers")]
 pub use self::ractor::Ractor;
 pub use self::raw::{Raw, RawEnvelope, RawRef};
+#[cfg(feature = "peers")]
+pub use self::xtra::Xtra;
 
 /// The state and handler of one actor of a workload, independent of the
 /// framework that runs it.
@@ -66,6 +70,12 @@ pub trait Behavior<F: Framework>: Send + Unpin + 'static {
 pub trait Framework: Sized + Send + Sync + 'static {
     /// The name used in tables and charts.
     const NAME: &'static str;
+
+    /// Whether one sender's messages to one actor are handled in the order
+    /// they were sent. Workloads whose check needs it
+    /// ([`Workload::needs_order`](super::Workload::needs_order)) fail on a
+    /// framework that does not.
+    const KEEPS_ORDER: bool = true;
 
     /// Whatever the framework needs to spawn actors (our `ActorSystem`,
     /// actix's arbiters, or nothing).

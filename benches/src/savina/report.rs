@@ -83,7 +83,8 @@ impl Report {
              Raw tokio's value divided by the framework's (time, or bytes per actor), both \
              measured in the same process: above 1.00 is faster (or smaller) than a hand-written \
              tokio task and channel, below is slower. Values under 0.50 (more than 2x behind raw) \
-             are in bold.\n\n",
+             are in bold. A framework whose run gave a wrong result is not timed (\"fails its \
+             check\"; the absolute table says which check).\n\n",
         );
         let _ = write!(out, "| workload | flavour |");
         for (_, name) in &compared {
@@ -98,7 +99,9 @@ impl Report {
             let _ = write!(out, "| {} | {} |", row.workload, row.flavour.name());
             for &(i, _) in &compared {
                 let ratio = self.ratio(row, i);
-                if ratio < 0.5 {
+                if ratio.is_nan() {
+                    out.push_str(" fails its check |");
+                } else if ratio < 0.5 {
                     let _ = write!(out, " **{ratio:.2}** |");
                 } else {
                     let _ = write!(out, " {ratio:.2} |");
@@ -122,6 +125,7 @@ impl Report {
             let _ = write!(out, "| {} | {} | {} |", row.workload, row.detail, row.flavour.name());
             for (value, note) in row.values.iter().zip(&row.notes) {
                 let value = match row.unit {
+                    _ if value.is_nan() => "not timed".to_owned(),
                     Unit::Millis => format!("{value:.1} ms"),
                     Unit::Bytes => format!("{value:.0} B"),
                 };
@@ -180,6 +184,15 @@ impl Report {
                 );
                 for (k, &(i, name)) in compared.iter().enumerate() {
                     let ratio = self.ratio(row, i);
+                    if ratio.is_nan() {
+                        let _ = writeln!(
+                            body,
+                            r#"<text x="{:.1}" y="{:.1}" font-size="7">{name}: fails its check</text>"#,
+                            x(1.0) + 3.0,
+                            y + (k + 1) as f64 * BAR_H - 1.0
+                        );
+                        continue;
+                    }
                     let (x0, x1) = (x(1.0).min(x(ratio)), x(1.0).max(x(ratio)));
                     let _ = writeln!(
                         body,
