@@ -44,6 +44,9 @@ use tokio::time::Instant;
 
 use super::placement;
 use super::wire::{Batch, Inbox, Item, RegionActor, WireAsk, WireResult};
+// The one import up to the room's face: the options and the counters are
+// public types that `sharding.rs` defines and documents for users; the
+// core only reads the one and fills in the other.
 use super::{ShardingOptions, ShardingStats};
 use crate::cluster::Cluster;
 
