@@ -4,7 +4,7 @@
 //! published table and chart), measured by criterion instead: one group per
 //! `savina/<workload>/<flavour>` (apart from the `core` bench's groups), one
 //! function per framework (this one, raw tokio, and with `--features peers`
-//! kameo, ractor and actix).
+//! kameo, ractor, xtra and actix).
 //!
 //! Sizes are the nominal ones times `SAVINA_SCALE` (default 0.02, the
 //! `--quick` sizes), so that a run takes minutes:

@@ -8,7 +8,7 @@
 //!   yardstick.
 //! - [`savina`]: the Savina-derived suite, which runs one adapter-based
 //!   version of its workloads on this framework, raw tokio and (feature
-//!   `peers`) kameo, ractor and actix.
+//!   `peers`) kameo, ractor, xtra and actix.
 //! - [`remote`]: two nodes over sockets against raw sockets.
 //! - [`sharding`]: sharded entities on three nodes against one plain
 //!   remote actor.
