@@ -103,17 +103,12 @@ impl ShardedCluster {
 
     /// Shards per node and entities running per node, in node order.
     pub fn spread(&self) -> Vec<(usize, usize)> {
-        self.nodes.iter().map(|(_, _, r)| (r.stats().shards_owned, r.stats().entities_active)).collect()
+        self.nodes.iter().map(|(_, _, r)| r.stats()).map(|stats| (stats.shards_owned, stats.entities_active)).collect()
     }
 
     /// Every warm entity's totals.
     pub async fn totals(&self) -> Vec<Received> {
-        let answers = join_all(self.entities.iter().map(|e| e.totals())).await;
-        answers
-            .into_iter()
-            .map(|a| a.expect("the entity answers"))
-            .map(|(count, sum)| Received { count, sum })
-            .collect()
+        totals_of(&self.entities).await
     }
 
     /// Stops the three nodes and their systems.
@@ -147,17 +142,17 @@ pub async fn sharded_tell_burst(entities: &[ActorRef<Sink>], n: u64, before: Vec
             entity.tell(Data { bytes: payload(round) }).await.expect("the tell is accepted");
         }
     }
+    let after = totals_of(entities).await;
+    for (before, after) in before.iter().zip(&after) {
+        assert_eq!(*after, before.after(rounds), "entity totals after {rounds} rounds of tells");
+    }
+    after
+}
+
+/// Each entity's totals, asked of all at once.
+async fn totals_of(entities: &[ActorRef<Sink>]) -> Vec<Received> {
     let answers = join_all(entities.iter().map(|e| e.totals())).await;
-    before
-        .into_iter()
-        .zip(answers)
-        .map(|(before, answer)| {
-            let (count, sum) = answer.expect("the barrier ask is answered");
-            let after = Received { count, sum };
-            assert_eq!(after, before.after(rounds), "entity totals after {rounds} rounds of tells");
-            after
-        })
-        .collect()
+    answers.into_iter().map(|a| a.expect("the entity answers")).map(|(count, sum)| Received { count, sum }).collect()
 }
 
 /// `n` sequential asks numbered from `base`, the ask numbered `k` to

@@ -145,11 +145,7 @@ fn checked_run(framework: &Entry, workload: Workload, flavour: Flavour, sizes: S
             .map(String::as_str)
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("a panic");
-        // A workload's own assertion message, out of the task's JoinError
-        // (which quotes it, escaped): up to its first line break.
-        let text = text.split_once('"').map_or(text, |(_, rest)| rest);
-        let end = [text.find("\\n"), text.find('"'), text.find('\n')].into_iter().flatten().min();
-        text[..end.unwrap_or(text.len())].to_owned()
+        text.lines().next().unwrap_or(text).to_owned()
     })
 }
 

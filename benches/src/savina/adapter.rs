@@ -136,5 +136,12 @@ where
     Fut: Future<Output = T> + Send + 'static,
 {
     let runtime = flavour.tokio_runtime();
-    runtime.block_on(runtime.spawn(work)).expect("workload task panicked")
+    match runtime.block_on(runtime.spawn(work)) {
+        Ok(output) => output,
+        // The workload's own panic (a failed check), as if it had run here.
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => panic!("workload task did not finish: {error}"),
+        },
+    }
 }
