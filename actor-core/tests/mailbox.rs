@@ -78,16 +78,15 @@ struct Tiny(u32, #[allow(dead_code)] Live);
 struct Huge(u32, [u8; 200], #[allow(dead_code)] Live);
 #[repr(align(32))]
 struct Wide(u32, #[allow(dead_code)] Live);
-
-/// Each payload is a message answered with its number.
-macro_rules! numbered_messages {
-    ($($payload:ty),*) => {$(
-        impl Message for $payload {
-            type Reply = u32;
-        }
-    )*};
+impl Message for Tiny {
+    type Reply = u32;
 }
-numbered_messages!(Tiny, Huge, Wide);
+impl Message for Huge {
+    type Reply = u32;
+}
+impl Message for Wide {
+    type Reply = u32;
+}
 
 #[derive(Default)]
 struct Seen(Vec<u32>);
