@@ -1,6 +1,10 @@
 //! `ActorSystem::stats`: the actor tree, messages handled, restarts and
 //! mailbox depths, read while the system runs.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use actor_core::ActorState;
@@ -147,32 +151,43 @@ async fn a_restart_counted_in_the_stats_always_comes_with_its_time_and_its_panic
     let supervisor = system.spawn(Supervisor::new(Strategy::OneForOne).max_restarts(1_000, Duration::from_secs(60)));
     let worker = supervisor.start_child(ChildSpec::new(Worker::default)).await.unwrap();
     let id = worker.id();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    // The highest restart count the reader has read so far.
+    let seen = Arc::new(AtomicU32::new(0));
     // A reader on its own thread, reading the stats as fast as it can
     // while the worker fails and is restarted.
     let reader = std::thread::spawn({
-        let (system, done) = (system.clone(), done.clone());
+        let (system, done, seen) = (system.clone(), done.clone(), seen.clone());
         move || {
-            let (mut reads, mut seen) = (0u32, 0u32);
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut reads = 0u32;
+            while !done.load(Relaxed) {
                 let stats = system.stats();
                 if let Some(w) = stats.actors.iter().find(|a| a.id == id) {
                     reads += 1;
-                    seen = seen.max(w.restarts);
+                    seen.fetch_max(w.restarts, Relaxed);
                     if w.restarts > 0 {
                         assert!(!w.recent_restarts.is_empty(), "restart {} counted without its time", w.restarts);
                         assert!(w.last_panic.is_some(), "restart {} counted without its panic", w.restarts);
                     }
                 }
             }
-            (reads, seen)
+            reads
         }
     });
     for n in 0..50 {
         assert!(worker.fail(format!("failure {n}")).await.is_err());
         work_once_restarted(&worker).await;
     }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (reads, seen) = reader.join().expect("every read saw a counted restart with its time and panic");
-    assert!(reads > 0 && seen > 0, "the reader read the worker's stats ({reads} reads, up to restart {seen})");
+    // The reader runs until it has read the last restart: on a busy
+    // machine its thread may sleep through the whole run above.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while seen.load(Relaxed) < 50 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the reader reads all 50 restarts");
+    done.store(true, Relaxed);
+    let reads = reader.join().expect("every read saw a counted restart with its time and panic");
+    assert!(reads > 0, "the reader read the worker's stats");
 }

@@ -218,7 +218,10 @@ impl<'a, M: Message> AskRequest<'a, M> {
                     }
                     let (tx, rx) = reply::channel();
                     match self.sink.try_ask(Ask(msg, tx), asking) {
-                        Ok(()) => self.state = AskState::Waiting(rx),
+                        Ok(()) => {
+                            self.state = AskState::Waiting(rx);
+                            return Poll::Ready(Ok(()));
+                        }
                         Err(SendError::Full(ask)) => {
                             self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
                         }
@@ -226,7 +229,10 @@ impl<'a, M: Message> AskRequest<'a, M> {
                     }
                 }
                 AskState::Queueing(mut queueing, rx) => match queueing.as_mut().poll(cx) {
-                    Poll::Ready(Ok(())) => self.state = AskState::Waiting(rx),
+                    Poll::Ready(Ok(())) => {
+                        self.state = AskState::Waiting(rx);
+                        return Poll::Ready(Ok(()));
+                    }
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask()));
                     }
@@ -261,7 +267,11 @@ impl<M: Message> Future for AskRequest<'_, M> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Err(e) = ready!(this.poll_queued(cx)) {
+        // Once queued, every poll is a poll of the reply: no need to move
+        // the state out and back in again.
+        if !matches!(this.state, AskState::Waiting(_))
+            && let Err(e) = ready!(this.poll_queued(cx))
+        {
             return Poll::Ready(Err(e));
         }
         let AskState::Waiting(rx) = &mut this.state else { unreachable!("queued asks wait for their reply") };
