@@ -279,15 +279,15 @@ impl<R: Send + 'static> ErasedReply for TypedReply<R> {
         let result = match with_ref_codec(codec, || (self.decode)(payload)) {
             Ok(reply) => match reply.downcast::<R>() {
                 Ok(reply) => Ok(*reply),
-                Err(_) => Err(ReplyFailure::Remote(RemoteError::new(
+                Err(_) => Err(Box::new(ReplyFailure::Remote(RemoteError::new(
                     RemoteErrorKind::Undecodable,
                     "reply decoded to the wrong type",
-                ))),
+                )))),
             },
-            Err(e) => Err(ReplyFailure::Remote(RemoteError::new(
+            Err(e) => Err(Box::new(ReplyFailure::Remote(RemoteError::new(
                 RemoteErrorKind::Undecodable,
                 format!("reply to {} did not decode: {e}", self.message_type),
-            ))),
+            )))),
         };
         let _ = self.tx.0.send(result);
     }
@@ -303,7 +303,7 @@ impl<R: Send + 'static> ErasedReply for TypedReply<R> {
             }
             RemoteFailure::Remote(e) => ReplyFailure::Remote(e),
         };
-        let _ = self.tx.0.send(Err(failure));
+        let _ = self.tx.0.send(Err(Box::new(failure)));
     }
 
     fn is_closed(&self) -> bool {

@@ -19,7 +19,10 @@ use crate::base::error::PanicError;
 use crate::base::error::RemoteError;
 use crate::base::id::ActorId;
 
-pub(crate) type ReplyResult<R> = Result<R, ReplyFailure>;
+/// The failure is boxed: it is rare, and a bare `PanicError` or
+/// `RemoteError` would make every reply channel's slot several words wider,
+/// copied on every reply.
+pub(crate) type ReplyResult<R> = Result<R, Box<ReplyFailure>>;
 
 /// Why a reply channel carries no reply.
 #[derive(Debug)]
@@ -160,7 +163,7 @@ impl<R: Send + 'static> Drop for ReplyGuard<R> {
         {
             ORPHANS.with_borrow_mut(|list| {
                 list.push(Box::new(move |err: &PanicError| {
-                    let _ = tx.send(Err(ReplyFailure::Panicked(err.clone())));
+                    let _ = tx.send(Err(Box::new(ReplyFailure::Panicked(err.clone()))));
                 }))
             });
         }

@@ -179,8 +179,9 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     assert!(slot.is_empty());
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     let reply = rx.await.expect("the reply is completed, not dropped");
-    let Err(crate::base::reply::ReplyFailure::Panicked(panic)) = reply else {
-        panic!("expected a panic, got {reply:?}")
+    let Err(failure) = reply else { panic!("expected a panic, got {reply:?}") };
+    let crate::base::reply::ReplyFailure::Panicked(panic) = *failure else {
+        panic!("expected a panic, got {failure:?}")
     };
     assert_eq!(panic.message(), "unlucky");
 }

@@ -127,15 +127,17 @@ fn poll_reply<R, M>(
 ) -> Poll<Result<R, AskError<M>>> {
     Poll::Ready(match ready!(Pin::new(rx).poll(cx)) {
         Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(ReplyFailure::Panicked(panic))) => Err(AskError::Panicked(panic)),
-        #[cfg(feature = "serde")]
-        Ok(Err(ReplyFailure::NodeDown)) => Err(AskError::NodeDown(None)),
-        // The far node skipped the ask at its deadline: a timeout, seen
-        // from here (usually the asker's own timer has already fired).
-        #[cfg(feature = "serde")]
-        Ok(Err(ReplyFailure::Expired)) => Err(AskError::Timeout),
-        #[cfg(feature = "serde")]
-        Ok(Err(ReplyFailure::Remote(e))) => Err(AskError::Remote(e)),
+        Ok(Err(failure)) => Err(match *failure {
+            ReplyFailure::Panicked(panic) => AskError::Panicked(panic),
+            #[cfg(feature = "serde")]
+            ReplyFailure::NodeDown => AskError::NodeDown(None),
+            // The far node skipped the ask at its deadline: a timeout, seen
+            // from here (usually the asker's own timer has already fired).
+            #[cfg(feature = "serde")]
+            ReplyFailure::Expired => AskError::Timeout,
+            #[cfg(feature = "serde")]
+            ReplyFailure::Remote(e) => AskError::Remote(e),
+        }),
         Err(_) => Err(AskError::NoReply),
     })
 }
