@@ -5,8 +5,8 @@
 use std::any::type_name;
 use std::future::Future;
 
-use futures::FutureExt;
 use futures::future::Either;
+use pin_project_lite::pin_project;
 
 use crate::actor::context::Actor;
 use crate::actor::context::Context;
@@ -100,6 +100,42 @@ pub trait Handler<M: Message>: Actor {
     fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = M::Reply> + Send;
 }
 
+pin_project! {
+    /// A handler's future, and what becomes of its reply once it is ready.
+    ///
+    /// Not an `async` block: a block awaiting a future it captured keeps it
+    /// twice in its state (once captured, once being awaited), which would
+    /// push handlers that await anything past the run loop's slot and into
+    /// a box per message. Not `futures`' `map` either: it moves the finished
+    /// future out of its place to reach its closure, a copy of the handler's
+    /// whole state per message. Here the closure sits beside the future,
+    /// which stays in place until the slot drops it.
+    struct Then<F, G> {
+        #[pin]
+        handler: F,
+        then: Option<G>,
+    }
+}
+
+impl<F: Future, G: FnOnce(F::Output)> Then<F, G> {
+    fn new(handler: F, then: G) -> Self {
+        Then { handler, then: Some(then) }
+    }
+}
+
+impl<F: Future, G: FnOnce(F::Output)> Future for Then<F, G> {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let this = self.project();
+        let reply = std::task::ready!(this.handler.poll(cx));
+        if let Some(then) = this.then.take() {
+            then(reply);
+        }
+        std::task::Poll::Ready(())
+    }
+}
+
 /// A message sent with `tell`: its reply is dropped.
 pub(crate) struct Tell<M>(pub(crate) M);
 
@@ -116,11 +152,7 @@ impl<A: Handler<M>, M: Message> Payload<A> for Tell<M> {
     }
 
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
-        // `map`, not an `async` block: a block awaiting a future it
-        // captured keeps it twice in its state (once captured, once being
-        // awaited), which pushed handlers that await anything past the run
-        // loop's slot and into a box per message.
-        actor.handle(self.0, ctx).map(drop)
+        Then::new(actor.handle(self.0, ctx), drop)
     }
 }
 
@@ -144,9 +176,8 @@ impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
         // Armed before the handler is called, so that even a panic in the
         // synchronous part of `handle` reaches the asker as a panic.
         let guard = ReplyGuard::arm(self.1);
-        // `map` keeps the handler's future once (see `Tell`). The guard
-        // lives in the closure: dropped unsent with the future if the
-        // handler panics, as before.
-        Either::Right(actor.handle(self.0, ctx).map(move |reply| guard.send(reply)))
+        // The guard lives in the closure: dropped unsent with the future if
+        // the handler panics.
+        Either::Right(Then::new(actor.handle(self.0, ctx), move |reply| guard.send(reply)))
     }
 }
