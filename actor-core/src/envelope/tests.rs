@@ -180,6 +180,8 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     assert_eq!(drops.load(Ordering::SeqCst), 1);
     let reply = rx.await.expect("the reply is completed, not dropped");
     let Err(failure) = reply else { panic!("expected a panic, got {reply:?}") };
+    // The only kind of failure without the `serde` feature.
+    #[allow(irrefutable_let_patterns)]
     let crate::base::reply::ReplyFailure::Panicked(panic) = *failure else {
         panic!("expected a panic, got {failure:?}")
     };
