@@ -167,3 +167,40 @@ async fn a_bounded_mailbox_flooded_by_64_senders_stays_within_its_bound() {
     assert!(peak <= 100, "the mailbox held {peak} messages, past its bound of 100");
     assert!(peak > 50, "the flood did fill the mailbox (peak {peak} in {samples} samples)");
 }
+
+/// A loop of sends that always find room still gives the rest of its
+/// thread a turn, as a loop over tokio's own channels does: on a
+/// one-thread runtime, a task spawned before the loop runs while the loop
+/// goes on. (Unbounded, the mailbox never makes a sender wait; a remote
+/// actor's credit window is the same for a node's reader and timers.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_sends_that_never_wait_still_lets_other_tasks_run() {
+    let system = ActorSystem::new();
+    let handled = Arc::new(AtomicU64::new(0));
+    let tally =
+        system.spawn_with(Tally { handled: handled.clone() }, SpawnOptions::new().mailbox(Mailbox::unbounded()));
+    let mut told = 0;
+    for asks in [false, true] {
+        let ran = Arc::new(AtomicBool::new(false));
+        tokio::spawn({
+            let ran = ran.clone();
+            async move { ran.store(true, Ordering::Relaxed) }
+        });
+        let (mut sent, mut replies) = (0, Vec::new());
+        while !ran.load(Ordering::Relaxed) && sent < 100_000 {
+            if asks {
+                replies.push(tally.ask(MaybePanic { panic: false }).send().await.unwrap());
+            } else {
+                tally.tell(Tick).await.unwrap();
+                told += 1;
+            }
+            sent += 1;
+        }
+        assert!(sent <= 1_000, "another task waited through {sent} sends (asks: {asks})");
+        for reply in replies {
+            assert_eq!(reply.await.unwrap(), 7, "every ask is answered");
+        }
+    }
+    assert_eq!(tally.ask(MaybePanic { panic: false }).await.unwrap(), 7);
+    assert_eq!(handled.load(Ordering::Relaxed), told, "every tell is handled");
+}

@@ -20,7 +20,7 @@ use crate::actor::message::Message;
 use crate::base::deadlock::{self, Waiting};
 use crate::base::error::{AskError, SendError};
 use crate::base::reply::{self, ReplyFailure, ReplyResult};
-use crate::reference::sink::{Asking, Sink, block_on, map_send_error};
+use crate::reference::sink::{Asking, Sink, block_on, map_send_error, yield_first};
 
 enum AskState<'a, M: Message> {
     Start(M),
@@ -199,6 +199,11 @@ impl<'a, M: Message> AskRequest<'a, M> {
         }
         loop {
             match mem::replace(&mut self.state, AskState::Done) {
+                // A turn for the worker, as before a tell.
+                AskState::Start(msg) if yield_first(cx) => {
+                    self.state = AskState::Start(msg);
+                    return Poll::Pending;
+                }
                 AskState::Start(msg) => {
                     #[cfg(feature = "serde")]
                     let mut asking =
