@@ -166,9 +166,9 @@ async fn a_cpu_starved_peer_flooded_with_tells_stays_up_and_loses_none_and_a_rea
         let detection = config.detection_time();
         let address = format!("tcp://127.0.0.1:{}", free_port());
         let cluster_option = timings(&config);
-        // Killed when dropped, on every path out of this test.
         let window = CREDIT_WINDOW.to_string();
         let options = ["--cluster", &cluster_option, "--credit-window", &window];
+        // Killed when dropped, on every path out of this test.
         let (child, mut lines) = remote_node::start_reading(&address, SECRET, &options).await;
         let pid = child.id().expect("the child runs");
         // The peer's own view: its `cluster <event>` lines, read as they
