@@ -18,6 +18,17 @@
 //! the process handled is on record even if it is killed; `--busy-ms N`
 //! makes every 100th recorded message take `N` ms, with a mailbox of 64,
 //! so that deliveries wait for room.
+//!
+//! For the flood tests: `Counter::Take { sender: u32, seq: u64, blob:
+//! String }` counts a numbered blob and its bytes, and any whose number is
+//! not the one after the sender's last (from 0) as a break of exactly-once,
+//! in-order delivery; `Counter::Taken -> (u64, u64, u64)` reports (blobs,
+//! breaks, bytes). `--cluster PROBE_MS,TIMEOUT_MS,SUSPICION_MS` starts
+//! cluster membership with those timings (probe period, probe timeout,
+//! suspicion timeout) and prints every cluster event it sees as a `cluster
+//! <event>` line, so that a test reads this side's view of its peers;
+//! `--credit-window N` sets `Limits::credit_window` (what a link may hold
+//! toward one actor: with large tells, how much data can queue).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,7 +36,7 @@ use std::time::Duration;
 
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use actor_remote::Node;
+use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Limits, Node};
 
 #[derive(Default)]
 struct Counter {
@@ -35,6 +46,11 @@ struct Counter {
     violations: u64,
     log: Option<std::fs::File>,
     busy: Duration,
+    /// Per sender, the number its next blob should carry.
+    next_blob: HashMap<u32, u64>,
+    blobs: u64,
+    blob_breaks: u64,
+    blob_bytes: u64,
 }
 
 #[actor]
@@ -67,10 +83,57 @@ impl Counter {
     }
 
     #[message(remote)]
+    fn take(&mut self, sender: u32, seq: u64, blob: String) {
+        let next = self.next_blob.entry(sender).or_insert(0);
+        if seq != *next {
+            self.blob_breaks += 1;
+        }
+        *next = seq + 1;
+        self.blobs += 1;
+        self.blob_bytes += blob.len() as u64;
+    }
+
+    #[message(remote)]
+    fn taken(&self) -> (u64, u64, u64) {
+        (self.blobs, self.blob_breaks, self.blob_bytes)
+    }
+
+    #[message(remote)]
     async fn slow(&mut self, millis: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(millis)).await;
         millis
     }
+}
+
+/// Prints the cluster events it is sent, one line each, as they come.
+struct Printer;
+
+impl Actor for Printer {
+    type Error = std::convert::Infallible;
+}
+
+impl Handler<ClusterEvent> for Printer {
+    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
+        println!("cluster {event:?}");
+    }
+}
+
+/// Starts membership on `node` with the timings `PROBE_MS,TIMEOUT_MS,SUSPICION_MS`
+/// and prints its events.
+async fn start_cluster(node: &Node, timings: &str) -> Result<Cluster, Box<dyn std::error::Error>> {
+    let millis: Vec<u64> = timings.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let [probe, timeout, suspicion] = millis[..] else {
+        return Err(format!("--cluster wants PROBE_MS,TIMEOUT_MS,SUSPICION_MS, not {timings:?}").into());
+    };
+    let config = ClusterConfig {
+        probe_period: Duration::from_millis(probe),
+        probe_timeout: Duration::from_millis(timeout),
+        suspicion_timeout: Duration::from_millis(suspicion),
+        ..ClusterConfig::default()
+    };
+    let cluster = Cluster::start(node, config).await?;
+    cluster.subscribe(node.system().spawn(Printer).recipient());
+    Ok(cluster)
 }
 
 fn arg(args: &[String], flag: &str, default: &str) -> String {
@@ -83,11 +146,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
             "remote-node [--listen tcp://127.0.0.1:0|unix:/path|nats://host:port/NAME] [--name NAME] [--secret SECRET] \
-             [--log FILE] [--busy-ms N]"
+             [--log FILE] [--busy-ms N] [--cluster PROBE_MS,TIMEOUT_MS,SUSPICION_MS] [--credit-window N]"
         );
         return Ok(());
     }
+    let mut limits = Limits::default();
+    if args.iter().any(|a| a == "--credit-window") {
+        limits.credit_window = arg(&args, "--credit-window", "").parse()?;
+    }
     let node = Node::builder(ActorSystem::new())
+        .limits(limits)
         .name(arg(&args, "--name", "remote-node"))
         .secret(arg(&args, "--secret", "cookie"))
         .listen(&arg(&args, "--listen", "tcp://127.0.0.1:0"))?
@@ -105,6 +173,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         node.system().spawn_with(counter, SpawnOptions::new().mailbox(Mailbox::bounded(64)))
     };
     node.register("counter", &counter)?;
+    // Held for the life of the process, like the node.
+    let _cluster = match args.iter().position(|a| a == "--cluster") {
+        Some(_) => Some(start_cluster(&node, &arg(&args, "--cluster", "")).await?),
+        None => None,
+    };
     println!("listening {}", node.address());
     std::future::pending::<()>().await;
     Ok(())

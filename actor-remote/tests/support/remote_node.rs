@@ -1,8 +1,9 @@
 //! The `remote-node` binary, seen from a test: a launcher, and a mirror of
 //! its counter actor so that references to it are typed. The mirror has the
 //! same name and methods, hence the same wire names (`Counter::Add`,
-//! `Counter::Slow`, `Counter::Record`, `Counter::Report`); tests never
-//! spawn it, so its handlers never run: the binary's do.
+//! `Counter::Slow`, `Counter::Record`, `Counter::Report`, `Counter::Take`,
+//! `Counter::Taken`); tests never spawn it, so its handlers never run: the
+//! binary's do.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -37,6 +38,16 @@ impl Counter {
     pub(crate) fn report(&self) -> (u64, u64) {
         unreachable!("{MIRROR}")
     }
+
+    #[message(remote)]
+    pub(crate) fn take(&mut self, sender: u32, seq: u64, blob: String) {
+        unreachable!("{MIRROR} (take {sender} {seq}, {} bytes)", blob.len())
+    }
+
+    #[message(remote)]
+    pub(crate) fn taken(&self) -> (u64, u64, u64) {
+        unreachable!("{MIRROR}")
+    }
 }
 
 /// Starts the binary as node `peer` on `address` with `secret`; returns it
@@ -48,6 +59,17 @@ pub(crate) async fn start(address: &str, secret: &str) -> Child {
 /// As [`start`], with more options for the binary (`--log FILE`,
 /// `--busy-ms N`).
 pub(crate) async fn start_with(address: &str, secret: &str, options: &[&str]) -> Child {
+    start_reading(address, secret, options).await.0
+}
+
+/// As [`start_with`], and the rest of the binary's output, line by line
+/// (its `cluster <event>` lines under `--cluster`). Keep reading them: the
+/// binary blocks on a full pipe, and fails to print to a closed one.
+pub(crate) async fn start_reading(
+    address: &str,
+    secret: &str,
+    options: &[&str],
+) -> (Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_remote-node"))
         .args(["--listen", address, "--name", "peer", "--secret", secret])
         .args(options)
@@ -63,7 +85,7 @@ pub(crate) async fn start_with(address: &str, secret: &str, options: &[&str]) ->
         .expect("its output is readable")
         .expect("the peer prints its address");
     assert!(line.starts_with("listening "), "{line}");
-    child
+    (child, lines)
 }
 
 /// Sends `signal` (`-KILL`, `-STOP`, `-CONT`) to the child process.
