@@ -269,12 +269,25 @@ fn put_name(buf: &mut BytesMut, name: &str) {
     buf.put_slice(name.as_bytes());
 }
 
+/// The bytes of a tell frame (without its length prefix).
+pub(crate) fn tell_len(wire_name: &str, payload: &[u8]) -> usize {
+    2 + 16 + 1 + wire_name.len() + payload.len()
+}
+
 pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {
-    buf.reserve(2 + 16 + 1 + wire_name.len() + payload.len());
+    buf.reserve(tell_len(wire_name, payload));
     header(buf, TELL);
     put_id(buf, target);
     put_name(buf, wire_name);
     buf.put_slice(payload);
+}
+
+/// The wire name of a tell frame [`tell`] encoded (without its length
+/// prefix); empty if `frame` is not one.
+pub(crate) fn tell_wire_name(frame: &[u8]) -> &str {
+    let at = 2 + 16;
+    let name = frame.get(at).and_then(|&len| frame.get(at + 1..at + 1 + len as usize));
+    name.and_then(|name| std::str::from_utf8(name).ok()).unwrap_or_default()
 }
 
 pub(crate) fn ask(buf: &mut BytesMut, corr: u64, target: ActorId, wire_name: &str, payload: &[u8]) {

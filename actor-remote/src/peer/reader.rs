@@ -135,6 +135,9 @@ struct Reader {
     /// Asks from this connection not yet answered, and their limit.
     inflight_asks: Arc<AtomicUsize>,
     max_inflight_asks: usize,
+    /// The frames an acknowledgement frees, dropped outside the link
+    /// lock; kept empty between acknowledgements, for its room.
+    gone: Vec<Queued>,
 }
 
 /// Counts one ask in flight on a connection until its reply is sent (or
@@ -204,6 +207,7 @@ pub(super) async fn read_loop(
         last: None,
         inflight_asks: Arc::new(AtomicUsize::new(0)),
         max_inflight_asks: limits.max_inflight_asks.max(1),
+        gone: Vec::new(),
     };
     let mut framed = FramedRead::new(read, records);
     framed.read_buffer_mut().extend_from_slice(&early);
@@ -282,7 +286,7 @@ impl Reader {
         match frame {
             Frame::Resume { .. } => Err("a second resume frame on one connection".to_owned()),
             Frame::Stream { id, first } => self.stream(id, first),
-            Frame::Ack { stream, received } => self.peer.acked(stream, received),
+            Frame::Ack { stream, received } => self.peer.acked(stream, received, &mut self.gone),
             Frame::Ping => Ok(()),
             numbered => {
                 if self.next == 0 {
@@ -585,19 +589,26 @@ impl Reader {
 
 impl Peer {
     /// The peer received this node's stream `stream` up to `received`.
-    fn acked(&self, stream: u64, received: u64) -> Result<(), String> {
-        let mut gone = Vec::new();
+    /// The frames that leave the resend buffer go through `gone` (empty,
+    /// and left so), to be dropped outside the lock.
+    fn acked(&self, stream: u64, received: u64, gone: &mut Vec<Queued>) -> Result<(), String> {
         {
             let mut link = self.link();
             if stream != link.out.id {
                 // For a stream that has started over since.
                 return Ok(());
             }
-            link.out.ack(received, &mut gone)?;
+            link.out.ack(received, gone)?;
         }
-        self.stats.acked(&gone);
+        self.stats.acked(gone);
         // The payloads are freed outside the lock.
-        drop(gone);
+        gone.clear();
+        // Room for what a window's worth of acknowledgements frees is
+        // kept; a rare larger one is given back.
+        const KEEP: usize = 1024;
+        if gone.capacity() > KEEP {
+            *gone = Vec::new();
+        }
         self.wake_writer.notify_one();
         Ok(())
     }

@@ -37,9 +37,8 @@ pub(super) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Queued>() + 16;
 pub(super) fn cost(queued: &Queued) -> usize {
     ENTRY_OVERHEAD
         + match queued {
-            Queued::Tell { payload, .. } | Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => {
-                payload.capacity()
-            }
+            Queued::Tell { frame, .. } => frame.len(),
+            Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => payload.capacity(),
             Queued::Failure { .. } | Queued::System(_) => 64,
             Queued::Credit { .. } | Queued::Rest { .. } => 0,
         }
@@ -173,7 +172,7 @@ impl Stats {
 pub(super) struct Lost {
     pub(super) target: ActorId,
     pub(super) message_type: &'static str,
-    pub(super) wire_name: &'static str,
+    pub(super) wire_name: String,
     /// It had been written to a connection.
     pub(super) maybe_delivered: bool,
 }
@@ -181,7 +180,8 @@ pub(super) struct Lost {
 /// The tells among `frames`, as lost, each `maybe_delivered` or not.
 pub(super) fn lost_tells(frames: impl IntoIterator<Item = Queued>, maybe_delivered: bool, into: &mut Vec<Lost>) {
     for queued in frames {
-        if let Queued::Tell { target, message_type, wire_name, .. } = queued {
+        if let Queued::Tell { target, message_type, frame } = queued {
+            let wire_name = crate::frame::tell_wire_name(&frame[4..]).to_owned();
             into.push(Lost { target, message_type, wire_name, maybe_delivered });
         }
     }
@@ -235,12 +235,8 @@ mod tests {
     use super::*;
 
     fn tell(n: u8) -> Queued {
-        Queued::Tell {
-            target: ActorId::from_uuid(uuid::Uuid::from_u128(1)),
-            wire_name: "T::tell",
-            message_type: "Tell",
-            payload: vec![n; 10],
-        }
+        let target = ActorId::from_uuid(uuid::Uuid::from_u128(1));
+        Queued::tell(target, "T::tell", "Tell", &[n; 10])
     }
 
     #[test]
@@ -316,6 +312,7 @@ mod tests {
         lost_tells(out.restart(), true, &mut lost);
         assert_eq!(lost.len(), 1);
         assert!(lost[0].maybe_delivered);
+        assert_eq!(lost[0].wire_name, "T::tell", "the wire name is read back from the frame");
         assert_ne!(out.id, old);
         assert!(!out.written());
     }

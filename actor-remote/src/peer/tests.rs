@@ -114,7 +114,7 @@ async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_w
     // The socket took 16 bytes; the rest waits at the front, ahead of
     // this tell.
     assert!(matches!(peer.link().frames.front(), Some(Queued::Rest { .. })));
-    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    peer.push(Queued::tell(target(), "T::tell", "Tell", &[1]));
     match far.next().await {
         Frame::Ask { corr: 1, target: t, payload: p, .. } => {
             assert_eq!(t, target());
@@ -183,7 +183,7 @@ async fn the_rest_of_a_direct_write_never_goes_to_the_next_connection() {
         }
         other => panic!("expected the ask again, got {other:?}"),
     }
-    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    peer.push(Queued::tell(target(), "T::tell", "Tell", &[1]));
     assert!(matches!(far.next().await, Frame::Tell { .. }));
     assert_eq!(peer.stats.replayed.load(Ordering::Relaxed), 1);
     peer.close();
@@ -208,12 +208,7 @@ async fn with_resend_limit(limit: usize) -> (Node, Arc<Peer>, Far, u64) {
 async fn a_full_resend_buffer_holds_frames_back_until_acknowledged() {
     let (_node, peer, mut far, id) = with_resend_limit(4096).await;
     for n in 0..20u8 {
-        peer.push(Queued::Tell {
-            target: target(),
-            wire_name: "T::tell",
-            message_type: "Tell",
-            payload: vec![n; 1000],
-        });
+        peer.push(Queued::tell(target(), "T::tell", "Tell", &[n; 1000]));
     }
     // About four fit; the rest wait.
     let mut got = 0u8;
@@ -315,8 +310,7 @@ async fn a_closed_target_wakes_its_waiting_senders() {
 #[tokio::test]
 async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_messages_do_not() {
     let (_node, peer, mut far, id) = with_resend_limit(4096).await;
-    let tell =
-        |n: u8| Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![n; 4000] };
+    let tell = |n: u8| Queued::tell(target(), "T::tell", "Tell", &[n; 4000]);
     for n in 0..20u8 {
         peer.push(tell(n));
     }
