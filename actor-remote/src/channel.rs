@@ -31,9 +31,9 @@
 
 use std::io;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use tokio_util::codec::{Decoder, LengthDelimitedCodec};
+use tokio_util::codec::Decoder;
 
 /// Bytes of a record's authentication tag.
 pub(crate) const TAG: usize = 16;
@@ -185,29 +185,79 @@ impl Opener {
 /// The reader's decoder: records from the socket, opened in order, then
 /// frames (4-byte length, at most the node's frame limit, checked before
 /// any allocation) from the opened stream.
+///
+/// A record is opened straight from the bytes read, which it leaves by
+/// advancing past them: the read buffer is never split, so it keeps its
+/// one allocation (see `peer/reader.rs`).
 pub(crate) struct Records {
     opener: Opener,
-    records: LengthDelimitedCodec,
-    frames: LengthDelimitedCodec,
+    max_frame: usize,
     /// Opened bytes not yet taken as frames.
     opened: BytesMut,
 }
 
 impl Records {
     pub(crate) fn new(opener: Opener, max_frame: usize) -> Self {
-        Records {
-            opener,
-            records: LengthDelimitedCodec::builder().max_frame_length(MAX_RECORD).new_codec(),
-            frames: LengthDelimitedCodec::builder().max_frame_length(max_frame).new_codec(),
-            opened: BytesMut::new(),
-        }
+        Records { opener, max_frame, opened: BytesMut::new() }
     }
-}
 
-impl Records {
     /// The opener, for reuse elsewhere (the fuzzing entry points).
     pub(crate) fn into_opener(self) -> Opener {
         self.opener
+    }
+
+    /// The next frame of the opened stream, opening the records of `src`
+    /// (sealed bytes as read) it needs, and taking them out of it; `None`
+    /// until a whole frame is at hand.
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open, or is of impossible length, or a frame
+    /// over the limit: the connection is done for.
+    pub(crate) fn next_frame(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        loop {
+            if let Some(frame) = self.frame()? {
+                return Ok(Some(frame));
+            }
+            let Some(head) = src.first_chunk::<4>() else { return Ok(None) };
+            let len = u32::from_be_bytes(*head) as usize;
+            if !(TAG..=MAX_RECORD).contains(&len) {
+                return Err(refused("a record of impossible length"));
+            }
+            if src.len() < 4 + len {
+                return Ok(None);
+            }
+            self.opener.open(&src[4..4 + len], &mut self.opened)?;
+            src.advance(4 + len);
+        }
+    }
+
+    /// The next whole frame of what was opened, if any.
+    fn frame(&mut self) -> io::Result<Option<BytesMut>> {
+        let Some(head) = self.opened.first_chunk::<4>() else { return Ok(None) };
+        let len = u32::from_be_bytes(*head) as usize;
+        if len > self.max_frame {
+            return Err(refused("a frame over the size limit"));
+        }
+        if self.opened.len() < 4 + len {
+            return Ok(None);
+        }
+        self.opened.advance(4);
+        Ok(Some(self.opened.split_to(len)))
+    }
+
+    /// Whether the stream may end here (the peer closed the connection),
+    /// with `src` what was read and not opened.
+    ///
+    /// # Errors
+    ///
+    /// If it ends inside a record or a frame.
+    pub(crate) fn finish(&self, src: &[u8]) -> io::Result<()> {
+        match (src.is_empty(), self.opened.is_empty()) {
+            (true, true) => Ok(()),
+            (true, false) => Err(refused("the connection ended inside a frame")),
+            (false, _) => Err(refused("the connection ended inside a record")),
+        }
     }
 }
 
@@ -216,23 +266,13 @@ impl Decoder for Records {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        loop {
-            if let Some(frame) = self.frames.decode(&mut self.opened)? {
-                return Ok(Some(frame));
-            }
-            match self.records.decode(src)? {
-                Some(record) => self.opener.open(&record, &mut self.opened)?,
-                None => return Ok(None),
-            }
-        }
+        self.next_frame(src)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        match self.decode(src)? {
+        match self.next_frame(src)? {
             Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() && self.opened.is_empty() => Ok(None),
-            None if src.is_empty() => Err(refused("the connection ended inside a frame")),
-            None => Err(refused("the connection ended inside a record")),
+            None => self.finish(src).map(|()| None),
         }
     }
 }

@@ -22,10 +22,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
-use tokio::io::ReadHalf;
+use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::{Notify, mpsc, oneshot};
-use tokio_util::codec::FramedRead;
 
 use super::stream::{Outstanding, Position};
 use super::{Host, Peer, Pending, Queued};
@@ -33,6 +31,10 @@ use crate::channel::Records;
 use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
 use crate::frame::{self, Frame, System, WireFailure};
+
+/// The room made in the read buffer before each read: a whole record (at
+/// most 64 KiB) fits in one.
+const READ_ROOM: usize = 64 * 1024;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
@@ -209,8 +211,10 @@ pub(super) async fn read_loop(
         max_inflight_asks: limits.max_inflight_asks.max(1),
         gone: Vec::new(),
     };
-    let mut framed = FramedRead::new(read, records);
-    framed.read_buffer_mut().extend_from_slice(&early);
+    let (mut read, mut records) = (read, records);
+    // Sealed bytes read and not opened yet: records are opened straight
+    // from here, and the buffer keeps its allocation from read to read.
+    let mut src = early;
     // One heartbeat timer for the connection, not one per frame: it ticks
     // every quarter of the timeout, and the peer is presumed dead after
     // four ticks in a row without a frame (detection within 1.25x the
@@ -220,13 +224,39 @@ pub(super) async fn read_loop(
     let deadline = tokio::time::sleep(tick);
     tokio::pin!(deadline);
     let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
-    let why = loop {
+    let why = 'read: loop {
+        // Every whole frame at hand, then the next read.
+        loop {
+            match records.next_frame(&mut src) {
+                Ok(Some(bytes)) => {
+                    seen += 1;
+                    let len = bytes.len();
+                    match frame::decode(bytes.freeze()) {
+                        Ok(frame) => {
+                            if let Err(why) = reader.handle(frame, len) {
+                                break 'read why;
+                            }
+                        }
+                        Err(e) => break 'read format!("malformed frame: {e}"),
+                    }
+                }
+                Ok(None) => break,
+                // What it refuses: too long, or failed to open.
+                Err(e) => break 'read format!("bad frame: {e}"),
+            }
+        }
+        // Room for a whole record in one read.
+        src.reserve(READ_ROOM);
         // Closing first: once replaced, this reader stops delivering at
-        // once; what it leaves unread is sent again on the next connection.
-        let next = tokio::select! {
+        // the next read; what it leaves unread is sent again on the next
+        // connection. (Between two reads it handles what one read brought,
+        // in order, as the one reader of the link: nothing it delivers then
+        // is lost or delivered twice, since the next connection's reader
+        // starts where this one stops.)
+        let read = tokio::select! {
             biased;
             () = closed.as_mut() => break "closed".to_owned(),
-            next = framed.next() => next,
+            read = read.read_buf(&mut src) => read,
             () = &mut deadline => {
                 if seen == seen_at_tick {
                     idle_ticks += 1;
@@ -241,24 +271,16 @@ pub(super) async fn read_loop(
                 continue;
             }
         };
-        seen += 1;
-        match next {
-            None => break "closed by the peer".to_owned(),
-            // The codec reports what it refuses as `InvalidData` (too long,
-            // failed to open); anything else is the socket's own error.
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => break format!("bad frame: {e}"),
-            Some(Err(e)) => break format!("read failed: {e}"),
-            Some(Ok(bytes)) => {
-                let len = bytes.len();
-                match frame::decode(bytes.freeze()) {
-                    Ok(frame) => {
-                        if let Err(why) = reader.handle(frame, len) {
-                            break why;
-                        }
-                    }
-                    Err(e) => break format!("malformed frame: {e}"),
-                }
-            }
+        match read {
+            Ok(0) => match records.finish(&src) {
+                Ok(()) => break "closed by the peer".to_owned(),
+                Err(e) => break format!("bad frame: {e}"),
+            },
+            Ok(_) => {}
+            // A TLS stream reports what it refuses as `InvalidData`;
+            // anything else is the socket's own error.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => break format!("bad frame: {e}"),
+            Err(e) => break format!("read failed: {e}"),
         }
     };
     if why != "closed" {
