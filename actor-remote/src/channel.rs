@@ -215,9 +215,22 @@ impl Records {
     /// A record that does not open, or is of impossible length, or a frame
     /// over the limit: the connection is done for.
     pub(crate) fn next_frame(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        Ok(self.next_len(src)?.map(|len| self.take(len)))
+    }
+
+    /// As [`next_frame`](Records::next_frame), leaving the frame in place:
+    /// its length, to read it with [`peek`](Records::peek), then pass it
+    /// with [`skip`](Records::skip) or [`take`](Records::take).
+    pub(crate) fn next_len(&mut self, src: &mut BytesMut) -> io::Result<Option<usize>> {
         loop {
-            if let Some(frame) = self.frame()? {
-                return Ok(Some(frame));
+            if let Some(head) = self.opened.first_chunk::<4>() {
+                let len = u32::from_be_bytes(*head) as usize;
+                if len > self.max_frame {
+                    return Err(refused("a frame over the size limit"));
+                }
+                if self.opened.len() >= 4 + len {
+                    return Ok(Some(len));
+                }
             }
             let Some(head) = src.first_chunk::<4>() else { return Ok(None) };
             let len = u32::from_be_bytes(*head) as usize;
@@ -232,18 +245,20 @@ impl Records {
         }
     }
 
-    /// The next whole frame of what was opened, if any.
-    fn frame(&mut self) -> io::Result<Option<BytesMut>> {
-        let Some(head) = self.opened.first_chunk::<4>() else { return Ok(None) };
-        let len = u32::from_be_bytes(*head) as usize;
-        if len > self.max_frame {
-            return Err(refused("a frame over the size limit"));
-        }
-        if self.opened.len() < 4 + len {
-            return Ok(None);
-        }
+    /// The frame of `len` bytes at hand ([`next_len`](Records::next_len)).
+    pub(crate) fn peek(&self, len: usize) -> &[u8] {
+        &self.opened[4..4 + len]
+    }
+
+    /// Passes the frame of `len` bytes at hand, read in place.
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.opened.advance(4 + len);
+    }
+
+    /// Takes the frame of `len` bytes at hand out, as its own buffer.
+    pub(crate) fn take(&mut self, len: usize) -> BytesMut {
         self.opened.advance(4);
-        Ok(Some(self.opened.split_to(len)))
+        self.opened.split_to(len)
     }
 
     /// Whether the stream may end here (the peer closed the connection),
@@ -357,6 +372,46 @@ pub(crate) mod tests {
         seal.seal(&plain[..10], &mut sealed);
         seal.seal(&plain[10..], &mut sealed);
         assert_eq!(frames(&sealed, open).unwrap(), vec![b"one".to_vec(), big, Vec::new(), b"three".to_vec()]);
+    }
+
+    /// The reader's way through a stream: a frame's length, then the frame
+    /// read in place and passed, or taken out; the same frames as
+    /// `next_frame`, from any split of the sealed bytes into reads.
+    #[test]
+    fn frames_read_in_place_or_taken_out_come_in_order() {
+        let ((mut seal, _), (_, open)) = pair();
+        let bodies: Vec<Vec<u8>> = (0..50u8).map(|n| vec![n; n as usize * 7]).collect();
+        let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        let plain = framed(&refs);
+        let mut sealed = BytesMut::new();
+        for piece in plain.chunks(333) {
+            seal.seal(piece, &mut sealed);
+        }
+        let mut records = Records::new(open, 1 << 20);
+        let (mut src, mut got) = (BytesMut::new(), Vec::new());
+        for read in sealed.chunks(101) {
+            src.extend_from_slice(read);
+            while let Some(len) = records.next_len(&mut src).unwrap() {
+                if got.len() % 2 == 0 {
+                    got.push(records.peek(len).to_vec());
+                    records.skip(len);
+                } else {
+                    got.push(records.take(len).to_vec());
+                }
+            }
+        }
+        assert!(records.finish(&src).is_ok(), "nothing left over");
+        assert_eq!(got, bodies);
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_is_refused_once_its_length_is_read() {
+        let ((mut seal, _), (_, open)) = pair();
+        let mut sealed = BytesMut::new();
+        // Only the length of a frame of 1,000 bytes, over a limit of 999.
+        seal.seal(&1000u32.to_be_bytes(), &mut sealed);
+        let mut records = Records::new(open, 999);
+        assert!(records.next_len(&mut sealed).is_err());
     }
 
     #[test]

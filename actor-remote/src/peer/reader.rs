@@ -30,7 +30,7 @@ use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
 use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
-use crate::frame::{self, Frame, System, WireFailure};
+use crate::frame::{self, Frame, FrameError, System, TellParts, WireFailure};
 
 /// The room made in the read buffer before each read: a whole record (at
 /// most 64 KiB) fits in one.
@@ -140,6 +140,33 @@ struct Reader {
     /// The frames an acknowledgement frees, dropped outside the link
     /// lock; kept empty between acknowledgements, for its room.
     gone: Vec<Queued>,
+    /// The last wire name found to be UTF-8 (see `Reader::take_name`).
+    name: String,
+}
+
+/// A message's payload as received: in place in the opened stream (a
+/// tell), or a slice of its own (a decoded frame).
+enum Payload<'a> {
+    InPlace(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::InPlace(bytes) => bytes,
+            Payload::Owned(bytes) => bytes,
+        }
+    }
+
+    /// The payload as bytes of its own, to wait in a parked queue: copied
+    /// if it is in place.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::InPlace(bytes) => Bytes::copy_from_slice(bytes),
+            Payload::Owned(bytes) => bytes,
+        }
+    }
 }
 
 /// Counts one ask in flight on a connection until its reply is sent (or
@@ -210,6 +237,7 @@ pub(super) async fn read_loop(
         inflight_asks: Arc::new(AtomicUsize::new(0)),
         max_inflight_asks: limits.max_inflight_asks.max(1),
         gone: Vec::new(),
+        name: String::new(),
     };
     let (mut read, mut records) = (read, records);
     // Sealed bytes read and not opened yet: records are opened straight
@@ -227,17 +255,24 @@ pub(super) async fn read_loop(
     let why = 'read: loop {
         // Every whole frame at hand, then the next read.
         loop {
-            match records.next_frame(&mut src) {
-                Ok(Some(bytes)) => {
+            match records.next_len(&mut src) {
+                Ok(Some(len)) => {
                     seen += 1;
-                    let len = bytes.len();
-                    match frame::decode(bytes.freeze()) {
-                        Ok(frame) => {
-                            if let Err(why) = reader.handle(frame, len) {
-                                break 'read why;
-                            }
+                    let handled = match frame::tell_parts(records.peek(len)) {
+                        // A tell, the usual frame: handed on in place.
+                        Ok(Some(tell)) => {
+                            let handled = reader.tell(records.peek(len), tell);
+                            records.skip(len);
+                            handled
                         }
-                        Err(e) => break 'read format!("malformed frame: {e}"),
+                        Ok(None) => match frame::decode(records.take(len).freeze()) {
+                            Ok(frame) => reader.handle(frame, len),
+                            Err(e) => Err(format!("malformed frame: {e}")),
+                        },
+                        Err(e) => Err(format!("malformed frame: {e}")),
+                    };
+                    if let Err(why) = handled {
+                        break 'read why;
                     }
                 }
                 Ok(None) => break,
@@ -311,28 +346,71 @@ impl Reader {
             Frame::Ack { stream, received } => self.peer.acked(stream, received, &mut self.gone),
             Frame::Ping => Ok(()),
             numbered => {
-                if self.next == 0 {
-                    return Err("a numbered frame before the peer said which stream it belongs to".to_owned());
-                }
-                let number = self.next;
-                self.next += 1;
-                if number <= self.state.received {
-                    // Sent again, and this node had it: dropped.
-                    self.peer.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
+                let Some(number) = self.count()? else { return Ok(()) };
                 self.numbered(numbered)?;
-                self.state.received = number;
-                self.peer.received.store(number, Ordering::Release);
-                self.unacked += len;
-                if self.unacked >= self.ack_every {
-                    self.unacked = 0;
-                    self.peer.ack_wanted.store(true, Ordering::Release);
-                    self.peer.wake_writer.notify_one();
-                }
+                self.counted(number, len);
                 Ok(())
             }
         }
+    }
+
+    /// Handles a tell read in place (`frame`, whose header is `tell`): as
+    /// [`handle`](Reader::handle) does a decoded one, without taking the
+    /// frame apart.
+    fn tell(&mut self, frame: &[u8], tell: TellParts) -> Result<(), String> {
+        if self.resumed.is_some() {
+            return Err("the peer's first frame was not a resume".to_owned());
+        }
+        let Some(number) = self.count()? else { return Ok(()) };
+        let name = self.take_name(&frame[tell.wire_name])?;
+        let handled = self.incoming(tell.target, &name, Payload::InPlace(&frame[tell.payload_at..]), None);
+        self.name = name;
+        handled?;
+        self.counted(number, frame.len());
+        Ok(())
+    }
+
+    /// Numbers the next numbered frame: `None` if this node already had
+    /// it (sent again), to be dropped; `Err` before the peer said which
+    /// stream its frames belong to.
+    fn count(&mut self) -> Result<Option<u64>, String> {
+        if self.next == 0 {
+            return Err("a numbered frame before the peer said which stream it belongs to".to_owned());
+        }
+        let number = self.next;
+        self.next += 1;
+        if number <= self.state.received {
+            // Sent again, and this node had it: dropped.
+            self.peer.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        Ok(Some(number))
+    }
+
+    /// Frame `number`, of `len` bytes, has been handled: received, and
+    /// acknowledged in time.
+    fn counted(&mut self, number: u64, len: usize) {
+        self.state.received = number;
+        self.peer.received.store(number, Ordering::Release);
+        self.unacked += len;
+        if self.unacked >= self.ack_every {
+            self.unacked = 0;
+            self.peer.ack_wanted.store(true, Ordering::Release);
+            self.peer.wake_writer.notify_one();
+        }
+    }
+
+    /// The wire name `bytes` as a string, checked to be UTF-8 unless it is
+    /// the last one checked (a run of tells of one kind is checked once).
+    /// Taken out of `Reader::name`, to be put back.
+    fn take_name(&mut self, bytes: &[u8]) -> Result<String, String> {
+        let mut name = std::mem::take(&mut self.name);
+        if name.as_bytes() != bytes {
+            let checked = std::str::from_utf8(bytes).map_err(|_| FrameError::WireName.to_string())?;
+            name.clear();
+            name.push_str(checked);
+        }
+        Ok(name)
     }
 
     /// The peer's numbered frames that follow belong to stream `id` and
@@ -375,7 +453,7 @@ impl Reader {
         match frame {
             Frame::Tell { target, wire_name, payload } => {
                 let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
-                return self.incoming(target, wire_name, payload, None);
+                return self.incoming(target, wire_name, Payload::Owned(payload), None);
             }
             Frame::Ask { corr, target, wire_name, context, payload } => {
                 let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
@@ -400,7 +478,7 @@ impl Reader {
                     deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
                     chain: context.chain,
                 };
-                return self.incoming(target, wire_name, payload, Some((corr, sink, context)));
+                return self.incoming(target, wire_name, Payload::Owned(payload), Some((corr, sink, context)));
             }
             Frame::Reply { corr, payload } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
@@ -501,7 +579,7 @@ impl Reader {
         &mut self,
         target: ActorId,
         wire_name: &str,
-        payload: Bytes,
+        payload: Payload<'_>,
         reply: Option<Incoming>,
     ) -> Result<(), String> {
         if let Some(inbound) = self.state.targets.get(&target)
@@ -511,7 +589,7 @@ impl Reader {
             // Earlier messages to this actor still wait for room: queue
             // behind them, keeping the sender's order.
             self.charge(target)?;
-            let work = Work::Raw { wire_name: wire_name.to_owned(), payload, reply };
+            let work = Work::Raw { wire_name: wire_name.to_owned(), payload: payload.into_bytes(), reply };
             return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
@@ -528,7 +606,7 @@ impl Reader {
             Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
             None => (None, None),
         };
-        match deliver_to(&*exported, wire_name, &payload, reply, &self.codec) {
+        match deliver_to(&*exported, wire_name, payload.as_slice(), reply, &self.codec) {
             Ok(()) => self.delivered(target),
             Err(Undelivered::Full(parked)) => {
                 let inbound = self.state.targets.get_mut(&target).expect("charged above");
