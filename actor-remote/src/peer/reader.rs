@@ -93,8 +93,55 @@ pub(super) struct Inbound {
     parked: Option<ParkedQueue>,
 }
 
+impl Inbound {
+    fn new() -> Self {
+        Inbound { outstanding: Arc::new(AtomicUsize::new(0)), delivered: 0, parked: None }
+    }
+
+    /// Whether deliveries to the actor wait for room in its mailbox.
+    fn waiting(&self) -> bool {
+        self.parked.as_ref().is_some_and(|q| q.queued.load(Ordering::Acquire) > 0)
+    }
+
+    /// Counts a message toward the window; `Err` once the peer has sent
+    /// more than it was granted.
+    fn charge(&mut self, target: ActorId, window: usize) -> Result<(), String> {
+        let used = self.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
+        if used > window {
+            self.outstanding.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!(
+                "the peer sent {used} messages to actor {target} without being granted credit for more than \
+                 {window}: past its credit window",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a delivered message: once `grant_every` are, the credit to
+    /// grant back, and whether the entry may go (the peer has no credit
+    /// out toward the actor, and nothing waits for it).
+    fn delivered(&mut self, grant_every: u32) -> Option<(u32, bool)> {
+        self.delivered += 1;
+        if self.delivered < grant_every {
+            return None;
+        }
+        let count = std::mem::take(&mut self.delivered);
+        let left = self.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+        let parked = self.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
+        Some((count, left == 0 && parked == 0))
+    }
+}
+
 /// An ask as it came in: where its answer goes, and what it carried.
 type Incoming = (u64, ReplySink, AskContext);
+
+/// An ask's reply sink and context, for delivery, and its correlation id.
+fn split_reply(reply: Option<Incoming>) -> (Option<(ReplySink, AskContext)>, Option<u64>) {
+    match reply {
+        Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
+        None => (None, None),
+    }
+}
 
 /// Hands a decoded tell or ask to a local actor.
 fn deliver_to(
@@ -582,9 +629,31 @@ impl Reader {
         payload: Payload<'_>,
         reply: Option<Incoming>,
     ) -> Result<(), String> {
+        // A run of messages to one actor, the usual case: its entry is
+        // looked up once for charging, delivering and granting.
+        if self.last.as_ref().is_some_and(|(id, _)| *id == target) {
+            let stream = self.state.tracking;
+            let inbound = self.state.targets.entry(target).or_insert_with(Inbound::new);
+            if !inbound.waiting() {
+                inbound.charge(target, self.window)?;
+                let (reply, corr) = split_reply(reply);
+                let exported = &self.last.as_ref().expect("checked above").1;
+                return match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+                    Ok(()) => {
+                        if let Some((count, forget)) = inbound.delivered(self.grant_every) {
+                            self.peer.push(Queued::Credit { stream, target, count });
+                            if forget {
+                                self.state.targets.remove(&target);
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(undelivered) => self.undelivered(target, wire_name, undelivered, corr),
+                };
+            }
+        }
         if let Some(inbound) = self.state.targets.get(&target)
-            && let Some(queue) = &inbound.parked
-            && queue.queued.load(Ordering::Acquire) > 0
+            && inbound.waiting()
         {
             // Earlier messages to this actor still wait for room: queue
             // behind them, keeping the sender's order.
@@ -601,14 +670,30 @@ impl Reader {
             self.last = Some((target, found));
         }
         self.charge(target)?;
-        let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
-        let (reply, corr) = match reply {
-            Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
-            None => (None, None),
-        };
-        match deliver_to(&*exported, wire_name, payload.as_slice(), reply, &self.codec) {
-            Ok(()) => self.delivered(target),
-            Err(Undelivered::Full(parked)) => {
+        let (reply, corr) = split_reply(reply);
+        let exported = &self.last.as_ref().expect("set just above").1;
+        match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+            Ok(()) => {
+                self.delivered(target);
+                Ok(())
+            }
+            Err(undelivered) => self.undelivered(target, wire_name, undelivered, corr),
+        }
+    }
+
+    /// A message to `target` (the last actor delivered to), charged, that
+    /// its actor did not take: parked if its mailbox is full, reported
+    /// otherwise.
+    fn undelivered(
+        &mut self,
+        target: ActorId,
+        wire_name: &str,
+        undelivered: Undelivered,
+        corr: Option<u64>,
+    ) -> Result<(), String> {
+        match undelivered {
+            Undelivered::Full(parked) => {
+                let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("the actor delivered to");
                 let inbound = self.state.targets.get_mut(&target).expect("charged above");
                 if inbound.parked.is_none() {
                     inbound.parked = Some(start_parked_queue(
@@ -619,34 +704,20 @@ impl Reader {
                         exported,
                     ));
                 }
-                return self.park(target, Work::Waiting(parked));
+                self.park(target, Work::Waiting(parked))
             }
-            Err(other) => {
+            other => {
                 failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
                 self.delivered(target);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Counts a message toward `target` against the window; `Err` once the
     /// peer has sent more than it was granted.
     fn charge(&mut self, target: ActorId) -> Result<(), String> {
-        let inbound = self.state.targets.entry(target).or_insert_with(|| Inbound {
-            outstanding: Arc::new(AtomicUsize::new(0)),
-            delivered: 0,
-            parked: None,
-        });
-        let used = inbound.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
-        if used > self.window {
-            inbound.outstanding.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!(
-                "the peer sent {used} messages to actor {target} without being granted credit for more than {}: \
-                 past its credit window",
-                self.window
-            ));
-        }
-        Ok(())
+        self.state.targets.entry(target).or_insert_with(Inbound::new).charge(target, self.window)
     }
 
     /// Queues a delivery behind those waiting for room in `target`'s
@@ -668,13 +739,9 @@ impl Reader {
     fn delivered(&mut self, target: ActorId) {
         let stream = self.state.tracking;
         let Some(inbound) = self.state.targets.get_mut(&target) else { return };
-        inbound.delivered += 1;
-        if inbound.delivered >= self.grant_every {
-            let count = std::mem::take(&mut inbound.delivered);
-            let left = inbound.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+        if let Some((count, forget)) = inbound.delivered(self.grant_every) {
             self.peer.push(Queued::Credit { stream, target, count });
-            let parked = inbound.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
-            if left == 0 && parked == 0 {
+            if forget {
                 self.state.targets.remove(&target);
             }
         }
