@@ -192,13 +192,16 @@ impl Opener {
 pub(crate) struct Records {
     opener: Opener,
     max_frame: usize,
-    /// Opened bytes not yet taken as frames.
+    /// Opened bytes, from `at` on not yet taken as frames.
     opened: BytesMut,
+    /// Where the next frame starts in `opened`: frames read in place are
+    /// passed by moving it, and `opened` is advanced once per record.
+    at: usize,
 }
 
 impl Records {
     pub(crate) fn new(opener: Opener, max_frame: usize) -> Self {
-        Records { opener, max_frame, opened: BytesMut::new() }
+        Records { opener, max_frame, opened: BytesMut::new(), at: 0 }
     }
 
     /// The opener, for reuse elsewhere (the fuzzing entry points).
@@ -223,12 +226,13 @@ impl Records {
     /// with [`skip`](Records::skip) or [`take`](Records::take).
     pub(crate) fn next_len(&mut self, src: &mut BytesMut) -> io::Result<Option<usize>> {
         loop {
-            if let Some(head) = self.opened.first_chunk::<4>() {
+            let rest = &self.opened[self.at..];
+            if let Some(head) = rest.first_chunk::<4>() {
                 let len = u32::from_be_bytes(*head) as usize;
                 if len > self.max_frame {
                     return Err(refused("a frame over the size limit"));
                 }
-                if self.opened.len() >= 4 + len {
+                if rest.len() >= 4 + len {
                     return Ok(Some(len));
                 }
             }
@@ -240,6 +244,7 @@ impl Records {
             if src.len() < 4 + len {
                 return Ok(None);
             }
+            self.opened.advance(std::mem::take(&mut self.at));
             self.opener.open(&src[4..4 + len], &mut self.opened)?;
             src.advance(4 + len);
         }
@@ -247,17 +252,17 @@ impl Records {
 
     /// The frame of `len` bytes at hand ([`next_len`](Records::next_len)).
     pub(crate) fn peek(&self, len: usize) -> &[u8] {
-        &self.opened[4..4 + len]
+        &self.opened[self.at + 4..self.at + 4 + len]
     }
 
     /// Passes the frame of `len` bytes at hand, read in place.
     pub(crate) fn skip(&mut self, len: usize) {
-        self.opened.advance(4 + len);
+        self.at += 4 + len;
     }
 
     /// Takes the frame of `len` bytes at hand out, as its own buffer.
     pub(crate) fn take(&mut self, len: usize) -> BytesMut {
-        self.opened.advance(4);
+        self.opened.advance(std::mem::take(&mut self.at) + 4);
         self.opened.split_to(len)
     }
 
@@ -268,7 +273,7 @@ impl Records {
     ///
     /// If it ends inside a record or a frame.
     pub(crate) fn finish(&self, src: &[u8]) -> io::Result<()> {
-        match (src.is_empty(), self.opened.is_empty()) {
+        match (src.is_empty(), self.opened.len() == self.at) {
             (true, true) => Ok(()),
             (true, false) => Err(refused("the connection ended inside a frame")),
             (false, _) => Err(refused("the connection ended inside a record")),
