@@ -282,6 +282,24 @@ pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload
     buf.put_slice(payload);
 }
 
+/// Appends a tell frame with its length prefix, as the writer frames
+/// every frame: the same bytes as [`tell`] after the length, with the
+/// fixed part put in one piece.
+pub(crate) fn put_tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {
+    debug_assert!(wire_name.len() <= MAX_WIRE_NAME, "a wire name over {MAX_WIRE_NAME} bytes reached the encoder");
+    let len = tell_len(wire_name, payload);
+    let mut head = [0u8; 4 + 2 + 16 + 1];
+    head[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    head[4] = VERSION;
+    head[5] = TELL;
+    head[6..22].copy_from_slice(&target.as_uuid().as_u128().to_be_bytes());
+    head[22] = wire_name.len() as u8;
+    buf.reserve(4 + len);
+    buf.extend_from_slice(&head);
+    buf.extend_from_slice(wire_name.as_bytes());
+    buf.extend_from_slice(payload);
+}
+
 /// The wire name of a tell frame [`tell`] encoded (without its length
 /// prefix); empty if `frame` is not one.
 pub(crate) fn tell_wire_name(frame: &[u8]) -> &str {
@@ -587,6 +605,20 @@ mod tests {
         ack(&mut buf, 7, 120);
         assert!(matches!(decode(buf.split().freeze()).unwrap(), Frame::Ack { stream: 7, received: 120 }));
         assert_eq!(decode(Bytes::from_static(&[VERSION, ACK, 0, 0])).unwrap_err(), FrameError::Truncated);
+    }
+
+    #[test]
+    fn a_tell_put_with_its_length_is_the_tell_after_its_length() {
+        for (name, payload) in [("", &b""[..]), ("Counter::Inc", b"\x05"), ("T::tell", &[7u8; 300][..])] {
+            let mut body = BytesMut::new();
+            tell(&mut body, id(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10), name, payload);
+            let mut framed = BytesMut::from(&b"xy"[..]);
+            put_tell(&mut framed, id(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10), name, payload);
+            assert_eq!(&framed[..2], b"xy", "appended");
+            assert_eq!(&framed[2..6], &(body.len() as u32).to_be_bytes());
+            assert_eq!(&framed[6..], &body[..]);
+            assert_eq!(tell_wire_name(&body), name);
+        }
     }
 
     #[test]

@@ -290,7 +290,7 @@ impl TellBuffer {
             Some(buf) if buf.capacity() >= len => buf,
             _ => self.next_chunk(len),
         };
-        put_frame(buf, usize::MAX, |buf| frame::tell(buf, target, wire_name, payload));
+        frame::put_tell(buf, target, wire_name, payload);
         Queued::Tell { target, message_type, frame: buf.split().freeze() }
     }
 
@@ -1415,9 +1415,21 @@ impl RemoteEndpoint for Endpoint {
         }
         match reply {
             None => {
+                // The writer takes the whole outbox at once: the tell that
+                // finds it empty wakes it for those that join it meanwhile
+                // too. (While the outbox holds frames, the writer has been
+                // woken for them, or waits for what will wake it: an
+                // acknowledgement making room, or a direct sender putting
+                // the write side back.)
+                let wake = link.frames.is_empty();
                 let tell = link.tells.tell(self.id, wire_name, message_type, &payload);
                 link.frames.push_back(tell);
                 self.target.sent();
+                drop(link);
+                if wake {
+                    self.peer.wake_writer.notify_one();
+                }
+                return;
             }
             Some(mut reply) => {
                 if !link.up {
@@ -1437,11 +1449,8 @@ impl RemoteEndpoint for Endpoint {
                 self.peer.pending.insert(corr, Pending::Ask(reply));
                 self.target.sent();
                 self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
-                return;
             }
         }
-        drop(link);
-        self.peer.wake_writer.notify_one();
     }
 
     fn wire_ref(&self) -> WireRef {
