@@ -102,8 +102,14 @@ impl OutStream {
 
     /// Keeps a frame being written until the peer acknowledges it.
     pub(super) fn push(&mut self, queued: Queued, stats: &Stats) {
-        self.bytes += cost(&queued);
+        self.keep(queued);
         stats.peak(self.bytes);
+    }
+
+    /// As [`push`](OutStream::push), for one frame of a batch: the caller
+    /// records the peak ([`Stats::peak`]) once the batch is in.
+    pub(super) fn keep(&mut self, queued: Queued) {
+        self.bytes += cost(&queued);
         self.resend.push_back(queued);
     }
 
@@ -156,7 +162,8 @@ pub(super) struct Stats {
 }
 
 impl Stats {
-    fn peak(&self, bytes: usize) {
+    /// The resend buffer holds `bytes`.
+    pub(super) fn peak(&self, bytes: usize) {
         self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
     }
 

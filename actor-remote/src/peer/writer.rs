@@ -334,9 +334,10 @@ async fn write_batch(
         if same {
             for (i, queued) in batch.drain(..).enumerate() {
                 if queued.is_numbered() && !skipped.contains(&i) {
-                    link.out.push(queued, &peer.stats);
+                    link.out.keep(queued);
                 }
             }
+            peer.stats.peak(link.out.bytes);
             link.put_ack(peer, &mut sender.plain);
             if let Some(back) = back.take() {
                 for queued in back.into_iter().rev() {
