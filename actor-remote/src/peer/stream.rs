@@ -106,9 +106,18 @@ impl OutStream {
         stats.peak(self.bytes);
     }
 
-    /// As [`push`](OutStream::push), for one frame of a batch: the caller
-    /// records the peak ([`Stats::peak`]) once the batch is in.
-    pub(super) fn keep(&mut self, queued: Queued) {
+    /// As [`push`](OutStream::push), for the numbered frames of a batch,
+    /// in order, which cost `cost` bytes together (by [`cost`]): the caller
+    /// records the peak ([`Stats::peak`]) once they are in.
+    pub(super) fn keep_all(&mut self, frames: impl IntoIterator<Item = Queued>, cost: usize) {
+        let before = self.resend.len();
+        self.resend.extend(frames);
+        debug_assert_eq!(self.resend.range(before..).map(self::cost).sum::<usize>(), cost, "the batch's cost");
+        self.bytes += cost;
+    }
+
+    /// Keeps one frame (see [`keep_all`](OutStream::keep_all)).
+    fn keep(&mut self, queued: Queued) {
         self.bytes += cost(&queued);
         self.resend.push_back(queued);
     }

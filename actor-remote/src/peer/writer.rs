@@ -309,6 +309,8 @@ async fn write_batch(
         }
     }
     let mut back = (cut < batch.len()).then(|| batch.split_off(cut));
+    // What the frames kept for resending add to the buffer.
+    let mut kept = bytes - held;
     // Encoded outside the lock; this task holds the write side, so nobody
     // else numbers frames meanwhile.
     let mut skipped = Vec::new();
@@ -324,6 +326,7 @@ async fn write_batch(
         }
         if !queued.put(&mut sender.plain, limits.max_frame) {
             tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
+            kept -= stream::cost(queued);
             skipped.push(i);
         }
     }
@@ -332,10 +335,11 @@ async fn write_batch(
         let mut link = peer.link();
         let same = link.out.id == stream;
         if same {
-            for (i, queued) in batch.drain(..).enumerate() {
-                if queued.is_numbered() && !skipped.contains(&i) {
-                    link.out.keep(queued);
-                }
+            if skipped.is_empty() {
+                link.out.keep_all(batch.drain(..).filter(Queued::is_numbered), kept);
+            } else {
+                let numbered = batch.drain(..).enumerate().filter(|(i, q)| q.is_numbered() && !skipped.contains(i));
+                link.out.keep_all(numbered.map(|(_, q)| q), kept);
             }
             peer.stats.peak(link.out.bytes);
             link.put_ack(peer, &mut sender.plain);
