@@ -374,3 +374,43 @@ async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_mes
     }
     peer.close();
 }
+
+/// The frame of a tell `TellBuffer` made.
+fn frame_of(tell: &Queued) -> &Bytes {
+    let Queued::Tell { frame, .. } = tell else { panic!("a tell") };
+    frame
+}
+
+/// A tell kept for resending is never written over, however many tells
+/// follow it: its chunk is taken again only once nothing holds a frame of
+/// it. And once nothing does, the link goes round its chunks instead of
+/// allocating new ones.
+#[test]
+fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
+    let mut tells = TellBuffer::default();
+    let mut tell = |n: u32| tells.tell(target(), "T::tell", "Tell", &n.to_le_bytes());
+    let kept = tell(0);
+    let expected = frame_of(&kept).clone().to_vec();
+    let chunk = frame_of(&kept).as_ptr() as usize;
+    let in_first_chunk = |t: &Queued| (chunk..chunk + TellBuffer::CHUNK).contains(&(frame_of(t).as_ptr() as usize));
+    // Many chunks' worth, each tell dropped at once (acknowledged): the
+    // first chunk is never taken again while `kept` holds a frame of it.
+    for n in 1..20_000 {
+        let t = tell(n);
+        assert_eq!(&frame_of(&t)[frame_of(&t).len() - 4..], &n.to_le_bytes());
+        assert!(!in_first_chunk(&t) || n < 1000, "tell {n} landed in a chunk still held");
+    }
+    assert_eq!(&frame_of(&kept)[..], &expected[..], "the kept frame is intact");
+    drop(kept);
+    // Now free: the buffer goes round the chunks it has.
+    let (mut chunks, mut next) = (std::collections::HashSet::new(), 0);
+    for n in 0..20_000 {
+        let t = tell(n);
+        let at = frame_of(&t).as_ptr() as usize;
+        if at != next {
+            chunks.insert(at);
+        }
+        next = at + frame_of(&t).len();
+    }
+    assert!(chunks.len() <= TellBuffer::SPARE + 2, "{} chunks for tells acknowledged at once", chunks.len());
+}
