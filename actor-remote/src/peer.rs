@@ -1429,7 +1429,6 @@ impl RemoteEndpoint for Endpoint {
                 if wake {
                     self.peer.wake_writer.notify_one();
                 }
-                return;
             }
             Some(mut reply) => {
                 if !link.up {
