@@ -25,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::stream::{Outstanding, Position};
+use super::stream::{Gone, Outstanding, Position};
 use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
 use crate::connection::{Abort, BoxStream};
@@ -184,9 +184,9 @@ struct Reader {
     /// Asks from this connection not yet answered, and their limit.
     inflight_asks: Arc<AtomicUsize>,
     max_inflight_asks: usize,
-    /// The frames an acknowledgement frees, dropped outside the link
-    /// lock; kept empty between acknowledgements, for its room.
-    gone: Vec<Queued>,
+    /// What an acknowledgement frees; kept empty between
+    /// acknowledgements, for its room.
+    gone: Gone,
     /// The last wire name found to be UTF-8 (see `Reader::take_name`).
     name: String,
 }
@@ -283,7 +283,7 @@ pub(super) async fn read_loop(
         last: None,
         inflight_asks: Arc::new(AtomicUsize::new(0)),
         max_inflight_asks: limits.max_inflight_asks.max(1),
-        gone: Vec::new(),
+        gone: Gone::default(),
         name: String::new(),
     };
     let (mut read, mut records) = (read, records);
@@ -756,9 +756,9 @@ impl Reader {
 
 impl Peer {
     /// The peer received this node's stream `stream` up to `received`.
-    /// The frames that leave the resend buffer go through `gone` (empty,
-    /// and left so), to be dropped outside the lock.
-    fn acked(&self, stream: u64, received: u64, gone: &mut Vec<Queued>) -> Result<(), String> {
+    /// What leaves the resend buffer goes through `gone` (empty, and left
+    /// so), to be dropped outside the lock.
+    fn acked(&self, stream: u64, received: u64, gone: &mut Gone) -> Result<(), String> {
         {
             let mut link = self.link();
             if stream != link.out.id {
@@ -767,14 +767,13 @@ impl Peer {
             }
             link.out.ack(received, gone)?;
         }
-        self.stats.acked(gone);
         // The payloads are freed outside the lock.
-        gone.clear();
+        self.stats.acked(gone);
         // Room for what a window's worth of acknowledgements frees is
         // kept; a rare larger one is given back.
         const KEEP: usize = 1024;
-        if gone.capacity() > KEEP {
-            *gone = Vec::new();
+        if gone.frames.capacity() > KEEP {
+            gone.frames = Vec::new();
         }
         self.wake_writer.notify_one();
         Ok(())

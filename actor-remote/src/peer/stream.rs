@@ -123,9 +123,8 @@ impl OutStream {
     }
 
     /// The peer received up to `received`: the frames up to it leave the
-    /// buffer (into `gone`, to be dropped outside the lock). `Err` if the
-    /// peer claims frames never written.
-    pub(super) fn ack(&mut self, received: u64, gone: &mut Vec<Queued>) -> Result<(), String> {
+    /// buffer (into `gone`). `Err` if the peer claims frames never written.
+    pub(super) fn ack(&mut self, received: u64, gone: &mut Gone) -> Result<(), String> {
         if received <= self.acked {
             return Ok(());
         }
@@ -137,10 +136,9 @@ impl OutStream {
                 self.next() - 1
             ));
         }
-        gone.reserve(newly as usize);
         for queued in self.resend.drain(..newly as usize) {
             self.bytes -= cost(&queued);
-            gone.push(queued);
+            gone.take(queued);
         }
         self.acked = received;
         Ok(())
@@ -176,10 +174,33 @@ impl Stats {
         self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
     }
 
-    /// Counts the tells among frames the peer acknowledged.
-    pub(super) fn acked(&self, gone: &[Queued]) {
-        let tells = gone.iter().filter(|q| matches!(q, Queued::Tell { .. })).count();
-        self.acked_tells.fetch_add(tells as u64, Ordering::Relaxed);
+    /// Counts the tells among frames the peer acknowledged, and empties
+    /// `gone` (to be called outside the link lock).
+    pub(super) fn acked(&self, gone: &mut Gone) {
+        self.acked_tells.fetch_add(std::mem::take(&mut gone.tells) as u64, Ordering::Relaxed);
+        gone.frames.clear();
+    }
+}
+
+/// What an acknowledgement frees, taken out of the resend buffer under the
+/// link lock. A tell is dropped there and counted: it holds a view into a
+/// chunk of the link's tell buffer, and dropping one takes a count back
+/// (and at most frees a chunk the buffer no longer keeps). The other frames
+/// own their payloads: they are kept, to be dropped outside the lock.
+#[derive(Default)]
+pub(super) struct Gone {
+    /// Tells acknowledged.
+    pub(super) tells: usize,
+    /// The other frames acknowledged.
+    pub(super) frames: Vec<Queued>,
+}
+
+impl Gone {
+    fn take(&mut self, queued: Queued) {
+        match queued {
+            Queued::Tell { .. } => self.tells += 1,
+            other => self.frames.push(other),
+        }
     }
 }
 
@@ -225,7 +246,7 @@ pub(super) enum Resumption {
 
 /// Decides how the stream goes on (acknowledging what the peer says it
 /// received); `Err` if the peer claims what cannot be.
-pub(super) fn resumption(out: &mut OutStream, peer: Position, gone: &mut Vec<Queued>) -> Result<Resumption, String> {
+pub(super) fn resumption(out: &mut OutStream, peer: Position, gone: &mut Gone) -> Result<Resumption, String> {
     if peer.tracking == out.id {
         if peer.received < out.acked {
             return Err(format!(
@@ -265,9 +286,9 @@ mod tests {
         }
         assert_eq!(out.next(), 6);
         let full = out.bytes;
-        let mut gone = Vec::new();
+        let mut gone = Gone::default();
         out.ack(3, &mut gone).unwrap();
-        assert_eq!(gone.len(), 3);
+        assert_eq!(gone.tells, 3);
         assert_eq!(out.bytes, full / 5 * 2);
         assert_eq!(out.resend.len(), 2);
         // Again, or older: nothing changes.
@@ -304,11 +325,11 @@ mod tests {
         for n in 0..5 {
             out.push(tell(n), &stats);
         }
-        out.ack(1, &mut Vec::new()).unwrap();
-        let mut gone = Vec::new();
+        out.ack(1, &mut Gone::default()).unwrap();
+        let mut gone = Gone::default();
         let at = Position { tracking: out.id, received: 3 };
         assert_eq!(resumption(&mut out, at, &mut gone).unwrap(), Resumption::Resume { first: 4 });
-        assert_eq!(gone.len(), 2);
+        assert_eq!(gone.tells, 2);
         assert_eq!(out.resend.len(), 2);
         let back = Position { tracking: out.id, received: 2 };
         assert!(resumption(&mut out, back, &mut gone).is_err(), "a peer cannot unreceive");
@@ -319,10 +340,10 @@ mod tests {
         let stats = Stats::default();
         let mut fresh = OutStream::new();
         let other = Position { tracking: 42, received: 7 };
-        assert_eq!(resumption(&mut fresh, other, &mut Vec::new()).unwrap(), Resumption::Start);
+        assert_eq!(resumption(&mut fresh, other, &mut Gone::default()).unwrap(), Resumption::Start);
         let mut out = OutStream::new();
         out.push(tell(1), &stats);
-        assert_eq!(resumption(&mut out, other, &mut Vec::new()).unwrap(), Resumption::Restart);
+        assert_eq!(resumption(&mut out, other, &mut Gone::default()).unwrap(), Resumption::Restart);
         let old = out.id;
         let mut lost = Vec::new();
         lost_tells(out.restart(), true, &mut lost);

@@ -121,7 +121,7 @@ async fn start(
         () = closed.as_mut() => return Err(Stop::Closed),
         at = resumed => at.map_err(|_| Stop::Closed)?,
     };
-    let mut gone = Vec::new();
+    let mut gone = stream::Gone::default();
     let mut lost = Vec::new();
     let (id, replayed) = {
         let mut link = peer.link();
@@ -141,8 +141,7 @@ async fn start(
         link.put_ack(peer, &mut sender.plain);
         (id, link.out.resend.len())
     };
-    peer.stats.acked(&gone);
-    drop(gone);
+    peer.stats.acked(&mut gone);
     peer.stats.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
     if !lost.is_empty()
         && let Some(node) = peer.node()
