@@ -156,20 +156,37 @@ impl Opener {
         // Opened in place in the output: the record, tag included, is
         // copied there once.
         out.extend_from_slice(record);
-        match self.key.open_in_place(nonce(self.nonce), Aad::empty(), &mut out[start..]) {
-            Ok(plain) => {
-                let n = plain.len();
+        match self.open_in_place(&mut out[start..]) {
+            Ok(n) => {
                 out.truncate(start + n);
-                self.nonce += 1;
                 Ok(())
             }
-            Err(_) => {
+            Err(e) => {
                 out.truncate(start);
-                Err(refused(
-                    "a record failed authentication: tampered with, dropped, replayed or reordered on the way, \
-                     or not sealed by the peer",
-                ))
+                Err(e)
             }
+        }
+    }
+
+    /// Opens one record (without its length prefix) where it lies: what it
+    /// carries is then its first bytes, as many as returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Opener::open); the record's bytes are garbage then.
+    pub(crate) fn open_in_place(&mut self, record: &mut [u8]) -> io::Result<usize> {
+        if record.len() < TAG || record.len() > MAX_RECORD {
+            return Err(refused("a record of impossible length"));
+        }
+        match self.key.open_in_place(nonce(self.nonce), Aad::empty(), record) {
+            Ok(plain) => {
+                self.nonce += 1;
+                Ok(plain.len())
+            }
+            Err(_) => Err(refused(
+                "a record failed authentication: tampered with, dropped, replayed or reordered on the way, \
+                 or not sealed by the peer",
+            )),
         }
     }
 }
@@ -236,17 +253,40 @@ impl Records {
                     return Ok(Some(len));
                 }
             }
-            let Some(head) = src.first_chunk::<4>() else { return Ok(None) };
+            let Some(head) = src.first_chunk::<4>() else {
+                self.release();
+                return Ok(None);
+            };
             let len = u32::from_be_bytes(*head) as usize;
             if !(TAG..=MAX_RECORD).contains(&len) {
                 return Err(refused("a record of impossible length"));
             }
             if src.len() < 4 + len {
+                self.release();
                 return Ok(None);
             }
-            self.opened.advance(std::mem::take(&mut self.at));
-            self.opener.open(&src[4..4 + len], &mut self.opened)?;
-            src.advance(4 + len);
+            if self.at == self.opened.len() {
+                // Nothing is left of the records opened before: this one is
+                // opened where it lies, and its frames read from there.
+                let plain = self.opener.open_in_place(&mut src[4..4 + len])?;
+                self.opened = src.split_to(4 + len);
+                self.opened.truncate(4 + plain);
+                self.at = 4;
+            } else {
+                self.opened.advance(std::mem::take(&mut self.at));
+                self.opener.open(&src[4..4 + len], &mut self.opened)?;
+                src.advance(4 + len);
+            }
+        }
+    }
+
+    /// Lets go of the opened bytes once every frame of them has been
+    /// passed: a record opened in place shares the read buffer, which can
+    /// then take its room back instead of growing.
+    fn release(&mut self) {
+        if self.at == self.opened.len() {
+            self.opened = BytesMut::new();
+            self.at = 0;
         }
     }
 
@@ -393,7 +433,9 @@ pub(crate) mod tests {
             seal.seal(piece, &mut sealed);
         }
         let mut records = Records::new(open, 1 << 20);
-        let (mut src, mut got) = (BytesMut::new(), Vec::new());
+        // Frames taken out are held to the end: records opened in place
+        // later never write over them.
+        let (mut src, mut got, mut taken) = (BytesMut::new(), Vec::new(), Vec::new());
         for read in sealed.chunks(101) {
             src.extend_from_slice(read);
             while let Some(len) = records.next_len(&mut src).unwrap() {
@@ -401,12 +443,17 @@ pub(crate) mod tests {
                     got.push(records.peek(len).to_vec());
                     records.skip(len);
                 } else {
-                    got.push(records.take(len).to_vec());
+                    let frame = records.take(len);
+                    got.push(frame.to_vec());
+                    taken.push((got.len() - 1, frame));
                 }
             }
         }
         assert!(records.finish(&src).is_ok(), "nothing left over");
         assert_eq!(got, bodies);
+        for (i, frame) in taken {
+            assert_eq!(&frame[..], &bodies[i][..], "frame {i}, held");
+        }
     }
 
     #[test]
