@@ -31,9 +31,9 @@
 
 use std::io;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use tokio_util::codec::{Decoder, LengthDelimitedCodec};
+use tokio_util::codec::Decoder;
 
 /// Bytes of a record's authentication tag.
 pub(crate) const TAG: usize = 16;
@@ -156,20 +156,37 @@ impl Opener {
         // Opened in place in the output: the record, tag included, is
         // copied there once.
         out.extend_from_slice(record);
-        match self.key.open_in_place(nonce(self.nonce), Aad::empty(), &mut out[start..]) {
-            Ok(plain) => {
-                let n = plain.len();
+        match self.open_in_place(&mut out[start..]) {
+            Ok(n) => {
                 out.truncate(start + n);
-                self.nonce += 1;
                 Ok(())
             }
-            Err(_) => {
+            Err(e) => {
                 out.truncate(start);
-                Err(refused(
-                    "a record failed authentication: tampered with, dropped, replayed or reordered on the way, \
-                     or not sealed by the peer",
-                ))
+                Err(e)
             }
+        }
+    }
+
+    /// Opens one record (without its length prefix) where it lies: what it
+    /// carries is then its first bytes, as many as returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Opener::open); the record's bytes are garbage then.
+    pub(crate) fn open_in_place(&mut self, record: &mut [u8]) -> io::Result<usize> {
+        if record.len() < TAG || record.len() > MAX_RECORD {
+            return Err(refused("a record of impossible length"));
+        }
+        match self.key.open_in_place(nonce(self.nonce), Aad::empty(), record) {
+            Ok(plain) => {
+                self.nonce += 1;
+                Ok(plain.len())
+            }
+            Err(_) => Err(refused(
+                "a record failed authentication: tampered with, dropped, replayed or reordered on the way, \
+                 or not sealed by the peer",
+            )),
         }
     }
 }
@@ -185,29 +202,122 @@ impl Opener {
 /// The reader's decoder: records from the socket, opened in order, then
 /// frames (4-byte length, at most the node's frame limit, checked before
 /// any allocation) from the opened stream.
+///
+/// A record is opened straight from the bytes read, which it leaves by
+/// advancing past them: the read buffer is never split, so it keeps its
+/// one allocation (see `peer/reader.rs`).
 pub(crate) struct Records {
     opener: Opener,
-    records: LengthDelimitedCodec,
-    frames: LengthDelimitedCodec,
-    /// Opened bytes not yet taken as frames.
+    max_frame: usize,
+    /// Opened bytes, from `at` on not yet taken as frames.
     opened: BytesMut,
+    /// Where the next frame starts in `opened`: frames read in place are
+    /// passed by moving it, and `opened` is advanced once per record.
+    at: usize,
 }
 
 impl Records {
     pub(crate) fn new(opener: Opener, max_frame: usize) -> Self {
-        Records {
-            opener,
-            records: LengthDelimitedCodec::builder().max_frame_length(MAX_RECORD).new_codec(),
-            frames: LengthDelimitedCodec::builder().max_frame_length(max_frame).new_codec(),
-            opened: BytesMut::new(),
-        }
+        Records { opener, max_frame, opened: BytesMut::new(), at: 0 }
     }
-}
 
-impl Records {
     /// The opener, for reuse elsewhere (the fuzzing entry points).
     pub(crate) fn into_opener(self) -> Opener {
         self.opener
+    }
+
+    /// The next frame of the opened stream, opening the records of `src`
+    /// (sealed bytes as read) it needs, and taking them out of it; `None`
+    /// until a whole frame is at hand.
+    ///
+    /// # Errors
+    ///
+    /// A record that does not open, or is of impossible length, or a frame
+    /// over the limit: the connection is done for.
+    pub(crate) fn next_frame(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        Ok(self.next_len(src)?.map(|len| self.take(len)))
+    }
+
+    /// As [`next_frame`](Records::next_frame), leaving the frame in place:
+    /// its length, to read it with [`peek`](Records::peek), then pass it
+    /// with [`skip`](Records::skip) or [`take`](Records::take).
+    pub(crate) fn next_len(&mut self, src: &mut BytesMut) -> io::Result<Option<usize>> {
+        loop {
+            let rest = &self.opened[self.at..];
+            if let Some(head) = rest.first_chunk::<4>() {
+                let len = u32::from_be_bytes(*head) as usize;
+                if len > self.max_frame {
+                    return Err(refused("a frame over the size limit"));
+                }
+                if rest.len() >= 4 + len {
+                    return Ok(Some(len));
+                }
+            }
+            let Some(head) = src.first_chunk::<4>() else {
+                self.release();
+                return Ok(None);
+            };
+            let len = u32::from_be_bytes(*head) as usize;
+            if !(TAG..=MAX_RECORD).contains(&len) {
+                return Err(refused("a record of impossible length"));
+            }
+            if src.len() < 4 + len {
+                self.release();
+                return Ok(None);
+            }
+            if self.at == self.opened.len() {
+                // Nothing is left of the records opened before: this one is
+                // opened where it lies, and its frames read from there.
+                let plain = self.opener.open_in_place(&mut src[4..4 + len])?;
+                self.opened = src.split_to(4 + len);
+                self.opened.truncate(4 + plain);
+                self.at = 4;
+            } else {
+                self.opened.advance(std::mem::take(&mut self.at));
+                self.opener.open(&src[4..4 + len], &mut self.opened)?;
+                src.advance(4 + len);
+            }
+        }
+    }
+
+    /// Lets go of the opened bytes once every frame of them has been
+    /// passed: a record opened in place shares the read buffer, which can
+    /// then take its room back instead of growing.
+    fn release(&mut self) {
+        if self.at == self.opened.len() {
+            self.opened = BytesMut::new();
+            self.at = 0;
+        }
+    }
+
+    /// The frame of `len` bytes at hand ([`next_len`](Records::next_len)).
+    pub(crate) fn peek(&self, len: usize) -> &[u8] {
+        &self.opened[self.at + 4..self.at + 4 + len]
+    }
+
+    /// Passes the frame of `len` bytes at hand, read in place.
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.at += 4 + len;
+    }
+
+    /// Takes the frame of `len` bytes at hand out, as its own buffer.
+    pub(crate) fn take(&mut self, len: usize) -> BytesMut {
+        self.opened.advance(std::mem::take(&mut self.at) + 4);
+        self.opened.split_to(len)
+    }
+
+    /// Whether the stream may end here (the peer closed the connection),
+    /// with `src` what was read and not opened.
+    ///
+    /// # Errors
+    ///
+    /// If it ends inside a record or a frame.
+    pub(crate) fn finish(&self, src: &[u8]) -> io::Result<()> {
+        match (src.is_empty(), self.opened.len() == self.at) {
+            (true, true) => Ok(()),
+            (true, false) => Err(refused("the connection ended inside a frame")),
+            (false, _) => Err(refused("the connection ended inside a record")),
+        }
     }
 }
 
@@ -216,23 +326,13 @@ impl Decoder for Records {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        loop {
-            if let Some(frame) = self.frames.decode(&mut self.opened)? {
-                return Ok(Some(frame));
-            }
-            match self.records.decode(src)? {
-                Some(record) => self.opener.open(&record, &mut self.opened)?,
-                None => return Ok(None),
-            }
-        }
+        self.next_frame(src)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        match self.decode(src)? {
+        match self.next_frame(src)? {
             Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() && self.opened.is_empty() => Ok(None),
-            None if src.is_empty() => Err(refused("the connection ended inside a frame")),
-            None => Err(refused("the connection ended inside a record")),
+            None => self.finish(src).map(|()| None),
         }
     }
 }
@@ -317,6 +417,53 @@ pub(crate) mod tests {
         seal.seal(&plain[..10], &mut sealed);
         seal.seal(&plain[10..], &mut sealed);
         assert_eq!(frames(&sealed, open).unwrap(), vec![b"one".to_vec(), big, Vec::new(), b"three".to_vec()]);
+    }
+
+    /// The reader's way through a stream: a frame's length, then the frame
+    /// read in place and passed, or taken out; the same frames as
+    /// `next_frame`, from any split of the sealed bytes into reads.
+    #[test]
+    fn frames_read_in_place_or_taken_out_come_in_order() {
+        let ((mut seal, _), (_, open)) = pair();
+        let bodies: Vec<Vec<u8>> = (0..50u8).map(|n| vec![n; n as usize * 7]).collect();
+        let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        let plain = framed(&refs);
+        let mut sealed = BytesMut::new();
+        for piece in plain.chunks(333) {
+            seal.seal(piece, &mut sealed);
+        }
+        let mut records = Records::new(open, 1 << 20);
+        // Frames taken out are held to the end: records opened in place
+        // later never write over them.
+        let (mut src, mut got, mut taken) = (BytesMut::new(), Vec::new(), Vec::new());
+        for read in sealed.chunks(101) {
+            src.extend_from_slice(read);
+            while let Some(len) = records.next_len(&mut src).unwrap() {
+                if got.len() % 2 == 0 {
+                    got.push(records.peek(len).to_vec());
+                    records.skip(len);
+                } else {
+                    let frame = records.take(len);
+                    got.push(frame.to_vec());
+                    taken.push((got.len() - 1, frame));
+                }
+            }
+        }
+        assert!(records.finish(&src).is_ok(), "nothing left over");
+        assert_eq!(got, bodies);
+        for (i, frame) in taken {
+            assert_eq!(&frame[..], &bodies[i][..], "frame {i}, held");
+        }
+    }
+
+    #[test]
+    fn a_frame_over_the_limit_is_refused_once_its_length_is_read() {
+        let ((mut seal, _), (_, open)) = pair();
+        let mut sealed = BytesMut::new();
+        // Only the length of a frame of 1,000 bytes, over a limit of 999.
+        seal.seal(&1000u32.to_be_bytes(), &mut sealed);
+        let mut records = Records::new(open, 999);
+        assert!(records.next_len(&mut sealed).is_err());
     }
 
     #[test]

@@ -269,12 +269,43 @@ fn put_name(buf: &mut BytesMut, name: &str) {
     buf.put_slice(name.as_bytes());
 }
 
+/// The bytes of a tell frame (without its length prefix).
+pub(crate) fn tell_len(wire_name: &str, payload: &[u8]) -> usize {
+    2 + 16 + 1 + wire_name.len() + payload.len()
+}
+
 pub(crate) fn tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {
-    buf.reserve(2 + 16 + 1 + wire_name.len() + payload.len());
+    buf.reserve(tell_len(wire_name, payload));
     header(buf, TELL);
     put_id(buf, target);
     put_name(buf, wire_name);
     buf.put_slice(payload);
+}
+
+/// Appends a tell frame with its length prefix, as the writer frames
+/// every frame: the same bytes as [`tell`] after the length, with the
+/// fixed part put in one piece.
+pub(crate) fn put_tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, payload: &[u8]) {
+    debug_assert!(wire_name.len() <= MAX_WIRE_NAME, "a wire name over {MAX_WIRE_NAME} bytes reached the encoder");
+    let len = tell_len(wire_name, payload);
+    let mut head = [0u8; 4 + 2 + 16 + 1];
+    head[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    head[4] = VERSION;
+    head[5] = TELL;
+    head[6..22].copy_from_slice(&target.as_uuid().as_u128().to_be_bytes());
+    head[22] = wire_name.len() as u8;
+    buf.reserve(4 + len);
+    buf.extend_from_slice(&head);
+    buf.extend_from_slice(wire_name.as_bytes());
+    buf.extend_from_slice(payload);
+}
+
+/// The wire name of a tell frame [`tell`] encoded (without its length
+/// prefix); empty if `frame` is not one.
+pub(crate) fn tell_wire_name(frame: &[u8]) -> &str {
+    let at = 2 + 16;
+    let name = frame.get(at).and_then(|&len| frame.get(at + 1..at + 1 + len as usize));
+    name.and_then(|name| std::str::from_utf8(name).ok()).unwrap_or_default()
 }
 
 pub(crate) fn ask(buf: &mut BytesMut, corr: u64, target: ActorId, wire_name: &str, payload: &[u8]) {
@@ -422,19 +453,46 @@ fn get_context(buf: &mut Bytes) -> Result<WireContext, FrameError> {
     Ok(context)
 }
 
+/// A tell frame's header, read in place: what the reader needs to hand
+/// the tell on without taking the frame apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TellParts {
+    pub(crate) target: ActorId,
+    /// Where the wire name lies in the frame (not checked to be UTF-8).
+    pub(crate) wire_name: std::ops::Range<usize>,
+    /// Where the payload starts; it runs to the end of the frame.
+    pub(crate) payload_at: usize,
+}
+
+/// Reads the header of a tell frame in place: `Ok(None)` if `frame` is not
+/// a tell of this version, an error if it is one cut short. [`decode`]
+/// reads tells with it too.
+pub(crate) fn tell_parts(frame: &[u8]) -> Result<Option<TellParts>, FrameError> {
+    let [VERSION, TELL, rest @ ..] = frame else { return Ok(None) };
+    let (Some(id), Some(&len)) = (rest.first_chunk::<16>(), rest.get(16)) else {
+        return Err(FrameError::Truncated);
+    };
+    let wire_name = 2 + 16 + 1..2 + 16 + 1 + len as usize;
+    if wire_name.end > frame.len() {
+        return Err(FrameError::Truncated);
+    }
+    let target = ActorId::from_uuid(uuid_from(u128::from_be_bytes(*id)));
+    Ok(Some(TellParts { target, payload_at: wire_name.end, wire_name }))
+}
+
 /// Decodes one frame. Never panics, whatever the bytes.
 pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
+    if let Some(TellParts { target, wire_name, payload_at }) = tell_parts(&buf)? {
+        let wire_name = WireName(buf.slice(wire_name));
+        return Ok(Frame::Tell { target, wire_name, payload: buf.split_off(payload_at) });
+    }
     need(&buf, 2)?;
     let version = buf.get_u8();
     if version != VERSION {
         return Err(FrameError::Version(version));
     }
+    // A tell of this version was read above.
     match buf.get_u8() {
-        TELL => {
-            let target = get_id(&mut buf)?;
-            let wire_name = get_name(&mut buf)?;
-            Ok(Frame::Tell { target, wire_name, payload: buf })
-        }
         ASK => {
             need(&buf, 8)?;
             let corr = buf.get_u64();
@@ -550,6 +608,20 @@ mod tests {
     }
 
     #[test]
+    fn a_tell_put_with_its_length_is_the_tell_after_its_length() {
+        for (name, payload) in [("", &b""[..]), ("Counter::Inc", b"\x05"), ("T::tell", &[7u8; 300][..])] {
+            let mut body = BytesMut::new();
+            tell(&mut body, id(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10), name, payload);
+            let mut framed = BytesMut::from(&b"xy"[..]);
+            put_tell(&mut framed, id(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10), name, payload);
+            assert_eq!(&framed[..2], b"xy", "appended");
+            assert_eq!(&framed[2..6], &(body.len() as u32).to_be_bytes());
+            assert_eq!(&framed[6..], &body[..]);
+            assert_eq!(tell_wire_name(&body), name);
+        }
+    }
+
+    #[test]
     fn a_wrong_version_or_kind_is_an_error() {
         assert_eq!(decode(Bytes::from_static(&[9, TELL])).unwrap_err(), FrameError::Version(9));
         assert_eq!(decode(Bytes::from_static(&[VERSION, 200])).unwrap_err(), FrameError::Kind(200));
@@ -574,6 +646,37 @@ mod tests {
         #[test]
         fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(Bytes::from(bytes));
+        }
+
+        /// The reader takes tells apart in place with `tell_parts`: for any
+        /// bytes, it agrees with `decode` (the same parts, or the same error),
+        /// and says `None` for anything `decode` does not read as a tell.
+        #[test]
+        fn tells_read_in_place_agree_with_decode(
+            name in "[a-z:]{0,12}",
+            payload in proptest::collection::vec(any::<u8>(), 0..8),
+            cut in 0usize..48,
+            noise in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut buf = BytesMut::new();
+            tell(&mut buf, id(5), &name, &payload);
+            let full = buf.split().freeze();
+            for bytes in [full.clone(), full.slice(..cut.min(full.len())), Bytes::from(noise)] {
+                match (tell_parts(&bytes), decode(bytes.clone())) {
+                    (Ok(Some(parts)), Ok(Frame::Tell { target, wire_name, payload })) => {
+                        prop_assert_eq!(parts.target, target);
+                        prop_assert_eq!(&bytes[parts.wire_name], &wire_name.0[..]);
+                        prop_assert_eq!(&bytes[parts.payload_at..], &payload[..]);
+                    }
+                    (Ok(Some(_)), other) => prop_assert!(false, "decode read {other:?}"),
+                    (Ok(None), Ok(Frame::Tell { .. })) => prop_assert!(false, "decode read a tell"),
+                    (Ok(None), _) => {}
+                    (Err(e), decoded) => prop_assert_eq!(Err(e), decoded.map(|_| ())),
+                }
+            }
+            let parts = tell_parts(&full).unwrap().unwrap();
+            prop_assert_eq!(parts.target, id(5));
+            prop_assert_eq!(&full[parts.wire_name], name.as_bytes());
         }
 
         #[test]

@@ -78,11 +78,13 @@ pub(crate) enum Lane {
 
 /// A frame waiting in the outbox, or kept in the resend buffer.
 enum Queued {
+    /// A tell, encoded once when it is sent (see [`TellBuffer`]): the
+    /// frame as it is written, length prefix included, whatever the
+    /// connection. Its wire name is in the frame ([`frame::tell_wire_name`]).
     Tell {
         target: ActorId,
-        wire_name: &'static str,
         message_type: &'static str,
-        payload: Vec<u8>,
+        frame: Bytes,
     },
     /// An ask; its context (deadline, chain of waits) is boxed, and absent
     /// for the usual ask from a plain task without a timeout.
@@ -118,13 +120,21 @@ enum Queued {
 }
 
 impl Queued {
+    /// A tell to `target`, in a buffer of its own: for tests, which queue
+    /// tells by hand.
+    #[cfg(test)]
+    fn tell(target: ActorId, wire_name: &str, message_type: &'static str, payload: &[u8]) -> Self {
+        TellBuffer::default().tell(target, wire_name, message_type, payload)
+    }
+
     /// `replay`: the frame is written again on a later connection. An ask
     /// is then sent as expired: its asker was failed with `NodeDown` when
     /// the connection it went out on was lost, so it must not run now (the
     /// far node skips it and gives its credit back).
     fn encode(&self, buf: &mut BytesMut, replay: bool) {
         match self {
-            Queued::Tell { target, wire_name, payload, .. } => frame::tell(buf, *target, wire_name, payload),
+            // Encoded when it was sent: its body, after the length prefix.
+            Queued::Tell { frame, .. } => buf.extend_from_slice(&frame[4..]),
             Queued::Ask { corr, target, wire_name, payload, context } if replay => {
                 let chain = context.as_ref().map_or(&[][..], |c| &c.chain[..]);
                 frame::ask_with(buf, *corr, *target, wire_name, Some(Duration::ZERO), chain, payload)
@@ -153,11 +163,13 @@ impl Queued {
     fn put(&self, out: &mut BytesMut, max: usize) -> bool {
         match self {
             Queued::Rest { .. } => false,
-            Queued::Tell { wire_name, .. } | Queued::Ask { wire_name, .. }
-                if wire_name.len() > frame::MAX_WIRE_NAME =>
-            {
-                false
+            Queued::Tell { frame, .. } if frame.len() - 4 > max => false,
+            // Already framed: copied as it is.
+            Queued::Tell { frame, .. } => {
+                out.extend_from_slice(frame);
+                true
             }
+            Queued::Ask { wire_name, .. } if wire_name.len() > frame::MAX_WIRE_NAME => false,
             queued => put_frame(out, max, |buf| queued.encode(buf, false)),
         }
     }
@@ -236,6 +248,70 @@ struct Link {
     direct: bool,
     /// The node's frame limit, for frames encoded by senders.
     max_frame: usize,
+    /// Where senders encode their tells.
+    tells: TellBuffer,
+}
+
+/// Where senders encode their tells, each once, when it is sent: the frame
+/// as it is written, length prefix included, whatever the connection
+/// (nothing in a tell's frame depends on it). Frames are cut off chunks of
+/// [`TellBuffer::CHUNK`] bytes as [`Bytes`] sharing their chunk, so a tell
+/// costs no allocation of its own while it waits in the outbox and in the
+/// resend buffer, and the sender's payload is given back at once.
+///
+/// A used-up chunk is kept as a spare, and taken again once every tell cut
+/// off it has been acknowledged (and so dropped): acknowledgements come in
+/// the order tells were sent, so the oldest spare is the first free, and a
+/// busy link goes round the same few chunks instead of allocating.
+#[derive(Default)]
+struct TellBuffer {
+    /// The chunk being cut; empty between two tells.
+    current: Option<BytesMut>,
+    /// Used-up chunks, oldest first.
+    spare: VecDeque<BytesMut>,
+}
+
+impl TellBuffer {
+    /// The bytes of a chunk: a few hundred small tells. Under 64 KiB, so
+    /// that the allocator gives one back without sweeping its caches of
+    /// small blocks.
+    const CHUNK: usize = 16 * 1024;
+
+    /// The most spare chunks kept: room for a credit window of small tells
+    /// in flight. A link keeps that much (128 KiB) once it has sent as
+    /// much, as a connection keeps its write buffers.
+    const SPARE: usize = 8;
+
+    /// A tell to `target`. The wire name must be within
+    /// [`frame::MAX_WIRE_NAME`] bytes (checked by `Endpoint::send`).
+    fn tell(&mut self, target: ActorId, wire_name: &str, message_type: &'static str, payload: &[u8]) -> Queued {
+        let len = 4 + frame::tell_len(wire_name, payload);
+        let buf = match &mut self.current {
+            Some(buf) if buf.capacity() >= len => buf,
+            _ => self.next_chunk(len),
+        };
+        frame::put_tell(buf, target, wire_name, payload);
+        Queued::Tell { target, message_type, frame: buf.split().freeze() }
+    }
+
+    /// Retires the current chunk and takes one with room for `len` bytes:
+    /// the oldest spare if it is free again, a new one otherwise.
+    fn next_chunk(&mut self, len: usize) -> &mut BytesMut {
+        let want = len.max(Self::CHUNK);
+        if let Some(used) = self.current.take() {
+            self.spare.push_back(used);
+        }
+        let free = if self.spare.front_mut().is_some_and(|oldest| oldest.try_reclaim(want)) {
+            self.spare.pop_front()
+        } else {
+            None
+        };
+        if free.is_none() && self.spare.len() > Self::SPARE {
+            // Not kept: freed with the last of its tells.
+            self.spare.pop_front();
+        }
+        self.current.insert(free.unwrap_or_else(|| BytesMut::with_capacity(want)))
+    }
 }
 
 /// The write side of one connection: the socket's write half and the
@@ -495,6 +571,7 @@ impl Peer {
                 sender: None,
                 direct: false,
                 max_frame: 0,
+                tells: TellBuffer::default(),
             }),
             wake_writer: Notify::new(),
             lost: Notify::new(),
@@ -1327,7 +1404,8 @@ impl RemoteEndpoint for Endpoint {
             match reply {
                 Some(reply) => reply.fail(RemoteFailure::NodeDown),
                 None => {
-                    let lost = Lost { target: self.id, message_type, wire_name, maybe_delivered: false };
+                    let lost =
+                        Lost { target: self.id, message_type, wire_name: wire_name.to_owned(), maybe_delivered: false };
                     if let Some(node) = self.peer.node() {
                         self.peer.report(&*node, vec![lost], Ending::Restarted, "went away");
                     }
@@ -1337,8 +1415,20 @@ impl RemoteEndpoint for Endpoint {
         }
         match reply {
             None => {
-                link.frames.push_back(Queued::Tell { target: self.id, wire_name, message_type, payload });
+                // The writer takes the whole outbox at once: the tell that
+                // finds it empty wakes it for those that join it meanwhile
+                // too. (While the outbox holds frames, the writer has been
+                // woken for them, or waits for what will wake it: an
+                // acknowledgement making room, or a direct sender putting
+                // the write side back.)
+                let wake = link.frames.is_empty();
+                let tell = link.tells.tell(self.id, wire_name, message_type, &payload);
+                link.frames.push_back(tell);
                 self.target.sent();
+                drop(link);
+                if wake {
+                    self.peer.wake_writer.notify_one();
+                }
             }
             Some(mut reply) => {
                 if !link.up {
@@ -1358,11 +1448,8 @@ impl RemoteEndpoint for Endpoint {
                 self.peer.pending.insert(corr, Pending::Ask(reply));
                 self.target.sent();
                 self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
-                return;
             }
         }
-        drop(link);
-        self.peer.wake_writer.notify_one();
     }
 
     fn wire_ref(&self) -> WireRef {

@@ -22,17 +22,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
-use tokio::io::ReadHalf;
+use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::{Notify, mpsc, oneshot};
-use tokio_util::codec::FramedRead;
 
-use super::stream::{Outstanding, Position};
+use super::stream::{Gone, Outstanding, Position};
 use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
 use crate::connection::{Abort, BoxStream};
 use crate::error::NodeError;
-use crate::frame::{self, Frame, System, WireFailure};
+use crate::frame::{self, Frame, FrameError, System, TellParts, WireFailure};
+
+/// The room made in the read buffer before each read: a whole record (at
+/// most 64 KiB) fits in one.
+const READ_ROOM: usize = 64 * 1024;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
@@ -91,8 +93,55 @@ pub(super) struct Inbound {
     parked: Option<ParkedQueue>,
 }
 
+impl Inbound {
+    fn new() -> Self {
+        Inbound { outstanding: Arc::new(AtomicUsize::new(0)), delivered: 0, parked: None }
+    }
+
+    /// Whether deliveries to the actor wait for room in its mailbox.
+    fn waiting(&self) -> bool {
+        self.parked.as_ref().is_some_and(|q| q.queued.load(Ordering::Acquire) > 0)
+    }
+
+    /// Counts a message toward the window; `Err` once the peer has sent
+    /// more than it was granted.
+    fn charge(&mut self, target: ActorId, window: usize) -> Result<(), String> {
+        let used = self.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
+        if used > window {
+            self.outstanding.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!(
+                "the peer sent {used} messages to actor {target} without being granted credit for more than \
+                 {window}: past its credit window",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a delivered message: once `grant_every` are, the credit to
+    /// grant back, and whether the entry may go (the peer has no credit
+    /// out toward the actor, and nothing waits for it).
+    fn delivered(&mut self, grant_every: u32) -> Option<(u32, bool)> {
+        self.delivered += 1;
+        if self.delivered < grant_every {
+            return None;
+        }
+        let count = std::mem::take(&mut self.delivered);
+        let left = self.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+        let parked = self.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
+        Some((count, left == 0 && parked == 0))
+    }
+}
+
 /// An ask as it came in: where its answer goes, and what it carried.
 type Incoming = (u64, ReplySink, AskContext);
+
+/// An ask's reply sink and context, for delivery, and its correlation id.
+fn split_reply(reply: Option<Incoming>) -> (Option<(ReplySink, AskContext)>, Option<u64>) {
+    match reply {
+        Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
+        None => (None, None),
+    }
+}
 
 /// Hands a decoded tell or ask to a local actor.
 fn deliver_to(
@@ -135,6 +184,36 @@ struct Reader {
     /// Asks from this connection not yet answered, and their limit.
     inflight_asks: Arc<AtomicUsize>,
     max_inflight_asks: usize,
+    /// What an acknowledgement frees; kept empty between
+    /// acknowledgements, for its room.
+    gone: Gone,
+    /// The last wire name found to be UTF-8 (see `Reader::take_name`).
+    name: String,
+}
+
+/// A message's payload as received: in place in the opened stream (a
+/// tell), or a slice of its own (a decoded frame).
+enum Payload<'a> {
+    InPlace(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::InPlace(bytes) => bytes,
+            Payload::Owned(bytes) => bytes,
+        }
+    }
+
+    /// The payload as bytes of its own, to wait in a parked queue: copied
+    /// if it is in place.
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Payload::InPlace(bytes) => Bytes::copy_from_slice(bytes),
+            Payload::Owned(bytes) => bytes,
+        }
+    }
 }
 
 /// Counts one ask in flight on a connection until its reply is sent (or
@@ -204,9 +283,13 @@ pub(super) async fn read_loop(
         last: None,
         inflight_asks: Arc::new(AtomicUsize::new(0)),
         max_inflight_asks: limits.max_inflight_asks.max(1),
+        gone: Gone::default(),
+        name: String::new(),
     };
-    let mut framed = FramedRead::new(read, records);
-    framed.read_buffer_mut().extend_from_slice(&early);
+    let (mut read, mut records) = (read, records);
+    // Sealed bytes read and not opened yet: records are opened straight
+    // from here, and the buffer keeps its allocation from read to read.
+    let mut src = early;
     // One heartbeat timer for the connection, not one per frame: it ticks
     // every quarter of the timeout, and the peer is presumed dead after
     // four ticks in a row without a frame (detection within 1.25x the
@@ -216,13 +299,46 @@ pub(super) async fn read_loop(
     let deadline = tokio::time::sleep(tick);
     tokio::pin!(deadline);
     let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
-    let why = loop {
+    let why = 'read: loop {
+        // Every whole frame at hand, then the next read.
+        loop {
+            match records.next_len(&mut src) {
+                Ok(Some(len)) => {
+                    seen += 1;
+                    let handled = match frame::tell_parts(records.peek(len)) {
+                        // A tell, the usual frame: handed on in place.
+                        Ok(Some(tell)) => {
+                            let handled = reader.tell(records.peek(len), tell);
+                            records.skip(len);
+                            handled
+                        }
+                        Ok(None) => match frame::decode(records.take(len).freeze()) {
+                            Ok(frame) => reader.handle(frame, len),
+                            Err(e) => Err(format!("malformed frame: {e}")),
+                        },
+                        Err(e) => Err(format!("malformed frame: {e}")),
+                    };
+                    if let Err(why) = handled {
+                        break 'read why;
+                    }
+                }
+                Ok(None) => break,
+                // What it refuses: too long, or failed to open.
+                Err(e) => break 'read format!("bad frame: {e}"),
+            }
+        }
+        // Room for a whole record in one read.
+        src.reserve(READ_ROOM);
         // Closing first: once replaced, this reader stops delivering at
-        // once; what it leaves unread is sent again on the next connection.
-        let next = tokio::select! {
+        // the next read; what it leaves unread is sent again on the next
+        // connection. (Between two reads it handles what one read brought,
+        // in order, as the one reader of the link: nothing it delivers then
+        // is lost or delivered twice, since the next connection's reader
+        // starts where this one stops.)
+        let read = tokio::select! {
             biased;
             () = closed.as_mut() => break "closed".to_owned(),
-            next = framed.next() => next,
+            read = read.read_buf(&mut src) => read,
             () = &mut deadline => {
                 if seen == seen_at_tick {
                     idle_ticks += 1;
@@ -237,24 +353,16 @@ pub(super) async fn read_loop(
                 continue;
             }
         };
-        seen += 1;
-        match next {
-            None => break "closed by the peer".to_owned(),
-            // The codec reports what it refuses as `InvalidData` (too long,
-            // failed to open); anything else is the socket's own error.
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => break format!("bad frame: {e}"),
-            Some(Err(e)) => break format!("read failed: {e}"),
-            Some(Ok(bytes)) => {
-                let len = bytes.len();
-                match frame::decode(bytes.freeze()) {
-                    Ok(frame) => {
-                        if let Err(why) = reader.handle(frame, len) {
-                            break why;
-                        }
-                    }
-                    Err(e) => break format!("malformed frame: {e}"),
-                }
-            }
+        match read {
+            Ok(0) => match records.finish(&src) {
+                Ok(()) => break "closed by the peer".to_owned(),
+                Err(e) => break format!("bad frame: {e}"),
+            },
+            Ok(_) => {}
+            // A TLS stream reports what it refuses as `InvalidData`;
+            // anything else is the socket's own error.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => break format!("bad frame: {e}"),
+            Err(e) => break format!("read failed: {e}"),
         }
     };
     if why != "closed" {
@@ -282,31 +390,74 @@ impl Reader {
         match frame {
             Frame::Resume { .. } => Err("a second resume frame on one connection".to_owned()),
             Frame::Stream { id, first } => self.stream(id, first),
-            Frame::Ack { stream, received } => self.peer.acked(stream, received),
+            Frame::Ack { stream, received } => self.peer.acked(stream, received, &mut self.gone),
             Frame::Ping => Ok(()),
             numbered => {
-                if self.next == 0 {
-                    return Err("a numbered frame before the peer said which stream it belongs to".to_owned());
-                }
-                let number = self.next;
-                self.next += 1;
-                if number <= self.state.received {
-                    // Sent again, and this node had it: dropped.
-                    self.peer.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
+                let Some(number) = self.count()? else { return Ok(()) };
                 self.numbered(numbered)?;
-                self.state.received = number;
-                self.peer.received.store(number, Ordering::Release);
-                self.unacked += len;
-                if self.unacked >= self.ack_every {
-                    self.unacked = 0;
-                    self.peer.ack_wanted.store(true, Ordering::Release);
-                    self.peer.wake_writer.notify_one();
-                }
+                self.counted(number, len);
                 Ok(())
             }
         }
+    }
+
+    /// Handles a tell read in place (`frame`, whose header is `tell`): as
+    /// [`handle`](Reader::handle) does a decoded one, without taking the
+    /// frame apart.
+    fn tell(&mut self, frame: &[u8], tell: TellParts) -> Result<(), String> {
+        if self.resumed.is_some() {
+            return Err("the peer's first frame was not a resume".to_owned());
+        }
+        let Some(number) = self.count()? else { return Ok(()) };
+        let name = self.take_name(&frame[tell.wire_name])?;
+        let handled = self.incoming(tell.target, &name, Payload::InPlace(&frame[tell.payload_at..]), None);
+        self.name = name;
+        handled?;
+        self.counted(number, frame.len());
+        Ok(())
+    }
+
+    /// Numbers the next numbered frame: `None` if this node already had
+    /// it (sent again), to be dropped; `Err` before the peer said which
+    /// stream its frames belong to.
+    fn count(&mut self) -> Result<Option<u64>, String> {
+        if self.next == 0 {
+            return Err("a numbered frame before the peer said which stream it belongs to".to_owned());
+        }
+        let number = self.next;
+        self.next += 1;
+        if number <= self.state.received {
+            // Sent again, and this node had it: dropped.
+            self.peer.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        Ok(Some(number))
+    }
+
+    /// Frame `number`, of `len` bytes, has been handled: received, and
+    /// acknowledged in time.
+    fn counted(&mut self, number: u64, len: usize) {
+        self.state.received = number;
+        self.peer.received.store(number, Ordering::Release);
+        self.unacked += len;
+        if self.unacked >= self.ack_every {
+            self.unacked = 0;
+            self.peer.ack_wanted.store(true, Ordering::Release);
+            self.peer.wake_writer.notify_one();
+        }
+    }
+
+    /// The wire name `bytes` as a string, checked to be UTF-8 unless it is
+    /// the last one checked (a run of tells of one kind is checked once).
+    /// Taken out of `Reader::name`, to be put back.
+    fn take_name(&mut self, bytes: &[u8]) -> Result<String, String> {
+        let mut name = std::mem::take(&mut self.name);
+        if name.as_bytes() != bytes {
+            let checked = std::str::from_utf8(bytes).map_err(|_| FrameError::WireName.to_string())?;
+            name.clear();
+            name.push_str(checked);
+        }
+        Ok(name)
     }
 
     /// The peer's numbered frames that follow belong to stream `id` and
@@ -349,7 +500,7 @@ impl Reader {
         match frame {
             Frame::Tell { target, wire_name, payload } => {
                 let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
-                return self.incoming(target, wire_name, payload, None);
+                return self.incoming(target, wire_name, Payload::Owned(payload), None);
             }
             Frame::Ask { corr, target, wire_name, context, payload } => {
                 let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
@@ -374,7 +525,7 @@ impl Reader {
                     deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
                     chain: context.chain,
                 };
-                return self.incoming(target, wire_name, payload, Some((corr, sink, context)));
+                return self.incoming(target, wire_name, Payload::Owned(payload), Some((corr, sink, context)));
             }
             Frame::Reply { corr, payload } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
@@ -475,17 +626,39 @@ impl Reader {
         &mut self,
         target: ActorId,
         wire_name: &str,
-        payload: Bytes,
+        payload: Payload<'_>,
         reply: Option<Incoming>,
     ) -> Result<(), String> {
+        // A run of messages to one actor, the usual case: its entry is
+        // looked up once for charging, delivering and granting.
+        if self.last.as_ref().is_some_and(|(id, _)| *id == target) {
+            let stream = self.state.tracking;
+            let inbound = self.state.targets.entry(target).or_insert_with(Inbound::new);
+            if !inbound.waiting() {
+                inbound.charge(target, self.window)?;
+                let (reply, corr) = split_reply(reply);
+                let exported = &self.last.as_ref().expect("checked above").1;
+                return match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+                    Ok(()) => {
+                        if let Some((count, forget)) = inbound.delivered(self.grant_every) {
+                            self.peer.push(Queued::Credit { stream, target, count });
+                            if forget {
+                                self.state.targets.remove(&target);
+                            }
+                        }
+                        Ok(())
+                    }
+                    Err(undelivered) => self.undelivered(target, wire_name, undelivered, corr),
+                };
+            }
+        }
         if let Some(inbound) = self.state.targets.get(&target)
-            && let Some(queue) = &inbound.parked
-            && queue.queued.load(Ordering::Acquire) > 0
+            && inbound.waiting()
         {
             // Earlier messages to this actor still wait for room: queue
             // behind them, keeping the sender's order.
             self.charge(target)?;
-            let work = Work::Raw { wire_name: wire_name.to_owned(), payload, reply };
+            let work = Work::Raw { wire_name: wire_name.to_owned(), payload: payload.into_bytes(), reply };
             return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
@@ -497,14 +670,30 @@ impl Reader {
             self.last = Some((target, found));
         }
         self.charge(target)?;
-        let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("set just above");
-        let (reply, corr) = match reply {
-            Some((corr, sink, context)) => (Some((sink, context)), Some(corr)),
-            None => (None, None),
-        };
-        match deliver_to(&*exported, wire_name, &payload, reply, &self.codec) {
-            Ok(()) => self.delivered(target),
-            Err(Undelivered::Full(parked)) => {
+        let (reply, corr) = split_reply(reply);
+        let exported = &self.last.as_ref().expect("set just above").1;
+        match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+            Ok(()) => {
+                self.delivered(target);
+                Ok(())
+            }
+            Err(undelivered) => self.undelivered(target, wire_name, undelivered, corr),
+        }
+    }
+
+    /// A message to `target` (the last actor delivered to), charged, that
+    /// its actor did not take: parked if its mailbox is full, reported
+    /// otherwise.
+    fn undelivered(
+        &mut self,
+        target: ActorId,
+        wire_name: &str,
+        undelivered: Undelivered,
+        corr: Option<u64>,
+    ) -> Result<(), String> {
+        match undelivered {
+            Undelivered::Full(parked) => {
+                let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("the actor delivered to");
                 let inbound = self.state.targets.get_mut(&target).expect("charged above");
                 if inbound.parked.is_none() {
                     inbound.parked = Some(start_parked_queue(
@@ -515,34 +704,20 @@ impl Reader {
                         exported,
                     ));
                 }
-                return self.park(target, Work::Waiting(parked));
+                self.park(target, Work::Waiting(parked))
             }
-            Err(other) => {
+            other => {
                 failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
                 self.delivered(target);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Counts a message toward `target` against the window; `Err` once the
     /// peer has sent more than it was granted.
     fn charge(&mut self, target: ActorId) -> Result<(), String> {
-        let inbound = self.state.targets.entry(target).or_insert_with(|| Inbound {
-            outstanding: Arc::new(AtomicUsize::new(0)),
-            delivered: 0,
-            parked: None,
-        });
-        let used = inbound.outstanding.fetch_add(1, Ordering::AcqRel) + 1;
-        if used > self.window {
-            inbound.outstanding.fetch_sub(1, Ordering::AcqRel);
-            return Err(format!(
-                "the peer sent {used} messages to actor {target} without being granted credit for more than {}: \
-                 past its credit window",
-                self.window
-            ));
-        }
-        Ok(())
+        self.state.targets.entry(target).or_insert_with(Inbound::new).charge(target, self.window)
     }
 
     /// Queues a delivery behind those waiting for room in `target`'s
@@ -564,13 +739,9 @@ impl Reader {
     fn delivered(&mut self, target: ActorId) {
         let stream = self.state.tracking;
         let Some(inbound) = self.state.targets.get_mut(&target) else { return };
-        inbound.delivered += 1;
-        if inbound.delivered >= self.grant_every {
-            let count = std::mem::take(&mut inbound.delivered);
-            let left = inbound.outstanding.fetch_sub(count as usize, Ordering::AcqRel) - count as usize;
+        if let Some((count, forget)) = inbound.delivered(self.grant_every) {
             self.peer.push(Queued::Credit { stream, target, count });
-            let parked = inbound.parked.as_ref().map_or(0, |q| q.queued.load(Ordering::Acquire));
-            if left == 0 && parked == 0 {
+            if forget {
                 self.state.targets.remove(&target);
             }
         }
@@ -585,19 +756,25 @@ impl Reader {
 
 impl Peer {
     /// The peer received this node's stream `stream` up to `received`.
-    fn acked(&self, stream: u64, received: u64) -> Result<(), String> {
-        let mut gone = Vec::new();
+    /// What leaves the resend buffer goes through `gone` (empty, and left
+    /// so), to be dropped outside the lock.
+    fn acked(&self, stream: u64, received: u64, gone: &mut Gone) -> Result<(), String> {
         {
             let mut link = self.link();
             if stream != link.out.id {
                 // For a stream that has started over since.
                 return Ok(());
             }
-            link.out.ack(received, &mut gone)?;
+            link.out.ack(received, gone)?;
         }
-        self.stats.acked(&gone);
         // The payloads are freed outside the lock.
-        drop(gone);
+        self.stats.acked(gone);
+        // Room for what a window's worth of acknowledgements frees is
+        // kept; a rare larger one is given back.
+        const KEEP: usize = 1024;
+        if gone.frames.capacity() > KEEP {
+            gone.frames = Vec::new();
+        }
         self.wake_writer.notify_one();
         Ok(())
     }

@@ -37,9 +37,8 @@ pub(super) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Queued>() + 16;
 pub(super) fn cost(queued: &Queued) -> usize {
     ENTRY_OVERHEAD
         + match queued {
-            Queued::Tell { payload, .. } | Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => {
-                payload.capacity()
-            }
+            Queued::Tell { frame, .. } => frame.len(),
+            Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => payload.capacity(),
             Queued::Failure { .. } | Queued::System(_) => 64,
             Queued::Credit { .. } | Queued::Rest { .. } => 0,
         }
@@ -103,15 +102,29 @@ impl OutStream {
 
     /// Keeps a frame being written until the peer acknowledges it.
     pub(super) fn push(&mut self, queued: Queued, stats: &Stats) {
-        self.bytes += cost(&queued);
+        self.keep(queued);
         stats.peak(self.bytes);
+    }
+
+    /// As [`push`](OutStream::push), for the numbered frames of a batch,
+    /// in order, which cost `cost` bytes together (by [`cost`]): the caller
+    /// records the peak ([`Stats::peak`]) once they are in.
+    pub(super) fn keep_all(&mut self, frames: impl IntoIterator<Item = Queued>, cost: usize) {
+        let before = self.resend.len();
+        self.resend.extend(frames);
+        debug_assert_eq!(self.resend.range(before..).map(self::cost).sum::<usize>(), cost, "the batch's cost");
+        self.bytes += cost;
+    }
+
+    /// Keeps one frame (see [`keep_all`](OutStream::keep_all)).
+    fn keep(&mut self, queued: Queued) {
+        self.bytes += cost(&queued);
         self.resend.push_back(queued);
     }
 
     /// The peer received up to `received`: the frames up to it leave the
-    /// buffer (into `gone`, to be dropped outside the lock). `Err` if the
-    /// peer claims frames never written.
-    pub(super) fn ack(&mut self, received: u64, gone: &mut Vec<Queued>) -> Result<(), String> {
+    /// buffer (into `gone`). `Err` if the peer claims frames never written.
+    pub(super) fn ack(&mut self, received: u64, gone: &mut Gone) -> Result<(), String> {
         if received <= self.acked {
             return Ok(());
         }
@@ -123,10 +136,9 @@ impl OutStream {
                 self.next() - 1
             ));
         }
-        gone.reserve(newly as usize);
         for queued in self.resend.drain(..newly as usize) {
             self.bytes -= cost(&queued);
-            gone.push(queued);
+            gone.take(queued);
         }
         self.acked = received;
         Ok(())
@@ -157,14 +169,38 @@ pub(super) struct Stats {
 }
 
 impl Stats {
-    fn peak(&self, bytes: usize) {
+    /// The resend buffer holds `bytes`.
+    pub(super) fn peak(&self, bytes: usize) {
         self.peak_bytes.fetch_max(bytes, Ordering::Relaxed);
     }
 
-    /// Counts the tells among frames the peer acknowledged.
-    pub(super) fn acked(&self, gone: &[Queued]) {
-        let tells = gone.iter().filter(|q| matches!(q, Queued::Tell { .. })).count();
-        self.acked_tells.fetch_add(tells as u64, Ordering::Relaxed);
+    /// Counts the tells among frames the peer acknowledged, and empties
+    /// `gone` (to be called outside the link lock).
+    pub(super) fn acked(&self, gone: &mut Gone) {
+        self.acked_tells.fetch_add(std::mem::take(&mut gone.tells) as u64, Ordering::Relaxed);
+        gone.frames.clear();
+    }
+}
+
+/// What an acknowledgement frees, taken out of the resend buffer under the
+/// link lock. A tell is dropped there and counted: it holds a view into a
+/// chunk of the link's tell buffer, and dropping one takes a count back
+/// (and at most frees a chunk the buffer no longer keeps). The other frames
+/// own their payloads: they are kept, to be dropped outside the lock.
+#[derive(Default)]
+pub(super) struct Gone {
+    /// Tells acknowledged.
+    pub(super) tells: usize,
+    /// The other frames acknowledged.
+    pub(super) frames: Vec<Queued>,
+}
+
+impl Gone {
+    fn take(&mut self, queued: Queued) {
+        match queued {
+            Queued::Tell { .. } => self.tells += 1,
+            other => self.frames.push(other),
+        }
     }
 }
 
@@ -173,7 +209,7 @@ impl Stats {
 pub(super) struct Lost {
     pub(super) target: ActorId,
     pub(super) message_type: &'static str,
-    pub(super) wire_name: &'static str,
+    pub(super) wire_name: String,
     /// It had been written to a connection.
     pub(super) maybe_delivered: bool,
 }
@@ -181,7 +217,8 @@ pub(super) struct Lost {
 /// The tells among `frames`, as lost, each `maybe_delivered` or not.
 pub(super) fn lost_tells(frames: impl IntoIterator<Item = Queued>, maybe_delivered: bool, into: &mut Vec<Lost>) {
     for queued in frames {
-        if let Queued::Tell { target, message_type, wire_name, .. } = queued {
+        if let Queued::Tell { target, message_type, frame } = queued {
+            let wire_name = crate::frame::tell_wire_name(&frame[4..]).to_owned();
             into.push(Lost { target, message_type, wire_name, maybe_delivered });
         }
     }
@@ -209,7 +246,7 @@ pub(super) enum Resumption {
 
 /// Decides how the stream goes on (acknowledging what the peer says it
 /// received); `Err` if the peer claims what cannot be.
-pub(super) fn resumption(out: &mut OutStream, peer: Position, gone: &mut Vec<Queued>) -> Result<Resumption, String> {
+pub(super) fn resumption(out: &mut OutStream, peer: Position, gone: &mut Gone) -> Result<Resumption, String> {
     if peer.tracking == out.id {
         if peer.received < out.acked {
             return Err(format!(
@@ -235,12 +272,8 @@ mod tests {
     use super::*;
 
     fn tell(n: u8) -> Queued {
-        Queued::Tell {
-            target: ActorId::from_uuid(uuid::Uuid::from_u128(1)),
-            wire_name: "T::tell",
-            message_type: "Tell",
-            payload: vec![n; 10],
-        }
+        let target = ActorId::from_uuid(uuid::Uuid::from_u128(1));
+        Queued::tell(target, "T::tell", "Tell", &[n; 10])
     }
 
     #[test]
@@ -253,9 +286,9 @@ mod tests {
         }
         assert_eq!(out.next(), 6);
         let full = out.bytes;
-        let mut gone = Vec::new();
+        let mut gone = Gone::default();
         out.ack(3, &mut gone).unwrap();
-        assert_eq!(gone.len(), 3);
+        assert_eq!(gone.tells, 3);
         assert_eq!(out.bytes, full / 5 * 2);
         assert_eq!(out.resend.len(), 2);
         // Again, or older: nothing changes.
@@ -292,11 +325,11 @@ mod tests {
         for n in 0..5 {
             out.push(tell(n), &stats);
         }
-        out.ack(1, &mut Vec::new()).unwrap();
-        let mut gone = Vec::new();
+        out.ack(1, &mut Gone::default()).unwrap();
+        let mut gone = Gone::default();
         let at = Position { tracking: out.id, received: 3 };
         assert_eq!(resumption(&mut out, at, &mut gone).unwrap(), Resumption::Resume { first: 4 });
-        assert_eq!(gone.len(), 2);
+        assert_eq!(gone.tells, 2);
         assert_eq!(out.resend.len(), 2);
         let back = Position { tracking: out.id, received: 2 };
         assert!(resumption(&mut out, back, &mut gone).is_err(), "a peer cannot unreceive");
@@ -307,15 +340,16 @@ mod tests {
         let stats = Stats::default();
         let mut fresh = OutStream::new();
         let other = Position { tracking: 42, received: 7 };
-        assert_eq!(resumption(&mut fresh, other, &mut Vec::new()).unwrap(), Resumption::Start);
+        assert_eq!(resumption(&mut fresh, other, &mut Gone::default()).unwrap(), Resumption::Start);
         let mut out = OutStream::new();
         out.push(tell(1), &stats);
-        assert_eq!(resumption(&mut out, other, &mut Vec::new()).unwrap(), Resumption::Restart);
+        assert_eq!(resumption(&mut out, other, &mut Gone::default()).unwrap(), Resumption::Restart);
         let old = out.id;
         let mut lost = Vec::new();
         lost_tells(out.restart(), true, &mut lost);
         assert_eq!(lost.len(), 1);
         assert!(lost[0].maybe_delivered);
+        assert_eq!(lost[0].wire_name, "T::tell", "the wire name is read back from the frame");
         assert_ne!(out.id, old);
         assert!(!out.written());
     }

@@ -114,7 +114,7 @@ async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_w
     // The socket took 16 bytes; the rest waits at the front, ahead of
     // this tell.
     assert!(matches!(peer.link().frames.front(), Some(Queued::Rest { .. })));
-    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    peer.push(Queued::tell(target(), "T::tell", "Tell", &[1]));
     match far.next().await {
         Frame::Ask { corr: 1, target: t, payload: p, .. } => {
             assert_eq!(t, target());
@@ -183,7 +183,7 @@ async fn the_rest_of_a_direct_write_never_goes_to_the_next_connection() {
         }
         other => panic!("expected the ask again, got {other:?}"),
     }
-    peer.push(Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![1] });
+    peer.push(Queued::tell(target(), "T::tell", "Tell", &[1]));
     assert!(matches!(far.next().await, Frame::Tell { .. }));
     assert_eq!(peer.stats.replayed.load(Ordering::Relaxed), 1);
     peer.close();
@@ -208,12 +208,7 @@ async fn with_resend_limit(limit: usize) -> (Node, Arc<Peer>, Far, u64) {
 async fn a_full_resend_buffer_holds_frames_back_until_acknowledged() {
     let (_node, peer, mut far, id) = with_resend_limit(4096).await;
     for n in 0..20u8 {
-        peer.push(Queued::Tell {
-            target: target(),
-            wire_name: "T::tell",
-            message_type: "Tell",
-            payload: vec![n; 1000],
-        });
+        peer.push(Queued::tell(target(), "T::tell", "Tell", &[n; 1000]));
     }
     // About four fit; the rest wait.
     let mut got = 0u8;
@@ -315,8 +310,7 @@ async fn a_closed_target_wakes_its_waiting_senders() {
 #[tokio::test]
 async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_messages_do_not() {
     let (_node, peer, mut far, id) = with_resend_limit(4096).await;
-    let tell =
-        |n: u8| Queued::Tell { target: target(), wire_name: "T::tell", message_type: "Tell", payload: vec![n; 4000] };
+    let tell = |n: u8| Queued::tell(target(), "T::tell", "Tell", &[n; 4000]);
     for n in 0..20u8 {
         peer.push(tell(n));
     }
@@ -379,4 +373,44 @@ async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_mes
         }
     }
     peer.close();
+}
+
+/// The frame of a tell `TellBuffer` made.
+fn frame_of(tell: &Queued) -> &Bytes {
+    let Queued::Tell { frame, .. } = tell else { panic!("a tell") };
+    frame
+}
+
+/// A tell kept for resending is never written over, however many tells
+/// follow it: its chunk is taken again only once nothing holds a frame of
+/// it. And once nothing does, the link goes round its chunks instead of
+/// allocating new ones.
+#[test]
+fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
+    let mut tells = TellBuffer::default();
+    let mut tell = |n: u32| tells.tell(target(), "T::tell", "Tell", &n.to_le_bytes());
+    let kept = tell(0);
+    let expected = frame_of(&kept).clone().to_vec();
+    let chunk = frame_of(&kept).as_ptr() as usize;
+    let in_first_chunk = |t: &Queued| (chunk..chunk + TellBuffer::CHUNK).contains(&(frame_of(t).as_ptr() as usize));
+    // Many chunks' worth, each tell dropped at once (acknowledged): the
+    // first chunk is never taken again while `kept` holds a frame of it.
+    for n in 1..20_000 {
+        let t = tell(n);
+        assert_eq!(&frame_of(&t)[frame_of(&t).len() - 4..], &n.to_le_bytes());
+        assert!(!in_first_chunk(&t) || n < 1000, "tell {n} landed in a chunk still held");
+    }
+    assert_eq!(&frame_of(&kept)[..], &expected[..], "the kept frame is intact");
+    drop(kept);
+    // Now free: the buffer goes round the chunks it has.
+    let (mut chunks, mut next) = (std::collections::HashSet::new(), 0);
+    for n in 0..20_000 {
+        let t = tell(n);
+        let at = frame_of(&t).as_ptr() as usize;
+        if at != next {
+            chunks.insert(at);
+        }
+        next = at + frame_of(&t).len();
+    }
+    assert!(chunks.len() <= TellBuffer::SPARE + 2, "{} chunks for tells acknowledged at once", chunks.len());
 }

@@ -121,7 +121,7 @@ async fn start(
         () = closed.as_mut() => return Err(Stop::Closed),
         at = resumed => at.map_err(|_| Stop::Closed)?,
     };
-    let mut gone = Vec::new();
+    let mut gone = stream::Gone::default();
     let mut lost = Vec::new();
     let (id, replayed) = {
         let mut link = peer.link();
@@ -141,8 +141,7 @@ async fn start(
         link.put_ack(peer, &mut sender.plain);
         (id, link.out.resend.len())
     };
-    peer.stats.acked(&gone);
-    drop(gone);
+    peer.stats.acked(&mut gone);
     peer.stats.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
     if !lost.is_empty()
         && let Some(node) = peer.node()
@@ -309,6 +308,8 @@ async fn write_batch(
         }
     }
     let mut back = (cut < batch.len()).then(|| batch.split_off(cut));
+    // What the frames kept for resending add to the buffer.
+    let mut kept = bytes - held;
     // Encoded outside the lock; this task holds the write side, so nobody
     // else numbers frames meanwhile.
     let mut skipped = Vec::new();
@@ -324,6 +325,7 @@ async fn write_batch(
         }
         if !queued.put(&mut sender.plain, limits.max_frame) {
             tracing::warn!(peer = %peer.name, "a frame over the limit was not sent");
+            kept -= stream::cost(queued);
             skipped.push(i);
         }
     }
@@ -332,11 +334,13 @@ async fn write_batch(
         let mut link = peer.link();
         let same = link.out.id == stream;
         if same {
-            for (i, queued) in batch.drain(..).enumerate() {
-                if queued.is_numbered() && !skipped.contains(&i) {
-                    link.out.push(queued, &peer.stats);
-                }
+            if skipped.is_empty() {
+                link.out.keep_all(batch.drain(..).filter(Queued::is_numbered), kept);
+            } else {
+                let numbered = batch.drain(..).enumerate().filter(|(i, q)| q.is_numbered() && !skipped.contains(i));
+                link.out.keep_all(numbered.map(|(_, q)| q), kept);
             }
+            peer.stats.peak(link.out.bytes);
             link.put_ack(peer, &mut sender.plain);
             if let Some(back) = back.take() {
                 for queued in back.into_iter().rev() {
