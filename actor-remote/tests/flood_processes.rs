@@ -214,12 +214,14 @@ async fn a_cpu_starved_peer_flooded_with_tells_stays_up_and_loses_none_and_a_rea
                 tokio::spawn(async move {
                     let mut seq = 0;
                     while started.elapsed() < flood_for {
-                        // No yield of its own: a tell that finds credit
-                        // returns at once, and every 128th send gives the
-                        // thread a turn, so that the node's own reader and
-                        // timers run (actor-core's reliability test
-                        // `a_loop_of_sends_that_never_wait_...` shows it).
                         counter.tell_take(sender, seq, blob.clone()).await.expect("the peer is up");
+                        // A tell that finds credit returns at once; sends
+                        // spend the task's cooperative budget, so a loop of
+                        // them yields every 128, but 128 tells of 64 KiB
+                        // are too long a turn in a debug build: the node's
+                        // own reader and timers would stop, and the peer
+                        // rightly declare it down.
+                        tokio::task::yield_now().await;
                         seq += 1;
                     }
                     seq

@@ -3,7 +3,6 @@
 //! (a local actor) and by a transport's `RemoteTarget` (an actor on another
 //! node). Every reference sends through one.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -165,38 +164,26 @@ impl<'a, M: Message> Telling<'a, M> {
     }
 }
 
-/// Sends (tells, and asks queued with `AskRequest::send`) at most between
-/// two turns a thread gives the rest of its tasks.
-const SENDS_PER_TURN: u32 = 128;
-
-thread_local! {
-    /// Sends made on this thread since it last gave a turn.
-    static SENT: Cell<u32> = const { Cell::new(0) };
-}
-
 /// Whether a send about to be made yields first (and has asked to be
-/// polled again): one in every [`SENDS_PER_TURN`] made on this thread.
+/// polled again): when its task has spent its cooperative budget (tokio's
+/// 128 operations a poll, shared with its channels, sockets and timers).
 ///
 /// A send that finds room returns at once, so without this a loop of
 /// sends waits only when a mailbox or a remote actor's credit runs out,
 /// which may be never: it would keep its worker from everything else
 /// queued there (other actors, a node's reader and timers, so that its
-/// peers declare it down). tokio's own channels spend the task's
-/// cooperative budget for the same reason; a count per thread costs one
-/// thread-local increment instead of the budget's bookkeeping, and a turn
-/// given early, when other tasks' sends filled the count, costs one poll.
+/// peers declare it down). tokio's own channels spend the budget for the
+/// same reason. A send spends it whether or not it then waits for room.
+/// Outside a tokio runtime there is no budget, and no yield.
 #[inline]
 pub(crate) fn yield_first(cx: &mut TaskContext<'_>) -> bool {
-    SENT.with(|sent| {
-        let n = sent.get() + 1;
-        if n < SENDS_PER_TURN {
-            sent.set(n);
-            return false;
+    match tokio::task::coop::poll_proceed(cx) {
+        Poll::Ready(budget) => {
+            budget.made_progress();
+            false
         }
-        sent.set(0);
-        cx.waker().wake_by_ref();
-        true
-    })
+        Poll::Pending => true,
+    }
 }
 
 pub(crate) fn map_send_error<P, M>(e: SendError<P>, f: impl FnOnce(P) -> M) -> SendError<M> {

@@ -176,12 +176,17 @@ where
     })
 }
 
-/// Waits (bounded, by yielding up to 10,000 times) until `check` holds.
+/// Waits, yielding, until `check` holds: at least 10,000 yields and 10
+/// seconds (a count alone can run out in a millisecond on a loaded
+/// machine, while the other worker is off the CPU).
 pub async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..10_000 {
+    let start = std::time::Instant::now();
+    let mut yields = 0u32;
+    while yields < 10_000 || start.elapsed() < std::time::Duration::from_secs(10) {
         if check() {
             return;
         }
+        yields = yields.saturating_add(1);
         tokio::task::yield_now().await;
     }
     panic!("condition never held");
