@@ -11,6 +11,7 @@ use actor_core::prelude::*;
 use actor_remote::{Cluster, ClusterConfig, ClusterError, ClusterEvent, Node};
 
 use support::counter::{Add, Counter, CounterClient};
+use support::events::{Events, EventsClient};
 use support::fast_cluster as fast;
 
 const SECRET: &str = "cluster cookie";
@@ -27,26 +28,6 @@ struct Other;
 impl Other {
     #[message(remote)]
     fn ping(&self) {}
-}
-
-/// Records the cluster events it is sent.
-#[derive(Default)]
-struct Events {
-    seen: Vec<ClusterEvent>,
-}
-
-#[actor]
-impl Events {
-    #[message]
-    fn seen(&self) -> Vec<ClusterEvent> {
-        self.seen.clone()
-    }
-}
-
-impl Handler<ClusterEvent> for Events {
-    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
-        self.seen.push(event);
-    }
 }
 
 struct Running {

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use actor_core::prelude::*;
 use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Limits, Node};
+use support::events::{Events, EventsClient};
 use support::remote_node::{self, Counter, CounterClient, signal};
 use support::{bounded, fast_limits, free_port};
 
@@ -75,26 +76,6 @@ fn config() -> ClusterConfig {
 fn timings(config: &ClusterConfig) -> String {
     let ms = |d: Duration| d.as_millis().to_string();
     [ms(config.probe_period), ms(config.probe_timeout), ms(config.suspicion_timeout)].join(",")
-}
-
-/// Records the cluster events it is sent.
-#[derive(Default)]
-struct Events {
-    seen: Vec<ClusterEvent>,
-}
-
-#[actor]
-impl Events {
-    #[message]
-    fn seen(&self) -> Vec<ClusterEvent> {
-        self.seen.clone()
-    }
-}
-
-impl Handler<ClusterEvent> for Events {
-    async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
-        self.seen.push(event);
-    }
 }
 
 /// Stops and continues a process in slices from a thread of its own (so

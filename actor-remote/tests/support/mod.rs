@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod counter;
+pub(crate) mod events;
 pub(crate) mod logs;
 pub(crate) mod mitm;
 pub(crate) mod nats;
