@@ -1,8 +1,8 @@
 //! The frames of a connection, after the handshake.
 //!
-//! Each frame travels inside a length-delimited envelope (tokio-util's
-//! `LengthDelimitedCodec`, 4-byte big-endian length, bounded by the node's
-//! maximum frame size before anything is allocated), and the stream of
+//! Each frame travels inside a length-delimited envelope (a 4-byte
+//! big-endian length, bounded by the node's maximum frame size before
+//! anything is allocated: `channel::Records` reads it), and the stream of
 //! envelopes inside the connection's sealed records (`channel.rs`): what
 //! this module reads has been authenticated as the peer's, in order.
 //! Inside an envelope:

@@ -1231,7 +1231,7 @@ fn write_now(sender: &mut Sender) -> (Option<Bytes>, Option<String>) {
 }
 
 /// Appends one frame to `out` with the length prefix the reader's
-/// `LengthDelimitedCodec` expects (4 bytes, big-endian, not counting
+/// `channel::Records` expects (4 bytes, big-endian, not counting
 /// itself), encoding in place to avoid a copy. A frame over `max` is left
 /// out; returns whether it was written.
 fn put_frame(out: &mut BytesMut, max: usize, encode: impl FnOnce(&mut BytesMut)) -> bool {
