@@ -759,14 +759,20 @@ impl Peer {
     /// What leaves the resend buffer goes through `gone` (empty, and left
     /// so), to be dropped outside the lock.
     fn acked(&self, stream: u64, received: u64, gone: &mut Gone) -> Result<(), String> {
-        {
+        let waiting = {
             let mut link = self.link();
             if stream != link.out.id {
                 // For a stream that has started over since.
                 return Ok(());
             }
             link.out.ack(received, gone)?;
-        }
+            // The writer waits for room in the resend buffer only with
+            // frames in the outbox; a frame queued after this is woken for
+            // by whoever queues it. Waking it otherwise would cost every
+            // round trip a turn of the writer (and, on a multi-thread
+            // runtime, often a wake-up of another worker) for nothing.
+            !link.frames.is_empty()
+        };
         // The payloads are freed outside the lock.
         self.stats.acked(gone);
         // Room for what a window's worth of acknowledgements frees is
@@ -775,7 +781,9 @@ impl Peer {
         if gone.frames.capacity() > KEEP {
             gone.frames = Vec::new();
         }
-        self.wake_writer.notify_one();
+        if waiting {
+            self.wake_writer.notify_one();
+        }
         Ok(())
     }
 }

@@ -15,7 +15,11 @@
 //! (one 32-byte tell from node `b` to an actor on node `a` over a Unix
 //! socket, both nodes in this process, instructions of both sides
 //! counted) or `raw_remote_tell` (the same frames through the hand-written
-//! batched pipeline of `benches::remote`). Each checks its result.
+//! batched pipeline of `benches::remote`), `remote_ask` (one sequential
+//! ask round trip between the same two nodes) or `raw_remote_ask` (the
+//! same round trip through the hand-written client against a server laid
+//! out like a node: reader, handler and writer tasks). Each checks its
+//! result.
 //!
 //! With a side before the count, it runs a workload of the `core` bench
 //! instead ([`benches::local`]), on that side, `COUNT` operations of it
@@ -33,7 +37,7 @@
 //! ring's 1,000 actors, say) is the same for every count and cancels out in
 //! the difference.
 //!
-//! `OP_COUNT_WORKERS=2` runs a workload of the core bench on a multi-thread
+//! `OP_COUNT_WORKERS=2` runs a workload on a multi-thread
 //! runtime with that many workers instead, for timing two builds against
 //! each other as whole processes (`/usr/bin/time`, or any tool that
 //! alternates the two): instruction counts are only meaningful on one
@@ -43,11 +47,10 @@ use std::process::ExitCode;
 
 use actor_core::prelude::*;
 use benches::local::{Side, Workload};
-use benches::remote::{RawClient, RawServer, RemotePair, Transport, remote_tell_burst};
+use benches::remote::{RawClient, RawServer, RemotePair, Transport, remote_asks, remote_tell_burst};
 use benches::{Add, Counter, Get};
 
-const USAGE: &str =
-    "usage: op_count tell|ask|lifecycle|remote_tell|raw_remote_tell COUNT\n       op_count WORKLOAD SIDE COUNT";
+const USAGE: &str = "usage: op_count tell|ask|lifecycle|remote_tell|raw_remote_tell|remote_ask|raw_remote_ask COUNT\n       op_count WORKLOAD SIDE COUNT";
 
 /// A workload of the core bench: `count` operations on `side`.
 fn local(workload: &str, side: &str, count: &str) -> ExitCode {
@@ -60,13 +63,19 @@ fn local(workload: &str, side: &str, count: &str) -> ExitCode {
         eprintln!("op_count: {} cannot run {count} operations", workload.name());
         return ExitCode::FAILURE;
     }
+    runtime().block_on(workload.run(side, count));
+    ExitCode::SUCCESS
+}
+
+/// A current-thread runtime, or a multi-thread one with `OP_COUNT_WORKERS`
+/// workers when that variable is set.
+fn runtime() -> tokio::runtime::Runtime {
     let workers = std::env::var("OP_COUNT_WORKERS").ok().and_then(|n| n.parse::<usize>().ok()).filter(|&n| n > 0);
     let runtime = match workers {
         Some(workers) => tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build(),
         None => tokio::runtime::Builder::new_current_thread().enable_all().build(),
     };
-    runtime.expect("a runtime").block_on(workload.run(side, count));
-    ExitCode::SUCCESS
+    runtime.expect("a runtime")
 }
 
 fn main() -> ExitCode {
@@ -85,8 +94,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async move {
+    runtime().block_on(async move {
         let system = ActorSystem::new();
         match workload.as_str() {
             "tell" => {
@@ -122,7 +130,18 @@ fn main() -> ExitCode {
                 let before = raw.totals().await;
                 raw.tell_burst(count, before).await;
             }
-            other => panic!("unknown workload {other}: tell, ask, lifecycle, remote_tell or raw_remote_tell"),
+            "remote_ask" => {
+                let pair = RemotePair::start(Transport::Unix).await;
+                remote_asks(&pair.remote, count, 0).await;
+                pair.shutdown().await;
+            }
+            "raw_remote_ask" => {
+                let raw = RawClient::connect(Transport::Unix, RawServer::Hops).await;
+                raw.asks(count, 0).await;
+            }
+            other => panic!(
+                "unknown workload {other}: tell, ask, lifecycle, remote_tell, raw_remote_tell, remote_ask or raw_remote_ask"
+            ),
         }
         system.shutdown().await;
     });
