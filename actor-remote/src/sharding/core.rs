@@ -852,6 +852,28 @@ impl Core {
         }
     }
 
+    /// A region that hosts nothing (it left, or never hosted) never owns
+    /// a shard again, so no claim from the owner and no change of its own
+    /// view may come to release what it kept back from the owner's region
+    /// (`Shard::returned`): once no switch is in progress, that goes on to
+    /// the owner in its view, in order. If that region still sees this one
+    /// as the owner, it sends them back and they are kept until the next
+    /// tick: they travel at the tick's pace until the views agree, and are
+    /// never left behind.
+    fn return_kept(&self, st: &mut State, s: usize, fx: &mut Effects) {
+        let shard = &mut st.shards[s];
+        if st.hosting || shard.switching.is_some() || shard.returned.is_empty() {
+            return;
+        }
+        let Mode::Remote(owner) = &shard.mode else { return };
+        let owner = owner.to_string();
+        let returned = std::mem::take(&mut shard.returned);
+        tracing::debug!(region = %self.name, shard = s, messages = returned.len(), to = %owner, "kept messages go on");
+        for held in returned {
+            self.send_on(st, &owner, held, fx);
+        }
+    }
+
     /// Sends what the switch held along the shard's current route.
     pub(crate) fn end_switch(&self, st: &mut State, s: usize, fx: &mut Effects) {
         if let Some(switching) = st.shards[s].switching.take() {
@@ -1253,6 +1275,7 @@ impl Core {
                     tracing::warn!(region = %core.name, shard = s, "a route marker was not acknowledged in time");
                     core.end_switch(st, s, fx);
                 }
+                core.return_kept(st, s, fx);
                 if let Mode::Acquiring { waiting, .. } = &mut st.shards[s].mode {
                     waiting.retain(|_, why| !matches!(why, Waiting::Indirect(deadline) if *deadline <= now));
                     core.maybe_activate(st, s, fx);
