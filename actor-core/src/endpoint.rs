@@ -158,6 +158,14 @@ pub trait RemoteEndpoint: Terminable {
     /// letters, and `NodeDown` to a pending reply).
     fn send(&self, outgoing: Outgoing);
 
+    /// As [`send`](RemoteEndpoint::send) for a tell, lending its encoded
+    /// bytes: a transport that copies a tell into its own buffers saves the
+    /// sender an allocation per message. The default copies them into an
+    /// [`Outgoing`].
+    fn send_tell(&self, wire_name: &'static str, message_type: &'static str, payload: &[u8]) {
+        self.send(Outgoing { wire_name, message_type, payload: payload.to_vec(), reply: None });
+    }
+
     /// How this reference is written inside a message.
     fn wire_ref(&self) -> WireRef;
 
@@ -259,8 +267,9 @@ trait ErasedReply: Send + Sync {
     fn is_closed(&self) -> bool;
 }
 
-/// Decodes a reply into a boxed `M::Reply`.
-type DecodeReply = fn(&[u8]) -> Result<Box<dyn Any + Send>, String>;
+/// Decodes a reply into the `Option<M::Reply>` it is given (no box per
+/// reply); `Err` if it does not decode or the slot is of another type.
+type DecodeReply = fn(&[u8], &mut dyn Any) -> Result<(), String>;
 
 struct TypedReply<R: Send + 'static> {
     tx: ReplyTx<R>,
@@ -276,14 +285,13 @@ impl<R: Send + 'static> ErasedReply for TypedReply<R> {
             // A late reply: the asker gave up. Dropped quietly, undecoded.
             return;
         }
-        let result = match with_ref_codec(codec, || (self.decode)(payload)) {
-            Ok(reply) => match reply.downcast::<R>() {
-                Ok(reply) => Ok(*reply),
-                Err(_) => Err(Box::new(ReplyFailure::Remote(RemoteError::new(
-                    RemoteErrorKind::Undecodable,
-                    "reply decoded to the wrong type",
-                )))),
-            },
+        let mut slot: Option<R> = None;
+        let result = match with_ref_codec(codec, || (self.decode)(payload, &mut slot)).map(|()| slot) {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(Box::new(ReplyFailure::Remote(RemoteError::new(
+                RemoteErrorKind::Undecodable,
+                "reply decoded to the wrong type",
+            )))),
             Err(e) => Err(Box::new(ReplyFailure::Remote(RemoteError::new(
                 RemoteErrorKind::Undecodable,
                 format!("reply to {} did not decode: {e}", self.message_type),
@@ -571,12 +579,15 @@ pub(crate) struct RemoteTarget {
     pub(crate) codecs: Arc<[MessageCodec]>,
 }
 
+/// Encodes a message, appending it to the buffer it is given.
+pub(crate) type EncodeMessage = fn(&(dyn Any + Send), Vec<u8>) -> Result<Vec<u8>, String>;
+
 /// How one message type is written, and its reply read.
 #[derive(Clone, Copy)]
 pub(crate) struct MessageCodec {
     pub(crate) type_id: TypeId,
     pub(crate) wire_name: &'static str,
-    pub(crate) encode: fn(&(dyn Any + Send)) -> Result<Vec<u8>, String>,
+    pub(crate) encode: EncodeMessage,
     pub(crate) decode_reply: DecodeReply,
 }
 
@@ -585,11 +596,12 @@ impl RemoteTarget {
         self.codecs.iter().find(|c| c.type_id == type_id)
     }
 
-    /// Encodes `msg` for the wire, with this endpoint's reference codec.
-    pub(crate) fn encode<M: 'static + Send>(&self, msg: &M) -> Option<(&MessageCodec, Vec<u8>)> {
+    /// Encodes `msg` for the wire into `buf`, with this endpoint's
+    /// reference codec.
+    pub(crate) fn encode<M: 'static + Send>(&self, msg: &M, buf: Vec<u8>) -> Option<(&MessageCodec, Vec<u8>)> {
         let codec = self.codec(TypeId::of::<M>())?;
         let ref_codec = self.endpoint.ref_codec();
-        match with_ref_codec(&ref_codec, || (codec.encode)(msg)) {
+        match with_ref_codec(&ref_codec, || (codec.encode)(msg, buf)) {
             Ok(bytes) => Some((codec, bytes)),
             Err(e) => {
                 tracing::warn!(message = codec.wire_name, error = %e, "a remote message failed to encode");

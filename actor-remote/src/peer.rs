@@ -1290,6 +1290,22 @@ impl Endpoint {
     /// Refuses a message that cannot be sent, giving its credit back: an
     /// ask fails with a remote error of kind `Refused`, a tell becomes a
     /// dead letter; both say why.
+    /// Whether a frame with this wire name and payload size can be sent;
+    /// why not otherwise.
+    fn fits(&self, wire_name: &str, payload: usize) -> Result<(), String> {
+        if wire_name.len() > frame::MAX_WIRE_NAME {
+            return Err(format!(
+                "the wire name {wire_name:?} is {} bytes long; a frame carries at most {}",
+                wire_name.len(),
+                frame::MAX_WIRE_NAME
+            ));
+        }
+        if payload + wire_name.len() + 64 > self.max_frame {
+            return Err(format!("{payload} bytes exceed the frame limit of {}", self.max_frame));
+        }
+        Ok(())
+    }
+
     fn refuse(&self, message_type: &'static str, reply: Option<PendingReply>, detail: String) {
         self.unreserve();
         tracing::warn!(peer = %self.peer.name, target = %self.id, message = message_type, reason = %detail, "a message was not sent");
@@ -1384,71 +1400,66 @@ impl RemoteEndpoint for Endpoint {
 
     fn send(&self, outgoing: Outgoing) {
         let Outgoing { wire_name, message_type, payload, reply } = outgoing;
-        if wire_name.len() > frame::MAX_WIRE_NAME {
-            let detail = format!(
-                "the wire name {wire_name:?} is {} bytes long; a frame carries at most {}",
-                wire_name.len(),
-                frame::MAX_WIRE_NAME
-            );
-            return self.refuse(message_type, reply, detail);
+        let Some(mut reply) = reply else {
+            return self.send_tell(wire_name, message_type, &payload);
+        };
+        if let Err(detail) = self.fits(wire_name, payload.len()) {
+            return self.refuse(message_type, Some(reply), detail);
         }
-        if payload.len() + wire_name.len() + 64 > self.max_frame {
-            let detail = format!("{} bytes exceed the frame limit of {}", payload.len(), self.max_frame);
-            return self.refuse(message_type, reply, detail);
+        let link = self.peer.link();
+        if self.target.credit.is_closed() {
+            // The node restarted or was given up after this sender took its
+            // credit: the ask never leaves.
+            drop(link);
+            reply.fail(RemoteFailure::NodeDown);
+            return;
+        }
+        if !link.up {
+            drop(link);
+            self.unreserve();
+            reply.fail(RemoteFailure::NodeDown);
+            return;
+        }
+        let corr = self.peer.corr();
+        if corr.is_multiple_of(1024) {
+            // Asks whose askers gave up leave an entry until a reply
+            // comes; sweep them now and then.
+            self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
+        }
+        let context = reply.take_context();
+        let context = (!context.is_empty()).then(|| Box::new(context));
+        self.peer.pending.insert(corr, Pending::Ask(reply));
+        self.target.sent();
+        self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
+    }
+
+    fn send_tell(&self, wire_name: &'static str, message_type: &'static str, payload: &[u8]) {
+        if let Err(detail) = self.fits(wire_name, payload.len()) {
+            return self.refuse(message_type, None, detail);
         }
         let mut link = self.peer.link();
         if self.target.credit.is_closed() {
             // The node restarted or was given up after this sender took its
             // credit: the message never leaves.
             drop(link);
-            match reply {
-                Some(reply) => reply.fail(RemoteFailure::NodeDown),
-                None => {
-                    let lost =
-                        Lost { target: self.id, message_type, wire_name: wire_name.to_owned(), maybe_delivered: false };
-                    if let Some(node) = self.peer.node() {
-                        self.peer.report(&*node, vec![lost], Ending::Restarted, "went away");
-                    }
-                }
+            let lost = Lost { target: self.id, message_type, wire_name: wire_name.to_owned(), maybe_delivered: false };
+            if let Some(node) = self.peer.node() {
+                self.peer.report(&*node, vec![lost], Ending::Restarted, "went away");
             }
             return;
         }
-        match reply {
-            None => {
-                // The writer takes the whole outbox at once: the tell that
-                // finds it empty wakes it for those that join it meanwhile
-                // too. (While the outbox holds frames, the writer has been
-                // woken for them, or waits for what will wake it: an
-                // acknowledgement making room, or a direct sender putting
-                // the write side back.)
-                let wake = link.frames.is_empty();
-                let tell = link.tells.tell(self.id, wire_name, message_type, &payload);
-                link.frames.push_back(tell);
-                self.target.sent();
-                drop(link);
-                if wake {
-                    self.peer.wake_writer.notify_one();
-                }
-            }
-            Some(mut reply) => {
-                if !link.up {
-                    drop(link);
-                    self.unreserve();
-                    reply.fail(RemoteFailure::NodeDown);
-                    return;
-                }
-                let corr = self.peer.corr();
-                if corr.is_multiple_of(1024) {
-                    // Asks whose askers gave up leave an entry until a reply
-                    // comes; sweep them now and then.
-                    self.peer.pending.retain(|_, p| !matches!(p, Pending::Ask(r) if r.is_closed()));
-                }
-                let context = reply.take_context();
-                let context = (!context.is_empty()).then(|| Box::new(context));
-                self.peer.pending.insert(corr, Pending::Ask(reply));
-                self.target.sent();
-                self.peer.send_now(link, Queued::Ask { corr, target: self.id, wire_name, payload, context });
-            }
+        // The writer takes the whole outbox at once: the tell that finds it
+        // empty wakes it for those that join it meanwhile too. (While the
+        // outbox holds frames, the writer has been woken for them, or waits
+        // for what will wake it: an acknowledgement making room, or a
+        // direct sender putting the write side back.)
+        let wake = link.frames.is_empty();
+        let tell = link.tells.tell(self.id, wire_name, message_type, payload);
+        link.frames.push_back(tell);
+        self.target.sent();
+        drop(link);
+        if wake {
+            self.peer.wake_writer.notify_one();
         }
     }
 

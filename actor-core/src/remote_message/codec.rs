@@ -154,15 +154,18 @@ fn table<A: RemoteActor>() -> Arc<Table<A>> {
     erased.downcast::<Table<A>>().unwrap_or_else(|_| unreachable!("tables are keyed by their actor type"))
 }
 
-fn encode<M: RemoteMessage>(msg: &(dyn Any + Send)) -> Result<Vec<u8>, String> {
+fn encode<M: RemoteMessage>(msg: &(dyn Any + Send), buf: Vec<u8>) -> Result<Vec<u8>, String> {
     let msg = msg.downcast_ref::<M>().ok_or("a message of another type")?;
-    // Most messages are small: start with room for one, not from empty.
-    postcard::to_extend(msg, Vec::with_capacity(64)).map_err(|e| e.to_string())
+    postcard::to_extend(msg, buf).map_err(|e| e.to_string())
 }
 
-fn decode_reply<M: RemoteMessage>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, String> {
+fn decode_reply<M: RemoteMessage>(bytes: &[u8], slot: &mut dyn Any) -> Result<(), String> {
+    let slot = slot.downcast_mut::<Option<M::Reply>>().ok_or("a reply slot of another type")?;
     match postcard::from_bytes::<M::Reply>(bytes) {
-        Ok(reply) => Ok(Box::new(reply)),
+        Ok(reply) => {
+            *slot = Some(reply);
+            Ok(())
+        }
         Err(e) => Err(match take_ref_error() {
             Some(why) => format!("{e}: {why}"),
             None => e.to_string(),
