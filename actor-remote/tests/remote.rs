@@ -112,6 +112,37 @@ async fn tell_and_ask_across_nodes_with_the_typed_client() {
     .await;
 }
 
+/// The receiving side remembers which handler the last message of an
+/// actor went to; messages of several types, interleaved and in runs,
+/// still each reach their own handler, in order.
+#[tokio::test]
+async fn interleaved_message_types_each_reach_their_own_handler() {
+    with_counter(|Served { counter, remote, .. }| async move {
+        let (mut sum, mut records) = (0, 0);
+        for i in 0..300u64 {
+            // Runs of one type, then alternation, then runs again.
+            let add = if (100..200).contains(&i) { i % 2 == 0 } else { (i / 10) % 2 == 0 };
+            if add {
+                sum += i;
+                remote.tell_add(i).await.unwrap();
+            } else {
+                remote.tell_record(7, records).await.unwrap();
+                records += 1;
+            }
+            if i % 50 == 49 {
+                assert_eq!(remote.add(0).await.unwrap(), sum, "every add so far, after message {i}");
+            }
+        }
+        let adds = (0..300u64).filter(|i| if (100..200).contains(i) { i % 2 == 0 } else { (i / 10) % 2 == 0 }).count();
+        // The six `add(0)` asks count as hits too.
+        assert_eq!(remote.hits().await.unwrap(), adds as u64 + 6);
+        assert_eq!(remote.stats().await.unwrap(), (records, true), "every record reached `record`, in order");
+        assert_eq!(records, 300 - adds as u64);
+        assert_eq!(counter.total().await.unwrap(), sum);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_message_not_registered_for_remote_use_is_refused_at_the_sender() {
     with_counter(|Served { remote, .. }| async move {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -132,8 +133,17 @@ struct Table<A: Actor> {
 }
 
 impl<A: Actor> Table<A> {
-    fn handler(&self, wire_name: &str) -> Option<DeliverFn<A>> {
+    /// The handler for `wire_name`. `last` remembers where the previous
+    /// search ended: a run of one message type, the usual case, costs one
+    /// comparison of names per message, not a search.
+    fn handler(&self, wire_name: &str, last: &AtomicUsize) -> Option<DeliverFn<A>> {
+        if let Some((name, deliver)) = self.handlers.get(last.load(Ordering::Relaxed))
+            && *name == wire_name
+        {
+            return Some(*deliver);
+        }
         let at = self.handlers.binary_search_by(|(name, _)| (*name).cmp(wire_name)).ok()?;
+        last.store(at, Ordering::Relaxed);
         Some(self.handlers[at].1)
     }
 }
@@ -310,6 +320,8 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
 struct ExportedActor<A: Actor> {
     actor: WeakActorRef<A>,
     table: Arc<Table<A>>,
+    /// Where the last handler was found in `table` (a hint only).
+    last: AtomicUsize,
 }
 
 impl<A: RemoteActor> Exported for ExportedActor<A> {
@@ -332,7 +344,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         reply: Option<ReplySink>,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handler(wire_name) else {
+        let Some(deliver) = self.table.handler(wire_name, &self.last) else {
             return Err(Undelivered::UnknownMessage(reply));
         };
         match self.actor.upgrade() {
@@ -349,7 +361,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         context: AskContext,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handler(wire_name) else {
+        let Some(deliver) = self.table.handler(wire_name, &self.last) else {
             return Err(Undelivered::UnknownMessage(Some(reply)));
         };
         match self.actor.upgrade() {
@@ -401,7 +413,7 @@ impl<A: RemoteActor> Terminable for ExportedActor<A> {
 /// for a reference that is itself remote.
 pub fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Option<Arc<dyn Exported>> {
     actor.shared()?;
-    Some(Arc::new(ExportedActor { actor: actor.downgrade(), table: table::<A>() }))
+    Some(Arc::new(ExportedActor { actor: actor.downgrade(), table: table::<A>(), last: AtomicUsize::new(0) }))
 }
 
 /// A reference to an actor of another node, reached through `endpoint`;
