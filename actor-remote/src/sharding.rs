@@ -121,6 +121,8 @@ mod endpoint;
 mod entity;
 mod link;
 mod placement;
+#[cfg(all(test, feature = "test-util"))]
+mod tests;
 mod wire;
 
 use std::any::type_name;
