@@ -41,7 +41,7 @@ extern crate self as actor_core;
 //    flight records, reply channels, the graph of waits.
 mod base;
 
-// 2. The mailbox: the queue, its room (the bound), the system lane.
+// 2. The mailbox: the queue, its bound, the system lane.
 pub mod mailbox;
 
 // 3. A message of any type in a mailbox, and an actor of any type

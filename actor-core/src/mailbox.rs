@@ -75,5 +75,6 @@ impl Default for Mailbox {
 #[cfg(all(test, loom))]
 mod models;
 pub(crate) mod queue;
-pub(crate) mod room;
 pub(crate) mod signal;
+#[cfg(all(test, not(loom)))]
+mod tests;

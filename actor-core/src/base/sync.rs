@@ -2,7 +2,7 @@
 //! std's, or loom's under `--cfg loom`, so that the models in
 //! `mailbox/models.rs` run the very code the crate ships.
 //!
-//! Only the mailbox (`mailbox/queue.rs`, `mailbox/room.rs`) and the
+//! Only the mailbox (`mailbox/queue.rs`) and the
 //! registry's fence go through here; the rest of the crate uses std
 //! directly, since no model runs it.
 

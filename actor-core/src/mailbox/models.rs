@@ -1,10 +1,10 @@
-//! loom models of the mailbox queue and of the registry's fence (the room's
-//! own models are in `mailbox/room.rs`).
+//! loom models of the mailbox queue (its bound and line of waiting senders
+//! too) and of the registry's fence.
 //!
 //! Run with `LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom"
 //! CARGO_TARGET_DIR=target/loom cargo test -p actor-core --lib --release
 //! models::` (a step of `.ci/run`). Under `--cfg loom` the queue's mutex
-//! and atomics, and the room's, are loom's (`base/sync.rs`), so these models
+//! and atomics are loom's (`base/sync.rs`), so these models
 //! run the shipped code of `mailbox/queue.rs` under every interleaving
 //! within the preemption bound. A lost wake-up leaves a thread parked in
 //! `block_on` forever, which loom reports as a deadlock; a message lost or
@@ -18,7 +18,9 @@
 //! own locking (a loom mutex stands in for the name map).
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use loom::future::block_on;
 use loom::sync::Arc;
@@ -26,7 +28,6 @@ use loom::thread;
 
 use crate::base::sync::{AtomicBool, Mutex, Ordering, fence};
 use crate::mailbox::queue::{Inbox, Next, Queue, Refused};
-use crate::mailbox::room::Room;
 use crate::mailbox::signal::Signal;
 
 /// A message: which sender sent it, and its place in that sender's order.
@@ -215,32 +216,102 @@ fn abort_wakes_an_idle_loop() {
     });
 }
 
+/// Runs the run loop's side on this thread: takes `count` messages, as
+/// `Running::poll_serve` does, and hands them back in the order taken.
+fn take(queue: &Queue<Msg>, count: usize) -> Vec<Msg> {
+    let mut inbox = Inbox::new();
+    (0..count)
+        .map(|_| match next(&mut inbox, queue) {
+            Next::Message(msg) => msg,
+            Next::Signals | Next::Closed => panic!("only messages were sent"),
+        })
+        .collect()
+}
+
+/// Two senders wait for the one place of a full mailbox while the run loop
+/// takes what comes: both get through, and every place goes back. A lost
+/// wake-up leaves a sender (or the run loop) asleep, which loom reports.
+#[test]
+fn no_waiting_sender_is_left_asleep() {
+    model(1, |queue| {
+        assert!(queue.try_send(msg(0, 0)).is_ok());
+        let senders: Vec<_> =
+            (1..3).map(|sender| on_thread(&queue, move |queue| block_on(queue.send(msg(sender, 0))).is_ok())).collect();
+        let taken = take(&queue, 3);
+        for sender in senders {
+            assert!(sender.join().unwrap(), "the queue stays open");
+        }
+        assert_eq!(taken[0].sender, 0, "the first message queued is taken first");
+        assert_eq!(queue.len(), 0, "every place went back");
+    });
+}
+
+/// A sender that lines up and gives up, racing the run loop making room:
+/// the sender that stays still gets through.
+#[test]
+fn giving_up_never_swallows_a_wake_up() {
+    model(1, |queue| {
+        assert!(queue.try_send(msg(0, 0)).is_ok());
+        let stayer = on_thread(&queue, |queue| block_on(queue.send(msg(1, 0))).is_ok());
+        let quitter = on_thread(&queue, |queue| {
+            let mut entering = queue.send(msg(2, 0));
+            let waker = futures::task::noop_waker();
+            // Queued at once, or lined up and then given up (dropped).
+            matches!(Pin::new(&mut entering).poll(&mut TaskContext::from_waker(&waker)), Poll::Ready(Ok(())))
+        });
+        // The run loop takes the first message, which gives its place back
+        // while the quitter may be lining up or giving up.
+        let mut inbox = Inbox::new();
+        assert!(matches!(next(&mut inbox, &queue), Next::Message(Msg { sender: 0, .. })));
+        if quitter.join().unwrap() {
+            // The quitter got the place after all: taking its message makes
+            // room for the stayer.
+            assert!(matches!(next(&mut inbox, &queue), Next::Message(Msg { sender: 2, .. })));
+        }
+        // A swallowed wake-up leaves the stayer asleep here for ever.
+        assert!(stayer.join().unwrap());
+        assert!(matches!(next(&mut inbox, &queue), Next::Message(Msg { sender: 1, .. })));
+    });
+}
+
+/// Closing wakes a sender that is about to wait, and hands it its message.
+#[test]
+fn closing_reaches_a_sender_about_to_wait() {
+    model(1, |queue| {
+        assert!(queue.try_send(msg(0, 0)).is_ok());
+        let sender = on_thread(&queue, |queue| block_on(queue.send(msg(1, 0))));
+        queue.close();
+        let refused = sender.join().unwrap().expect_err("the queue closed while it was full");
+        assert_eq!((refused.sender, refused.seq), (1, 0));
+    });
+}
+
 /// The registry's fence: `ActorSystem::register` racing the end of the
 /// actor it names. The two sides, step by step as in `registry.rs`
 /// (`register`, `Registry::insert`) and `actor/shared.rs` (`Shared::forget_names`,
 /// run after the mailbox closes): either the registration sees the mailbox
 /// closed and takes its name back, or the end sees the actor marked as
 /// named and frees its names; a stopped actor never stays registered. The
-/// room is the shipped one (its closed bit is what `is_alive` reads); the
+/// queue is the shipped one (its closed flag is what `is_alive` reads); the
 /// `named` flag mirrors `Counters::named` with the same orderings, and a
 /// loom mutex stands in for the name map.
 #[test]
 fn a_registration_racing_the_actors_end_never_outlives_it() {
     loom::model(|| {
-        let room = Arc::new(Room::new(1));
+        let queue: Arc<Queue<Msg>> = Arc::new(Queue::new(1));
         let named = Arc::new(AtomicBool::new(false));
         let names = Arc::new(Mutex::new(Vec::<&'static str>::new()));
         let register = {
-            let (room, named, names) = (room.clone(), named.clone(), names.clone());
+            let (queue, named, names) = (queue.clone(), named.clone(), names.clone());
             thread::spawn(move || {
-                if room.is_closed() {
+                if queue.is_closed() {
                     return false;
                 }
                 // `Registry::insert`: mark, then add under the map's lock.
                 named.store(true, Ordering::SeqCst);
                 names.lock().unwrap().push("cache");
                 fence(Ordering::SeqCst);
-                if room.is_closed() {
+                if queue.is_closed() {
                     names.lock().unwrap().retain(|n| *n != "cache");
                     return false;
                 }
@@ -248,7 +319,7 @@ fn a_registration_racing_the_actors_end_never_outlives_it() {
             })
         };
         // The actor's end: its mailbox closes, then `forget_names`.
-        room.close();
+        queue.close();
         fence(Ordering::SeqCst);
         if named.load(Ordering::SeqCst) {
             names.lock().unwrap().clear();

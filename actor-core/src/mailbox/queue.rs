@@ -9,16 +9,32 @@
 //! queue allocates nothing until the first message, and lives in the
 //! actor's one shared allocation.
 //!
-//! - Senders take a place from the `Room` (the bound; an unbounded mailbox
-//!   has 2^61 places), then push under the mutex. A closed queue refuses the
-//!   push, so no message is ever left behind unseen.
+//! - The bound is counted under the same lock as the queue: a sender takes
+//!   a place and pushes in one critical section, with no atomic
+//!   read-modify-write of its own (an unbounded mailbox has 2^61 places).
+//!   A closed queue refuses the push, so no message is ever left behind
+//!   unseen. With two workers, a separate counter (a compare-and-swap per
+//!   send, on a cache line the run loop also writes) cost about a quarter
+//!   of a tell's time (measured 2026-12-04).
+//! - The count of places taken is an atomic written only under the lock (a
+//!   load and a store), so `len` reads it without the lock.
 //! - The run loop swaps the whole queue out under one lock and handles the
-//!   batch without touching shared state; it gives permits back in groups,
+//!   batch without touching shared state; it gives places back in groups,
 //!   before handling the last message it took, so the bound holds exactly
 //!   (`mailbox_len` counts every message not yet taken, give or take one
-//!   group while a batch is in hand).
+//!   group while a batch is in hand). A batch of one message gives its place
+//!   back under the lock that took it: request and reply take one lock per
+//!   message on the run loop's side.
+//! - Senders that find no place wait in line, oldest first, woken one per
+//!   place given back. A sender that arrives while others wait may still
+//!   take a free place first (no hand-off, so a wake-up can find its place
+//!   gone); the sender woken for it then goes back to the front, keeping its
+//!   turn. A woken sender that gives up (its future is dropped) passes the
+//!   wake-up on, so no place is left free with senders asleep. The line,
+//!   the count and the check happen under the one lock, so no wake-up is
+//!   lost.
 //! - The system lane (stop, kill, child notices) is a second queue under the
-//!   same mutex, which needs no permit, so a full mailbox never blocks it.
+//!   same mutex, which needs no place, so a full mailbox never blocks it.
 //!   An atomic flag lets the run loop check it with one load per message.
 //! - The run loop's waker is stored under the mutex only when it found
 //!   nothing to do, and a pusher wakes it only then: no atomic per message
@@ -31,50 +47,75 @@
 //!   mutex holds the run loop's waker for it, kept until an abort takes it.
 //!   The run loop registers it when a handler first returns `Pending`, and
 //!   again only after an abort took it (a tokio task's waker wakes the same
-//!   task from any poll), so the lock is not taken per poll. The abort also travels as a signal, for a
-//!   run loop between messages. Raising the flag and taking the waker happen
-//!   under the lock, and the run loop registers under the lock and then
-//!   looks at the flag: no lost wake-up.
+//!   task from any poll), so the lock is not taken per poll. The abort also
+//!   travels as a signal, for a run loop between messages. Raising the flag
+//!   and taking the waker happen under the lock, and the run loop registers
+//!   under the lock and then looks at the flag: no lost wake-up.
+//!
+//! Under `--cfg loom` the atomics and the lock are loom's (`base/sync.rs`),
+//! and the models in `mailbox/models.rs` check these claims under every
+//! interleaving.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::base::sync::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::mailbox::room::{NoRoom, Room};
 use crate::mailbox::signal::Signal;
 
-/// Permits given back to senders at once, at most, while a batch is in hand.
+/// Places given back to senders at once, at most, while a batch is in hand.
 const RELEASE_EVERY: usize = 32;
 
+/// Laid out in this order (`repr(C)`) to keep apart what the two sides
+/// write: the count and the lock, which every send writes, come first, with
+/// the fields of `State` a send touches; the flags the run loop reads before
+/// every message come last, on another cache line, written only by rare
+/// events (a signal, an abort, a close).
+#[repr(C)]
 pub(crate) struct Queue<T> {
+    /// Places taken: messages queued, or taken by the run loop and not yet
+    /// given back, plus notices pushed past the bound (`push_notice`).
+    /// Changed only under the lock, with a load and a store; read without
+    /// it by `len`.
+    used: AtomicUsize,
     state: Mutex<State<T>>,
-    room: Room,
     capacity: usize,
+    /// Set once, under the lock: every send is refused from then on.
+    closed: AtomicBool,
     signalled: AtomicBool,
     /// Set when the queue was closed while empty: nothing can ever be
     /// taken from it again, and the run loop learns so without the lock.
     sealed: AtomicBool,
     /// An abort was asked and the run loop has not acted on it yet.
     aborting: AtomicBool,
-    /// Permits borrowed by notices pushed past the bound (`push_notice`),
-    /// repaid before any permit goes back to senders.
-    borrowed: AtomicUsize,
 }
 
+/// What a send touches first (`repr(C)`, see `Queue`).
+#[repr(C)]
 struct State<T> {
     /// The oldest message, kept out of `items` so that an actor sent one
     /// message at a time (request/reply) never allocates a buffer.
     head: Option<T>,
     /// The messages after `head`, in order; empty whenever `head` is.
     items: VecDeque<T>,
-    /// Taken whole by the run loop, so a `Vec` (8 bytes smaller) will do.
-    signals: Vec<Signal>,
-    closed: bool,
     /// The run loop's waker, present only while it is parked.
     parked: Option<Waker>,
+    /// Taken whole by the run loop, so a `Vec` (8 bytes smaller) will do.
+    signals: Vec<Signal>,
     /// The run loop's waker for an abort, once a handler has been pending;
     /// taken only by an abort.
     abort_waker: Option<Waker>,
+    /// Senders waiting for a place, oldest first, each with the ticket its
+    /// future holds.
+    waiting: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+}
+
+impl<T> State<T> {
+    fn position(&self, ticket: u64) -> Option<usize> {
+        self.waiting.iter().position(|(t, _)| *t == ticket)
+    }
 }
 
 /// Why a message was not queued; the envelope is handed back.
@@ -90,16 +131,17 @@ impl<T> Queue<T> {
                 head: None,
                 items: VecDeque::new(),
                 signals: Vec::new(),
-                closed: false,
                 parked: None,
                 abort_waker: None,
+                waiting: VecDeque::new(),
+                next_ticket: 0,
             }),
-            room: Room::new(capacity),
             capacity,
+            used: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
             signalled: AtomicBool::new(false),
             sealed: AtomicBool::new(false),
             aborting: AtomicBool::new(false),
-            borrowed: AtomicUsize::new(0),
         }
     }
 
@@ -107,51 +149,53 @@ impl<T> Queue<T> {
         crate::base::sync::lock(&self.state)
     }
 
-    /// Queues `item` if there is room now.
-    pub(crate) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
-        match self.room.try_take() {
-            Ok(()) => {}
-            Err(NoRoom::Full) => return Err(Refused::Full(item)),
-            Err(NoRoom::Closed) => return Err(Refused::Closed(item)),
-        }
-        self.push(item).map_err(Refused::Closed)
+    /// Whether the queue is closed, read under its lock (where the flag
+    /// only changes).
+    fn closed_locked(&self, _state: &State<T>) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 
-    /// Queues `item`, waiting for room. Hands it back if the queue is closed.
-    pub(crate) async fn send(&self, item: T) -> Result<(), T> {
-        match self.room.try_take() {
-            Ok(()) => {}
-            Err(NoRoom::Closed) => return Err(item),
-            Err(NoRoom::Full) => {
-                if self.room.take().await.is_err() {
-                    return Err(item);
-                }
-            }
+    /// Queues `item` if there is room now.
+    #[inline]
+    pub(crate) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
+        let state = self.lock();
+        if self.closed_locked(&state) {
+            return Err(Refused::Closed(item));
         }
-        self.push(item)
+        let used = self.used.load(Ordering::Relaxed);
+        if used >= self.capacity {
+            return Err(Refused::Full(item));
+        }
+        self.enqueue(state, item, used);
+        Ok(())
+    }
+
+    /// Queues `item`, waiting in line for room. Hands it back if the queue
+    /// is closed.
+    pub(crate) fn send(&self, item: T) -> Entering<'_, T> {
+        Entering { queue: self, item: Some(item), ticket: None }
     }
 
     /// Queues a notice from the runtime itself (a `Terminated` message):
     /// after what is already queued, like any message, but never waiting and
-    /// never refused for a full mailbox. Without a free permit it borrows
-    /// one, repaid when a message is taken, so the bound stays exact.
+    /// never refused for a full mailbox. Without a free place it takes one
+    /// past the bound, given back before any place goes back to senders, so
+    /// the bound stays exact.
     pub(crate) fn push_notice(&self, item: T) -> Result<(), T> {
-        match self.room.try_take() {
-            Ok(()) => {}
-            Err(NoRoom::Closed) => return Err(item),
-            Err(NoRoom::Full) => {
-                self.borrowed.fetch_add(1, Ordering::AcqRel);
-            }
-        }
-        self.push(item)
-    }
-
-    /// Pushes under the lock, holding a permit that was already taken.
-    fn push(&self, item: T) -> Result<(), T> {
-        let mut state = self.lock();
-        if state.closed {
+        let state = self.lock();
+        if self.closed_locked(&state) {
             return Err(item);
         }
+        let used = self.used.load(Ordering::Relaxed);
+        self.enqueue(state, item, used);
+        Ok(())
+    }
+
+    /// Takes a place (`used` were taken before) and queues `item`, under the
+    /// lock `state` holds, then wakes the run loop if it was parked.
+    #[inline]
+    fn enqueue(&self, mut state: MutexGuard<'_, State<T>>, item: T, used: usize) {
+        self.used.store(used + 1, Ordering::Relaxed);
         if state.head.is_none() {
             state.head = Some(item);
         } else {
@@ -162,7 +206,6 @@ impl<T> Queue<T> {
         if let Some(waker) = parked {
             waker.wake();
         }
-        Ok(())
     }
 
     /// Queues a system signal; never waits, never refused.
@@ -238,34 +281,35 @@ impl<T> Queue<T> {
     /// allocation and nothing for the run loop to decode.
     pub(crate) fn close(&self) {
         // A stop closes once when asked and again when it finishes: the
-        // second is free. (The flag is set before the room closes.)
-        if self.room.is_closed() {
+        // second is free.
+        if self.is_closed() {
             return;
         }
         let mut state = self.lock();
-        state.closed = true;
+        self.closed.store(true, Ordering::Release);
         if state.head.is_none() {
             // `items` is empty whenever `head` is, and nothing is pushed
             // once `closed` is set.
             self.sealed.store(true, Ordering::Release);
         }
         let parked = state.parked.take();
+        let waiting = std::mem::take(&mut state.waiting);
         drop(state);
-        self.room.close();
         if let Some(waker) = parked {
             waker.wake();
         }
+        waiting.into_iter().for_each(|(_, waker)| waker.wake());
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.room.is_closed()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Takes what is queued once the queue is closed (for a task torn down
     /// before its run loop could drain it).
     pub(crate) fn drain_closed(&self) -> impl Iterator<Item = T> + use<T> {
         let mut state = self.lock();
-        debug_assert!(state.closed);
+        debug_assert!(self.closed_locked(&state));
         let mut rest: VecDeque<T> = state.head.take().into_iter().collect();
         rest.append(&mut state.items);
         rest.into_iter()
@@ -273,7 +317,7 @@ impl<T> Queue<T> {
 
     /// Messages queued and not yet taken by the run loop.
     pub(crate) fn len(&self) -> usize {
-        self.capacity.saturating_sub(self.room.free()) + self.borrowed.load(Ordering::Relaxed)
+        self.used.load(Ordering::Relaxed)
     }
 
     /// Waits for a signal without taking messages: how a failed supervised
@@ -282,7 +326,7 @@ impl<T> Queue<T> {
     /// was asked).
     pub(crate) fn poll_signal(&self, cx: &mut TaskContext<'_>, or_close: bool) -> Poll<()> {
         let mut state = self.lock();
-        if !state.signals.is_empty() || (or_close && state.closed) {
+        if !state.signals.is_empty() || (or_close && self.closed_locked(&state)) {
             return Poll::Ready(());
         }
         // A push may take this waker and wake us for a message; we then
@@ -294,23 +338,40 @@ impl<T> Queue<T> {
         Poll::Pending
     }
 
-    /// Gives `n` permits back to senders, after repaying borrowed ones.
-    pub(crate) fn release(&self, mut n: usize) {
-        if self.borrowed.load(Ordering::Relaxed) > 0 {
-            let repaid = self
-                .borrowed
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| Some(b - b.min(n)))
-                .map_or(0, |before| before.min(n));
-            n -= repaid;
-        }
-        if n > 0 {
-            self.room.give(n);
+    /// Gives `n` places back to senders.
+    pub(crate) fn release(&self, n: usize) {
+        self.give_back(self.lock(), n);
+    }
+
+    /// Gives `n` places back under the lock `state` holds, lets it go, and
+    /// wakes as many waiting senders as places are now free, oldest first.
+    #[inline]
+    fn give_back(&self, state: MutexGuard<'_, State<T>>, n: usize) {
+        let used = self.used.load(Ordering::Relaxed) - n;
+        self.used.store(used, Ordering::Relaxed);
+        if !state.waiting.is_empty() {
+            self.wake_waiting(state, used, n);
         }
     }
 
+    /// [`give_back`](Self::give_back)'s wake-ups, out of line: senders wait
+    /// only when the mailbox is full.
+    #[cold]
+    #[inline(never)]
+    fn wake_waiting(&self, mut state: MutexGuard<'_, State<T>>, used: usize, n: usize) {
+        // Places taken past the bound by notices are repaid first.
+        let free = self.capacity.saturating_sub(used);
+        let n = n.min(free).min(state.waiting.len());
+        let woken: Vec<Waker> = state.waiting.drain(..n).map(|(_, waker)| waker).collect();
+        drop(state);
+        woken.into_iter().for_each(Waker::wake);
+    }
+
     /// Takes every queued message: the oldest is returned, the rest are
-    /// swapped into `batch` (which must be empty). Parks the run loop if
-    /// there is nothing to do.
+    /// swapped into `batch` (which must be empty). A message taken alone
+    /// gives its place back here, under the same lock (`Refill::Last`).
+    /// Parks the run loop if there is nothing to do.
+    #[inline]
     fn poll_refill(&self, batch: &mut VecDeque<T>, cx: &mut TaskContext<'_>) -> Poll<Refill<T>> {
         debug_assert!(batch.is_empty());
         if self.sealed.load(Ordering::Acquire) {
@@ -319,10 +380,14 @@ impl<T> Queue<T> {
         }
         let mut state = self.lock();
         if let Some(oldest) = state.head.take() {
-            std::mem::swap(&mut state.items, batch);
-            return Poll::Ready(Refill::Message(oldest));
+            if !state.items.is_empty() {
+                std::mem::swap(&mut state.items, batch);
+                return Poll::Ready(Refill::Message(oldest));
+            }
+            self.give_back(state, 1);
+            return Poll::Ready(Refill::Last(oldest));
         }
-        if state.closed {
+        if self.closed_locked(&state) {
             return Poll::Ready(Refill::Closed);
         }
         if !state.signals.is_empty() {
@@ -338,12 +403,91 @@ impl<T> Queue<T> {
 }
 
 enum Refill<T> {
+    /// The oldest of several messages; the rest are in the batch.
     Message(T),
+    /// The only message there was, its place already given back.
+    Last(T),
     Again,
     Closed,
 }
 
-/// The run loop's end of the mailbox: the batch in hand and the permits it
+/// A sender's wait for room; see [`Queue::send`]. Holds the message until
+/// it is queued, and hands it back if the queue closes first.
+pub(crate) struct Entering<'a, T> {
+    queue: &'a Queue<T>,
+    item: Option<T>,
+    /// Set once the sender has queued: its ticket in the line (or, once
+    /// woken, the ticket it had).
+    ticket: Option<u64>,
+}
+
+// The message is moved, never pinned.
+impl<T> Unpin for Entering<'_, T> {}
+
+impl<T> Future for Entering<'_, T> {
+    type Output = Result<(), T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let queue = this.queue;
+        let mut state = queue.lock();
+        let queued = this.ticket.and_then(|ticket| state.position(ticket));
+        let closed = queue.closed_locked(&state);
+        let used = queue.used.load(Ordering::Relaxed);
+        if closed || used < queue.capacity {
+            if let Some(at) = queued {
+                state.waiting.remove(at);
+            }
+            this.ticket = None;
+            let item = this.item.take().expect("a send's future polled after completion");
+            if closed {
+                return Poll::Ready(Err(item));
+            }
+            queue.enqueue(state, item, used);
+            return Poll::Ready(Ok(()));
+        }
+        match (queued, this.ticket) {
+            // Polled again before its turn: keep the place in line.
+            (Some(at), _) => state.waiting[at].1.clone_from(cx.waker()),
+            // Woken, but the place was taken first: back to the front.
+            (None, Some(ticket)) => state.waiting.push_front((ticket, cx.waker().clone())),
+            (None, None) => {
+                let ticket = state.next_ticket;
+                state.next_ticket += 1;
+                state.waiting.push_back((ticket, cx.waker().clone()));
+                this.ticket = Some(ticket);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Entering<'_, T> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else { return };
+        let queue = self.queue;
+        let mut state = queue.lock();
+        let passed_on = match state.position(ticket) {
+            Some(at) => {
+                state.waiting.remove(at);
+                None
+            }
+            // Woken for a place it will not take: the next in line gets the
+            // wake-up, if a place is free.
+            None if !queue.closed_locked(&state) && queue.used.load(Ordering::Relaxed) < queue.capacity => {
+                state.waiting.pop_front().map(|(_, waker)| waker)
+            }
+            None => None,
+        };
+        drop(state);
+        if let Some(waker) = passed_on {
+            waker.wake();
+        }
+        // The message, if still held, is dropped after the lock is let go.
+    }
+}
+
+/// The run loop's end of the mailbox: the batch in hand and the places it
 /// owes back.
 pub(crate) struct Inbox<T> {
     batch: VecDeque<T>,
@@ -367,6 +511,7 @@ impl<T> Inbox<T> {
     }
 
     /// The next message, signals first.
+    #[inline]
     pub(crate) fn poll_next(&mut self, queue: &Queue<T>, cx: &mut TaskContext<'_>) -> Poll<Next<T>> {
         loop {
             if queue.has_signals() {
@@ -376,6 +521,12 @@ impl<T> Inbox<T> {
                 Some(item) => item,
                 None => match queue.poll_refill(&mut self.batch, cx) {
                     Poll::Ready(Refill::Message(item)) => item,
+                    // Its place went back with the take (the batch was
+                    // emptied before, so nothing else is owed).
+                    Poll::Ready(Refill::Last(item)) => {
+                        debug_assert_eq!(self.unreleased, 0);
+                        return Poll::Ready(Next::Message(item));
+                    }
                     Poll::Ready(Refill::Again) => continue,
                     Poll::Ready(Refill::Closed) => {
                         self.emptied = true;
@@ -384,7 +535,7 @@ impl<T> Inbox<T> {
                     Poll::Pending => return Poll::Pending,
                 },
             };
-            // Taken: its permit goes back to senders, in groups.
+            // Taken: its place goes back to senders, in groups.
             self.unreleased += 1;
             if self.batch.is_empty() || self.unreleased as usize >= RELEASE_EVERY {
                 queue.release(std::mem::take(&mut self.unreleased) as usize);
