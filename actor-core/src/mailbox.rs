@@ -3,7 +3,7 @@
 //! Every actor has one mailbox for user messages, bounded or unbounded, and
 //! a separate system lane (kill, child and link notices) that is never
 //! blocked by a full mailbox. A graceful stop needs no lane: it closes the
-//! mailbox, which takes no permit either.
+//! mailbox, which takes no place either.
 
 /// The capacity of a mailbox when none is given: 1,024 messages.
 ///

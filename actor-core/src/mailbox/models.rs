@@ -65,7 +65,7 @@ fn on_thread<T: Send + 'static>(
 
 /// Two senders push (one of them twice, in order) while the run loop
 /// takes what is there in batches and parks when it finds nothing: every
-/// message is taken exactly once, in its sender's order, and every permit
+/// message is taken exactly once, in its sender's order, and every place
 /// goes back.
 #[test]
 fn concurrent_pushes_are_taken_once_in_order() {
@@ -94,7 +94,7 @@ fn concurrent_pushes_are_taken_once_in_order() {
             sender.join().unwrap();
         }
         assert_eq!(seen, [vec![0, 1], vec![0]], "each sender's messages once, in order");
-        assert_eq!(queue.len(), 0, "every permit went back");
+        assert_eq!(queue.len(), 0, "every place went back");
         queue.close();
         assert!(matches!(next(&mut inbox, &queue), Next::Closed));
     });

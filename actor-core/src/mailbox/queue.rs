@@ -293,12 +293,13 @@ impl<T> Queue<T> {
             self.sealed.store(true, Ordering::Release);
         }
         let parked = state.parked.take();
-        let waiting = std::mem::take(&mut state.waiting);
+        // Usually nobody waits: no line to take apart.
+        let waiting = (!state.waiting.is_empty()).then(|| std::mem::take(&mut state.waiting));
         drop(state);
         if let Some(waker) = parked {
             waker.wake();
         }
-        waiting.into_iter().for_each(|(_, waker)| waker.wake());
+        waiting.into_iter().flatten().for_each(|(_, waker)| waker.wake());
     }
 
     pub(crate) fn is_closed(&self) -> bool {
