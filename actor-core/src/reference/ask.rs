@@ -193,73 +193,79 @@ impl<'a, M: Message> AskRequest<'a, M> {
     }
 
     /// Moves the ask on until its message is queued (state `Waiting`).
+    ///
+    /// The state is matched in place: only the first poll moves the
+    /// message out, and a queued ask returns at once.
     fn poll_queued(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), AskError<M>>> {
+        match self.state {
+            AskState::Start(_) => {}
+            AskState::Waiting(_) => return Poll::Ready(Ok(())),
+            AskState::Queueing(..) => return self.poll_room(cx),
+            AskState::Done => panic!("AskRequest polled after completion"),
+        }
         if let Some(timeout) = self.timeout.take() {
             self.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
-        loop {
-            match mem::replace(&mut self.state, AskState::Done) {
-                // A turn for the worker, as before a tell.
-                AskState::Start(msg) if yield_first(cx) => {
-                    self.state = AskState::Start(msg);
-                    return Poll::Pending;
-                }
-                AskState::Start(msg) => {
-                    #[cfg(feature = "serde")]
-                    let mut asking =
-                        Asking { asker: None, deadline: self.deadline.as_ref().map(|sleep| sleep.deadline()) };
-                    #[cfg(not(feature = "serde"))]
-                    let asking = Asking;
-                    // Only an ask made by a handler can close a cycle.
-                    if let Some(me) = reply::current_waiter()
-                        && !self.reentrant
-                    {
-                        match deadlock::wait(me, self.sink.id()) {
-                            Ok(waiting) => self.waiting = Some(waiting),
-                            Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
-                        }
-                        #[cfg(feature = "serde")]
-                        {
-                            asking.asker = Some(me);
-                        }
-                    }
-                    let (tx, rx) = reply::channel();
-                    match self.sink.try_ask(Ask(msg, tx), asking) {
-                        Ok(()) => {
-                            self.state = AskState::Waiting(rx);
-                            return Poll::Ready(Ok(()));
-                        }
-                        Err(SendError::Full(ask)) => {
-                            self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
-                        }
-                        Err(e) => return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask())),
-                    }
-                }
-                AskState::Queueing(mut queueing, rx) => match queueing.as_mut().poll(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.state = AskState::Waiting(rx);
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask()));
-                    }
-                    Poll::Pending => {
-                        self.state = AskState::Queueing(queueing, rx);
-                        return match expired(&mut self.deadline, cx) {
-                            true => {
-                                self.state = AskState::Done;
-                                Poll::Ready(Err(AskError::Timeout))
-                            }
-                            false => Poll::Pending,
-                        };
-                    }
-                },
-                waiting @ AskState::Waiting(_) => {
-                    self.state = waiting;
-                    return Poll::Ready(Ok(()));
-                }
-                AskState::Done => panic!("AskRequest polled after completion"),
+        // A turn for the worker, as before a tell.
+        if yield_first(cx) {
+            return Poll::Pending;
+        }
+        let AskState::Start(msg) = mem::replace(&mut self.state, AskState::Done) else {
+            unreachable!("matched above")
+        };
+        #[cfg(feature = "serde")]
+        let mut asking = Asking { asker: None, deadline: self.deadline.as_ref().map(|sleep| sleep.deadline()) };
+        #[cfg(not(feature = "serde"))]
+        let asking = Asking;
+        // Only an ask made by a handler can close a cycle.
+        if let Some(me) = reply::current_waiter()
+            && !self.reentrant
+        {
+            match deadlock::wait(me, self.sink.id()) {
+                Ok(waiting) => self.waiting = Some(waiting),
+                Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
             }
+            #[cfg(feature = "serde")]
+            {
+                asking.asker = Some(me);
+            }
+        }
+        let (tx, rx) = reply::channel();
+        match self.sink.try_ask(Ask(msg, tx), asking) {
+            Ok(()) => {
+                self.state = AskState::Waiting(rx);
+                Poll::Ready(Ok(()))
+            }
+            Err(SendError::Full(ask)) => {
+                self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
+                self.poll_room(cx)
+            }
+            Err(e) => Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask())),
+        }
+    }
+
+    /// Waits for room in a full mailbox (state `Queueing`), until the
+    /// message is queued, the mailbox closes or the timer fires.
+    #[cold]
+    fn poll_room(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), AskError<M>>> {
+        let AskState::Queueing(queueing, _) = &mut self.state else { unreachable!("only while queueing") };
+        match queueing.as_mut().poll(cx) {
+            Poll::Ready(Ok(())) => {
+                let AskState::Queueing(_, rx) = mem::replace(&mut self.state, AskState::Done) else {
+                    unreachable!("only while queueing")
+                };
+                self.state = AskState::Waiting(rx);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.state = AskState::Done;
+                Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask()))
+            }
+            Poll::Pending if expired(&mut self.deadline, cx) => {
+                self.state = AskState::Done;
+                Poll::Ready(Err(AskError::Timeout))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
