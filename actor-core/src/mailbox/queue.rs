@@ -363,6 +363,14 @@ impl<T> Queue<T> {
         // Places taken past the bound by notices are repaid first.
         let free = self.capacity.saturating_sub(used);
         let n = n.min(free).min(state.waiting.len());
+        // Usually one sender waits (the one that filled the mailbox): wake
+        // it without gathering the wakers first.
+        if n == 1 {
+            let (_, waker) = state.waiting.pop_front().expect("one sender waits");
+            drop(state);
+            waker.wake();
+            return;
+        }
         let woken: Vec<Waker> = state.waiting.drain(..n).map(|(_, waker)| waker).collect();
         drop(state);
         woken.into_iter().for_each(Waker::wake);
