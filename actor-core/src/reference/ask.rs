@@ -210,9 +210,7 @@ impl<'a, M: Message> AskRequest<'a, M> {
         if yield_first(cx) {
             return Poll::Pending;
         }
-        let AskState::Start(msg) = mem::replace(&mut self.state, AskState::Done) else {
-            unreachable!("matched above")
-        };
+        let AskState::Start(msg) = mem::replace(&mut self.state, AskState::Done) else { unreachable!("matched above") };
         #[cfg(feature = "serde")]
         let mut asking = Asking { asker: None, deadline: self.deadline.as_ref().map(|sleep| sleep.deadline()) };
         #[cfg(not(feature = "serde"))]
