@@ -63,7 +63,10 @@ fn local(workload: &str, side: &str, count: &str) -> ExitCode {
         eprintln!("op_count: {} cannot run {count} operations", workload.name());
         return ExitCode::FAILURE;
     }
-    runtime().block_on(workload.run(side, count));
+    // Spawned, as the core bench runs it: on a multi-thread runtime the
+    // driver then shares the workers with the actors.
+    let runtime = runtime();
+    runtime.block_on(runtime.spawn(workload.run(side, count))).expect("the workload panicked");
     ExitCode::SUCCESS
 }
 
