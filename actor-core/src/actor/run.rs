@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::future::poll_fn;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
@@ -34,9 +35,9 @@ pub(crate) fn run<A: Actor>(
 ) -> impl Future<Output = ()> + Send {
     let extra =
         factory.map(|factory| Box::new(Extra { factory: Some(factory), pending: VecDeque::new(), child_exit: None }));
-    let mut running = Running {
+    let mut running = Box::new(Running {
         slot: Slot::new(),
-        shared: ctx.shared().clone(),
+        shared: SharedPtr::to(ctx.shared()),
         ctx,
         actor: Some(actor),
         inbox: Inbox::new(),
@@ -45,15 +46,20 @@ pub(crate) fn run<A: Actor>(
         watching: false,
         started: None,
         extra,
-    };
+    });
     // Built outside the async block, which then uses the captured values
     // directly: an `async fn` would keep its arguments and the locals they
     // move into as separate fields of the task (measured on 2026-11-24: 408
     // bytes of task state, against 256 like this).
     //
+    // `Running` is boxed, so the task is a pointer and a state: tokio copies
+    // its task's future whole when it spawns it and again at each change of
+    // stage (three times each), and rounds its task up in 128-byte steps
+    // from a 128-byte alignment, which with `Running` in place left an idle
+    // actor at 951 bytes against 792 boxed (measured 2026-12-04, glibc).
+    //
     // The usual life (start, serve, stop) is awaited here, inline, and holds
-    // nothing across an await but one pointer to `running`: the task is
-    // `Running` plus 16 bytes. A panic or a supervised actor's failure goes
+    // nothing across an await but one pointer to `running`. A panic or a supervised actor's failure goes
     // on in a box (`live_on`); so do the children, if any, at the end.
     // Hence no local here is ever borrowed (`&x` keeps `x` in the task
     // across every later await) or dropped after an await it was moved
@@ -104,8 +110,8 @@ pub(crate) fn run<A: Actor>(
 /// `busy` is not `Idle`, the loop therefore touches only the other fields:
 /// `slot` itself, `busy`, `watching`, `inbox`, `shared` (its own reference
 /// to the actor's shared block, so that it never reads `ctx`) and, between
-/// hooks, `extra.pending`. `Running` is `!Unpin` (through `Slot`) and lives in the
-/// task's pinned state from its first poll on, so the `&mut Running` the
+/// hooks, `extra.pending`. `Running` is `!Unpin` (through `Slot`) and lives in
+/// a box of the task's, never moved, so the `&mut Running` the
 /// loop works through is not an exclusive claim over the fields the future
 /// borrows: the aliasing model treats it like a pointer to pinned state.
 /// Miri checks this under Stacked and Tree Borrows (see ARCHITECTURE.md,
@@ -114,13 +120,12 @@ struct Running<A: Actor> {
     // A handler future still in the slot borrows the actor and the context:
     // `Drop` clears the slot first when the task is torn down mid-handler
     // (and, declared first, it would be dropped first anyway).
-    // In place, not boxed: one allocation less per actor, and the task it
-    // grows was rounded up to 128 bytes anyway. It only moves while empty:
-    // `Running` is built, and moved into the task, before the first poll.
+    // In place, not boxed separately: `Running` is boxed already. It never
+    // moves: `Running` is built in its box before the first poll.
     slot: Slot,
-    /// The actor's shared block (the same one `ctx` holds), for the loop's
-    /// own use while a handler borrows `ctx`.
-    shared: Arc<Shared<A>>,
+    /// The actor's shared block (the one `ctx` holds), for the loop's own
+    /// use while a handler borrows `ctx`.
+    shared: SharedPtr<A>,
     ctx: Context<A>,
     /// The actor's state; `None` once it has been dropped at the end,
     /// before those waiting for the end are told.
@@ -143,6 +148,42 @@ struct Running<A: Actor> {
     /// hook runs.
     extra: Option<Box<Extra<A>>>,
 }
+
+/// The shared block that the `Context` beside it in `Running` keeps alive,
+/// reached without a reference count of its own: a clone of the `Arc`
+/// cost two atomic operations per actor, and atomic operations are most of
+/// what a spawn costs.
+struct SharedPtr<A: Actor>(NonNull<Shared<A>>);
+
+impl<A: Actor> SharedPtr<A> {
+    /// Points at the block `shared` holds. Only for `Running::shared`,
+    /// beside the `Context` that owns `shared`.
+    fn to(shared: &Arc<Shared<A>>) -> Self {
+        SharedPtr(NonNull::from(&**shared))
+    }
+}
+
+impl<A: Actor> std::ops::Deref for SharedPtr<A> {
+    type Target = Shared<A>;
+
+    fn deref(&self) -> &Shared<A> {
+        // SAFETY: the pointer is `Running::shared`, taken from the `Arc` of
+        // `Running::ctx`. The context never lets go of that `Arc` (it has no
+        // way to replace or give it up) and is dropped only with `Running`,
+        // after `Running::drop` (fields drop after the `Drop` impl), so the
+        // block is alive whenever a `&Running` can reach this pointer. The
+        // block is only ever read through shared references (its mutable
+        // parts are atomics and locks), like through the `Arc`.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+// SAFETY: a `SharedPtr`, and a reference to one, is only ever used as an
+// `&Shared<A>` (see `Deref`), which may cross and be shared between threads
+// when `Shared<A>` is `Sync`, as an `Arc<Shared<A>>` may.
+unsafe impl<A: Actor> Send for SharedPtr<A> where Shared<A>: Sync {}
+// SAFETY: as for `Send`.
+unsafe impl<A: Actor> Sync for SharedPtr<A> where Shared<A>: Sync {}
 
 struct Extra<A: Actor> {
     /// Rebuilds the actor's state for a restart (supervised actors only).
@@ -456,7 +497,7 @@ impl<A: Actor> Running<A> {
                             // while `busy`, this loop reaches only other
                             // fields (see `Running`). They and the slot stay
                             // in place, alive, until then: `Running` sits in
-                            // the task's pinned state from its first poll,
+                            // its box, which never moves, from its creation,
                             // `serve` returns only with the slot empty, and if
                             // the task is dropped mid-handler, `Running`'s
                             // `Drop` clears the slot before anything else.
@@ -841,25 +882,24 @@ mod size_budget {
         type Error = std::convert::Infallible;
     }
 
-    /// An idle actor is its task and its shared block. Tokio rounds a task
-    /// up to 128 bytes, and adds 96 of its own and a tag word: with a
-    /// run-loop future of at most 280 bytes a small actor's task is 384
-    /// bytes, one step less than 512 (the future is `Running`, 264 bytes,
-    /// then the step and the await in progress, one pointer). A shared block of
-    /// at most 344 bytes (360 with the `Arc` counts) keeps the two
-    /// allocations in step with the allocator's 128-byte alignment of
-    /// tasks; see ARCHITECTURE.md ("Memory per actor"). Growing either shows up
-    /// as 100-200 bytes more per idle actor.
+    /// An idle actor is three allocations: its task, the boxed `Running`
+    /// and its shared block. Tokio rounds a task up to 128 bytes and adds
+    /// 96 of its own and a tag word: a run-loop future of at most 24 bytes
+    /// (the box, the step and the await in progress) keeps the task at 128,
+    /// the smallest. `Running` of a small actor is 264 bytes and the shared
+    /// block at most 344; see ARCHITECTURE.md ("Memory per actor"). Growing
+    /// any of them shows up in `idle_memory`.
     #[test]
     fn an_idle_actor_stays_within_its_memory_budget() {
         assert!(std::mem::size_of::<Shared<Small>>() <= 344, "shared block: {}", std::mem::size_of::<Shared<Small>>());
+        assert!(std::mem::size_of::<Running<Small>>() <= 264, "running: {}", std::mem::size_of::<Running<Small>>());
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         runtime.block_on(async {
             // The shared block as `spawn` builds it, without starting a task.
             let cell = Cell::new("Small", None, None);
             let shared = Arc::new(Shared::new(cell, ActorSystem::new(), Queue::new(1)));
             let fut = run(Small { _state: 0 }, None, Context::new(shared, None));
-            assert!(std::mem::size_of_val(&fut) <= 280, "run loop future: {}", std::mem::size_of_val(&fut));
+            assert!(std::mem::size_of_val(&fut) <= 24, "run loop future: {}", std::mem::size_of_val(&fut));
         });
     }
 }
