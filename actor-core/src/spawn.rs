@@ -88,11 +88,11 @@ impl ActorSystem {
         let run = run(actor, factory, Context::new(shared, recorder));
         // Without a subscriber the span is disabled: skip its wrapper, which
         // would otherwise be entered and exited on every poll of the task.
+        let task =
+            if span.is_disabled() { self.handle().spawn(run) } else { self.handle().spawn(run.instrument(span)) };
         // The task's handle, not an `AbortHandle`: a parent takes one of
         // those for its child, a root actor's caller drops the handle, which
         // spares two atomic operations on the task's count per spawn.
-        let task =
-            if span.is_disabled() { self.handle().spawn(run) } else { self.handle().spawn(run.instrument(span)) };
         (actor_ref, task)
     }
 }
