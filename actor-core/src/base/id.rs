@@ -1,6 +1,5 @@
 //! Actor identities.
 
-use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::LazyLock;
@@ -11,9 +10,8 @@ use uuid::Uuid;
 /// The identity of an actor, unique across processes and nodes.
 ///
 /// An id is a UUID whose high half is drawn at random once per process and
-/// whose low half counts up, so minting one costs a thread-local increment
-/// (and an atomic one per block of ids) rather than a call to the operating
-/// system's random source.
+/// whose low half counts up, so minting one costs an atomic increment rather
+/// than a call to the operating system's random source.
 ///
 /// # Examples
 ///
@@ -35,28 +33,10 @@ pub struct ActorId(Uuid);
 static PROCESS_PREFIX: LazyLock<u64> = LazyLock::new(|| Uuid::new_v4().as_u64_pair().0);
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// Ids a thread takes from `NEXT` at a time, then hands out by itself.
-const BLOCK: u64 = 256;
-
 impl ActorId {
-    /// Mints a fresh id: the next of this thread's block, a new block from
-    /// the shared counter when it is used up. Ids from one thread count up;
-    /// between threads they interleave by blocks. (Atomic operations are
-    /// most of what a spawn costs: one per id was worth saving.)
+    /// Mints a fresh id.
     pub(crate) fn next() -> Self {
-        thread_local! {
-            /// The next id of this thread's block, and the block's end.
-            static BLOCK_LEFT: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-        }
-        let n = BLOCK_LEFT.with(|left| {
-            let (mut n, mut end) = left.get();
-            if n == end {
-                n = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
-                end = n + BLOCK;
-            }
-            left.set((n + 1, end));
-            n
-        });
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         ActorId(Uuid::from_u64_pair(*PROCESS_PREFIX, n))
     }
 
@@ -138,29 +118,5 @@ impl fmt::Display for ActorId {
 impl fmt::Debug for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ActorId({})", self.0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
-
-    /// Threads minting at once, each past several blocks, never share an
-    /// id, and each sees its own ids count up.
-    #[test]
-    fn ids_are_unique_across_threads_and_count_up_within_one() {
-        let per_thread = 3 * BLOCK as usize + 7;
-        let minted: Vec<Vec<ActorId>> = std::thread::scope(|s| {
-            let threads: Vec<_> =
-                (0..4).map(|_| s.spawn(move || (0..per_thread).map(|_| ActorId::next()).collect())).collect();
-            threads.into_iter().map(|t| t.join().unwrap()).collect()
-        });
-        for ids in &minted {
-            assert!(ids.windows(2).all(|w| w[0] < w[1]), "one thread's ids count up");
-        }
-        let all: HashSet<ActorId> = minted.into_iter().flatten().collect();
-        assert_eq!(all.len(), 4 * per_thread);
     }
 }
