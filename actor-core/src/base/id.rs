@@ -11,7 +11,9 @@ use uuid::Uuid;
 ///
 /// An id is a UUID whose high half is drawn at random once per process and
 /// whose low half counts up, so minting one costs an atomic increment rather
-/// than a call to the operating system's random source.
+/// than a call to the operating system's random source. One counter for the
+/// whole process, so that ids order a process's actors by spawn, whatever
+/// thread spawned them (the observer lists siblings in that order).
 ///
 /// # Examples
 ///
