@@ -122,3 +122,22 @@ impl fmt::Debug for ActorId {
         write!(f, "ActorId({})", self.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids count up in the order they are minted, whichever thread mints
+    /// them: the observer's spawn order of siblings relies on it.
+    #[test]
+    fn ids_count_up_in_mint_order_across_threads() {
+        let mut last = ActorId::next();
+        for _ in 0..4 {
+            let there = std::thread::spawn(ActorId::next).join().unwrap();
+            assert!(there > last, "an id minted later on another thread is greater");
+            let here = ActorId::next();
+            assert!(here > there, "an id minted here after the other thread's is greater");
+            last = here;
+        }
+    }
+}
