@@ -97,7 +97,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime().block_on(async move {
+    // Spawned onto the runtime, as the benches run their workloads: with
+    // `OP_COUNT_WORKERS` set, the driver then runs on a worker, not on
+    // the thread that blocks.
+    let runtime = runtime();
+    let driver = runtime.spawn(async move {
         let system = ActorSystem::new();
         match workload.as_str() {
             "tell" => {
@@ -148,5 +152,6 @@ fn main() -> ExitCode {
         }
         system.shutdown().await;
     });
+    runtime.block_on(driver).expect("the workload panicked");
     ExitCode::SUCCESS
 }
