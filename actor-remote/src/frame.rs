@@ -416,43 +416,6 @@ fn uuid_from(n: u128) -> uuid::Uuid {
     uuid::Uuid::from_u128(n)
 }
 
-fn get_name(buf: &mut Bytes) -> Result<WireName, FrameError> {
-    need(buf, 1)?;
-    let len = buf.get_u8() as usize;
-    need(buf, len)?;
-    Ok(WireName(buf.split_to(len)))
-}
-
-fn get_context(buf: &mut Bytes) -> Result<WireContext, FrameError> {
-    need(buf, 1)?;
-    let flags = buf.get_u8();
-    if flags & !(HAS_DEADLINE | HAS_CHAIN) != 0 {
-        return Err(FrameError::Flags(flags));
-    }
-    let mut context = WireContext::default();
-    if flags & HAS_DEADLINE != 0 {
-        need(buf, 4)?;
-        // u32::MAX is what a longer wait was cut to: treated as no deadline.
-        let millis = buf.get_u32();
-        context.time_left = (millis != u32::MAX).then(|| std::time::Duration::from_millis(u64::from(millis)));
-    }
-    if flags & HAS_CHAIN != 0 {
-        need(buf, 1)?;
-        let n = usize::from(buf.get_u8());
-        if n > MAX_CHAIN {
-            return Err(FrameError::Chain(n));
-        }
-        need(buf, 32 * n)?;
-        context.chain.reserve_exact(n);
-        for _ in 0..n {
-            let waiter = get_id(buf)?;
-            let awaited = get_id(buf)?;
-            context.chain.push((waiter, awaited));
-        }
-    }
-    Ok(context)
-}
-
 /// A tell frame's header, read in place: what the reader needs to hand
 /// the tell on without taking the frame apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,32 +443,165 @@ pub(crate) fn tell_parts(frame: &[u8]) -> Result<Option<TellParts>, FrameError> 
     Ok(Some(TellParts { target, payload_at: wire_name.end, wire_name }))
 }
 
+/// An ask frame's header, read in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AskParts {
+    pub(crate) corr: u64,
+    pub(crate) target: ActorId,
+    /// Where the wire name lies in the frame (not checked to be UTF-8).
+    pub(crate) wire_name: std::ops::Range<usize>,
+    pub(crate) context: WireContext,
+    /// Where the payload starts; it runs to the end of the frame.
+    pub(crate) payload_at: usize,
+}
+
+/// A frame of the kinds every tell and ask brings, read in place: what the
+/// reader needs to handle it without taking the frame apart (no `Bytes`
+/// split off the read buffer, no `Frame` built and moved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InPlace {
+    Tell(TellParts),
+    Ask(AskParts),
+    /// A reply; its payload runs from `payload_at` to the end.
+    Reply {
+        corr: u64,
+        payload_at: usize,
+    },
+    Ack {
+        stream: u64,
+        received: u64,
+    },
+}
+
+/// Reads `frame` in place if it is a tell, an ask, a reply or an
+/// acknowledgement of this version: `Ok(None)` for any other frame, an
+/// error for one of these cut short. [`decode`] reads these kinds with
+/// it too, so both agree by construction.
+pub(crate) fn in_place(frame: &[u8]) -> Result<Option<InPlace>, FrameError> {
+    let &[VERSION, kind, ..] = frame else { return Ok(None) };
+    let mut at = Cursor { frame, at: 2 };
+    let parts = match kind {
+        TELL => return Ok(tell_parts(frame)?.map(InPlace::Tell)),
+        ASK => {
+            let corr = at.u64()?;
+            let target = at.id()?;
+            let wire_name = at.name()?;
+            let context = at.context()?;
+            InPlace::Ask(AskParts { corr, target, wire_name, context, payload_at: at.at })
+        }
+        REPLY => {
+            let corr = at.u64()?;
+            InPlace::Reply { corr, payload_at: at.at }
+        }
+        ACK => {
+            let stream = at.u64()?;
+            let received = at.u64()?;
+            InPlace::Ack { stream, received }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(parts))
+}
+
+/// Reads a frame front to back, in place.
+struct Cursor<'a> {
+    frame: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// The next `n` bytes' place in the frame.
+    fn take(&mut self, n: usize) -> Result<std::ops::Range<usize>, FrameError> {
+        let end = self.at.checked_add(n).filter(|&end| end <= self.frame.len()).ok_or(FrameError::Truncated)?;
+        let range = self.at..end;
+        self.at = end;
+        Ok(range)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], FrameError> {
+        let range = self.take(N)?;
+        let mut bytes = [0; N];
+        bytes.copy_from_slice(&self.frame[range]);
+        Ok(bytes)
+    }
+
+    fn u8(&mut self) -> Result<u8, FrameError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, FrameError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, FrameError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn id(&mut self) -> Result<ActorId, FrameError> {
+        Ok(ActorId::from_uuid(uuid_from(u128::from_be_bytes(self.array()?))))
+    }
+
+    /// A wire name: its length, then its bytes.
+    fn name(&mut self) -> Result<std::ops::Range<usize>, FrameError> {
+        let len = self.u8()?;
+        self.take(usize::from(len))
+    }
+
+    /// An ask's context: flags, then the deadline and the chain of waits
+    /// if the flags say so.
+    fn context(&mut self) -> Result<WireContext, FrameError> {
+        let flags = self.u8()?;
+        if flags & !(HAS_DEADLINE | HAS_CHAIN) != 0 {
+            return Err(FrameError::Flags(flags));
+        }
+        let mut context = WireContext::default();
+        if flags & HAS_DEADLINE != 0 {
+            // u32::MAX is what a longer wait was cut to: treated as no deadline.
+            let millis = self.u32()?;
+            context.time_left = (millis != u32::MAX).then(|| std::time::Duration::from_millis(u64::from(millis)));
+        }
+        if flags & HAS_CHAIN != 0 {
+            let n = usize::from(self.u8()?);
+            if n > MAX_CHAIN {
+                return Err(FrameError::Chain(n));
+            }
+            // Checked whole before anything is reserved.
+            let links = self.take(32 * n)?;
+            self.at = links.start;
+            context.chain.reserve_exact(n);
+            for _ in 0..n {
+                let waiter = self.id()?;
+                let awaited = self.id()?;
+                context.chain.push((waiter, awaited));
+            }
+        }
+        Ok(context)
+    }
+}
+
 /// Decodes one frame. Never panics, whatever the bytes.
 pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
-    if let Some(TellParts { target, wire_name, payload_at }) = tell_parts(&buf)? {
-        let wire_name = WireName(buf.slice(wire_name));
-        return Ok(Frame::Tell { target, wire_name, payload: buf.split_off(payload_at) });
+    match in_place(&buf)? {
+        Some(InPlace::Tell(TellParts { target, wire_name, payload_at })) => {
+            let wire_name = WireName(buf.slice(wire_name));
+            return Ok(Frame::Tell { target, wire_name, payload: buf.split_off(payload_at) });
+        }
+        Some(InPlace::Ask(AskParts { corr, target, wire_name, context, payload_at })) => {
+            let wire_name = WireName(buf.slice(wire_name));
+            return Ok(Frame::Ask { corr, target, wire_name, context, payload: buf.split_off(payload_at) });
+        }
+        Some(InPlace::Reply { corr, payload_at }) => {
+            return Ok(Frame::Reply { corr, payload: buf.split_off(payload_at) });
+        }
+        Some(InPlace::Ack { stream, received }) => return Ok(Frame::Ack { stream, received }),
+        None => {}
     }
     need(&buf, 2)?;
     let version = buf.get_u8();
     if version != VERSION {
         return Err(FrameError::Version(version));
     }
-    // A tell of this version was read above.
     match buf.get_u8() {
-        ASK => {
-            need(&buf, 8)?;
-            let corr = buf.get_u64();
-            let target = get_id(&mut buf)?;
-            let wire_name = get_name(&mut buf)?;
-            let context = get_context(&mut buf)?;
-            Ok(Frame::Ask { corr, target, wire_name, context, payload: buf })
-        }
-        REPLY => {
-            need(&buf, 8)?;
-            let corr = buf.get_u64();
-            Ok(Frame::Reply { corr, payload: buf })
-        }
         FAILURE => {
             need(&buf, 8)?;
             let corr = buf.get_u64();
@@ -529,10 +625,8 @@ pub(crate) fn decode(mut buf: Bytes) -> Result<Frame, FrameError> {
             need(&buf, 16)?;
             Ok(Frame::Stream { id: buf.get_u64(), first: buf.get_u64() })
         }
-        ACK => {
-            need(&buf, 16)?;
-            Ok(Frame::Ack { stream: buf.get_u64(), received: buf.get_u64() })
-        }
+        // Tells, asks, replies and acknowledgements of this version were
+        // read in place above: another kind byte, or another version.
         other => Err(FrameError::Kind(other)),
     }
 }
@@ -677,6 +771,45 @@ mod tests {
             let parts = tell_parts(&full).unwrap().unwrap();
             prop_assert_eq!(parts.target, id(5));
             prop_assert_eq!(&full[parts.wire_name], name.as_bytes());
+        }
+
+        /// Asks, with any context, are read in place as written; cut
+        /// anywhere before their payload, they are errors, never a shorter
+        /// ask. Replies and acknowledgements likewise.
+        #[test]
+        fn asks_replies_and_acks_read_in_place_as_written(
+            corr in any::<u64>(),
+            name in "[a-z:]{0,12}",
+            millis in proptest::option::of(0u64..10_000),
+            links in 0u128..4,
+            payload in proptest::collection::vec(any::<u8>(), 0..8),
+            cut in 0usize..200,
+        ) {
+            let time_left = millis.map(std::time::Duration::from_millis);
+            let chain: Vec<_> = (0..links).map(|n| (id(n), id(n + 1))).collect();
+            let mut buf = BytesMut::new();
+            ask_with(&mut buf, corr, id(9), &name, time_left, &chain, &payload);
+            let full = buf.split().freeze();
+            let Ok(Some(InPlace::Ask(parts))) = in_place(&full) else { panic!("not read as an ask") };
+            prop_assert_eq!(parts.corr, corr);
+            prop_assert_eq!(parts.target, id(9));
+            prop_assert_eq!(&full[parts.wire_name.clone()], name.as_bytes());
+            prop_assert_eq!(&parts.context, &WireContext { time_left, chain });
+            prop_assert_eq!(&full[parts.payload_at..], &payload[..]);
+            if cut < parts.payload_at {
+                prop_assert!(in_place(&full[..cut]).is_err() || cut < 2);
+            }
+
+            reply(&mut buf, corr, &payload);
+            let full = buf.split().freeze();
+            prop_assert_eq!(in_place(&full), Ok(Some(InPlace::Reply { corr, payload_at: 10 })));
+            prop_assert_eq!(&full[10..], &payload[..]);
+            prop_assert!(in_place(&full[..cut.clamp(2, 9)]).is_err());
+
+            ack(&mut buf, corr, corr / 2);
+            let full = buf.split().freeze();
+            prop_assert_eq!(in_place(&full), Ok(Some(InPlace::Ack { stream: corr, received: corr / 2 })));
+            prop_assert!(in_place(&full[..cut.clamp(2, 17)]).is_err());
         }
 
         #[test]

@@ -22,15 +22,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, ReadHalf};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::stream::{Gone, Outstanding, Position};
 use super::{Host, Peer, Pending, Queued};
 use crate::channel::Records;
-use crate::connection::{Abort, BoxStream};
+use crate::connection::{Abort, ReadSide};
 use crate::error::NodeError;
-use crate::frame::{self, Frame, FrameError, System, TellParts, WireFailure};
+use crate::frame::{self, Frame, FrameError, InPlace, System, WireContext, WireFailure};
 
 /// The room made in the read buffer before each read: a whole record (at
 /// most 64 KiB) fits in one.
@@ -228,7 +228,7 @@ impl Drop for InflightAsk {
 
 /// The read side of a fresh connection.
 pub(super) struct Reading {
-    pub(super) read: ReadHalf<BoxStream>,
+    pub(super) read: ReadSide,
     /// What the handshake read past its end.
     pub(super) early: BytesMut,
     pub(super) records: Records,
@@ -305,10 +305,11 @@ pub(super) async fn read_loop(
             match records.next_len(&mut src) {
                 Ok(Some(len)) => {
                     seen += 1;
-                    let handled = match frame::tell_parts(records.peek(len)) {
-                        // A tell, the usual frame: handed on in place.
-                        Ok(Some(tell)) => {
-                            let handled = reader.tell(records.peek(len), tell);
+                    let handled = match frame::in_place(records.peek(len)) {
+                        // The frames of tells and asks, the usual ones:
+                        // handled where they lie.
+                        Ok(Some(parts)) => {
+                            let handled = reader.in_place(records.peek(len), parts);
                             records.skip(len);
                             handled
                         }
@@ -401,18 +402,38 @@ impl Reader {
         }
     }
 
-    /// Handles a tell read in place (`frame`, whose header is `tell`): as
-    /// [`handle`](Reader::handle) does a decoded one, without taking the
+    /// Handles a frame read in place (`frame`, whose header is `parts`):
+    /// as [`handle`](Reader::handle) does a decoded one, without taking the
     /// frame apart.
-    fn tell(&mut self, frame: &[u8], tell: TellParts) -> Result<(), String> {
+    fn in_place(&mut self, frame: &[u8], parts: InPlace) -> Result<(), String> {
         if self.resumed.is_some() {
             return Err("the peer's first frame was not a resume".to_owned());
         }
-        let Some(number) = self.count()? else { return Ok(()) };
-        let name = self.take_name(&frame[tell.wire_name])?;
-        let handled = self.incoming(tell.target, &name, Payload::InPlace(&frame[tell.payload_at..]), None);
-        self.name = name;
-        handled?;
+        let number = match parts {
+            InPlace::Ack { stream, received } => return self.peer.acked(stream, received, &mut self.gone),
+            // Numbered: counted first, and dropped if sent again.
+            _ => match self.count()? {
+                Some(number) => number,
+                None => return Ok(()),
+            },
+        };
+        match parts {
+            InPlace::Tell(tell) => {
+                let name = self.take_name(&frame[tell.wire_name])?;
+                let handled = self.incoming(tell.target, &name, Payload::InPlace(&frame[tell.payload_at..]), None);
+                self.name = name;
+                handled?;
+            }
+            InPlace::Ask(ask) => {
+                let name = self.take_name(&frame[ask.wire_name])?;
+                let payload = Payload::InPlace(&frame[ask.payload_at..]);
+                let handled = self.ask(ask.corr, ask.target, &name, ask.context, payload);
+                self.name = name;
+                handled?;
+            }
+            InPlace::Reply { corr, payload_at } => self.reply(corr, &frame[payload_at..]),
+            InPlace::Ack { .. } => unreachable!("handled above"),
+        }
         self.counted(number, frame.len());
         Ok(())
     }
@@ -504,34 +525,9 @@ impl Reader {
             }
             Frame::Ask { corr, target, wire_name, context, payload } => {
                 let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
-                if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
-                    // Over the limit: answered at once, never dropped. Its
-                    // credit goes straight back.
-                    let detail = format!(
-                        "more than {} asks in flight on this connection; {} refused",
-                        self.max_inflight_asks, wire_name
-                    );
-                    let failure = WireFailure::Refused(detail);
-                    self.peer.push_on(self.generation, Queued::Failure { corr, failure });
-                    self.refund(target);
-                    return Ok(());
-                }
-                self.inflight_asks.fetch_add(1, Ordering::AcqRel);
-                let sink = self.reply_sink(corr);
-                // The asker's deadline, on this node's clock, counted from
-                // now: the time the frame spent in transit is not known, so
-                // the far side's deadline is never earlier than the asker's.
-                let context = AskContext {
-                    deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
-                    chain: context.chain,
-                };
-                return self.incoming(target, wire_name, Payload::Owned(payload), Some((corr, sink, context)));
+                return self.ask(corr, target, wire_name, context, Payload::Owned(payload));
             }
-            Frame::Reply { corr, payload } => {
-                if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
-                    reply.complete(&payload, &self.codec);
-                }
-            }
+            Frame::Reply { corr, payload } => self.reply(corr, &payload),
             Frame::Failure { corr, failure } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
                     reply.fail(failure.into());
@@ -554,6 +550,48 @@ impl Reader {
             }
         }
         Ok(())
+    }
+
+    /// An ask for a local actor, or its refusal when too many are in
+    /// flight on this connection.
+    fn ask(
+        &mut self,
+        corr: u64,
+        target: ActorId,
+        wire_name: &str,
+        context: WireContext,
+        payload: Payload<'_>,
+    ) -> Result<(), String> {
+        if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
+            // Over the limit: answered at once, never dropped. Its credit
+            // goes straight back.
+            let detail = format!(
+                "more than {} asks in flight on this connection; {} refused",
+                self.max_inflight_asks, wire_name
+            );
+            let failure = WireFailure::Refused(detail);
+            self.peer.push_on(self.generation, Queued::Failure { corr, failure });
+            self.refund(target);
+            return Ok(());
+        }
+        self.inflight_asks.fetch_add(1, Ordering::AcqRel);
+        let sink = self.reply_sink(corr);
+        // The asker's deadline, on this node's clock, counted from now: the
+        // time the frame spent in transit is not known, so the far side's
+        // deadline is never earlier than the asker's.
+        let context = AskContext {
+            deadline: context.time_left.map(|left| tokio::time::Instant::now() + left),
+            chain: context.chain,
+        };
+        self.incoming(target, wire_name, payload, Some((corr, sink, context)))
+    }
+
+    /// The reply to this node's ask `corr`, to its asker (if it still
+    /// waits).
+    fn reply(&self, corr: u64, payload: &[u8]) {
+        if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
+            reply.complete(payload, &self.codec);
+        }
     }
 
     fn system(&mut self, msg: System) {
