@@ -3,13 +3,17 @@
 //! per-message seal). TCP, Unix sockets, the simulated network, TLS and
 //! NATS virtual connections all end here.
 
+use std::any::Any;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 
 /// A connected byte stream: TCP, Unix, or a virtual connection over NATS.
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+/// `Any`, so that [`split`] can tell a plain socket.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Any + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 pub(crate) type BoxStream = Pin<Box<dyn Stream>>;
@@ -54,5 +58,108 @@ pub(crate) struct SessionKeys {
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionKeys(..)")
+    }
+}
+
+/// Splits a connection into its read and write sides.
+///
+/// Plain TCP and Unix sockets split into tokio's owned halves, which share
+/// no lock: every read and write of a `tokio::io::split` half takes one
+/// (two atomic operations), and a round trip makes about six. Any other
+/// stream (TLS, NATS, the simulated network) is split with
+/// `tokio::io::split`.
+pub(crate) fn split(stream: BoxStream) -> (ReadSide, WriteSide) {
+    let stream = Pin::into_inner(stream);
+    let any: &dyn Any = &*stream;
+    if any.is::<tokio::net::TcpStream>() {
+        let any: Box<dyn Any + Send> = stream;
+        if let Ok(tcp) = any.downcast::<tokio::net::TcpStream>() {
+            let (read, write) = tcp.into_split();
+            return (ReadSide::Tcp(read), WriteSide(Some(WriteInner::Tcp(write))));
+        }
+        unreachable!("checked to be a TCP stream just above");
+    }
+    #[cfg(unix)]
+    if any.is::<tokio::net::UnixStream>() {
+        let any: Box<dyn Any + Send> = stream;
+        if let Ok(unix) = any.downcast::<tokio::net::UnixStream>() {
+            let (read, write) = unix.into_split();
+            return (ReadSide::Unix(read), WriteSide(Some(WriteInner::Unix(write))));
+        }
+        unreachable!("checked to be a Unix stream just above");
+    }
+    let (read, write) = tokio::io::split(Pin::new(stream));
+    (ReadSide::Other(read), WriteSide(Some(WriteInner::Other(write))))
+}
+
+/// The read side of a connection; see [`split`].
+pub(crate) enum ReadSide {
+    Tcp(tokio::net::tcp::OwnedReadHalf),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedReadHalf),
+    Other(ReadHalf<BoxStream>),
+}
+
+impl AsyncRead for ReadSide {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadSide::Tcp(read) => Pin::new(read).poll_read(cx, buf),
+            #[cfg(unix)]
+            ReadSide::Unix(read) => Pin::new(read).poll_read(cx, buf),
+            ReadSide::Other(read) => Pin::new(read).poll_read(cx, buf),
+        }
+    }
+}
+
+/// The write side of a connection; see [`split`].
+///
+/// As with `tokio::io::split`, dropping it does not shut the connection's
+/// sending direction: the socket closes once both sides are gone, or when
+/// the write side is shut down.
+pub(crate) struct WriteSide(Option<WriteInner>);
+
+enum WriteInner {
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    #[cfg(unix)]
+    Unix(tokio::net::unix::OwnedWriteHalf),
+    Other(WriteHalf<BoxStream>),
+}
+
+impl WriteSide {
+    fn inner(self: Pin<&mut Self>) -> Pin<&mut (dyn AsyncWrite + Send + Unpin)> {
+        // `Some` until dropped.
+        match self.get_mut().0.as_mut().expect("a write side is whole until dropped") {
+            WriteInner::Tcp(write) => Pin::new(write),
+            #[cfg(unix)]
+            WriteInner::Unix(write) => Pin::new(write),
+            WriteInner::Other(write) => Pin::new(write),
+        }
+    }
+}
+
+impl AsyncWrite for WriteSide {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.inner().poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner().poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner().poll_shutdown(cx)
+    }
+}
+
+impl Drop for WriteSide {
+    fn drop(&mut self) {
+        // An owned write half would shut the sending direction when
+        // dropped; `forget` leaves the socket to close with its read half.
+        match self.0.take() {
+            Some(WriteInner::Tcp(write)) => write.forget(),
+            #[cfg(unix)]
+            Some(WriteInner::Unix(write)) => write.forget(),
+            Some(WriteInner::Other(_)) | None => {}
+        }
     }
 }

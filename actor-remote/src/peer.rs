@@ -22,18 +22,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use actor_core::transport::{
-    self, AskContext, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, Terminable,
+    self, AskContext, IdHasher, Outgoing, PendingReply, RefCodec, Refused, RemoteEndpoint, RemoteFailure, Terminable,
     TerminationNotice, WatchKey, WireRef,
 };
 use actor_core::{ActorId, DeadLetterReason, StopReason};
 use bytes::{BufMut, Bytes, BytesMut};
 use dashmap::DashMap;
 use futures::future::BoxFuture;
-use tokio::io::{AsyncWrite, WriteHalf};
+use tokio::io::AsyncWrite;
 use tokio::sync::{Notify, Semaphore, oneshot};
 
 use crate::channel::{Records, Sealer};
-use crate::connection::{Abort, BoxStream};
+use crate::connection::{self, Abort, BoxStream, WriteSide};
 use crate::error::NodeError;
 use crate::frame::{self, System, WireFailure};
 use crate::handshake::PeerInfo;
@@ -319,7 +319,7 @@ impl TellBuffer {
 /// in the order their nonces were taken), with the buffers every write
 /// reuses.
 struct Sender {
-    write: WriteHalf<BoxStream>,
+    write: WriteSide,
     sealer: Sealer,
     /// Frames of the write being prepared, before sealing.
     plain: BytesMut,
@@ -329,7 +329,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn new(write: WriteHalf<BoxStream>, sealer: Sealer) -> Self {
+    fn new(write: WriteSide, sealer: Sealer) -> Self {
         Sender { write, sealer, plain: BytesMut::new(), sealed: BytesMut::new() }
     }
 
@@ -482,7 +482,10 @@ pub(crate) struct Peer {
     wake_writer: Notify,
     /// Notified when a connection is lost: wakes asks waiting for credit.
     lost: Notify,
-    pending: DashMap<u64, Pending>,
+    /// This node's asks and lookups awaiting their answer, by correlation
+    /// id. The ids are this node's own count, so a multiply spreads them
+    /// (`IdHasher`); the peer adds no key, it only looks its answers up.
+    pending: DashMap<u64, Pending, IdHasher>,
     targets: DashMap<ActorId, Arc<Target>>,
     next_corr: AtomicU64,
     /// The peer said goodbye (or this node closed the link): do not
@@ -575,7 +578,7 @@ impl Peer {
             }),
             wake_writer: Notify::new(),
             lost: Notify::new(),
-            pending: DashMap::new(),
+            pending: DashMap::with_hasher(IdHasher::default()),
             targets: DashMap::new(),
             next_corr: AtomicU64::new(1),
             left: AtomicBool::new(false),
@@ -914,7 +917,7 @@ impl Peer {
             }
         }
         let PeerInfo { incarnation, address, credit_window, sealer, opener, .. } = info;
-        let (read, write) = tokio::io::split(stream);
+        let (read, write) = connection::split(stream);
         let mut lost = Vec::new();
         let (generation, close, previous) = {
             let mut link = self.link();
