@@ -70,26 +70,39 @@ impl std::fmt::Debug for SessionKeys {
 /// `tokio::io::split`.
 pub(crate) fn split(stream: BoxStream) -> (ReadSide, WriteSide) {
     let stream = Pin::into_inner(stream);
-    let any: &dyn Any = &*stream;
-    if any.is::<tokio::net::TcpStream>() {
-        let any: Box<dyn Any + Send> = stream;
-        if let Ok(tcp) = any.downcast::<tokio::net::TcpStream>() {
-            let (read, write) = tcp.into_split();
-            return (ReadSide::Tcp(read), WriteSide(Some(WriteInner::Tcp(write))));
-        }
-        unreachable!("checked to be a TCP stream just above");
-    }
+    let stream = match split_as(stream, |tcp: tokio::net::TcpStream| {
+        let (read, write) = tcp.into_split();
+        (ReadSide::Tcp(read), WriteSide(Some(WriteInner::Tcp(write))))
+    }) {
+        Ok(sides) => return sides,
+        Err(stream) => stream,
+    };
     #[cfg(unix)]
-    if any.is::<tokio::net::UnixStream>() {
-        let any: Box<dyn Any + Send> = stream;
-        if let Ok(unix) = any.downcast::<tokio::net::UnixStream>() {
-            let (read, write) = unix.into_split();
-            return (ReadSide::Unix(read), WriteSide(Some(WriteInner::Unix(write))));
-        }
-        unreachable!("checked to be a Unix stream just above");
-    }
+    let stream = match split_as(stream, |unix: tokio::net::UnixStream| {
+        let (read, write) = unix.into_split();
+        (ReadSide::Unix(read), WriteSide(Some(WriteInner::Unix(write))))
+    }) {
+        Ok(sides) => return sides,
+        Err(stream) => stream,
+    };
     let (read, write) = tokio::io::split(Pin::new(stream));
     (ReadSide::Other(read), WriteSide(Some(WriteInner::Other(write))))
+}
+
+/// `stream` split by `split` if it is an `S`; handed back otherwise.
+fn split_as<S: Stream>(
+    stream: Box<dyn Stream>,
+    split: impl FnOnce(S) -> (ReadSide, WriteSide),
+) -> Result<(ReadSide, WriteSide), Box<dyn Stream>> {
+    let any: &dyn Any = &*stream;
+    if !any.is::<S>() {
+        return Err(stream);
+    }
+    let any: Box<dyn Any + Send> = stream;
+    match any.downcast::<S>() {
+        Ok(stream) => Ok(split(*stream)),
+        Err(_) => unreachable!("checked to be an `S` just above"),
+    }
 }
 
 /// The read side of a connection; see [`split`].
@@ -161,5 +174,60 @@ impl Drop for WriteSide {
             Some(WriteInner::Unix(write)) => write.forget(),
             Some(WriteInner::Other(_)) | None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// Both sides work, and the far end sees the connection close only
+    /// once both are gone, as with `tokio::io::split`.
+    async fn check_sides(mut read: ReadSide, mut write: WriteSide, far: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
+        let mut buf = [0; 4];
+        write.write_all(b"ping").await.unwrap();
+        far.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+        far.write_all(b"pong").await.unwrap();
+        read.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"pong");
+        drop(write);
+        let early = tokio::time::timeout(Duration::from_millis(100), far.read(&mut buf)).await;
+        assert!(early.is_err(), "the far end saw the write side's drop: {early:?}");
+        drop(read);
+        let end = tokio::time::timeout(Duration::from_secs(5), far.read(&mut buf)).await;
+        assert_eq!(end.expect("the far end saw no close").unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn tcp_streams_split_into_owned_halves() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (near, accepted) = tokio::join!(tokio::net::TcpStream::connect(address), listener.accept());
+        let (mut far, _) = accepted.unwrap();
+        let (read, write) = split(Box::pin(near.unwrap()));
+        assert!(matches!(read, ReadSide::Tcp(_)));
+        check_sides(read, write, &mut far).await;
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn unix_streams_split_into_owned_halves() {
+        let (near, mut far) = tokio::net::UnixStream::pair().unwrap();
+        let (read, write) = split(Box::pin(near));
+        assert!(matches!(read, ReadSide::Unix(_)));
+        check_sides(read, write, &mut far).await;
+    }
+
+    #[tokio::test]
+    async fn other_streams_split_with_tokio() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let (read, write) = split(Box::pin(near));
+        assert!(matches!(read, ReadSide::Other(_)));
+        check_sides(read, write, &mut far).await;
     }
 }
