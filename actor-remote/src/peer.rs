@@ -235,7 +235,7 @@ struct Link {
     /// then, so watching it again sends no frame.
     watchers: HashMap<ActorId, BTreeMap<u64, TerminationNotice>>,
     /// Closes the current connection's tasks.
-    close: Option<Arc<Notify>>,
+    close: Option<Arc<Close>>,
     /// Whether the current connection was accepted (the peer dialed it).
     accepted: bool,
     /// The current connection's write side, while nobody writes to it:
@@ -368,6 +368,34 @@ impl Link {
             self.ack_sent = (tracking, received);
             peer.ack_wanted.store(false, Ordering::Release);
         }
+    }
+}
+
+/// What closes one connection: its reader and writer stop when told.
+///
+/// A flag beside the notice, so that the reader can tell at the cost of a
+/// load, where polling the notice takes its lock, on each turn.
+#[derive(Default)]
+pub(super) struct Close {
+    notice: Notify,
+    closed: AtomicBool,
+}
+
+impl Close {
+    /// Tells the connection's tasks to stop.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.notice.notify_waiters();
+    }
+
+    /// Whether the connection was told to stop.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Completes when the connection is told to stop (if created before).
+    pub(super) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notice.notified()
     }
 }
 
@@ -939,7 +967,7 @@ impl Peer {
             let previous = link.incarnation;
             let restarted = abandoned || (previous != 0 && previous != incarnation);
             link.incarnation = incarnation;
-            let close = Arc::new(Notify::new());
+            let close = Arc::new(Close::default());
             link.close = Some(close.clone());
             // The peer's actors of a previous incarnation died with it, and
             // so did everything it had not acknowledged.
@@ -1034,7 +1062,7 @@ impl Peer {
             link.up = false;
             self.up.store(false, Ordering::Release);
             if let Some(close) = link.close.take() {
-                close.notify_waiters();
+                close.close();
             }
             // Frames of the link wait for the next connection; the rest
             // belonged to this one. An ask dropped here fails with the

@@ -23,10 +23,10 @@ use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, Remo
 use actor_core::{ActorId, DeadLetterReason};
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::stream::{Gone, Outstanding, Position};
-use super::{Host, Peer, Pending, Queued};
+use super::{Close, Host, Peer, Pending, Queued};
 use crate::channel::Records;
 use crate::connection::{Abort, ReadSide};
 use crate::error::NodeError;
@@ -245,7 +245,7 @@ pub(super) async fn read_loop(
     peer: Arc<Peer>,
     generation: u64,
     reading: Reading,
-    close: Arc<Notify>,
+    close: Arc<Close>,
     limits: crate::limits::Limits,
     abort: Option<Arc<dyn Abort>>,
 ) {
@@ -299,6 +299,16 @@ pub(super) async fn read_loop(
     let deadline = tokio::time::sleep(tick);
     tokio::pin!(deadline);
     let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
+    // The close notice is polled here once more, with this task's waker:
+    // it keeps the waker and wakes the task when the connection closes.
+    // From then on each turn reads the flag set before the notice (a
+    // load) instead of polling the notice again (a lock, twice per round
+    // trip). Ready already, the flag is set and the first turn stops.
+    std::future::poll_fn(|cx| {
+        let _ = closed.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
     let why = 'read: loop {
         // Every whole frame at hand, then the next read.
         loop {
@@ -328,17 +338,19 @@ pub(super) async fn read_loop(
                 Err(e) => break 'read format!("bad frame: {e}"),
             }
         }
-        // Room for a whole record in one read.
-        src.reserve(READ_ROOM);
         // Closing first: once replaced, this reader stops delivering at
         // the next read; what it leaves unread is sent again on the next
         // connection. (Between two reads it handles what one read brought,
         // in order, as the one reader of the link: nothing it delivers then
         // is lost or delivered twice, since the next connection's reader
         // starts where this one stops.)
+        if close.is_closed() {
+            break "closed".to_owned();
+        }
+        // Room for a whole record in one read.
+        src.reserve(READ_ROOM);
         let read = tokio::select! {
             biased;
-            () = closed.as_mut() => break "closed".to_owned(),
             read = read.read_buf(&mut src) => read,
             () = &mut deadline => {
                 if seen == seen_at_tick {

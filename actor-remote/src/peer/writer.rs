@@ -17,10 +17,10 @@ use std::sync::atomic::Ordering;
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::futures::Notified;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use super::stream::{self, Lost, Position, Resumption};
-use super::{Ending, Link, Peer, Queued, Sender, put_frame};
+use super::{Close, Ending, Link, Peer, Queued, Sender, put_frame};
 use crate::frame;
 
 /// What a connection's writer starts with.
@@ -44,7 +44,7 @@ pub(super) async fn write_loop(
     peer: Arc<Peer>,
     generation: u64,
     writing: Writing,
-    close: Arc<Notify>,
+    close: Arc<Close>,
     limits: crate::limits::Limits,
 ) {
     let closed = close.notified();
