@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 
 use actor_core::transport::{self, AskContext, Exported, IdHasher, RefCodec, RemoteFailure, ReplySink, Undelivered};
 use actor_core::{ActorId, DeadLetterReason};
@@ -306,9 +307,11 @@ pub(super) async fn read_loop(
     // trip). Ready already, the flag is set and the first turn stops.
     std::future::poll_fn(|cx| {
         let _ = closed.as_mut().poll(cx);
-        std::task::Poll::Ready(())
+        Poll::Ready(())
     })
     .await;
+    // Ready once the flag is set; the notice wakes the task to look.
+    let closing = || std::future::poll_fn(|_| if close.is_closed() { Poll::Ready(()) } else { Poll::Pending });
     let why = 'read: loop {
         // Every whole frame at hand, then the next read.
         loop {
@@ -344,13 +347,11 @@ pub(super) async fn read_loop(
         // in order, as the one reader of the link: nothing it delivers then
         // is lost or delivered twice, since the next connection's reader
         // starts where this one stops.)
-        if close.is_closed() {
-            break "closed".to_owned();
-        }
         // Room for a whole record in one read.
         src.reserve(READ_ROOM);
         let read = tokio::select! {
             biased;
+            () = closing() => break "closed".to_owned(),
             read = read.read_buf(&mut src) => read,
             () = &mut deadline => {
                 if seen == seen_at_tick {

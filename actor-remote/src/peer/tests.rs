@@ -414,3 +414,29 @@ fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
     }
     assert!(chunks.len() <= TellBuffer::SPARE + 2, "{} chunks for tells acknowledged at once", chunks.len());
 }
+
+/// Told to close, a connection's reader stops at once, though nothing
+/// arrives on its socket and its heartbeat is far off: the next
+/// connection's reader waits for it to stop.
+#[tokio::test]
+async fn a_closed_connections_reader_stops_at_once_on_a_silent_socket() {
+    let limits = crate::limits::Limits { heartbeat_timeout: Duration::from_secs(60), ..Default::default() };
+    let node = Node::builder(ActorSystem::new()).secret("s").limits(limits).start().await.unwrap();
+    let peer = new_peer(&node);
+    let (mut far, generation) = connect(&node, &peer, 1 << 16).await;
+    assert!(matches!(far.next().await, Frame::Resume { .. }));
+    far.send(&[resume(0, 0)]).await;
+    assert!(matches!(far.next().await, Frame::Stream { .. }));
+    until_direct(&peer).await;
+    assert!(peer.reading.try_lock().is_err(), "the reader holds its place in the peer's stream");
+    peer.connection_lost(generation, "closed by the test");
+    let stopped = async {
+        while peer.reading.try_lock().is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("the reader stopped when told, not at its heartbeat");
+    drop(far);
+}
