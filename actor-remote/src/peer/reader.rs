@@ -341,14 +341,14 @@ pub(super) async fn read_loop(
                 Err(e) => break 'read format!("bad frame: {e}"),
             }
         }
+        // Room for a whole record in one read.
+        src.reserve(READ_ROOM);
         // Closing first: once replaced, this reader stops delivering at
         // the next read; what it leaves unread is sent again on the next
         // connection. (Between two reads it handles what one read brought,
         // in order, as the one reader of the link: nothing it delivers then
         // is lost or delivered twice, since the next connection's reader
         // starts where this one stops.)
-        // Room for a whole record in one read.
-        src.reserve(READ_ROOM);
         let read = tokio::select! {
             biased;
             () = closing() => break "closed".to_owned(),
