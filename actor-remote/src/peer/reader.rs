@@ -311,8 +311,8 @@ pub(super) async fn read_loop(
     })
     .await;
     // Ready once the flag is set; the notice wakes the task to look. No
-    // close is missed: `Close::close` sets the flag before it notifies,
-    // under the notice's lock, which this task's poll above also took. A
+    // close is missed: `Close::close` sets the flag, then notifies, which
+    // takes the notice's lock that this task's poll above also took. A
     // close before that poll is seen here by the first turn; one after
     // it wakes the task, whose next poll of this branch sees the flag.
     // (Test: `a_closed_connections_reader_stops_at_once_on_a_silent_socket`.)
