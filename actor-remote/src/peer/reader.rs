@@ -192,31 +192,6 @@ struct Reader {
     name: String,
 }
 
-/// A message's payload as received: in place in the opened stream (a
-/// tell), or a slice of its own (a decoded frame).
-enum Payload<'a> {
-    InPlace(&'a [u8]),
-    Owned(Bytes),
-}
-
-impl Payload<'_> {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            Payload::InPlace(bytes) => bytes,
-            Payload::Owned(bytes) => bytes,
-        }
-    }
-
-    /// The payload as bytes of its own, to wait in a parked queue: copied
-    /// if it is in place.
-    fn into_bytes(self) -> Bytes {
-        match self {
-            Payload::InPlace(bytes) => Bytes::copy_from_slice(bytes),
-            Payload::Owned(bytes) => bytes,
-        }
-    }
-}
-
 /// Counts one ask in flight on a connection until its reply is sent (or
 /// its reply sink is dropped unanswered).
 struct InflightAsk(Arc<AtomicUsize>);
@@ -409,8 +384,8 @@ impl Reader {
         match frame {
             Frame::Resume { .. } => Err("a second resume frame on one connection".to_owned()),
             Frame::Stream { id, first } => self.stream(id, first),
-            Frame::Ack { stream, received } => self.peer.acked(stream, received, &mut self.gone),
             Frame::Ping => Ok(()),
+            Frame::Ack { .. } => unreachable!("read in place (`frame::in_place`)"),
             numbered => {
                 let Some(number) = self.count()? else { return Ok(()) };
                 self.numbered(numbered)?;
@@ -438,13 +413,13 @@ impl Reader {
         match parts {
             InPlace::Tell(tell) => {
                 let name = self.take_name(&frame[tell.wire_name])?;
-                let handled = self.incoming(tell.target, &name, Payload::InPlace(&frame[tell.payload_at..]), None);
+                let handled = self.incoming(tell.target, &name, &frame[tell.payload_at..], None);
                 self.name = name;
                 handled?;
             }
             InPlace::Ask(ask) => {
                 let name = self.take_name(&frame[ask.wire_name])?;
-                let payload = Payload::InPlace(&frame[ask.payload_at..]);
+                let payload = &frame[ask.payload_at..];
                 let handled = self.ask(ask.corr, ask.target, &name, ask.context, payload);
                 self.name = name;
                 handled?;
@@ -537,15 +512,11 @@ impl Reader {
     /// Handles one numbered frame.
     fn numbered(&mut self, frame: Frame) -> Result<(), String> {
         match frame {
-            Frame::Tell { target, wire_name, payload } => {
-                let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
-                return self.incoming(target, wire_name, Payload::Owned(payload), None);
+            // `decode` builds these from what `frame::in_place` reads, and
+            // the read loop handles whatever that reads where it lies.
+            Frame::Tell { .. } | Frame::Ask { .. } | Frame::Reply { .. } => {
+                unreachable!("read in place (`frame::in_place`)")
             }
-            Frame::Ask { corr, target, wire_name, context, payload } => {
-                let wire_name = wire_name.as_str().map_err(|e| e.to_string())?;
-                return self.ask(corr, target, wire_name, context, Payload::Owned(payload));
-            }
-            Frame::Reply { corr, payload } => self.reply(corr, &payload),
             Frame::Failure { corr, failure } => {
                 if let Some((_, Pending::Ask(reply))) = self.peer.pending.remove(&corr) {
                     reply.fail(failure.into());
@@ -578,7 +549,7 @@ impl Reader {
         target: ActorId,
         wire_name: &str,
         context: WireContext,
-        payload: Payload<'_>,
+        payload: &[u8],
     ) -> Result<(), String> {
         if self.inflight_asks.load(Ordering::Acquire) >= self.max_inflight_asks {
             // Over the limit: answered at once, never dropped. Its credit
@@ -682,7 +653,7 @@ impl Reader {
         &mut self,
         target: ActorId,
         wire_name: &str,
-        payload: Payload<'_>,
+        payload: &[u8],
         reply: Option<Incoming>,
     ) -> Result<(), String> {
         // A run of messages to one actor, the usual case: its entry is
@@ -694,7 +665,7 @@ impl Reader {
                 inbound.charge(target, self.window)?;
                 let (reply, corr) = split_reply(reply);
                 let exported = &self.last.as_ref().expect("checked above").1;
-                return match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+                return match deliver_to(&**exported, wire_name, payload, reply, &self.codec) {
                     Ok(()) => {
                         if let Some((count, forget)) = inbound.delivered(self.grant_every) {
                             self.peer.push(Queued::Credit { stream, target, count });
@@ -714,7 +685,7 @@ impl Reader {
             // Earlier messages to this actor still wait for room: queue
             // behind them, keeping the sender's order.
             self.charge(target)?;
-            let work = Work::Raw { wire_name: wire_name.to_owned(), payload: payload.into_bytes(), reply };
+            let work = Work::Raw { wire_name: wire_name.to_owned(), payload: Bytes::copy_from_slice(payload), reply };
             return self.park(target, work);
         }
         if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
@@ -728,7 +699,7 @@ impl Reader {
         self.charge(target)?;
         let (reply, corr) = split_reply(reply);
         let exported = &self.last.as_ref().expect("set just above").1;
-        match deliver_to(&**exported, wire_name, payload.as_slice(), reply, &self.codec) {
+        match deliver_to(&**exported, wire_name, payload, reply, &self.codec) {
             Ok(()) => {
                 self.delivered(target);
                 Ok(())
