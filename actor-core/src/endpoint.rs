@@ -171,7 +171,7 @@ pub trait RemoteEndpoint: Terminable {
 
     /// How references inside messages to and from this actor are written
     /// and read.
-    fn ref_codec(&self) -> Arc<dyn RefCodec>;
+    fn ref_codec(&self) -> &Arc<dyn RefCodec>;
 }
 
 /// Why a [`RemoteEndpoint`] refused credit.
@@ -413,27 +413,21 @@ pub trait RefCodec: Send + Sync + 'static {
     fn resolve(&self, wire: &WireRef) -> Result<Resolved, String>;
 }
 
-thread_local! {
-    static REF_CODEC: std::cell::RefCell<Option<Arc<dyn RefCodec>>> = const { std::cell::RefCell::new(None) };
-}
+// Scoped, not owned: setting it lends the caller's `Arc` for the length of
+// the call, so an encode or decode costs no reference count (two atomic
+// read-modify-writes each, on a count every connection of the node shares).
+// A reference that is written or read clones it then.
+scoped_tls::scoped_thread_local!(static REF_CODEC: Arc<dyn RefCodec>);
 
 /// Runs `f` (an encode or decode) with `codec` as the one that references
 /// inside messages use.
 pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Arc<dyn RefCodec>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            REF_CODEC.with_borrow_mut(|c| *c = previous);
-        }
-    }
-    let _restore = Restore(REF_CODEC.with_borrow_mut(|c| c.replace(codec.clone())));
-    f()
+    REF_CODEC.set(codec, f)
 }
 
 /// The codec set by [`with_ref_codec`] on this thread, if any.
 pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
-    REF_CODEC.with_borrow(Clone::clone)
+    REF_CODEC.is_set().then(|| REF_CODEC.with(Arc::clone))
 }
 
 /// Where the reply to an ask that came from another node goes: the
@@ -601,7 +595,7 @@ impl RemoteTarget {
     pub(crate) fn encode<M: 'static + Send>(&self, msg: &M, buf: Vec<u8>) -> Option<(&MessageCodec, Vec<u8>)> {
         let codec = self.codec(TypeId::of::<M>())?;
         let ref_codec = self.endpoint.ref_codec();
-        match with_ref_codec(&ref_codec, || (codec.encode)(msg, buf)) {
+        match with_ref_codec(ref_codec, || (codec.encode)(msg, buf)) {
             Ok(bytes) => Some((codec, bytes)),
             Err(e) => {
                 tracing::warn!(message = codec.wire_name, error = %e, "a remote message failed to encode");

@@ -1499,8 +1499,8 @@ impl RemoteEndpoint for Endpoint {
         WireRef { node: self.peer.name.clone(), address, id: self.id }
     }
 
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.codec.clone()
+    fn ref_codec(&self) -> &Arc<dyn RefCodec> {
+        &self.codec
     }
 }
 

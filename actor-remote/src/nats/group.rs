@@ -354,7 +354,7 @@ struct GroupEndpoint {
     subject: Subject,
     client: Client,
     node: Weak<NodeInner>,
-    codec: Arc<NodeInner>,
+    codec: Arc<dyn RefCodec>,
     secret: Arc<[u8]>,
     /// Requests in flight.
     credit: Arc<Semaphore>,
@@ -428,7 +428,7 @@ impl RemoteEndpoint for GroupEndpoint {
         let subject = self.subject.clone();
         let credit = self.credit.clone();
         let secret = self.secret.clone();
-        let codec: Arc<dyn RefCodec> = self.codec.clone();
+        let codec = self.codec.clone();
         let empty = self.empty_since.clone();
         let (id, label, node) = (self.id, self.label.clone(), self.node.clone());
         tokio::spawn(async move {
@@ -494,8 +494,8 @@ impl RemoteEndpoint for GroupEndpoint {
         WireRef { node: self.label.clone(), address: self.address.clone(), id: self.id }
     }
 
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.codec.clone()
+    fn ref_codec(&self) -> &Arc<dyn RefCodec> {
+        &self.codec
     }
 }
 

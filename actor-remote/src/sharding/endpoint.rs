@@ -78,8 +78,8 @@ impl RemoteEndpoint for EntityEndpoint {
         WireRef { node: self.label.clone(), address: String::new(), id: self.id }
     }
 
-    fn ref_codec(&self) -> Arc<dyn RefCodec> {
-        self.core.codec.clone()
+    fn ref_codec(&self) -> &Arc<dyn RefCodec> {
+        &self.core.codec
     }
 }
 
