@@ -19,6 +19,7 @@ use crate::actor::context::Actor;
 use crate::actor::context::Context;
 use crate::actor::message::Handler;
 use crate::actor::message::Tell;
+use crate::actor::shared::Shared;
 use crate::base::dead_letter::DeadLetterReason;
 use crate::base::deadlock::{self, Assumed};
 use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, SendError};
@@ -86,7 +87,7 @@ pub struct RemoteMessages<A: Actor> {
 }
 
 type DeliverFn<A> =
-    fn(&ActorRef<A>, &[u8], Option<ReplySink>, AskContext, &Arc<dyn RefCodec>) -> Result<(), Undelivered>;
+    fn(&Arc<Shared<A>>, &[u8], Option<ReplySink>, AskContext, &Arc<dyn RefCodec>) -> Result<(), Undelivered>;
 
 impl<A: Actor> RemoteMessages<A> {
     /// Accepts `M` from other nodes, under its
@@ -187,7 +188,7 @@ fn decode_reply<M: RemoteMessage>(bytes: &[u8], slot: &mut dyn Any) -> Result<()
 /// encoded reply to `reply` once the handler has run, and holds the ask's
 /// context (assumed waits, deadline) with it.
 fn deliver<A: Handler<M>, M: RemoteMessage>(
-    actor: &ActorRef<A>,
+    shared: &Arc<Shared<A>>,
     payload: &[u8],
     reply: Option<ReplySink>,
     context: AskContext,
@@ -203,18 +204,12 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
             return Err(Undelivered::Undecodable(detail, reply));
         }
     };
-    let Some(shared) = actor.shared() else {
-        return Err(Undelivered::Closed(reply));
-    };
     let Some(sink) = reply else {
         return match shared.try_send(Tell(msg)) {
             Ok(()) => Ok(()),
             Err(SendError::Full(tell)) => {
-                let actor = actor.clone();
-                Err(Undelivered::Full(Parked::new(async move {
-                    let shared = actor.shared().expect("a local actor");
-                    shared.send(tell).await.map_err(|_| None)
-                })))
+                let shared = shared.clone();
+                Err(Undelivered::Full(Parked::new(async move { shared.send(tell).await.map_err(|_| None) })))
             }
             Err(_) => Err(Undelivered::Closed(None)),
         };
@@ -227,9 +222,8 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     match shared.try_send(ask) {
         Ok(()) => Ok(()),
         Err(SendError::Full(ask)) => {
-            let actor = actor.clone();
+            let shared = shared.clone();
             Err(Undelivered::Full(Parked::new(async move {
-                let shared = actor.shared().expect("a local actor");
                 shared.send_ask(ask).await.map_err(|e| e.into_inner().reply.take())
             })))
         }
@@ -347,8 +341,8 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         let Some(deliver) = self.table.handler(wire_name, &self.last) else {
             return Err(Undelivered::UnknownMessage(reply));
         };
-        match self.actor.upgrade() {
-            Some(actor) => deliver(&actor, payload, reply, AskContext::default(), codec),
+        match self.actor.shared() {
+            Some(shared) => deliver(&shared, payload, reply, AskContext::default(), codec),
             None => Err(Undelivered::Closed(reply)),
         }
     }
@@ -364,8 +358,8 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         let Some(deliver) = self.table.handler(wire_name, &self.last) else {
             return Err(Undelivered::UnknownMessage(Some(reply)));
         };
-        match self.actor.upgrade() {
-            Some(actor) => deliver(&actor, payload, Some(reply), context, codec),
+        match self.actor.shared() {
+            Some(shared) => deliver(&shared, payload, Some(reply), context, codec),
             None => Err(Undelivered::Closed(Some(reply))),
         }
     }
