@@ -4,7 +4,7 @@
 //! (`Queue<Envelope<A>>`, in `actor/shared.rs`), which it never opens.
 //!
 //! Why not tokio's `mpsc`: it allocates a 32-slot block for every channel up
-//! front (1 KB with our 32-byte envelopes) and keeps cache-padded shared
+//! front (1.25 KB with our 40-byte envelopes) and keeps cache-padded shared
 //! state: an idle actor built on it measured about 3 KB (2026-11-24). This
 //! queue allocates nothing until the first message, and lives in the
 //! actor's one shared allocation.
