@@ -91,7 +91,7 @@ pub use crate::base::stats::{ActorState, ActorStats, PanicRecord, RECENT_RESTART
 pub use crate::monitor::{MonitorRef, Terminated};
 pub use crate::pool::{Pool, PoolBuilder, Routing};
 pub use crate::reference::actor_ref::{ActorRef, WeakActorRef};
-pub use crate::reference::ask::{AskRequest, AskWith, PendingAsk};
+pub use crate::reference::ask::{AskRequest, AskWith, PendingAsk, SendAsk};
 pub use crate::reference::recipient::Recipient;
 pub use crate::spawn::SpawnOptions;
 pub use crate::system::{

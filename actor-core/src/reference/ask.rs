@@ -184,12 +184,8 @@ impl<'a, M: Message> AskRequest<'a, M> {
     /// assert_eq!(doubled, [2, 4, 6, 8]);
     /// # Ok(()) }
     /// ```
-    pub async fn send(mut self) -> Result<PendingAsk<M>, AskError<M>> {
-        std::future::poll_fn(|cx| self.poll_queued(cx)).await?;
-        let AskState::Waiting(rx) = mem::replace(&mut self.state, AskState::Done) else {
-            unreachable!("queued asks wait for their reply")
-        };
-        Ok(PendingAsk { rx, deadline: self.deadline.take(), _waiting: self.waiting.take(), _message: PhantomData })
+    pub fn send(self) -> SendAsk<'a, M> {
+        SendAsk { ask: self }
     }
 
     /// Moves the ask on until its message is queued (state `Waiting`).
@@ -331,6 +327,42 @@ impl<M: Message> Future for PendingAsk<M> {
             return Poll::Ready(Err(AskError::Timeout));
         }
         Poll::Pending
+    }
+}
+
+/// The future of [`AskRequest::send`]: ready with the ask's
+/// [`PendingAsk`] once its message is queued.
+///
+/// Written out rather than an `async fn`, so that the ask is not moved
+/// into a generated state machine: in the fanout bench, that move and its
+/// drop flags cost about 40 of an ask's 1,750 instructions (2026-12-05).
+#[must_use = "nothing is sent until this is awaited"]
+pub struct SendAsk<'a, M: Message> {
+    ask: AskRequest<'a, M>,
+}
+
+impl<M: Message> fmt::Debug for SendAsk<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SendAsk").field(&self.ask).finish()
+    }
+}
+
+impl<M: Message> Future for SendAsk<'_, M> {
+    type Output = Result<PendingAsk<M>, AskError<M>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // `AskRequest` is `Unpin` (its timer is boxed), and so is this.
+        let ask = &mut self.get_mut().ask;
+        ready!(ask.poll_queued(cx))?;
+        let AskState::Waiting(rx) = mem::replace(&mut ask.state, AskState::Done) else {
+            unreachable!("queued asks wait for their reply")
+        };
+        Poll::Ready(Ok(PendingAsk {
+            rx,
+            deadline: ask.deadline.take(),
+            _waiting: ask.waiting.take(),
+            _message: PhantomData,
+        }))
     }
 }
 
