@@ -374,6 +374,45 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
 }
 
 #[tokio::test]
+async fn a_tell_waiting_for_room_does_not_keep_its_actor_alive() {
+    bounded(async {
+        let a = node("a").await;
+        let b = node("b").await;
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let busy = a.system().spawn_with(Counter::default(), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+        a.register("busy", &busy).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "busy").await.unwrap();
+        // Only `busy` keeps the actor alive now: an export does not.
+        assert!(a.system().unregister("busy"));
+        let mut letters = a.system().dead_letters();
+
+        // The actor naps; one tell fills its mailbox, the next waits on `a`
+        // for room.
+        let napping = tokio::spawn({
+            let remote = remote.clone();
+            async move { remote.nap(500).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        remote.tell_record(0, 0).await.unwrap();
+        remote.tell_record(0, 1).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The last reference goes: the mailbox closes at once, so the
+        // waiting tell is refused and reported; the actor finishes its nap
+        // and what its mailbox held, then stops.
+        drop(busy);
+        let letter = tokio::time::timeout(Duration::from_secs(5), letters.recv())
+            .await
+            .expect("the waiting tell is reported")
+            .unwrap();
+        assert_eq!(letter.reason, DeadLetterReason::Stopped, "{letter:?}");
+        assert!(letter.message_type.contains("Record"), "{letter:?}");
+        assert_eq!(napping.await.unwrap().unwrap(), 500);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
     with_counter(|Served { a, counter, remote, .. }| async move {
         let mut letters = a.system().dead_letters();
