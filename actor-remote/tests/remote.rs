@@ -427,6 +427,29 @@ async fn tells_to_a_stopped_remote_actor_become_dead_letters_on_its_node() {
     .await;
 }
 
+#[tokio::test]
+async fn a_tell_to_a_stopped_remote_actor_is_reported_once() {
+    with_counter(|Served { a, b, peer, counter, remote }| async move {
+        // A second actor on `a`: its reply to an ask sent after a tell comes
+        // back once `a` has read the tell.
+        let other = a.system().spawn(Counter::default());
+        a.register("other", &other).unwrap();
+        let other: ActorRef<Counter> = b.lookup(&peer, "other").await.unwrap();
+        remote.tell_add(1).await.unwrap();
+        assert_eq!(remote.add(1).await.unwrap(), 2);
+
+        // Stopped, but `counter` still holds its shared block (and `a`'s
+        // reader the export it delivered to last).
+        counter.stop();
+        counter.wait_for_stop().await;
+        let before = a.system().dead_letter_count();
+        remote.tell_add(1).await.unwrap();
+        assert_eq!(other.add(1).await.unwrap(), 1);
+        assert_eq!(a.system().dead_letter_count() - before, 1, "one dead letter for one message");
+    })
+    .await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_unix_socket_transport_carries_the_same_traffic() {

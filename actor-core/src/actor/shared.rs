@@ -149,6 +149,18 @@ impl<A: Addressee> Shared<A> {
         }
     }
 
+    /// As `try_send`, but a closed mailbox is left for the caller to
+    /// report: the transport, which reports an undelivered message itself
+    /// (saying why, and telling the sending node), once.
+    #[cfg(feature = "serde")]
+    pub(crate) fn try_send_unreported<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+        match self.mailbox.try_send(Envelope::new(payload)) {
+            Ok(()) => Ok(()),
+            Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
+            Err(Refused::Closed(env)) => Err(SendError::Closed(unpack(env))),
+        }
+    }
+
     /// Queues `payload`, waiting for room. The fast path is `try_send`'s;
     /// only a full mailbox looks further: a handler (or a task it awaits)
     /// that would wait for room in its own actor's mailbox, or in that of

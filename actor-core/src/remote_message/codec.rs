@@ -205,7 +205,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
         }
     };
     let Some(sink) = reply else {
-        return match shared.try_send(Tell(msg)) {
+        return match shared.try_send_unreported(Tell(msg)) {
             Ok(()) => Ok(()),
             Err(SendError::Full(tell)) => {
                 let shared = shared.clone();
@@ -219,7 +219,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     let AskContext { chain, deadline } = context;
     let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.system.id(), chain, deadline));
     let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone(), deadline, assumed };
-    match shared.try_send(ask) {
+    match shared.try_send_unreported(ask) {
         Ok(()) => Ok(()),
         Err(SendError::Full(ask)) => {
             let shared = shared.clone();
