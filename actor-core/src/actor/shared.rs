@@ -142,11 +142,7 @@ impl<A: Addressee> Shared<A> {
     }
 
     pub(crate) fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        match self.mailbox.try_send(Envelope::new(payload)) {
-            Ok(()) => Ok(()),
-            Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
-            Err(Refused::Closed(env)) => Err(SendError::Closed(self.closed(env))),
-        }
+        self.try_queue(payload, |env| self.closed(env))
     }
 
     /// As `try_send`, but a closed mailbox is left for the caller to
@@ -154,10 +150,17 @@ impl<A: Addressee> Shared<A> {
     /// (saying why, and telling the sending node), once.
     #[cfg(feature = "serde")]
     pub(crate) fn try_send_unreported<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
+        self.try_queue(payload, unpack)
+    }
+
+    /// Queues `payload` if there is room now; `closed` hands back (and may
+    /// report) the envelope of a closed mailbox.
+    #[inline]
+    fn try_queue<P: Payload<A>>(&self, payload: P, closed: impl FnOnce(Envelope<A>) -> P) -> Result<(), SendError<P>> {
         match self.mailbox.try_send(Envelope::new(payload)) {
             Ok(()) => Ok(()),
             Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
-            Err(Refused::Closed(env)) => Err(SendError::Closed(unpack(env))),
+            Err(Refused::Closed(env)) => Err(SendError::Closed(closed(env))),
         }
     }
 
