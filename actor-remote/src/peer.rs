@@ -906,6 +906,7 @@ impl Peer {
             duplicates: self.stats.duplicates.load(Ordering::Relaxed),
             restarts: self.stats.restarts.load(Ordering::Relaxed),
             acked_tells: self.stats.acked_tells.load(Ordering::Relaxed),
+            undelivered: self.stats.undelivered.load(Ordering::Relaxed),
         }
     }
 
@@ -1236,6 +1237,9 @@ pub struct LinkStats {
     /// Tells the peer acknowledged: it received them, and handed them to
     /// their actor (or to the queue waiting for room in its mailbox).
     pub acked_tells: u64,
+    /// Messages the peer said it could not deliver (each one also a dead
+    /// letter on the peer's node).
+    pub undelivered: u64,
 }
 
 /// Writes what `sender.sealed` holds to the socket without waiting: with a

@@ -407,6 +407,9 @@ async fn a_tell_waiting_for_room_does_not_keep_its_actor_alive() {
             .unwrap();
         assert_eq!(letter.reason, DeadLetterReason::Stopped, "{letter:?}");
         assert!(letter.message_type.contains("Record"), "{letter:?}");
+        // The sending node hears of it too, as when the tell finds the
+        // actor stopped on arrival.
+        undelivered_notices(&b, &peer, 1).await;
         assert_eq!(napping.await.unwrap().unwrap(), 500);
     })
     .await;
@@ -446,8 +449,21 @@ async fn a_tell_to_a_stopped_remote_actor_is_reported_once() {
         remote.tell_add(1).await.unwrap();
         assert_eq!(other.add(1).await.unwrap(), 1);
         assert_eq!(a.system().dead_letter_count() - before, 1, "one dead letter for one message");
+        undelivered_notices(&b, &peer, 1).await;
     })
     .await;
+}
+
+/// Waits until `node` has heard from `peer` of exactly `n` messages it
+/// could not deliver; fails past 5 s, or if it hears of more.
+async fn undelivered_notices(node: &Node, peer: &str, n: u64) {
+    let heard = || node.link_stats(peer).expect("a link to the peer").undelivered;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while heard() < n {
+        assert!(tokio::time::Instant::now() < deadline, "heard of {} undelivered messages, not {n}", heard());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(heard(), n, "one notice per undelivered message");
 }
 
 #[cfg(unix)]

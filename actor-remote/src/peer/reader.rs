@@ -39,8 +39,16 @@ const READ_ROOM: usize = 64 * 1024;
 
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
-    Waiting(transport::Parked),
-    Raw { wire_name: String, payload: Bytes, reply: Option<Incoming> },
+    /// Its wire name is kept to tell the peer, should the actor stop first.
+    Waiting {
+        parked: transport::Parked,
+        wire_name: String,
+    },
+    Raw {
+        wire_name: String,
+        payload: Bytes,
+        reply: Option<Incoming>,
+    },
 }
 
 /// A parked delivery, with what its credit is charged to.
@@ -610,6 +618,7 @@ impl Reader {
                 }
             }
             System::Undelivered { target, wire_name, reason } => {
+                self.peer.stats.undelivered.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(peer = %self.peer.name, %target, message = %wire_name, %reason, "the peer could not deliver a message");
             }
             System::Bye => {
@@ -731,7 +740,7 @@ impl Reader {
                         exported,
                     ));
                 }
-                self.park(target, Work::Waiting(parked))
+                self.park(target, Work::Waiting { parked, wire_name: wire_name.to_owned() })
             }
             other => {
                 failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
@@ -855,6 +864,9 @@ fn undeliverable(
     }
 }
 
+/// Why a message to an actor that has stopped was not delivered.
+const STOPPED: &str = "the actor has stopped";
+
 /// Answers a delivery that failed for a reason other than a full mailbox.
 fn failed_delivery(
     node: &dyn Host,
@@ -871,7 +883,7 @@ fn failed_delivery(
             (K::UnknownMessage, format!("the actor does not accept {wire_name} from other nodes"), sink)
         }
         Undelivered::Undecodable(e, sink) => (K::Undecodable, e, sink),
-        Undelivered::Closed(sink) => (K::UnknownActor, "the actor has stopped".to_owned(), sink),
+        Undelivered::Closed(sink) => (K::UnknownActor, STOPPED.to_owned(), sink),
         Undelivered::Full(_) => unreachable!("handled by the caller"),
         _ => (K::Refused, "not delivered".to_owned(), None),
     };
@@ -913,30 +925,39 @@ fn start_parked_queue(
             }
         };
         while let Some(Parked { work, stream, outstanding, generation }) = rx.recv().await {
-            let result = match work {
-                Work::Waiting(parked) => parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned())),
+            // A delivery that found the actor stopped while it waited was
+            // reported here by the mailbox (a dead letter); an asker is
+            // failed, and for a tell the peer is told, as on the direct path.
+            let (result, wire_name) = match work {
+                Work::Waiting { parked, wire_name } => (parked.await, wire_name),
                 Work::Raw { wire_name, payload, reply } => {
                     let corr = reply.as_ref().map(|(c, _, _)| *c);
                     let reply = reply.map(|(_, sink, context)| (sink, context));
-                    match deliver_to(&*exported, &wire_name, &payload, reply, &codec) {
+                    let result = match deliver_to(&*exported, &wire_name, &payload, reply, &codec) {
                         Ok(()) => Ok(()),
-                        Err(Undelivered::Full(parked)) => {
-                            parked.await.map_err(|sink| (sink, "the actor has stopped".to_owned()))
-                        }
+                        Err(Undelivered::Full(parked)) => parked.await,
                         Err(other) => {
                             if let Some(peer) = peer.upgrade() {
                                 failed_delivery(&*node, &peer, generation, target, &wire_name, other, corr);
                             }
                             Ok(())
                         }
-                    }
+                    };
+                    (result, wire_name)
                 }
             };
-            if let Err((Some(sink), why)) = result {
-                sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(
+            match result {
+                Ok(()) => {}
+                Err(Some(sink)) => sink(Err(RemoteFailure::Remote(actor_core::error::RemoteError::new(
                     actor_core::error::RemoteErrorKind::UnknownActor,
-                    why,
-                ))));
+                    STOPPED,
+                )))),
+                Err(None) => {
+                    if let Some(peer) = peer.upgrade() {
+                        let reason = STOPPED.to_owned();
+                        peer.push_on(generation, Queued::System(System::Undelivered { target, wire_name, reason }));
+                    }
+                }
             }
             if landed.as_ref().is_some_and(|(s, _, _)| *s != stream) {
                 grant(&mut landed);

@@ -166,6 +166,8 @@ pub(super) struct Stats {
     pub(super) restarts: AtomicU64,
     /// Tells the peer acknowledged.
     pub(super) acked_tells: AtomicU64,
+    /// Messages the peer said it could not deliver.
+    pub(super) undelivered: AtomicU64,
 }
 
 impl Stats {
