@@ -400,6 +400,7 @@ async fn a_tell_waiting_for_room_does_not_keep_its_actor_alive() {
         // The last reference goes: the mailbox closes at once, so the
         // waiting tell is refused and reported; the actor finishes its nap
         // and what its mailbox held, then stops.
+        let before = a.system().dead_letter_count();
         drop(busy);
         let letter = tokio::time::timeout(Duration::from_secs(5), letters.recv())
             .await
@@ -411,6 +412,7 @@ async fn a_tell_waiting_for_room_does_not_keep_its_actor_alive() {
         // actor stopped on arrival.
         undelivered_notices(&b, &peer, 1).await;
         assert_eq!(napping.await.unwrap().unwrap(), 500);
+        assert_eq!(a.system().dead_letter_count() - before, 1, "one dead letter for one message");
     })
     .await;
 }

@@ -42,6 +42,22 @@ impl ActorId {
         ActorId(Uuid::from_u64_pair(*PROCESS_PREFIX, n))
     }
 
+    /// The counting half of an id minted by [`next`](ActorId::next) in
+    /// this process: never 0, below 2^63. With [`local`](ActorId::local)
+    /// it packs a local id into one word.
+    #[inline]
+    pub(crate) fn local_seq(&self) -> u64 {
+        let (prefix, n) = self.0.as_u64_pair();
+        debug_assert!(prefix == *PROCESS_PREFIX && n != 0 && n < 1 << 63, "not an id minted here: {self}");
+        n
+    }
+
+    /// The id minted in this process with counting half `n` (see
+    /// [`local_seq`](ActorId::local_seq)).
+    pub(crate) fn local(n: u64) -> Self {
+        ActorId(Uuid::from_u64_pair(*PROCESS_PREFIX, n))
+    }
+
     /// Rebuilds an id from its UUID, for example one read off the wire.
     pub fn from_uuid(uuid: Uuid) -> Self {
         ActorId(uuid)
@@ -126,6 +142,13 @@ impl fmt::Debug for ActorId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_id_packs_into_its_counting_half() {
+        let id = ActorId::next();
+        assert_eq!(ActorId::local(id.local_seq()), id);
+        assert_ne!(ActorId::next().local_seq(), id.local_seq());
+    }
 
     /// Ids count up in the order they are minted, whichever thread mints
     /// them: the observer's spawn order of siblings relies on it.

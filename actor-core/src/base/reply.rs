@@ -50,21 +50,46 @@ pub(crate) struct Me {
 }
 
 /// What is being polled on a thread, as far as replies and the graph of
-/// waits care. One thread-local for both, so that reading it costs an ask
-/// one load, as before tasks had an identity.
+/// waits care: any other code, the handler (or hook) of an actor, or a task
+/// started with `Context::spawn_task` (under its own id in the graph of
+/// waits). One thread-local for both, so that reading it costs an ask one
+/// load.
+///
+/// Packed in two words: the run loop sets and restores it around every
+/// poll of a handler, and as an enum holding a whole `Me` (32 bytes) that
+/// cost about 50 instructions per message more (2026-12-05). Every actor
+/// and task id is minted in this process ([`ActorId::local_seq`]), so its
+/// counting half is enough.
 #[derive(Clone, Copy)]
-enum Polled {
-    /// Any other code.
-    Nobody,
-    /// The handler (or hook) of this actor.
-    Handler(Me),
-    /// A task started with `Context::spawn_task`, under its own id in the
-    /// graph of waits.
-    Task(Me),
+struct Polled {
+    /// 0 for any other code; otherwise the actor's or task's
+    /// [`ActorId::local_seq`], with [`Polled::TASK`] set for a task.
+    who: u64,
+    /// The waiter's system (`Me::scope`).
+    scope: u64,
+}
+
+impl Polled {
+    const NOBODY: Polled = Polled { who: 0, scope: 0 };
+    const TASK: u64 = 1 << 63;
+
+    #[inline]
+    fn handler(me: Me) -> Self {
+        Polled { who: me.id.local_seq(), scope: me.scope }
+    }
+
+    fn task(me: Me) -> Self {
+        Polled { who: me.id.local_seq() | Self::TASK, scope: me.scope }
+    }
+
+    /// The actor or task polled, if any.
+    fn waiter(self) -> Option<Me> {
+        (self.who != 0).then(|| Me { id: ActorId::local(self.who & !Self::TASK), scope: self.scope })
+    }
 }
 
 thread_local! {
-    static CURRENT: Cell<Polled> = const { Cell::new(Polled::Nobody) };
+    static CURRENT: Cell<Polled> = const { Cell::new(Polled::NOBODY) };
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -88,22 +113,21 @@ fn polling<T>(polled: Polled, f: impl FnOnce() -> T) -> T {
 /// orphaned replies) and the current actor (for ask-cycle detection) are
 /// set, and restored afterwards even if `f` panics.
 pub(crate) fn in_handler<T>(actor: Me, f: impl FnOnce() -> T) -> T {
-    polling(Polled::Handler(actor), f)
+    polling(Polled::handler(actor), f)
 }
 
-/// The actor whose handler is running on this thread, if any.
-pub(crate) fn current_actor() -> Option<Me> {
-    match CURRENT.get() {
-        Polled::Handler(me) => Some(me),
-        Polled::Nobody | Polled::Task(_) => None,
-    }
+/// Whether an actor's handler is running on this thread.
+#[inline]
+pub(crate) fn in_a_handler() -> bool {
+    let who = CURRENT.get().who;
+    who != 0 && who & Polled::TASK == 0
 }
 
 /// Runs `f` (a poll) as the task `task` of the graph of waits: what it
 /// waits for (asks, room in a full mailbox), the task waits for. Unlike
 /// [`in_handler`], replies dropped here are not a handler's.
 pub(crate) fn in_task<T>(task: Me, f: impl FnOnce() -> T) -> T {
-    polling(Polled::Task(task), f)
+    polling(Polled::task(task), f)
 }
 
 /// Who waits, in the graph of waits, if this thread waits for something
@@ -111,10 +135,7 @@ pub(crate) fn in_task<T>(task: Me, f: impl FnOnce() -> T) -> T {
 /// `Context::spawn_task` being polled. `None` in any other task, whose
 /// waits nobody can be waiting on.
 pub(crate) fn current_waiter() -> Option<Me> {
-    match CURRENT.get() {
-        Polled::Handler(me) | Polled::Task(me) => Some(me),
-        Polled::Nobody => None,
-    }
+    CURRENT.get().waiter()
 }
 
 /// Parks a reply dropped unanswered inside a handler (`current_actor` is
@@ -159,7 +180,7 @@ impl<R: Send + 'static> ReplyGuard<R> {
 impl<R: Send + 'static> Drop for ReplyGuard<R> {
     fn drop(&mut self) {
         if let Some(tx) = self.0.take()
-            && current_actor().is_some()
+            && in_a_handler()
         {
             ORPHANS.with_borrow_mut(|list| {
                 list.push(Box::new(move |err: &PanicError| {

@@ -263,7 +263,7 @@ impl RemoteReply {
 impl Drop for RemoteReply {
     fn drop(&mut self) {
         let Some(sink) = self.0.take() else { return };
-        if reply::current_actor().is_some() {
+        if reply::in_a_handler() {
             reply::park_orphan(Box::new(move |panic: &PanicError| {
                 sink(Err(RemoteFailure::Panicked(panic.message().to_owned())));
             }));
