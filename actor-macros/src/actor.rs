@@ -492,13 +492,13 @@ impl MessageSpec {
             functions.push(quote! {
                 fn #ser<S: ::actor_core::__private::serde::Serializer>(value: &#ty, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
                     #[allow(unused_imports)]
-                    use #wire::{Unserializable as _, ViaSerde as _};
-                    (&&#wire::Probe::<#ty>::new()).serialize_field(value, serializer)
+                    use #wire::{AsBytes as _, Unserializable as _, ViaSerde as _};
+                    (&&&#wire::Probe::<#ty>::new()).serialize_field(value, serializer)
                 }
                 fn #de<'de, D: ::actor_core::__private::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<#ty, D::Error> {
                     #[allow(unused_imports)]
-                    use #wire::{Unserializable as _, ViaSerde as _};
-                    (&&#wire::Probe::<#ty>::new()).deserialize_field(deserializer)
+                    use #wire::{AsBytes as _, Unserializable as _, ViaSerde as _};
+                    (&&&#wire::Probe::<#ty>::new()).deserialize_field(deserializer)
                 }
             });
             // The argument's name as a type, for the error; declared in a

@@ -469,6 +469,20 @@ mod remote {
         }
     }
 
+    /// Two bytes, named by an alias: still a run of bytes.
+    pub(crate) type Tag = [u8; 2];
+
+    /// Keeps the bytes it is sent.
+    pub(crate) struct Vault;
+
+    #[actor]
+    impl Vault {
+        #[message(remote)]
+        pub(crate) fn keep(&self, hash: [u8; 4], body: Vec<u8>, tag: Tag, note: Vec<u16>) -> usize {
+            hash.len() + body.len() + tag.len() + note.len()
+        }
+    }
+
     pub(crate) struct Echo;
 
     #[actor(remote)]
@@ -511,4 +525,38 @@ async fn remote_messages() {
     let say: Say = serde_json::from_str(r#"{"text":"yo"}"#).unwrap();
     assert_eq!(echo.ask(say).await.unwrap(), "yo");
     echo.tell_ping().await.unwrap();
+}
+
+/// Byte arrays and byte vectors (through an alias too) travel as one run of
+/// bytes: a length, then the bytes. Other vectors keep serde's encoding.
+#[tokio::test]
+async fn runs_of_bytes_are_encoded_whole() {
+    use remote::{Keep, Vault, VaultClient};
+
+    let keep = Keep { hash: [1, 2, 3, 4], body: vec![9; 3], tag: [7, 8], note: vec![300] };
+    let bytes = postcard::to_allocvec(&keep).unwrap();
+    // 300 as a postcard varint is [0xac, 0x02].
+    assert_eq!(bytes, [4, 1, 2, 3, 4, 3, 9, 9, 9, 2, 7, 8, 1, 0xac, 0x02]);
+    let back: Keep = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!((back.hash, back.body, back.tag, back.note), ([1, 2, 3, 4], vec![9; 3], [7, 8], vec![300]));
+
+    // An array of the wrong length is refused, whether short or long.
+    for hash in [&[3, 1, 2, 3][..], &[5, 1, 2, 3, 4, 5]] {
+        let wrong = [hash, &[0, 2, 7, 8, 0]].concat();
+        let e = postcard::from_bytes::<Keep>(&wrong).err().expect("a wrong length is refused");
+        assert!(matches!(e, postcard::Error::SerdeDeCustom), "{e:?}");
+    }
+
+    // A format that writes bytes as a list of numbers reads them back.
+    let json = serde_json::to_string(&Keep { hash: [1, 2, 3, 4], body: vec![5], tag: [6, 7], note: vec![] }).unwrap();
+    assert_eq!(json, r#"{"hash":[1,2,3,4],"body":[5],"tag":[6,7],"note":[]}"#);
+    let back: Keep = serde_json::from_str(&json).unwrap();
+    assert_eq!((back.hash, back.body, back.tag), ([1, 2, 3, 4], vec![5], [6, 7]));
+    let short = serde_json::from_str::<Keep>(r#"{"hash":[1,2,3],"body":[],"tag":[6,7],"note":[]}"#);
+    assert!(short.err().expect("three bytes are not four").to_string().contains("invalid length 3"));
+    let long = serde_json::from_str::<Keep>(r#"{"hash":[1,2,3,4,5],"body":[],"tag":[6,7],"note":[]}"#);
+    assert!(long.err().expect("five bytes are not four").to_string().contains("invalid length 5"));
+
+    let vault = ActorSystem::new().spawn(Vault);
+    assert_eq!(vault.keep([0; 4], vec![1, 2], [3, 4], vec![5]).await.unwrap(), 9);
 }

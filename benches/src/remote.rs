@@ -457,10 +457,12 @@ fn put_target(buf: &mut BytesMut, wire_name: &str) {
 
 fn encode_tell(buf: &mut BytesMut, payload: &[u8; PAYLOAD]) {
     let name = Data::WIRE_NAME;
-    buf.reserve(2 + 16 + 1 + name.len() + PAYLOAD);
+    buf.reserve(2 + 16 + 1 + name.len() + 1 + PAYLOAD);
     buf.put_u8(VERSION);
     buf.put_u8(TELL);
     put_target(buf, name);
+    // The payload's length, as postcard writes it for a run of bytes.
+    buf.put_u8(PAYLOAD as u8);
     buf.put_slice(payload);
 }
 
@@ -607,7 +609,10 @@ impl ServerState {
         }
         match frame.get_u8() {
             TELL => {
-                if take_target(&mut frame)?.as_ref() != Data::WIRE_NAME.as_bytes() || frame.len() != PAYLOAD {
+                if take_target(&mut frame)?.as_ref() != Data::WIRE_NAME.as_bytes()
+                    || frame.len() != 1 + PAYLOAD
+                    || frame.get_u8() as usize != PAYLOAD
+                {
                     return Err(bad("not a data tell"));
                 }
                 self.totals.count += 1;
@@ -889,9 +894,9 @@ mod tests {
 
     #[test]
     fn frames_have_the_same_length_on_both_sides() {
-        // Ours: the tell header of actor-remote's frame.rs plus postcard's
-        // [u8; 32] (32 bytes, no length).
-        let ours = 2 + 16 + 1 + Data::WIRE_NAME.len() + PAYLOAD;
+        // Ours: the tell header of actor-remote's frame.rs plus the
+        // [u8; 32] as a run of bytes (a one-byte length, then the bytes).
+        let ours = 2 + 16 + 1 + Data::WIRE_NAME.len() + 1 + PAYLOAD;
         let mut raw = BytesMut::new();
         encode_tell(&mut raw, &payload(7));
         assert_eq!(raw.len(), ours);
