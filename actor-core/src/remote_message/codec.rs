@@ -217,7 +217,7 @@ fn deliver<A: Handler<M>, M: RemoteMessage>(
     // The handler's future encodes and sends the reply itself, in the
     // actor's task: no task in between.
     let AskContext { chain, deadline } = context;
-    let assumed = (!chain.is_empty()).then(|| deadlock::assume(shared.system.id(), chain, deadline));
+    let assumed = (!chain.is_empty()).then(|| Box::new(deadlock::assume(shared.system.id(), chain, deadline)));
     let ask = RemoteAsk { msg, reply: RemoteReply(Some(sink)), codec: codec.clone(), deadline, assumed };
     match shared.try_send_unreported(ask) {
         Ok(()) => Ok(()),
@@ -239,8 +239,10 @@ struct RemoteAsk<M> {
     /// When the asker gives up, on this node's clock.
     deadline: Option<tokio::time::Instant>,
     /// The asker's chain of waits, assumed here until the ask is handled
-    /// or dropped.
-    assumed: Option<Assumed>,
+    /// or dropped. Boxed, as only an ask made from a handler has one:
+    /// inline, it took the handler's future past the run loop's slot, a
+    /// box per remote ask (2026-12-05).
+    assumed: Option<Box<Assumed>>,
 }
 
 /// The reply sink of a remote ask while its handler runs. Dropped
