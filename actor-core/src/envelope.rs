@@ -33,6 +33,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::base::flight::Recorder;
+use crate::mailbox::queue::Queue;
 
 /// Words of inline payload storage in an envelope.
 const INLINE_WORDS: usize = 4;
@@ -81,8 +82,23 @@ pub(crate) struct Envelope<A: Addressee> {
     data: Inline,
 }
 
+/// What [`Vt::start`] returns: the first poll's result, or `None` if an
+/// abort was found waiting before it.
+type Started = Option<Poll<()>>;
+
+/// [`Vt::start`] for a payload type: the envelope's storage, the actor, its
+/// context, the slot, the task's context and the mailbox (for an abort).
+type StartFn<A> = unsafe fn(
+    *mut Inline,
+    *mut A,
+    *mut <A as Addressee>::Context,
+    &mut Slot,
+    &mut TaskContext<'_>,
+    &Queue<Envelope<A>>,
+) -> Started;
+
 struct VTable<A: Addressee> {
-    start: unsafe fn(*mut Inline, *mut A, *mut A::Context, &mut Slot),
+    start: StartFn<A>,
     drop: unsafe fn(*mut Inline),
     payload_type: fn() -> TypeId,
     message_type: fn() -> &'static str,
@@ -99,7 +115,14 @@ impl<A: Addressee, P: Payload<A>> Vt<A, P> {
     ///
     /// `data` holds a `P` written by [`Envelope::new`] that has not been
     /// taken yet; it must not be read again after this call.
-    unsafe fn start(data: *mut Inline, actor: *mut A, ctx: *mut A::Context, slot: &mut Slot) {
+    unsafe fn start(
+        data: *mut Inline,
+        actor: *mut A,
+        ctx: *mut A::Context,
+        slot: &mut Slot,
+        cx: &mut TaskContext<'_>,
+        mailbox: &Queue<Envelope<A>>,
+    ) -> Started {
         // SAFETY: guaranteed by the caller, see above.
         let payload = unsafe { take::<P>(data) };
         // SAFETY: `Envelope::start`'s contract makes `ctx` valid and
@@ -109,8 +132,8 @@ impl<A: Addressee, P: Payload<A>> Vt<A, P> {
         }
         // SAFETY: `Envelope::start`'s contract makes `actor` and `ctx` valid,
         // unaliased and alive until the slot is cleared, and keeps the slot
-        // in place until then, which is what `Slot::put` requires.
-        unsafe { slot.put(payload.into_future(&mut *actor, &mut *ctx)) }
+        // in place until then, which is what `Slot::start` requires.
+        unsafe { slot.start(payload.into_future(&mut *actor, &mut *ctx), cx, || mailbox.take_abort()) }
     }
 
     /// # Safety
@@ -179,7 +202,10 @@ impl<A: Addressee> Envelope<A> {
         Some(unsafe { take::<P>(&mut this.data) })
     }
 
-    /// Moves the payload into the handler and the handler's future into `slot`.
+    /// Moves the payload into the handler and the handler's future into
+    /// `slot`, then polls it once unless `mailbox` has an abort waiting
+    /// (taken, and `None` returned, with the future left unpolled in the
+    /// slot): [`Slot::start`].
     ///
     /// # Safety
     ///
@@ -187,12 +213,19 @@ impl<A: Addressee> Envelope<A> {
     /// used by nobody but the future in `slot`, and `slot` must not move,
     /// until the slot is cleared (its `poll` returns `Ready`, `clear` is
     /// called, or it is dropped).
-    pub(crate) unsafe fn start(self, actor: &mut A, ctx: &mut A::Context, slot: &mut Slot) {
+    pub(crate) unsafe fn start(
+        self,
+        actor: &mut A,
+        ctx: &mut A::Context,
+        slot: &mut Slot,
+        cx: &mut TaskContext<'_>,
+        mailbox: &Queue<Self>,
+    ) -> Started {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: the payload was written by `new` and is taken exactly once
         // here (`ManuallyDrop` disarms `Drop`); the rest is our caller's
         // contract, passed on unchanged.
-        unsafe { (this.vtable.start)(&mut this.data, actor, ctx, slot) }
+        unsafe { (this.vtable.start)(&mut this.data, actor, ctx, slot, cx, mailbox) }
     }
 }
 
@@ -302,7 +335,7 @@ impl Slot {
         let this = self;
         this.clear_in_place();
         let ptr = this.buf_ptr();
-        if size_of::<F>() <= SLOT_BYTES && align_of::<F>() <= align_of::<SlotBuf>() {
+        if Self::fits::<F>() {
             // SAFETY: the buffer is large and aligned enough for `F`, and the
             // previous occupant (if any) was dropped just above.
             unsafe { ptr.cast::<F>().write(fut) };
@@ -315,6 +348,53 @@ impl Slot {
             this.poll = Some(poll_at::<Pin<Box<F>>>);
             this.drop = drop_at::<Pin<Box<F>>>;
         }
+    }
+
+    /// Whether an `F` is stored in place rather than boxed.
+    const fn fits<F>() -> bool {
+        size_of::<F>() <= SLOT_BYTES && align_of::<F>() <= align_of::<SlotBuf>()
+    }
+
+    /// Stores `fut` as [`put`](Slot::put) does, then polls it once unless
+    /// `aborted()` says an abort waits (`None`: the future stays, unpolled,
+    /// for the caller to clear).
+    ///
+    /// The run loop's path for every message: the first poll and, when it
+    /// is ready, the drop call `F`'s own functions, not the pointers `put`
+    /// stored (those serve a future that is pending or panics): the calls
+    /// through pointers cost a message about 20 instructions (2026-12-05).
+    ///
+    /// # Safety
+    ///
+    /// As for [`put`](Slot::put).
+    #[inline]
+    pub(crate) unsafe fn start<F: Future<Output = ()> + Send>(
+        &mut self,
+        fut: F,
+        cx: &mut TaskContext<'_>,
+        aborted: impl FnOnce() -> bool,
+    ) -> Option<Poll<()>> {
+        // SAFETY: the caller's contract is `put`'s.
+        unsafe { self.put(fut) };
+        if aborted() {
+            return None;
+        }
+        let ptr = self.buf_ptr();
+        // SAFETY: `put` has just stored a live `F` at `ptr` (a
+        // `Pin<Box<F>>` if it does not fit), which stays there, pinned,
+        // under `put`'s contract; the pointers it stored name the same
+        // functions as these calls.
+        let ready = unsafe { if Self::fits::<F>() { poll_at::<F>(ptr, cx) } else { poll_at::<Pin<Box<F>>>(ptr, cx) } };
+        if ready.is_ready() {
+            // As `clear_in_place`: marked empty first, so that a panicking
+            // destructor is not run twice.
+            self.poll = None;
+            self.drop = drop_nothing;
+            // SAFETY: the future stored above, polled to its end, is
+            // dropped once and never touched again (the slot is empty).
+            unsafe { if Self::fits::<F>() { drop_at::<F>(ptr) } else { drop_at::<Pin<Box<F>>>(ptr) } }
+        }
+        Some(ready)
     }
 
     /// Polls the stored future; an empty slot is ready. The future is dropped

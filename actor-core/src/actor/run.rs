@@ -502,11 +502,11 @@ impl<A: Actor> Running<A> {
                             // `serve` returns only with the slot empty, and if
                             // the task is dropped mid-handler, `Running`'s
                             // `Drop` clears the slot before anything else.
-                            unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot) }
-                            // As before every poll of the future: an abort
-                            // raised meanwhile drops it unpolled (below,
-                            // outside the marker, in `abandon`).
-                            if shared.mailbox.take_abort() { None } else { Some(slot.poll(cx)) }
+                            // As before every poll of the future, `start`
+                            // takes an abort raised meanwhile and leaves the
+                            // future unpolled, dropped below, outside the
+                            // marker, in `abandon`.
+                            unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot, cx, &shared.mailbox) }
                         }))
                     });
                     match first {

@@ -93,14 +93,20 @@ fn context() -> Context<Recorder> {
     Context::new(shared, None)
 }
 
-/// Runs one envelope through a slot, as the run loop does.
+/// Runs one envelope through a slot, as the run loop does: started and
+/// polled once by `start`, then polled through the slot until done.
 async fn handle(env: Envelope<Recorder>, actor: &mut Recorder, ctx: &mut Context<Recorder>) {
+    let mailbox = Queue::new(1);
     let mut slot = Slot::new();
-    // SAFETY: `actor` and `ctx` outlive `slot` (declared in this frame after
-    // them) and are not touched until the slot is empty again; the slot stays
-    // in this (pinned) frame until then.
-    unsafe { env.start(actor, ctx, &mut slot) };
-    poll_fn(|cx| slot.poll(cx)).await;
+    let mut env = Some(env);
+    poll_fn(|cx| match env.take() {
+        // SAFETY: `actor` and `ctx` outlive `slot` (declared in this frame
+        // after them) and are not touched until the slot is empty again; the
+        // slot stays in this (pinned) frame until then.
+        Some(env) => unsafe { env.start(actor, ctx, &mut slot, cx, &mailbox) }.expect("no abort waits"),
+        None => slot.poll(cx),
+    })
+    .await;
     assert!(slot.is_empty());
 }
 
@@ -165,10 +171,16 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
     // until the slot is empty again.
     let id = ctx.id();
     let ctx_id = crate::base::reply::Me { id, scope: 0 };
-    // SAFETY: as in `handle` above.
-    unsafe { env.start(&mut actor, &mut ctx, &mut slot) };
+    let mailbox = Queue::new(1);
+    let mut env = Some(env);
     let outcome = poll_fn(|cx| {
-        Poll::Ready(crate::base::reply::in_handler(ctx_id, || catch_unwind(AssertUnwindSafe(|| slot.poll(cx)))))
+        Poll::Ready(crate::base::reply::in_handler(ctx_id, || {
+            catch_unwind(AssertUnwindSafe(|| {
+                let env = env.take().expect("polled once");
+                // SAFETY: as in `handle` above.
+                unsafe { env.start(&mut actor, &mut ctx, &mut slot, cx, &mailbox) }
+            }))
+        }))
     })
     .await;
     let payload = outcome.expect_err("the handler panics");
@@ -186,6 +198,34 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
         panic!("expected a panic, got {failure:?}")
     };
     assert_eq!(panic.message(), "unlucky");
+}
+
+#[tokio::test]
+async fn an_abort_waiting_at_the_start_leaves_the_future_unpolled() {
+    let mut ctx = context();
+    let mut actor = Recorder::default();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = crate::base::reply::channel();
+    let env = Envelope::new(Ask(Small(3, Token(drops.clone())), tx));
+    let mailbox = Queue::new(1);
+    mailbox.abort(crate::mailbox::signal::Signal::Abort);
+    let mut slot = Slot::new();
+    let mut env = Some(env);
+    let started = poll_fn(|cx| {
+        let env = env.take().expect("polled once");
+        // SAFETY: as in `handle` above.
+        Poll::Ready(unsafe { env.start(&mut actor, &mut ctx, &mut slot, cx, &mailbox) })
+    })
+    .await;
+    assert!(started.is_none(), "the abort is seen before the first poll");
+    assert!(!mailbox.is_aborting(), "and taken");
+    assert!(!slot.is_empty(), "the future waits, unpolled, to be cleared");
+    assert_eq!(drops.load(Ordering::SeqCst), 0);
+    slot.clear();
+    assert!(slot.is_empty());
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the payload dropped once");
+    assert!(actor.seen.is_empty(), "the handler never ran");
+    assert!(rx.await.is_err(), "the asker hears that no reply comes");
 }
 
 #[test]
