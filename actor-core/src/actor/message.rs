@@ -165,6 +165,10 @@ impl<A: Handler<M>, M: Message> Payload<A> for Ask<M> {
         self.0.describe()
     }
 
+    // Called once, from the envelope's `start`: inlined there, the future
+    // is built in the slot instead of returned and moved in (an ask: about
+    // 30 instructions, 2026-12-05). LLVM left it out of line.
+    #[inline(always)]
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
         // The asker gave up (timed out, or dropped its future) while this
         // waited in the mailbox: nobody wants the answer, so the handler

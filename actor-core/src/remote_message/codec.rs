@@ -284,6 +284,8 @@ impl<A: Handler<M>, M: RemoteMessage> Payload<A> for RemoteAsk<M> {
         self.msg.describe()
     }
 
+    // As `Ask`'s (`actor/message.rs`).
+    #[inline(always)]
     fn into_future<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> impl Future<Output = ()> + Send + 'a {
         let RemoteAsk { msg, reply, codec, deadline, assumed } = self;
         // The asker gave up while this waited in the mailbox: skipped, as a
