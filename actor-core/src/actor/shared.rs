@@ -134,15 +134,15 @@ impl<A: Addressee> Shared<A> {
 
 /// How messages are queued; every kind of reference goes through here.
 impl<A: Addressee> Shared<A> {
-    /// Hands back the payload of an envelope that could not be queued because
-    /// the mailbox is closed, reporting it as a dead letter.
-    fn closed<P: Payload<A>>(&self, envelope: Envelope<A>) -> P {
+    /// Hands back a payload that could not be queued because the mailbox
+    /// is closed, reporting it as a dead letter.
+    fn closed<P: Payload<A>>(&self, payload: P) -> P {
         self.dead_letter(P::message_type(), DeadLetterReason::Stopped);
-        unpack(envelope)
+        payload
     }
 
     pub(crate) fn try_send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        self.try_queue(payload, |env| self.closed(env))
+        self.try_queue(payload, |payload| self.closed(payload))
     }
 
     /// As `try_send`, but a closed mailbox is left for the caller to
@@ -150,17 +150,18 @@ impl<A: Addressee> Shared<A> {
     /// (saying why, and telling the sending node), once.
     #[cfg(feature = "serde")]
     pub(crate) fn try_send_unreported<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        self.try_queue(payload, unpack)
+        self.try_queue(payload, |payload| payload)
     }
 
     /// Queues `payload` if there is room now; `closed` hands back (and may
-    /// report) the envelope of a closed mailbox.
+    /// report) the payload refused by a closed mailbox. The envelope is
+    /// made only for a message that is queued.
     #[inline]
-    fn try_queue<P: Payload<A>>(&self, payload: P, closed: impl FnOnce(Envelope<A>) -> P) -> Result<(), SendError<P>> {
-        match self.mailbox.try_send(Envelope::new(payload)) {
+    fn try_queue<P: Payload<A>>(&self, payload: P, closed: impl FnOnce(P) -> P) -> Result<(), SendError<P>> {
+        match self.mailbox.try_send_with(payload, Envelope::new) {
             Ok(()) => Ok(()),
-            Err(Refused::Full(env)) => Err(SendError::Full(unpack(env))),
-            Err(Refused::Closed(env)) => Err(SendError::Closed(closed(env))),
+            Err(Refused::Full(payload)) => Err(SendError::Full(payload)),
+            Err(Refused::Closed(payload)) => Err(SendError::Closed(closed(payload))),
         }
     }
 
@@ -171,19 +172,19 @@ impl<A: Addressee> Shared<A> {
     /// only between messages), so it gets `SendError::Deadlock` at once
     /// instead. Any other sender waits.
     pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        let env = match self.mailbox.try_send(Envelope::new(payload)) {
+        let payload = match self.mailbox.try_send_with(payload, Envelope::new) {
             Ok(()) => return Ok(()),
-            Err(Refused::Closed(env)) => return Err(SendError::Closed(self.closed(env))),
-            Err(Refused::Full(env)) => env,
+            Err(Refused::Closed(payload)) => return Err(SendError::Closed(self.closed(payload))),
+            Err(Refused::Full(payload)) => payload,
         };
         if let Some(me) = reply::current_waiter()
             && let Err(cycle) = deadlock::check(me, self.cell.id)
         {
-            return Err(SendError::Deadlock(unpack(env), cycle));
+            return Err(SendError::Deadlock(payload, cycle));
         }
-        match self.mailbox.send(env).await {
+        match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
-            Err(env) => Err(SendError::Closed(self.closed(env))),
+            Err(env) => Err(SendError::Closed(self.closed(unpack(env)))),
         }
     }
 
@@ -193,7 +194,7 @@ impl<A: Addressee> Shared<A> {
     pub(crate) async fn send_ask<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
         match self.mailbox.send(Envelope::new(payload)).await {
             Ok(()) => Ok(()),
-            Err(env) => Err(SendError::Closed(self.closed(env))),
+            Err(env) => Err(SendError::Closed(self.closed(unpack(env)))),
         }
     }
 }

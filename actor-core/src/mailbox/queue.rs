@@ -155,18 +155,28 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Queues `item` if there is room now.
-    #[inline]
+    /// Queues `item` if there is room now (the tests' and models' form of
+    /// [`try_send_with`](Queue::try_send_with)).
+    #[cfg(any(test, loom))]
     pub(crate) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
+        self.try_send_with(item, |item| item)
+    }
+
+    /// Queues `wrap(value)` if there is room now; hands `value` back
+    /// otherwise. The run of a tell: the envelope is made only once a
+    /// place is taken, straight into the queue, and a refused message is
+    /// handed back without opening an envelope.
+    #[inline]
+    pub(crate) fn try_send_with<V>(&self, value: V, wrap: impl FnOnce(V) -> T) -> Result<(), Refused<V>> {
         let state = self.lock();
         if self.closed_locked(&state) {
-            return Err(Refused::Closed(item));
+            return Err(Refused::Closed(value));
         }
         let used = self.used.load(Ordering::Relaxed);
         if used >= self.capacity {
-            return Err(Refused::Full(item));
+            return Err(Refused::Full(value));
         }
-        self.enqueue(state, item, used);
+        self.enqueue(state, wrap(value), used);
         Ok(())
     }
 
