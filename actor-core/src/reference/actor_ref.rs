@@ -277,7 +277,16 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        Telling::new(self.sink(), msg)
+        #[cfg(feature = "serde")]
+        return match &self.inner {
+            Inner::Local(shared) => futures::future::Either::Left(Telling::new(&**shared, msg)),
+            Inner::Remote(target) => futures::future::Either::Right(Telling::new(&**target, msg)),
+        };
+        #[cfg(not(feature = "serde"))]
+        {
+            let Inner::Local(shared) = &self.inner;
+            Telling::new(&**shared, msg)
+        }
     }
 
     /// Sends `msg` if there is room now; never waits.

@@ -82,6 +82,7 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
         Shared::is_accepting(self)
     }
 
+    #[inline]
     fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
         self.try_send(Tell(msg)).map_err(|e| map_send_error(e, |t| t.0))
     }
@@ -107,8 +108,13 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
 /// message, a handler that tells still fits the run loop's slot, where the
 /// whole waiting path inline (queue, room, cycle check) made it overflow
 /// into a box on every message.
-pub(crate) struct Telling<'a, M: Message> {
-    sink: &'a dyn Sink<M>,
+///
+/// Generic over the sink: an `ActorRef` tells through its actor's shared
+/// block or remote target directly (`try_tell` inlined, no call through a
+/// vtable: about 20 instructions a tell, 2026-12-05), a `Recipient`
+/// through `dyn Sink<M>`.
+pub(crate) struct Telling<'a, S: ?Sized, M: Message> {
+    sink: &'a S,
     state: TellState<'a, M>,
 }
 
@@ -118,16 +124,16 @@ enum TellState<'a, M: Message> {
     Done,
 }
 
-impl<'a, M: Message> Telling<'a, M> {
-    pub(crate) fn new(sink: &'a dyn Sink<M>, msg: M) -> Self {
+impl<'a, S: ?Sized + Sink<M>, M: Message> Telling<'a, S, M> {
+    pub(crate) fn new(sink: &'a S, msg: M) -> Self {
         Telling { sink, state: TellState::Start(msg) }
     }
 }
 
 // The message is moved out on the first poll, never pinned.
-impl<M: Message> Unpin for Telling<'_, M> {}
+impl<S: ?Sized, M: Message> Unpin for Telling<'_, S, M> {}
 
-impl<M: Message> Future for Telling<'_, M> {
+impl<S: ?Sized + Sink<M>, M: Message> Future for Telling<'_, S, M> {
     type Output = Result<(), SendError<M>>;
 
     #[inline]
@@ -150,7 +156,7 @@ impl<M: Message> Future for Telling<'_, M> {
     }
 }
 
-impl<'a, M: Message> Telling<'a, M> {
+impl<'a, S: ?Sized + Sink<M>, M: Message> Telling<'a, S, M> {
     fn poll_waiting(
         &mut self,
         mut waiting: BoxFuture<'a, Result<(), SendError<M>>>,
