@@ -180,6 +180,12 @@ impl<A: Addressee> Envelope<A> {
         Envelope { vtable: &Vt::<A, P>::VTABLE, data }
     }
 
+    /// Whether a `P` is stored inline: making its envelope allocates
+    /// nothing.
+    pub(crate) const fn is_inline<P: Payload<A>>() -> bool {
+        fits_inline::<P>()
+    }
+
     /// The type name of the message inside.
     pub(crate) fn message_type(&self) -> &'static str {
         (self.vtable.message_type)()

@@ -153,12 +153,28 @@ impl<A: Addressee> Shared<A> {
         self.try_queue(payload, |payload| payload)
     }
 
+    /// Queues `payload` if there is room now, or hands it back.
+    ///
+    /// A payload stored inline has its envelope made under the mailbox's
+    /// lock, once a place is taken: nothing to undo for a refused message,
+    /// and no copy of a finished envelope on its way in. A boxed payload
+    /// is boxed before the lock, so that no sender waits on an allocation.
+    #[inline]
+    fn offer<P: Payload<A>>(&self, payload: P) -> Result<(), Refused<P>> {
+        if Envelope::<A>::is_inline::<P>() {
+            return self.mailbox.try_send_with(payload, Envelope::new);
+        }
+        self.mailbox.try_send_with(Envelope::new(payload), |env| env).map_err(|refused| match refused {
+            Refused::Full(env) => Refused::Full(unpack(env)),
+            Refused::Closed(env) => Refused::Closed(unpack(env)),
+        })
+    }
+
     /// Queues `payload` if there is room now; `closed` hands back (and may
-    /// report) the payload refused by a closed mailbox. The envelope is
-    /// made only for a message that is queued.
+    /// report) the payload refused by a closed mailbox.
     #[inline]
     fn try_queue<P: Payload<A>>(&self, payload: P, closed: impl FnOnce(P) -> P) -> Result<(), SendError<P>> {
-        match self.mailbox.try_send_with(payload, Envelope::new) {
+        match self.offer(payload) {
             Ok(()) => Ok(()),
             Err(Refused::Full(payload)) => Err(SendError::Full(payload)),
             Err(Refused::Closed(payload)) => Err(SendError::Closed(closed(payload))),
@@ -172,7 +188,7 @@ impl<A: Addressee> Shared<A> {
     /// only between messages), so it gets `SendError::Deadlock` at once
     /// instead. Any other sender waits.
     pub(crate) async fn send<P: Payload<A>>(&self, payload: P) -> Result<(), SendError<P>> {
-        let payload = match self.mailbox.try_send_with(payload, Envelope::new) {
+        let payload = match self.offer(payload) {
             Ok(()) => return Ok(()),
             Err(Refused::Closed(payload)) => return Err(SendError::Closed(self.closed(payload))),
             Err(Refused::Full(payload)) => payload,

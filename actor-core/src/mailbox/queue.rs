@@ -165,7 +165,9 @@ impl<T> Queue<T> {
     /// Queues `wrap(value)` if there is room now; hands `value` back
     /// otherwise. The run of a tell: the envelope is made only once a
     /// place is taken, straight into the queue, and a refused message is
-    /// handed back without opening an envelope.
+    /// handed back without opening an envelope. `wrap` runs under the
+    /// lock: it must be cheap and must not panic (`Shared::offer` passes
+    /// `Envelope::new` only for a payload stored inline).
     #[inline]
     pub(crate) fn try_send_with<V>(&self, value: V, wrap: impl FnOnce(V) -> T) -> Result<(), Refused<V>> {
         let state = self.lock();
