@@ -111,8 +111,9 @@ impl<A: Handler<M>, M: Message> Sink<M> for Shared<A> {
 ///
 /// Generic over the sink: an `ActorRef` tells through its actor's shared
 /// block or remote target directly (`try_tell` inlined, no call through a
-/// vtable: about 20 instructions a tell, 2026-12-05), a `Recipient`
-/// through `dyn Sink<M>`.
+/// vtable, no copy of the message on the way: 8 instructions, but a sixth
+/// of a tell's time on one thread, 2026-12-05), a `Recipient` through
+/// `dyn Sink<M>`.
 pub(crate) struct Telling<'a, S: ?Sized, M: Message> {
     sink: &'a S,
     state: TellState<'a, M>,
