@@ -164,7 +164,7 @@ impl<A: Addressee> Shared<A> {
         if Envelope::<A>::is_inline::<P>() {
             return self.mailbox.try_send_with(payload, Envelope::new);
         }
-        self.mailbox.try_send_with(Envelope::new(payload), |env| env).map_err(|refused| match refused {
+        self.mailbox.try_send(Envelope::new(payload)).map_err(|refused| match refused {
             Refused::Full(env) => Refused::Full(unpack(env)),
             Refused::Closed(env) => Refused::Closed(unpack(env)),
         })

@@ -155,9 +155,8 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Queues `item` if there is room now (the tests' and models' form of
-    /// [`try_send_with`](Queue::try_send_with)).
-    #[cfg(any(test, loom))]
+    /// Queues `item` if there is room now.
+    #[inline]
     pub(crate) fn try_send(&self, item: T) -> Result<(), Refused<T>> {
         self.try_send_with(item, |item| item)
     }
