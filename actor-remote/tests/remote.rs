@@ -373,6 +373,43 @@ async fn a_full_remote_mailbox_slows_its_sender_without_stalling_others() {
     .await;
 }
 
+/// Credit granted by an ask's delivery waits for the ask's reply to carry
+/// it, but not for long: with a window of one message per actor, a tell
+/// sent while the ask's handler still works gets its credit within moments,
+/// not when the reply comes two seconds later.
+#[tokio::test]
+async fn credit_held_for_a_slow_reply_goes_out_on_its_own() {
+    bounded(async {
+        // Heartbeats far apart: they would carry the credit too.
+        let limits = Limits {
+            credit_window: 1,
+            heartbeat_interval: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(30),
+            ..fast_limits()
+        };
+        let a = node_with("a", limits.clone()).await;
+        let b = node_with("b", limits).await;
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+
+        // The ask takes the window's one unit; its handler naps.
+        let napping = tokio::spawn({
+            let remote = remote.clone();
+            async move { remote.nap(2_000).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let sent = std::time::Instant::now();
+        remote.tell_record(0, 0).await.unwrap();
+        assert!(sent.elapsed() < Duration::from_millis(1_000), "the tell waited {:?} for credit", sent.elapsed());
+        assert!(!napping.is_finished(), "credit came before the reply");
+        assert_eq!(napping.await.unwrap().unwrap(), 2_000);
+        assert_eq!(remote.stats().await.unwrap(), (1, true));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_tell_waiting_for_room_does_not_keep_its_actor_alive() {
     bounded(async {

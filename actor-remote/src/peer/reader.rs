@@ -37,6 +37,10 @@ use crate::frame::{self, Frame, FrameError, InPlace, System, WireContext, WireFa
 /// most 64 KiB) fits in one.
 const READ_ROOM: usize = 64 * 1024;
 
+/// How long credit granted by an ask's delivery may wait for the ask's
+/// reply to carry it, before the writer is woken to send it alone.
+const CREDIT_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Work for one local actor whose mailbox was full: finished in order.
 enum Work {
     /// Its wire name is kept to tell the peer, should the actor stop first.
@@ -166,6 +170,19 @@ fn deliver_to(
     }
 }
 
+/// Gives credit back to the peer. Credit granted by an ask's delivery is
+/// queued for the ask's reply to carry (`Peer::push_quiet`), and `held` set
+/// so that the read loop sends it alone if no reply has within
+/// `CREDIT_DELAY`; any other credit goes now.
+fn give_credit(peer: &Peer, held: &mut bool, credit: Queued, ask: bool) {
+    if ask {
+        peer.push_quiet(credit);
+        *held = true;
+    } else {
+        peer.push(credit);
+    }
+}
+
 /// What the reader needs per connection.
 struct Reader {
     peer: Arc<Peer>,
@@ -198,6 +215,9 @@ struct Reader {
     gone: Gone,
     /// The last wire name found to be UTF-8 (see `Reader::take_name`).
     name: String,
+    /// Credit was queued for an ask's reply to carry (`give_credit`):
+    /// the read loop starts the timer that sends it alone if not.
+    credit_held: bool,
 }
 
 /// Counts one ask in flight on a connection until its reply is sent (or
@@ -269,6 +289,7 @@ pub(super) async fn read_loop(
         max_inflight_asks: limits.max_inflight_asks.max(1),
         gone: Gone::default(),
         name: String::new(),
+        credit_held: false,
     };
     let (mut read, mut records) = (read, records);
     // Sealed bytes read and not opened yet: records are opened straight
@@ -282,6 +303,10 @@ pub(super) async fn read_loop(
     let tick = limits.heartbeat_timeout / TICKS;
     let deadline = tokio::time::sleep(tick);
     tokio::pin!(deadline);
+    // Credit held back for a reply to carry goes alone once this fires.
+    let credit_timer = tokio::time::sleep(tick);
+    tokio::pin!(credit_timer);
+    let mut credit_armed = false;
     let (mut seen, mut seen_at_tick, mut idle_ticks) = (0u64, 0u64, 0u32);
     // The close notice is polled here once more, with this task's waker:
     // it keeps the waker and wakes the task when the connection closes.
@@ -329,6 +354,10 @@ pub(super) async fn read_loop(
                 Err(e) => break 'read format!("bad frame: {e}"),
             }
         }
+        if std::mem::take(&mut reader.credit_held) && !credit_armed {
+            credit_timer.as_mut().reset(tokio::time::Instant::now() + CREDIT_DELAY);
+            credit_armed = true;
+        }
         // Room for a whole record in one read.
         src.reserve(READ_ROOM);
         // Closing first: once replaced, this reader stops delivering at
@@ -341,6 +370,15 @@ pub(super) async fn read_loop(
             biased;
             () = closing() => break "closed".to_owned(),
             read = read.read_buf(&mut src) => read,
+            () = &mut credit_timer, if credit_armed => {
+                // No reply has carried the credit out (its handler is
+                // still at work): the writer sends what is queued now.
+                credit_armed = false;
+                if !peer.link().frames.is_empty() {
+                    peer.wake_writer.notify_one();
+                }
+                continue;
+            }
             () = &mut deadline => {
                 if seen == seen_at_tick {
                     idle_ticks += 1;
@@ -677,7 +715,8 @@ impl Reader {
                 return match deliver_to(&**exported, wire_name, payload, reply, &self.codec) {
                     Ok(()) => {
                         if let Some((count, forget)) = inbound.delivered(self.grant_every) {
-                            self.peer.push(Queued::Credit { stream, target, count });
+                            let credit = Queued::Credit { stream, target, count };
+                            give_credit(&self.peer, &mut self.credit_held, credit, corr.is_some());
                             if forget {
                                 self.state.targets.remove(&target);
                             }
@@ -710,7 +749,7 @@ impl Reader {
         let exported = &self.last.as_ref().expect("set just above").1;
         match deliver_to(&**exported, wire_name, payload, reply, &self.codec) {
             Ok(()) => {
-                self.delivered(target);
+                self.delivered(target, corr.is_some());
                 Ok(())
             }
             Err(undelivered) => self.undelivered(target, wire_name, undelivered, corr),
@@ -744,7 +783,7 @@ impl Reader {
             }
             other => {
                 failed_delivery(&*self.node, &self.peer, self.generation, target, wire_name, other, corr);
-                self.delivered(target);
+                self.delivered(target, false);
                 Ok(())
             }
         }
@@ -770,13 +809,13 @@ impl Reader {
         })
     }
 
-    /// Counts a delivered message; grants credit back in batches, and
-    /// forgets an actor the peer has no credit out for.
-    fn delivered(&mut self, target: ActorId) {
+    /// Counts a delivered message (an ask, if `ask`); grants credit back in
+    /// batches, and forgets an actor the peer has no credit out for.
+    fn delivered(&mut self, target: ActorId, ask: bool) {
         let stream = self.state.tracking;
         let Some(inbound) = self.state.targets.get_mut(&target) else { return };
         if let Some((count, forget)) = inbound.delivered(self.grant_every) {
-            self.peer.push(Queued::Credit { stream, target, count });
+            give_credit(&self.peer, &mut self.credit_held, Queued::Credit { stream, target, count }, ask);
             if forget {
                 self.state.targets.remove(&target);
             }

@@ -129,6 +129,35 @@ async fn a_direct_write_that_the_socket_takes_in_part_is_finished_first_by_the_w
     peer.close();
 }
 
+/// Credit queued quietly (granted by an ask's delivery) goes out ahead of
+/// the reply, in the reply's own direct write: the outbox is empty once
+/// `send_now` returns, without the writer, and both frames are numbered.
+#[tokio::test]
+async fn quiet_credit_goes_out_in_the_replys_direct_write() {
+    let node = node().await;
+    let peer = new_peer(&node);
+    let (mut far, _) = connect(&node, &peer, 1 << 16).await;
+    assert!(matches!(far.next().await, Frame::Resume { tracking: 0, received: 0, .. }));
+    far.send(&[resume(0, 0)]).await;
+    let Frame::Stream { id, first: 1 } = far.next().await else { panic!("a new stream opens at 1") };
+    until_direct(&peer).await;
+    peer.push_quiet(Queued::Credit { stream: 3, target: target(), count: 32 });
+    assert_eq!(peer.link().frames.len(), 1, "queued, for the next write");
+    peer.send_now(peer.link(), Queued::Reply { corr: 7, payload: vec![1, 2, 3] });
+    assert!(peer.link().frames.is_empty(), "the direct write took the credit along");
+    match far.next().await {
+        Frame::Credit { stream: 3, target: t, count: 32 } => assert_eq!(t, target()),
+        other => panic!("expected the credit first, got {other:?}"),
+    }
+    match far.next().await {
+        Frame::Reply { corr: 7, payload } => assert_eq!(&payload[..], &[1, 2, 3]),
+        other => panic!("expected the reply, got {other:?}"),
+    }
+    assert_eq!(peer.link().out.resend.len(), 2);
+    assert_eq!(peer.link().out.id, id);
+    peer.close();
+}
+
 /// The torn-frame case: a direct write that the socket took in part, whose
 /// connection is replaced before the writing task puts the rest back. The
 /// rest belonged to the old connection's records: it must not reach the
