@@ -725,7 +725,7 @@ impl Peer {
     /// write: it costs no room in the resend buffer.
     fn send_now(self: &Arc<Self>, mut link: MutexGuard<'_, Link>, frame: Queued) {
         let room = link.out.fits(stream::cost(&frame), self.resend_limit);
-        let clear = link.frames.iter().all(|queued| matches!(queued, Queued::Credit { .. }));
+        let clear = link.frames.is_empty() || link.frames.iter().all(|queued| matches!(queued, Queued::Credit { .. }));
         let sender = if link.direct && link.up && room && clear { link.sender.take() } else { None };
         let Some(mut sender) = sender else {
             link.frames.push_back(frame);
@@ -738,9 +738,12 @@ impl Peer {
         // side: its number is the next, and the frame is in the resend
         // buffer before any byte of it reaches the socket.
         link.put_ack(self, &mut sender.plain);
-        while let Some(credit) = link.frames.pop_front() {
-            if credit.put(&mut sender.plain, link.max_frame) {
-                link.out.push(credit, &self.stats);
+        if !link.frames.is_empty() {
+            let link = &mut *link;
+            for credit in link.frames.drain(..) {
+                if credit.put(&mut sender.plain, link.max_frame) {
+                    link.out.push(credit, &self.stats);
+                }
             }
         }
         if frame.put(&mut sender.plain, link.max_frame) {
