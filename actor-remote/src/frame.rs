@@ -307,6 +307,13 @@ pub(crate) fn put_tell(buf: &mut BytesMut, target: ActorId, wire_name: &str, pay
     buf.extend_from_slice(payload);
 }
 
+/// The target of a tell frame [`tell`] encoded (without its length
+/// prefix); the nil id if `frame` is too short to be one.
+pub(crate) fn tell_target(frame: &[u8]) -> ActorId {
+    let id = frame.get(2..2 + 16).and_then(|id| <[u8; 16]>::try_from(id).ok()).unwrap_or_default();
+    ActorId::from_uuid(uuid::Uuid::from_bytes(id))
+}
+
 /// The wire name of a tell frame [`tell`] encoded (without its length
 /// prefix); empty if `frame` is not one.
 pub(crate) fn tell_wire_name(frame: &[u8]) -> &str {

@@ -36,7 +36,8 @@ pub struct Limits {
     /// the peer's acknowledgements before writing more, and senders wait
     /// for credit: nothing is dropped. A frame larger than the whole buffer
     /// still goes, alone. Each entry counts its payload plus about 100
-    /// bytes of bookkeeping.
+    /// bytes of bookkeeping; consecutive tells of one message type are one
+    /// entry, of at most a quarter of this.
     pub resend_buffer: usize,
     /// How often an idle connection sends a heartbeat.
     pub heartbeat_interval: Duration,

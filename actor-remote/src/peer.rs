@@ -78,13 +78,17 @@ pub(crate) enum Lane {
 
 /// A frame waiting in the outbox, or kept in the resend buffer.
 enum Queued {
-    /// A tell, encoded once when it is sent (see [`TellBuffer`]): the
-    /// frame as it is written, length prefix included, whatever the
-    /// connection. Its wire name is in the frame ([`frame::tell_wire_name`]).
-    Tell {
-        target: ActorId,
+    /// A run of tells of one message type, each encoded once when it was
+    /// sent (see [`TellBuffer`]): their frames back to back, each as it is
+    /// written, length prefix included, whatever the connection. Each
+    /// frame is numbered in the stream like any other; its target and
+    /// wire name are in it ([`frame::tell_target`],
+    /// [`frame::tell_wire_name`]). While it is the outbox's last run it
+    /// may hold room after its frames, for the tells that follow.
+    Tells {
         message_type: &'static str,
-        frame: Bytes,
+        frames: BytesMut,
+        count: u64,
     },
     /// An ask; its context (deadline, chain of waits) is boxed, and absent
     /// for the usual ask from a plain task without a timeout.
@@ -120,8 +124,8 @@ enum Queued {
 }
 
 impl Queued {
-    /// A tell to `target`, in a buffer of its own: for tests, which queue
-    /// tells by hand.
+    /// A tell to `target`, a run of its own in a buffer of its own: for
+    /// tests, which queue tells by hand.
     #[cfg(test)]
     fn tell(target: ActorId, wire_name: &str, message_type: &'static str, payload: &[u8]) -> Self {
         TellBuffer::default().tell(target, wire_name, message_type, payload)
@@ -133,8 +137,7 @@ impl Queued {
     /// far node skips it and gives its credit back).
     fn encode(&self, buf: &mut BytesMut, replay: bool) {
         match self {
-            // Encoded when it was sent: its body, after the length prefix.
-            Queued::Tell { frame, .. } => buf.extend_from_slice(&frame[4..]),
+            Queued::Tells { .. } => unreachable!("tells are written as they were encoded, not encoded again"),
             Queued::Ask { corr, target, wire_name, payload, context } if replay => {
                 let chain = context.as_ref().map_or(&[][..], |c| &c.chain[..]);
                 frame::ask_with(buf, *corr, *target, wire_name, Some(Duration::ZERO), chain, payload)
@@ -163,10 +166,11 @@ impl Queued {
     fn put(&self, out: &mut BytesMut, max: usize) -> bool {
         match self {
             Queued::Rest { .. } => false,
-            Queued::Tell { frame, .. } if frame.len() - 4 > max => false,
-            // Already framed: copied as it is.
-            Queued::Tell { frame, .. } => {
-                out.extend_from_slice(frame);
+            // Already framed: copied as they are. Each frame is within the
+            // limit: `Endpoint::fits` refused any tell that would not be.
+            Queued::Tells { frames, .. } => {
+                debug_assert!(stream::run_frames(frames).all(|frame| frame.len() <= max));
+                out.extend_from_slice(frames);
                 true
             }
             Queued::Ask { wire_name, .. } if wire_name.len() > frame::MAX_WIRE_NAME => false,
@@ -176,12 +180,26 @@ impl Queued {
 
     /// Appends the frame again, as written before (so within the limits).
     fn put_again(&self, out: &mut BytesMut) {
-        put_frame(out, usize::MAX, |buf| self.encode(buf, true));
+        match self {
+            Queued::Tells { frames, .. } => out.extend_from_slice(frames),
+            _ => {
+                put_frame(out, usize::MAX, |buf| self.encode(buf, true));
+            }
+        }
     }
 
     /// Whether the frame is numbered in the link's stream.
     fn is_numbered(&self) -> bool {
         !matches!(self, Queued::Rest { .. })
+    }
+
+    /// The numbers the entry takes in the link's stream: one per frame.
+    fn frames(&self) -> u64 {
+        match self {
+            Queued::Tells { count, .. } => *count,
+            Queued::Rest { .. } => 0,
+            _ => 1,
+        }
     }
 
     /// Whether the frame goes even when the resend buffer is full: cluster
@@ -202,7 +220,7 @@ impl Queued {
     fn outlives_connection(&self) -> bool {
         matches!(
             self,
-            Queued::Tell { .. } | Queued::Credit { .. } | Queued::System(System::Stop { .. } | System::Kill { .. })
+            Queued::Tells { .. } | Queued::Credit { .. } | Queued::System(System::Stop { .. } | System::Kill { .. })
         )
     }
 }
@@ -254,21 +272,40 @@ struct Link {
 
 /// Where senders encode their tells, each once, when it is sent: the frame
 /// as it is written, length prefix included, whatever the connection
-/// (nothing in a tell's frame depends on it). Frames are cut off chunks of
-/// [`TellBuffer::CHUNK`] bytes as [`Bytes`] sharing their chunk, so a tell
-/// costs no allocation of its own while it waits in the outbox and in the
-/// resend buffer, and the sender's payload is given back at once.
+/// (nothing in a tell's frame depends on it). Frames are written into
+/// chunks of [`TellBuffer::CHUNK`] bytes, and held in runs
+/// ([`Queued::Tells`]) that share their chunk, so a tell costs no
+/// allocation of its own while it waits in the outbox and in the resend
+/// buffer, and the sender's payload is given back at once.
 ///
-/// A used-up chunk is kept as a spare, and taken again once every tell cut
-/// off it has been acknowledged (and so dropped): acknowledgements come in
+/// Consecutive tells of one message type join one run, written into the
+/// room the run holds after its frames: a tell then costs its frame's
+/// bytes and nothing else, where an entry of its own in the outbox and the
+/// resend buffer (and a count taken on the chunk and given back) measured
+/// a tenth of a tell's time over a Unix socket (2026-12-05). The outbox's
+/// last run holds the room; a new run takes it from there (or from the
+/// writer, which gives it back when it takes the outbox).
+///
+/// A used-up chunk is kept as a spare, and taken again once every run of
+/// it has been acknowledged (and so dropped): acknowledgements come in
 /// the order tells were sent, so the oldest spare is the first free, and a
 /// busy link goes round the same few chunks instead of allocating.
-#[derive(Default)]
 struct TellBuffer {
     /// The chunk being cut; empty between two tells.
     current: Option<BytesMut>,
     /// Used-up chunks, oldest first.
     spare: VecDeque<BytesMut>,
+    /// The most bytes a run grows to: a quarter of the resend buffer, so
+    /// that a run goes over the buffer's bound only where a lone frame
+    /// would (a run that finds the buffer empty goes, however large).
+    max_run: usize,
+}
+
+#[cfg(test)]
+impl Default for TellBuffer {
+    fn default() -> Self {
+        TellBuffer::new(crate::limits::Limits::default().resend_buffer)
+    }
 }
 
 impl TellBuffer {
@@ -282,16 +319,73 @@ impl TellBuffer {
     /// much, as a connection keeps its write buffers.
     const SPARE: usize = 8;
 
-    /// A tell to `target`. The wire name must be within
-    /// [`frame::MAX_WIRE_NAME`] bytes (checked by `Endpoint::send`).
+    /// A buffer for a link whose resend buffer holds `resend_limit` bytes.
+    fn new(resend_limit: usize) -> Self {
+        TellBuffer { current: None, spare: VecDeque::new(), max_run: (resend_limit / 4).max(1) }
+    }
+
+    /// A tell to `target`, as a run of its own with no room to grow. The
+    /// wire name must be within [`frame::MAX_WIRE_NAME`] bytes (checked by
+    /// `Endpoint::fits`).
     fn tell(&mut self, target: ActorId, wire_name: &str, message_type: &'static str, payload: &[u8]) -> Queued {
-        let len = 4 + frame::tell_len(wire_name, payload);
-        let buf = match &mut self.current {
-            Some(buf) if buf.capacity() >= len => buf,
-            _ => self.next_chunk(len),
-        };
+        let buf = self.room_for(4 + frame::tell_len(wire_name, payload));
         frame::put_tell(buf, target, wire_name, payload);
-        Queued::Tell { target, message_type, frame: buf.split().freeze() }
+        Queued::Tells { message_type, frames: buf.split(), count: 1 }
+    }
+
+    /// A tell to `target`, at the back of `outbox`: into the run there if
+    /// it is of the same message type and has room for the frame, else as
+    /// a new run that takes the room after its frame, to grow into.
+    fn tell_into(
+        &mut self,
+        outbox: &mut VecDeque<Queued>,
+        target: ActorId,
+        wire_name: &str,
+        message_type: &'static str,
+        payload: &[u8],
+    ) {
+        let len = 4 + frame::tell_len(wire_name, payload);
+        if let Some(Queued::Tells { message_type: of, frames, count }) = outbox.back_mut()
+            && std::ptr::eq(*of, message_type)
+            && frames.capacity() - frames.len() >= len
+            && frames.len() + len <= self.max_run
+        {
+            frame::put_tell(frames, target, wire_name, payload);
+            *count += 1;
+            return;
+        }
+        self.take_room(outbox);
+        let buf = self.room_for(len);
+        frame::put_tell(buf, target, wire_name, payload);
+        // The frame, and the room after it; the chunk's own handle keeps
+        // none (it stays, to be kept as a spare).
+        let frames = buf.split_off(0);
+        outbox.push_back(Queued::Tells { message_type, frames, count: 1 });
+    }
+
+    /// Takes back the room the last run among the last few entries of
+    /// `queue` holds after its frames (the writer calls this when it takes
+    /// the outbox, which may no longer grow). Room out of reach is not
+    /// lost: it goes with its chunk once the run is acknowledged.
+    fn take_room(&mut self, queue: &mut VecDeque<Queued>) {
+        let last = queue.iter_mut().rev().take(8).find_map(|queued| match queued {
+            Queued::Tells { frames, .. } => Some(frames),
+            _ => None,
+        });
+        if let Some(frames) = last
+            && frames.capacity() > frames.len()
+            && self.current.as_ref().is_none_or(|current| current.capacity() < frames.capacity() - frames.len())
+        {
+            self.current = Some(frames.split_off(frames.len()));
+        }
+    }
+
+    /// The current chunk, with room for `len` bytes.
+    fn room_for(&mut self, len: usize) -> &mut BytesMut {
+        if self.current.as_ref().is_some_and(|buf| buf.capacity() >= len) {
+            return self.current.as_mut().expect("checked just above");
+        }
+        self.next_chunk(len)
     }
 
     /// Retires the current chunk and takes one with room for `len` bytes:
@@ -602,7 +696,7 @@ impl Peer {
                 sender: None,
                 direct: false,
                 max_frame: 0,
-                tells: TellBuffer::default(),
+                tells: TellBuffer::new(resend_limit),
             }),
             wake_writer: Notify::new(),
             lost: Notify::new(),
@@ -1514,8 +1608,14 @@ impl RemoteEndpoint for Endpoint {
         // for what will wake it: an acknowledgement making room, or a
         // direct sender putting the write side back.)
         let wake = link.frames.is_empty();
-        let tell = link.tells.tell(self.id, wire_name, message_type, payload);
-        link.frames.push_back(tell);
+        let Link { up, frames, tells, .. } = &mut *link;
+        if *up {
+            tells.tell_into(frames, self.id, wire_name, message_type, payload);
+        } else {
+            // While down the outbox is bounded by its entries
+            // (`Limits::outbox`, in `try_reserve`): one per tell.
+            frames.push_back(tells.tell(self.id, wire_name, message_type, payload));
+        }
         self.target.sent();
         drop(link);
         if wake {

@@ -24,12 +24,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use actor_core::ActorId;
+use bytes::Buf;
 
 use super::Queued;
 
 /// Bytes a resend buffer entry costs besides its payload and wire name:
 /// the entry itself (a `Queued` in the buffer's ring) and the allocator's
-/// share of the payload.
+/// share of the payload. A run of tells is one entry.
 pub(super) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Queued>() + 16;
 
 /// The bytes an entry of the resend buffer holds, as counted against
@@ -37,7 +38,7 @@ pub(super) const ENTRY_OVERHEAD: usize = std::mem::size_of::<Queued>() + 16;
 pub(super) fn cost(queued: &Queued) -> usize {
     ENTRY_OVERHEAD
         + match queued {
-            Queued::Tell { frame, .. } => frame.len(),
+            Queued::Tells { frames, .. } => frames.len(),
             Queued::Ask { payload, .. } | Queued::Reply { payload, .. } => payload.capacity(),
             Queued::Failure { .. } | Queued::System(_) => 64,
             Queued::Credit { .. } | Queued::Rest { .. } => 0,
@@ -66,31 +67,51 @@ fn random_u64() -> u64 {
     nanos ^ FALLBACK.fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The frames of a run of tells (`Queued::Tells`), each without its
+/// length prefix.
+pub(super) fn run_frames(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let len = u32::from_be_bytes(frames.get(..4)?.try_into().ok()?) as usize;
+        let frame = frames.get(4..4 + len)?;
+        frames = &frames[4 + len..];
+        Some(frame)
+    })
+}
+
+/// The bytes the first `n` frames of a run of tells take, length prefixes
+/// included.
+fn run_prefix(frames: &[u8], n: u64) -> usize {
+    run_frames(frames).take(n as usize).map(|frame| 4 + frame.len()).sum()
+}
+
 /// This node's stream toward one peer.
 pub(super) struct OutStream {
     pub(super) id: u64,
     /// The number of the last frame the peer acknowledged.
     pub(super) acked: u64,
-    /// Frames written (or being written) and not acknowledged, in order:
-    /// the one at index `i` is number `acked + 1 + i`.
+    /// Frames written (or being written) and not acknowledged, in order,
+    /// from number `acked + 1`: an entry takes as many numbers as it holds
+    /// frames (`Queued::frames`; a run of tells, one per tell).
     pub(super) resend: VecDeque<Queued>,
+    /// The frames `resend` holds.
+    pub(super) frames: u64,
     /// What `resend` holds, counted by [`cost`].
     pub(super) bytes: usize,
 }
 
 impl OutStream {
     pub(super) fn new() -> Self {
-        OutStream { id: fresh_id(), acked: 0, resend: VecDeque::new(), bytes: 0 }
+        OutStream { id: fresh_id(), acked: 0, resend: VecDeque::new(), frames: 0, bytes: 0 }
     }
 
     /// The number the next frame written gets.
     pub(super) fn next(&self) -> u64 {
-        self.acked + self.resend.len() as u64 + 1
+        self.acked + self.frames + 1
     }
 
     /// Whether any frame of this stream was ever written.
     pub(super) fn written(&self) -> bool {
-        self.acked > 0 || !self.resend.is_empty()
+        self.acked > 0 || self.frames > 0
     }
 
     /// Whether a frame of `cost` bytes may join the buffer, which holds at
@@ -111,7 +132,10 @@ impl OutStream {
     /// records the peak ([`Stats::peak`]) once they are in.
     pub(super) fn keep_all(&mut self, frames: impl IntoIterator<Item = Queued>, cost: usize) {
         let before = self.resend.len();
-        self.resend.extend(frames);
+        for queued in frames {
+            self.frames += queued.frames();
+            self.resend.push_back(queued);
+        }
         debug_assert_eq!(self.resend.range(before..).map(self::cost).sum::<usize>(), cost, "the batch's cost");
         self.bytes += cost;
     }
@@ -119,6 +143,7 @@ impl OutStream {
     /// Keeps one frame (see [`keep_all`](OutStream::keep_all)).
     fn keep(&mut self, queued: Queued) {
         self.bytes += cost(&queued);
+        self.frames += queued.frames();
         self.resend.push_back(queued);
     }
 
@@ -128,19 +153,36 @@ impl OutStream {
         if received <= self.acked {
             return Ok(());
         }
-        let newly = received - self.acked;
-        if newly > self.resend.len() as u64 {
+        let mut newly = received - self.acked;
+        if newly > self.frames {
             return Err(format!(
                 "the peer acknowledged frame {received} of stream {:#x}, but only {} were written",
                 self.id,
                 self.next() - 1
             ));
         }
-        for queued in self.resend.drain(..newly as usize) {
-            self.bytes -= cost(&queued);
-            gone.take(queued);
-        }
+        self.frames -= newly;
         self.acked = received;
+        while newly > 0 {
+            let Some(front) = self.resend.front_mut() else { unreachable!("`frames` counts what `resend` holds") };
+            let held = front.frames();
+            if held <= newly {
+                newly -= held;
+                let queued = self.resend.pop_front().expect("looked at above");
+                self.bytes -= cost(&queued);
+                gone.take(queued);
+                continue;
+            }
+            // The acknowledgement ends inside a run of tells: its first
+            // `newly` frames go, the rest stay.
+            let Queued::Tells { frames, count, .. } = front else { unreachable!("only a run holds several frames") };
+            let at = run_prefix(frames, newly);
+            frames.advance(at);
+            *count -= newly;
+            self.bytes -= at;
+            gone.tells += newly;
+            newly = 0;
+        }
         Ok(())
     }
 
@@ -179,7 +221,7 @@ impl Stats {
     /// Counts the tells among frames the peer acknowledged, and empties
     /// `gone` (to be called outside the link lock).
     pub(super) fn acked(&self, gone: &mut Gone) {
-        self.acked_tells.fetch_add(std::mem::take(&mut gone.tells) as u64, Ordering::Relaxed);
+        self.acked_tells.fetch_add(std::mem::take(&mut gone.tells), Ordering::Relaxed);
         gone.frames.clear();
     }
 }
@@ -192,7 +234,7 @@ impl Stats {
 #[derive(Default)]
 pub(super) struct Gone {
     /// Tells acknowledged.
-    pub(super) tells: usize,
+    pub(super) tells: u64,
     /// The other frames acknowledged.
     pub(super) frames: Vec<Queued>,
 }
@@ -200,7 +242,7 @@ pub(super) struct Gone {
 impl Gone {
     fn take(&mut self, queued: Queued) {
         match queued {
-            Queued::Tell { .. } => self.tells += 1,
+            Queued::Tells { count, .. } => self.tells += count,
             other => self.frames.push(other),
         }
     }
@@ -219,9 +261,12 @@ pub(super) struct Lost {
 /// The tells among `frames`, as lost, each `maybe_delivered` or not.
 pub(super) fn lost_tells(frames: impl IntoIterator<Item = Queued>, maybe_delivered: bool, into: &mut Vec<Lost>) {
     for queued in frames {
-        if let Queued::Tell { target, message_type, frame } = queued {
-            let wire_name = crate::frame::tell_wire_name(&frame[4..]).to_owned();
-            into.push(Lost { target, message_type, wire_name, maybe_delivered });
+        if let Queued::Tells { message_type, frames, .. } = queued {
+            for frame in run_frames(&frames) {
+                let target = crate::frame::tell_target(frame);
+                let wire_name = crate::frame::tell_wire_name(frame).to_owned();
+                into.push(Lost { target, message_type, wire_name, maybe_delivered });
+            }
         }
     }
 }
@@ -335,6 +380,66 @@ mod tests {
         assert_eq!(out.resend.len(), 2);
         let back = Position { tracking: out.id, received: 2 };
         assert!(resumption(&mut out, back, &mut gone).is_err(), "a peer cannot unreceive");
+    }
+
+    /// A run of `n` tells of one type, each to its own target, with the
+    /// payload `[i; 10]` for tell `i`.
+    fn run(n: u8) -> Queued {
+        let mut tells = super::super::TellBuffer::default();
+        let mut outbox = VecDeque::new();
+        for i in 0..n {
+            let target = ActorId::from_uuid(uuid::Uuid::from_u128(100 + u128::from(i)));
+            tells.tell_into(&mut outbox, target, "T::tell", "Tell", &[i; 10]);
+        }
+        assert_eq!(outbox.len(), 1, "one run");
+        outbox.pop_front().unwrap()
+    }
+
+    #[test]
+    fn an_acknowledgement_that_ends_inside_a_run_frees_only_its_first_frames() {
+        let stats = Stats::default();
+        let mut out = OutStream::new();
+        out.push(tell(0), &stats);
+        out.push(run(5), &stats);
+        assert_eq!(out.next(), 7, "a run takes a number per tell");
+        assert_eq!(out.resend.len(), 2);
+        let one_frame = 4 + crate::frame::tell_len("T::tell", &[0; 10]);
+        let before = out.bytes;
+        let mut gone = Gone::default();
+        // The lone tell and the run's first two.
+        out.ack(3, &mut gone).unwrap();
+        assert_eq!(gone.tells, 3);
+        assert_eq!(out.resend.len(), 1, "the run stays, cut");
+        assert_eq!(out.bytes, before - cost(&tell(0)) - 2 * one_frame);
+        assert_eq!(out.next(), 7, "numbers do not move");
+        let Queued::Tells { frames, count, .. } = &out.resend[0] else { panic!("the run") };
+        assert_eq!(*count, 3);
+        let left: Vec<u8> = run_frames(frames).map(|frame| frame[frame.len() - 1]).collect();
+        assert_eq!(left, [2, 3, 4], "what is left starts at the first frame not acknowledged");
+        // Resumed on a new connection: what is written again is exactly
+        // the frames after the peer's position, each whole.
+        let mut again = bytes::BytesMut::new();
+        out.resend[0].put_again(&mut again);
+        assert_eq!(run_frames(&again).count(), 3);
+        assert_eq!(again.len(), 3 * one_frame);
+        assert!(out.ack(7, &mut gone).is_err(), "frames never written");
+        out.ack(6, &mut gone).unwrap();
+        assert_eq!(gone.tells, 6);
+        assert!(out.resend.is_empty());
+        assert_eq!(out.bytes, 0);
+    }
+
+    #[test]
+    fn a_lost_run_reports_each_tell_with_its_own_target() {
+        let mut lost = Vec::new();
+        lost_tells([run(4)], false, &mut lost);
+        assert_eq!(lost.len(), 4);
+        for (i, tell) in lost.iter().enumerate() {
+            assert_eq!(tell.target, ActorId::from_uuid(uuid::Uuid::from_u128(100 + i as u128)));
+            assert_eq!(tell.wire_name, "T::tell");
+            assert_eq!(tell.message_type, "Tell");
+            assert!(!tell.maybe_delivered);
+        }
     }
 
     #[test]

@@ -404,10 +404,10 @@ async fn probes_overtake_data_held_by_a_full_resend_buffer_and_other_cluster_mes
     peer.close();
 }
 
-/// The frame of a tell `TellBuffer` made.
-fn frame_of(tell: &Queued) -> &Bytes {
-    let Queued::Tell { frame, .. } = tell else { panic!("a tell") };
-    frame
+/// The frames of a run of tells `TellBuffer` made.
+fn frame_of(tell: &Queued) -> &[u8] {
+    let Queued::Tells { frames, .. } = tell else { panic!("a run of tells") };
+    frames
 }
 
 /// A tell kept for resending is never written over, however many tells
@@ -419,7 +419,7 @@ fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
     let mut tells = TellBuffer::default();
     let mut tell = |n: u32| tells.tell(target(), "T::tell", "Tell", &n.to_le_bytes());
     let kept = tell(0);
-    let expected = frame_of(&kept).clone().to_vec();
+    let expected = frame_of(&kept).to_vec();
     let chunk = frame_of(&kept).as_ptr() as usize;
     let in_first_chunk = |t: &Queued| (chunk..chunk + TellBuffer::CHUNK).contains(&(frame_of(t).as_ptr() as usize));
     // Many chunks' worth, each tell dropped at once (acknowledged): the
@@ -429,7 +429,7 @@ fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
         assert_eq!(&frame_of(&t)[frame_of(&t).len() - 4..], &n.to_le_bytes());
         assert!(!in_first_chunk(&t) || n < 1000, "tell {n} landed in a chunk still held");
     }
-    assert_eq!(&frame_of(&kept)[..], &expected[..], "the kept frame is intact");
+    assert_eq!(frame_of(&kept), &expected[..], "the kept frame is intact");
     drop(kept);
     // Now free: the buffer goes round the chunks it has.
     let (mut chunks, mut next) = (std::collections::HashSet::new(), 0);
@@ -442,6 +442,56 @@ fn tells_share_chunks_that_are_reused_only_once_every_frame_of_them_is_gone() {
         next = at + frame_of(&t).len();
     }
     assert!(chunks.len() <= TellBuffer::SPARE + 2, "{} chunks for tells acknowledged at once", chunks.len());
+}
+
+/// Consecutive tells of one message type join one run, written back to
+/// back in one chunk; a tell of another type starts a run of its own, and
+/// a run the writer took grows no more, its room going to the next run.
+#[test]
+fn tells_of_one_type_join_one_run_until_another_type_or_the_writer_cuts_it() {
+    let mut tells = TellBuffer::default();
+    let mut outbox = VecDeque::new();
+    for n in 0..100u32 {
+        tells.tell_into(&mut outbox, target(), "T::tell", "Tell", &n.to_le_bytes());
+    }
+    assert_eq!(outbox.len(), 1);
+    let Some(Queued::Tells { frames, count: 100, .. }) = outbox.back() else { panic!("one run of 100") };
+    let told: Vec<u32> =
+        stream::run_frames(frames).map(|f| u32::from_le_bytes(f[f.len() - 4..].try_into().unwrap())).collect();
+    assert_eq!(told, (0..100).collect::<Vec<_>>(), "every frame, in order");
+    assert!(stream::run_frames(frames).all(|f| frame::tell_target(f) == target()));
+    // Another type, then the first again: three runs, in sending order.
+    tells.tell_into(&mut outbox, target(), "T::other", "Other", &[1]);
+    tells.tell_into(&mut outbox, target(), "T::tell", "Tell", &[2]);
+    let counts: Vec<u64> = outbox.iter().map(Queued::frames).collect();
+    assert_eq!(counts, [100, 1, 1]);
+    // The writer takes the outbox: its last run keeps no room, and the
+    // next tell starts a run right after it in the same chunk.
+    let mut batch = std::mem::take(&mut outbox);
+    tells.take_room(&mut batch);
+    let Some(Queued::Tells { frames: last, .. }) = batch.back() else { panic!("a run") };
+    assert_eq!(last.capacity(), last.len(), "no room left in a taken run");
+    let end = last.as_ptr() as usize + last.len();
+    tells.tell_into(&mut outbox, target(), "T::tell", "Tell", &[3]);
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(frame_of(&outbox[0]).as_ptr() as usize, end, "the room went on to the next run");
+    let written: usize = batch.iter().map(|q| frame_of(q).len()).sum();
+    let frame_len = |name, payload: &[u8]| 4 + frame::tell_len(name, payload);
+    assert_eq!(written, 100 * frame_len("T::tell", &[0; 4]) + frame_len("T::other", &[1]) + frame_len("T::tell", &[2]));
+}
+
+/// A run grows to a quarter of the resend buffer at most, so that the
+/// buffer's bound is passed only as a lone frame would pass it.
+#[test]
+fn a_run_stays_within_a_quarter_of_the_resend_buffer() {
+    let mut tells = TellBuffer::new(1000);
+    let mut outbox = VecDeque::new();
+    for n in 0..50u8 {
+        tells.tell_into(&mut outbox, target(), "T::tell", "Tell", &[n; 10]);
+    }
+    assert!(outbox.len() > 1);
+    assert!(outbox.iter().all(|q| frame_of(q).len() <= 250), "every run within 250 bytes");
+    assert_eq!(outbox.iter().map(Queued::frames).sum::<u64>(), 50);
 }
 
 /// Told to close, a connection's reader stops at once, though nothing

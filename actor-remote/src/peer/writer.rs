@@ -139,10 +139,10 @@ async fn start(
             queued.put_again(&mut sender.plain);
         }
         link.put_ack(peer, &mut sender.plain);
-        (id, link.out.resend.len())
+        (id, link.out.frames)
     };
     peer.stats.acked(&mut gone);
-    peer.stats.replayed.fetch_add(replayed as u64, Ordering::Relaxed);
+    peer.stats.replayed.fetch_add(replayed, Ordering::Relaxed);
     if !lost.is_empty()
         && let Some(node) = peer.node()
     {
@@ -167,8 +167,14 @@ fn restart_stream(peer: &Peer, link: &mut Link, lost: &mut Vec<Lost>) {
     peer.stats.restarts.fetch_add(1, Ordering::Relaxed);
     let mut queued = std::collections::HashMap::<actor_core::ActorId, usize>::new();
     for frame in &link.frames {
-        if let Queued::Tell { target, .. } | Queued::Ask { target, .. } = frame {
-            *queued.entry(*target).or_default() += 1;
+        match frame {
+            Queued::Tells { frames, .. } => {
+                for tell in stream::run_frames(frames) {
+                    *queued.entry(crate::frame::tell_target(tell)).or_default() += 1;
+                }
+            }
+            Queued::Ask { target, .. } => *queued.entry(*target).or_default() += 1,
+            _ => {}
         }
     }
     for target in peer.targets.iter() {
@@ -215,6 +221,8 @@ fn take(peer: &Peer, generation: u64, batch: &mut VecDeque<Queued>, ping: bool) 
     peer.ack_wanted.store(false, Ordering::Release);
     if frames {
         std::mem::swap(&mut link.frames, batch);
+        // The outbox's last run of tells grows no more: its room goes back.
+        link.tells.take_room(batch);
     }
     let bytes = link.out.bytes;
     Take::Write(sender, bytes)
