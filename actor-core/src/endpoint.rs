@@ -486,6 +486,18 @@ pub trait Exported: Terminable {
         self.deliver(wire_name, payload, Some(reply), codec)
     }
 
+    /// A handle on the same actor that holds it for as long as it is kept,
+    /// for a run of deliveries: each then skips what finding the actor
+    /// again costs (for an actor of this node, upgrading a weak reference:
+    /// two atomic operations on a cache line that the actor's own run loop
+    /// reads, which with the two on separate workers measured a sixth of a
+    /// remote tell's time, 2026-12-05). Holding it keeps the actor's shared
+    /// block allocated, not the actor running. `None` (the default) if the
+    /// export has no such handle, or the actor is gone.
+    fn pinned(&self) -> Option<Arc<dyn Exported>> {
+        None
+    }
+
     /// For downcasting to the typed export.
     fn as_any(&self) -> &dyn Any;
 }

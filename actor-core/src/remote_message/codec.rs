@@ -342,13 +342,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         reply: Option<ReplySink>,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handler(wire_name, &self.last) else {
-            return Err(Undelivered::UnknownMessage(reply));
-        };
-        match self.actor.shared() {
-            Some(shared) => deliver(&shared, payload, reply, AskContext::default(), codec),
-            None => Err(Undelivered::Closed(reply)),
-        }
+        self.deliver_to(self.actor.shared().as_ref(), wire_name, payload, reply, AskContext::default(), codec)
     }
 
     fn deliver_ask(
@@ -359,17 +353,115 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         context: AskContext,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        let Some(deliver) = self.table.handler(wire_name, &self.last) else {
-            return Err(Undelivered::UnknownMessage(Some(reply)));
+        self.deliver_to(self.actor.shared().as_ref(), wire_name, payload, Some(reply), context, codec)
+    }
+
+    fn pinned(&self) -> Option<Arc<dyn Exported>> {
+        let shared = self.actor.shared()?;
+        let export = ExportedActor {
+            actor: self.actor.clone(),
+            table: self.table.clone(),
+            last: AtomicUsize::new(self.last.load(Ordering::Relaxed)),
         };
-        match self.actor.shared() {
-            Some(shared) => deliver(&shared, payload, Some(reply), context, codec),
-            None => Err(Undelivered::Closed(Some(reply))),
-        }
+        Some(Arc::new(PinnedActor { export, shared }))
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+impl<A: RemoteActor> ExportedActor<A> {
+    /// Decodes a message by its wire name and queues it to `shared` (the
+    /// actor's block, `None` once it is gone).
+    fn deliver_to(
+        &self,
+        shared: Option<&Arc<Shared<A>>>,
+        wire_name: &str,
+        payload: &[u8],
+        reply: Option<ReplySink>,
+        context: AskContext,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        let Some(deliver) = self.table.handler(wire_name, &self.last) else {
+            return Err(Undelivered::UnknownMessage(reply));
+        };
+        match shared {
+            Some(shared) => deliver(shared, payload, reply, context, codec),
+            None => Err(Undelivered::Closed(reply)),
+        }
+    }
+}
+
+/// An exported actor held strongly, for a run of deliveries (see
+/// [`Exported::pinned`]): the same export, and the actor's block.
+struct PinnedActor<A: Actor> {
+    export: ExportedActor<A>,
+    shared: Arc<Shared<A>>,
+}
+
+impl<A: RemoteActor> Exported for PinnedActor<A> {
+    fn id(&self) -> ActorId {
+        self.export.id()
+    }
+
+    fn actor_type(&self) -> &'static str {
+        self.export.actor_type()
+    }
+
+    fn is_alive(&self) -> bool {
+        self.export.is_alive()
+    }
+
+    fn deliver(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: Option<ReplySink>,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        self.export.deliver_to(Some(&self.shared), wire_name, payload, reply, AskContext::default(), codec)
+    }
+
+    fn deliver_ask(
+        &self,
+        wire_name: &str,
+        payload: &[u8],
+        reply: ReplySink,
+        context: AskContext,
+        codec: &Arc<dyn RefCodec>,
+    ) -> Result<(), Undelivered> {
+        self.export.deliver_to(Some(&self.shared), wire_name, payload, Some(reply), context, codec)
+    }
+
+    fn pinned(&self) -> Option<Arc<dyn Exported>> {
+        self.export.pinned()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self.export.as_any()
+    }
+}
+
+impl<A: RemoteActor> Terminable for PinnedActor<A> {
+    fn stop(&self) {
+        self.export.stop();
+    }
+
+    fn kill(&self) {
+        self.export.kill();
+    }
+
+    fn on_terminated(&self, notice: TerminationNotice) {
+        self.export.on_terminated(notice);
+    }
+
+    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
+        self.export.watch(notice)
+    }
+
+    fn unwatch(&self, key: WatchKey) {
+        self.export.unwatch(key);
     }
 }
 

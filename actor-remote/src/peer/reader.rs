@@ -742,7 +742,8 @@ impl Reader {
                 self.refund(target);
                 return Ok(());
             };
-            self.last = Some((target, found));
+            // Held for the run of frames to it, not looked up per frame.
+            self.last = Some((target, found.pinned().unwrap_or(found)));
         }
         self.charge(target)?;
         let (reply, corr) = split_reply(reply);
