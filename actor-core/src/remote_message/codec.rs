@@ -320,6 +320,10 @@ struct ExportedActor<A: Actor> {
     table: Arc<Table<A>>,
     /// Where the last handler was found in `table` (a hint only).
     last: AtomicUsize,
+    /// The actor's block, held by a pinned handle ([`Exported::pinned`]):
+    /// deliveries skip the upgrade of `actor`. It keeps the memory, not
+    /// the actor running (that is `ActorRef`s' count, kept apart).
+    held: Option<Arc<Shared<A>>>,
 }
 
 impl<A: RemoteActor> Exported for ExportedActor<A> {
@@ -342,7 +346,7 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         reply: Option<ReplySink>,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        self.deliver_to(self.actor.shared().as_ref(), wire_name, payload, reply, AskContext::default(), codec)
+        self.deliver_to(wire_name, payload, reply, AskContext::default(), codec)
     }
 
     fn deliver_ask(
@@ -353,17 +357,20 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
         context: AskContext,
         codec: &Arc<dyn RefCodec>,
     ) -> Result<(), Undelivered> {
-        self.deliver_to(self.actor.shared().as_ref(), wire_name, payload, Some(reply), context, codec)
+        self.deliver_to(wire_name, payload, Some(reply), context, codec)
     }
 
     fn pinned(&self) -> Option<Arc<dyn Exported>> {
-        let shared = self.actor.shared()?;
-        let export = ExportedActor {
+        let held = match &self.held {
+            Some(held) => held.clone(),
+            None => self.actor.shared()?,
+        };
+        Some(Arc::new(ExportedActor {
             actor: self.actor.clone(),
             table: self.table.clone(),
             last: AtomicUsize::new(self.last.load(Ordering::Relaxed)),
-        };
-        Some(Arc::new(PinnedActor { export, shared }))
+            held: Some(held),
+        }))
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -372,11 +379,10 @@ impl<A: RemoteActor> Exported for ExportedActor<A> {
 }
 
 impl<A: RemoteActor> ExportedActor<A> {
-    /// Decodes a message by its wire name and queues it to `shared` (the
-    /// actor's block, `None` once it is gone).
+    /// Decodes a message by its wire name and queues it to the actor, if
+    /// its block is still there.
     fn deliver_to(
         &self,
-        shared: Option<&Arc<Shared<A>>>,
         wire_name: &str,
         payload: &[u8],
         reply: Option<ReplySink>,
@@ -386,82 +392,18 @@ impl<A: RemoteActor> ExportedActor<A> {
         let Some(deliver) = self.table.handler(wire_name, &self.last) else {
             return Err(Undelivered::UnknownMessage(reply));
         };
+        let upgraded;
+        let shared = match &self.held {
+            Some(held) => Some(held),
+            None => {
+                upgraded = self.actor.shared();
+                upgraded.as_ref()
+            }
+        };
         match shared {
             Some(shared) => deliver(shared, payload, reply, context, codec),
             None => Err(Undelivered::Closed(reply)),
         }
-    }
-}
-
-/// An exported actor held strongly, for a run of deliveries (see
-/// [`Exported::pinned`]): the same export, and the actor's block.
-struct PinnedActor<A: Actor> {
-    export: ExportedActor<A>,
-    shared: Arc<Shared<A>>,
-}
-
-impl<A: RemoteActor> Exported for PinnedActor<A> {
-    fn id(&self) -> ActorId {
-        self.export.id()
-    }
-
-    fn actor_type(&self) -> &'static str {
-        self.export.actor_type()
-    }
-
-    fn is_alive(&self) -> bool {
-        self.export.is_alive()
-    }
-
-    fn deliver(
-        &self,
-        wire_name: &str,
-        payload: &[u8],
-        reply: Option<ReplySink>,
-        codec: &Arc<dyn RefCodec>,
-    ) -> Result<(), Undelivered> {
-        self.export.deliver_to(Some(&self.shared), wire_name, payload, reply, AskContext::default(), codec)
-    }
-
-    fn deliver_ask(
-        &self,
-        wire_name: &str,
-        payload: &[u8],
-        reply: ReplySink,
-        context: AskContext,
-        codec: &Arc<dyn RefCodec>,
-    ) -> Result<(), Undelivered> {
-        self.export.deliver_to(Some(&self.shared), wire_name, payload, Some(reply), context, codec)
-    }
-
-    fn pinned(&self) -> Option<Arc<dyn Exported>> {
-        self.export.pinned()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self.export.as_any()
-    }
-}
-
-impl<A: RemoteActor> Terminable for PinnedActor<A> {
-    fn stop(&self) {
-        self.export.stop();
-    }
-
-    fn kill(&self) {
-        self.export.kill();
-    }
-
-    fn on_terminated(&self, notice: TerminationNotice) {
-        self.export.on_terminated(notice);
-    }
-
-    fn watch(&self, notice: TerminationNotice) -> Option<WatchKey> {
-        self.export.watch(notice)
-    }
-
-    fn unwatch(&self, key: WatchKey) {
-        self.export.unwatch(key);
     }
 }
 
@@ -503,7 +445,12 @@ impl<A: RemoteActor> Terminable for ExportedActor<A> {
 /// for a reference that is itself remote.
 pub fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Option<Arc<dyn Exported>> {
     actor.shared()?;
-    Some(Arc::new(ExportedActor { actor: actor.downgrade(), table: table::<A>(), last: AtomicUsize::new(0) }))
+    Some(Arc::new(ExportedActor {
+        actor: actor.downgrade(),
+        table: table::<A>(),
+        last: AtomicUsize::new(0),
+        held: None,
+    }))
 }
 
 /// A reference to an actor of another node, reached through `endpoint`;

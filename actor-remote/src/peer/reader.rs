@@ -206,7 +206,11 @@ struct Reader {
     grant_every: u32,
     /// The last local actor a frame went to: runs of frames to one actor
     /// skip the table.
-    last: Option<(ActorId, Arc<dyn Exported>)>,
+    ///
+    /// Pinned (`Exported::pinned`) at its second frame in a row, so that a
+    /// run skips finding the actor per frame and a lone frame costs no
+    /// handle of its own.
+    last: Option<(ActorId, Arc<dyn Exported>, bool)>,
     /// Asks from this connection not yet answered, and their limit.
     inflight_asks: Arc<AtomicUsize>,
     max_inflight_asks: usize,
@@ -705,13 +709,18 @@ impl Reader {
     ) -> Result<(), String> {
         // A run of messages to one actor, the usual case: its entry is
         // looked up once for charging, delivering and granting.
-        if self.last.as_ref().is_some_and(|(id, _)| *id == target) {
+        if self.last.as_ref().is_some_and(|(id, ..)| *id == target) {
             let stream = self.state.tracking;
             let inbound = self.state.targets.entry(target).or_insert_with(Inbound::new);
             if !inbound.waiting() {
                 inbound.charge(target, self.window)?;
                 let (reply, corr) = split_reply(reply);
-                let exported = &self.last.as_ref().expect("checked above").1;
+                let (_, exported, pinned) = self.last.as_mut().expect("checked above");
+                if !std::mem::replace(pinned, true)
+                    && let Some(held) = exported.pinned()
+                {
+                    *exported = held;
+                }
                 return match deliver_to(&**exported, wire_name, payload, reply, &self.codec) {
                     Ok(()) => {
                         if let Some((count, forget)) = inbound.delivered(self.grant_every) {
@@ -736,14 +745,13 @@ impl Reader {
             let work = Work::Raw { wire_name: wire_name.to_owned(), payload: Bytes::copy_from_slice(payload), reply };
             return self.park(target, work);
         }
-        if self.last.as_ref().is_none_or(|(id, _)| *id != target) {
+        if self.last.as_ref().is_none_or(|(id, ..)| *id != target) {
             let Some(found) = self.node.exported(target) else {
                 undeliverable(&*self.node, &self.peer, self.generation, target, wire_name, "no such actor", reply);
                 self.refund(target);
                 return Ok(());
             };
-            // Held for the run of frames to it, not looked up per frame.
-            self.last = Some((target, found.pinned().unwrap_or(found)));
+            self.last = Some((target, found, false));
         }
         self.charge(target)?;
         let (reply, corr) = split_reply(reply);
@@ -769,7 +777,7 @@ impl Reader {
     ) -> Result<(), String> {
         match undelivered {
             Undelivered::Full(parked) => {
-                let exported = self.last.as_ref().map(|(_, e)| e.clone()).expect("the actor delivered to");
+                let exported = self.last.as_ref().map(|(_, e, _)| e.clone()).expect("the actor delivered to");
                 let inbound = self.state.targets.get_mut(&target).expect("charged above");
                 if inbound.parked.is_none() {
                     inbound.parked = Some(start_parked_queue(
