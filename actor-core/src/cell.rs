@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::base::id::ActorId;
@@ -274,8 +276,7 @@ impl Cell {
     }
 
     fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
-        // Nothing panics while the lock is held; recover rather than cascade.
-        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+        self.waiters.lock()
     }
 
     /// Why the actor ended, if it has, read without the lock for the

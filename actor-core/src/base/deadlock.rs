@@ -29,7 +29,9 @@
 //! given up and waits no more.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::LazyLock;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
@@ -91,7 +93,7 @@ impl Graph {
 static GRAPH: LazyLock<Mutex<Graph>> = LazyLock::new(|| Mutex::new(Graph::default()));
 
 fn graph() -> MutexGuard<'static, Graph> {
-    GRAPH.lock().unwrap_or_else(PoisonError::into_inner)
+    GRAPH.lock()
 }
 
 /// A wait in the graph, removed when the ask ends (answered, failed, timed

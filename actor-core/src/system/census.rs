@@ -11,7 +11,9 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use crate::cell::Lane;
 
@@ -87,7 +89,7 @@ impl Census {
         let shard = self.here();
         shard.live.fetch_add(1, Ordering::Release);
         if let Some(root) = root {
-            shard.roots.lock().unwrap_or_else(PoisonError::into_inner).push(root);
+            shard.roots.lock().push(root);
         }
     }
 
@@ -108,7 +110,7 @@ impl Census {
     pub(crate) fn roots(&self) -> Vec<Arc<dyn Lane>> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            let roots = shard.roots.lock().unwrap_or_else(PoisonError::into_inner);
+            let roots = shard.roots.lock();
             all.extend(roots.live.iter().filter_map(Weak::upgrade));
         }
         all
