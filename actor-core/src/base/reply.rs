@@ -134,6 +134,7 @@ pub(crate) fn in_task<T>(task: Me, f: impl FnOnce() -> T) -> T {
 /// now: the actor whose handler is being polled, or the task started with
 /// `Context::spawn_task` being polled. `None` in any other task, whose
 /// waits nobody can be waiting on.
+#[inline]
 pub(crate) fn current_waiter() -> Option<Me> {
     CURRENT.get().waiter()
 }
