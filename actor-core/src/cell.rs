@@ -9,9 +9,9 @@ use std::collections::btree_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::task::{Context as TaskContext, Poll, Waker};
 
 use parking_lot::{Mutex, MutexGuard};
-use std::task::{Context as TaskContext, Poll, Waker};
 
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;
