@@ -6,7 +6,9 @@
 //! unsubscribing or other publishers.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::actor::message::Message;
 use crate::base::error::SendError;
@@ -105,7 +107,7 @@ impl<M: Message + Clone> Topic<M> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Arc<Vec<Recipient<M>>>> {
-        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.subscribers.lock()
     }
 
     fn snapshot(&self) -> Arc<Vec<Recipient<M>>> {
