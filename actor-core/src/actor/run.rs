@@ -736,7 +736,11 @@ impl<A: Actor> Running<A> {
         let shared = &*self.shared;
         // After the close no message can be added, so this drain is complete.
         shared.mailbox.close();
-        report_dropped(shared, self.inbox.drain(&shared.mailbox));
+        let left = self.inbox.drain(&shared.mailbox);
+        // Usually nothing: the empty deque is not even iterated.
+        if !left.is_empty() {
+            report_dropped(shared, left.into_iter());
+        }
     }
 
     /// Ends the current incarnation: its tasks, its children (first), then

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
-use crate::mailbox::queue::{Entering, Inbox, Next, Queue, Refused};
+use crate::mailbox::queue::{Deque, Entering, Inbox, Next, Queue, Refused};
 
 /// A waker that records that it was woken.
 #[derive(Default)]
@@ -196,4 +196,54 @@ fn the_run_loop_gives_places_back_before_handling_the_last_message_taken() {
     assert!(inbox.poll_next(&queue, &mut cx).is_pending(), "nothing left: parked");
     assert!(queue.try_send(3).is_ok());
     assert!(idle.woken(), "a push wakes the parked run loop");
+}
+
+/// Counts its drops in the shared counter.
+struct Counted<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts its drops in a static counter: a zero-sized value, for which a
+/// deque never allocates yet holds elements.
+struct CountedZst;
+
+static ZST_DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Drop for CountedZst {
+    fn drop(&mut self) {
+        ZST_DROPS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_deque_drops_what_it_holds_and_skips_only_an_empty_one() {
+    let drops = std::sync::atomic::AtomicUsize::new(0);
+    let mut held = Deque::new();
+    (0..3).for_each(|_| held.push_back(Counted(&drops)));
+    drop(held.pop_front());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    drop(held);
+    assert_eq!(drops.load(Ordering::SeqCst), 3, "both left were dropped with the deque");
+
+    let mut emptied: Deque<Counted<'_>> = Deque::new();
+    emptied.push_back(Counted(&drops));
+    emptied.clear();
+    drop(emptied);
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "an emptied deque frees its buffer, holding nothing");
+
+    let mut zsts = Deque::new();
+    (0..5).for_each(|_| zsts.push_back(CountedZst));
+    drop(zsts);
+    assert_eq!(ZST_DROPS.load(Ordering::SeqCst), 5, "zero-sized values are dropped too");
+
+    let mut moved = Deque::new();
+    moved.push_back(Counted(&drops));
+    let inner: Vec<_> = moved.into_iter().collect();
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "into_iter hands the values over");
+    drop(inner);
+    assert_eq!(drops.load(Ordering::SeqCst), 5);
 }
