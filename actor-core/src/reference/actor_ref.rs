@@ -22,7 +22,7 @@ use crate::reference::ask::{AskRequest, AskWith};
 use crate::reference::recipient::Recipient;
 #[cfg(feature = "serde")]
 use crate::reference::remote::remote_wait_for_stop;
-use crate::reference::sink::{Sink, Telling, block_on, map_send_error};
+use crate::reference::sink::{Sink, TellSink, Telling, block_on, map_send_error};
 
 impl<A: Actor> Context<A> {
     /// A reference to this actor, to hand to others.
@@ -83,6 +83,27 @@ pub(crate) enum Inner<A: Actor> {
     Local(Arc<Shared<A>>),
     #[cfg(feature = "serde")]
     Remote(Arc<RemoteTarget>),
+}
+
+/// A tell from an `ActorRef` picks the place inside its one future (see
+/// `Telling`).
+impl<A: Handler<M>, M: Message> TellSink<M> for Inner<A> {
+    #[inline]
+    fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
+        match self {
+            Inner::Local(shared) => Sink::try_tell(&**shared, msg),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Sink::try_tell(&**target, msg),
+        }
+    }
+
+    fn tell(&self, msg: M) -> futures::future::BoxFuture<'_, Result<(), SendError<M>>> {
+        match self {
+            Inner::Local(shared) => Sink::tell(&**shared, msg),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => Sink::tell(&**target, msg),
+        }
+    }
 }
 
 impl<A: Actor> ActorRef<A> {
@@ -277,16 +298,7 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        #[cfg(feature = "serde")]
-        return match &self.inner {
-            Inner::Local(shared) => futures::future::Either::Left(Telling::new(&**shared, msg)),
-            Inner::Remote(target) => futures::future::Either::Right(Telling::new(&**target, msg)),
-        };
-        #[cfg(not(feature = "serde"))]
-        {
-            let Inner::Local(shared) = &self.inner;
-            Telling::new(&**shared, msg)
-        }
+        Telling::new(&self.inner, msg)
     }
 
     /// Sends `msg` if there is room now; never waits.
