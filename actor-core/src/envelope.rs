@@ -219,6 +219,7 @@ impl<A: Addressee> Envelope<A> {
     /// used by nobody but the future in `slot`, and `slot` must not move,
     /// until the slot is cleared (its `poll` returns `Ready`, `clear` is
     /// called, or it is dropped).
+    #[cfg(test)]
     pub(crate) unsafe fn start(
         self,
         actor: &mut A,
@@ -227,10 +228,36 @@ impl<A: Addressee> Envelope<A> {
         cx: &mut TaskContext<'_>,
         mailbox: &Queue<Self>,
     ) -> Started {
-        let mut this = ManuallyDrop::new(self);
+        // SAFETY: our caller's contract; the envelope is ours, and is not
+        // touched again.
+        unsafe { Self::start_in_place(&mut ManuallyDrop::new(self), actor, ctx, slot, cx, mailbox) }
+    }
+
+    /// As [`start`](Envelope::start), for an envelope that stays where it
+    /// lies. The run loop's way: its handler marker and `catch_unwind` then
+    /// take a closure holding a pointer to the envelope, not the envelope,
+    /// and move eight bytes instead of fifty. (Moved, the envelope was
+    /// copied with wide loads of the narrower stores the run loop had just
+    /// made, which stalled the copy: about 45% of the marker's time,
+    /// 2026-12-05.)
+    ///
+    /// # Safety
+    ///
+    /// As for `start`; and `this` is used up: its payload is taken, so it
+    /// must not be read, started or dropped again (being a `ManuallyDrop`,
+    /// it is not dropped unless its owner does so on purpose).
+    pub(crate) unsafe fn start_in_place(
+        this: &mut ManuallyDrop<Self>,
+        actor: &mut A,
+        ctx: &mut A::Context,
+        slot: &mut Slot,
+        cx: &mut TaskContext<'_>,
+        mailbox: &Queue<Self>,
+    ) -> Started {
         // SAFETY: the payload was written by `new` and is taken exactly once
-        // here (`ManuallyDrop` disarms `Drop`); the rest is our caller's
-        // contract, passed on unchanged.
+        // here (our caller never uses `this` again, and `ManuallyDrop`
+        // disarms `Drop`); the rest is our caller's contract, passed on
+        // unchanged.
         unsafe { (this.vtable.start)(&mut this.data, actor, ctx, slot, cx, mailbox) }
     }
 }

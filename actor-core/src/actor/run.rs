@@ -9,6 +9,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::future::poll_fn;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -482,6 +483,38 @@ impl<A: Actor> Running<A> {
                     let message_type = env.message_type_fn();
                     let me = self.shared.me();
                     let Running { slot, ctx, actor, shared, .. } = self;
+                    // Started where it lies (see `Envelope::start_in_place`):
+                    // the closures below hold a pointer to it, not a copy.
+                    let mut env = ManuallyDrop::new(env);
+                    let mut start = || {
+                        // SAFETY: `actor` and `ctx` are fields of `Running`.
+                        // Until the slot is empty again (the future completes
+                        // here or above, or `panicked` clears it) nothing
+                        // touches them but the future: while `busy`, this
+                        // loop reaches only other fields (see `Running`).
+                        // They and the slot stay in place, alive, until
+                        // then: `Running` sits in its box, which never moves,
+                        // from its creation, `serve` returns only with the
+                        // slot empty, and if the task is dropped mid-handler,
+                        // `Running`'s `Drop` clears the slot before anything
+                        // else. As before every poll of the future, `start`
+                        // takes an abort raised meanwhile and leaves the
+                        // future unpolled, dropped below, outside the marker,
+                        // in `abandon`. `catch_unwind` calls this closure
+                        // once, and `env` is not touched after it (its
+                        // payload is taken; `ManuallyDrop` keeps it from
+                        // being dropped, also if the handler panics).
+                        unsafe {
+                            Envelope::start_in_place(
+                                &mut env,
+                                actor.as_mut().expect(LIVE),
+                                ctx,
+                                slot,
+                                cx,
+                                &shared.mailbox,
+                            )
+                        }
+                    };
                     // Started and polled for the first time under one
                     // setting of the handler marker (and one `catch_unwind`):
                     // most handlers finish in their first poll, and between
@@ -489,26 +522,7 @@ impl<A: Actor> Running<A> {
                     // is loop code that no handler can observe. The marker
                     // covers exactly what it covered when each step set it
                     // apart: the handler's construction and its poll.
-                    let first = reply::in_handler(me, || {
-                        catch_unwind(AssertUnwindSafe(|| {
-                            // SAFETY: `actor` and `ctx` are fields of
-                            // `Running`. Until the slot is empty again (the
-                            // future completes here or above, or `panicked`
-                            // clears it) nothing touches them but the future:
-                            // while `busy`, this loop reaches only other
-                            // fields (see `Running`). They and the slot stay
-                            // in place, alive, until then: `Running` sits in
-                            // its box, which never moves, from its creation,
-                            // `serve` returns only with the slot empty, and if
-                            // the task is dropped mid-handler, `Running`'s
-                            // `Drop` clears the slot before anything else.
-                            // As before every poll of the future, `start`
-                            // takes an abort raised meanwhile and leaves the
-                            // future unpolled, dropped below, outside the
-                            // marker, in `abandon`.
-                            unsafe { env.start(actor.as_mut().expect(LIVE), ctx, slot, cx, &shared.mailbox) }
-                        }))
-                    });
+                    let first = reply::in_handler(me, || catch_unwind(AssertUnwindSafe(&mut start)));
                     match first {
                         Ok(Some(Poll::Ready(()))) => {
                             self.shared.cell.counters.handled();
