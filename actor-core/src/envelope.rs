@@ -125,14 +125,15 @@ impl<A: Addressee, P: Payload<A>> Vt<A, P> {
     ) -> Started {
         // SAFETY: guaranteed by the caller, see above.
         let payload = unsafe { take::<P>(data) };
-        // SAFETY: `Envelope::start`'s contract makes `ctx` valid and
-        // unaliased here; this borrow ends before the future takes it.
+        // SAFETY: `Envelope::start_in_place`'s contract makes `ctx` valid
+        // and unaliased here; this borrow ends before the future takes it.
         if let Some(recorder) = A::recorder(unsafe { &mut *ctx }) {
             recorder.record(P::message_type(), payload.describe());
         }
-        // SAFETY: `Envelope::start`'s contract makes `actor` and `ctx` valid,
-        // unaliased and alive until the slot is cleared, and keeps the slot
-        // in place until then, which is what `Slot::start` requires.
+        // SAFETY: `Envelope::start_in_place`'s contract makes `actor` and
+        // `ctx` valid, unaliased and alive until the slot is cleared, and
+        // keeps the slot in place until then, which is what `Slot::start`
+        // requires.
         unsafe { slot.start(|| payload.into_future(&mut *actor, &mut *ctx), cx, || mailbox.take_abort()) }
     }
 
@@ -213,39 +214,21 @@ impl<A: Addressee> Envelope<A> {
     /// (taken, and `None` returned, with the future left unpolled in the
     /// slot): [`Slot::start`].
     ///
+    /// The envelope stays where it lies: the run loop's handler marker and
+    /// `catch_unwind` take a closure holding a pointer to it, and move eight
+    /// bytes instead of fifty. (Moved, the envelope was copied with wide
+    /// loads of the narrower stores the run loop had just made, which
+    /// stalled the copy: about 45% of the marker's time, 2026-12-05.)
+    ///
     /// # Safety
     ///
     /// As for [`Slot::put`]: `actor` and `ctx` must stay valid, and must be
     /// used by nobody but the future in `slot`, and `slot` must not move,
     /// until the slot is cleared (its `poll` returns `Ready`, `clear` is
-    /// called, or it is dropped).
-    #[cfg(test)]
-    pub(crate) unsafe fn start(
-        self,
-        actor: &mut A,
-        ctx: &mut A::Context,
-        slot: &mut Slot,
-        cx: &mut TaskContext<'_>,
-        mailbox: &Queue<Self>,
-    ) -> Started {
-        // SAFETY: our caller's contract; the envelope is ours, and is not
-        // touched again.
-        unsafe { Self::start_in_place(&mut ManuallyDrop::new(self), actor, ctx, slot, cx, mailbox) }
-    }
-
-    /// As [`start`](Envelope::start), for an envelope that stays where it
-    /// lies. The run loop's way: its handler marker and `catch_unwind` then
-    /// take a closure holding a pointer to the envelope, not the envelope,
-    /// and move eight bytes instead of fifty. (Moved, the envelope was
-    /// copied with wide loads of the narrower stores the run loop had just
-    /// made, which stalled the copy: about 45% of the marker's time,
-    /// 2026-12-05.)
-    ///
-    /// # Safety
-    ///
-    /// As for `start`; and `this` is used up: its payload is taken, so it
-    /// must not be read, started or dropped again (being a `ManuallyDrop`,
-    /// it is not dropped unless its owner does so on purpose).
+    /// called, or it is dropped). And `this` is used up: its payload is
+    /// taken, so it must not be read, started or dropped again (being a
+    /// `ManuallyDrop`, it is not dropped unless its owner does so on
+    /// purpose).
     pub(crate) unsafe fn start_in_place(
         this: &mut ManuallyDrop<Self>,
         actor: &mut A,

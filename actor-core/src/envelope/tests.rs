@@ -100,10 +100,14 @@ async fn handle(env: Envelope<Recorder>, actor: &mut Recorder, ctx: &mut Context
     let mut slot = Slot::new();
     let mut env = Some(env);
     poll_fn(|cx| match env.take() {
-        // SAFETY: `actor` and `ctx` outlive `slot` (declared in this frame
-        // after them) and are not touched until the slot is empty again; the
-        // slot stays in this (pinned) frame until then.
-        Some(env) => unsafe { env.start(actor, ctx, &mut slot, cx, &mailbox) }.expect("no abort waits"),
+        Some(env) => {
+            // SAFETY: `actor` and `ctx` outlive `slot` (declared in this
+            // frame after them) and are not touched until the slot is empty
+            // again; the slot stays in this (pinned) frame until then. The
+            // envelope, ours, is used up here.
+            unsafe { Envelope::start_in_place(&mut ManuallyDrop::new(env), actor, ctx, &mut slot, cx, &mailbox) }
+                .expect("no abort waits")
+        }
         None => slot.poll(cx),
     })
     .await;
@@ -178,7 +182,9 @@ async fn a_panicking_future_is_dropped_by_clear_and_its_reply_fails_with_the_pan
             catch_unwind(AssertUnwindSafe(|| {
                 let env = env.take().expect("polled once");
                 // SAFETY: as in `handle` above.
-                unsafe { env.start(&mut actor, &mut ctx, &mut slot, cx, &mailbox) }
+                unsafe {
+                    Envelope::start_in_place(&mut ManuallyDrop::new(env), &mut actor, &mut ctx, &mut slot, cx, &mailbox)
+                }
             }))
         }))
     })
@@ -214,7 +220,9 @@ async fn an_abort_waiting_at_the_start_leaves_the_future_unpolled() {
     let started = poll_fn(|cx| {
         let env = env.take().expect("polled once");
         // SAFETY: as in `handle` above.
-        Poll::Ready(unsafe { env.start(&mut actor, &mut ctx, &mut slot, cx, &mailbox) })
+        Poll::Ready(unsafe {
+            Envelope::start_in_place(&mut ManuallyDrop::new(env), &mut actor, &mut ctx, &mut slot, cx, &mailbox)
+        })
     })
     .await;
     assert!(started.is_none(), "the abort is seen before the first poll");
