@@ -160,9 +160,8 @@ impl<T> Drop for Deque<T> {
     fn drop(&mut self) {
         // Without a buffer there is nothing to drop: a deque's length is at
         // most its capacity, and one of a zero-sized type reports an
-        // unbounded capacity (so it is dropped in full).
-        // (What is left in `self.0` is a new, empty deque, never dropped:
-        // it owns nothing.)
+        // unbounded capacity (so it is dropped in full). What is left in
+        // `self.0` is a new, empty deque, never dropped: it owns nothing.
         if self.0.capacity() != 0 {
             drop(ManuallyDrop::into_inner(std::mem::replace(&mut self.0, ManuallyDrop::new(VecDeque::new()))));
         }
