@@ -124,7 +124,7 @@ fn a_send_racing_a_stop_is_handled_or_reported_exactly_once() {
             }
         }
         stopper.join().unwrap();
-        let dead_letters = inbox.drain(&queue).count();
+        let dead_letters = inbox.drain(&queue).len();
         let accepted = sender.join().unwrap();
         assert_eq!(handled + dead_letters, usize::from(accepted), "handled {handled}, reported {dead_letters}");
         assert!(queue.try_send(msg(0, 1)).is_err(), "nothing is accepted after the close");
