@@ -16,6 +16,12 @@
 //! waiting for its next message), waits briefly, reads `VmRSS` again, and
 //! prints the growth. The growth includes the reference kept per actor on
 //! every side (an `ActorRef` or an `mpsc` sender, 8 bytes). Linux only.
+//!
+//! `idle_memory --by-state` measures ours only, once per size of actor
+//! state from 8 to 168 bytes (an actor of that size, asked once, in a
+//! fresh process each), and prints bytes per actor for each: the figure
+//! depends on the size through the allocator (benches/README.md, "Idle
+//! memory and the actor's size"). It writes no JSON.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -37,6 +43,91 @@ fn rss_bytes() -> u64 {
     let kib: u64 =
         line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().expect("VmRSS is not a number");
     kib * 1024
+}
+
+/// An actor of `8 + 8 * N` bytes of state, for `--by-state`.
+#[derive(Debug)]
+struct Sized<const N: usize> {
+    sum: u64,
+    pad: [u64; N],
+}
+
+impl<const N: usize> Actor for Sized<N> {
+    type Error = std::convert::Infallible;
+}
+
+/// Reads a [`Sized`] actor's state.
+#[derive(Debug)]
+struct Read;
+
+impl Message for Read {
+    type Reply = u64;
+}
+
+impl<const N: usize> Handler<Read> for Sized<N> {
+    async fn handle(&mut self, _msg: Read, _ctx: &mut Context<Self>) -> u64 {
+        self.sum + self.pad.iter().sum::<u64>()
+    }
+}
+
+/// `n` idle [`Sized`] actors, each asked once, as `spawn_idle` does.
+async fn spawn_sized<const N: usize>(system: &ActorSystem, n: u64) -> Vec<ActorRef<Sized<N>>> {
+    let actors: Vec<_> = (0..n).map(|seed| system.spawn(Sized::<N> { sum: seed, pad: [0; N] })).collect();
+    for (seed, actor) in (0..).zip(&actors) {
+        assert_eq!(actor.ask(Read).await.expect("idle: no reply"), seed, "idle: wrong reply");
+    }
+    actors
+}
+
+/// The child side of `--by-state`: as [`child`], with [`Sized`] actors.
+fn child_sized<const N: usize>() -> Sample {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("failed to build the tokio runtime");
+    runtime.block_on(async {
+        let system = ActorSystem::new();
+        drop(spawn_sized::<N>(&system, 1_000).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss_bytes();
+        let idle = spawn_sized::<N>(&system, ACTORS).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_bytes();
+        std::mem::forget(idle);
+        std::mem::forget(system);
+        Sample { before, after }
+    })
+}
+
+/// `--state N`: the child for `8 + 8 * N` bytes of state.
+fn child_state(words: usize) -> Option<Sample> {
+    macro_rules! sizes {
+        ($($n:literal)*) => {
+            match words {
+                $($n => Some(child_sized::<$n>()),)*
+                _ => None,
+            }
+        };
+    }
+    sizes!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20)
+}
+
+/// `--by-state`: one fresh process per size of state.
+fn by_state() -> ExitCode {
+    let exe = std::env::current_exe().expect("cannot find this executable");
+    println!("RSS growth per idle actor of ours by bytes of actor state: {ACTORS} actors, one fresh process each\n");
+    println!("| state | bytes per actor |");
+    println!("|---:|---:|");
+    for words in 0..=20 {
+        let output =
+            Command::new(&exe).args(["--state", &words.to_string()]).output().expect("cannot start a child process");
+        assert!(output.status.success(), "child for state {words} failed: {}", output.status);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let sample = stdout.lines().rev().find_map(Sample::parse).expect("the child printed no sample");
+        println!("| {} B | {:.0} |", 8 + 8 * words, sample.per_actor());
+    }
+    ExitCode::SUCCESS
 }
 
 /// One measurement, as printed by a child on its last line of output.
@@ -158,8 +249,17 @@ fn main() -> ExitCode {
             println!("{}", child(side).to_line());
             return ExitCode::SUCCESS;
         }
+        [flag] if flag == "--by-state" => return by_state(),
+        [flag, words] if flag == "--state" => {
+            let Some(sample) = words.parse().ok().and_then(child_state) else {
+                eprintln!("--state takes 0 to 20 (words of state past the first)");
+                return ExitCode::FAILURE;
+            };
+            println!("{}", sample.to_line());
+            return ExitCode::SUCCESS;
+        }
         _ => {
-            eprintln!("usage: idle_memory [--json PATH]");
+            eprintln!("usage: idle_memory [--json PATH | --by-state]");
             return ExitCode::FAILURE;
         }
     };
