@@ -22,6 +22,9 @@
 //! fresh process each), and prints bytes per actor for each: the figure
 //! depends on the size through the allocator (benches/README.md, "Idle
 //! memory and the actor's size"). It writes no JSON.
+//!
+//! Built with `--features jemalloc`, the program measures under jemalloc
+//! instead of the system's allocator (glibc's on Linux).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -287,3 +290,8 @@ fn main() -> ExitCode {
     eprintln!("\nwrote {}", json.display());
     ExitCode::SUCCESS
 }
+
+/// With `--features jemalloc`: jemalloc instead of the system allocator.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
