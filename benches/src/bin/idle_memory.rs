@@ -84,23 +84,7 @@ async fn spawn_sized<const N: usize>(system: &ActorSystem, n: u64) -> Vec<ActorR
 
 /// The child side of `--by-state`: as [`child`], with [`Sized`] actors.
 fn child_sized<const N: usize>() -> Sample {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("failed to build the tokio runtime");
-    runtime.block_on(async {
-        let system = ActorSystem::new();
-        drop(spawn_sized::<N>(&system, 1_000).await);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let before = rss_bytes();
-        let idle = spawn_sized::<N>(&system, ACTORS).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let after = rss_bytes();
-        std::mem::forget(idle);
-        std::mem::forget(system);
-        Sample { before, after }
-    })
+    measure(async |system: &ActorSystem, n| spawn_sized::<N>(system, n).await)
 }
 
 /// `--state N`: the child for `8 + 8 * N` bytes of state.
@@ -165,6 +149,16 @@ impl Sample {
 
 /// The child's job: measure one side in this (fresh) process.
 fn child(side: Side) -> Sample {
+    measure(async |system: &ActorSystem, n| {
+        let idle = spawn_idle(side, system, n).await;
+        assert_eq!(idle.len(), n);
+        idle
+    })
+}
+
+/// Spawns idle actors with `spawn` on a fresh system in this process and
+/// returns the resident set size before and after the [`ACTORS`] of them.
+fn measure<T>(spawn: impl AsyncFn(&ActorSystem, u64) -> T) -> Sample {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -175,13 +169,12 @@ fn child(side: Side) -> Sample {
         // Warm up: let the runtime, the allocator and any lazily
         // initialised state reach their steady size before the first
         // reading.
-        drop(spawn_idle(side, &system, 1_000).await);
+        drop(spawn(&system, 1_000).await);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let before = rss_bytes();
-        let idle = spawn_idle(side, &system, ACTORS).await;
+        let idle = spawn(&system, ACTORS).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after = rss_bytes();
-        assert_eq!(idle.len(), ACTORS);
         // The process exits next: tearing 100,000 actors down is not part
         // of the measure.
         std::mem::forget(idle);
