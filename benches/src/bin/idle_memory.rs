@@ -50,16 +50,16 @@ fn rss_bytes() -> u64 {
 
 /// An actor of `8 + 8 * N` bytes of state, for `--by-state`.
 #[derive(Debug)]
-struct Sized<const N: usize> {
+struct Padded<const N: usize> {
     sum: u64,
     pad: [u64; N],
 }
 
-impl<const N: usize> Actor for Sized<N> {
+impl<const N: usize> Actor for Padded<N> {
     type Error = std::convert::Infallible;
 }
 
-/// Reads a [`Sized`] actor's state.
+/// Reads a [`Padded`] actor's state.
 #[derive(Debug)]
 struct Read;
 
@@ -67,22 +67,22 @@ impl Message for Read {
     type Reply = u64;
 }
 
-impl<const N: usize> Handler<Read> for Sized<N> {
+impl<const N: usize> Handler<Read> for Padded<N> {
     async fn handle(&mut self, _msg: Read, _ctx: &mut Context<Self>) -> u64 {
         self.sum + self.pad.iter().sum::<u64>()
     }
 }
 
-/// `n` idle [`Sized`] actors, each asked once, as `spawn_idle` does.
-async fn spawn_sized<const N: usize>(system: &ActorSystem, n: u64) -> Vec<ActorRef<Sized<N>>> {
-    let actors: Vec<_> = (0..n).map(|seed| system.spawn(Sized::<N> { sum: seed, pad: [0; N] })).collect();
+/// `n` idle [`Padded`] actors, each asked once, as `spawn_idle` does.
+async fn spawn_sized<const N: usize>(system: &ActorSystem, n: u64) -> Vec<ActorRef<Padded<N>>> {
+    let actors: Vec<_> = (0..n).map(|seed| system.spawn(Padded::<N> { sum: seed, pad: [0; N] })).collect();
     for (seed, actor) in (0..).zip(&actors) {
         assert_eq!(actor.ask(Read).await.expect("idle: no reply"), seed, "idle: wrong reply");
     }
     actors
 }
 
-/// The child side of `--by-state`: as [`child`], with [`Sized`] actors.
+/// The child side of `--by-state`: as [`child`], with [`Padded`] actors.
 fn child_sized<const N: usize>() -> Sample {
     measure(async |system: &ActorSystem, n| spawn_sized::<N>(system, n).await)
 }
