@@ -72,8 +72,10 @@ const RELEASE_EVERY: usize = 32;
 /// Laid out in this order (`repr(C)`) to keep apart what the two sides
 /// write: the count and the lock, which every send writes, come first, with
 /// the fields of `State` a send touches; the flags the run loop reads before
-/// every message come last, on another cache line, written only by rare
-/// events (a signal, an abort, a close).
+/// every message come last, written only by rare events (a signal, an
+/// abort, a close): more than a cache line past the count, the lock and
+/// `head`, which every send writes (`Queue` is 128 bytes, of which the
+/// flags take the last eight).
 #[repr(C)]
 pub(crate) struct Queue<T> {
     /// Places taken: messages queued, or taken by the run loop and not yet
@@ -103,6 +105,16 @@ struct State<T> {
     items: Deque<T>,
     /// The run loop's waker, present only while it is parked.
     parked: Option<Waker>,
+    /// Allocated on first use: most actors never see a signal, a full
+    /// mailbox or a pending handler, and every actor's shared block would
+    /// otherwise carry these 80 bytes (see ARCHITECTURE.md, "Memory per
+    /// actor").
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a queue's state that most actors never use.
+#[derive(Default)]
+struct Rare {
     /// Taken whole by the run loop, so a `Vec` (8 bytes smaller) will do.
     signals: Vec<Signal>,
     /// The run loop's waker for an abort, once a handler has been pending;
@@ -178,8 +190,23 @@ impl<T> IntoIterator for Deque<T> {
 }
 
 impl<T> State<T> {
+    /// The rare parts, allocated on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_default()
+    }
+
+    /// Whether senders wait for a place.
+    fn has_waiting(&self) -> bool {
+        self.rare.as_ref().is_some_and(|rare| !rare.waiting.is_empty())
+    }
+
+    /// Whether signals are queued.
+    fn has_signals(&self) -> bool {
+        self.rare.as_ref().is_some_and(|rare| !rare.signals.is_empty())
+    }
+
     fn position(&self, ticket: u64) -> Option<usize> {
-        self.waiting.iter().position(|(t, _)| *t == ticket)
+        self.rare.as_ref()?.waiting.iter().position(|(t, _)| *t == ticket)
     }
 }
 
@@ -192,15 +219,7 @@ pub(crate) enum Refused<T> {
 impl<T> Queue<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
-            state: Mutex::new(State {
-                head: None,
-                items: Deque::new(),
-                signals: Vec::new(),
-                parked: None,
-                abort_waker: None,
-                waiting: Deque::new(),
-                next_ticket: 0,
-            }),
+            state: Mutex::new(State { head: None, items: Deque::new(), parked: None, rare: None }),
             capacity,
             used: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -287,7 +306,7 @@ impl<T> Queue<T> {
     /// Queues a system signal; never waits, never refused.
     pub(crate) fn signal(&self, signal: Signal) {
         let mut state = self.lock();
-        state.signals.push(signal);
+        state.rare().signals.push(signal);
         self.signalled.store(true, Ordering::Release);
         let parked = state.parked.take();
         drop(state);
@@ -301,12 +320,12 @@ impl<T> Queue<T> {
     /// loop that is between messages or parked on this queue.
     pub(crate) fn abort(&self, abort: Signal) {
         let mut state = self.lock();
-        state.signals.push(abort);
+        state.rare().signals.push(abort);
         // The flag first: a run loop that sees the signal sees the flag.
         self.aborting.store(true, Ordering::Release);
         self.signalled.store(true, Ordering::Release);
         let parked = state.parked.take();
-        let watching = state.abort_waker.take();
+        let watching = state.rare().abort_waker.take();
         drop(state);
         for waker in [parked, watching].into_iter().flatten() {
             waker.wake();
@@ -332,7 +351,7 @@ impl<T> Queue<T> {
     /// it finds the waker.
     pub(crate) fn watch_abort(&self, waker: &Waker) {
         let mut state = self.lock();
-        match &mut state.abort_waker {
+        match &mut state.rare().abort_waker {
             Some(old) => old.clone_from(waker),
             slot @ None => *slot = Some(waker.clone()),
         }
@@ -347,7 +366,7 @@ impl<T> Queue<T> {
     pub(crate) fn take_signals(&self) -> VecDeque<Signal> {
         let mut state = self.lock();
         self.signalled.store(false, Ordering::Release);
-        VecDeque::from(std::mem::take(&mut state.signals))
+        state.rare.as_mut().map(|rare| VecDeque::from(std::mem::take(&mut rare.signals))).unwrap_or_default()
     }
 
     /// Refuses every message from now on and wakes senders waiting for room
@@ -370,7 +389,7 @@ impl<T> Queue<T> {
         }
         let parked = state.parked.take();
         // Usually nobody waits: no line to take apart.
-        let waiting = (!state.waiting.is_empty()).then(|| std::mem::take(&mut state.waiting));
+        let waiting = state.has_waiting().then(|| std::mem::take(&mut state.rare().waiting));
         drop(state);
         if let Some(waker) = parked {
             waker.wake();
@@ -403,7 +422,7 @@ impl<T> Queue<T> {
     /// was asked).
     pub(crate) fn poll_signal(&self, cx: &mut TaskContext<'_>, or_close: bool) -> Poll<()> {
         let mut state = self.lock();
-        if !state.signals.is_empty() || (or_close && self.closed_locked(&state)) {
+        if state.has_signals() || (or_close && self.closed_locked(&state)) {
             return Poll::Ready(());
         }
         // A push may take this waker and wake us for a message; we then
@@ -426,7 +445,7 @@ impl<T> Queue<T> {
     fn give_back(&self, state: MutexGuard<'_, State<T>>, n: usize) {
         let used = self.used.load(Ordering::Relaxed) - n;
         self.used.store(used, Ordering::Relaxed);
-        if !state.waiting.is_empty() {
+        if state.has_waiting() {
             self.wake_waiting(state, used, n);
         }
     }
@@ -438,16 +457,17 @@ impl<T> Queue<T> {
     fn wake_waiting(&self, mut state: MutexGuard<'_, State<T>>, used: usize, n: usize) {
         // Places taken past the bound by notices are repaid first.
         let free = self.capacity.saturating_sub(used);
-        let n = n.min(free).min(state.waiting.len());
+        let waiting = &mut state.rare().waiting;
+        let n = n.min(free).min(waiting.len());
         // Usually one sender waits (the one that filled the mailbox): wake
         // it without gathering the wakers first.
         if n == 1 {
-            let (_, waker) = state.waiting.pop_front().expect("one sender waits");
+            let (_, waker) = waiting.pop_front().expect("one sender waits");
             drop(state);
             waker.wake();
             return;
         }
-        let woken: Vec<Waker> = state.waiting.drain(..n).map(|(_, waker)| waker).collect();
+        let woken: Vec<Waker> = waiting.drain(..n).map(|(_, waker)| waker).collect();
         drop(state);
         woken.into_iter().for_each(Waker::wake);
     }
@@ -475,7 +495,7 @@ impl<T> Queue<T> {
         if self.closed_locked(&state) {
             return Poll::Ready(Refill::Closed);
         }
-        if !state.signals.is_empty() {
+        if state.has_signals() {
             // Raced with a signal: let the caller see the flag.
             return Poll::Ready(Refill::Again);
         }
@@ -521,7 +541,7 @@ impl<T> Future for Entering<'_, T> {
         let used = queue.used.load(Ordering::Relaxed);
         if closed || used < queue.capacity {
             if let Some(at) = queued {
-                state.waiting.remove(at);
+                state.rare().waiting.remove(at);
             }
             this.ticket = None;
             let item = this.item.take().expect("a send's future polled after completion");
@@ -531,15 +551,16 @@ impl<T> Future for Entering<'_, T> {
             queue.enqueue(state, item, used);
             return Poll::Ready(Ok(()));
         }
+        let rare = state.rare();
         match (queued, this.ticket) {
             // Polled again before its turn: keep the place in line.
-            (Some(at), _) => state.waiting[at].1.clone_from(cx.waker()),
+            (Some(at), _) => rare.waiting[at].1.clone_from(cx.waker()),
             // Woken, but the place was taken first: back to the front.
-            (None, Some(ticket)) => state.waiting.push_front((ticket, cx.waker().clone())),
+            (None, Some(ticket)) => rare.waiting.push_front((ticket, cx.waker().clone())),
             (None, None) => {
-                let ticket = state.next_ticket;
-                state.next_ticket += 1;
-                state.waiting.push_back((ticket, cx.waker().clone()));
+                let ticket = rare.next_ticket;
+                rare.next_ticket += 1;
+                rare.waiting.push_back((ticket, cx.waker().clone()));
                 this.ticket = Some(ticket);
             }
         }
@@ -554,13 +575,13 @@ impl<T> Drop for Entering<'_, T> {
         let mut state = queue.lock();
         let passed_on = match state.position(ticket) {
             Some(at) => {
-                state.waiting.remove(at);
+                state.rare().waiting.remove(at);
                 None
             }
             // Woken for a place it will not take: the next in line gets the
             // wake-up, if a place is free.
             None if !queue.closed_locked(&state) && queue.used.load(Ordering::Relaxed) < queue.capacity => {
-                state.waiting.pop_front().map(|(_, waker)| waker)
+                state.rare.as_mut().and_then(|rare| rare.waiting.pop_front()).map(|(_, waker)| waker)
             }
             None => None,
         };
