@@ -105,10 +105,11 @@ struct State<T> {
     items: Deque<T>,
     /// The run loop's waker, present only while it is parked.
     parked: Option<Waker>,
-    /// Allocated on first use: most actors never see a signal, a full
-    /// mailbox or a pending handler, and every actor's shared block would
-    /// otherwise carry these 80 bytes (see ARCHITECTURE.md, "Memory per
-    /// actor").
+    /// Allocated on first use: by a signal, by a sender that finds the
+    /// mailbox full, or by a handler that returns `Pending` (for the
+    /// abort's waker). An actor that meets none of these, such as one whose
+    /// handlers never wait, does not carry these 80 bytes in its shared
+    /// block (see ARCHITECTURE.md, "Memory per actor").
     rare: Option<Box<Rare>>,
 }
 
