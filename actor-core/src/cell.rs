@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::base::sync::plain::{Mutex, MutexGuard};
 
 use crate::base::id::ActorId;
 use crate::base::reason::StopReason;

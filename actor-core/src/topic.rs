@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::base::sync::plain::{Mutex, MutexGuard};
 
 use crate::actor::message::Message;
 use crate::base::error::SendError;

@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use parking_lot::{Mutex, MutexGuard};
+use crate::base::sync::plain::{Mutex, MutexGuard};
 
 use tokio::time::Instant;
 

@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
+use crate::base::sync::plain::Mutex;
 
 use crate::cell::Lane;
 
