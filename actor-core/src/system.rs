@@ -118,6 +118,11 @@ impl ActorSystem {
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// Called when a root actor's shared block loses its last reference.
+    pub(crate) fn root_gone(&self) {
+        self.inner.census.root_gone();
+    }
+
     /// Called by an actor's run loop once it has terminated.
     pub(crate) fn forget(&self, id: ActorId) {
         self.inner.census.ended();

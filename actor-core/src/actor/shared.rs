@@ -31,6 +31,18 @@ pub(crate) struct Shared<A: Addressee> {
     refs: AtomicUsize,
 }
 
+/// A root actor is listed in the census by a weak reference, which keeps
+/// the block's memory (not the actor) until the list is next compacted:
+/// counting the block gone lets the census compact once enough of its list
+/// is only that (`Census::root_gone`).
+impl<A: Addressee> Drop for Shared<A> {
+    fn drop(&mut self) {
+        if self.cell.parent.is_none() {
+            self.system.root_gone();
+        }
+    }
+}
+
 impl<A: Addressee> Lane for Shared<A> {
     fn cell(&self) -> &Cell {
         &self.cell
