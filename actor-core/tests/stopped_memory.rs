@@ -45,8 +45,10 @@ unsafe impl GlobalAlloc for Counting {
 static COUNTING: Counting = Counting;
 
 /// Actors spawned, stopped and dropped per round: about 3 MB of memory if
-/// nothing of them came back.
-const ACTORS: usize = 10_000;
+/// nothing of them came back. Under Miri, which runs this file to check the
+/// counting allocator above, a hundred: too few to exceed the bound
+/// either way, so there the test checks only that nothing is undefined.
+const ACTORS: usize = if cfg!(miri) { 100 } else { 10_000 };
 
 /// What may stay allocated after a round: the census sweeps its list of
 /// root actors once 256 of them are gone (or a quarter of the list), and
