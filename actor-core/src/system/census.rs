@@ -45,8 +45,8 @@ struct Shard {
 
 /// Root actors, weakly held: pushed at spawn, never removed at stop
 /// (nothing on the stop path), compacted when the list has doubled since
-/// the last pass, or when a quarter of the census' entries are of actors
-/// that are gone (see `Census::root_gone`). A weak entry is 16 bytes and
+/// the last pass, or when 256 of the census' entries, and a quarter of
+/// them, are of actors that are gone (see `Census::root_gone`). A weak entry is 16 bytes and
 /// keeps no actor alive, only, until the next pass, a stopped actor's
 /// shared block.
 struct Roots {
