@@ -375,12 +375,18 @@ impl<T> Queue<T> {
     /// the run loop, woken if it was parked, handles them and then sees the
     /// queue closed. This is how a graceful stop travels: no signal, so no
     /// allocation and nothing for the run loop to decode.
+    #[inline]
     pub(crate) fn close(&self) {
-        // A stop closes once when asked and again when it finishes: the
-        // second is free.
-        if self.is_closed() {
-            return;
+        // A stop closes once when asked and again when it finishes (and
+        // once more as its last reference goes): only the first does the
+        // work, and the others return here, inline, without a call.
+        if !self.is_closed() {
+            self.close_now();
         }
+    }
+
+    /// What the first [`close`](Queue::close) does.
+    fn close_now(&self) {
         let mut state = self.lock();
         self.closed.store(true, Ordering::Release);
         if state.head.is_none() {

@@ -544,11 +544,17 @@ impl<A: Actor> ActorRef<A> {
     /// Waits until the actor has stopped (its `on_stop` has run) and returns
     /// why. Returns at once if it already has. For a remote actor, also
     /// returns ([`StopReason::NodeDown`]) when its node is lost.
-    pub async fn wait_for_stop(&self) -> StopReason {
+    ///
+    /// Not an `async fn`: the local wait is a future of its own, returned
+    /// as it is rather than awaited inside a second state machine.
+    pub fn wait_for_stop(&self) -> impl Future<Output = StopReason> + Send + '_ {
         match &self.inner {
-            Inner::Local(shared) => shared.cell.wait_terminated().await,
+            #[cfg(not(feature = "serde"))]
+            Inner::Local(shared) => shared.cell.wait_terminated(),
             #[cfg(feature = "serde")]
-            Inner::Remote(target) => remote_wait_for_stop(target).await,
+            Inner::Local(shared) => futures::future::Either::Left(shared.cell.wait_terminated()),
+            #[cfg(feature = "serde")]
+            Inner::Remote(target) => futures::future::Either::Right(remote_wait_for_stop(target)),
         }
     }
 
