@@ -545,9 +545,27 @@ impl<A: Actor> ActorRef<A> {
     /// why. Returns at once if it already has. For a remote actor, also
     /// returns ([`StopReason::NodeDown`]) when its node is lost.
     ///
-    /// Not an `async fn`: the local wait is a future of its own, returned
-    /// as it is rather than awaited inside a second state machine.
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let worker = ActorSystem::new().spawn(Worker);
+    /// worker.stop();
+    /// assert!(matches!(worker.wait_for_stop().await, StopReason::Normal));
+    /// // Once it has stopped, every wait returns at once, with the same reason.
+    /// assert!(matches!(worker.wait_for_stop().await, StopReason::Normal));
+    /// # }
+    /// ```
     pub fn wait_for_stop(&self) -> impl Future<Output = StopReason> + Send + '_ {
+        // Not an `async fn`: the local wait is a future of its own, returned
+        // as it is rather than awaited inside a second state machine.
         match &self.inner {
             #[cfg(not(feature = "serde"))]
             Inner::Local(shared) => shared.cell.wait_terminated(),
