@@ -150,6 +150,20 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// The actor's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (a, b) = (system.spawn(Idle), system.spawn(Idle));
+    /// assert_eq!(a.clone().id(), a.id()); // every reference to an actor carries its id
+    /// assert_ne!(a.id(), b.id());
+    /// # }
+    /// ```
     pub fn id(&self) -> ActorId {
         match &self.inner {
             Inner::Local(shared) => shared.cell.id,
@@ -159,6 +173,20 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// The name given at spawn, if any (`None` for a remote actor).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let janitor = system.spawn_with(Idle, SpawnOptions::new().name("janitor"));
+    /// assert_eq!(janitor.name(), Some("janitor"));
+    /// assert_eq!(system.spawn(Idle).name(), None);
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         match &self.inner {
             Inner::Local(shared) => shared.cell.name.as_deref(),
@@ -168,11 +196,39 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Whether the actor lives on this node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let idle = system.spawn(Idle);
+    /// assert!(idle.is_local()); // spawned by this node's system
+    /// assert_eq!(idle.node(), None); // so it names no other node
+    /// # }
+    /// ```
     pub fn is_local(&self) -> bool {
         matches!(self.inner, Inner::Local(_))
     }
 
     /// The name of the node the actor lives on, for a remote actor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let idle = system.spawn(Idle);
+    /// assert_eq!(idle.node(), None); // only a remote actor has a node name
+    /// assert!(idle.is_local());
+    /// # }
+    /// ```
     pub fn node(&self) -> Option<&str> {
         match &self.inner {
             Inner::Local(_) => None,
@@ -184,6 +240,22 @@ impl<A: Actor> ActorRef<A> {
     /// Whether the actor still accepts messages: it has not stopped, nor
     /// begun to stop. For a remote actor: its node is reachable and it has
     /// not been reported stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let idle = ActorSystem::new().spawn(Idle);
+    /// assert!(idle.is_alive());
+    /// idle.stop();
+    /// assert!(!idle.is_alive()); // stopping already counts: no new messages
+    /// assert!(matches!(idle.wait_for_stop().await, StopReason::Normal));
+    /// assert!(!idle.is_alive());
+    /// # }
+    /// ```
     pub fn is_alive(&self) -> bool {
         match &self.inner {
             Inner::Local(shared) => shared.is_accepting(),
@@ -194,6 +266,23 @@ impl<A: Actor> ActorRef<A> {
 
     /// How many messages wait in the mailbox (0 for a remote actor, whose
     /// mailbox this node cannot see).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.try_tell(Add { n: 1 }).unwrap();
+    /// counter.try_tell(Add { n: 2 }).unwrap();
+    /// // The actor has not run yet (one thread): both messages wait.
+    /// assert_eq!(counter.mailbox_len(), 2);
+    /// assert_eq!(counter.ask(Add { n: 3 }).await.unwrap(), 6);
+    /// assert_eq!(counter.mailbox_len(), 0);
+    /// # }
+    /// ```
     pub fn mailbox_len(&self) -> usize {
         match &self.inner {
             Inner::Local(shared) => shared.mailbox.len(),
@@ -345,6 +434,24 @@ impl<A: Actor> ActorRef<A> {
     /// As [`tell`](ActorRef::tell), and [`SendError::BlockingInRuntime`] when
     /// called from inside a tokio runtime (including `spawn_blocking`), where
     /// blocking could deadlock it: use `tell(..).await` there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let system = ActorSystem::builder().handle(runtime.handle().clone()).build();
+    /// let counter = system.spawn(Counter(0));
+    /// // This thread is outside the runtime: it may block.
+    /// counter.blocking_tell(Add { n: 1 }).unwrap();
+    /// assert_eq!(counter.blocking_ask(Add { n: 1 }).unwrap(), 2);
+    /// // Inside the runtime the tell is refused, and the message handed back.
+    /// runtime.block_on(async {
+    ///     assert!(matches!(counter.blocking_tell(Add { n: 5 }), Err(SendError::BlockingInRuntime(Add { n: 5 }))));
+    /// });
+    /// ```
     pub fn blocking_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: Handler<M>,
@@ -427,6 +534,25 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// As [`ask`](ActorRef::ask), and [`AskError::BlockingInRuntime`] when
     /// called from inside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "multi_thread", worker_threads = 1)] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// // A plain thread, not one of the runtime's: it may block.
+    /// let thread = std::thread::spawn({
+    ///     let counter = counter.clone();
+    ///     move || counter.blocking_ask(Add { n: 2 })
+    /// });
+    /// assert_eq!(thread.join().unwrap().unwrap(), 2);
+    /// // In the runtime the ask is refused, and the message handed back.
+    /// assert!(matches!(counter.blocking_ask(Add { n: 5 }), Err(AskError::BlockingInRuntime(Add { n: 5 }))));
+    /// # }
+    /// ```
     pub fn blocking_ask<M>(&self, msg: M) -> Result<M::Reply, AskError<M>>
     where
         A: Handler<M>,
@@ -445,6 +571,33 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// As [`ask`](ActorRef::ask); [`AskError::NoReply`] if the handle is
     /// dropped unanswered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Adder(Vec<(u64, ReplyTo<u64>)>);
+    ///
+    /// #[actor]
+    /// impl Adder {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64, reply: ReplyTo<u64>) {
+    ///         self.0.push((n, reply)); // kept: the handler returns, the mailbox goes on
+    ///         if self.0.len() == 2 {
+    ///             let sum = self.0.iter().map(|(n, _)| n).sum();
+    ///             self.0.drain(..).for_each(|(_, reply)| _ = reply.send(sum)); // both answered now
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let adder = ActorSystem::new().spawn(Adder(Vec::new()));
+    /// let add = |n| adder.ask_with(move |reply| Add { n, reply }).timeout(std::time::Duration::from_secs(5));
+    /// let (a, b) = tokio::join!(add(2), add(3)); // the first waits for the second
+    /// assert_eq!((a.unwrap(), b.unwrap()), (5, 5));
+    /// # }
+    /// ```
     pub fn ask_with<M, R, F>(&self, make: F) -> AskWith<'_, M, R>
     where
         A: Handler<M>,
@@ -460,6 +613,22 @@ impl<A: Actor> ActorRef<A> {
     /// those already queued, runs `on_stop`, and stops with
     /// [`StopReason::Normal`]. Returns at once; see
     /// [`wait_for_stop`](ActorRef::wait_for_stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// let queued = counter.ask(Add { n: 2 }).send().await.unwrap(); // in the mailbox
+    /// counter.stop();
+    /// assert!(matches!(counter.tell(Add { n: 1 }).await, Err(SendError::Closed(_)))); // nothing new
+    /// assert_eq!(queued.await.unwrap(), 2); // but what was queued is handled
+    /// assert!(matches!(counter.wait_for_stop().await, StopReason::Normal));
+    /// # }
+    /// ```
     pub fn stop(&self) {
         match &self.inner {
             Inner::Local(shared) => shared.stop(),
@@ -471,6 +640,21 @@ impl<A: Actor> ActorRef<A> {
     /// Stops the actor after the message in hand, with [`StopReason::Killed`].
     /// Messages still queued become dead letters; their asks fail with
     /// [`AskError::NoReply`]. Returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// let queued = counter.ask(Add { n: 2 }).send().await.unwrap(); // in the mailbox
+    /// counter.kill(); // before the actor has run (one thread)
+    /// assert!(matches!(queued.await, Err(AskError::NoReply)));
+    /// assert!(matches!(counter.wait_for_stop().await, StopReason::Killed));
+    /// # }
+    /// ```
     pub fn kill(&self) {
         match &self.inner {
             Inner::Local(shared) => shared.signal(Signal::Kill),
@@ -579,6 +763,21 @@ impl<A: Actor> ActorRef<A> {
     /// A reference that does not keep the actor alive. (A remote reference
     /// never keeps its actor alive; its weak form upgrades while the actor
     /// is believed alive.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let idle = ActorSystem::new().spawn(Idle);
+    /// let weak = idle.downgrade();
+    /// assert_eq!(weak.id(), idle.id());
+    /// drop(idle); // the last strong reference: the weak one does not count
+    /// assert!(weak.upgrade().is_none());
+    /// # }
+    /// ```
     pub fn downgrade(&self) -> WeakActorRef<A> {
         let inner = match &self.inner {
             Inner::Local(shared) => WeakInner::Local(Arc::downgrade(shared)),
@@ -589,6 +788,21 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// A reference to this actor that only knows it handles `M`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// let adder: Recipient<Add> = counter.recipient();
+    /// assert_eq!(adder.id(), counter.id());
+    /// drop(counter); // the recipient keeps the actor alive
+    /// assert_eq!(adder.ask(Add { n: 2 }).await.unwrap(), 2);
+    /// # }
+    /// ```
     pub fn recipient<M>(&self) -> Recipient<M>
     where
         A: Handler<M>,
@@ -680,6 +894,22 @@ impl<A: Actor> Clone for WeakInner<A> {
 
 impl<A: Actor> WeakActorRef<A> {
     /// A strong reference, if some other strong reference still exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let idle = ActorSystem::new().spawn(Idle);
+    /// let weak = idle.downgrade();
+    /// let strong = weak.upgrade().expect("`idle` still holds the actor");
+    /// assert_eq!(strong.id(), idle.id());
+    /// drop((idle, strong));
+    /// assert!(weak.upgrade().is_none());
+    /// # }
+    /// ```
     pub fn upgrade(&self) -> Option<ActorRef<A>> {
         match &self.inner {
             WeakInner::Local(weak) => {
@@ -702,6 +932,20 @@ impl<A: Actor> WeakActorRef<A> {
     }
 
     /// The actor's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let idle = ActorSystem::new().spawn(Idle);
+    /// let (id, weak) = (idle.id(), idle.downgrade());
+    /// drop(idle);
+    /// assert_eq!(weak.id(), id); // still known once the actor is gone
+    /// # }
+    /// ```
     pub fn id(&self) -> ActorId {
         self.id
     }

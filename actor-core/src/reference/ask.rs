@@ -89,6 +89,25 @@ impl<'a, M: Message> AskRequest<'a, M> {
     /// Fails the ask with [`AskError::Timeout`] if no reply has come within
     /// `timeout`, counted from the first poll and including any wait for
     /// mailbox room. A reply that comes later is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Sloth;
+    /// # #[actor] impl Sloth {
+    /// #     #[message] async fn nap(&self, secs: u64) -> u64 { tokio::time::sleep(Duration::from_secs(secs)).await; secs }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let sloth = ActorSystem::new().spawn(Sloth);
+    /// let limit = Duration::from_secs(5);
+    /// assert_eq!(sloth.ask(Nap { secs: 1 }).timeout(limit).await.unwrap(), 1);
+    /// assert!(sloth.ask(Nap { secs: 60 }).timeout(limit).await.unwrap_err().is_timeout());
+    /// // That nap goes on and its reply is dropped: the next ask gets its own.
+    /// assert_eq!(sloth.ask(Nap { secs: 2 }).timeout(Duration::from_secs(120)).await.unwrap(), 2);
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -100,6 +119,24 @@ impl<'a, M: Message> AskRequest<'a, M> {
     ///
     /// As [`ActorRef::ask`](crate::ActorRef::ask), and [`AskError::BlockingInRuntime`] (with the
     /// message) when called from inside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let system = ActorSystem::builder().handle(runtime.handle().clone()).build();
+    /// let counter = system.spawn(Counter(0));
+    /// // This thread is outside the runtime: it blocks until the reply (or the timeout).
+    /// assert_eq!(counter.ask(Add { n: 2 }).timeout(Duration::from_secs(5)).blocking().unwrap(), 2);
+    /// // Inside the runtime the ask is refused, and the message handed back.
+    /// runtime.block_on(async {
+    ///     assert!(matches!(counter.ask(Add { n: 5 }).blocking(), Err(AskError::BlockingInRuntime(Add { n: 5 }))));
+    /// });
+    /// ```
     pub fn blocking(self) -> Result<M::Reply, AskError<M>> {
         if tokio::runtime::Handle::try_current().is_ok() {
             let AskState::Start(msg) = self.state else { unreachable!("not polled yet") };
@@ -386,6 +423,30 @@ impl<'a, M: Message, R> AskWith<'a, M, R> {
     }
 
     /// As [`AskRequest::timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Hoarder(Vec<ReplyTo<u64>>);
+    ///
+    /// #[actor]
+    /// impl Hoarder {
+    ///     #[message]
+    ///     fn keep(&mut self, reply: ReplyTo<u64>) {
+    ///         self.0.push(reply); // never answered, never dropped
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let hoarder = ActorSystem::new().spawn(Hoarder::default());
+    /// let ask = hoarder.ask_with(|reply| Keep { reply });
+    /// assert!(ask.timeout(Duration::from_secs(1)).await.unwrap_err().is_timeout());
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

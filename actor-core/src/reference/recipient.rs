@@ -56,11 +56,39 @@ impl<M: Message> Recipient<M> {
     }
 
     /// The actor's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// let adder: Recipient<Add> = counter.recipient();
+    /// assert_eq!(adder.id(), counter.id());
+    /// assert_eq!(adder.clone().id(), adder.id());
+    /// # }
+    /// ```
     pub fn id(&self) -> ActorId {
         self.inner.id()
     }
 
     /// As [`ActorRef::is_alive`](crate::ActorRef::is_alive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let adder: Recipient<Add> = ActorSystem::new().spawn(Counter(0)).recipient();
+    /// assert!(adder.is_alive());
+    /// adder.stop();
+    /// assert!(!adder.is_alive());
+    /// # }
+    /// ```
     pub fn is_alive(&self) -> bool {
         self.inner.is_accepting()
     }
@@ -76,6 +104,21 @@ impl<M: Message> Recipient<M> {
     ///
     /// Not cancel safe: dropping the future while it waits for room drops
     /// `msg`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let adder: Recipient<Add> = ActorSystem::new().spawn(Counter(0)).recipient();
+    /// adder.tell(Add { n: 1 }).await.unwrap();
+    /// assert_eq!(adder.ask(Add { n: 1 }).await.unwrap(), 2); // the tell was handled first
+    /// adder.stop();
+    /// assert!(matches!(adder.tell(Add { n: 5 }).await, Err(SendError::Closed(Add { n: 5 }))));
+    /// # }
+    /// ```
     pub fn tell(&self, msg: M) -> impl Future<Output = Result<(), SendError<M>>> + Send + '_ {
         Telling::new(&*self.inner, msg)
     }
@@ -85,6 +128,22 @@ impl<M: Message> Recipient<M> {
     /// # Errors
     ///
     /// [`SendError::Full`] or [`SendError::Closed`], each with `msg`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn_with(Counter(0), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+    /// let adder: Recipient<Add> = counter.recipient();
+    /// adder.try_tell(Add { n: 1 }).unwrap();
+    /// // The actor has not run yet (one thread): the mailbox is full.
+    /// assert!(matches!(adder.try_tell(Add { n: 5 }), Err(SendError::Full(Add { n: 5 }))));
+    /// assert_eq!(adder.ask(Add { n: 1 }).await.unwrap(), 2);
+    /// # }
+    /// ```
     pub fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
         self.inner.try_tell(msg)
     }
@@ -94,6 +153,24 @@ impl<M: Message> Recipient<M> {
     /// # Errors
     ///
     /// As [`ActorRef::blocking_tell`](crate::ActorRef::blocking_tell).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let system = ActorSystem::builder().handle(runtime.handle().clone()).build();
+    /// let adder: Recipient<Add> = system.spawn(Counter(0)).recipient();
+    /// // This thread is outside the runtime: it may block.
+    /// adder.blocking_tell(Add { n: 1 }).unwrap();
+    /// assert_eq!(adder.ask(Add { n: 1 }).blocking().unwrap(), 2);
+    /// // Inside the runtime the tell is refused, and the message handed back.
+    /// runtime.block_on(async {
+    ///     assert!(matches!(adder.blocking_tell(Add { n: 5 }), Err(SendError::BlockingInRuntime(Add { n: 5 }))));
+    /// });
+    /// ```
     pub fn blocking_tell(&self, msg: M) -> Result<(), SendError<M>> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(SendError::BlockingInRuntime(msg));
@@ -106,16 +183,63 @@ impl<M: Message> Recipient<M> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`](crate::ActorRef::ask).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let adder: Recipient<Add> = ActorSystem::new().spawn(Counter(0)).recipient();
+    /// assert_eq!(adder.ask(Add { n: 2 }).await.unwrap(), 2);
+    /// adder.stop();
+    /// adder.wait_for_stop().await;
+    /// assert!(matches!(adder.ask(Add { n: 5 }).await, Err(AskError::Closed(Add { n: 5 }))));
+    /// # }
+    /// ```
     pub fn ask(&self, msg: M) -> AskRequest<'_, M> {
         AskRequest::new(&*self.inner, msg, false)
     }
 
     /// As [`ActorRef::stop`](crate::ActorRef::stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let adder: Recipient<Add> = ActorSystem::new().spawn(Counter(0)).recipient();
+    /// let queued = adder.ask(Add { n: 2 }).send().await.unwrap(); // in the mailbox
+    /// adder.stop();
+    /// assert!(matches!(adder.tell(Add { n: 1 }).await, Err(SendError::Closed(_)))); // nothing new
+    /// assert_eq!(queued.await.unwrap(), 2); // but what was queued is handled
+    /// assert!(matches!(adder.wait_for_stop().await, StopReason::Normal));
+    /// # }
+    /// ```
     pub fn stop(&self) {
         self.inner.stop();
     }
 
     /// As [`ActorRef::wait_for_stop`](crate::ActorRef::wait_for_stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// let adder: Recipient<Add> = counter.recipient();
+    /// counter.kill();
+    /// assert!(matches!(adder.wait_for_stop().await, StopReason::Killed));
+    /// // Once it has stopped, every wait returns at once, with the same reason.
+    /// assert!(matches!(adder.wait_for_stop().await, StopReason::Killed));
+    /// # }
+    /// ```
     pub async fn wait_for_stop(&self) -> StopReason {
         self.inner.wait_for_stop().await
     }
