@@ -28,12 +28,62 @@ impl ActorSystem {
     ///
     /// The actor runs on its own task: `on_start`, then its messages one at a
     /// time. Works from any thread, inside or outside the runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let counter = system.spawn(Counter(0));
+    /// assert_eq!(counter.ask(Add { n: 2 }).await.unwrap(), 2);
+    /// assert_eq!(counter.add(3).await.unwrap(), 5);
+    /// assert_eq!(system.actor_count(), 1);
+    /// # }
+    /// ```
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef<A> {
         self.spawn_inner(actor, SpawnOptions::new(), None).0
     }
 
     /// Starts `actor` with the given options (mailbox, name).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let options = SpawnOptions::new().name("counter").mailbox(Mailbox::bounded(16));
+    /// let counter = system.spawn_with(Counter(0), options);
+    /// assert_eq!(counter.name(), Some("counter"));
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// # }
+    /// ```
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> ActorRef<A> {
         self.spawn_inner(actor, options, None).0
@@ -100,12 +150,72 @@ impl ActorSystem {
 impl<A: Actor> Context<A> {
     /// Spawns a child actor. Children are stopped, and waited for, before
     /// their parent's `on_stop` runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Kid;
+    /// # impl Actor for Kid { type Error = std::convert::Infallible; }
+    ///
+    /// struct Parent;
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn adopt(&mut self, ctx: &mut Context<Self>) -> ActorRef<Kid> {
+    ///         ctx.spawn_child(Kid)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let parent = system.spawn(Parent);
+    /// let kid = parent.adopt().await.unwrap();
+    /// assert_eq!(system.actor_count(), 2);
+    /// parent.stop();
+    /// let reason = tokio::time::timeout(Duration::from_secs(5), parent.wait_for_stop()).await.unwrap();
+    /// assert!(reason.is_normal());
+    /// // The kid stopped first, although a reference to it is still held.
+    /// assert!(!kid.is_alive());
+    /// assert_eq!(system.actor_count(), 0);
+    /// # }
+    /// ```
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_child<B: Actor>(&mut self, actor: B) -> ActorRef<B> {
         self.spawn_child_with(actor, SpawnOptions::new())
     }
 
     /// Spawns a child actor with options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Kid;
+    /// # impl Actor for Kid { type Error = std::convert::Infallible; }
+    ///
+    /// struct Parent;
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn hire(&mut self, name: String, ctx: &mut Context<Self>) -> ActorRef<Kid> {
+    ///         ctx.spawn_child_with(Kid, SpawnOptions::new().name(name))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let parent = ActorSystem::new().spawn(Parent);
+    /// let kid = parent.hire("kid-1".into()).await.unwrap();
+    /// assert_eq!(kid.name(), Some("kid-1"));
+    /// parent.stop();
+    /// tokio::time::timeout(Duration::from_secs(5), parent.wait_for_stop()).await.unwrap();
+    /// assert!(!kid.is_alive());
+    /// # }
+    /// ```
     #[must_use = "dropping every ActorRef stops the actor"]
     pub fn spawn_child_with<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> ActorRef<B> {
         let parent: Arc<dyn Lane> = self.shared().clone();
@@ -147,17 +257,73 @@ pub struct SpawnOptions {
 impl SpawnOptions {
     /// Default options: a bounded mailbox of
     /// [`DEFAULT_CAPACITY`](crate::mailbox::DEFAULT_CAPACITY), no name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{error::SendError, mailbox::DEFAULT_CAPACITY};
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Worker { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let worker = ActorSystem::new().spawn_with(Worker, SpawnOptions::new());
+    /// assert_eq!(worker.name(), None);
+    /// // The worker has not run yet (one thread): its mailbox fills up.
+    /// for _ in 0..DEFAULT_CAPACITY {
+    ///     worker.try_tell(Ping).unwrap();
+    /// }
+    /// assert!(matches!(worker.try_tell(Ping), Err(SendError::Full(Ping))));
+    /// # }
+    /// ```
     pub fn new() -> Self {
         SpawnOptions::default()
     }
 
     /// The actor's mailbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::error::SendError;
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Worker { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let options = SpawnOptions::new().mailbox(Mailbox::bounded(2));
+    /// let worker = ActorSystem::new().spawn_with(Worker, options);
+    /// // The worker has not run yet (one thread): two messages fill its mailbox.
+    /// worker.try_tell(Ping).unwrap();
+    /// worker.try_tell(Ping).unwrap();
+    /// assert!(matches!(worker.try_tell(Ping), Err(SendError::Full(Ping))));
+    /// # }
+    /// ```
     pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
         self.mailbox = mailbox;
         self
     }
 
     /// A name, shown in traces and `Debug` output.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let worker = system.spawn_with(Worker, SpawnOptions::new().name("billing"));
+    /// assert_eq!(worker.name(), Some("billing"));
+    /// let stats = system.stats();
+    /// assert_eq!(stats.actors[0].name.as_deref(), Some("billing"));
+    /// # }
+    /// ```
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self
@@ -168,6 +334,44 @@ impl SpawnOptions {
     /// aborting its task. An aborted child skips `on_stop`; its queued
     /// messages become dead letters. Default: no limit. A child stuck in a
     /// loop that never awaits cannot be aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Stuck;
+    /// # #[actor]
+    /// # impl Stuck {
+    /// #     #[message]
+    /// #     async fn hang(&mut self) {
+    /// #         std::future::pending::<()>().await;
+    /// #     }
+    /// # }
+    ///
+    /// struct Parent;
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn start_child(&mut self, ctx: &mut Context<Self>) -> ActorRef<Stuck> {
+    ///         ctx.spawn_child_with(Stuck, SpawnOptions::new().shutdown_timeout(Duration::from_secs(5)))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let parent = ActorSystem::new().spawn(Parent);
+    /// let child = parent.start_child().await.unwrap();
+    /// child.tell_hang().await.unwrap(); // a handler that never returns
+    /// tokio::task::yield_now().await; // let it start
+    /// let start = tokio::time::Instant::now();
+    /// parent.stop();
+    /// // Without the timeout, the parent would wait for its child forever.
+    /// let stopped = tokio::time::timeout(Duration::from_secs(60), parent.wait_for_stop()).await;
+    /// assert!(stopped.expect("the child was aborted").is_normal());
+    /// assert!(start.elapsed() >= Duration::from_secs(5));
+    /// # }
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
         self
@@ -180,6 +384,35 @@ impl SpawnOptions {
     /// [`PanicError`](crate::error::PanicError) (which the asker, the
     /// supervisor and monitors see) and logged through `tracing`. Off by
     /// default; it costs nothing when off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Fragile;
+    /// # #[actor]
+    /// # impl Fragile {
+    /// #     #[message]
+    /// #     fn poke(&mut self) {}
+    /// #     #[message]
+    /// #     fn smash(&mut self) {
+    /// #         panic!("smashed");
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // `Fragile` takes `Poke`s, and panics on a `Smash`.
+    /// let fragile = ActorSystem::new().spawn_with(Fragile, SpawnOptions::new().flight_recorder(2));
+    /// for _ in 0..3 {
+    ///     fragile.poke().await.unwrap();
+    /// }
+    /// assert!(fragile.smash().await.is_err());
+    /// let StopReason::Panicked(panic) = fragile.wait_for_stop().await else { unreachable!() };
+    /// let record = panic.flight_record().expect("spawned with a recorder");
+    /// let seen: Vec<_> = record.entries().iter().map(|r| r.message_type).collect();
+    /// assert_eq!(seen.len(), 2, "the last two only: {seen:?}");
+    /// assert!(seen[0].ends_with("Poke") && seen[1].ends_with("Smash"), "{seen:?}");
+    /// # }
+    /// ```
     pub fn flight_recorder(mut self, messages: usize) -> Self {
         self.flight_recorder = Some(messages);
         self

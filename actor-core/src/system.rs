@@ -88,11 +88,59 @@ impl ActorSystem {
     ///
     /// If called outside a tokio runtime; use [`ActorSystem::builder`] with
     /// [`SystemBuilder::handle`] there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// assert_eq!(system.actor_count(), 0);
+    /// let counter = system.spawn(Counter(0));
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// assert_eq!(system.actor_count(), 1);
+    /// # }
+    /// ```
     pub fn new() -> Self {
         ActorSystem::builder().build()
     }
 
     /// Settings for a new system.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::builder()
+    ///     .shutdown_timeout(Duration::from_secs(1))
+    ///     .dead_letter_capacity(64)
+    ///     .build();
+    /// let counter = system.spawn(Counter(0));
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// # }
+    /// ```
     pub fn builder() -> SystemBuilder {
         SystemBuilder {
             handle: None,
@@ -227,6 +275,24 @@ impl ActorSystem {
     }
 
     /// How many actors are alive (spawned and not yet terminated).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let first = system.spawn(Idle);
+    /// let second = system.spawn(Idle);
+    /// assert_eq!(system.actor_count(), 2);
+    /// first.stop();
+    /// first.wait_for_stop().await;
+    /// assert_eq!(system.actor_count(), 1);
+    /// # }
+    /// ```
     pub fn actor_count(&self) -> usize {
         self.inner.census.live()
     }
@@ -260,6 +326,29 @@ impl ActorSystem {
     }
 
     /// How many dead letters this system has seen in all, subscribed or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert_eq!(system.dead_letter_count(), 0);
+    /// // Nobody subscribed to dead letters, yet these two are counted.
+    /// assert!(echo.try_tell(Ping).is_err());
+    /// assert!(echo.tell(Ping).await.is_err());
+    /// assert_eq!(system.dead_letter_count(), 2);
+    /// # }
+    /// ```
     pub fn dead_letter_count(&self) -> u64 {
         self.inner.dead_letter_count.load(Ordering::Relaxed)
     }
@@ -286,6 +375,29 @@ impl ActorSystem {
     /// `on_stop` runs once. Actors spawned after shutdown has begun stop at
     /// once. Returns when all have stopped, or when the timeout passes (a
     /// warning names how many remain).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let first = system.spawn(Idle);
+    /// let second = system.spawn(Idle);
+    /// system.shutdown().await;
+    /// assert_eq!(system.actor_count(), 0);
+    /// assert!(matches!(first.wait_for_stop().await, StopReason::Normal));
+    /// assert!(!second.is_alive());
+    /// // An actor spawned after the shutdown began stops at once.
+    /// let late = system.spawn(Idle);
+    /// let stopped = tokio::time::timeout(Duration::from_secs(5), late.wait_for_stop()).await;
+    /// assert!(stopped.unwrap().is_normal());
+    /// # }
+    /// ```
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         let roots = self.inner.census.roots();
@@ -340,12 +452,62 @@ pub struct SystemBuilder {
 
 impl SystemBuilder {
     /// Runs actors on this runtime instead of the current one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// // No runtime is running here: the system is given one.
+    /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// let system = ActorSystem::builder().handle(runtime.handle().clone()).build();
+    /// let counter = system.spawn(Counter(0));
+    /// let total = runtime.block_on(async { counter.add(2).await });
+    /// assert_eq!(total.unwrap(), 2);
+    /// ```
     pub fn handle(mut self, handle: Handle) -> Self {
         self.handle = Some(handle);
         self
     }
 
     /// How long `shutdown` waits; default [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::DEFAULT_SHUTDOWN_TIMEOUT;
+    /// # struct Stuck;
+    /// # #[actor]
+    /// # impl Stuck {
+    /// #     #[message]
+    /// #     async fn hang(&mut self) {
+    /// #         std::future::pending::<()>().await;
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let system = ActorSystem::builder().shutdown_timeout(Duration::from_secs(2)).build();
+    /// let stuck = system.spawn(Stuck);
+    /// stuck.tell_hang().await.unwrap(); // a handler that never returns
+    /// tokio::task::yield_now().await; // let it start
+    /// let start = tokio::time::Instant::now();
+    /// system.shutdown().await;
+    /// let waited = start.elapsed();
+    /// assert!(waited >= Duration::from_secs(2) && waited < DEFAULT_SHUTDOWN_TIMEOUT, "{waited:?}");
+    /// assert_eq!(system.actor_count(), 1, "still running");
+    /// # }
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -353,6 +515,34 @@ impl SystemBuilder {
 
     /// How far a dead-letter subscriber may lag; default
     /// [`DEFAULT_DEAD_LETTER_CAPACITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::Lagged;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::builder().dead_letter_capacity(2).build();
+    /// let mut dead = system.dead_letters();
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// for _ in 0..3 {
+    ///     assert!(echo.try_tell(Ping).is_err());
+    /// }
+    /// // The subscriber missed the oldest letter; the last two were kept.
+    /// assert_eq!(dead.try_recv(), Err(Lagged(1)));
+    /// assert!(dead.try_recv().unwrap().is_some());
+    /// assert!(dead.try_recv().unwrap().is_some());
+    /// assert_eq!(dead.try_recv(), Ok(None));
+    /// # }
+    /// ```
     pub fn dead_letter_capacity(mut self, capacity: usize) -> Self {
         self.dead_letter_capacity = capacity.max(1);
         self
@@ -362,6 +552,33 @@ impl SystemBuilder {
     /// [`ActorSystem::stats`] lists them all with their parents: the actor
     /// tree. Costs one map insert at spawn and one removal at stop. Off by
     /// default, when `stats` lists only the root actors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// struct Parent(Option<ActorRef<Idle>>);
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn adopt(&mut self, ctx: &mut Context<Self>) {
+    ///         self.0 = Some(ctx.spawn_child(Idle));
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// for (observe, listed) in [(false, 1), (true, 2)] {
+    ///     let system = ActorSystem::builder().observe(observe).build();
+    ///     let parent = system.spawn(Parent(None));
+    ///     parent.adopt().await.unwrap();
+    ///     assert_eq!(system.stats().actors.len(), listed);
+    /// }
+    /// # }
+    /// ```
     pub fn observe(mut self, observe: bool) -> Self {
         self.observe = observe;
         self
@@ -372,6 +589,30 @@ impl SystemBuilder {
     /// # Panics
     ///
     /// If no handle was given and this is called outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::builder().build();
+    /// let counter = system.spawn(Counter(0));
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// // Outside a runtime, and without a handle, it panics.
+    /// let outside = std::thread::spawn(|| ActorSystem::builder().build()).join();
+    /// assert!(outside.is_err());
+    /// # }
+    /// ```
     pub fn build(self) -> ActorSystem {
         let handle = self.handle.unwrap_or_else(|| {
             Handle::try_current().expect(
@@ -433,6 +674,31 @@ impl DeadLetters {
     /// # Cancel safety
     ///
     /// Cancel safe: a letter is only taken when this returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut dead = system.dead_letters();
+    /// let waiter = tokio::spawn(async move { dead.recv().await });
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert!(!waiter.is_finished(), "no letter yet: it waits");
+    /// assert!(echo.try_tell(Ping).is_err());
+    /// let letter = tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap().unwrap();
+    /// assert_eq!(letter.recipient, Some(echo.id()));
+    /// # }
+    /// ```
     pub async fn recv(&mut self) -> Result<DeadLetter, Lagged> {
         loop {
             match self.rx.recv().await {
@@ -449,6 +715,30 @@ impl DeadLetters {
     /// # Errors
     ///
     /// [`Lagged`] as for [`recv`](DeadLetters::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::DeadLetterReason;
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut dead = system.dead_letters();
+    /// assert_eq!(dead.try_recv(), Ok(None)); // nothing waiting: returns at once
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// assert!(echo.try_tell(Ping).is_err());
+    /// let letter = dead.try_recv().unwrap().expect("published as the send failed");
+    /// assert_eq!(letter.reason, DeadLetterReason::Stopped);
+    /// # }
+    /// ```
     pub fn try_recv(&mut self) -> Result<Option<DeadLetter>, Lagged> {
         match self.rx.try_recv() {
             Ok(letter) => Ok(Some(letter)),

@@ -284,34 +284,196 @@ impl<A: Actor> Context<A> {
     }
 
     /// This actor's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Probe;
+    ///
+    /// #[actor]
+    /// impl Probe {
+    ///     #[message]
+    ///     fn my_id(&mut self, ctx: &mut Context<Self>) -> ActorId {
+    ///         ctx.id()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let first = system.spawn(Probe);
+    /// let second = system.spawn(Probe);
+    /// assert_eq!(first.my_id().await.unwrap(), first.id());
+    /// assert_eq!(second.my_id().await.unwrap(), second.id());
+    /// assert_ne!(first.id(), second.id());
+    /// # }
+    /// ```
     pub fn id(&self) -> ActorId {
         self.cell().id
     }
 
     /// The name given at spawn, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Probe;
+    ///
+    /// #[actor]
+    /// impl Probe {
+    ///     #[message]
+    ///     fn my_name(&mut self, ctx: &mut Context<Self>) -> Option<String> {
+    ///         ctx.name().map(String::from)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let named = system.spawn_with(Probe, SpawnOptions::new().name("probe"));
+    /// let anonymous = system.spawn(Probe);
+    /// assert_eq!(named.my_name().await.unwrap().as_deref(), Some("probe"));
+    /// assert_eq!(anonymous.my_name().await.unwrap(), None);
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.cell().name.as_deref()
     }
 
     /// The system this actor belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Spawner;
+    ///
+    /// #[actor]
+    /// impl Spawner {
+    ///     #[message]
+    ///     fn spawn_sibling(&mut self, ctx: &mut Context<Self>) -> ActorRef<Spawner> {
+    ///         ctx.system().spawn(Spawner)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let first = system.spawn(Spawner);
+    /// let sibling = first.spawn_sibling().await.unwrap();
+    /// // The sibling was spawned in the same system, not as a child.
+    /// assert_eq!(system.actor_count(), 2);
+    /// system.shutdown().await;
+    /// assert!(!sibling.is_alive());
+    /// # }
+    /// ```
     pub fn system(&self) -> &ActorSystem {
         &self.shared.system
     }
 
     /// Stops this actor gracefully: it accepts no new messages, handles the
     /// ones already queued, then stops with [`StopReason::Normal`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[message]
+    ///     fn work(&mut self) {}
+    ///
+    ///     #[message]
+    ///     fn finish(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.stop();
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let worker = system.spawn(Worker);
+    /// worker.try_tell(Finish).unwrap();
+    /// worker.try_tell(Work).unwrap(); // queued too: the worker has not run yet (one thread)
+    /// let reason = tokio::time::timeout(Duration::from_secs(5), worker.wait_for_stop()).await.unwrap();
+    /// assert!(matches!(reason, StopReason::Normal));
+    /// assert_eq!(system.dead_letter_count(), 0, "`Work` was handled");
+    /// assert!(worker.try_tell(Work).is_err());
+    /// # }
+    /// ```
     pub fn stop(&mut self) {
         self.shared.stop();
     }
 
     /// Stops this actor as soon as the current handler returns, with
     /// [`StopReason::Killed`]. Queued messages become dead letters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[message]
+    ///     fn work(&mut self) {}
+    ///
+    ///     #[message]
+    ///     fn halt(&mut self, ctx: &mut Context<Self>) {
+    ///         ctx.kill();
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let worker = system.spawn(Worker);
+    /// worker.try_tell(Halt).unwrap();
+    /// worker.try_tell(Work).unwrap(); // queued too: the worker has not run yet (one thread)
+    /// let reason = tokio::time::timeout(Duration::from_secs(5), worker.wait_for_stop()).await.unwrap();
+    /// assert!(matches!(reason, StopReason::Killed));
+    /// assert_eq!(system.dead_letter_count(), 1, "`Work` was never handled");
+    /// # }
+    /// ```
     pub fn kill(&mut self) {
         self.stop_now.get_or_insert(StopReason::Killed);
     }
 
     /// Fails this actor with `error` as soon as the current handler returns:
     /// it stops with [`StopReason::Failed`], which its supervisor sees.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Loader;
+    ///
+    /// #[actor(error = std::io::Error)]
+    /// impl Loader {
+    ///     #[message]
+    ///     fn load(&mut self, ctx: &mut Context<Self>) -> &'static str {
+    ///         ctx.fail(std::io::Error::other("disk full"));
+    ///         "the handler still returns"
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let loader = ActorSystem::new().spawn(Loader);
+    /// assert_eq!(loader.load().await.unwrap(), "the handler still returns");
+    /// let reason = tokio::time::timeout(Duration::from_secs(5), loader.wait_for_stop()).await.unwrap();
+    /// let StopReason::Failed(error) = reason else { panic!("not failed: {reason}") };
+    /// assert_eq!(error.to_string(), "disk full");
+    /// # }
+    /// ```
     pub fn fail(&mut self, error: A::Error) {
         self.stop_now.get_or_insert(StopReason::Failed(ActorError::new(error)));
     }
@@ -330,6 +492,38 @@ impl<A: Actor> Context<A> {
     }
 
     /// The ids of this actor's live children, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Kid;
+    /// # impl Actor for Kid { type Error = std::convert::Infallible; }
+    ///
+    /// struct Parent(Vec<ActorRef<Kid>>);
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn adopt(&mut self, ctx: &mut Context<Self>) -> ActorId {
+    ///         self.0.push(ctx.spawn_child(Kid));
+    ///         self.0.last().unwrap().id()
+    ///     }
+    ///
+    ///     #[message]
+    ///     fn kids(&mut self, ctx: &mut Context<Self>) -> Vec<ActorId> {
+    ///         ctx.children()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let parent = ActorSystem::new().spawn(Parent(Vec::new()));
+    /// assert!(parent.kids().await.unwrap().is_empty());
+    /// let first = parent.adopt().await.unwrap();
+    /// let second = parent.adopt().await.unwrap();
+    /// assert_eq!(parent.kids().await.unwrap(), [first, second]);
+    /// # }
+    /// ```
     pub fn children(&self) -> Vec<ActorId> {
         self.more.as_ref().map_or_else(Vec::new, |m| m.children.iter().map(|c| c.lane.cell().id).collect())
     }

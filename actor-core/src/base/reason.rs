@@ -47,12 +47,43 @@ pub enum StopReason {
 
 impl StopReason {
     /// Whether this is a normal stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let stopped = system.spawn(Worker);
+    /// stopped.stop();
+    /// assert!(stopped.wait_for_stop().await.is_normal());
+    /// let killed = system.spawn(Worker);
+    /// killed.kill();
+    /// assert!(!killed.wait_for_stop().await.is_normal());
+    /// # }
+    /// ```
     pub fn is_normal(&self) -> bool {
         matches!(self, StopReason::Normal)
     }
 
     /// Whether the actor stopped because something went wrong: it was
     /// killed or aborted, it panicked, it failed, or a linked actor did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::StopReason;
+    ///
+    /// assert!(StopReason::Killed.is_abnormal());
+    /// assert!(StopReason::Aborted.is_abnormal());
+    /// assert!(StopReason::NodeDown.is_abnormal());
+    /// assert!(!StopReason::Normal.is_abnormal());
+    /// // A restart in place, or an actor not found, is neither normal nor abnormal.
+    /// assert!(!StopReason::Restart.is_abnormal() && !StopReason::Restart.is_normal());
+    /// assert!(!StopReason::NotFound.is_abnormal() && !StopReason::NotFound.is_normal());
+    /// ```
     pub fn is_abnormal(&self) -> bool {
         matches!(
             self,
@@ -90,6 +121,17 @@ pub struct RestartIntensity {
 
 impl RestartIntensity {
     /// At most `max` restarts within `within`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::RestartIntensity;
+    ///
+    /// let limit = RestartIntensity::new(3, Duration::from_secs(5));
+    /// assert_eq!(limit.max, 3);
+    /// assert_eq!(limit.within, Duration::from_secs(5));
+    /// ```
     pub fn new(max: u32, within: Duration) -> Self {
         RestartIntensity { max, within }
     }
