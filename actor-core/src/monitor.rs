@@ -167,6 +167,33 @@ pub struct MonitorRef {
 
 impl MonitorRef {
     /// The watched actor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::{MonitorRef, prelude::*};
+    ///
+    /// struct Watcher;
+    ///
+    /// #[actor]
+    /// impl Watcher {
+    ///     #[message]
+    ///     fn watch(&mut self, other: ActorRef<Watcher>, ctx: &mut Context<Self>) -> MonitorRef {
+    ///         ctx.monitor(&other)
+    ///     }
+    /// }
+    ///
+    /// impl Handler<Terminated> for Watcher {
+    ///     async fn handle(&mut self, _: Terminated, _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (watcher, target) = (system.spawn(Watcher), system.spawn(Watcher));
+    /// let monitor = watcher.watch(target.clone()).await.unwrap();
+    /// assert_eq!(monitor.target(), target.id());
+    /// # }
+    /// ```
     pub fn target(&self) -> ActorId {
         self.target
     }
@@ -225,7 +252,42 @@ impl<A: Actor> Context<A> {
     ///
     /// # Examples
     ///
-    /// See [`Terminated`] and [`MonitorRef`].
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Watcher(Vec<Terminated>);
+    ///
+    /// #[actor]
+    /// impl Watcher {
+    ///     #[message]
+    ///     fn watch(&mut self, other: ActorRef<Watcher>, ctx: &mut Context<Self>) {
+    ///         ctx.monitor(&other);
+    ///     }
+    /// #
+    /// #     #[message]
+    /// #     fn seen(&self) -> Vec<Terminated> {
+    /// #         self.0.clone()
+    /// #     }
+    /// }
+    ///
+    /// impl Handler<Terminated> for Watcher {
+    ///     async fn handle(&mut self, notice: Terminated, _: &mut Context<Self>) {
+    ///         self.0.push(notice);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (watcher, target) = (system.spawn(Watcher(Vec::new())), system.spawn(Watcher(Vec::new())));
+    /// watcher.watch(target.clone()).await.unwrap();
+    /// target.kill();
+    /// target.wait_for_stop().await;
+    /// watcher.watch(target.clone()).await.unwrap(); // a second monitor; stopped already: told at once
+    /// let seen = watcher.seen().await.unwrap(); // the notices `watcher` handled
+    /// assert_eq!(seen.len(), 2);
+    /// assert!(seen.iter().all(|n| n.id == target.id() && matches!(n.reason, StopReason::Killed)));
+    /// # }
+    /// ```
     pub fn monitor<B: Actor>(&mut self, other: &ActorRef<B>) -> MonitorRef
     where
         A: Handler<Terminated>,
@@ -267,7 +329,41 @@ impl<A: Actor> Context<A> {
     ///
     /// # Examples
     ///
-    /// See [`MonitorRef`].
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Watcher(Vec<Terminated>);
+    ///
+    /// #[actor]
+    /// impl Watcher {
+    ///     #[message]
+    ///     fn glance(&mut self, other: ActorRef<Watcher>, ctx: &mut Context<Self>) -> bool {
+    ///         let monitor = ctx.monitor(&other);
+    ///         ctx.demonitor(monitor)
+    ///     }
+    /// #
+    /// #     #[message]
+    /// #     fn seen(&self) -> usize {
+    /// #         self.0.len()
+    /// #     }
+    /// }
+    ///
+    /// impl Handler<Terminated> for Watcher {
+    ///     async fn handle(&mut self, notice: Terminated, _: &mut Context<Self>) {
+    ///         self.0.push(notice);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (watcher, target) = (system.spawn(Watcher(Vec::new())), system.spawn(Watcher(Vec::new())));
+    /// target.stop();
+    /// target.wait_for_stop().await;
+    /// // The target had stopped: the notice was queued at once, then discarded.
+    /// assert!(watcher.glance(target.clone()).await.unwrap());
+    /// assert_eq!(watcher.seen().await.unwrap(), 0); // how many notices `watcher` handled
+    /// # }
+    /// ```
     pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
         if monitor.owner != self.id() {
             return false;
@@ -299,7 +395,30 @@ impl<A: Actor> Context<A> {
     ///
     /// # Examples
     ///
-    /// See [`unlink`](Context::unlink).
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[message]
+    ///     fn link_to(&mut self, other: ActorRef<Worker>, ctx: &mut Context<Self>) {
+    ///         ctx.link(&other);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let (a, b) = (system.spawn(Worker), system.spawn(Worker));
+    /// a.link_to(b.clone()).await.unwrap();
+    /// b.kill(); // an abnormal stop
+    /// let stopped = tokio::time::timeout(Duration::from_secs(5), a.wait_for_stop()).await;
+    /// let StopReason::Linked(exit) = stopped.expect("a stops with b") else { panic!("not linked") };
+    /// assert!(exit.id == b.id() && matches!(exit.reason, StopReason::Killed));
+    /// # }
+    /// ```
     pub fn link<B: Actor>(&mut self, other: &ActorRef<B>) {
         let me: Arc<dyn Lane> = self.shared().clone();
         let my_id = self.id();
@@ -412,6 +531,43 @@ impl<A: Actor> Context<A> {
 
     /// Receives the exits of linked actors as [`Terminated`] messages
     /// instead of stopping with them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    ///
+    /// struct Guard(UnboundedSender<Terminated>);
+    ///
+    /// #[actor]
+    /// impl Guard {
+    ///     #[message]
+    ///     fn watch_over(&mut self, worker: ActorRef<Worker>, ctx: &mut Context<Self>) {
+    ///         ctx.trap_exits();
+    ///         ctx.link(&worker);
+    ///     }
+    /// }
+    ///
+    /// impl Handler<Terminated> for Guard {
+    ///     async fn handle(&mut self, exit: Terminated, _: &mut Context<Self>) {
+    ///         self.0.send(exit).unwrap();
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (system, (tx, mut exits)) = (ActorSystem::new(), unbounded_channel());
+    /// let (guard, worker) = (system.spawn(Guard(tx)), system.spawn(Worker));
+    /// guard.watch_over(worker.clone()).await.unwrap();
+    /// worker.kill();
+    /// let exit = tokio::time::timeout(Duration::from_secs(5), exits.recv()).await.unwrap().unwrap();
+    /// assert!(exit.id == worker.id() && matches!(exit.reason, StopReason::Killed));
+    /// assert!(guard.is_alive()); // it did not stop with the worker
+    /// # }
+    /// ```
     pub fn trap_exits(&mut self)
     where
         A: Handler<Terminated>,

@@ -229,11 +229,44 @@ impl<A: Actor> Pool<A> {
     }
 
     /// How many workers the pool has, stopped ones included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{Pool, Routing};
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let pool = Pool::from_workers(vec![system.spawn(Worker), system.spawn(Worker)], Routing::RoundRobin);
+    /// assert_eq!(pool.size(), 2);
+    /// pool.workers()[0].kill();
+    /// pool.workers()[0].wait_for_stop().await;
+    /// assert_eq!(pool.size(), 2); // the stopped worker still counts
+    /// # }
+    /// ```
     pub fn size(&self) -> usize {
         self.inner.workers.len()
     }
 
     /// How the pool chooses a worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{Pool, Routing};
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let pool = Pool::spawn(&system, 2, Worker::default, Routing::LeastLoaded).await.unwrap();
+    /// assert_eq!(pool.routing(), Routing::LeastLoaded);
+    /// let pool = Pool::from_workers(vec![system.spawn(Worker)], Routing::RoundRobin);
+    /// assert_eq!(pool.routing(), Routing::RoundRobin);
+    /// # }
+    /// ```
     pub fn routing(&self) -> Routing {
         self.inner.routing
     }
@@ -265,6 +298,26 @@ impl<A: Actor> Pool<A> {
 
     /// The supervisor of a pool made by [`Pool::spawn`] or
     /// [`PoolBuilder::spawn`]; `None` for one made by [`Pool::from_workers`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{Pool, Routing};
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let pool = Pool::spawn(&system, 2, Worker::default, Routing::RoundRobin).await.unwrap();
+    /// let supervisor = pool.supervisor().expect("a spawned pool is supervised");
+    /// // The workers are its children, in order.
+    /// let second = supervisor.child::<Worker>(1).await.unwrap().expect("a worker");
+    /// assert_eq!(second.id(), pool.workers()[1].id());
+    ///
+    /// let unsupervised = Pool::from_workers(vec![system.spawn(Worker)], Routing::RoundRobin);
+    /// assert!(unsupervised.supervisor().is_none());
+    /// # }
+    /// ```
     pub fn supervisor(&self) -> Option<&ActorRef<Supervisor>> {
         self.inner.supervisor.as_ref()
     }
@@ -573,6 +626,27 @@ impl<A: Actor> Pool<A> {
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::{Pool, Routing};
+    /// use futures::FutureExt;
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let pool = Pool::spawn(&system, 2, Worker::default, Routing::RoundRobin).await.unwrap();
+    /// assert_eq!(system.actor_count(), 3); // two workers and their supervisor
+    /// pool.stop();
+    /// tokio::time::timeout(Duration::from_secs(5), pool.wait_for_stop()).await.expect("stopped");
+    /// assert_eq!(system.actor_count(), 0);
+    /// // Once they have all stopped, it returns at once.
+    /// assert!(pool.wait_for_stop().now_or_never().is_some());
+    /// # }
+    /// ```
     pub async fn wait_for_stop(&self) {
         futures::future::join_all(self.workers().iter().map(|w| w.wait_for_stop())).await;
         if let Some(supervisor) = &self.inner.supervisor {
@@ -629,6 +703,32 @@ pub struct PoolBuilder<A: Actor> {
 
 impl<A: Actor> PoolBuilder<A> {
     /// How messages are routed; default [`Routing::RoundRobin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{Pool, Routing};
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # struct Job;
+    /// # impl Message for Job { type Reply = (); }
+    /// # impl Handler<Job> for Worker { async fn handle(&mut self, _: Job, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = Pool::builder(2, Worker::default)
+    ///     .routing(Routing::LeastLoaded)
+    ///     .spawn(&ActorSystem::new())
+    ///     .await
+    ///     .unwrap();
+    /// let [busy, idle] = pool.workers() else { unreachable!() };
+    /// // The workers have not run yet (one thread): two jobs wait at the first.
+    /// busy.try_tell(Job).unwrap();
+    /// busy.try_tell(Job).unwrap();
+    /// // Round-robin would alternate; least-loaded keeps to the idle worker.
+    /// assert_eq!(pool.pick().id(), idle.id());
+    /// assert_eq!(pool.pick().id(), idle.id());
+    /// # }
+    /// ```
     pub fn routing(mut self, routing: Routing) -> Self {
         self.routing = routing;
         self
@@ -638,6 +738,33 @@ impl<A: Actor> PoolBuilder<A> {
     /// together: more than `max` restarts within `within` and the
     /// supervisor gives up, which stops every worker. Default: that of
     /// [`Supervisor::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{Pool, prelude::*};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let builder = Pool::builder(2, || Divider).max_restarts(1, Duration::from_secs(60));
+    /// let pool = builder.spawn(&ActorSystem::new()).await.unwrap();
+    /// let [a, b] = pool.workers() else { unreachable!() };
+    /// assert!(a.divide(0).await.is_err()); // a panic and a restart: within the limit
+    /// assert!(b.divide(0).await.is_err()); // another worker's: one restart too many
+    /// tokio::time::timeout(Duration::from_secs(5), pool.wait_for_stop()).await.expect("gave up");
+    /// assert!(matches!(pool.supervisor().unwrap().wait_for_stop().await, StopReason::TooManyRestarts(_)));
+    /// # }
+    /// ```
     pub fn max_restarts(mut self, max: u32, within: Duration) -> Self {
         self.max_restarts = Some((max, within));
         self
@@ -645,12 +772,63 @@ impl<A: Actor> PoolBuilder<A> {
 
     /// Waits `delay` before restarting a failed worker; messages routed to
     /// it meanwhile wait in its mailbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{Pool, prelude::*};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let builder = Pool::builder(1, || Divider).backoff(Duration::from_secs(1));
+    /// let pool = builder.spawn(&ActorSystem::new()).await.unwrap();
+    /// assert!(pool.ask(Divide { n: 0 }).await.is_err()); // a panic
+    /// let start = tokio::time::Instant::now();
+    /// // Routed to the worker during the backoff, the message waits for the restart.
+    /// assert_eq!(pool.ask(Divide { n: 4 }).timeout(Duration::from_secs(5)).await.unwrap(), 25);
+    /// assert!(start.elapsed() >= Duration::from_secs(1));
+    /// # }
+    /// ```
     pub fn backoff(mut self, delay: Duration) -> Self {
         self.backoff = Some(delay);
         self
     }
 
     /// Each worker's mailbox; default that of [`SpawnOptions::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::Pool;
+    /// # #[derive(Default)] struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # struct Job;
+    /// # impl Message for Job { type Reply = (); }
+    /// # impl Handler<Job> for Worker { async fn handle(&mut self, _: Job, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = Pool::builder(2, Worker::default)
+    ///     .mailbox(Mailbox::bounded(1))
+    ///     .spawn(&ActorSystem::new())
+    ///     .await
+    ///     .unwrap();
+    /// // The workers have not run yet (one thread): one job fills each mailbox.
+    /// for worker in pool.workers() {
+    ///     worker.try_tell(Job).unwrap();
+    ///     assert!(matches!(worker.try_tell(Job), Err(SendError::Full(Job))));
+    /// }
+    /// # }
+    /// ```
     pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
         self.mailbox = Some(mailbox);
         self
@@ -670,6 +848,34 @@ impl<A: Actor> PoolBuilder<A> {
     /// # Cancel safety
     ///
     /// As [`Pool::spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{Pool, prelude::*};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = Pool::builder(2, || Divider).spawn(&ActorSystem::new()).await.unwrap();
+    /// let [a, b] = pool.workers() else { unreachable!() };
+    /// assert!(a.divide(0).await.is_err()); // a panic: restarted in place
+    /// assert_eq!(a.divide(4).timeout(Duration::from_secs(5)).await.unwrap(), 25);
+    /// b.stop(); // a normal stop: it stays stopped, and the pool routes around it
+    /// tokio::time::timeout(Duration::from_secs(5), b.wait_for_stop()).await.expect("stopped");
+    /// assert!(pool.supervisor().unwrap().child::<Divider>(1).await.unwrap().is_none());
+    /// assert_eq!((pool.pick().id(), pool.pick().id()), (a.id(), a.id()));
+    /// # }
+    /// ```
     pub async fn spawn(self, system: &ActorSystem) -> Result<Pool<A>, Error> {
         let PoolBuilder { size, factory, routing, max_restarts, backoff, mailbox } = self;
         let mut supervisor = Supervisor::new(Strategy::OneForOne);

@@ -76,17 +76,92 @@ impl<B: Actor> ChildSpec<B> {
     /// A permanent child whose state `factory` builds, at start and at
     /// every restart. Acquire resources in [`Actor::on_start`], not in the
     /// factory: the new state is built before the old one is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         assert!(n > 0, "nothing to add");
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let counter = supervisor.start_child(ChildSpec::new(|| Counter(0))).await.unwrap();
+    /// assert_eq!(counter.add(5).await.unwrap(), 5);
+    /// assert!(counter.add(0).await.is_err()); // a panic: restarted, on a state the factory builds anew
+    /// assert_eq!(counter.add(1).timeout(Duration::from_secs(5)).await.unwrap(), 1);
+    /// # }
+    /// ```
     pub fn new(factory: impl Fn() -> B + Send + Sync + 'static) -> Self {
         ChildSpec { factory: Arc::new(factory), restart: Restart::Permanent, options: SpawnOptions::new() }
     }
 
     /// When to restart it; default [`Restart::Permanent`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let spec = ChildSpec::new(|| Divider).restart(Restart::Temporary);
+    /// let divider = supervisor.start_child(spec).await.unwrap();
+    /// assert!(divider.divide(0).await.is_err()); // a panic
+    /// // A temporary child is not restarted: it stays stopped.
+    /// let stopped = tokio::time::timeout(Duration::from_secs(5), divider.wait_for_stop()).await;
+    /// assert!(matches!(stopped.expect("not restarted"), StopReason::Panicked(_)));
+    /// # }
+    /// ```
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
         self
     }
 
     /// Its mailbox and name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::supervision::Strategy;
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # struct Job;
+    /// # impl Message for Job { type Reply = (); }
+    /// # impl Handler<Job> for Worker { async fn handle(&mut self, _: Job, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let options = SpawnOptions::new().name("billing").mailbox(Mailbox::bounded(1));
+    /// let worker = supervisor.start_child(ChildSpec::new(|| Worker).options(options)).await.unwrap();
+    /// assert_eq!(worker.name(), Some("billing"));
+    /// // The worker has not run yet (one thread): one job fills its mailbox.
+    /// worker.try_tell(Job).unwrap();
+    /// assert!(matches!(worker.try_tell(Job), Err(SendError::Full(Job))));
+    /// # }
+    /// ```
     pub fn options(mut self, options: SpawnOptions) -> Self {
         self.options = options;
         self
@@ -94,6 +169,33 @@ impl<B: Actor> ChildSpec<B> {
 
     /// How long the supervisor waits for it to stop before aborting it; see
     /// [`SpawnOptions::shutdown_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Stuck;
+    ///
+    /// #[actor]
+    /// impl Stuck {
+    ///     #[message]
+    ///     async fn hang(&mut self) {
+    ///         std::future::pending::<()>().await;
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let spec = ChildSpec::new(|| Stuck).shutdown_timeout(Duration::from_secs(5));
+    /// supervisor.start_child(spec).await.unwrap().tell_hang().await.unwrap();
+    /// let start = tokio::time::Instant::now();
+    /// supervisor.stop(); // without the timeout, it would wait for `Stuck` forever
+    /// tokio::time::timeout(Duration::from_secs(60), supervisor.wait_for_stop()).await.expect("aborted");
+    /// assert!(start.elapsed() >= Duration::from_secs(5));
+    /// # }
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.options = self.options.shutdown_timeout(timeout);
         self
@@ -193,6 +295,33 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor with `strategy`, allowing 3 restarts within 5 seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let divider = supervisor.start_child(ChildSpec::new(|| Divider)).await.unwrap();
+    /// for _ in 0..4 { // three restarts, then one failure too many
+    ///     assert!(divider.divide(0).timeout(Duration::from_secs(5)).await.is_err());
+    /// }
+    /// let stopped = tokio::time::timeout(Duration::from_secs(5), supervisor.wait_for_stop()).await;
+    /// assert!(matches!(stopped.unwrap(), StopReason::TooManyRestarts(l) if l.max == 3 && l.within.as_secs() == 5));
+    /// # }
+    /// ```
     pub fn new(strategy: Strategy) -> Self {
         Supervisor {
             strategy,
@@ -208,6 +337,36 @@ impl Supervisor {
     /// The restart intensity: more than `max` restarts within `within`
     /// and the supervisor stops its children, then itself with
     /// [`StopReason::TooManyRestarts`](crate::StopReason::TooManyRestarts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let limited = Supervisor::new(Strategy::OneForOne).max_restarts(1, Duration::from_secs(10));
+    /// let supervisor = ActorSystem::new().spawn(limited);
+    /// let divider = supervisor.start_child(ChildSpec::new(|| Divider)).await.unwrap();
+    /// let crash = || divider.divide(0).timeout(Duration::from_secs(5));
+    /// assert!(matches!(crash().await, Err(AskError::Panicked(_)))); // restarted
+    /// tokio::time::sleep(Duration::from_secs(11)).await; // that restart leaves the window
+    /// assert!(matches!(crash().await, Err(AskError::Panicked(_)))); // restarted
+    /// assert!(matches!(crash().await, Err(AskError::Panicked(_)))); // a second within 10 s
+    /// let stopped = tokio::time::timeout(Duration::from_secs(5), supervisor.wait_for_stop()).await;
+    /// assert!(matches!(stopped.unwrap(), StopReason::TooManyRestarts(_)));
+    /// # }
+    /// ```
     pub fn max_restarts(mut self, max: u32, within: Duration) -> Self {
         self.max_restarts = max;
         self.within = within;
@@ -215,6 +374,33 @@ impl Supervisor {
     }
 
     /// Waits `delay` before each restart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Divider;
+    ///
+    /// #[actor]
+    /// impl Divider {
+    ///     #[message]
+    ///     fn divide(&mut self, n: u32) -> u32 {
+    ///         100 / n
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let slow = Supervisor::new(Strategy::OneForOne).backoff(Duration::from_secs(1));
+    /// let supervisor = ActorSystem::new().spawn(slow);
+    /// let divider = supervisor.start_child(ChildSpec::new(|| Divider)).await.unwrap();
+    /// assert!(divider.divide(0).await.is_err()); // a panic
+    /// let start = tokio::time::Instant::now();
+    /// assert_eq!(divider.divide(4).timeout(Duration::from_secs(5)).await.unwrap(), 25); // waits for it
+    /// assert!(start.elapsed() >= Duration::from_secs(1));
+    /// # }
+    /// ```
     pub fn backoff(mut self, delay: Duration) -> Self {
         self.backoff = Some(delay);
         self
@@ -222,6 +408,32 @@ impl Supervisor {
 
     /// A child started with the supervisor (in order), and again whenever
     /// the supervisor itself is restarted: how to build supervision trees.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::supervision::Strategy;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // A root supervisor over a branch supervisor over a counter.
+    /// let make_branch = || Supervisor::new(Strategy::OneForOne).child(ChildSpec::new(|| Counter(0)));
+    /// let root = Supervisor::new(Strategy::OneForOne).child(ChildSpec::new(make_branch));
+    /// let root = ActorSystem::new().spawn(root);
+    /// let branch = root.child::<Supervisor>(0).await.unwrap().expect("started with the root");
+    /// let counter = branch.child::<Counter>(0).await.unwrap().expect("started with the branch");
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// // Restarted, the branch starts its children again, afresh.
+    /// branch.kill();
+    /// let again = tokio::time::timeout(Duration::from_secs(5), branch.child::<Counter>(0)).await;
+    /// let again = again.unwrap().unwrap().expect("started again");
+    /// assert_ne!(again.id(), counter.id());
+    /// assert_eq!(again.add(1).await.unwrap(), 1);
+    /// # }
+    /// ```
     pub fn child<B: Actor>(mut self, spec: ChildSpec<B>) -> Self {
         self.specs.push(starter(spec));
         self
@@ -364,6 +576,33 @@ impl ActorRef<Supervisor> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{prelude::*, supervision::Strategy};
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         assert!(n > 0, "nothing to add");
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let counter = supervisor.start_child(ChildSpec::new(|| Counter(0))).await.unwrap();
+    /// assert_eq!(counter.add(2).await.unwrap(), 2);
+    /// assert!(counter.add(0).await.is_err()); // a panic: the same reference reaches the restarted child
+    /// assert_eq!(counter.add(1).timeout(Duration::from_secs(5)).await.unwrap(), 1);
+    /// # }
+    /// ```
     pub async fn start_child<B: Actor>(&self, spec: ChildSpec<B>) -> Result<ActorRef<B>, AskError<ChildSpec<B>>> {
         self.ask(StartChild(spec)).await.map_err(|e| e.map(|StartChild(spec)| spec))
     }
@@ -373,6 +612,26 @@ impl ActorRef<Supervisor> {
     /// # Errors
     ///
     /// As [`ActorRef::ask`], if the supervisor has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::supervision::Strategy;
+    /// # struct Counter(u64);
+    /// # #[actor] impl Counter { #[message] fn add(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+    /// let counter = supervisor.start_child(ChildSpec::new(|| Counter(0))).await.unwrap();
+    /// supervisor.start_child(ChildSpec::new(|| Worker)).await.unwrap();
+    /// let first = supervisor.child::<Counter>(0).await.unwrap();
+    /// assert_eq!(first.map(|c| c.id()), Some(counter.id()));
+    /// assert!(supervisor.child::<Counter>(1).await.unwrap().is_none()); // a Worker
+    /// assert!(supervisor.child::<Counter>(2).await.unwrap().is_none()); // no such child
+    /// # }
+    /// ```
     pub async fn child<B: Actor>(&self, index: usize) -> Result<Option<ActorRef<B>>, Error> {
         Ok(self.ask(GetChild::<B>(index, std::marker::PhantomData)).await?)
     }

@@ -70,11 +70,62 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     /// Aborts the task; awaiting the handle then gives
     /// [`TaskError::Aborted`], unless the task had finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{error::TaskError, prelude::*};
+    ///
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[message]
+    ///     async fn start_and_abort(&mut self, ctx: &mut Context<Self>) -> Result<(), TaskError> {
+    ///         let task = ctx.spawn_task(std::future::pending::<()>());
+    ///         task.abort();
+    ///         task.await
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let worker = ActorSystem::new().spawn(Worker);
+    /// let result = worker.start_and_abort().timeout(Duration::from_secs(5)).await.unwrap();
+    /// assert!(matches!(result, Err(TaskError::Aborted)));
+    /// # }
+    /// ```
     pub fn abort(&self) {
         self.join.abort();
     }
 
     /// Whether the task has finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{TaskHandle, prelude::*};
+    ///
+    /// struct Worker;
+    ///
+    /// #[actor]
+    /// impl Worker {
+    ///     #[message]
+    ///     fn start(&mut self, ctx: &mut Context<Self>) -> TaskHandle<()> {
+    ///         ctx.spawn_task(tokio::time::sleep(Duration::from_secs(1)))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let worker = ActorSystem::new().spawn(Worker);
+    /// let task = worker.start().await.unwrap();
+    /// assert!(!task.is_finished());
+    /// tokio::time::sleep(Duration::from_secs(2)).await;
+    /// assert!(task.is_finished());
+    /// assert!(task.await.is_ok());
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.join.is_finished()
     }

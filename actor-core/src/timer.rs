@@ -153,6 +153,37 @@ impl TimerHandle {
     ///
     /// Idempotent, and harmless on a timer that has finished or whose actor
     /// has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Bell(u32);
+    ///
+    /// #[actor]
+    /// impl Bell {
+    ///     #[message]
+    ///     fn ring(&mut self) -> u32 {
+    ///         self.0 += 1;
+    ///         self.0
+    ///     }
+    ///
+    ///     #[message]
+    ///     async fn ring_and_cancel(&mut self, ctx: &mut Context<Self>) {
+    ///         let timer = ctx.send_after(Duration::ZERO, Ring);
+    ///         tokio::time::sleep(Duration::from_secs(1)).await; // meanwhile, `Ring` is queued
+    ///         timer.cancel();
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let bell = ActorSystem::new().spawn(Bell(0));
+    /// bell.ring_and_cancel().await.unwrap();
+    /// assert_eq!(bell.ring().await.unwrap(), 1); // the queued `Ring` was discarded
+    /// # }
+    /// ```
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
         if let Some(task) = &self.task {

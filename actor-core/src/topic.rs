@@ -431,6 +431,27 @@ pub struct PublishReport {
 
 impl PublishReport {
     /// Whether every subscriber got the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::Topic;
+    /// use actor_core::prelude::*;
+    /// # #[derive(Clone)] struct Tick;
+    /// # impl Message for Tick { type Reply = (); }
+    /// # struct Clock;
+    /// # impl Actor for Clock { type Error = std::convert::Infallible; }
+    /// # impl Handler<Tick> for Clock { async fn handle(&mut self, _: Tick, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let ticks = Topic::new();
+    /// let tiny = system.spawn_with(Clock, SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+    /// ticks.subscribe(tiny.recipient());
+    /// // One thread, and `tiny` has not run yet: the first tick fills its mailbox.
+    /// assert!(ticks.try_publish(Tick).is_complete());
+    /// assert!(!ticks.try_publish(Tick).is_complete());
+    /// # }
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.full.is_empty() && self.stopped == 0
     }
