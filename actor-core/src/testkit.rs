@@ -102,6 +102,28 @@ impl<M: Message<Reply = ()>> Handler<M> for ProbeActor<M> {
 
 impl<M: Message<Reply = ()>> Probe<M> {
     /// A probe running in `system`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::Probe;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Ping(u32);
+    /// impl Message for Ping {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut probe = Probe::<Ping>::new(&system);
+    /// assert_eq!(system.actor_count(), 1); // the probe is an actor of `system`
+    /// probe.recipient().tell(Ping(1)).await.unwrap();
+    /// assert_eq!(probe.expect(Duration::from_secs(1)).await, Ok(Ping(1)));
+    /// # }
+    /// ```
     pub fn new(system: &ActorSystem) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let recipient = system.spawn(ProbeActor(tx)).recipient();
@@ -109,6 +131,35 @@ impl<M: Message<Reply = ()>> Probe<M> {
     }
 
     /// A reference to give the actor under test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::Probe;
+    /// # #[derive(Debug, PartialEq)] struct Hello(String);
+    /// # impl Message for Hello { type Reply = (); }
+    ///
+    /// /// The actor under test: greets whoever it was given.
+    /// struct Greeter(Recipient<Hello>);
+    ///
+    /// #[actor]
+    /// impl Greeter {
+    ///     #[message]
+    ///     async fn greet(&mut self, name: String) {
+    ///         let _ = self.0.tell(Hello(name)).await;
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let mut probe = Probe::<Hello>::new(&system);
+    /// let greeter = system.spawn(Greeter(probe.recipient()));
+    /// greeter.greet("Ada".into()).await.unwrap();
+    /// assert_eq!(probe.expect(Duration::from_secs(1)).await, Ok(Hello("Ada".into())));
+    /// # }
+    /// ```
     pub fn recipient(&self) -> Recipient<M> {
         self.recipient.clone()
     }
@@ -118,6 +169,28 @@ impl<M: Message<Reply = ()>> Probe<M> {
     /// # Errors
     ///
     /// [`ProbeError::Timeout`] if none does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::{Probe, ProbeError};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Ping(u32);
+    /// impl Message for Ping {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let mut probe = Probe::<Ping>::new(&ActorSystem::new());
+    /// probe.recipient().tell(Ping(1)).await.unwrap();
+    /// assert_eq!(probe.expect(Duration::from_secs(1)).await, Ok(Ping(1)));
+    /// // Nothing else comes: the wait ends at the timeout (at once, on paused time).
+    /// assert_eq!(probe.expect(Duration::from_secs(1)).await, Err(ProbeError::Timeout));
+    /// # }
+    /// ```
     pub async fn expect(&mut self, timeout: Duration) -> Result<M, ProbeError<M>> {
         match tokio::time::timeout(timeout, self.rx.recv()).await {
             Ok(Some(msg)) => Ok(msg),
@@ -131,6 +204,29 @@ impl<M: Message<Reply = ()>> Probe<M> {
     ///
     /// [`ProbeError::Timeout`], or [`ProbeError::Unexpected`] with a message
     /// that failed the check.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::{Probe, ProbeError};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Ping(u32);
+    /// impl Message for Ping {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let mut probe = Probe::<Ping>::new(&ActorSystem::new());
+    /// probe.recipient().tell(Ping(3)).await.unwrap();
+    /// probe.recipient().tell(Ping(4)).await.unwrap();
+    /// let odd = |ping: &Ping| ping.0 % 2 == 1;
+    /// assert_eq!(probe.expect_matching(Duration::from_secs(1), odd).await, Ok(Ping(3)));
+    /// assert_eq!(probe.expect_matching(Duration::from_secs(1), odd).await, Err(ProbeError::Unexpected(Ping(4))));
+    /// # }
+    /// ```
     pub async fn expect_matching(
         &mut self,
         timeout: Duration,
@@ -145,6 +241,27 @@ impl<M: Message<Reply = ()>> Probe<M> {
     /// # Errors
     ///
     /// [`ProbeError::Unexpected`] with the message that came.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::{Probe, ProbeError};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Ping(u32);
+    /// impl Message for Ping {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let mut probe = Probe::<Ping>::new(&ActorSystem::new());
+    /// assert_eq!(probe.expect_none(Duration::from_secs(1)).await, Ok(()));
+    /// probe.recipient().tell(Ping(1)).await.unwrap();
+    /// assert_eq!(probe.expect_none(Duration::from_secs(1)).await, Err(ProbeError::Unexpected(Ping(1))));
+    /// # }
+    /// ```
     pub async fn expect_none(&mut self, within: Duration) -> Result<(), ProbeError<M>> {
         match tokio::time::timeout(within, self.rx.recv()).await {
             Ok(Some(msg)) => Err(ProbeError::Unexpected(msg)),
@@ -153,6 +270,33 @@ impl<M: Message<Reply = ()>> Probe<M> {
     }
 
     /// Every message received so far, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_core::testkit::Probe;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// struct Ping(u32);
+    /// impl Message for Ping {
+    ///     type Reply = ();
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let mut probe = Probe::<Ping>::new(&ActorSystem::new());
+    /// let recipient = probe.recipient();
+    /// for n in 1..=3 {
+    ///     recipient.tell(Ping(n)).await.unwrap();
+    /// }
+    /// // On paused time, a sleep ends only once no other task can run: the probe
+    /// // has taken in all three.
+    /// tokio::time::sleep(Duration::from_millis(1)).await;
+    /// assert_eq!(probe.drain(), [Ping(1), Ping(2), Ping(3)]);
+    /// assert!(probe.drain().is_empty()); // nothing new
+    /// # }
+    /// ```
     pub fn drain(&mut self) -> Vec<M> {
         let mut out = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {

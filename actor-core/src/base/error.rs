@@ -52,6 +52,31 @@ pub enum SendError<M> {
 
 impl<M> SendError<M> {
     /// The message that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err = counter.tell(Add { n: 7 }).await.unwrap_err();
+    /// let Add { n } = err.into_inner(); // the message comes back
+    /// assert_eq!(n, 7);
+    /// # }
+    /// ```
     pub fn into_inner(self) -> M {
         match self {
             SendError::Closed(m)
@@ -65,11 +90,61 @@ impl<M> SendError<M> {
     }
 
     /// Whether the actor has stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// assert_eq!(counter.add(1).await.unwrap(), 1);
+    /// counter.stop();
+    /// assert!(counter.tell(Add { n: 1 }).await.unwrap_err().is_closed());
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, SendError::Closed(_))
     }
 
     /// The same error, with the message mapped by `f`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err = counter.tell(Add { n: 7 }).await.unwrap_err();
+    /// // Same variant, another message: here only the number.
+    /// let err: SendError<u64> = err.map(|add| add.n);
+    /// assert!(matches!(err, SendError::Closed(7)));
+    /// # }
+    /// ```
     pub fn map<N>(self, f: impl FnOnce(M) -> N) -> SendError<N> {
         match self {
             SendError::Closed(m) => SendError::Closed(f(m)),
@@ -83,6 +158,33 @@ impl<M> SendError<M> {
     }
 
     /// Whether the mailbox was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let counter = system.spawn_with(Counter(0), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+    /// counter.try_tell(Add { n: 1 }).unwrap();
+    /// // The actor has not run yet (one thread), so its one slot is taken.
+    /// let err = counter.try_tell(Add { n: 2 }).unwrap_err();
+    /// assert!(err.is_full());
+    /// assert!(!err.is_closed());
+    /// # }
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, SendError::Full(_))
     }
@@ -178,6 +280,32 @@ pub enum AskError<M> {
 
 impl<M> AskError<M> {
     /// The message, if it was never queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err = counter.ask(Add { n: 7 }).await.unwrap_err();
+    /// assert!(matches!(err, AskError::Closed(_)));
+    /// assert_eq!(err.into_inner().map(|add| add.n), Some(7)); // never queued: handed back
+    /// assert!(AskError::<Add>::Timeout.into_inner().is_none()); // queued, so not handed back
+    /// # }
+    /// ```
     pub fn into_inner(self) -> Option<M> {
         match self {
             AskError::Closed(m)
@@ -191,6 +319,32 @@ impl<M> AskError<M> {
     }
 
     /// The kind of failure, without the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::ErrorKind;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err = counter.ask(Add { n: 7 }).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Closed);
+    /// assert_eq!(err.kind().to_string(), "actor has stopped");
+    /// # }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
             AskError::Closed(_) => ErrorKind::Closed,
@@ -207,6 +361,32 @@ impl<M> AskError<M> {
     }
 
     /// The same error, with the message (where it has one) mapped by `f`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err = counter.ask(Add { n: 7 }).await.unwrap_err();
+    /// // Same variant, another message: here only the number.
+    /// let err: AskError<u64> = err.map(|add| add.n);
+    /// assert!(matches!(err, AskError::Closed(7)));
+    /// # }
+    /// ```
     pub fn map<N>(self, f: impl FnOnce(M) -> N) -> AskError<N> {
         match self {
             AskError::Closed(m) => AskError::Closed(f(m)),
@@ -223,16 +403,90 @@ impl<M> AskError<M> {
     }
 
     /// Whether the actor's node could not be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// // A local actor that stopped is closed, not down.
+    /// assert!(!counter.ask(Add { n: 1 }).await.unwrap_err().is_node_down());
+    /// // What an ask gives when the actor's node cannot be reached (with a transport).
+    /// assert!(AskError::NodeDown(Some(Add { n: 1 })).is_node_down());
+    /// # }
+    /// ```
     pub fn is_node_down(&self) -> bool {
         matches!(self, AskError::NodeDown(_))
     }
 
     /// Whether the ask timed out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Slow;
+    ///
+    /// #[actor]
+    /// impl Slow {
+    ///     #[message]
+    ///     async fn think(&mut self) -> u32 {
+    ///         tokio::time::sleep(Duration::from_secs(60)).await;
+    ///         42
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let slow = ActorSystem::new().spawn(Slow);
+    /// let err = slow.think().timeout(Duration::from_secs(1)).await.unwrap_err();
+    /// assert!(err.is_timeout());
+    /// # }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, AskError::Timeout)
     }
 
     /// Whether the handler panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile;
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         panic!("poked too hard");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn(Fragile);
+    /// let err = fragile.poke().timeout(Duration::from_secs(5)).await.unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert!(!err.is_timeout());
+    /// # }
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, AskError::Panicked(_))
     }
@@ -355,6 +609,31 @@ pub struct Error {
 
 impl Error {
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::ErrorKind;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Counter(u64);
+    ///
+    /// #[actor]
+    /// impl Counter {
+    ///     #[message]
+    ///     fn add(&mut self, n: u64) -> u64 {
+    ///         self.0 += n;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let counter = ActorSystem::new().spawn(Counter(0));
+    /// counter.stop();
+    /// let err: actor_core::Error = counter.tell(Add { n: 1 }).await.unwrap_err().into();
+    /// assert_eq!(err.kind(), ErrorKind::Closed);
+    /// # }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -476,6 +755,34 @@ impl PanicError {
 
     /// The last messages the actor handled before the panic, if it was
     /// spawned with a [flight recorder](crate::SpawnOptions::flight_recorder).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile(u32);
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         self.0 += 1;
+    ///         assert!(self.0 < 2, "poked twice");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn_with(Fragile(0), SpawnOptions::new().flight_recorder(8));
+    /// fragile.poke().await.unwrap();
+    /// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// assert_eq!(err.flight_record().unwrap().entries().len(), 2); // both pokes
+    /// let plain = ActorSystem::new().spawn(Fragile(1)); // no flight recorder
+    /// let Err(AskError::Panicked(err)) = plain.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// assert!(err.flight_record().is_none());
+    /// # }
+    /// ```
     pub fn flight_record(&self) -> Option<&FlightRecord> {
         self.0.record.as_ref()
     }
@@ -493,22 +800,115 @@ impl PanicError {
     }
 
     /// What the panic said (its `&str` or `String` payload).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile;
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         panic!("poked too hard");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn(Fragile);
+    /// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// assert_eq!(err.message(), "poked too hard");
+    /// # }
+    /// ```
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
     /// The actor that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile;
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         panic!("poked too hard");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn(Fragile);
+    /// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// assert_eq!(err.actor_id(), fragile.id());
+    /// # }
+    /// ```
     pub fn actor_id(&self) -> ActorId {
         self.0.actor_id
     }
 
     /// The type name of the actor that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile;
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         panic!("poked too hard");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn(Fragile);
+    /// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// assert_eq!(err.actor_type(), std::any::type_name::<Fragile>());
+    /// # }
+    /// ```
     pub fn actor_type(&self) -> &'static str {
         self.0.actor_type
     }
 
     /// The type name of the message being handled, or `None` for a panic in a
     /// lifecycle hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Fragile;
+    ///
+    /// #[actor]
+    /// impl Fragile {
+    ///     #[message]
+    ///     fn poke(&mut self) {
+    ///         panic!("poked too hard");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fragile = ActorSystem::new().spawn(Fragile);
+    /// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// // `Poke` is the message struct `#[actor]` made from `fn poke`.
+    /// assert_eq!(err.message_type(), Some(std::any::type_name::<Poke>()));
+    /// # }
+    /// ```
     pub fn message_type(&self) -> Option<&'static str> {
         self.0.message_type
     }
@@ -550,11 +950,46 @@ pub struct ActorError(Arc<Box<dyn StdError + Send + Sync>>);
 impl ActorError {
     /// Wraps an error (a transport uses it to rebuild a remote actor's
     /// failure).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::ActorError;
+    ///
+    /// let err = ActorError::new(std::io::Error::other("disk full"));
+    /// assert_eq!(err.to_string(), "disk full");
+    /// assert!(err.get().is::<std::io::Error>());
+    /// ```
     pub fn new<E: StdError + Send + Sync + 'static>(err: E) -> Self {
         ActorError(Arc::new(Box::new(err)))
     }
 
     /// The error, to inspect or downcast.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{io, time::Duration};
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Loader;
+    ///
+    /// impl Actor for Loader {
+    ///     type Error = io::Error;
+    ///
+    ///     async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), Self::Error> {
+    ///         Err(io::Error::new(io::ErrorKind::NotFound, "no stock file"))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let loader = ActorSystem::new().spawn(Loader);
+    /// let reason = tokio::time::timeout(Duration::from_secs(5), loader.wait_for_stop()).await.unwrap();
+    /// let StopReason::Failed(err) = reason else { unreachable!() };
+    /// let io_err = err.get().downcast_ref::<io::Error>().unwrap();
+    /// assert_eq!(io_err.kind(), io::ErrorKind::NotFound);
+    /// # }
+    /// ```
     pub fn get(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &**self.0
     }
@@ -604,16 +1039,47 @@ pub enum RemoteErrorKind {
 
 impl RemoteError {
     /// A remote error of `kind`, with a human-readable `detail`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::{RemoteError, RemoteErrorKind};
+    ///
+    /// let err = RemoteError::new(RemoteErrorKind::UnknownActor, "no actor is named `cache`");
+    /// assert_eq!(err.kind(), RemoteErrorKind::UnknownActor);
+    /// assert_eq!(err.to_string(), "unknown actor: no actor is named `cache`");
+    /// ```
     pub fn new(kind: RemoteErrorKind, detail: impl Into<String>) -> Self {
         RemoteError { kind, detail: detail.into() }
     }
 
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::{RemoteError, RemoteErrorKind};
+    ///
+    /// let undecodable = RemoteError::new(RemoteErrorKind::Undecodable, "unexpected end of input");
+    /// let refused = RemoteError::new(RemoteErrorKind::Refused, "frame over the size limit");
+    /// assert_eq!(undecodable.kind(), RemoteErrorKind::Undecodable);
+    /// assert_eq!(refused.kind(), RemoteErrorKind::Refused);
+    /// ```
     pub fn kind(&self) -> RemoteErrorKind {
         self.kind
     }
 
     /// The far node's explanation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::error::{RemoteError, RemoteErrorKind};
+    ///
+    /// let err = RemoteError::new(RemoteErrorKind::Refused, "frame over the size limit");
+    /// assert_eq!(err.detail(), "frame over the size limit");
+    /// assert_eq!(err.to_string(), "refused: frame over the size limit"); // the kind, then the detail
+    /// ```
     pub fn detail(&self) -> &str {
         &self.detail
     }
@@ -641,6 +1107,33 @@ pub struct Cycle(pub(crate) Vec<ActorId>);
 
 impl Cycle {
     /// The actors, the asker first and last.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Loner;
+    ///
+    /// #[actor]
+    /// impl Loner {
+    ///     /// Asks itself, which could never be answered.
+    ///     #[message]
+    ///     async fn ponder(&mut self, ctx: &mut Context<Self>) -> Vec<ActorId> {
+    ///         match ctx.actor_ref().ask(Ponder).timeout(Duration::from_secs(5)).await {
+    ///             Err(AskError::Deadlock(Ponder, cycle)) => cycle.actors().to_vec(),
+    ///             other => panic!("{other:?}"),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let loner = ActorSystem::new().spawn(Loner);
+    /// let cycle = loner.ponder().timeout(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(cycle, [loner.id(), loner.id()]); // the asker first and last
+    /// # }
+    /// ```
     pub fn actors(&self) -> &[ActorId] {
         &self.0
     }

@@ -63,6 +63,34 @@ pub struct FlightRecord {
 
 impl FlightRecord {
     /// The recorded messages, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::any::type_name;
+    /// # use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Door;
+    ///
+    /// #[actor]
+    /// impl Door {
+    ///     #[message]
+    ///     fn open(&mut self) {}
+    ///     #[message]
+    ///     fn close(&mut self) {
+    ///         panic!("stuck");
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let door = ActorSystem::new().spawn_with(Door, SpawnOptions::new().flight_recorder(8));
+    /// door.open().await.unwrap();
+    /// let Err(AskError::Panicked(err)) = door.close().timeout(Duration::from_secs(5)).await else { unreachable!() };
+    /// let seen: Vec<_> = err.flight_record().unwrap().entries().iter().map(|r| r.message_type).collect();
+    /// assert_eq!(seen, [type_name::<Open>(), type_name::<Close>()]); // oldest first
+    /// # }
+    /// ```
     pub fn entries(&self) -> &[Recorded] {
         &self.entries
     }

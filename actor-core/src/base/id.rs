@@ -59,11 +59,39 @@ impl ActorId {
     }
 
     /// Rebuilds an id from its UUID, for example one read off the wire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::ActorId;
+    /// use uuid::Uuid;
+    ///
+    /// let uuid = Uuid::from_u128(0x67e5_5044_10b1_426f_9247_bb68_0e5f_e0c8);
+    /// let id = ActorId::from_uuid(uuid);
+    /// assert_eq!(id.as_uuid(), uuid);
+    /// assert_eq!(id.to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+    /// ```
     pub fn from_uuid(uuid: Uuid) -> Self {
         ActorId(uuid)
     }
 
     /// The UUID behind this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use uuid::Uuid;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let idle = ActorSystem::new().spawn(Idle);
+    /// let bytes = idle.id().as_uuid().into_bytes(); // 16 bytes, to write to the wire, say
+    /// assert_eq!(ActorId::from_uuid(Uuid::from_bytes(bytes)), idle.id());
+    /// assert_eq!(idle.id().as_uuid().to_string(), idle.id().to_string());
+    /// # }
+    /// ```
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }

@@ -158,6 +158,35 @@ pub struct SystemStats {
 
 impl SystemStats {
     /// The children of `parent` (or the root actors, for `None`), by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// # struct Kid;
+    /// # impl Actor for Kid { type Error = std::convert::Infallible; }
+    ///
+    /// struct Parent(Vec<ActorRef<Kid>>);
+    ///
+    /// #[actor]
+    /// impl Parent {
+    ///     #[message]
+    ///     fn adopt(&mut self, ctx: &mut Context<Self>) {
+    ///         self.0.push(ctx.spawn_child(Kid));
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::builder().observe(true).build(); // lists children too
+    /// let parent = system.spawn(Parent(Vec::new()));
+    /// parent.adopt().await.unwrap();
+    /// parent.adopt().await.unwrap();
+    /// let stats = system.stats();
+    /// assert_eq!(stats.children_of(Some(parent.id())).count(), 2);
+    /// let roots: Vec<_> = stats.children_of(None).map(|a| a.id).collect();
+    /// assert_eq!(roots, [parent.id()]);
+    /// # }
+    /// ```
     pub fn children_of(&self, parent: Option<ActorId>) -> impl Iterator<Item = &ActorStats> + '_ {
         self.actors.iter().filter(move |a| a.parent == parent)
     }
