@@ -240,6 +240,42 @@ impl<R> ReplyTo<R> {
     ///
     /// The reply, unsent, when the asker has stopped waiting (its future was
     /// dropped or its timeout passed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Deferred(Option<ReplyTo<u64>>);
+    ///
+    /// #[actor]
+    /// impl Deferred {
+    ///     #[message]
+    ///     fn later(&mut self, reply: ReplyTo<u64>) {
+    ///         self.0 = Some(reply); // answered by `now`, not here
+    ///     }
+    ///
+    ///     #[message]
+    ///     fn now(&mut self, n: u64) -> Result<(), u64> {
+    ///         self.0.take().expect("a kept ask").send(n)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let deferred = ActorSystem::new().spawn(Deferred::default());
+    /// let asker = deferred.clone();
+    /// let ask = tokio::spawn(async move { asker.ask_with(|reply| Later { reply }).await });
+    /// tokio::task::yield_now().await; // the ask is queued first
+    /// assert_eq!(deferred.now(7).await.unwrap(), Ok(()));
+    /// assert_eq!(ask.await.unwrap().unwrap(), 7);
+    /// // An asker that gave up: the value comes back.
+    /// let late = deferred.ask_with(|reply| Later { reply }).timeout(Duration::from_millis(10)).await;
+    /// assert!(late.unwrap_err().is_timeout());
+    /// assert_eq!(deferred.now(8).await.unwrap(), Err(8));
+    /// # }
+    /// ```
     pub fn send(self, reply: R) -> Result<(), R> {
         self.0.send(Ok(reply)).map_err(|back| match back {
             Ok(reply) => reply,
@@ -248,6 +284,41 @@ impl<R> ReplyTo<R> {
     }
 
     /// Whether the asker has stopped waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Deferred(Option<ReplyTo<u64>>);
+    ///
+    /// #[actor]
+    /// impl Deferred {
+    ///     #[message]
+    ///     fn later(&mut self, reply: ReplyTo<u64>) {
+    ///         self.0 = Some(reply);
+    ///     }
+    ///
+    ///     #[message]
+    ///     fn awaited(&mut self) -> bool {
+    ///         !self.0.as_ref().expect("a kept ask").is_closed()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let deferred = ActorSystem::new().spawn(Deferred::default());
+    /// let asker = deferred.clone();
+    /// let ask = tokio::spawn(async move {
+    ///     asker.ask_with(|reply| Later { reply }).timeout(Duration::from_secs(1)).await
+    /// });
+    /// tokio::task::yield_now().await; // the ask is queued first
+    /// assert!(deferred.awaited().await.unwrap()); // its asker still waits
+    /// assert!(ask.await.unwrap().unwrap_err().is_timeout());
+    /// assert!(!deferred.awaited().await.unwrap()); // and now no longer does
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.0.is_closed()
     }

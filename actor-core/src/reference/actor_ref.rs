@@ -30,6 +30,30 @@ impl<A: Actor> Context<A> {
     /// Holding it inside the actor's own state keeps the actor alive after
     /// every outside reference is dropped; keep a
     /// [`WeakActorRef`](crate::WeakActorRef) there instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    ///
+    /// struct Echo;
+    ///
+    /// #[actor]
+    /// impl Echo {
+    ///     #[message]
+    ///     fn me(&mut self, ctx: &mut Context<Self>) -> ActorRef<Echo> {
+    ///         ctx.actor_ref()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let echo = ActorSystem::new().spawn(Echo);
+    /// let same = echo.me().await.unwrap();
+    /// assert_eq!(same.id(), echo.id());
+    /// drop(echo);
+    /// assert!(same.is_alive()); // the reference it handed out keeps it alive
+    /// # }
+    /// ```
     pub fn actor_ref(&self) -> ActorRef<A> {
         // Counted even when every outside reference is gone and the actor is
         // stopping: the new reference reaches it until its mailbox closes,
