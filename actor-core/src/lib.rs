@@ -512,18 +512,6 @@ pub mod __private {
     }
 }
 
-// Transitional: two old paths that actor-remote's tests still use, kept
-// (hidden) only until the rework of its handshake and delivery (issues 19
-// and 20) moves them to `error::RemoteError` and the root's `RemoteActor`
-// and `RemoteMessages`. Not part of the public surface; remove then.
-#[doc(hidden)]
-pub use crate::base::error::RemoteError;
-#[doc(hidden)]
-#[cfg(feature = "serde")]
-pub mod remote {
-    pub use crate::remote_message::codec::{RemoteActor, RemoteMessages};
-}
-
 /// The names of the first hour: `use actor_core::prelude::*;`.
 ///
 /// [`Strategy`](crate::supervision::Strategy) is not here, although the

@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use actor_core::RemoteMessage;
 use actor_core::error::AskError;
 use actor_core::prelude::*;
-use actor_core::remote::{RemoteActor, RemoteMessages};
+use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
 use actor_remote::Node;
 use serde::{Deserialize, Serialize};
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use actor_core::error::{AskError, ErrorKind, RemoteErrorKind, SendError};
+use actor_core::DeadLetterReason;
+use actor_core::error::{AskError, ErrorKind, RemoteError, RemoteErrorKind, SendError};
 use actor_core::mailbox::Mailbox;
 use actor_core::prelude::*;
-use actor_core::{DeadLetterReason, RemoteError};
 use actor_remote::{HandshakeError, Limits, Node, NodeError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
