@@ -162,6 +162,47 @@ async fn a_sent_asks_timeout_counts_from_the_send_and_bounds_the_wait_for_room_a
     assert_eq!(err.kind(), ErrorKind::Timeout);
 }
 
+#[tokio::test]
+async fn try_send_queues_without_an_await_and_a_full_mailbox_hands_the_message_back() {
+    let system = ActorSystem::new();
+    let counter =
+        system.spawn_with(Counter::default(), SpawnOptions::new().mailbox(actor_core::mailbox::Mailbox::bounded(1)));
+    // One thread: the actor has not run, so its one slot stays taken.
+    let first = counter.ask(Add { n: 1 }).try_send().unwrap();
+    match counter.ask(Add { n: 2 }).try_send() {
+        Err(AskError::Full(Add { n: 2 })) => {}
+        other => panic!("expected Full(Add(2)), got {other:?}"),
+    }
+    assert_eq!(first.await.unwrap(), 1);
+    // The refused message was not half queued.
+    assert_eq!(counter.ask(Get).await.unwrap(), 1);
+    let second = counter.ask(Add { n: 2 }).try_send().unwrap();
+    assert_eq!(second.await.unwrap(), 3);
+}
+
+#[test]
+fn try_send_fails_like_an_ask_on_a_stopped_actor_or_a_panicking_handler() {
+    both_flavours_with(Counter::default, |_, [counter]| async move {
+        let boom = counter.ask(Boom).try_send().unwrap();
+        assert!(matches!(boom.await, Err(AskError::Panicked(_))));
+        counter.wait_for_stop().await;
+        assert!(matches!(counter.ask(Add { n: 7 }).try_send(), Err(AskError::Closed(Add { n: 7 }))));
+    });
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_sends_timeout_counts_from_the_send_and_bounds_the_reply() {
+    let system = ActorSystem::new();
+    let counter = system.spawn(Counter::default());
+    let started = tokio::time::Instant::now();
+    let napping =
+        counter.ask(Nap { d: Duration::from_secs(60) }).timeout(Duration::from_millis(50)).try_send().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let err = napping.await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(started.elapsed(), Duration::from_millis(50));
+}
+
 /// Answers later: keeps the reply handle and completes it when released.
 #[derive(Default)]
 struct Deferrer {

@@ -42,6 +42,19 @@ impl Node {
         }
     }
 
+    /// As `relay`, but the ask is queued with `try_send` and its reply
+    /// awaited after.
+    #[message]
+    async fn relay_sent(&mut self, ctx: &mut Context<Self>) -> Result<u64, String> {
+        self.handled += 1;
+        let next = self.next.clone().unwrap_or_else(|| ctx.actor_ref());
+        match next.ask(RelaySent).timeout(Duration::from_secs(5)).try_send() {
+            Ok(reply) => reply.await.map_err(|e| format!("other: {e}"))?,
+            Err(AskError::Deadlock(RelaySent, cycle)) => Err(format!("deadlock of {}", cycle.actors().len() - 1)),
+            Err(e) => Err(format!("other: {e}")),
+        }
+    }
+
     /// The end of a chain: answers without asking anyone.
     #[message]
     fn leaf(&mut self) -> u64 {
@@ -54,6 +67,20 @@ impl Node {
 fn an_actor_asking_itself_fails_at_once_with_the_cycle() {
     run_with(LIMIT, Node::default, |_, [a]| async move {
         assert_eq!(a.ask(Relay).await.unwrap(), Err("deadlock of 1".to_owned()));
+    });
+}
+
+#[test]
+fn an_ask_queued_with_try_send_that_closes_a_cycle_fails_at_once() {
+    run_with(LIMIT, Node::default, |_, [a, b]| async move {
+        assert_eq!(a.ask(RelaySent).await.unwrap(), Err("deadlock of 1".to_owned()));
+        a.ask(SetNext { next: b.clone() }).await.unwrap();
+        b.ask(SetNext { next: a.clone() }).await.unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(a.ask(RelaySent).await.unwrap(), Err("deadlock of 2".to_owned()));
+        assert!(started.elapsed() < Duration::from_secs(2), "at once, not at the 5 s timeout");
+        // Each actor handled the relay once per round: nothing waits on.
+        assert_eq!((a.ask(Leaf).await.unwrap(), b.ask(Leaf).await.unwrap()), (3, 2));
     });
 }
 

@@ -126,6 +126,7 @@ impl<F: Future, G: FnOnce(F::Output)> Then<F, G> {
 impl<F: Future, G: FnOnce(F::Output)> Future for Then<F, G> {
     type Output = ();
 
+    #[inline]
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
         let this = self.project();
         let reply = std::task::ready!(this.handler.poll(cx));

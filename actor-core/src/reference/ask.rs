@@ -22,6 +22,16 @@ use crate::base::error::{AskError, SendError};
 use crate::base::reply::{self, ReplyFailure, ReplyResult};
 use crate::reference::sink::{Asking, Sink, block_on, map_send_error, yield_first};
 
+/// What [`AskRequest::queue`] did with the message.
+enum Queued<M: Message> {
+    /// Queued: its reply comes on this channel.
+    Yes(oneshot::Receiver<ReplyResult<M::Reply>>),
+    /// The mailbox is full: the message, with its reply's sender, back.
+    Full(Ask<M>, oneshot::Receiver<ReplyResult<M::Reply>>, Asking),
+    /// Refused (the actor has stopped, or the ask would close a cycle).
+    Failed(AskError<M>),
+}
+
 enum AskState<'a, M: Message> {
     Start(M),
     Queueing(BoxFuture<'a, Result<(), SendError<Ask<M>>>>, oneshot::Receiver<ReplyResult<M::Reply>>),
@@ -179,6 +189,45 @@ fn poll_reply<R, M>(
     })
 }
 
+/// Queues `msg` through `sink` if the mailbox has room now, after the
+/// ask-cycle check (which records the ask's edge in `waiting`); `deadline`
+/// is the ask's timer, if any, already set.
+#[inline(always)]
+fn queue<M: Message>(
+    sink: &dyn Sink<M>,
+    reentrant: bool,
+    deadline: &Option<Pin<Box<Sleep>>>,
+    waiting: &mut Option<Waiting>,
+    msg: M,
+) -> Queued<M> {
+    #[cfg(feature = "serde")]
+    let mut asking = Asking { asker: None, deadline: deadline.as_ref().map(|sleep| sleep.deadline()) };
+    #[cfg(not(feature = "serde"))]
+    let asking = {
+        let _ = deadline;
+        Asking
+    };
+    // Only an ask made by a handler can close a cycle.
+    if let Some(me) = reply::current_waiter()
+        && !reentrant
+    {
+        match deadlock::wait(me, sink.id()) {
+            Ok(edge) => *waiting = Some(edge),
+            Err(cycle) => return Queued::Failed(AskError::Deadlock(msg, cycle)),
+        }
+        #[cfg(feature = "serde")]
+        {
+            asking.asker = Some(me);
+        }
+    }
+    let (tx, rx) = reply::channel();
+    match sink.try_ask(Ask(msg, tx), asking) {
+        Ok(()) => Queued::Yes(rx),
+        Err(SendError::Full(ask)) => Queued::Full(ask, rx, asking),
+        Err(e) => Queued::Failed(map_send_error(e, |a| a.0).into_ask()),
+    }
+}
+
 impl<'a, M: Message> AskRequest<'a, M> {
     /// Sends the message now (waiting for room if the mailbox is full)
     /// and returns the future of its reply, which borrows nothing: so
@@ -225,6 +274,82 @@ impl<'a, M: Message> AskRequest<'a, M> {
         SendAsk { ask: self }
     }
 
+    /// Sends the message now if the mailbox has room, and returns the
+    /// future of its reply; never waits. [`send`](AskRequest::send)
+    /// without the wait for room, for code that is not async (a callback,
+    /// a `poll` function) or must not wait, as
+    /// [`try_tell`](crate::ActorRef::try_tell) is to `tell`. Unlike `send`,
+    /// it spends none of the task's cooperative budget (nor does tokio's
+    /// `try_send`). A timeout set before counts from now and carries over
+    /// to the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`AskError::Full`] with the message if the mailbox is full, and
+    /// those of sending an ask: [`AskError::Closed`] if the actor has
+    /// stopped, [`AskError::Deadlock`] if a handler's ask would close a
+    /// cycle; each with the message.
+    ///
+    /// # Panics
+    ///
+    /// With a timeout, outside a tokio runtime (its timer needs one), as
+    /// `tokio::time::sleep` does. If the ask has already been polled
+    /// until it waits for room or completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::mailbox::Mailbox;
+    ///
+    /// struct Doubler;
+    ///
+    /// #[actor]
+    /// impl Doubler {
+    ///     #[message]
+    ///     fn double(&self, n: u64) -> u64 {
+    ///         n * 2
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let doubler = system.spawn_with(Doubler, SpawnOptions::new().mailbox(Mailbox::bounded(2)));
+    /// // Queued at once, without an await; the replies are awaited later.
+    /// let first = doubler.ask(Double { n: 1 }).try_send().unwrap();
+    /// let second = doubler.ask(Double { n: 2 }).try_send().unwrap();
+    /// // The actor has not run yet (one thread): its mailbox is full, and
+    /// // the message comes back.
+    /// let full = doubler.ask(Double { n: 3 }).try_send().unwrap_err();
+    /// assert!(matches!(full, AskError::Full(Double { n: 3 })));
+    /// assert_eq!((first.await.unwrap(), second.await.unwrap()), (2, 4));
+    /// # }
+    /// ```
+    pub fn try_send(self) -> Result<PendingAsk<M>, AskError<M>> {
+        // Taken apart, so that nothing is left to drop at the end.
+        let AskRequest { sink, state, timeout, reentrant, mut waiting, mut deadline } = self;
+        let msg = match state {
+            AskState::Start(msg) => msg,
+            AskState::Waiting(rx) => return Ok(PendingAsk { rx, deadline, _waiting: waiting, _message: PhantomData }),
+            AskState::Queueing(..) => panic!("AskRequest::try_send on an ask already waiting for room"),
+            AskState::Done => panic!("AskRequest::try_send after completion"),
+        };
+        if let Some(timeout) = timeout {
+            deadline = Some(Box::pin(tokio::time::sleep(timeout)));
+        }
+        match queue(sink, reentrant, &deadline, &mut waiting, msg) {
+            Queued::Yes(rx) => Ok(PendingAsk { rx, deadline, _waiting: waiting, _message: PhantomData }),
+            Queued::Full(Ask(msg, _), ..) => Err(AskError::Full(msg)),
+            Queued::Failed(e) => Err(e),
+        }
+    }
+
+    /// The future of the reply that comes on `rx`, with the ask's timer
+    /// and its edge in the graph of waits.
+    fn pending(&mut self, rx: oneshot::Receiver<ReplyResult<M::Reply>>) -> PendingAsk<M> {
+        PendingAsk { rx, deadline: self.deadline.take(), _waiting: self.waiting.take(), _message: PhantomData }
+    }
+
     /// Moves the ask on until its message is queued (state `Waiting`).
     ///
     /// The state is matched in place: only the first poll moves the
@@ -244,38 +369,26 @@ impl<'a, M: Message> AskRequest<'a, M> {
             return Poll::Pending;
         }
         let AskState::Start(msg) = mem::replace(&mut self.state, AskState::Done) else { unreachable!("matched above") };
-        #[cfg(feature = "serde")]
-        let mut asking = Asking { asker: None, deadline: self.deadline.as_ref().map(|sleep| sleep.deadline()) };
-        #[cfg(not(feature = "serde"))]
-        let asking = Asking;
-        // Only an ask made by a handler can close a cycle.
-        if let Some(me) = reply::current_waiter()
-            && !self.reentrant
-        {
-            match deadlock::wait(me, self.sink.id()) {
-                Ok(waiting) => self.waiting = Some(waiting),
-                Err(cycle) => return Poll::Ready(Err(AskError::Deadlock(msg, cycle))),
-            }
-            #[cfg(feature = "serde")]
-            {
-                asking.asker = Some(me);
-            }
-        }
-        let (tx, rx) = reply::channel();
-        match self.sink.try_ask(Ask(msg, tx), asking) {
-            Ok(()) => {
+        match self.queue(msg) {
+            Queued::Yes(rx) => {
                 // The state is `Done` (its message taken above): nothing to
                 // drop, so its drop glue is skipped (26 instructions an ask).
                 debug_assert!(matches!(self.state, AskState::Done));
                 mem::forget(mem::replace(&mut self.state, AskState::Waiting(rx)));
                 Poll::Ready(Ok(()))
             }
-            Err(SendError::Full(ask)) => {
+            Queued::Full(ask, rx, asking) => {
                 self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
                 self.poll_room(cx)
             }
-            Err(e) => Poll::Ready(Err(map_send_error(e, |a| a.0).into_ask())),
+            Queued::Failed(e) => Poll::Ready(Err(e)),
         }
+    }
+
+    /// Queues `msg` through [`queue`] with this ask's settings.
+    #[inline(always)]
+    fn queue(&mut self, msg: M) -> Queued<M> {
+        queue(self.sink, self.reentrant, &self.deadline, &mut self.waiting, msg)
     }
 
     /// Waits for room in a full mailbox (state `Queueing`), until the
@@ -397,12 +510,7 @@ impl<M: Message> Future for SendAsk<'_, M> {
         let AskState::Waiting(rx) = mem::replace(&mut ask.state, AskState::Done) else {
             unreachable!("queued asks wait for their reply")
         };
-        Poll::Ready(Ok(PendingAsk {
-            rx,
-            deadline: ask.deadline.take(),
-            _waiting: ask.waiting.take(),
-            _message: PhantomData,
-        }))
+        Poll::Ready(Ok(ask.pending(rx)))
     }
 }
 
