@@ -99,12 +99,46 @@ impl ClusterConfig {
     /// About how long after a crash the other nodes report `NodeDown`: one
     /// probe period to get to the node, the probe's timeout, and the
     /// suspicion. Gossip adds a little.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_remote::ClusterConfig;
+    ///
+    /// let config = ClusterConfig {
+    ///     probe_period: Duration::from_secs(1),
+    ///     probe_timeout: Duration::from_millis(500),
+    ///     suspicion_timeout: Duration::from_secs(3),
+    ///     ..ClusterConfig::default()
+    /// };
+    /// assert_eq!(config.detection_time(), Duration::from_millis(4_500));
+    /// ```
     pub fn detection_time(&self) -> Duration {
         self.probe_period + self.probe_timeout + self.suspicion_timeout
     }
 }
 
 /// A node of the cluster, as membership sees it.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, Node};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+/// # let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+/// # let _on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+/// # let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+/// // `b` joined the cluster through `a`.
+/// # on_b.join(&[&a.address().to_string()]).await?;
+/// let member = &on_b.members()[0];
+/// assert_eq!(member.name, "a");
+/// assert_eq!(member.address, a.address().to_string());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Member {
     /// The node's name.
@@ -122,6 +156,23 @@ impl Member {
 }
 
 /// Who holds a cluster-wide name.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, NameOwner, Node};
+///
+/// # struct Cache;
+/// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let cache = node.system().spawn(Cache);
+/// cluster.register("cache", &cache)?;
+/// assert_eq!(cluster.whereis("cache"), Some(NameOwner { node: "a".into(), id: cache.id() }));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NameOwner {
     /// The node the actor lives on.
@@ -168,6 +219,23 @@ impl Message for ClusterEvent {
 }
 
 /// Why a cluster operation failed.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+///
+/// # struct Cache;
+/// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let err = cluster.lookup::<Cache>("cache").unwrap_err();
+/// assert_eq!(err, ClusterError::NotFound("cache".into()));
+/// assert_eq!(err.to_string(), r#"no actor holds the name "cache" in the cluster"#);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClusterError {
@@ -288,6 +356,24 @@ impl Cluster {
     /// # Errors
     ///
     /// [`ClusterError::AlreadyStarted`] if it already runs on this node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// // A cluster of one: no other member yet.
+    /// assert_eq!(cluster.node_name(), "a");
+    /// assert!(cluster.members().is_empty());
+    /// // Once per node.
+    /// let again = Cluster::start(&node, ClusterConfig::default()).await;
+    /// assert!(matches!(again, Err(ClusterError::AlreadyStarted)));
+    /// # Ok(()) }
+    /// ```
     pub async fn start(node: &Node, config: ClusterConfig) -> Result<Cluster, ClusterError> {
         let inner = &node.inner;
         if inner.cluster.get().is_some() {
@@ -349,6 +435,32 @@ impl Cluster {
     ///
     /// [`ClusterError::Join`] if no seed can be reached (wrong address, wrong
     /// secret) or none answers within [`ClusterConfig::join_timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+    /// let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+    ///
+    /// // The first node has no seed but itself: it starts the cluster.
+    /// assert_eq!(on_a.join(&[&a.address().to_string()]).await?, 0);
+    /// // `b` joins through `a`; once `join` returns, `a` is a member in `b`'s view.
+    /// assert_eq!(on_b.join(&[&a.address().to_string()]).await?, 1);
+    /// assert_eq!(on_b.members()[0].name, "a");
+    ///
+    /// // A seed with another secret refuses the handshake.
+    /// # let c = Node::builder(ActorSystem::new()).name("c").secret("other").start().await?;
+    /// # let on_c = Cluster::start(&c, ClusterConfig::default()).await?;
+    /// let refused = on_c.join(&[&a.address().to_string()]).await;
+    /// assert!(matches!(refused, Err(ClusterError::Join(_))));
+    /// # Ok(()) }
+    /// ```
     pub async fn join(&self, seeds: &[&str]) -> Result<usize, ClusterError> {
         let node = self.shared.node()?;
         let own = node.identity.address.clone();
@@ -396,11 +508,52 @@ impl Cluster {
     }
 
     /// This node's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("edge-1").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// assert_eq!(cluster.node_name(), "edge-1");
+    /// assert_eq!(cluster.node_name(), node.name());
+    /// # Ok(()) }
+    /// ```
     pub fn node_name(&self) -> &str {
         &self.shared.name
     }
 
     /// The other nodes that are up now, by name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+    /// let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+    /// on_b.join(&[&a.address().to_string()]).await?;
+    ///
+    /// let members = on_b.members();
+    /// assert_eq!(members.len(), 1);
+    /// assert_eq!((members[0].name.as_str(), members[0].address.clone()), ("a", a.address().to_string()));
+    /// // `a` learns of `b` from membership gossip.
+    /// tokio::time::timeout(Duration::from_secs(10), async {
+    ///     while on_a.members().iter().all(|m| m.name != "b") {
+    ///         tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     }
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn members(&self) -> Vec<Member> {
         let mut members: Vec<Member> = self.shared.lock().up.values().map(Member::of).collect();
         members.sort_by(|a, b| a.name.cmp(&b.name));
@@ -410,6 +563,41 @@ impl Cluster {
     /// Sends membership events to `recipient`, starting with a
     /// [`ClusterEvent::NodeUp`] for each node already up. Events arrive in
     /// the order this node saw them. A subscriber that stops is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Node};
+    /// use tokio::sync::mpsc;
+    ///
+    /// /// Passes the events it is sent on to a channel.
+    /// struct Watcher(mpsc::UnboundedSender<ClusterEvent>);
+    ///
+    /// impl Actor for Watcher {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    ///
+    /// impl Handler<ClusterEvent> for Watcher {
+    ///     async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
+    ///         let _ = self.0.send(event);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+    /// let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+    ///
+    /// let (tx, mut events) = mpsc::unbounded_channel();
+    /// on_a.subscribe(a.system().spawn(Watcher(tx)).recipient());
+    /// on_b.join(&[&a.address().to_string()]).await?;
+    /// let event = tokio::time::timeout(Duration::from_secs(10), events.recv()).await?;
+    /// assert!(matches!(event, Some(ClusterEvent::NodeUp(member)) if member.name == "b"));
+    /// # Ok(()) }
+    /// ```
     pub fn subscribe(&self, recipient: Recipient<ClusterEvent>) {
         let inner = self.shared.lock();
         let mut current: Vec<&Id> = inner.up.values().collect();
@@ -430,6 +618,29 @@ impl Cluster {
     /// holder; [`ClusterError::NotLocal`], [`ClusterError::Stopped`]. Two
     /// registrations racing on different nodes both succeed here, then
     /// resolve as described at [`ClusterEvent::NameConflict`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+    ///
+    /// # #[derive(Default)] struct Cache;
+    /// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let cache = node.system().spawn(Cache);
+    /// cluster.register("cache", &cache)?;
+    /// assert_eq!(cluster.whereis("cache").map(|owner| owner.id), Some(cache.id()));
+    ///
+    /// // Registering the same actor again is fine; another one is refused.
+    /// cluster.register("cache", &cache)?;
+    /// let other = node.system().spawn(Cache);
+    /// let taken = cluster.register("cache", &other);
+    /// assert!(matches!(taken, Err(ClusterError::NameTaken { owner, .. }) if owner.id == cache.id()));
+    /// # Ok(()) }
+    /// ```
     pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
         let (node, exported) = self.export_live(actor)?;
         self.shared.update(|inner, _| {
@@ -448,6 +659,24 @@ impl Cluster {
     }
 
     /// Releases `name` if this node holds it. Returns whether it did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Cache;
+    /// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// cluster.register("cache", &node.system().spawn(Cache))?;
+    /// assert!(cluster.unregister("cache"));
+    /// assert!(cluster.whereis("cache").is_none());
+    /// assert!(!cluster.unregister("cache"));
+    /// # Ok(()) }
+    /// ```
     pub fn unregister(&self, name: &str) -> bool {
         self.shared.update(|inner, _| {
             let removed = inner.local.names.remove(name).is_some();
@@ -457,11 +686,51 @@ impl Cluster {
     }
 
     /// Who holds `name` in the cluster, as this node knows it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Cache;
+    /// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// assert_eq!(cluster.whereis("cache"), None);
+    /// let cache = node.system().spawn(Cache);
+    /// cluster.register("cache", &cache)?;
+    /// let owner = cluster.whereis("cache").unwrap();
+    /// assert_eq!((owner.node.as_str(), owner.id), ("a", cache.id()));
+    /// # Ok(()) }
+    /// ```
     pub fn whereis(&self, name: &str) -> Option<NameOwner> {
         self.shared.lock().view.resolve(name).map(|c| NameOwner::of(&c))
     }
 
     /// Every name registered in the cluster, with its holder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Cache;
+    /// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let hot = node.system().spawn(Cache);
+    /// let cold = node.system().spawn(Cache);
+    /// cluster.register("hot", &hot)?;
+    /// cluster.register("cold", &cold)?;
+    /// let names = cluster.names();
+    /// assert_eq!(names.keys().collect::<Vec<_>>(), ["cold", "hot"]);
+    /// assert_eq!(names["hot"].id, hot.id());
+    /// # Ok(()) }
+    /// ```
     pub fn names(&self) -> BTreeMap<String, NameOwner> {
         self.shared.lock().view.names().into_iter().map(|(n, c)| (n, NameOwner::of(&c))).collect()
     }
@@ -475,6 +744,36 @@ impl Cluster {
     /// [`ClusterError::NotFound`] if no actor holds it (yet: replication
     /// takes a round trip), [`ClusterError::WrongType`] if its holder is
     /// not an `A`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+    ///
+    /// struct Cache(u64);
+    ///
+    /// #[actor]
+    /// impl Cache {
+    ///     #[message(remote)]
+    ///     fn size(&self) -> u64 {
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # struct Other;
+    /// # #[actor] impl Other { #[message(remote)] fn ping(&self) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// cluster.register("cache", &node.system().spawn(Cache(7)))?;
+    ///
+    /// let cache = cluster.lookup::<Cache>("cache")?;
+    /// assert_eq!(cache.size().await?, 7);
+    /// assert!(matches!(cluster.lookup::<Cache>("nope"), Err(ClusterError::NotFound(_))));
+    /// assert!(matches!(cluster.lookup::<Other>("cache"), Err(ClusterError::WrongType { .. })));
+    /// # Ok(()) }
+    /// ```
     pub fn lookup<A: RemoteActor>(&self, name: &str) -> Result<ActorRef<A>, ClusterError> {
         let claim = self.shared.lock().view.resolve(name).ok_or_else(|| ClusterError::NotFound(name.to_owned()))?;
         if claim.actor_type != type_name::<A>() {
@@ -494,6 +793,31 @@ impl Cluster {
     /// # Errors
     ///
     /// [`ClusterError::NotLocal`], [`ClusterError::Stopped`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterError, Node};
+    ///
+    /// # #[derive(Default)] struct Worker;
+    /// # #[actor] impl Worker { #[message(remote)] fn work(&mut self) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let worker = node.system().spawn(Worker);
+    /// cluster.join_group("workers", &worker)?;
+    /// cluster.join_group("workers", &worker)?;
+    /// assert_eq!(cluster.group::<Worker>("workers").len(), 1);
+    ///
+    /// // A stopped actor cannot join, and a member that stops leaves.
+    /// worker.stop();
+    /// tokio::time::timeout(Duration::from_secs(10), worker.wait_for_stop()).await?;
+    /// assert!(cluster.group::<Worker>("workers").is_empty());
+    /// assert_eq!(cluster.join_group("workers", &worker), Err(ClusterError::Stopped));
+    /// # Ok(()) }
+    /// ```
     pub fn join_group<A: RemoteActor>(&self, group: &str, actor: &ActorRef<A>) -> Result<(), ClusterError> {
         let (node, exported) = self.export_live(actor)?;
         self.shared.update(|inner, _| {
@@ -521,6 +845,25 @@ impl Cluster {
     }
 
     /// Removes a local actor from `group`. Returns whether it was a member.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Worker;
+    /// # #[actor] impl Worker { #[message(remote)] fn work(&mut self) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let worker = node.system().spawn(Worker);
+    /// cluster.join_group("workers", &worker)?;
+    /// assert!(cluster.leave_group("workers", &worker));
+    /// assert!(cluster.group::<Worker>("workers").is_empty());
+    /// assert!(!cluster.leave_group("workers", &worker));
+    /// # Ok(()) }
+    /// ```
     pub fn leave_group<A: RemoteActor>(&self, group: &str, actor: &ActorRef<A>) -> bool {
         self.shared.update(|inner, _| {
             let removed = inner.local.groups.get_mut(group).is_some_and(|m| m.retain_len(actor.id()));
@@ -531,11 +874,56 @@ impl Cluster {
 
     /// The group `name`, seen as actors of type `A` (members of another
     /// type are skipped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Worker;
+    /// # #[actor] impl Worker { #[message(remote)] fn work(&mut self) {} }
+    /// # #[derive(Default)] struct Auditor;
+    /// # #[actor] impl Auditor { #[message(remote)] fn audit(&mut self) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let worker = node.system().spawn(Worker);
+    /// cluster.join_group("staff", &worker)?;
+    /// cluster.join_group("staff", &node.system().spawn(Auditor))?;
+    ///
+    /// // Each view of the group sees only the members of its type.
+    /// let workers = cluster.group::<Worker>("staff");
+    /// assert_eq!(workers.name(), "staff");
+    /// assert_eq!(workers.members().iter().map(|m| m.id()).collect::<Vec<_>>(), [worker.id()]);
+    /// assert_eq!(cluster.group::<Auditor>("staff").len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn group<A: RemoteActor>(&self, name: &str) -> Group<A> {
         Group::new(self.clone(), name)
     }
 
     /// The names of the groups with members.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node};
+    ///
+    /// # #[derive(Default)] struct Worker;
+    /// # #[actor] impl Worker { #[message(remote)] fn work(&mut self) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let worker = node.system().spawn(Worker);
+    /// cluster.join_group("eu", &worker)?;
+    /// cluster.join_group("us", &worker)?;
+    /// assert_eq!(cluster.groups(), ["eu", "us"]);
+    /// cluster.leave_group("us", &worker);
+    /// assert_eq!(cluster.groups(), ["eu"]);
+    /// # Ok(()) }
+    /// ```
     pub fn groups(&self) -> Vec<String> {
         self.shared.lock().view.groups().into_iter().collect()
     }
@@ -543,6 +931,53 @@ impl Cluster {
     /// Leaves the cluster gracefully and shuts the node down: the other
     /// nodes report [`ClusterEvent::NodeLeft`] (not `NodeDown`) and drop this
     /// node's names and group members at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Node};
+    /// # use tokio::sync::mpsc;
+    /// # struct Watcher(mpsc::UnboundedSender<ClusterEvent>);
+    /// # impl Actor for Watcher { type Error = std::convert::Infallible; }
+    /// # impl Handler<ClusterEvent> for Watcher {
+    /// #     async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) { let _ = self.0.send(event); }
+    /// # }
+    /// # #[derive(Default)] struct Cache;
+    /// # #[actor] impl Cache { #[message(remote)] fn size(&self) -> u64 { 0 } }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+    /// let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+    /// on_b.join(&[&a.address().to_string()]).await?;
+    /// // `a` records its events in `events` (a channel fed by a subscriber).
+    /// # let (tx, mut events) = mpsc::unbounded_channel();
+    /// # on_a.subscribe(a.system().spawn(Watcher(tx)).recipient());
+    /// on_b.register("cache", &b.system().spawn(Cache))?;
+    /// tokio::time::timeout(Duration::from_secs(10), async {
+    ///     while on_a.whereis("cache").is_none() {
+    ///         tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     }
+    /// })
+    /// .await?;
+    ///
+    /// on_b.leave().await;
+    /// let left = tokio::time::timeout(Duration::from_secs(10), async {
+    ///     while let Some(event) = events.recv().await {
+    ///         if let ClusterEvent::NodeLeft(member) = event {
+    ///             return member.name;
+    ///         }
+    ///     }
+    ///     String::new()
+    /// })
+    /// .await?;
+    /// assert_eq!(left, "b");
+    /// assert!(on_a.whereis("cache").is_none());
+    /// # Ok(()) }
+    /// ```
     pub async fn leave(&self) {
         if let Ok(node) = self.shared.node() {
             Node { inner: node }.shutdown().await;

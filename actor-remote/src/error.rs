@@ -5,6 +5,25 @@ use std::io;
 
 /// Why a connection's handshake failed. The connection is closed and the
 /// reason logged; no frame from it reached any actor.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{HandshakeError, Node, NodeError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), NodeError> {
+/// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+/// let stranger = Node::builder(ActorSystem::new()).name("stranger").secret("guess").start().await?;
+///
+/// let err = stranger.connect(&a.address().to_string()).await.unwrap_err();
+/// let NodeError::Handshake(why) = &err else { panic!("not a handshake failure: {err}") };
+/// // Which side notices first decides between the two.
+/// assert!(matches!(why, HandshakeError::Authentication | HandshakeError::RefusedByPeer(_)), "{why}");
+/// assert!(std::error::Error::source(&err).is_some(), "the handshake error is the source");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HandshakeError {
@@ -75,6 +94,23 @@ impl std::error::Error for HandshakeError {
 }
 
 /// What can go wrong with a node: starting it, connecting, looking up.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Address, Node, NodeError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let err = Node::builder(ActorSystem::new()).start().await.unwrap_err();
+/// assert!(matches!(err, NodeError::NoSecret));
+/// assert!(err.to_string().contains("secret"), "{err}");
+///
+/// let err = "ftp://127.0.0.1:21".parse::<Address>().unwrap_err();
+/// assert!(matches!(err, NodeError::Address(ref a) if a == "ftp://127.0.0.1:21"));
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum NodeError {

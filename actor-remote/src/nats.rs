@@ -89,6 +89,14 @@ impl Default for NatsOptions {
 
 impl NatsOptions {
     /// The defaults: prefix `actors`, a 2 MiB window, no credentials.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::NatsOptions;
+    ///
+    /// assert_eq!(NatsOptions::new().subject_prefix(), "actors");
+    /// ```
     pub fn new() -> Self {
         NatsOptions::default()
     }
@@ -100,6 +108,19 @@ impl NatsOptions {
     ///
     /// [`NodeError::Nats`] unless `prefix` is one subject token (ASCII
     /// letters, digits, `-`, `_`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::{NatsOptions, NodeError};
+    ///
+    /// let options = NatsOptions::new().prefix("staging")?;
+    /// assert_eq!(options.subject_prefix(), "staging");
+    /// for bad in ["", "a.b", "a*", "with space"] {
+    ///     assert!(matches!(NatsOptions::new().prefix(bad), Err(NodeError::Nats(_))), "{bad:?}");
+    /// }
+    /// # Ok::<(), NodeError>(())
+    /// ```
     pub fn prefix(mut self, prefix: &str) -> Result<Self, NodeError> {
         if !is_subject_token(prefix) {
             return Err(NodeError::Nats(format!(
@@ -111,17 +132,67 @@ impl NatsOptions {
     }
 
     /// The subject prefix in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::NatsOptions;
+    ///
+    /// assert_eq!(NatsOptions::new().subject_prefix(), "actors");
+    /// assert_eq!(NatsOptions::new().prefix("shop")?.subject_prefix(), "shop");
+    /// # Ok::<(), actor_remote::NodeError>(())
+    /// ```
     pub fn subject_prefix(&self) -> &str {
         &self.prefix
     }
 
     /// Logs onto the server with a user name and password.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222 that knows this user.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().user_and_password("orders", "s3cret");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn user_and_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.connect = self.connect.user_and_password(user.into(), password.into());
         self
     }
 
     /// Logs onto the server with a token.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222 that asks for this token.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().token("s3cret-token");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.connect = self.connect.token(token.into());
         self
@@ -129,12 +200,52 @@ impl NatsOptions {
 
     /// Logs onto the server with a credentials file (a user JWT and its
     /// NKey seed), read when the node connects.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222 that trusts this user, and the file.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().credentials_file("/etc/actors/worker.creds");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.credentials_file = Some(path.into());
         self
     }
 
     /// Refuses a server connection without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on nats.internal:4222 with TLS.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().require_tls(true).root_certificates("/etc/actors/ca.pem");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://nats.internal:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn require_tls(mut self, required: bool) -> Self {
         self.connect = self.connect.require_tls(required);
         self
@@ -142,12 +253,54 @@ impl NatsOptions {
 
     /// Trusts the CA certificates in this PEM file for the server's TLS
     /// certificate.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on nats.internal:4222 with a certificate from this CA.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().root_certificates("/etc/actors/ca.pem");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://nats.internal:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
         self.connect = self.connect.add_root_certificates(path.into());
         self
     }
 
     /// Presents this client certificate and key (PEM files) to the server.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on nats.internal:4222 that verifies client certificates.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new()
+    ///     .root_certificates("/etc/actors/ca.pem")
+    ///     .client_certificate("/etc/actors/worker.pem", "/etc/actors/worker.key");
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://nats.internal:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn client_certificate(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.connect = self.connect.add_client_certificate(cert.into(), key.into());
         self
@@ -157,6 +310,27 @@ impl NatsOptions {
     /// above. The node still sets the client's name, its subscription
     /// capacity (from the window) and its event callback (how it learns of
     /// lost server connections and slow consumers), replacing any set here.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222.
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let client = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(2));
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(NatsOptions::new().connect_options(client).token("s3cret-token"))
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn connect_options(mut self, options: async_nats::ConnectOptions) -> Self {
         self.connect = options;
         self
@@ -167,6 +341,26 @@ impl NatsOptions {
     /// At least about 257 KiB. A NATS client's connections together stay
     /// within the server's slow-consumer limit (`max_pending`, 64 MiB by
     /// default) while `window x connections` does.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let options = NatsOptions::new().window(8 * 1024 * 1024);
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .nats(options)
+    ///     .listen("nats://127.0.0.1:4222/worker-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "worker-1");
+    /// # Ok(()) }
+    /// ```
     pub fn window(mut self, bytes: usize) -> Self {
         self.window = (bytes as u64).max(stream::MIN_WINDOW);
         self

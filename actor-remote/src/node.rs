@@ -20,6 +20,26 @@ use crate::listener::{self, Listener};
 use crate::peer::{Endpoint, Host, Peer, Wire};
 
 /// Builds a [`Node`]; see [`Node::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+/// use actor_remote::{Limits, Node};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), actor_remote::NodeError> {
+/// let node = Node::builder(ActorSystem::new())
+///     .name("a")
+///     .secret("cookie")
+///     .listen("tcp://127.0.0.1:0")?
+///     .limits(Limits { heartbeat_timeout: Duration::from_secs(1), ..Limits::default() })
+///     .start()
+///     .await?;
+/// assert_eq!(node.name(), "a");
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct NodeBuilder {
     system: ActorSystem,
@@ -37,6 +57,23 @@ pub struct NodeBuilder {
 impl NodeBuilder {
     /// The node's name, unique among the nodes it talks to. Defaults to a
     /// random one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let named = Node::builder(ActorSystem::new()).name("worker-1").secret("cookie").start().await?;
+    /// assert_eq!(named.name(), "worker-1");
+    ///
+    /// let unnamed = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// assert!(!unnamed.name().is_empty(), "a random name is chosen");
+    /// assert_ne!(unnamed.name(), named.name());
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -51,6 +88,24 @@ impl NodeBuilder {
     /// # Errors
     ///
     /// [`NodeError::Address`] if `address` does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Address, Node, NodeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let node = Node::builder(ActorSystem::new()).secret("cookie").listen("tcp://127.0.0.1:0")?.start().await?;
+    /// let Address::Tcp(socket) = node.address() else { panic!("listens on TCP") };
+    /// assert!(socket.ip().is_loopback());
+    /// assert_ne!(socket.port(), 0, "the port the OS chose");
+    ///
+    /// let err = Node::builder(ActorSystem::new()).listen("ftp://127.0.0.1:21").unwrap_err();
+    /// assert!(matches!(err, NodeError::Address(_)));
+    /// # Ok(()) }
+    /// ```
     pub fn listen(mut self, address: &str) -> Result<Self, NodeError> {
         self.listen = Some(address.parse()?);
         Ok(self)
@@ -58,6 +113,27 @@ impl NodeBuilder {
 
     /// The shared secret every node of the cluster is given. Peers prove
     /// they know it without sending it; a peer that cannot is refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let stranger = Node::builder(ActorSystem::new()).name("stranger").secret("guess").start().await?;
+    ///
+    /// // The same secret: admitted.
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    /// // Another secret: refused during the handshake.
+    /// let err = stranger.connect(&a.address().to_string()).await.unwrap_err();
+    /// assert!(matches!(err, NodeError::Handshake(_)), "{err}");
+    /// assert!(stranger.peers().is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secret = Some(secret.as_ref().to_vec());
         self
@@ -65,6 +141,43 @@ impl NodeBuilder {
 
     /// Encrypts every connection with mutual TLS: peers must present a
     /// certificate signed by the same CA (and still prove the secret).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{HandshakeError, Node, NodeError, TlsConfig};
+    /// # use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    /// # struct Ca(rcgen::Certificate, KeyPair);
+    /// # fn ca() -> Ca {
+    /// #     let key = KeyPair::generate().unwrap();
+    /// #     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    /// #     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    /// #     Ca(params.self_signed(&key).unwrap(), key)
+    /// # }
+    /// # /// A node certificate signed by `ca`, for the name `nodes.cluster`.
+    /// # fn node_tls(ca: &Ca) -> TlsConfig {
+    /// #     let key = KeyPair::generate().unwrap();
+    /// #     let cert = CertificateParams::new(vec!["nodes.cluster".to_owned()]).unwrap()
+    /// #         .signed_by(&key, &ca.0, &ca.1).unwrap();
+    /// #     TlsConfig::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes(), ca.0.pem().as_bytes(), "nodes.cluster")
+    /// #         .unwrap()
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let cluster_ca = ca();
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").tls(node_tls(&cluster_ca)).start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").tls(node_tls(&cluster_ca)).start().await?;
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    ///
+    /// // The right secret but a certificate from another CA: refused.
+    /// let other_ca = ca();
+    /// let c = Node::builder(ActorSystem::new()).name("c").secret("cookie").tls(node_tls(&other_ca)).start().await?;
+    /// let err = c.connect(&a.address().to_string()).await.unwrap_err();
+    /// assert!(matches!(err, NodeError::Handshake(HandshakeError::Tls(_))), "{err}");
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Self {
         self.tls = Some(tls);
@@ -75,6 +188,25 @@ impl NodeBuilder {
     /// credentials and TLS for the server, flow-control window. Without
     /// it, the defaults of [`NatsOptions`](crate::NatsOptions) apply to
     /// every NATS server the node listens on or dials.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{NatsOptions, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let node = Node::builder(ActorSystem::new())
+    ///     .secret("cookie")
+    ///     .nats(NatsOptions::new().prefix("shop")?)
+    ///     .listen("nats://127.0.0.1:4222/orders-1")?
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(node.name(), "orders-1");
+    /// # Ok(()) }
+    /// ```
     #[cfg(feature = "nats")]
     pub fn nats(mut self, options: crate::nats::NatsOptions) -> Self {
         self.nats = Some(options);
@@ -82,6 +214,27 @@ impl NodeBuilder {
     }
 
     /// Limits and timings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{HandshakeError, Limits, Node, NodeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let limits = Limits { max_peers: 1, ..Limits::default() };
+    /// let hub = Node::builder(ActorSystem::new()).name("hub").secret("cookie").limits(limits).start().await?;
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    ///
+    /// hub.connect(&a.address().to_string()).await?;
+    /// // The peer table is full: a second peer is not kept.
+    /// let err = hub.connect(&b.address().to_string()).await.unwrap_err();
+    /// assert!(matches!(err, NodeError::Handshake(HandshakeError::TooManyPeers { limit: 1 })), "{err}");
+    /// assert_eq!(hub.peers(), ["a"]);
+    /// # Ok(()) }
+    /// ```
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -103,6 +256,32 @@ impl NodeBuilder {
     /// name that is empty or longer than 255 bytes, [`NodeError::Address`]
     /// for an address longer than 512 bytes, [`NodeError::Io`] if the
     /// address cannot be bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let node = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// assert!(node.address().to_string().starts_with("tcp://127.0.0.1:"), "loopback by default");
+    ///
+    /// let no_secret = Node::builder(ActorSystem::new()).start().await.unwrap_err();
+    /// assert!(matches!(no_secret, NodeError::NoSecret));
+    /// let empty_name = Node::builder(ActorSystem::new()).name("").secret("cookie").start().await.unwrap_err();
+    /// assert!(matches!(empty_name, NodeError::Name(_)));
+    /// // The port is taken by the first node.
+    /// let taken = Node::builder(ActorSystem::new())
+    ///     .secret("cookie")
+    ///     .listen(&node.address().to_string())?
+    ///     .start()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(taken, NodeError::Io(_)), "{taken}");
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> Result<Node, NodeError> {
         let secret = self.secret.filter(|s| !s.is_empty()).ok_or(NodeError::NoSecret)?;
         if let Some(name) = &self.name
@@ -245,6 +424,23 @@ impl std::fmt::Debug for NodeInner {
 
 impl Node {
     /// Starts building a node for `system`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let system = ActorSystem::new();
+    /// let _idle = system.spawn(Idle);
+    /// let node = Node::builder(system).secret("cookie").start().await?;
+    /// assert_eq!(node.system().actor_count(), 1, "the node serves the system it was given");
+    /// # Ok(()) }
+    /// ```
     pub fn builder(system: ActorSystem) -> NodeBuilder {
         NodeBuilder {
             system,
@@ -261,21 +457,88 @@ impl Node {
     }
 
     /// The node's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// assert_eq!(a.name(), "a");
+    /// // Peers know a node by its name.
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, a.name());
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.inner.identity.node
     }
 
     /// Where the node listens (with the port the OS chose).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Address, Node};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").listen("tcp://127.0.0.1:0")?.start().await?;
+    /// let Address::Tcp(socket) = a.address() else { panic!("listens on TCP") };
+    /// assert_ne!(socket.port(), 0, "the port the OS chose, not 0");
+    ///
+    /// // The address, as a string, is what other nodes connect to.
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self) -> &Address {
         &self.inner.address
     }
 
     /// The actor system the node serves.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    /// # struct Idle;
+    /// # impl Actor for Idle { type Error = std::convert::Infallible; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let system = ActorSystem::new();
+    /// let node = Node::builder(system.clone()).secret("cookie").start().await?;
+    /// let _idle = node.system().spawn(Idle);
+    /// assert_eq!(system.actor_count(), 1, "the same system");
+    /// # Ok(()) }
+    /// ```
     pub fn system(&self) -> &ActorSystem {
         &self.inner.system
     }
 
     /// The names of the peers connected now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// assert!(b.peers().is_empty());
+    /// b.connect(&a.address().to_string()).await?;
+    /// assert_eq!(b.peers(), ["a"]);
+    /// # Ok(()) }
+    /// ```
     pub fn peers(&self) -> Vec<String> {
         self.inner.peers.iter().filter(|p| p.is_up()).map(|p| p.key().clone()).collect()
     }
@@ -292,6 +555,29 @@ impl Node {
     /// closed TCP port), [`NodeError::Handshake`] if it refuses us or we
     /// refuse it (wrong secret, wrong version), [`NodeError::Nats`] if the
     /// NATS server cannot be reached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let address = a.address().to_string();
+    /// assert_eq!(b.connect(&address).await?, "a");
+    /// // Connected already: the same peer, no second connection.
+    /// assert_eq!(b.connect(&address).await?, "a");
+    /// assert_eq!(b.peers(), ["a"]);
+    ///
+    /// // Nobody listens on a port just freed.
+    /// let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    /// let err = b.connect(&format!("tcp://{closed}")).await.unwrap_err();
+    /// assert!(matches!(err, NodeError::Io(_)), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(&self, address: &str) -> Result<String, NodeError> {
         let address: Address = address.parse()?;
         let peer = self.inner.dial(&address).await?;
@@ -306,6 +592,41 @@ impl Node {
     ///
     /// [`NodeError::NameTaken`] if another live actor holds the name,
     /// [`NodeError::NotLocal`] for a remote reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let counter = a.system().spawn(Counter(0));
+    /// a.register("counter", &counter)?;
+    /// assert!(a.system().lookup::<Counter>("counter").is_some(), "in the local registry too");
+    ///
+    /// // Another node reaches it by that name.
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let peer = b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await?;
+    /// assert_eq!(remote.add(5).timeout(std::time::Duration::from_secs(10)).await?, 5);
+    ///
+    /// // The name is held while its actor lives, and only local actors qualify.
+    /// let other = a.system().spawn(Counter(0));
+    /// assert!(matches!(a.register("counter", &other), Err(NodeError::NameTaken(_))));
+    /// assert!(matches!(b.register("counter", &remote), Err(NodeError::NotLocal)));
+    /// # Ok(()) }
+    /// ```
     pub fn register<A: RemoteActor>(&self, name: &str, actor: &ActorRef<A>) -> Result<(), NodeError> {
         let exported = transport::export(actor).ok_or(NodeError::NotLocal)?;
         match self.inner.named.entry(name.to_owned()) {
@@ -332,6 +653,39 @@ impl Node {
     }
 
     /// Stops offering `name` to other nodes (and frees it in the registry).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let counter = a.system().spawn(Counter(0));
+    /// a.register("counter", &counter)?;
+    ///
+    /// assert!(a.unregister("counter"));
+    /// assert!(!a.unregister("counter"), "already gone");
+    /// assert!(a.system().lookup::<Counter>("counter").is_none());
+    ///
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// let peer = b.connect(&a.address().to_string()).await?;
+    /// let err = b.lookup::<Counter>(&peer, "counter").await.unwrap_err();
+    /// assert!(matches!(err, NodeError::NotFound { .. }), "{err}");
+    /// assert!(counter.is_alive(), "the actor itself goes on");
+    /// # Ok(()) }
+    /// ```
     pub fn unregister(&self, name: &str) -> bool {
         self.inner.system.unregister(name);
         self.inner.named.remove(name).is_some()
@@ -344,6 +698,39 @@ impl Node {
     ///
     /// [`NodeError::UnknownPeer`], [`NodeError::NotFound`],
     /// [`NodeError::NodeDown`] or [`NodeError::Timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// let peer = b.connect(&a.address().to_string()).await?;
+    ///
+    /// let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await?;
+    /// assert_eq!(remote.add(2).timeout(Duration::from_secs(10)).await?, 2);
+    ///
+    /// let err = b.lookup::<Counter>(&peer, "nobody").await.unwrap_err();
+    /// assert!(matches!(err, NodeError::NotFound { ref name, .. } if name == "nobody"), "{err}");
+    /// let err = b.lookup::<Counter>("c", "counter").await.unwrap_err();
+    /// assert!(matches!(err, NodeError::UnknownPeer(_)), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub async fn lookup<A: RemoteActor>(&self, peer: &str, name: &str) -> Result<ActorRef<A>, NodeError> {
         let handle =
             self.inner.peers.get(peer).map(|p| p.clone()).ok_or_else(|| NodeError::UnknownPeer(peer.into()))?;
@@ -356,6 +743,38 @@ impl Node {
 
     /// Says goodbye to every peer and stops accepting connections. Remote
     /// references held elsewhere see this node as left, not crashed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+    /// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// let peer = b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await?;
+    ///
+    /// a.shutdown().await;
+    /// assert!(a.peers().is_empty());
+    /// // From b, the node is gone: asks to its actors fail.
+    /// let err = remote.add(1).timeout(Duration::from_secs(10)).await.unwrap_err();
+    /// assert!(err.is_node_down(), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(&self) {
         let Some(peers) = self.stop_once(|cluster| cluster.leave()) else { return };
         for peer in &peers {

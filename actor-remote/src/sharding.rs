@@ -221,12 +221,32 @@ impl ShardingOptions {
     /// How many shards entity ids hash to (256 by default, 1 to 65,536).
     /// Shards are what moves between nodes: use at least ten per node, so
     /// that the load can be balanced (see ARCHITECTURE.md).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::ShardingOptions;
+    ///
+    /// assert_eq!(ShardingOptions::default().shard_count(), 256);
+    /// let options = ShardingOptions::default().shards(16);
+    /// assert_eq!(options.shard_count(), 16);
+    /// assert!(["a", "b", "c", "d"].iter().all(|id| options.shard_of(id) < 16));
+    /// ```
     pub fn shards(mut self, shards: u32) -> Self {
         self.shards = shards;
         self
     }
 
     /// The shard count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::ShardingOptions;
+    ///
+    /// assert_eq!(ShardingOptions::default().shard_count(), 256);
+    /// assert_eq!(ShardingOptions::default().shards(1_024).shard_count(), 1_024);
+    /// ```
     pub fn shard_count(&self) -> u32 {
         self.shards
     }
@@ -252,6 +272,35 @@ impl ShardingOptions {
     /// How long an entity may go without a message before it is stopped
     /// (`on_stop` runs); its next message starts it again. `None` keeps
     /// entities until they move. Two minutes by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # #[derive(Default)] struct Account(u64);
+    /// # #[actor] impl Account { #[message(remote)] fn deposit(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// # let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let options = ShardingOptions::default().passivate_after(Some(Duration::from_millis(50)));
+    /// let accounts = Sharding::start_with(&cluster, options, |_: &str| Account::default()).await?;
+    /// assert_eq!(accounts.entity("a-1").deposit(10).await?, 10);
+    ///
+    /// // Left idle, the entity is stopped; the next message starts a new one.
+    /// tokio::time::timeout(Duration::from_secs(10), async {
+    ///     while accounts.stats().entities_passivated == 0 {
+    ///         tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     }
+    /// })
+    /// .await?;
+    /// assert_eq!(accounts.stats().entities_active, 0);
+    /// assert_eq!(accounts.entity("a-1").deposit(1).await?, 1);
+    /// assert_eq!(accounts.stats().entities_started, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn passivate_after(mut self, idle: Option<Duration>) -> Self {
         self.passivate_after = idle;
         self
@@ -261,6 +310,33 @@ impl ShardingOptions {
     /// custody at once (held during a hand-off, waiting for mailbox room,
     /// on their way and not yet acknowledged): past it, `tell` and `ask`
     /// wait and `try_tell` returns `Full`. 1,000 by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// struct Account;
+    ///
+    /// #[actor]
+    /// impl Account {
+    ///     #[message(remote)]
+    ///     fn deposit(&mut self, amount: u64) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// # let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// // No node hosts accounts yet, so messages are held, two at most.
+    /// let accounts = Sharding::proxy::<Account>(&cluster, ShardingOptions::default().buffer(2)).await?;
+    /// let acct = accounts.entity("a-1");
+    /// acct.try_tell(Deposit { amount: 1 })?;
+    /// acct.try_tell(Deposit { amount: 2 })?;
+    /// assert!(matches!(acct.try_tell(Deposit { amount: 3 }), Err(SendError::Full(_))));
+    /// assert_eq!(accounts.stats().held, 2);
+    /// # Ok(()) }
+    /// ```
     pub fn buffer(mut self, messages: usize) -> Self {
         self.buffer = messages;
         self
@@ -269,6 +345,16 @@ impl ShardingOptions {
     /// How long a node waits for the marker that closes a route before it
     /// sends on the new route anyway, and for a region it was told of but
     /// does not see. Ten seconds by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_remote::ShardingOptions;
+    ///
+    /// let options = ShardingOptions::default().handoff_timeout(Duration::from_secs(2));
+    /// assert!(format!("{options:?}").contains("handoff_timeout: 2s"));
+    /// ```
     pub fn handoff_timeout(mut self, timeout: Duration) -> Self {
         self.handoff_timeout = timeout;
         self
@@ -277,6 +363,24 @@ impl ShardingOptions {
     /// The name the type's regions share across the cluster. Defaults to
     /// the type's name without its path (`Account` for `bank::Account`), so
     /// that two programs that define the same entity agree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let plain = Sharding::proxy::<Account>(&cluster, ShardingOptions::default()).await?;
+    /// assert_eq!(plain.name(), "Account");
+    /// let named = Sharding::proxy::<Account>(&cluster, ShardingOptions::default().name("accounts-v2")).await?;
+    /// assert_eq!(named.name(), "accounts-v2");
+    /// # Ok(()) }
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -307,6 +411,28 @@ impl ShardingOptions {
 }
 
 /// Why a sharding operation failed.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingError, ShardingOptions, MAX_ENTITY_ID};
+///
+/// # struct Account;
+/// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let none = Sharding::proxy::<Account>(&cluster, ShardingOptions::default().shards(0)).await;
+/// assert!(matches!(none, Err(ShardingError::InvalidOptions(_))));
+///
+/// let accounts = Sharding::proxy::<Account>(&cluster, ShardingOptions::default()).await?;
+/// let too_long = "x".repeat(MAX_ENTITY_ID + 1);
+/// assert!(matches!(accounts.try_entity(&too_long), Err(ShardingError::InvalidEntityId(_))));
+/// let again = Sharding::proxy::<Account>(&cluster, ShardingOptions::default()).await;
+/// assert_eq!(again.unwrap_err(), ShardingError::AlreadyStarted("Account".into()));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShardingError {
@@ -402,6 +528,27 @@ impl ShardingStats {
 
     /// Whether nothing is moving here: no shard acquiring, releasing or
     /// switching, and nothing held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn deposit(&mut self, amount: u64) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::proxy::<Account>(&cluster, ShardingOptions::default()).await?;
+    /// assert!(accounts.stats().is_settled());
+    /// // No node hosts accounts: the message is held here.
+    /// accounts.entity("a-1").tell(Deposit { amount: 5 }).await?;
+    /// let stats = accounts.stats();
+    /// assert_eq!(stats.held, 1);
+    /// assert!(!stats.is_settled());
+    /// # Ok(()) }
+    /// ```
     pub fn is_settled(&self) -> bool {
         self.shards_in_hand_off == 0 && self.shards_switching == 0 && self.held == 0
     }
@@ -473,7 +620,36 @@ impl Sharding {
     ///
     /// # Examples
     ///
-    /// See [`Sharding`].
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Entity, Node, Sharding, ShardingOptions};
+    ///
+    /// struct Room {
+    ///     id: String,
+    /// }
+    ///
+    /// #[actor]
+    /// impl Room {
+    ///     #[message(remote)]
+    ///     fn room_id(&self) -> String {
+    ///         self.id.clone()
+    ///     }
+    /// }
+    ///
+    /// impl Entity for Room {
+    ///     fn from_id(id: &str) -> Self {
+    ///         Room { id: id.to_owned() }
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let rooms = Sharding::start::<Room>(&cluster, ShardingOptions::default()).await?;
+    /// assert!(rooms.is_hosting());
+    /// assert_eq!(rooms.entity("lobby").room_id().await?, "lobby");
+    /// # Ok(()) }
+    /// ```
     pub async fn start<A: Entity>(
         cluster: &Cluster,
         options: ShardingOptions,
@@ -708,6 +884,25 @@ pub(crate) fn entity_actor_id(region: &str, id: &str) -> ActorId {
 /// Returned by [`Sharding::start`], [`Sharding::start_with`] and
 /// [`Sharding::proxy`]; the region keeps running when handles are
 /// dropped, until its node shuts down.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+///
+/// # #[derive(Default)] struct Account(u64);
+/// # #[actor] impl Account { #[message(remote)] fn deposit(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account::default()).await?;
+/// // A clone is another handle on the same region.
+/// let handle = accounts.clone();
+/// tokio::spawn(async move { handle.entity("a-1").deposit(10).await }).await??;
+/// assert_eq!(accounts.entity("a-1").deposit(5).await?, 15);
+/// # Ok(()) }
+/// ```
 pub struct ShardRegion<A> {
     core: Arc<Core>,
     _actor: PhantomData<fn() -> A>,
@@ -750,7 +945,36 @@ impl<A: RemoteActor> ShardRegion<A> {
     ///
     /// # Examples
     ///
-    /// See [`Sharding`].
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// #[derive(Default)]
+    /// struct Account(u64);
+    ///
+    /// #[actor]
+    /// impl Account {
+    ///     #[message(remote)]
+    ///     fn deposit(&mut self, amount: u64) -> u64 {
+    ///         self.0 += amount;
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account::default()).await?;
+    /// let acct = accounts.entity("a-1");
+    /// assert_eq!(acct.id(), accounts.entity("a-1").id());
+    /// assert_ne!(acct.id(), accounts.entity("a-2").id());
+    /// // Started by its first message, then kept.
+    /// assert_eq!(accounts.stats().entities_active, 0);
+    /// assert_eq!(acct.deposit(10).await?, 10);
+    /// assert_eq!(accounts.entity("a-1").deposit(5).await?, 15);
+    /// assert_eq!(accounts.stats().entities_started, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn entity(&self, id: &str) -> ActorRef<A> {
         self.try_entity(id).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -801,38 +1025,171 @@ impl<A: RemoteActor> ShardRegion<A> {
 
 impl<A> ShardRegion<A> {
     /// The type's region name (the same on every node).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// mod bank {
+    /// #   use actor_core::prelude::*;
+    ///     pub struct Account;
+    /// #   #[actor] impl Account { #[message(remote)] pub fn balance(&self) -> u64 { 0 } }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| bank::Account).await?;
+    /// // The type's name without its path.
+    /// assert_eq!(accounts.name(), "Account");
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         &self.core.name
     }
 
     /// This node's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("bank-1").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account).await?;
+    /// assert_eq!(accounts.node(), "bank-1");
+    /// # Ok(()) }
+    /// ```
     pub fn node(&self) -> &str {
         &self.core.node
     }
 
     /// The shard of entity `id` (the same on every node).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let options = ShardingOptions::default().shards(32);
+    /// let accounts = Sharding::proxy::<Account>(&cluster, options.clone()).await?;
+    /// // The same shards as the options compute before any region runs.
+    /// for id in ["acct-1", "acct-2", "acct-42", "acct-99"] {
+    ///     assert_eq!(accounts.shard_of(id), options.shard_of(id));
+    ///     assert!(accounts.shard_of(id) < 32);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn shard_of(&self, id: &str) -> u32 {
         placement::shard_of(id, self.core.options.shards)
     }
 
     /// The number of shards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::proxy::<Account>(&cluster, ShardingOptions::default().shards(64)).await?;
+    /// assert_eq!(accounts.shards(), 64);
+    /// # Ok(()) }
+    /// ```
     pub fn shards(&self) -> u32 {
         self.core.options.shards
     }
 
     /// Whether this node hosts entities of the type (it started the type
     /// and has not left).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let node = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account).await?;
+    /// assert!(accounts.is_hosting());
+    /// let reports = Sharding::proxy::<Account>(&cluster, ShardingOptions::default().name("reports")).await?;
+    /// assert!(!reports.is_hosting());
+    /// # Ok(()) }
+    /// ```
     pub fn is_hosting(&self) -> bool {
         self.core.lock().hosting
     }
 
     /// The owner of every shard, as this node sees the hosts now (`None`
     /// while no node hosts the type).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # struct Account;
+    /// # #[actor] impl Account { #[message(remote)] fn balance(&self) -> u64 { 0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("solo").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let options = ShardingOptions::default().shards(8);
+    /// let accounts = Sharding::start_with(&cluster, options, |_: &str| Account).await?;
+    /// accounts.entity("a-1").balance().await?;
+    /// // The only host owns every shard.
+    /// assert_eq!(accounts.placement(), vec![Some("solo".to_string()); 8]);
+    /// # Ok(()) }
+    /// ```
     pub fn placement(&self) -> Vec<Option<String>> {
         self.core.lock().owners.iter().map(|o| o.as_deref().map(str::to_owned)).collect()
     }
 
     /// Counters and gauges of this node's region.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions};
+    ///
+    /// # #[derive(Default)] struct Account(u64);
+    /// # #[actor] impl Account { #[message(remote)] fn deposit(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let node = Node::builder(ActorSystem::new()).name("solo").secret("cookie").start().await?;
+    /// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+    /// let accounts = Sharding::start_with(&cluster, ShardingOptions::default(), |_: &str| Account::default()).await?;
+    /// for id in ["a-1", "a-2", "a-1"] {
+    ///     accounts.entity(id).deposit(1).await?;
+    /// }
+    /// let stats = accounts.stats();
+    /// assert_eq!(stats.node, "solo");
+    /// assert_eq!(stats.hosts, ["solo"]);
+    /// assert_eq!((stats.entities_active, stats.entities_started, stats.delivered), (2, 2, 3));
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> ShardingStats {
         self.core.stats()
     }

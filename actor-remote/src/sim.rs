@@ -34,6 +34,15 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// One direction of one connection: from the node that writes the frames
 /// to the node that reads them, and the connection's number between the
 /// node that dialed and the node that was dialed (from 1).
+///
+/// # Examples
+///
+/// ```
+/// use actor_remote::testkit::Link;
+///
+/// let link = Link { from: "b".into(), to: "a".into(), connection: 1 };
+/// assert_eq!(link.to_string(), "b->a#1");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Link {
     /// The node writing the frames.
@@ -52,6 +61,25 @@ impl fmt::Display for Link {
 }
 
 /// What the network did to a frame.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_remote::testkit::Fault;
+///
+/// fn describe(fault: Fault) -> String {
+///     match fault {
+///         Fault::Dropped => "lost".to_owned(),
+///         Fault::Delayed(by) => format!("late by {by:?}"),
+///         Fault::Held => "held by a partition".to_owned(),
+///         // More kinds of fault may come.
+///         _ => format!("{fault:?}"),
+///     }
+/// }
+/// assert_eq!(describe(Fault::Delayed(Duration::from_millis(3))), "late by 3ms");
+/// assert_eq!(describe(Fault::Dropped), "lost");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Fault {
@@ -64,6 +92,20 @@ pub enum Fault {
 }
 
 /// One entry of a [`SimNet`](crate::testkit::SimNet)'s fault log.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_remote::testkit::{Fault, FaultEvent, Link};
+///
+/// let event = FaultEvent {
+///     link: Link { from: "a".into(), to: "b".into(), connection: 2 },
+///     frame: 7,
+///     fault: Fault::Delayed(Duration::from_millis(3)),
+/// };
+/// assert_eq!(event.to_string(), "a->b#2 frame 7: Delayed(3ms)");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FaultEvent {
     /// Where.

@@ -106,11 +106,15 @@ const SECRET: &str = "simnet";
 ///
 /// // Heal: b redials, and traffic flows again.
 /// net.heal();
-/// loop {
+/// for attempt in 1.. {
 ///     match remote.add(1).timeout(Duration::from_secs(1)).await {
-///         Ok(n) => break assert!(n >= 3),
-///         Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+///         Ok(n) => {
+///             assert!(n >= 3);
+///             break;
+///         }
+///         Err(e) => assert!(attempt < 100, "still no answer after the heal: {e}"),
 ///     }
+///     tokio::time::sleep(Duration::from_millis(100)).await;
 /// }
 /// assert!(!net.log().is_empty(), "every delayed and held frame is logged");
 /// # Ok(()) }
@@ -122,17 +126,74 @@ pub struct SimNet {
 
 impl SimNet {
     /// A network whose faults are drawn from `seed`; none are on yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup("a", "counter").await?;
+    /// assert_eq!(remote.add(3).timeout(Duration::from_secs(10)).await?, 3);
+    /// assert!(net.log().is_empty(), "no fault is on until one is set");
+    /// # Ok(()) }
+    /// ```
     pub fn new(seed: u64) -> Self {
         SimNet { net: Net::register(seed) }
     }
 
     /// The seed the faults are drawn from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::testkit::SimNet;
+    ///
+    /// let net = SimNet::new(42);
+    /// assert_eq!(net.seed(), 42);
+    /// ```
     pub fn seed(&self) -> u64 {
         self.net.seed
     }
 
     /// The address of the node `name` on this network, as
     /// [`Node::connect`] takes it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let net = SimNet::new(1);
+    /// // Known before the node starts.
+    /// let where_a = net.address("a");
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// assert_eq!(a.address().to_string(), where_a);
+    ///
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// assert_eq!(b.connect(&where_a).await?, "a");
+    /// # Ok(()) }
+    /// ```
     pub fn address(&self, name: &str) -> String {
         format!("sim:{}/{name}", self.net.id)
     }
@@ -140,23 +201,130 @@ impl SimNet {
     /// A builder for a node named `name` on this network: it listens here
     /// and has the network's shared secret. Set limits and start it as
     /// usual.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// assert_eq!(a.name(), "a");
+    /// assert!(a.address().to_string().starts_with("sim:"), "on the network, not on a socket");
+    /// // Both have the network's secret: they connect.
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    /// # Ok(()) }
+    /// ```
     pub fn node(&self, name: &str, system: ActorSystem) -> NodeBuilder {
         Node::builder(system).name(name).secret(SECRET).listen(&self.address(name)).expect("a simulated address parses")
     }
 
     /// Loses each frame with this probability (0 to 1), breaking its
     /// connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::{Fault, SimNet};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    ///
+    /// // Every frame lost: no handshake completes.
+    /// net.drop_frames(1.0);
+    /// assert!(b.connect(&a.address().to_string()).await.is_err());
+    /// let log = net.log();
+    /// assert!(!log.is_empty() && log.iter().all(|event| event.fault == Fault::Dropped));
+    ///
+    /// net.drop_frames(0.0);
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    /// # Ok(()) }
+    /// ```
     pub fn drop_frames(&self, probability: f64) {
         lock(&self.net.state).drop = probability.clamp(0.0, 1.0);
     }
 
     /// Delays each frame by a time drawn from `range` (order is kept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    /// use tokio::time::Instant;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup("a", "counter").await?;
+    ///
+    /// net.delay(Duration::from_millis(10)..Duration::from_millis(20));
+    /// let started = Instant::now();
+    /// assert_eq!(remote.add(1).timeout(Duration::from_secs(10)).await?, 1);
+    /// // The ask and its answer were each held at least 10 ms.
+    /// assert!(started.elapsed() >= Duration::from_millis(20));
+    /// # Ok(()) }
+    /// ```
     pub fn delay(&self, range: Range<Duration>) {
         lock(&self.net.state).delay = range;
     }
 
     /// Holds every frame between a node of `a` and a node of `b` until
     /// [`heal`](SimNet::heal). Replaces any partition before.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::{Fault, SimNet};
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup("a", "counter").await?;
+    ///
+    /// net.partition(&["a"], &["b"]);
+    /// let err = remote.add(1).timeout(Duration::from_millis(500)).await.unwrap_err();
+    /// assert!(err.is_timeout(), "the ask is held, not answered: {err}");
+    /// assert!(net.log().iter().any(|event| event.fault == Fault::Held));
+    /// # Ok(()) }
+    /// ```
     pub fn partition(&self, a: &[&str], b: &[&str]) {
         let side = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
         lock(&self.net.state).partition = Some((side(a), side(b)));
@@ -164,12 +332,69 @@ impl SimNet {
     }
 
     /// Ends the partition: held frames flow again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    /// # struct Counter(u64);
+    /// # #[actor]
+    /// # impl Counter {
+    /// #     #[message(remote)]
+    /// #     fn add(&mut self, n: u64) -> u64 {
+    /// #         self.0 += n;
+    /// #         self.0
+    /// #     }
+    /// # }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// a.register("counter", &a.system().spawn(Counter(0)))?;
+    /// b.connect(&a.address().to_string()).await?;
+    /// let remote: ActorRef<Counter> = b.lookup("a", "counter").await?;
+    ///
+    /// net.partition(&["a"], &["b"]);
+    /// remote.tell_add(1).await?;
+    /// assert!(remote.add(0).timeout(Duration::from_millis(500)).await.unwrap_err().is_timeout());
+    ///
+    /// // The held tell goes through once the partition heals.
+    /// net.heal();
+    /// assert_eq!(remote.add(10).timeout(Duration::from_secs(10)).await?, 11);
+    /// # Ok(()) }
+    /// ```
     pub fn heal(&self) {
         lock(&self.net.state).partition = None;
         self.net.epoch.send_modify(|e| *e += 1);
     }
 
     /// Turns every fault off: no loss, no delay, no partition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::SimNet;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// net.drop_frames(1.0);
+    /// net.delay(Duration::from_millis(5)..Duration::from_millis(50));
+    /// net.partition(&["a"], &["b"]);
+    ///
+    /// net.calm();
+    /// assert_eq!(b.connect(&a.address().to_string()).await?, "a");
+    /// assert!(net.log().is_empty(), "no frame was dropped, delayed or held");
+    /// # Ok(()) }
+    /// ```
     pub fn calm(&self) {
         {
             let mut state = lock(&self.net.state);
@@ -180,6 +405,29 @@ impl SimNet {
     }
 
     /// Every fault injected so far, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::testkit::{Fault, Link, SimNet};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), actor_remote::NodeError> {
+    /// let net = SimNet::new(1);
+    /// let a = net.node("a", ActorSystem::new()).start().await?;
+    /// let b = net.node("b", ActorSystem::new()).start().await?;
+    /// assert!(net.log().is_empty());
+    ///
+    /// net.drop_frames(1.0);
+    /// assert!(b.connect(&a.address().to_string()).await.is_err());
+    /// let log = net.log();
+    /// // The first frame b sent on its first connection to a was lost.
+    /// let first = log.iter().find(|event| event.link.from == "b").expect("b sent a frame");
+    /// assert_eq!(first.link, Link { from: "b".into(), to: "a".into(), connection: 1 });
+    /// assert_eq!((first.frame, first.fault), (0, Fault::Dropped));
+    /// # Ok(()) }
+    /// ```
     pub fn log(&self) -> Vec<FaultEvent> {
         lock(&self.net.state).log.clone()
     }

@@ -54,6 +54,16 @@ impl fmt::Debug for TlsConfig {
 }
 
 /// Why a [`TlsConfig`] could not be built.
+///
+/// # Examples
+///
+/// ```
+/// use actor_remote::TlsConfig;
+///
+/// let err = TlsConfig::from_pem(b"", b"", b"", "nodes.cluster").unwrap_err();
+/// assert!(err.to_string().starts_with("TLS configuration"), "{err}");
+/// assert!(err.to_string().contains("certificate chain"), "it says what was wrong: {err}");
+/// ```
 #[derive(Debug)]
 pub struct TlsError(String);
 
@@ -75,6 +85,30 @@ impl TlsConfig {
     ///
     /// [`TlsError`] when a PEM does not parse or rustls refuses the
     /// certificates or key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_remote::TlsConfig;
+    /// # use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    /// # let ca_key = KeyPair::generate().unwrap();
+    /// # let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    /// # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    /// # let ca = ca.self_signed(&ca_key).unwrap();
+    /// # let key = KeyPair::generate().unwrap();
+    /// # let cert = CertificateParams::new(vec!["nodes.cluster".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+    /// // A node certificate and key, and the CA that signed it, all in PEM.
+    /// let (cert_pem, key_pem, ca_pem) = (cert.pem(), key.serialize_pem(), ca.pem());
+    ///
+    /// let tls = TlsConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes(), ca_pem.as_bytes(), "nodes.cluster");
+    /// assert!(tls.is_ok());
+    ///
+    /// // Without a CA certificate, or with a name that is not a DNS name: refused.
+    /// let err = TlsConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes(), b"", "nodes.cluster").unwrap_err();
+    /// assert!(err.to_string().contains("CA certificate"), "{err}");
+    /// let err = TlsConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes(), ca_pem.as_bytes(), "not a name").unwrap_err();
+    /// assert!(err.to_string().contains("server name"), "{err}");
+    /// ```
     pub fn from_pem(cert_chain: &[u8], key: &[u8], ca: &[u8], server_name: &str) -> Result<Self, TlsError> {
         let err = |what: &str, e: &dyn fmt::Display| TlsError(format!("{what}: {e}"));
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain)

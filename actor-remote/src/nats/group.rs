@@ -224,6 +224,58 @@ impl Node {
     ///
     /// [`NodeError::Nats`] if the node does not listen on NATS or the name
     /// is not one subject token.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Needs a NATS server on 127.0.0.1:4222.
+    /// use actor_core::prelude::*;
+    /// use actor_remote::Node;
+    ///
+    /// struct Resizer;
+    ///
+    /// #[actor]
+    /// impl Resizer {
+    ///     #[message(remote)]
+    ///     fn resize(&mut self, width: u32) -> u32 {
+    ///         width / 2
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Node::builder(ActorSystem::new())
+    ///     .listen("nats://127.0.0.1:4222/server-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// server.serve_group("resize", &server.system().spawn(Resizer)).await?;
+    ///
+    /// let client = Node::builder(ActorSystem::new())
+    ///     .listen("nats://127.0.0.1:4222/client-1")?
+    ///     .secret("cookie")
+    ///     .start()
+    ///     .await?;
+    /// let resize: ActorRef<Resizer> = client.group("resize").await?;
+    /// assert_eq!(resize.resize(640).await?, 320);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A node that does not listen on NATS has no group to send to:
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_remote::{Node, NodeError};
+    ///
+    /// # struct Resizer;
+    /// # #[actor] impl Resizer { #[message(remote)] fn resize(&mut self, width: u32) -> u32 { width / 2 } }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), NodeError> {
+    /// let tcp_only = Node::builder(ActorSystem::new()).secret("cookie").start().await?;
+    /// let group = tcp_only.group::<Resizer>("resize").await;
+    /// assert!(matches!(group, Err(NodeError::Nats(_))));
+    /// # Ok(()) }
+    /// ```
     pub async fn group<A: RemoteActor>(&self, group: &str) -> Result<ActorRef<A>, NodeError> {
         check_group(group)?;
         let (hub, url) = self.inner.nats_home()?;
