@@ -405,6 +405,19 @@ async fn an_idle_entity_is_passivated_and_started_again_by_its_next_message() {
     .await;
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn placement_names_every_shard_from_the_start() {
+    bounded(async {
+        let (_node, cluster) = member("early", fast()).await;
+        let options = ShardingOptions::default().shards(8);
+        // Read before the region's task has run once (one thread): no owner
+        // is known yet, but every shard has its entry.
+        let probes = Sharding::proxy::<Probe>(&cluster, options).await.unwrap();
+        assert_eq!(probes.placement(), vec![None; 8]);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_host_messages_wait_bounded_and_reach_the_first_host() {
     bounded(async {
