@@ -54,11 +54,28 @@ pub struct WatchKey(u64);
 
 impl WatchKey {
     /// A key with this number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::transport::WatchKey;
+    ///
+    /// assert_eq!(WatchKey::new(3), WatchKey::new(3));
+    /// assert_ne!(WatchKey::new(3), WatchKey::new(4));
+    /// ```
     pub fn new(n: u64) -> Self {
         WatchKey(n)
     }
 
     /// Its number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::transport::WatchKey;
+    ///
+    /// assert_eq!(WatchKey::new(u64::MAX).get(), u64::MAX);
+    /// ```
     pub fn get(self) -> u64 {
         self.0
     }
@@ -109,6 +126,72 @@ pub trait Terminable: Send + Sync + 'static {
 /// the encoded message with it. Credit is per target actor, which is how a
 /// full remote mailbox slows its senders without stalling the other actors
 /// that share the connection.
+///
+/// # Examples
+///
+/// The smallest endpoint: unlimited credit, and each message handed to a
+/// channel where a real transport would write it to its connection.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// use actor_core::transport::{Outgoing, RefCodec, Refused, RemoteEndpoint, Terminable, TerminationNotice, WireRef};
+/// use futures::future::BoxFuture;
+/// use tokio::sync::mpsc::UnboundedSender;
+/// # use actor_core::transport::{Exported, Resolved, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+///
+/// struct Wire {
+///     codec: Arc<dyn RefCodec>,
+///     sent: UnboundedSender<Outgoing>,
+/// }
+/// impl Terminable for Wire {
+///     fn stop(&self) {}
+///     fn kill(&self) {}
+///     fn on_terminated(&self, _: TerminationNotice) {}
+/// }
+/// impl RemoteEndpoint for Wire {
+///     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+///     fn node(&self) -> &str { "far" }
+///     fn is_alive(&self) -> bool { true }
+///     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+///     fn reserve(&self) -> BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+///     fn unreserve(&self) {}
+///     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+///     fn wire_ref(&self) -> WireRef {
+///         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+///     }
+///     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+/// let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec, sent }));
+/// counter.tell(Add(1)).await.unwrap();
+/// assert_eq!(wire.recv().await.unwrap().wire_name, "counter.add");
+/// # }
+/// ```
 pub trait RemoteEndpoint: Terminable {
     /// The remote actor's id.
     fn id(&self) -> ActorId;
@@ -175,6 +258,70 @@ pub trait RemoteEndpoint: Terminable {
 }
 
 /// Why a [`RemoteEndpoint`] refused credit.
+///
+/// # Examples
+///
+/// A sender sees the refusal as the matching [`SendError`](crate::error::SendError),
+/// with its message handed back. Here `remote(refuse)` is a remote reference
+/// whose endpoint's `try_reserve` refuses with `refuse`:
+///
+/// ```
+/// use actor_core::error::SendError;
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # /// A transport that hands each message to a channel instead of a socket.
+/// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing>, refuse: Option<Refused> }
+/// # impl Terminable for Wire {
+/// #     fn stop(&self) {}
+/// #     fn kill(&self) {}
+/// #     fn on_terminated(&self, _: TerminationNotice) {}
+/// # }
+/// # impl RemoteEndpoint for Wire {
+/// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+/// #     fn node(&self) -> &str { "far" }
+/// #     fn is_alive(&self) -> bool { true }
+/// #     fn try_reserve(&self) -> Result<(), Refused> { self.refuse.map_or(Ok(()), Err) }
+/// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+/// #     fn unreserve(&self) {}
+/// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+/// #     fn wire_ref(&self) -> WireRef {
+/// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+/// #     }
+/// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let system = ActorSystem::new();
+/// # let remote = |refuse: Option<Refused>| -> ActorRef<Counter> {
+/// #     let (sent, _) = tokio::sync::mpsc::unbounded_channel();
+/// #     remote_ref(&system, Arc::new(Wire { codec: Arc::new(NoRefs(system.clone())), sent, refuse }))
+/// # };
+/// assert!(matches!(remote(Some(Refused::Full)).try_tell(Add(1)), Err(SendError::Full(Add(1)))));
+/// assert!(matches!(remote(Some(Refused::Closed)).try_tell(Add(1)), Err(SendError::Closed(_))));
+/// assert!(matches!(remote(Some(Refused::NodeDown)).try_tell(Add(1)), Err(SendError::NodeDown(_))));
+/// assert!(remote(None).try_tell(Add(1)).is_ok());
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Refused {
@@ -231,6 +378,21 @@ pub struct AskContext {
 
 impl AskContext {
     /// Whether there is neither a chain nor a deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::transport::AskContext;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut context = AskContext::default();
+    /// assert!(context.is_empty());
+    /// context.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+    /// assert!(!context.is_empty());
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.chain.is_empty() && self.deadline.is_none()
     }
@@ -334,6 +496,77 @@ impl PendingReply {
     /// Takes what the ask carries besides its message (its chain of waits
     /// and its asker's deadline), for the transport to write with it;
     /// leaves an empty context behind.
+    ///
+    /// # Examples
+    ///
+    /// `counter` is a remote reference whose transport hands each message
+    /// to the channel `wire`, so the example plays the transport's part.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use std::sync::Arc;
+    /// # use actor_core::prelude::*;
+    /// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// # struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # impl RemoteActor for Counter {
+    /// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+    /// # }
+    /// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+    /// # /// A node's reference codec, for messages without references in them.
+    /// # struct NoRefs(ActorSystem);
+    /// # impl RefCodec for NoRefs {
+    /// #     fn system(&self) -> &ActorSystem { &self.0 }
+    /// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+    /// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+    /// # }
+    /// # /// A transport that hands each message to a channel instead of a socket.
+    /// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+    /// # impl Terminable for Wire {
+    /// #     fn stop(&self) {}
+    /// #     fn kill(&self) {}
+    /// #     fn on_terminated(&self, _: TerminationNotice) {}
+    /// # }
+    /// # impl RemoteEndpoint for Wire {
+    /// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+    /// #     fn node(&self) -> &str { "far" }
+    /// #     fn is_alive(&self) -> bool { true }
+    /// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+    /// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+    /// #     fn unreserve(&self) {}
+    /// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+    /// #     fn wire_ref(&self) -> WireRef {
+    /// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+    /// #     }
+    /// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let system = ActorSystem::new();
+    /// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+    /// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+    /// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+    /// let ask = counter.ask(Add(1)).timeout(Duration::from_secs(5));
+    /// let ((), reply) = tokio::join!(
+    ///     async {
+    ///         let mut pending = wire.recv().await.unwrap().reply.unwrap();
+    ///         let context = pending.take_context();
+    ///         assert!(context.deadline.is_some()); // the asker's timeout, to send along
+    ///         assert!(pending.take_context().is_empty()); // taken
+    ///         pending.complete(&postcard::to_allocvec(&1u64).unwrap(), &codec);
+    ///     },
+    ///     ask,
+    /// );
+    /// assert_eq!(reply.unwrap(), 1);
+    /// # }
+    /// ```
     pub fn take_context(&mut self) -> AskContext {
         std::mem::take(&mut self.context)
     }
@@ -341,17 +574,231 @@ impl PendingReply {
     /// Completes the ask with the reply's bytes; a reply that does not
     /// decode fails the ask with [`RemoteErrorKind::Undecodable`]. A reply
     /// that comes after the asker gave up is dropped quietly.
+    ///
+    /// # Examples
+    ///
+    /// `counter` is a remote reference whose transport hands each message
+    /// to the channel `wire`, so the example plays the transport's part.
+    ///
+    /// ```
+    /// use actor_core::error::{AskError, RemoteErrorKind};
+    ///
+    /// # use std::sync::Arc;
+    /// # use actor_core::prelude::*;
+    /// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// # struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # impl RemoteActor for Counter {
+    /// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+    /// # }
+    /// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+    /// # /// A node's reference codec, for messages without references in them.
+    /// # struct NoRefs(ActorSystem);
+    /// # impl RefCodec for NoRefs {
+    /// #     fn system(&self) -> &ActorSystem { &self.0 }
+    /// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+    /// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+    /// # }
+    /// # /// A transport that hands each message to a channel instead of a socket.
+    /// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+    /// # impl Terminable for Wire {
+    /// #     fn stop(&self) {}
+    /// #     fn kill(&self) {}
+    /// #     fn on_terminated(&self, _: TerminationNotice) {}
+    /// # }
+    /// # impl RemoteEndpoint for Wire {
+    /// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+    /// #     fn node(&self) -> &str { "far" }
+    /// #     fn is_alive(&self) -> bool { true }
+    /// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+    /// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+    /// #     fn unreserve(&self) {}
+    /// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+    /// #     fn wire_ref(&self) -> WireRef {
+    /// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+    /// #     }
+    /// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let system = ActorSystem::new();
+    /// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+    /// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+    /// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+    /// let ((), reply) = tokio::join!(
+    ///     async {
+    ///         let out = wire.recv().await.unwrap();
+    ///         // The far node replied 7: hand its bytes to the asker.
+    ///         out.reply.unwrap().complete(&postcard::to_allocvec(&7u64).unwrap(), &codec);
+    ///     },
+    ///     counter.ask(Add(7)),
+    /// );
+    /// assert_eq!(reply.unwrap(), 7);
+    ///
+    /// let ((), reply) = tokio::join!(
+    ///     async { wire.recv().await.unwrap().reply.unwrap().complete(&[], &codec) }, // not a u64
+    ///     counter.ask(Add(1)),
+    /// );
+    /// assert!(matches!(reply, Err(AskError::Remote(e)) if e.kind() == RemoteErrorKind::Undecodable));
+    /// # }
+    /// ```
     pub fn complete(self, payload: &[u8], codec: &Arc<dyn RefCodec>) {
         self.inner.complete(payload, codec);
     }
 
     /// Fails the ask.
+    ///
+    /// # Examples
+    ///
+    /// `counter` is a remote reference whose transport hands each message
+    /// to the channel `wire`, so the example plays the transport's part.
+    ///
+    /// ```
+    /// use actor_core::error::AskError;
+    /// use actor_core::transport::RemoteFailure;
+    ///
+    /// # use std::sync::Arc;
+    /// # use actor_core::prelude::*;
+    /// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// # struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # impl RemoteActor for Counter {
+    /// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+    /// # }
+    /// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+    /// # /// A node's reference codec, for messages without references in them.
+    /// # struct NoRefs(ActorSystem);
+    /// # impl RefCodec for NoRefs {
+    /// #     fn system(&self) -> &ActorSystem { &self.0 }
+    /// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+    /// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+    /// # }
+    /// # /// A transport that hands each message to a channel instead of a socket.
+    /// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+    /// # impl Terminable for Wire {
+    /// #     fn stop(&self) {}
+    /// #     fn kill(&self) {}
+    /// #     fn on_terminated(&self, _: TerminationNotice) {}
+    /// # }
+    /// # impl RemoteEndpoint for Wire {
+    /// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+    /// #     fn node(&self) -> &str { "far" }
+    /// #     fn is_alive(&self) -> bool { true }
+    /// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+    /// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+    /// #     fn unreserve(&self) {}
+    /// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+    /// #     fn wire_ref(&self) -> WireRef {
+    /// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+    /// #     }
+    /// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let system = ActorSystem::new();
+    /// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+    /// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+    /// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+    /// let ((), reply) = tokio::join!(
+    ///     async {
+    ///         // The connection was lost before the reply came.
+    ///         wire.recv().await.unwrap().reply.unwrap().fail(RemoteFailure::NodeDown);
+    ///     },
+    ///     counter.ask(Add(1)),
+    /// );
+    /// assert!(matches!(reply, Err(AskError::NodeDown(_))));
+    ///
+    /// let ((), reply) = tokio::join!(
+    ///     async { wire.recv().await.unwrap().reply.unwrap().fail(RemoteFailure::Panicked("overflow".into())) },
+    ///     counter.ask(Add(u64::MAX)),
+    /// );
+    /// assert!(matches!(reply, Err(AskError::Panicked(p)) if p.message() == "overflow"));
+    /// # }
+    /// ```
     pub fn fail(self, failure: RemoteFailure) {
         self.inner.fail(failure);
     }
 
     /// Whether the asker has stopped waiting (timed out, or dropped its
     /// future).
+    ///
+    /// # Examples
+    ///
+    /// `counter` is a remote reference whose transport hands each message
+    /// to the channel `wire`, so the example plays the transport's part.
+    ///
+    /// ```
+    /// use futures::FutureExt;
+    ///
+    /// # use std::sync::Arc;
+    /// # use actor_core::prelude::*;
+    /// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// # struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # impl RemoteActor for Counter {
+    /// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+    /// # }
+    /// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+    /// # /// A node's reference codec, for messages without references in them.
+    /// # struct NoRefs(ActorSystem);
+    /// # impl RefCodec for NoRefs {
+    /// #     fn system(&self) -> &ActorSystem { &self.0 }
+    /// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+    /// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+    /// # }
+    /// # /// A transport that hands each message to a channel instead of a socket.
+    /// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+    /// # impl Terminable for Wire {
+    /// #     fn stop(&self) {}
+    /// #     fn kill(&self) {}
+    /// #     fn on_terminated(&self, _: TerminationNotice) {}
+    /// # }
+    /// # impl RemoteEndpoint for Wire {
+    /// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+    /// #     fn node(&self) -> &str { "far" }
+    /// #     fn is_alive(&self) -> bool { true }
+    /// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+    /// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+    /// #     fn unreserve(&self) {}
+    /// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+    /// #     fn wire_ref(&self) -> WireRef {
+    /// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+    /// #     }
+    /// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let system = ActorSystem::new();
+    /// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+    /// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+    /// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+    /// let mut ask = Box::pin(counter.ask(Add(1)));
+    /// assert!((&mut ask).now_or_never().is_none()); // sent; waiting for the reply
+    /// let pending = wire.recv().await.unwrap().reply.unwrap();
+    /// assert!(!pending.is_closed());
+    ///
+    /// drop(ask); // the asker gives up
+    /// assert!(pending.is_closed()); // a transport may skip the reply's work
+    /// # }
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
@@ -421,6 +868,48 @@ scoped_tls::scoped_thread_local!(static REF_CODEC: Arc<dyn RefCodec>);
 
 /// Runs `f` (an encode or decode) with `codec` as the one that references
 /// inside messages use.
+///
+/// # Examples
+///
+/// An [`ActorRef`](crate::ActorRef) inside a message can only be written
+/// while a node's codec is set: the codec makes the actor reachable and
+/// names it on the wire.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use actor_core::prelude::*;
+/// use actor_core::transport::{Exported, RefCodec, Resolved, WireRef, with_ref_codec};
+/// use actor_core::{RemoteActor, RemoteMessages};
+///
+/// # struct Worker;
+/// # impl Actor for Worker { type Error = std::convert::Infallible; }
+/// # impl RemoteActor for Worker { fn remote_messages(_: &mut RemoteMessages<Self>) {} }
+/// /// Names every exported actor as one of node "here".
+/// struct Here(ActorSystem);
+/// impl RefCodec for Here {
+///     fn system(&self) -> &ActorSystem {
+///         &self.0
+///     }
+///     fn export(&self, actor: Arc<dyn Exported>) -> WireRef {
+///         WireRef { node: "here".into(), address: "tcp://127.0.0.1:4000".into(), id: actor.id() }
+///     }
+///     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> {
+///         Err("not needed here".into())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let worker = system.spawn(Worker);
+/// assert!(postcard::to_allocvec(&worker).is_err()); // no codec set
+///
+/// let codec: Arc<dyn RefCodec> = Arc::new(Here(system.clone()));
+/// let bytes = with_ref_codec(&codec, || postcard::to_allocvec(&worker)).unwrap();
+/// let wire: WireRef = postcard::from_bytes(&bytes).unwrap();
+/// assert_eq!((wire.node.as_str(), wire.id), ("here", worker.id()));
+/// # }
+/// ```
 pub fn with_ref_codec<T>(codec: &Arc<dyn RefCodec>, f: impl FnOnce() -> T) -> T {
     REF_CODEC.set(codec, f)
 }
@@ -559,6 +1048,27 @@ impl fmt::Debug for Parked {
 
 /// Reports a message that a transport could not deliver as a dead letter of
 /// `system`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::prelude::*;
+/// use actor_core::DeadLetterReason;
+/// use actor_core::transport::dead_letter;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let mut letters = system.dead_letters();
+///
+/// dead_letter(&system, None, "app::Order", DeadLetterReason::NodeDown, "node b is down");
+/// let letter = tokio::time::timeout(Duration::from_secs(10), letters.recv()).await.unwrap().unwrap();
+/// assert_eq!(letter.message_type, "app::Order");
+/// assert_eq!(letter.reason, DeadLetterReason::NodeDown);
+/// assert_eq!(letter.detail.as_deref(), Some("node b is down"));
+/// # }
+/// ```
 pub fn dead_letter(
     system: &ActorSystem,
     recipient: Option<ActorId>,

@@ -227,6 +227,22 @@ mod simulated {
 
     impl SimulatedDisk {
         /// An empty disk whose crash decisions follow from `seed`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// let disk = SimulatedDisk::new(42);
+        /// assert!(!disk.has_crashed());
+        /// assert_eq!((disk.syncs(), disk.unsynced()), (0, 0));
+        ///
+        /// // The same seed makes the same decisions.
+        /// let again = SimulatedDisk::new(42);
+        /// disk.crash_now();
+        /// again.crash_now();
+        /// assert_eq!(disk.crash_report(), again.crash_report());
+        /// ```
         pub fn new(seed: u64) -> SimulatedDisk {
             SimulatedDisk::with_image(Vec::new(), SplitMix64(seed))
         }
@@ -259,12 +275,51 @@ mod simulated {
         /// # Panics
         ///
         /// If `n` is 0.
+        ///
+        /// # Examples
+        ///
+        /// The next write fails, so the message is not acknowledged:
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(1);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let queue = store.queue::<u8>("q").unwrap();
+        /// disk.crash_after(1);
+        /// assert!(!disk.has_crashed()); // not yet
+        /// assert!(queue.push(1).await.is_err());
+        /// assert!(disk.has_crashed());
+        /// # }
+        /// ```
         pub fn crash_after(&self, n: u64) {
             assert!(n > 0, "crash_after(0): use crash_now");
             self.state().countdown = Some(n);
         }
 
         /// Cuts the power now (a no-op if it is already cut).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(2);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let queue = store.queue::<u8>("q").unwrap();
+        /// queue.push(1).await.unwrap();
+        ///
+        /// disk.crash_now();
+        /// let report = disk.crash_report();
+        /// assert!(queue.push(2).await.is_err()); // the machine is off
+        /// disk.crash_now(); // already off: changes nothing
+        /// assert_eq!(disk.crash_report(), report);
+        /// # }
+        /// ```
         pub fn crash_now(&self) {
             self.state().crash();
             self.shared.unpaused.notify_all();
@@ -273,6 +328,26 @@ mod simulated {
         /// Cuts the power now, losing everything written since the last
         /// sync (a no-op if it is already cut): the harshest crash, the one
         /// that tells a missing sync from a real one.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::{SimulatedDisk, Survived};
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(3);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let seq = store.queue::<u8>("q").unwrap().push(1).await.unwrap();
+        ///
+        /// disk.crash_losing_unsynced();
+        /// assert_eq!(disk.crash_report().unwrap().survived, Survived::None);
+        /// drop(store);
+        /// // What was acknowledged had been synced, so it is still there.
+        /// let store = Store::builder().open_simulated(&disk.restart()).unwrap();
+        /// assert_eq!(store.queue::<u8>("q").unwrap().pending_seqs().unwrap(), [seq]);
+        /// # }
+        /// ```
         pub fn crash_losing_unsynced(&self) {
             let mut state = self.state();
             if state.crash.is_none() {
@@ -285,32 +360,146 @@ mod simulated {
         }
 
         /// Whether the power has been cut.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// let disk = SimulatedDisk::new(4);
+        /// assert!(!disk.has_crashed());
+        /// disk.crash_now();
+        /// assert!(disk.has_crashed());
+        /// assert!(!disk.restart().has_crashed()); // the restarted disk has power
+        /// ```
         pub fn has_crashed(&self) -> bool {
             self.state().crash.is_some()
         }
 
         /// How the power was lost, once it was.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(5);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// store.queue::<u8>("q").unwrap().push(1).await.unwrap();
+        /// assert_eq!(disk.crash_report(), None);
+        ///
+        /// disk.crash_now();
+        /// let report = disk.crash_report().unwrap();
+        /// assert_eq!(report.syncs, disk.syncs());
+        /// assert_eq!(report.unsynced, 0); // the push was synced before it returned
+        /// # }
+        /// ```
         pub fn crash_report(&self) -> Option<CrashReport> {
             self.state().crash.as_ref().map(|(report, _)| *report)
         }
 
         /// Syncs completed so far.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(6);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let before = disk.syncs();
+        /// store.queue::<u8>("q").unwrap().push(1).await.unwrap();
+        /// assert!(disk.syncs() > before); // an acknowledged write was synced
+        /// # }
+        /// ```
         pub fn syncs(&self) -> u64 {
             self.state().syncs
         }
 
         /// Writes and resizes not yet made durable by a sync.
+        ///
+        /// # Examples
+        ///
+        /// Let one write of a commit through, then cut the power:
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(7);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// assert_eq!(disk.unsynced(), 0);
+        /// disk.crash_after(2);
+        /// assert!(store.queue::<u8>("q").unwrap().push(1).await.is_err());
+        /// assert_eq!(disk.unsynced(), 1);
+        /// assert_eq!(disk.crash_report().unwrap().unsynced, 1);
+        /// # }
+        /// ```
         pub fn unsynced(&self) -> usize {
             self.state().pending.len()
         }
 
         /// Holds every sync until [`resume_syncs`](SimulatedDisk::resume_syncs)
         /// (or a crash): a disk that takes its time.
+        ///
+        /// # Examples
+        ///
+        /// A write is not acknowledged while its sync is held:
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(8);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let queue = store.queue::<u8>("q").unwrap();
+        ///
+        /// disk.pause_syncs();
+        /// let mut receipt = queue.send(1).await.unwrap();
+        /// let early = tokio::time::timeout(Duration::from_millis(100), &mut receipt).await;
+        /// assert!(early.is_err(), "acknowledged before the sync");
+        ///
+        /// disk.resume_syncs();
+        /// let seq = tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap();
+        /// assert_eq!(seq.unwrap(), 1);
+        /// # }
+        /// ```
         pub fn pause_syncs(&self) {
             self.state().syncs_paused = true;
         }
 
         /// Lets held syncs complete.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(9);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let queue = store.queue::<u8>("q").unwrap();
+        /// disk.pause_syncs();
+        /// let receipt = queue.send(1).await.unwrap();
+        ///
+        /// let syncs = disk.syncs();
+        /// disk.resume_syncs();
+        /// let seq = tokio::time::timeout(Duration::from_secs(10), receipt).await.unwrap();
+        /// assert_eq!(seq.unwrap(), 1);
+        /// assert!(disk.syncs() > syncs);
+        /// # }
+        /// ```
         pub fn resume_syncs(&self) {
             self.state().syncs_paused = false;
             self.shared.unpaused.notify_all();
@@ -318,6 +507,26 @@ mod simulated {
 
         /// A powered-on disk holding what survived the crash (the power is
         /// cut now if it was not yet). Its seed follows from this one's.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use actor_durable::Store;
+        /// use actor_durable::testkit::SimulatedDisk;
+        ///
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// let disk = SimulatedDisk::new(10);
+        /// let store = Store::builder().open_simulated(&disk).unwrap();
+        /// let seq = store.queue::<String>("q").unwrap().push("kept".into()).await.unwrap();
+        /// drop(store);
+        ///
+        /// let restarted = disk.restart();
+        /// assert!(disk.has_crashed()); // restarting cut the old disk's power
+        /// assert!(!restarted.has_crashed());
+        /// let store = Store::builder().open_simulated(&restarted).unwrap();
+        /// assert_eq!(store.queue::<String>("q").unwrap().pending_seqs().unwrap(), [seq]);
+        /// # }
+        /// ```
         pub fn restart(&self) -> SimulatedDisk {
             let mut state = self.state();
             state.crash();

@@ -49,7 +49,20 @@ impl Store {
     ///
     /// # Examples
     ///
-    /// See [`Dedup`].
+    /// Sets of different names are independent; see [`Dedup`] for more.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = actor_durable::Store::open(dir.path().join("d.redb")).unwrap();
+    /// let emails = store.dedup("emails").unwrap();
+    /// let refunds = store.dedup("refunds").unwrap();
+    /// emails.insert(b"order-1".to_vec()).await.unwrap();
+    /// assert!(emails.contains(b"order-1").unwrap());
+    /// assert!(!refunds.contains(b"order-1").unwrap());
+    /// assert!(store.dedup("").is_err());
+    /// # }
+    /// ```
     pub fn dedup(&self, name: &str) -> Result<Dedup, StoreError> {
         if name.is_empty() {
             return Err(StoreError::Codec("a dedup set name must not be empty".into()));
@@ -71,6 +84,19 @@ impl Dedup {
     ///
     /// Not cancel safe: the key may be recorded after the future is
     /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("d.redb")).unwrap();
+    /// let seen = store.dedup("requests").unwrap();
+    /// assert!(seen.insert(b"req-1".to_vec()).await.unwrap()); // new
+    /// assert!(seen.insert(b"req-2".to_vec()).await.unwrap()); // new
+    /// assert!(!seen.insert(b"req-1".to_vec()).await.unwrap()); // seen before
+    /// # }
+    /// ```
     pub async fn insert(&self, key: Vec<u8>) -> Result<bool, StoreError> {
         let table = self.table.clone();
         self.store.submit(|reply| Op::Record { table, key, reply }).await
@@ -81,6 +107,26 @@ impl Dedup {
     /// # Errors
     ///
     /// An I/O error reading the file.
+    ///
+    /// # Examples
+    ///
+    /// Keys stay recorded when the store is closed and opened again:
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("d.redb");
+    /// let store = Store::open(&path).unwrap();
+    /// store.dedup("sent").unwrap().insert(b"invoice-9".to_vec()).await.unwrap();
+    /// store.close().await;
+    ///
+    /// let sent = Store::open(&path).unwrap().dedup("sent").unwrap();
+    /// assert!(sent.contains(b"invoice-9").unwrap());
+    /// assert!(!sent.contains(b"invoice-10").unwrap());
+    /// # }
+    /// ```
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool, StoreError> {
         self.store.dedup_contains(&self.table, key.as_ref())
     }

@@ -67,11 +67,39 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether the file was corrupt, truncated, or not a store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("notes.txt");
+    /// std::fs::write(&path, "not a store, just some text").unwrap();
+    /// let err = Store::open(&path).unwrap_err();
+    /// assert!(err.is_corrupt());
+    /// assert!(!err.is_storage_full());
+    /// ```
     pub fn is_corrupt(&self) -> bool {
         matches!(self, StoreError::Corrupt { .. })
     }
 
     /// Whether the disk (or the store's size limit) was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().max_size(1 << 20).open(dir.path().join("s.redb")).unwrap();
+    /// let queue = store.queue::<Vec<u8>>("blobs").unwrap();
+    /// let err = queue.push(vec![1; 2 << 20]).await.unwrap_err();
+    /// assert!(err.error().is_storage_full());
+    /// assert!(!err.error().is_corrupt());
+    /// # }
+    /// ```
     pub fn is_storage_full(&self) -> bool {
         matches!(self, StoreError::StorageFull)
     }
@@ -169,16 +197,64 @@ impl<M> TellError<M> {
     }
 
     /// Why the message was not committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::{Store, StoreError, TellError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // A store capped at 1 MiB refuses a 2 MiB message.
+    /// let store = Store::builder().max_size(1 << 20).open(dir.path().join("s.redb")).unwrap();
+    /// let queue = store.queue::<Vec<u8>>("blobs").unwrap();
+    /// let err: TellError<Vec<u8>> = queue.push(vec![1; 2 << 20]).await.unwrap_err();
+    /// assert!(matches!(err.error(), StoreError::StorageFull));
+    /// # }
+    /// ```
     pub fn error(&self) -> &StoreError {
         &self.error
     }
 
     /// The message that was not committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::{Store, TellError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // A store capped at 1 MiB refuses a 2 MiB message.
+    /// let store = Store::builder().max_size(1 << 20).open(dir.path().join("s.redb")).unwrap();
+    /// let queue = store.queue::<Vec<u8>>("blobs").unwrap();
+    /// let err: TellError<Vec<u8>> = queue.push(vec![1; 2 << 20]).await.unwrap_err();
+    /// let message = err.into_inner();
+    /// assert_eq!(message, vec![1; 2 << 20]); // handed back whole
+    /// # }
+    /// ```
     pub fn into_inner(self) -> M {
         self.message
     }
 
     /// The message and the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::{Store, TellError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// // A store capped at 1 MiB refuses a 2 MiB message.
+    /// let store = Store::builder().max_size(1 << 20).open(dir.path().join("s.redb")).unwrap();
+    /// let queue = store.queue::<Vec<u8>>("blobs").unwrap();
+    /// let err: TellError<Vec<u8>> = queue.push(vec![1; 2 << 20]).await.unwrap_err();
+    /// let (message, error) = err.into_parts();
+    /// assert_eq!(message.len(), 2 << 20);
+    /// assert!(error.is_storage_full());
+    /// # }
+    /// ```
     pub fn into_parts(self) -> (M, StoreError) {
         (self.message, self.error)
     }

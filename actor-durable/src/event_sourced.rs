@@ -270,7 +270,41 @@ impl<S: EventSourced> EventSourcedRef<S> {
     ///
     /// # Examples
     ///
-    /// See [`spawn_event_sourced`].
+    /// A command may cause several events, or be refused:
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_durable::{CommandError, EventSourced, Store, spawn_event_sourced};
+    ///
+    /// #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// struct Total(u64);
+    ///
+    /// impl EventSourced for Total {
+    ///     type Command = Vec<u64>; // amounts to add, one event each
+    ///     type Event = u64;
+    ///     type Error = &'static str;
+    ///     fn handle(&self, amounts: Vec<u64>) -> Result<Vec<u64>, &'static str> {
+    ///         if amounts.is_empty() { Err("nothing to add") } else { Ok(amounts) }
+    ///     }
+    ///     fn apply(&mut self, amount: &u64) {
+    ///         self.0 += amount;
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let total = spawn_event_sourced::<Total>(&system, &store, "total", 100).await.unwrap();
+    /// assert_eq!(total.execute(vec![1, 2]).await.unwrap(), 2); // events 1 and 2
+    /// assert_eq!(total.execute(vec![10]).await.unwrap(), 3);
+    ///
+    /// let refused = total.execute(vec![]).await;
+    /// assert!(matches!(refused, Err(CommandError::Rejected("nothing to add"))));
+    /// assert_eq!(total.inspect(|t| t.0).await.unwrap(), 13); // the refusal changed nothing
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn execute(&self, command: S::Command) -> Result<u64, CommandError<S::Error>> {
         self.send(Execute { command, key: None }).await
     }
@@ -336,7 +370,30 @@ impl<S: EventSourced> EventSourcedRef<S> {
     ///
     /// # Examples
     ///
-    /// See [`spawn_event_sourced`].
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{EventSourced, Store, spawn_event_sourced};
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// # struct Counter(u64);
+    /// # impl EventSourced for Counter {
+    /// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+    /// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+    /// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("c.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 100).await.unwrap();
+    /// counter.execute(4).await.unwrap();
+    /// assert_eq!(counter.inspect(|c| c.0 * 10).await.unwrap(), 40);
+    ///
+    /// counter.actor_ref().stop();
+    /// counter.actor_ref().wait_for_stop().await;
+    /// assert!(counter.inspect(|c| c.0).await.is_err()); // no actor to read from
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn inspect<R, F>(&self, f: F) -> Result<R, actor_core::Error>
     where
         F: FnOnce(&S) -> R + Send + 'static,
@@ -347,11 +404,76 @@ impl<S: EventSourced> EventSourcedRef<S> {
 
     /// How the state was rebuilt when the actor was spawned (the example
     /// of [`spawn_event_sourced`] reads it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Recovery;
+    ///
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{EventSourced, Store, spawn_event_sourced};
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// # struct Counter(u64);
+    /// # impl EventSourced for Counter {
+    /// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+    /// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+    /// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("c.redb")).unwrap();
+    /// # let path = store.path().to_path_buf();
+    /// # let system = ActorSystem::new();
+    /// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 0).await.unwrap();
+    /// assert_eq!(counter.recovery(), Recovery::default()); // a new stream
+    /// for by in [1, 2, 3] {
+    ///     counter.execute(by).await.unwrap();
+    /// }
+    /// counter.actor_ref().stop();
+    /// counter.actor_ref().wait_for_stop().await;
+    /// # drop((counter, store));
+    ///
+    /// // Started again (here on a reopened store): no snapshots were taken
+    /// // (`snapshot_every` 0), so all three events were replayed.
+    /// let store = Store::open(&path).unwrap();
+    /// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 0).await.unwrap();
+    /// let recovery = counter.recovery();
+    /// assert_eq!((recovery.snapshot, recovery.replayed, recovery.last_seq), (None, 3, 3));
+    /// assert_eq!(counter.inspect(|c| c.0).await.unwrap(), 6);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn recovery(&self) -> Recovery {
         self.recovery
     }
 
     /// The actor itself (to stop it, monitor it, or wait for its stop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{CommandError, EventSourced, Store, spawn_event_sourced};
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+    /// # struct Counter(u64);
+    /// # impl EventSourced for Counter {
+    /// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+    /// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+    /// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("c.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 100).await.unwrap();
+    /// assert!(counter.actor_ref().is_alive());
+    ///
+    /// counter.actor_ref().stop();
+    /// assert!(counter.actor_ref().wait_for_stop().await.is_normal());
+    /// assert!(matches!(counter.execute(1).await, Err(CommandError::Actor(_))));
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn actor_ref(&self) -> &ActorRef<EventSourcedActor<S>> {
         &self.actor
     }

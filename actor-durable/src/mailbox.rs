@@ -173,7 +173,26 @@ where
     ///
     /// # Examples
     ///
-    /// See [`spawn_durable`].
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let tally = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// assert_eq!(tally.tell(5).await.unwrap(), 1);
+    /// assert_eq!(tally.tell(7).await.unwrap(), 2); // sequence numbers, in order
+    /// assert!(tally.queue().committed_through() >= 2); // both on disk
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn tell(&self, msg: M) -> Result<u64, TellError<M>> {
         self.queue.push(msg).await
     }
@@ -242,6 +261,36 @@ where
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let tally = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// tally.tell(5).await.unwrap();
+    /// let last = tally.tell(7).await.unwrap();
+    /// let handled = tokio::time::timeout(Duration::from_secs(10), tally.wait_acked(last));
+    /// assert!(handled.await.unwrap());
+    /// assert_eq!(tally.queue().acked_through(), last); // both handled
+    ///
+    /// tally.stop();
+    /// assert!(!tally.wait_acked(last + 1).await); // stopped first: `false`
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn wait_acked(&self, seq: u64) -> bool {
         self.queue.wait_acked(seq).await
     }
@@ -249,17 +298,105 @@ where
 
 impl<A: Actor, M> DurableRef<A, M> {
     /// The actor itself, for transient messages and asks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// // A transient question, answered from the actor's state.
+    /// struct Total;
+    /// impl Message for Total {
+    ///     type Reply = u64;
+    /// }
+    /// impl Handler<Total> for Tally {
+    ///     async fn handle(&mut self, _: Total, _: &mut Context<Self>) -> u64 {
+    ///         self.total
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let tally = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// tally.tell(5).await.unwrap();
+    /// let seq = tally.tell(7).await.unwrap();
+    /// assert!(tally.wait_acked(seq).await);
+    /// let total = tally.actor_ref().ask(Total).timeout(Duration::from_secs(10)).await.unwrap();
+    /// assert_eq!(total, 12);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn actor_ref(&self) -> &ActorRef<A> {
         &self.actor
     }
 
     /// The actor's durable queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let tally = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// assert_eq!(tally.queue().name(), "amounts");
+    /// let seq = tally.tell(5).await.unwrap();
+    /// assert!(tally.wait_acked(seq).await);
+    /// assert!(tally.queue().is_empty().unwrap()); // acknowledged: removed
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn queue(&self) -> &Queue<M> {
         &self.queue
     }
 
     /// Stops the actor gracefully (see [`ActorRef::stop`]); messages still in
     /// the queue stay there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let tally = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// tally.stop();
+    /// assert!(tally.wait_for_stop().await.is_normal());
+    /// assert!(!tally.actor_ref().is_alive());
+    ///
+    /// let seq = tally.tell(5).await.unwrap(); // still stored, for a later consumer
+    /// assert_eq!(tally.queue().pending_seqs().unwrap(), [seq]);
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub fn stop(&self) {
         self.actor.stop();
     }
@@ -270,6 +407,36 @@ impl<A: Actor, M> DurableRef<A, M> {
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
+    ///
+    /// # Examples
+    ///
+    /// Once it returns, a new consumer takes the queue over:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # use actor_core::prelude::*;
+    /// # use actor_durable::{Delivery, Store, spawn_durable};
+    /// # #[derive(Default)]
+    /// # struct Tally { total: u64 }
+    /// # impl Actor for Tally { type Error = std::convert::Infallible; }
+    /// # impl Handler<Delivery<u64>> for Tally {
+    /// #     async fn handle(&mut self, d: Delivery<u64>, _: &mut Context<Self>) { self.total += d.message; }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("t.redb")).unwrap();
+    /// # let system = ActorSystem::new();
+    /// let first = spawn_durable(&system, Tally::default(), &store, "amounts").unwrap();
+    /// first.stop();
+    /// let reason = tokio::time::timeout(Duration::from_secs(10), first.wait_for_stop());
+    /// assert!(reason.await.unwrap().is_normal());
+    ///
+    /// let second = spawn_durable(&system, Tally::default(), &store, "amounts");
+    /// assert!(second.is_ok(), "the queue is free again");
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn wait_for_stop(&self) -> StopReason {
         let reason = self.actor.wait_for_stop().await;
         let mut progress = self.queue.state.progress.subscribe();

@@ -183,11 +183,29 @@ where
     }
 
     /// The queue's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<String>("invoices").unwrap();
+    /// assert_eq!(queue.name(), "invoices");
+    /// ```
     pub fn name(&self) -> &str {
         &self.state.name
     }
 
     /// The store the queue lives in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<String>("invoices").unwrap();
+    /// assert_eq!(queue.store().path(), store.path());
+    /// ```
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -197,6 +215,21 @@ where
     /// # Errors
     ///
     /// An I/O error reading the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<u8>("q").unwrap();
+    /// assert_eq!(queue.len().unwrap(), 0);
+    /// for b in [1, 2, 3] {
+    ///     queue.push(b).await.unwrap();
+    /// }
+    /// assert_eq!(queue.len().unwrap(), 3);
+    /// # }
+    /// ```
     pub fn len(&self) -> Result<usize, StoreError> {
         Ok(self.store.count_pending(&self.state)? as usize)
     }
@@ -206,6 +239,19 @@ where
     /// # Errors
     ///
     /// An I/O error reading the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<u8>("q").unwrap();
+    /// assert!(queue.is_empty().unwrap());
+    /// queue.push(1).await.unwrap();
+    /// assert!(!queue.is_empty().unwrap());
+    /// # }
+    /// ```
     pub fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.store.count_pending(&self.state)? == 0)
     }
@@ -216,6 +262,21 @@ where
     /// # Errors
     ///
     /// An I/O error reading the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<String>("q").unwrap();
+    /// assert!(queue.pending_seqs().unwrap().is_empty());
+    /// for word in ["a", "b", "c"] {
+    ///     queue.push(word.to_string()).await.unwrap();
+    /// }
+    /// assert_eq!(queue.pending_seqs().unwrap(), [1, 2, 3]);
+    /// # }
+    /// ```
     pub fn pending_seqs(&self) -> Result<Vec<u64>, StoreError> {
         self.store.read_pending_seqs(&self.state)
     }
@@ -247,6 +308,19 @@ where
 
     /// The highest sequence number committed so far (0 if none), as seen by
     /// this process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = actor_durable::Store::open(dir.path().join("q.redb")).unwrap();
+    /// let queue = store.queue::<u8>("q").unwrap();
+    /// assert_eq!(queue.committed_through(), 0);
+    /// let seq = queue.push(1).await.unwrap();
+    /// assert_eq!(queue.committed_through(), seq);
+    /// # }
+    /// ```
     pub fn committed_through(&self) -> u64 {
         self.state.progress.borrow().committed
     }
@@ -291,12 +365,49 @@ where
     /// handled and its acknowledgement committed.
     ///
     /// Returns `true` then, or `false` if no consumer is attached or the
-    /// consumer stopped first. See [`acked_through`](Queue::acked_through)
-    /// for an example.
+    /// consumer stopped first. See also
+    /// [`acked_through`](Queue::acked_through).
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only watches.
+    ///
+    /// # Examples
+    ///
+    /// A producer that waits for its messages to be handled:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::prelude::*;
+    /// use actor_durable::{Delivery, Store, spawn_durable};
+    ///
+    /// struct Sink;
+    /// impl Actor for Sink {
+    ///     type Error = std::convert::Infallible;
+    /// }
+    /// impl Handler<Delivery<u8>> for Sink {
+    ///     async fn handle(&mut self, _: Delivery<u8>, _: &mut Context<Self>) {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("q.redb")).unwrap();
+    /// let system = ActorSystem::new();
+    /// let sink = spawn_durable(&system, Sink, &store, "bytes").unwrap();
+    ///
+    /// let queue = store.queue::<u8>("bytes").unwrap(); // a producer's handle
+    /// let seq = queue.push(1).await.unwrap();
+    /// let handled = tokio::time::timeout(Duration::from_secs(10), queue.wait_acked(seq));
+    /// assert!(handled.await.unwrap());
+    /// assert!(queue.is_empty().unwrap());
+    ///
+    /// sink.stop();
+    /// sink.wait_for_stop().await;
+    /// assert!(!queue.wait_acked(seq + 1).await); // no consumer: returns at once
+    /// # system.shutdown().await;
+    /// # }
+    /// ```
     pub async fn wait_acked(&self, seq: u64) -> bool {
         let mut progress = self.state.progress.subscribe();
         progress.wait_for(|p| p.acked >= seq || !p.consumer).await.is_ok_and(|p| p.acked >= seq)

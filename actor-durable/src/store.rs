@@ -157,6 +157,17 @@ impl Store {
     }
 
     /// Options for opening a store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("built.redb");
+    /// let store = Store::builder().max_batch(64).open(&path).unwrap();
+    /// assert_eq!(store.path(), path);
+    /// ```
     pub fn builder() -> StoreBuilder {
         StoreBuilder { max_size: None, max_batch: DEFAULT_MAX_BATCH }
     }
@@ -494,6 +505,22 @@ impl StoreBuilder {
     /// Caps the size of the store file at `bytes`: a write that would grow
     /// it further fails with [`StoreError::StorageFull`], exactly as a full
     /// disk does. Unlimited by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().max_size(1 << 20).open(dir.path().join("1mib.redb")).unwrap();
+    /// let queue = store.queue::<Vec<u8>>("blobs").unwrap();
+    ///
+    /// let err = queue.push(vec![0; 2 << 20]).await.unwrap_err(); // 2 MiB into 1 MiB
+    /// assert!(err.error().is_storage_full());
+    /// assert_eq!(queue.len().unwrap(), 0); // nothing of it was stored
+    /// # }
+    /// ```
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = Some(bytes);
         self
@@ -506,6 +533,31 @@ impl StoreBuilder {
     /// # Panics
     ///
     /// If `max_batch` is 0.
+    ///
+    /// # Examples
+    ///
+    /// One write per commit: ten messages in flight still take ten commits.
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().max_batch(1).open(dir.path().join("b.redb")).unwrap();
+    /// let queue = store.queue::<u32>("q").unwrap();
+    /// let before = store.stats();
+    /// let mut receipts = Vec::new();
+    /// for i in 0..10 {
+    ///     receipts.push(queue.send(i).await.unwrap());
+    /// }
+    /// for receipt in receipts {
+    ///     receipt.await.unwrap();
+    /// }
+    /// let after = store.stats();
+    /// assert_eq!(after.ops - before.ops, 10);
+    /// assert_eq!(after.commits - before.commits, 10);
+    /// # }
+    /// ```
     pub fn max_batch(mut self, max_batch: usize) -> Self {
         assert!(max_batch > 0, "max_batch must be at least 1");
         self.max_batch = max_batch;
@@ -517,6 +569,23 @@ impl StoreBuilder {
     /// # Errors
     ///
     /// As [`Store::open`].
+    ///
+    /// # Examples
+    ///
+    /// One builder can open several stores with the same options.
+    ///
+    /// ```
+    /// use actor_durable::{Store, StoreError};
+    ///
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let options = Store::builder().max_size(16 << 20);
+    /// let orders = options.open(dir.path().join("orders.redb")).unwrap();
+    /// let events = options.open(dir.path().join("events.redb")).unwrap();
+    /// assert!(events.path().ends_with("events.redb"));
+    /// // Each file is open once at a time.
+    /// let again = options.open(orders.path());
+    /// assert!(matches!(again, Err(StoreError::AlreadyOpen { .. })));
+    /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         if !path.try_exists().map_err(StoreError::from_io)? {

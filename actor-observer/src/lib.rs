@@ -94,6 +94,25 @@ pub struct Observer {
 
 impl Observer {
     /// An observer of `system` with the default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    ///
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let _worker = system.spawn_with(Worker, SpawnOptions::new().name("worker"));
+    ///
+    /// let observer = Observer::new(&system).bind("127.0.0.1:0").await?;
+    /// let snapshot = observer.snapshot();
+    /// assert_eq!(snapshot.live, 1);
+    /// assert_eq!(snapshot.actors[0].name.as_deref(), Some("worker"));
+    /// # Ok(()) }
+    /// ```
     pub fn new(system: &ActorSystem) -> Self {
         Observer {
             system: system.clone(),
@@ -109,12 +128,80 @@ impl Observer {
     /// # Errors
     ///
     /// As for [`bind`](Observer::bind).
+    ///
+    /// # Examples
+    ///
+    /// Fetch `/stats.json` as the page's script does:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// use tokio::net::TcpStream;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    ///
+    /// let mut response = String::new();
+    /// let fetch = async {
+    ///     let mut conn = TcpStream::connect(observer.local_addr()).await?;
+    ///     conn.write_all(b"GET /stats.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+    ///     conn.read_to_string(&mut response).await
+    /// };
+    /// tokio::time::timeout(Duration::from_secs(10), fetch).await??;
+    /// assert!(response.starts_with("HTTP/1.1 200 OK"));
+    /// assert!(response.contains("application/json"));
+    /// assert!(response.contains(r#""actors":[]"#));
+    /// # Ok(()) }
+    /// ```
     pub async fn serve(system: &ActorSystem, addr: impl ToSocketAddrs) -> io::Result<ObserverHandle> {
         Observer::new(system).bind(addr).await
     }
 
     /// Keeps the last `n` dead letters for the page and the JSON (default
     /// [`DEFAULT_RECENT_DEAD_LETTERS`]). All are still counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    ///
+    /// # struct Echo;
+    /// # impl Actor for Echo { type Error = std::convert::Infallible; }
+    /// # struct Ping;
+    /// # impl Message for Ping { type Reply = (); }
+    /// # impl Handler<Ping> for Echo { async fn handle(&mut self, _: Ping, _: &mut Context<Self>) {} }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::new(&system).recent_dead_letters(2).bind("127.0.0.1:0").await?;
+    ///
+    /// let echo = system.spawn(Echo);
+    /// echo.stop();
+    /// echo.wait_for_stop().await;
+    /// for _ in 0..3 {
+    ///     assert!(echo.tell(Ping).await.is_err()); // a dead letter each
+    /// }
+    /// // Let the observer's collector catch up.
+    /// let counted = || observer.snapshot().dead_letter_groups.first().map_or(0, |g| g.count);
+    /// let caught_up = async {
+    ///     while counted() < 3 {
+    ///         tokio::task::yield_now().await;
+    ///     }
+    /// };
+    /// tokio::time::timeout(Duration::from_secs(10), caught_up).await?;
+    ///
+    /// let snapshot = observer.snapshot();
+    /// let seqs: Vec<u64> = snapshot.recent_dead_letters.iter().map(|d| d.seq).collect();
+    /// assert_eq!(seqs, [2, 3]); // the last two listed
+    /// assert_eq!(snapshot.dead_letter_groups[0].count, 3); // all three counted
+    /// # Ok(()) }
+    /// ```
     pub fn recent_dead_letters(mut self, n: usize) -> Self {
         self.recent_dead_letters = n;
         self
@@ -122,6 +209,36 @@ impl Observer {
 
     /// Samples the counters every `interval` to compute message rates
     /// (default [`DEFAULT_SAMPLE_INTERVAL`]; at least 10 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::new(&system)
+    ///     .sample_every(Duration::ZERO) // raised to the 10 ms minimum
+    ///     .bind("127.0.0.1:0")
+    ///     .await?;
+    /// assert_eq!(observer.snapshot().rate_window_ms, 0); // no full window yet
+    ///
+    /// let first_window = async {
+    ///     loop {
+    ///         let window = observer.snapshot().rate_window_ms;
+    ///         if window > 0 {
+    ///             return window;
+    ///         }
+    ///         tokio::time::sleep(Duration::from_millis(5)).await;
+    ///     }
+    /// };
+    /// let window = tokio::time::timeout(Duration::from_secs(10), first_window).await?;
+    /// assert!(window >= 10, "a window of {window} ms");
+    /// # Ok(()) }
+    /// ```
     pub fn sample_every(mut self, interval: Duration) -> Self {
         self.sample_every = interval.max(Duration::from_millis(10));
         self
@@ -130,6 +247,34 @@ impl Observer {
     /// Keeps the rates of the last `n` sampling windows, overall and per
     /// actor, for the history the page and the terminal view draw (default
     /// [`DEFAULT_RATE_HISTORY`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::new(&system)
+    ///     .rate_history(3)
+    ///     .sample_every(Duration::from_millis(10))
+    ///     .bind("127.0.0.1:0")
+    ///     .await?;
+    ///
+    /// // Wait for three windows, then for several more.
+    /// let three = async {
+    ///     while observer.snapshot().rate_history.len() < 3 {
+    ///         tokio::time::sleep(Duration::from_millis(10)).await;
+    ///     }
+    /// };
+    /// tokio::time::timeout(Duration::from_secs(10), three).await?;
+    /// tokio::time::sleep(Duration::from_millis(100)).await;
+    /// assert_eq!(observer.snapshot().rate_history.len(), 3); // only the last three kept
+    /// # Ok(()) }
+    /// ```
     pub fn rate_history(mut self, n: usize) -> Self {
         self.rate_history = n;
         self
@@ -220,11 +365,44 @@ impl fmt::Debug for ObserverHandle {
 
 impl ObserverHandle {
     /// The address it serves on (with the port picked, for port 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let addr = observer.local_addr();
+    /// assert!(addr.ip().is_loopback());
+    /// assert_ne!(addr.port(), 0); // the port the system picked
+    /// let connect = tokio::net::TcpStream::connect(addr);
+    /// tokio::time::timeout(Duration::from_secs(10), connect).await??; // it is listening there
+    /// # Ok(()) }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The page's address, `http://ADDR/`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let port = observer.local_addr().port();
+    /// assert_eq!(observer.url(), format!("http://127.0.0.1:{port}/"));
+    /// # Ok(()) }
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
     }
@@ -264,6 +442,26 @@ impl ObserverHandle {
 
     /// Stops serving (open connections are closed), sampling and collecting
     /// dead letters, and waits until they have.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    /// use tokio::net::TcpStream;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let addr = observer.local_addr();
+    ///
+    /// observer.stop().await;
+    /// let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr)).await?;
+    /// assert!(connect.is_err(), "nothing listens there any more");
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(mut self) {
         self.tasks.shutdown().await;
     }

@@ -19,6 +19,24 @@ pub(crate) const MAX_DEAD_LETTER_GROUPS: usize = 200;
 /// Mailbox depths, counts and states are read when the snapshot is taken;
 /// rates are those of the sampler's last window (see
 /// [`Observer::sample_every`](crate::Observer::sample_every)).
+///
+/// # Examples
+///
+/// The JSON the page reads is this type, serialized with serde:
+///
+/// ```
+/// use actor_core::ActorSystem;
+/// use actor_observer::{Observer, Snapshot};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// let snapshot = observer.snapshot();
+/// let json = serde_json::to_string(&snapshot)?;
+/// let back: Snapshot = serde_json::from_str(&json)?;
+/// assert_eq!(back, snapshot);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Snapshot {

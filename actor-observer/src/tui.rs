@@ -70,6 +70,38 @@ pub struct Dashboard<'a> {
 
 impl<'a> Dashboard<'a> {
     /// The view of `snapshot`, with no actor selected.
+    ///
+    /// # Examples
+    ///
+    /// (`screen` draws a widget on a 100x30 ratatui `TestBackend` and
+    /// returns the text on it.)
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    /// use actor_observer::tui::Dashboard;
+    /// # use actor_observer::tui::ratatui::{Terminal, backend::TestBackend};
+    ///
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # /// Draws `dashboard` on a 100x30 test terminal and returns its text.
+    /// # fn screen(dashboard: Dashboard<'_>) -> String {
+    /// #     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    /// #     terminal.draw(|frame| frame.render_widget(dashboard, frame.area())).unwrap();
+    /// #     terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect()
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let _worker = system.spawn_with(Worker, SpawnOptions::new().name("worker"));
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    ///
+    /// let snapshot = observer.snapshot();
+    /// let text = screen(Dashboard::new(&snapshot));
+    /// assert!(text.contains("live actors 1"));
+    /// assert!(text.contains("worker"));
+    /// assert!(text.contains("select an actor")); // nothing selected yet
+    /// # Ok(()) }
+    /// ```
     pub fn new(snapshot: &'a Snapshot) -> Self {
         Dashboard { snapshot, selected: None, title: None }
     }
@@ -77,12 +109,76 @@ impl<'a> Dashboard<'a> {
     /// Selects the actor at `index` in [`Snapshot::actors`]: its row is
     /// highlighted and its details shown (an index past the end selects
     /// the last actor).
+    ///
+    /// # Examples
+    ///
+    /// (`screen` draws a widget on a 100x30 ratatui `TestBackend` and
+    /// returns the text on it.)
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    /// use actor_observer::tui::Dashboard;
+    /// # use actor_observer::tui::ratatui::{Terminal, backend::TestBackend};
+    ///
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # /// Draws `dashboard` on a 100x30 test terminal and returns its text.
+    /// # fn screen(dashboard: Dashboard<'_>) -> String {
+    /// #     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    /// #     terminal.draw(|frame| frame.render_widget(dashboard, frame.area())).unwrap();
+    /// #     terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect()
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let _first = system.spawn_with(Worker, SpawnOptions::new().name("first"));
+    /// let _second = system.spawn_with(Worker, SpawnOptions::new().name("second"));
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let snapshot = observer.snapshot();
+    ///
+    /// let text = screen(Dashboard::new(&snapshot).select(Some(0)));
+    /// assert!(text.contains("> first")); // highlighted
+    /// assert!(text.contains("no panic")); // and its details shown
+    ///
+    /// let text = screen(Dashboard::new(&snapshot).select(Some(99))); // past the end: the last
+    /// assert!(text.contains("> second"));
+    /// # Ok(()) }
+    /// ```
     pub fn select(mut self, index: Option<usize>) -> Self {
         self.selected = index;
         self
     }
 
     /// A title for the summary line, such as the page's address.
+    ///
+    /// # Examples
+    ///
+    /// (`screen` draws a widget on a 100x30 ratatui `TestBackend` and
+    /// returns the text on it.)
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_observer::Observer;
+    /// use actor_observer::tui::Dashboard;
+    /// # use actor_observer::tui::ratatui::{Terminal, backend::TestBackend};
+    ///
+    /// # struct Worker;
+    /// # impl Actor for Worker { type Error = std::convert::Infallible; }
+    /// # /// Draws `dashboard` on a 100x30 test terminal and returns its text.
+    /// # fn screen(dashboard: Dashboard<'_>) -> String {
+    /// #     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    /// #     terminal.draw(|frame| frame.render_widget(dashboard, frame.area())).unwrap();
+    /// #     terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect()
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// let snapshot = observer.snapshot();
+    /// let url = observer.url();
+    /// let text = screen(Dashboard::new(&snapshot).title(&url));
+    /// assert!(text.contains(&format!("actor observer: {url}")));
+    /// # Ok(()) }
+    /// ```
     pub fn title(mut self, title: &'a str) -> Self {
         self.title = Some(title);
         self
@@ -282,6 +378,22 @@ impl ObserverHandle {
     ///
     /// If the terminal cannot be set up (standard output is not a
     /// terminal), read or written.
+    ///
+    /// # Examples
+    ///
+    /// Not run here: it takes over the terminal until a key is pressed.
+    ///
+    /// ```no_run
+    /// use actor_core::ActorSystem;
+    /// use actor_observer::Observer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let system = ActorSystem::builder().observe(true).build();
+    /// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+    /// observer.run_terminal().await?; // returns when `q` is pressed
+    /// observer.stop().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn run_terminal(&self) -> io::Result<()> {
         let shared = self.shared.clone();
         let title = self.url();

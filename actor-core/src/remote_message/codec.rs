@@ -97,6 +97,63 @@ impl<A: Actor> RemoteMessages<A> {
     ///
     /// If another message of this actor already has the same wire name:
     /// the far side could not tell them apart.
+    ///
+    /// # Examples
+    ///
+    /// A message added is accepted from the wire by its name; one that is not
+    /// is refused:
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use actor_core::prelude::*;
+    /// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    /// # use actor_core::transport::{Exported, RefCodec, Resolved, WireRef, export};
+    /// # /// A node's reference codec, for messages without references in them.
+    /// # struct NoRefs(ActorSystem);
+    /// # impl RefCodec for NoRefs {
+    /// #     fn system(&self) -> &ActorSystem { &self.0 }
+    /// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+    /// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+    /// # }
+    /// # use actor_core::transport::Undelivered;
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Reset;
+    /// # impl Message for Reset { type Reply = (); }
+    /// # impl RemoteMessage for Reset { const WIRE_NAME: &'static str = "counter.reset"; }
+    /// # impl Handler<Reset> for Counter {
+    /// #     async fn handle(&mut self, _: Reset, _: &mut Context<Self>) { self.0 = 0; }
+    /// # }
+    /// struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// impl RemoteMessage for Add {
+    ///     const WIRE_NAME: &'static str = "counter.add";
+    /// }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    ///
+    /// impl RemoteActor for Counter {
+    ///     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+    ///         messages.add::<Add>(); // `Reset` is handled, but only locally
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let system = ActorSystem::new();
+    /// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+    /// let counter = system.spawn(Counter(0));
+    /// let exported = export(&counter).unwrap(); // as a transport sees it
+    /// let add = postcard::to_allocvec(&Add(5)).unwrap();
+    /// assert!(exported.deliver("counter.add", &add, None, &codec).is_ok());
+    /// let reset = postcard::to_allocvec(&Reset).unwrap();
+    /// let refused = exported.deliver("counter.reset", &reset, None, &codec);
+    /// assert!(matches!(refused, Err(Undelivered::UnknownMessage(_))));
+    /// assert_eq!(counter.ask(Add(0)).await.unwrap(), 5);
+    /// # }
+    /// ```
     pub fn add<M: RemoteMessage>(&mut self) -> &mut Self
     where
         A: Handler<M>,
@@ -114,6 +171,46 @@ impl<A: Actor> RemoteMessages<A> {
     }
 
     /// The wire names listed so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_core::prelude::*;
+    /// use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+    ///
+    /// # struct Counter(u64);
+    /// # impl Actor for Counter { type Error = std::convert::Infallible; }
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Add(u64);
+    /// # impl Message for Add { type Reply = u64; }
+    /// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+    /// # impl Handler<Add> for Counter {
+    /// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+    /// # }
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Get;
+    /// # impl Message for Get { type Reply = u64; }
+    /// # impl RemoteMessage for Get { const WIRE_NAME: &'static str = "counter.get"; }
+    /// # impl Handler<Get> for Counter {
+    /// #     async fn handle(&mut self, _: Get, _: &mut Context<Self>) -> u64 { self.0 }
+    /// # }
+    /// impl RemoteActor for Counter {
+    ///     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+    ///         assert_eq!(messages.wire_names().count(), 0);
+    ///         messages.add::<Add>().add::<Get>();
+    ///         let names: Vec<&str> = messages.wire_names().collect();
+    ///         assert_eq!(names, ["counter.add", "counter.get"]);
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = ActorSystem::new();
+    /// let counter = system.spawn(Counter(0));
+    /// // The list is built (and the assertions above run) when the actor is
+    /// // first exported.
+    /// assert!(actor_core::transport::export(&counter).is_some());
+    /// # }
+    /// ```
     pub fn wire_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.codecs.iter().map(|c| c.wire_name)
     }
@@ -443,6 +540,55 @@ impl<A: RemoteActor> Terminable for ExportedActor<A> {
 
 /// Wraps a local actor so that other nodes can send it messages; `None`
 /// for a reference that is itself remote.
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, RefCodec, ReplySink, Resolved, WireRef, export};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let system = ActorSystem::new();
+/// // `codec` is the node's `RefCodec` (here, one for messages without references).
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn(Counter(0));
+/// let exported = export(&counter).unwrap();
+/// assert_eq!(exported.id(), counter.id());
+/// assert!(exported.is_alive());
+///
+/// // What a transport does with a message that came in for it: an ask.
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let reply: ReplySink = Box::new(move |bytes| drop(tx.send(bytes)));
+/// let add = postcard::to_allocvec(&Add(4)).unwrap();
+/// exported.deliver("counter.add", &add, Some(reply), &codec).unwrap();
+/// let bytes = rx.await.unwrap().unwrap(); // the encoded reply
+/// assert_eq!(postcard::from_bytes::<u64>(&bytes).unwrap(), 4);
+///
+/// counter.stop();
+/// counter.wait_for_stop().await;
+/// assert!(!exported.is_alive()); // it does not keep the actor alive
+/// # }
+/// ```
 pub fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Option<Arc<dyn Exported>> {
     actor.shared()?;
     Some(Arc::new(ExportedActor {
@@ -455,6 +601,72 @@ pub fn export<A: RemoteActor>(actor: &ActorRef<A>) -> Option<Arc<dyn Exported>> 
 
 /// A reference to an actor of another node, reached through `endpoint`;
 /// used exactly like a local one.
+///
+/// # Examples
+///
+/// Here the transport, `Wire`, hands each message to the channel `wire`
+/// instead of writing it to a socket:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # /// A transport that hands each message to a channel instead of a socket.
+/// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+/// # impl Terminable for Wire {
+/// #     fn stop(&self) {}
+/// #     fn kill(&self) {}
+/// #     fn on_terminated(&self, _: TerminationNotice) {}
+/// # }
+/// # impl RemoteEndpoint for Wire {
+/// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+/// #     fn node(&self) -> &str { "far" }
+/// #     fn is_alive(&self) -> bool { true }
+/// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+/// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+/// #     fn unreserve(&self) {}
+/// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+/// #     fn wire_ref(&self) -> WireRef {
+/// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+/// #     }
+/// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+/// let endpoint = Arc::new(Wire { codec, sent });
+/// let counter: ActorRef<Counter> = remote_ref(&system, endpoint);
+/// assert!(!counter.is_local());
+/// assert_eq!(counter.node(), Some("far"));
+///
+/// counter.tell(Add(2)).await.unwrap();
+/// let out = wire.recv().await.unwrap(); // encoded once, for the transport
+/// assert_eq!(out.wire_name, "counter.add");
+/// assert_eq!(postcard::from_bytes::<Add>(&out.payload).unwrap(), Add(2));
+/// assert!(out.reply.is_none()); // a tell
+/// # }
+/// ```
 pub fn remote_ref<A: RemoteActor>(system: &ActorSystem, endpoint: Arc<dyn RemoteEndpoint>) -> ActorRef<A> {
     ActorRef::remote(Arc::new(RemoteTarget {
         endpoint,
