@@ -1,11 +1,15 @@
 //! Fan-out: rounds of one ask to each of many actors, all in flight at
 //! once, then every reply awaited.
 //!
-//! Ours: the driver sends every ask of a round with `AskRequest::send`,
-//! which queues the message at once and hands back the reply's future,
-//! then awaits the replies in order. Raw: the same shape by hand: it sends
-//! `(1, reply)` to every task, keeping each `oneshot` receiver, then awaits
-//! the receivers in order. Neither needs a combinator.
+//! Ours: the driver sends every ask of a round with
+//! `AskRequest::try_send`, which queues the message at once and hands
+//! back the reply's future, then awaits the replies in order. Raw: the
+//! same shape by hand: it sends `(1, reply)` to every task, keeping each
+//! `oneshot` receiver, then awaits the receivers in order. Neither needs a
+//! combinator. No send waits: each mailbox holds at most the round's one
+//! ask, and the unbounded raw side's `send` never waits either (the
+//! bounded one awaits room, spending tokio's cooperative budget as our
+//! `send().await` would).
 //! Every actor adds the `1` to its sum and replies with it, so in round `r`
 //! (from 1) every reply is `r`.
 
@@ -25,7 +29,7 @@ pub(super) async fn fanout_ours(system: &ActorSystem, width: u64, rounds: u64) -
     let start = Instant::now();
     for round in 1..=rounds {
         for worker in &workers {
-            replies.push(worker.ask(Bump(1)).send().await.expect("fanout: the ask was not sent"));
+            replies.push(worker.ask(Bump(1)).try_send().expect("fanout: the ask was not sent"));
         }
         for reply in replies.drain(..) {
             assert_eq!(reply.await.expect("fanout: no reply"), round, "fanout: wrong reply");
