@@ -191,6 +191,38 @@ mod simulated {
 
     /// What of the unsynced writes survived a crash; see
     /// [`SimulatedDisk::crash_report`].
+    ///
+    /// # Examples
+    ///
+    /// The seed decides what survives a crash in the middle of a commit;
+    /// [`crash_losing_unsynced`](SimulatedDisk::crash_losing_unsynced)
+    /// always keeps nothing:
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    /// use actor_durable::testkit::{SimulatedDisk, Survived};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let disk = SimulatedDisk::new(11);
+    /// let store = Store::builder().open_simulated(&disk).unwrap();
+    /// disk.crash_after(2); // one write goes through, then the power goes
+    /// assert!(store.queue::<u8>("q").unwrap().push(1).await.is_err());
+    ///
+    /// let report = disk.crash_report().unwrap();
+    /// let kept = match report.survived {
+    ///     Survived::None => 0,
+    ///     Survived::All => report.unsynced,
+    ///     Survived::TornPrefix { whole, .. } => whole,
+    ///     Survived::Subset { kept } => kept,
+    ///     _ => unreachable!(),
+    /// };
+    /// assert!(kept <= report.unsynced);
+    ///
+    /// let disk = SimulatedDisk::new(11);
+    /// disk.crash_losing_unsynced();
+    /// assert_eq!(disk.crash_report().unwrap().survived, Survived::None);
+    /// # }
+    /// ```
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     #[non_exhaustive]
     pub enum Survived {
@@ -214,6 +246,25 @@ mod simulated {
     }
 
     /// How a [`SimulatedDisk`] lost power.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use actor_durable::Store;
+    /// use actor_durable::testkit::SimulatedDisk;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let disk = SimulatedDisk::new(12);
+    /// let store = Store::builder().open_simulated(&disk).unwrap();
+    /// let syncs = disk.syncs();
+    /// disk.crash_after(2); // one write goes through, then the power goes
+    /// assert!(store.queue::<u8>("q").unwrap().push(1).await.is_err());
+    ///
+    /// let report = disk.crash_report().expect("the power is off");
+    /// assert_eq!(report.unsynced, 1); // the write that went through
+    /// assert_eq!(report.syncs, syncs); // no sync completed since
+    /// # }
+    /// ```
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     #[non_exhaustive]
     pub struct CrashReport {

@@ -95,6 +95,46 @@ pub trait EventSourced: Default + Serialize + DeserializeOwned + Send + 'static 
 
 /// How an event-sourced actor's state was rebuilt at spawn; see
 /// [`EventSourcedRef::recovery`] and the example of [`spawn_event_sourced`].
+///
+/// # Examples
+///
+/// A restart with a snapshot every 2 events starts from the snapshot after
+/// event 2 and replays event 3:
+///
+/// ```
+/// use actor_durable::Recovery;
+///
+/// # use actor_core::prelude::*;
+/// # use actor_durable::{EventSourced, Store, spawn_event_sourced};
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// # struct Counter(u64);
+/// # impl EventSourced for Counter {
+/// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+/// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+/// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("c.redb");
+/// # let system = ActorSystem::new();
+/// # {
+/// # let store = Store::open(&path).unwrap();
+/// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 2).await.unwrap();
+/// for by in [1, 2, 3] {
+///     counter.execute(by).await.unwrap();
+/// }
+/// counter.actor_ref().stop();
+/// counter.actor_ref().wait_for_stop().await;
+/// # }
+///
+/// # let store = Store::open(&path).unwrap();
+/// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 2).await.unwrap();
+/// let Recovery { snapshot, replayed, last_seq, .. } = counter.recovery();
+/// assert_eq!((snapshot, replayed, last_seq), (Some(2), 1, 3));
+/// assert_eq!(counter.inspect(|c| c.0).await.unwrap(), 6);
+/// # system.shutdown().await;
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Recovery {
@@ -111,6 +151,40 @@ pub struct Recovery {
 /// [`EventSourcedRef`] (its [`actor_ref`](EventSourcedRef::actor_ref) is an
 /// `ActorRef<EventSourcedActor<S>>`, to stop or monitor it). Started by
 /// [`spawn_event_sourced`], whose example shows it at work.
+///
+/// # Examples
+///
+/// The actor owns its journal stream: while it runs, no other actor of
+/// the process can take the stream.
+///
+/// ```
+/// use actor_durable::{EventSourcedActor, StoreError};
+///
+/// # use actor_core::prelude::*;
+/// # use actor_durable::{EventSourced, Store, spawn_event_sourced};
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// # struct Counter(u64);
+/// # impl EventSourced for Counter {
+/// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+/// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+/// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("c.redb")).unwrap();
+/// # let system = ActorSystem::new();
+/// let counter = spawn_event_sourced::<Counter>(&system, &store, "c", 100).await.unwrap();
+/// let actor: &ActorRef<EventSourcedActor<Counter>> = counter.actor_ref();
+/// let second = spawn_event_sourced::<Counter>(&system, &store, "c", 100).await;
+/// assert!(matches!(second, Err(StoreError::InUse(_))));
+///
+/// actor.stop();
+/// actor.wait_for_stop().await;
+/// let second = spawn_event_sourced::<Counter>(&system, &store, "c", 100).await;
+/// assert!(second.is_ok(), "the stream was released when the actor stopped");
+/// # system.shutdown().await;
+/// # }
+/// ```
 pub struct EventSourcedActor<S: EventSourced> {
     state: S,
     store: Store,
@@ -247,6 +321,32 @@ pub async fn spawn_event_sourced<S: EventSourced>(
 /// Cheap to clone. Commands go through [`execute`](EventSourcedRef::execute)
 /// (or [`execute_once`](EventSourcedRef::execute_once) with an idempotency
 /// key), reads through [`inspect`](EventSourcedRef::inspect).
+///
+/// # Examples
+///
+/// ```
+/// use actor_durable::EventSourcedRef;
+///
+/// # use actor_core::prelude::*;
+/// # use actor_durable::{EventSourced, Store, spawn_event_sourced};
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// # struct Counter(u64);
+/// # impl EventSourced for Counter {
+/// #     type Command = u64; type Event = u64; type Error = std::convert::Infallible;
+/// #     fn handle(&self, by: u64) -> Result<Vec<u64>, Self::Error> { Ok(vec![by]) }
+/// #     fn apply(&mut self, by: &u64) { self.0 += by; }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("c.redb")).unwrap();
+/// # let system = ActorSystem::new();
+/// let counter: EventSourcedRef<Counter> = spawn_event_sourced(&system, &store, "c", 100).await.unwrap();
+/// let clone = counter.clone();
+/// assert_eq!(clone.execute(5).await.unwrap(), 1); // the sequence number of event 1
+/// assert_eq!(counter.inspect(|c| c.0).await.unwrap(), 5); // the same actor
+/// # system.shutdown().await;
+/// # }
+/// ```
 pub struct EventSourcedRef<S: EventSourced> {
     actor: ActorRef<EventSourcedActor<S>>,
     recovery: Recovery,

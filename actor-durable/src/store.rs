@@ -489,6 +489,29 @@ fn sync_parent_dir(path: &Path) -> io::Result<()> {
 }
 
 /// What a store has done since it was opened; see [`Store::stats`].
+///
+/// # Examples
+///
+/// Pushes awaited one after the other each take a group commit of their
+/// own, and each commit syncs the file:
+///
+/// ```
+/// use actor_durable::{Store, StoreStats};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("s.redb")).unwrap();
+/// let queue = store.queue::<u32>("q").unwrap();
+/// let before: StoreStats = store.stats();
+/// for n in 0..3 {
+///     queue.push(n).await.unwrap();
+/// }
+/// let after = store.stats();
+/// assert_eq!(after.commits - before.commits, 3);
+/// assert_eq!(after.ops - before.ops, 3);
+/// assert!(after.syncs - before.syncs >= 3);
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreStats {

@@ -84,6 +84,49 @@ pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 pub const DEFAULT_RATE_HISTORY: usize = 60;
 
 /// Configures and starts an observer; see the [crate docs](crate).
+///
+/// # Examples
+///
+/// Keep only the last two dead letters in full (all are still counted and
+/// grouped):
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::prelude::*;
+/// use actor_observer::Observer;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn work(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer: Observer = Observer::new(&system).recent_dead_letters(2);
+/// let observer = observer.bind("127.0.0.1:0").await?;
+/// for _ in 0..3 {
+///     assert!(system.tell_named::<Worker, _>("nobody", Work).await.is_err());
+/// }
+///
+/// let snapshot = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         let snapshot = observer.snapshot();
+///         if snapshot.dead_letter_groups.first().is_some_and(|g| g.count == 3) {
+///             return snapshot;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("the three letters reach the observer");
+/// let seqs: Vec<u64> = snapshot.recent_dead_letters.iter().map(|d| d.seq).collect();
+/// assert_eq!(seqs, [2, 3]);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Observer {
     system: ActorSystem,
@@ -351,6 +394,37 @@ impl Observer {
 
 /// A running observer. Dropping it stops the server and its tasks, as
 /// [`stop`](ObserverHandle::stop) does.
+///
+/// # Examples
+///
+/// It serves the page and the snapshot over HTTP at its address:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::ActorSystem;
+/// use actor_observer::{Observer, ObserverHandle};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use tokio::net::TcpStream;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer: ObserverHandle = Observer::serve(&system, "127.0.0.1:0").await?;
+///
+/// let get = async {
+///     let mut stream = TcpStream::connect(observer.local_addr()).await?;
+///     stream.write_all(b"GET /stats.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+///     let mut response = String::new();
+///     stream.read_to_string(&mut response).await?;
+///     std::io::Result::Ok(response)
+/// };
+/// let response = tokio::time::timeout(Duration::from_secs(10), get).await??;
+/// assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+/// assert!(response.contains(r#""live":0"#), "{response}");
+///
+/// observer.stop().await;
+/// # Ok(()) }
+/// ```
 pub struct ObserverHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,

@@ -72,6 +72,53 @@ pub struct Snapshot {
 }
 
 /// One actor in a [`Snapshot`].
+///
+/// # Examples
+///
+/// A supervised child is listed after its supervisor, one level deeper:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::{prelude::*, supervision::Strategy};
+/// use actor_observer::{ActorView, Observer};
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn work(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// let sup = system.spawn_with(Supervisor::new(Strategy::OneForOne), SpawnOptions::new().name("sup"));
+/// let spec = ChildSpec::new(|| Worker).options(SpawnOptions::new().name("worker"));
+/// let worker = sup.start_child(spec).await.unwrap();
+/// worker.work().await.unwrap();
+///
+/// // The count follows the reply: wait for it.
+/// let views: Vec<ActorView> = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         let actors = observer.snapshot().actors;
+///         if actors.iter().any(|a| a.processed == 1) {
+///             return actors;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("the work is counted");
+/// assert_eq!(views[0].name.as_deref(), Some("sup"));
+/// let child = &views[1];
+/// assert_eq!(child.name.as_deref(), Some("worker"));
+/// assert_eq!(child.parent, Some(sup.id().to_string()));
+/// assert_eq!((child.depth, child.processed, child.restarts), (1, 1, 0));
+/// assert_eq!(child.state, "running");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ActorView {
@@ -109,6 +156,56 @@ pub struct ActorView {
 
 /// An actor's last panic in a [`Snapshot`]: what it said, what it was
 /// handling, and the messages before it.
+///
+/// # Examples
+///
+/// A stopped actor is not listed, so the panic shows on a supervised
+/// actor that was restarted:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::{prelude::*, supervision::Strategy};
+/// use actor_observer::{Observer, PanicView};
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn work(&mut self) {}
+///     #[message]
+///     fn fail(&mut self) {
+///         panic!("failed on purpose");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// let sup = system.spawn(Supervisor::new(Strategy::OneForOne));
+/// let options = SpawnOptions::new().name("worker").flight_recorder(2);
+/// let worker = sup.start_child(ChildSpec::new(|| Worker).options(options)).await.unwrap();
+/// worker.work().await.unwrap();
+/// assert!(worker.fail().await.is_err());
+///
+/// let panic: PanicView = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         let snapshot = observer.snapshot();
+///         let view = snapshot.actors.iter().find(|a| a.name.as_deref() == Some("worker"));
+///         if let Some(panic) = view.and_then(|a| a.last_panic.clone()) {
+///             return panic;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("the panic is shown");
+/// assert_eq!(panic.message, "failed on purpose");
+/// assert!(panic.message_type.is_some_and(|t| t.ends_with("Fail")));
+/// assert_eq!(panic.flight_record.len(), 2); // `Work`, then `Fail`
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PanicView {
@@ -126,6 +223,64 @@ pub struct PanicView {
 }
 
 /// One message of a flight record.
+///
+/// # Examples
+///
+/// A message that implements [`Message::describe`](actor_core::Message::describe)
+/// is recorded with its rendering:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::{prelude::*, supervision::Strategy};
+/// use actor_observer::{Observer, RecordedView};
+///
+/// #[derive(Default)]
+/// struct Fragile;
+/// impl Actor for Fragile {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// #[derive(Debug)]
+/// struct Poke(u32);
+/// impl Message for Poke {
+///     type Reply = ();
+///     fn describe(&self) -> Option<String> {
+///         Some(format!("{self:?}"))
+///     }
+/// }
+/// impl Handler<Poke> for Fragile {
+///     async fn handle(&mut self, Poke(n): Poke, _: &mut Context<Self>) {
+///         assert!(n < 3, "poked too hard");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// let sup = system.spawn(Supervisor::new(Strategy::OneForOne));
+/// let spec = ChildSpec::new(|| Fragile).options(SpawnOptions::new().flight_recorder(2));
+/// let fragile = sup.start_child(spec).await.unwrap();
+/// for n in 1..=3 {
+///     let _ = fragile.ask(Poke(n)).await;
+/// }
+///
+/// let record: Vec<RecordedView> = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         let panic = observer.snapshot().actors.into_iter().find_map(|a| a.last_panic);
+///         if let Some(panic) = panic {
+///             return panic.flight_record;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("the panic is shown");
+/// assert!(record.iter().all(|r| r.message_type.ends_with("Poke")));
+/// let rendered: Vec<_> = record.iter().map(|r| r.rendering.as_deref()).collect();
+/// assert_eq!(rendered, [Some("Poke(2)"), Some("Poke(3)")]);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RecordedView {
@@ -137,6 +292,47 @@ pub struct RecordedView {
 
 /// Dead letters of one kind in a [`Snapshot`]: same reason, same target,
 /// same message type.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::prelude::*;
+/// use actor_observer::{DeadLetterGroup, Observer};
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn work(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// for _ in 0..3 {
+///     assert!(system.tell_named::<Worker, _>("nobody", Work).await.is_err());
+/// }
+///
+/// let groups: Vec<DeadLetterGroup> = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         let snapshot = observer.snapshot();
+///         if snapshot.dead_letter_groups.first().is_some_and(|g| g.count == 3) {
+///             return snapshot.dead_letter_groups;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("three letters in one group");
+/// assert_eq!(groups.len(), 1);
+/// assert_eq!((groups[0].reason.as_str(), groups[0].name.as_deref()), ("UnknownName", Some("nobody")));
+/// assert!(groups[0].message_type.ends_with("Work"));
+/// assert_eq!(groups[0].last_seq, 3);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DeadLetterGroup {
@@ -164,6 +360,47 @@ pub struct DeadLetterGroup {
 }
 
 /// One dead letter in a [`Snapshot`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::prelude::*;
+/// use actor_observer::{DeadLetterView, Observer};
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn work(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let observer = Observer::serve(&system, "127.0.0.1:0").await?;
+/// let worker = system.spawn(Worker);
+/// worker.stop();
+/// worker.wait_for_stop().await;
+/// assert!(worker.tell_work().await.is_err());
+///
+/// let letter: DeadLetterView = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop {
+///         if let Some(letter) = observer.snapshot().recent_dead_letters.pop() {
+///             return letter;
+///         }
+///         tokio::time::sleep(Duration::from_millis(10)).await;
+///     }
+/// })
+/// .await
+/// .expect("the letter reaches the observer");
+/// assert_eq!(letter.seq, 1);
+/// assert_eq!(letter.reason, "Stopped");
+/// assert_eq!(letter.recipient, Some(worker.id().to_string()));
+/// assert!(letter.message_type.ends_with("Work"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DeadLetterView {

@@ -188,6 +188,57 @@ impl NameOwner {
 }
 
 /// What a subscriber of [`Cluster::subscribe`] is told.
+///
+/// # Examples
+///
+/// A node that leaves is reported as having left, not as down:
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, ClusterEvent, Node};
+/// use tokio::sync::mpsc;
+///
+/// /// Passes the events it is sent on to a channel.
+/// struct Watcher(mpsc::UnboundedSender<ClusterEvent>);
+///
+/// impl Actor for Watcher {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// impl Handler<ClusterEvent> for Watcher {
+///     async fn handle(&mut self, event: ClusterEvent, _: &mut Context<Self>) {
+///         let _ = self.0.send(event);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let a = Node::builder(ActorSystem::new()).name("a").secret("cookie").start().await?;
+/// let b = Node::builder(ActorSystem::new()).name("b").secret("cookie").start().await?;
+/// let on_a = Cluster::start(&a, ClusterConfig::default()).await?;
+/// let on_b = Cluster::start(&b, ClusterConfig::default()).await?;
+/// let (tx, mut events) = mpsc::unbounded_channel();
+/// on_a.subscribe(a.system().spawn(Watcher(tx)).recipient());
+/// on_b.join(&[&a.address().to_string()]).await?;
+///
+/// let mut seen = Vec::new();
+/// tokio::time::timeout(Duration::from_secs(10), async {
+///     while let Some(event) = events.recv().await {
+///         match event {
+///             ClusterEvent::NodeUp(member) if member.name == "b" => on_b.leave().await,
+///             ClusterEvent::NodeLeft(member) => {
+///                 seen.push(format!("{} left", member.name));
+///                 return;
+///             }
+///             ClusterEvent::NodeDown(member) => seen.push(format!("{} down", member.name)),
+///             _ => {}
+///         }
+///     }
+/// })
+/// .await?;
+/// assert_eq!(seen, ["b left"]);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClusterEvent {

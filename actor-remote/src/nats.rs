@@ -368,6 +368,31 @@ impl NatsOptions {
 }
 
 /// A node seen on the NATS server by [`Node::discover`](crate::Node::discover).
+///
+/// # Examples
+///
+/// With a NATS server on its default port:
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// use actor_core::prelude::*;
+/// use actor_remote::{NatsPeer, Node};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let start = |name: &str| {
+///     let builder = Node::builder(ActorSystem::new()).secret("cookie");
+///     let address = format!("nats://127.0.0.1:4222/{name}");
+///     async move { builder.listen(&address)?.start().await }
+/// };
+/// let (one, _two) = (start("worker-1").await?, start("worker-2").await?);
+///
+/// let peers: Vec<NatsPeer> = one.discover(Duration::from_millis(200)).await?;
+/// let two = peers.iter().find(|p| p.name == "worker-2").expect("worker-2 answers");
+/// assert_eq!(two.address, "nats://127.0.0.1:4222/worker-2");
+/// one.connect(&two.address).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NatsPeer {
     /// The node's name.

@@ -465,6 +465,31 @@ impl std::error::Error for ShardingError {}
 
 /// What one node's region of a sharded type is doing; see
 /// [`ShardRegion::stats`].
+///
+/// # Examples
+///
+/// On the only host, every shard is owned here and every message is
+/// delivered here:
+///
+/// ```
+/// use actor_core::prelude::*;
+/// use actor_remote::{Cluster, ClusterConfig, Node, Sharding, ShardingOptions, ShardingStats};
+///
+/// # #[derive(Default)] struct Account(u64);
+/// # #[actor] impl Account { #[message(remote)] fn deposit(&mut self, n: u64) -> u64 { self.0 += n; self.0 } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = Node::builder(ActorSystem::new()).name("solo").secret("cookie").start().await?;
+/// let cluster = Cluster::start(&node, ClusterConfig::default()).await?;
+/// let options = ShardingOptions::default().shards(8);
+/// let accounts = Sharding::start_with(&cluster, options, |_: &str| Account::default()).await?;
+/// assert_eq!(accounts.entity("a-1").deposit(5).await?, 5);
+///
+/// let stats: ShardingStats = accounts.stats();
+/// assert_eq!((stats.shards_owned, stats.shards_in_hand_off), (8, 0));
+/// assert_eq!((stats.entities_active, stats.delivered, stats.forwarded), (1, 1, 0));
+/// assert_eq!(stats.held, 0);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShardingStats {
@@ -474,7 +499,8 @@ pub struct ShardingStats {
     pub hosts: Vec<String>,
     /// Shards this node owns in its view.
     pub shards_owned: usize,
-    /// Shards whose entities run here.
+    /// Shards served here, their hand-off to this node complete: their
+    /// entities, whether any are running yet or not, run on this node.
     pub shards_active: usize,
     /// Shards moving to or from this node (acquiring or releasing).
     pub shards_in_hand_off: usize,
