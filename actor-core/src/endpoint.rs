@@ -34,6 +34,42 @@ use crate::base::reply::{ReplyFailure, ReplyTx};
 use crate::system::ActorSystem;
 
 /// Run when a watched actor terminates, with its id and reason.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::transport::{TerminationNotice, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let counter = system.spawn(Counter(0));
+/// let exported = export(&counter).unwrap(); // as a transport holds it
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let notice: TerminationNotice = Box::new(move |id, reason| {
+///     let _ = tx.send((id, reason.is_normal()));
+/// });
+/// exported.on_terminated(notice);
+/// counter.stop();
+/// let heard = tokio::time::timeout(Duration::from_secs(10), rx).await.unwrap().unwrap();
+/// assert_eq!(heard, (counter.id(), true));
+/// # }
+/// ```
 pub type TerminationNotice = Box<dyn FnOnce(ActorId, &StopReason) + Send>;
 
 /// Names a [`TerminationNotice`] left with [`Terminable::watch`], to take
@@ -84,6 +120,45 @@ impl WatchKey {
 /// Stopping an actor and hearing of its end: what a transport's handle on
 /// a remote actor ([`RemoteEndpoint`]) and a local actor's export
 /// ([`Exported`]) both offer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::transport::{Terminable, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+///
+/// /// How `actor` ends: its id, and whether it stopped normally.
+/// fn watch(actor: &dyn Terminable) -> tokio::sync::oneshot::Receiver<(ActorId, bool)> {
+///     let (tx, rx) = tokio::sync::oneshot::channel();
+///     actor.on_terminated(Box::new(move |id, reason| {
+///         let _ = tx.send((id, reason.is_normal()));
+///     }));
+///     rx
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter(0));
+/// let exported = export(&counter).unwrap();
+/// let ended = watch(&*exported);
+/// exported.stop();
+/// let (id, normal) = tokio::time::timeout(Duration::from_secs(10), ended).await.unwrap().unwrap();
+/// assert_eq!((id, normal), (counter.id(), true));
+/// # }
+/// ```
 pub trait Terminable: Send + Sync + 'static {
     /// Asks the actor to stop gracefully.
     fn stop(&self);
@@ -335,6 +410,72 @@ pub enum Refused {
 }
 
 /// An encoded message on its way to a remote actor.
+///
+/// # Examples
+///
+/// `counter` is a remote reference whose transport hands each message
+/// to the channel `wire`, so the example plays the transport's part.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # /// A transport that hands each message to a channel instead of a socket.
+/// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+/// # impl Terminable for Wire {
+/// #     fn stop(&self) {}
+/// #     fn kill(&self) {}
+/// #     fn on_terminated(&self, _: TerminationNotice) {}
+/// # }
+/// # impl RemoteEndpoint for Wire {
+/// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+/// #     fn node(&self) -> &str { "far" }
+/// #     fn is_alive(&self) -> bool { true }
+/// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+/// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+/// #     fn unreserve(&self) {}
+/// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+/// #     fn wire_ref(&self) -> WireRef {
+/// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+/// #     }
+/// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+/// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+/// counter.tell(Add(3)).await.unwrap();
+/// let outgoing: Outgoing = tokio::time::timeout(wait, wire.recv()).await.unwrap().unwrap();
+/// assert_eq!(outgoing.wire_name, "counter.add");
+/// assert!(outgoing.message_type.ends_with("Add"));
+/// assert_eq!(postcard::from_bytes::<Add>(&outgoing.payload).unwrap(), Add(3));
+/// assert!(outgoing.reply.is_none()); // a tell: no reply expected
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Outgoing {
     /// The message's wire name ([`RemoteMessage::WIRE_NAME`](crate::RemoteMessage::WIRE_NAME)).
@@ -399,6 +540,79 @@ impl AskContext {
 }
 
 /// Why a remote ask ends without a reply.
+///
+/// # Examples
+///
+/// `counter` is a remote reference whose transport hands each message
+/// to the channel `wire`, so the example plays the transport's part.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::error::{AskError, RemoteError, RemoteErrorKind};
+/// use actor_core::transport::RemoteFailure;
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # /// A transport that hands each message to a channel instead of a socket.
+/// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+/// # impl Terminable for Wire {
+/// #     fn stop(&self) {}
+/// #     fn kill(&self) {}
+/// #     fn on_terminated(&self, _: TerminationNotice) {}
+/// # }
+/// # impl RemoteEndpoint for Wire {
+/// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+/// #     fn node(&self) -> &str { "far" }
+/// #     fn is_alive(&self) -> bool { true }
+/// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+/// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+/// #     fn unreserve(&self) {}
+/// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+/// #     fn wire_ref(&self) -> WireRef {
+/// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+/// #     }
+/// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+/// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+/// let mut fail_next = async |failure: RemoteFailure| {
+///     let outgoing = tokio::time::timeout(wait, wire.recv()).await.unwrap().unwrap();
+///     outgoing.reply.expect("an ask").fail(failure);
+/// };
+///
+/// let ((), reply) = tokio::join!(fail_next(RemoteFailure::NoReply), counter.ask(Add(1)).timeout(wait));
+/// assert!(matches!(reply, Err(AskError::NoReply)));
+///
+/// let unknown = RemoteError::new(RemoteErrorKind::UnknownActor, "no such actor");
+/// let ((), reply) = tokio::join!(fail_next(RemoteFailure::Remote(unknown)), counter.ask(Add(1)).timeout(wait));
+/// assert!(matches!(reply, Err(AskError::Remote(e)) if e.kind() == RemoteErrorKind::UnknownActor));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemoteFailure {
@@ -418,6 +632,78 @@ pub enum RemoteFailure {
 
 /// The waiting end of a remote ask: the transport completes it with the
 /// reply's bytes, or fails it.
+///
+/// # Examples
+///
+/// `counter` is a remote reference whose transport hands each message
+/// to the channel `wire`, so the example plays the transport's part.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use actor_core::transport::PendingReply;
+/// # use std::sync::Arc;
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, Outgoing, RefCodec, Refused, RemoteEndpoint, Resolved, Terminable, TerminationNotice, WireRef, remote_ref};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # /// A transport that hands each message to a channel instead of a socket.
+/// # struct Wire { codec: Arc<dyn RefCodec>, sent: tokio::sync::mpsc::UnboundedSender<Outgoing> }
+/// # impl Terminable for Wire {
+/// #     fn stop(&self) {}
+/// #     fn kill(&self) {}
+/// #     fn on_terminated(&self, _: TerminationNotice) {}
+/// # }
+/// # impl RemoteEndpoint for Wire {
+/// #     fn id(&self) -> ActorId { ActorId::from_uuid(uuid::Uuid::from_u128(1)) }
+/// #     fn node(&self) -> &str { "far" }
+/// #     fn is_alive(&self) -> bool { true }
+/// #     fn try_reserve(&self) -> Result<(), Refused> { Ok(()) }
+/// #     fn reserve(&self) -> futures::future::BoxFuture<'_, Result<(), Refused>> { Box::pin(async { Ok(()) }) }
+/// #     fn unreserve(&self) {}
+/// #     fn send(&self, outgoing: Outgoing) { let _ = self.sent.send(outgoing); }
+/// #     fn wire_ref(&self) -> WireRef {
+/// #         WireRef { node: "far".into(), address: "tcp://127.0.0.1:1".into(), id: self.id() }
+/// #     }
+/// #     fn ref_codec(&self) -> &Arc<dyn RefCodec> { &self.codec }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// # let (sent, mut wire) = tokio::sync::mpsc::unbounded_channel();
+/// # let counter: ActorRef<Counter> = remote_ref(&system, Arc::new(Wire { codec: codec.clone(), sent }));
+/// let ((), reply) = tokio::join!(
+///     async {
+///         let outgoing = tokio::time::timeout(wait, wire.recv()).await.unwrap().unwrap();
+///         let pending: PendingReply = outgoing.reply.expect("an ask carries one");
+///         assert!(!pending.is_closed()); // the asker still waits
+///         // The far node replied 10: hand its bytes to the asker.
+///         pending.complete(&postcard::to_allocvec(&10u64).unwrap(), &codec);
+///     },
+///     counter.ask(Add(10)).timeout(wait),
+/// );
+/// assert_eq!(reply.unwrap(), 10);
+/// # }
+/// ```
 pub struct PendingReply {
     inner: Box<dyn ErasedReply>,
     context: AskContext,
@@ -812,6 +1098,43 @@ impl fmt::Debug for PendingReply {
 
 /// How an actor reference is written inside a message: the node it lives
 /// on, where that node listens, and the actor's id.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use actor_core::prelude::*;
+/// use actor_core::transport::{Exported, RefCodec, Resolved, WireRef, with_ref_codec};
+/// # use actor_core::{RemoteActor, RemoteMessages};
+/// # struct Worker;
+/// # impl Actor for Worker { type Error = std::convert::Infallible; }
+/// # impl RemoteActor for Worker { fn remote_messages(_: &mut RemoteMessages<Self>) {} }
+///
+/// /// Names every exported actor as one of node "here".
+/// struct Here(ActorSystem);
+/// impl RefCodec for Here {
+///     fn system(&self) -> &ActorSystem {
+///         &self.0
+///     }
+///     fn export(&self, actor: Arc<dyn Exported>) -> WireRef {
+///         WireRef { node: "here".into(), address: "tcp://127.0.0.1:4000".into(), id: actor.id() }
+///     }
+///     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> {
+///         Err("not needed here".into())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let worker = system.spawn(Worker);
+/// let codec: Arc<dyn RefCodec> = Arc::new(Here(system.clone()));
+/// // A reference inside a message is written as its `WireRef`.
+/// let bytes = with_ref_codec(&codec, || postcard::to_allocvec(&worker)).unwrap();
+/// let wire: WireRef = postcard::from_bytes(&bytes).unwrap();
+/// assert_eq!(wire, WireRef { node: "here".into(), address: "tcp://127.0.0.1:4000".into(), id: worker.id() });
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WireRef {
     /// The name of the node the actor lives on.
@@ -824,6 +1147,62 @@ pub struct WireRef {
 }
 
 /// What a [`WireRef`] resolves to on the node that reads it.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex};
+///
+/// use actor_core::transport::{Exported, RefCodec, Resolved, WireRef, with_ref_codec};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+///
+/// /// Keeps what it exports, and resolves its own node's references to it.
+/// struct Here {
+///     system: ActorSystem,
+///     exported: Mutex<HashMap<ActorId, Arc<dyn Exported>>>,
+/// }
+/// impl RefCodec for Here {
+///     fn system(&self) -> &ActorSystem {
+///         &self.system
+///     }
+///     fn export(&self, actor: Arc<dyn Exported>) -> WireRef {
+///         let id = actor.id();
+///         self.exported.lock().unwrap().insert(id, actor);
+///         WireRef { node: "here".into(), address: "tcp://127.0.0.1:4000".into(), id }
+///     }
+///     fn resolve(&self, wire: &WireRef) -> Result<Resolved, String> {
+///         match self.exported.lock().unwrap().get(&wire.id) {
+///             Some(actor) if wire.node == "here" => Ok(Resolved::Local(actor.clone())),
+///             _ => Err(format!("no actor {:?} here", wire.id)), // a real node also resolves others' refs
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let codec: Arc<dyn RefCodec> = Arc::new(Here { system: system.clone(), exported: Mutex::default() });
+/// let counter = system.spawn(Counter(0));
+/// let bytes = with_ref_codec(&codec, || postcard::to_allocvec(&counter)).unwrap();
+/// // Read back on this node: `Resolved::Local`, the very actor.
+/// let read: ActorRef<Counter> = with_ref_codec(&codec, || postcard::from_bytes(&bytes)).unwrap();
+/// assert_eq!(read.id(), counter.id());
+/// assert_eq!(read.ask(Add(2)).await.unwrap(), 2);
+/// # }
+/// ```
 #[non_exhaustive]
 pub enum Resolved {
     /// An actor of this node.
@@ -843,6 +1222,60 @@ impl fmt::Debug for Resolved {
 
 /// Writes and reads actor references inside messages; implemented by the
 /// transport's node.
+///
+/// # Examples
+///
+/// A node that only knows its own actors, by id:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex};
+/// use actor_core::transport::{Exported, RefCodec, Resolved, WireRef, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+///
+/// struct Here {
+///     system: ActorSystem,
+///     exported: Mutex<HashMap<ActorId, Arc<dyn Exported>>>,
+/// }
+///
+/// impl RefCodec for Here {
+///     fn system(&self) -> &ActorSystem {
+///         &self.system
+///     }
+///     fn export(&self, actor: Arc<dyn Exported>) -> WireRef {
+///         let id = actor.id();
+///         self.exported.lock().unwrap().insert(id, actor);
+///         WireRef { node: "here".into(), address: "tcp://127.0.0.1:1".into(), id }
+///     }
+///     fn resolve(&self, wire: &WireRef) -> Result<Resolved, String> {
+///         let found = self.exported.lock().unwrap().get(&wire.id).cloned();
+///         found.map(Resolved::Local).ok_or_else(|| format!("no actor {} here", wire.id))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let node = Here { system: system.clone(), exported: Mutex::default() };
+/// let counter = system.spawn(Counter(0));
+/// let wire = node.export(export(&counter).unwrap());
+/// assert!(matches!(node.resolve(&wire), Ok(Resolved::Local(e)) if e.id() == counter.id()));
+/// let never_exported = WireRef { id: system.spawn(Counter(0)).id(), ..wire };
+/// assert!(node.resolve(&never_exported).is_err());
+/// # }
+/// ```
 pub trait RefCodec: Send + Sync + 'static {
     /// The system refs are resolved into.
     fn system(&self) -> &ActorSystem;
@@ -921,9 +1354,103 @@ pub(crate) fn current_ref_codec() -> Option<Arc<dyn RefCodec>> {
 
 /// Where the reply to an ask that came from another node goes: the
 /// transport encodes nothing, it gets the reply's bytes.
+///
+/// # Examples
+///
+/// `codec` is the node's reference codec (here, one for messages without
+/// references in them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use actor_core::transport::{ReplySink, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, RefCodec, Resolved, WireRef};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn(Counter(0));
+/// let exported = export(&counter).unwrap();
+/// // An ask came in from another node: its reply goes back through the sink.
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let sink: ReplySink = Box::new(move |result| drop(tx.send(result)));
+/// let add = postcard::to_allocvec(&Add(4)).unwrap();
+/// exported.deliver("counter.add", &add, Some(sink), &codec).unwrap();
+/// let bytes = tokio::time::timeout(wait, rx).await.unwrap().unwrap().unwrap();
+/// assert_eq!(postcard::from_bytes::<u64>(&bytes).unwrap(), 4);
+/// # }
+/// ```
 pub type ReplySink = Box<dyn FnOnce(Result<Vec<u8>, RemoteFailure>) + Send>;
 
 /// A local actor as other nodes reach it: bytes in, messages queued.
+///
+/// # Examples
+///
+/// `codec` is the node's reference codec (here, one for messages without
+/// references in them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use actor_core::transport::{Exported, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{RefCodec, Resolved, WireRef};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn(Counter(0));
+/// let exported: Arc<dyn Exported> = export(&counter).unwrap();
+/// assert_eq!(exported.id(), counter.id());
+/// assert!(exported.actor_type().ends_with("Counter"));
+/// // A tell that came in from another node, as bytes.
+/// exported.deliver("counter.add", &postcard::to_allocvec(&Add(2)).unwrap(), None, &codec).unwrap();
+/// assert_eq!(counter.ask(Add(0)).timeout(wait).await.unwrap(), 2);
+/// # }
+/// ```
 pub trait Exported: Terminable {
     /// The actor's id.
     fn id(&self) -> ActorId;
@@ -992,6 +1519,56 @@ pub trait Exported: Terminable {
 }
 
 /// Why [`Exported::deliver`] did not queue a message.
+///
+/// # Examples
+///
+/// `codec` is the node's reference codec (here, one for messages without
+/// references in them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use actor_core::transport::{Undelivered, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, RefCodec, Resolved, WireRef};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn(Counter(0));
+/// let exported = export(&counter).unwrap();
+/// let unknown = exported.deliver("counter.reset", &[], None, &codec);
+/// assert!(matches!(unknown, Err(Undelivered::UnknownMessage(None))));
+/// let garbled = exported.deliver("counter.add", &[], None, &codec); // not an `Add`
+/// assert!(matches!(garbled, Err(Undelivered::Undecodable(..))));
+///
+/// counter.stop();
+/// tokio::time::timeout(wait, counter.wait_for_stop()).await.unwrap();
+/// let closed = exported.deliver("counter.add", &postcard::to_allocvec(&Add(1)).unwrap(), None, &codec);
+/// assert!(matches!(closed, Err(Undelivered::Closed(None))));
+/// # }
+/// ```
 #[non_exhaustive]
 pub enum Undelivered {
     /// The actor does not handle a message of that wire name remotely.
@@ -1008,6 +1585,58 @@ pub enum Undelivered {
 
 /// The reply sink of a message that was not delivered, handed back so the
 /// transport can answer the asker with the reason.
+///
+/// # Examples
+///
+/// `codec` is the node's reference codec (here, one for messages without
+/// references in them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use actor_core::error::{RemoteError, RemoteErrorKind};
+/// use actor_core::transport::{RemoteFailure, ReplySink, Undelivered, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, RefCodec, Resolved, WireRef};
+/// # /// A node's reference codec, for messages without references in them.
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn(Counter(0));
+/// let exported = export(&counter).unwrap();
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let sink: ReplySink = Box::new(move |result| drop(tx.send(result)));
+/// let Err(Undelivered::UnknownMessage(back)) = exported.deliver("counter.reset", &[], Some(sink), &codec) else {
+///     panic!("not a message of the counter");
+/// };
+/// // The transport answers the asker with the reason.
+/// let sink = back.expect("the ask's sink, handed back");
+/// sink(Err(RemoteFailure::Remote(RemoteError::new(RemoteErrorKind::UnknownMessage, "counter.reset"))));
+/// let answer = tokio::time::timeout(wait, rx).await.unwrap().unwrap();
+/// assert!(matches!(answer, Err(RemoteFailure::Remote(e)) if e.kind() == RemoteErrorKind::UnknownMessage));
+/// # }
+/// ```
 pub type ReplyBack = Option<ReplySink>;
 
 impl fmt::Debug for Undelivered {
@@ -1023,6 +1652,54 @@ impl fmt::Debug for Undelivered {
 
 /// A delivery that waits for mailbox room; see [`Undelivered::Full`].
 /// Resolves to `Err` with the reply sink if the actor stops meanwhile.
+///
+/// # Examples
+///
+/// `codec` is the node's reference codec (here, one for messages without
+/// references in them).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use actor_core::mailbox::Mailbox;
+/// use actor_core::transport::{Undelivered, export};
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// # impl RemoteActor for Counter {
+/// #     fn remote_messages(messages: &mut RemoteMessages<Self>) { messages.add::<Add>(); }
+/// # }
+/// # use actor_core::transport::{Exported, RefCodec, Resolved, WireRef};
+/// # struct NoRefs(ActorSystem);
+/// # impl RefCodec for NoRefs {
+/// #     fn system(&self) -> &ActorSystem { &self.0 }
+/// #     fn export(&self, _: Arc<dyn Exported>) -> WireRef { unreachable!("no references here") }
+/// #     fn resolve(&self, _: &WireRef) -> Result<Resolved, String> { Err("no references here".into()) }
+/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let system = ActorSystem::new();
+/// # let codec: Arc<dyn RefCodec> = Arc::new(NoRefs(system.clone()));
+/// let counter = system.spawn_with(Counter(0), SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+/// let exported = export(&counter).unwrap();
+/// let add = |n| postcard::to_allocvec(&Add(n)).unwrap();
+/// exported.deliver("counter.add", &add(1), None, &codec).unwrap();
+/// // The actor has not run yet (one thread): its one slot is taken.
+/// let Err(Undelivered::Full(parked)) = exported.deliver("counter.add", &add(2), None, &codec) else {
+///     panic!("a full mailbox parks the delivery")
+/// };
+/// // Polled to completion, it queues the message once there is room.
+/// assert!(tokio::time::timeout(Duration::from_secs(10), parked).await.unwrap().is_ok());
+/// assert_eq!(counter.ask(Add(0)).await.unwrap(), 3);
+/// # }
+/// ```
 #[must_use = "a parked delivery does nothing unless polled"]
 pub struct Parked(BoxFuture<'static, Result<(), ReplyBack>>);
 

@@ -244,6 +244,29 @@ impl<A: Actor> Context<A> {
 
 /// Options for [`ActorSystem::spawn_with`] and
 /// [`Context::spawn_child_with`](crate::Context::spawn_child_with).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let options = SpawnOptions::new().name("worker").mailbox(Mailbox::bounded(1));
+/// let worker = system.spawn_with(Worker, options);
+/// assert_eq!(worker.name(), Some("worker"));
+/// worker.try_tell(Ping).unwrap(); // it has not run yet (one thread)
+/// assert!(matches!(worker.try_tell(Ping), Err(SendError::Full(Ping)))); // room for one
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 #[must_use = "options do nothing until passed to spawn_with"]
 pub struct SpawnOptions {

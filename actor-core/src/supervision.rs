@@ -30,6 +30,43 @@ use crate::cell::Lane;
 use crate::mailbox::signal::Signal;
 use crate::spawn::SpawnOptions;
 /// Whom a supervisor restarts when a child fails.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{prelude::*, supervision::Strategy};
+///
+/// struct Counter(u64);
+///
+/// #[actor]
+/// impl Counter {
+///     #[message]
+///     fn add(&mut self, n: u64) -> u64 {
+///         assert!(n > 0, "nothing to add");
+///         self.0 += n;
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::builder().observe(true).build();
+/// let supervisor = system.spawn(Supervisor::new(Strategy::OneForAll));
+/// let a = supervisor.start_child(ChildSpec::new(|| Counter(0))).await.unwrap();
+/// let b = supervisor.start_child(ChildSpec::new(|| Counter(0))).await.unwrap();
+/// assert_eq!(a.add(5).await.unwrap(), 5);
+/// assert!(b.add(0).await.is_err()); // b panics: under one-for-all, a restarts too
+/// let restarts = |id| system.stats().actors.into_iter().find(|s| s.id == id).map(|s| s.restarts);
+/// tokio::time::timeout(Duration::from_secs(10), async {
+///     while restarts(a.id()) != Some(1) {
+///         tokio::time::sleep(Duration::from_millis(1)).await;
+///     }
+/// })
+/// .await
+/// .unwrap();
+/// assert_eq!(a.add(1).await.unwrap(), 1); // a fresh a
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
     /// Only the failed child.
@@ -42,6 +79,37 @@ pub enum Strategy {
 }
 
 /// When a child is restarted.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{prelude::*, supervision::Strategy};
+///
+/// struct Divider;
+///
+/// #[actor]
+/// impl Divider {
+///     #[message]
+///     fn divide(&mut self, n: u32) -> u32 {
+///         100 / n
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// let supervisor = ActorSystem::new().spawn(Supervisor::new(Strategy::OneForOne));
+/// let permanent = supervisor.start_child(ChildSpec::new(|| Divider)).await.unwrap();
+/// let temporary = supervisor.start_child(ChildSpec::new(|| Divider).restart(Restart::Temporary)).await.unwrap();
+///
+/// assert!(permanent.divide(0).timeout(wait).await.is_err());
+/// assert_eq!(permanent.divide(5).timeout(wait).await.unwrap(), 20); // restarted in place
+///
+/// assert!(temporary.divide(0).timeout(wait).await.is_err());
+/// let reason = tokio::time::timeout(wait, temporary.wait_for_stop()).await.unwrap();
+/// assert!(matches!(reason, StopReason::Panicked(_))); // not restarted
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Restart {
     /// Always. After an abnormal stop it is restarted in place; after a

@@ -642,6 +642,33 @@ impl SystemBuilder {
 
 /// A subscription to a system's dead letters; see
 /// [`ActorSystem::dead_letters`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Echo;
+///
+/// #[actor]
+/// impl Echo {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let mut letters = system.dead_letters(); // sees the letters from now on
+/// let echo = system.spawn(Echo);
+/// echo.stop();
+/// tokio::time::timeout(Duration::from_secs(10), echo.wait_for_stop()).await.unwrap();
+/// assert!(echo.try_tell(Ping).is_err());
+/// let letter = tokio::time::timeout(Duration::from_secs(10), letters.recv()).await.unwrap().unwrap();
+/// assert_eq!(letter.recipient, Some(echo.id()));
+/// assert_eq!(letters.try_recv(), Ok(None)); // no more
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct DeadLetters {
     rx: broadcast::Receiver<DeadLetter>,
@@ -652,6 +679,36 @@ pub struct DeadLetters {
 /// A dead-letter subscriber fell behind and skipped this many letters.
 ///
 /// They were still counted in [`ActorSystem::dead_letter_count`] and traced.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::Lagged;
+/// use actor_core::prelude::*;
+///
+/// struct Echo;
+///
+/// #[actor]
+/// impl Echo {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::builder().dead_letter_capacity(2).build();
+/// let mut letters = system.dead_letters();
+/// let echo = system.spawn(Echo);
+/// echo.stop();
+/// tokio::time::timeout(Duration::from_secs(10), echo.wait_for_stop()).await.unwrap();
+/// for _ in 0..5 {
+///     assert!(echo.try_tell(Ping).is_err()); // each one a dead letter
+/// }
+/// assert_eq!(letters.try_recv(), Err(Lagged(3))); // only the last two were kept
+/// assert!(letters.try_recv().unwrap().is_some());
+/// assert_eq!(system.dead_letter_count(), 5); // all were counted
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lagged(pub u64);
 

@@ -56,7 +56,29 @@ impl<F: Future> Future for Carried<F> {
 ///
 /// # Examples
 ///
-/// See [`Context::spawn_task`].
+/// ```
+/// use actor_core::TaskHandle;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     async fn square(&mut self, n: u64, ctx: &mut Context<Self>) -> u64 {
+///         // Runs beside the actor; awaiting the handle gives its output.
+///         let handle: TaskHandle<u64> = ctx.spawn_task(async move { n * n });
+///         handle.await.unwrap()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let worker = ActorSystem::new().spawn(Worker);
+/// assert_eq!(worker.square(7).await.unwrap(), 49);
+/// # }
+/// ```
+///
+/// See also [`Context::spawn_task`].
 pub struct TaskHandle<T> {
     /// The task's node in the graph of waits.
     task: ActorId,

@@ -20,6 +20,27 @@ use crate::reference::recipient::Recipient;
 use crate::system::ActorSystem;
 
 /// What a [`Probe`] expectation found instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+/// use actor_core::testkit::{Probe, ProbeError};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Ping(u32);
+/// impl Message for Ping {
+///     type Reply = ();
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let mut probe = Probe::<Ping>::new(&ActorSystem::new());
+/// assert_eq!(probe.expect(Duration::from_secs(1)).await, Err(ProbeError::Timeout));
+/// probe.recipient().tell(Ping(1)).await.unwrap();
+/// assert_eq!(probe.expect_none(Duration::from_secs(1)).await, Err(ProbeError::Unexpected(Ping(1))));
+/// # }
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProbeError<M> {

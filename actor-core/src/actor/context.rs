@@ -103,6 +103,41 @@ pub trait Actor: Sized + Send + 'static {
 }
 
 /// What an actor does after a handler panicked; returned by [`Actor::on_panic`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::error::PanicError;
+/// use actor_core::prelude::*;
+///
+/// struct Sturdy(u32);
+///
+/// impl Actor for Sturdy {
+///     type Error = std::convert::Infallible;
+///     async fn on_panic(&mut self, _: &mut Context<Self>, _: &PanicError) -> PanicAction {
+///         PanicAction::Resume
+///     }
+/// }
+///
+/// #[actor(no_actor_impl)]
+/// impl Sturdy {
+///     #[message]
+///     fn poke(&mut self) -> u32 {
+///         self.0 += 1;
+///         assert!(self.0 != 2, "the second poke");
+///         self.0
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let sturdy = ActorSystem::new().spawn(Sturdy(0));
+/// assert_eq!(sturdy.poke().await.unwrap(), 1);
+/// assert!(matches!(sturdy.poke().await, Err(AskError::Panicked(_))));
+/// // Resumed, with the state the panic left: the count went on.
+/// assert_eq!(sturdy.poke().timeout(Duration::from_secs(5)).await.unwrap(), 3);
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PanicAction {
     /// Go on with the next message, keeping the state as the panic left it.

@@ -5,6 +5,37 @@ use std::sync::Arc;
 use crate::base::id::ActorId;
 
 /// A message that could not be delivered.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::DeadLetterReason;
+/// use actor_core::prelude::*;
+///
+/// struct Echo;
+///
+/// #[actor]
+/// impl Echo {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let mut letters = system.dead_letters();
+/// let echo = system.spawn(Echo);
+/// echo.stop();
+/// tokio::time::timeout(Duration::from_secs(10), echo.wait_for_stop()).await.unwrap();
+///
+/// assert!(echo.try_tell(Ping).is_err());
+/// let letter = tokio::time::timeout(Duration::from_secs(10), letters.recv()).await.unwrap().unwrap();
+/// assert_eq!(letter.recipient, Some(echo.id()));
+/// assert_eq!(letter.reason, DeadLetterReason::Stopped);
+/// assert!(letter.message_type.ends_with("Ping"));
+/// assert!(letter.actor_type.ends_with("Echo"));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeadLetter {
@@ -25,6 +56,38 @@ pub struct DeadLetter {
 }
 
 /// Why a message became a dead letter.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::DeadLetterReason;
+/// use actor_core::prelude::*;
+///
+/// struct Echo;
+///
+/// #[actor]
+/// impl Echo {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// let system = ActorSystem::new();
+/// let mut letters = system.dead_letters();
+/// let echo = system.spawn(Echo);
+/// echo.tell(Ping).await.unwrap(); // queued
+/// echo.kill(); // before the actor has run (one thread)
+/// tokio::time::timeout(wait, echo.wait_for_stop()).await.unwrap();
+/// let letter = tokio::time::timeout(wait, letters.recv()).await.unwrap().unwrap();
+/// assert_eq!(letter.reason, DeadLetterReason::DroppedOnStop); // queued, never handled
+///
+/// assert!(echo.try_tell(Ping).is_err());
+/// let letter = tokio::time::timeout(wait, letters.recv()).await.unwrap().unwrap();
+/// assert_eq!(letter.reason, DeadLetterReason::Stopped); // sent after the stop
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DeadLetterReason {

@@ -15,6 +15,35 @@ use crate::base::id::ActorId;
 /// Why a message could not be queued in an actor's mailbox.
 ///
 /// The message is handed back in every case.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Echo;
+///
+/// #[actor]
+/// impl Echo {
+///     #[message]
+///     fn ping(&mut self, n: u32) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let echo = system.spawn_with(Echo, SpawnOptions::new().mailbox(Mailbox::bounded(1)));
+/// echo.try_tell(Ping { n: 1 }).unwrap(); // the actor has not run yet (one thread)
+/// assert!(matches!(echo.try_tell(Ping { n: 2 }), Err(SendError::Full(Ping { n: 2 }))));
+///
+/// echo.stop();
+/// tokio::time::timeout(Duration::from_secs(10), echo.wait_for_stop()).await.unwrap();
+/// match echo.tell(Ping { n: 3 }).await {
+///     Err(SendError::Closed(msg)) => assert_eq!(msg.n, 3), // handed back
+///     _ => panic!("the actor has stopped"),
+/// }
+/// # }
+/// ```
 #[non_exhaustive]
 pub enum SendError<M> {
     /// The actor has stopped (or is stopping and no longer accepts messages).
@@ -244,6 +273,43 @@ impl<M> fmt::Display for SendError<M> {
 impl<M> StdError for SendError<M> {}
 
 /// Why an `ask` produced no reply.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     async fn stall(&mut self) {
+///         std::future::pending::<()>().await
+///     }
+///     #[message]
+///     fn crash(&mut self) {
+///         panic!("crashed");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let stalled = system.spawn(Worker);
+/// let err = stalled.stall().timeout(Duration::from_millis(50)).await.unwrap_err();
+/// assert!(matches!(err, AskError::Timeout));
+///
+/// let crashing = system.spawn(Worker);
+/// match crashing.crash().timeout(Duration::from_secs(5)).await {
+///     Err(AskError::Panicked(panic)) => assert_eq!(panic.message(), "crashed"),
+///     _ => panic!("the handler panicked"),
+/// }
+/// // The panic stopped it (the default `on_panic`): the next ask is refused.
+/// tokio::time::timeout(Duration::from_secs(10), crashing.wait_for_stop()).await.unwrap();
+/// assert!(matches!(crashing.crash().await, Err(AskError::Closed(Crash))));
+/// # }
+/// ```
 #[non_exhaustive]
 pub enum AskError<M> {
     /// The actor had stopped; the message was never queued.
@@ -531,6 +597,37 @@ impl<M> StdError for AskError<M> {
 }
 
 /// What went wrong, without the message; see [`Error::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::error::ErrorKind;
+/// use actor_core::prelude::*;
+///
+/// struct Counter(u64);
+///
+/// #[actor]
+/// impl Counter {
+///     #[message]
+///     fn get(&mut self) -> u64 {
+///         self.0
+///     }
+/// }
+///
+/// /// Any send or ask error converts into the crate's `Error`, for `?`.
+/// async fn read(counter: &ActorRef<Counter>) -> Result<u64, actor_core::Error> {
+///     Ok(counter.get().await?)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter(7));
+/// assert_eq!(read(&counter).await.unwrap(), 7);
+/// counter.stop();
+/// tokio::time::timeout(Duration::from_secs(10), counter.wait_for_stop()).await.unwrap();
+/// assert_eq!(read(&counter).await.unwrap_err().kind(), ErrorKind::Closed);
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -679,6 +776,34 @@ impl<M> From<AskError<M>> for Error {
 
 /// Why a task started with [`Context::spawn_task`](crate::Context::spawn_task)
 /// gave no output to the one awaiting its [`TaskHandle`](crate::TaskHandle).
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::error::TaskError;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     async fn run(&mut self, fail: bool, ctx: &mut Context<Self>) -> Result<u32, TaskError> {
+///         ctx.spawn_task(async move {
+///             assert!(!fail, "out of paper");
+///             42
+///         })
+///         .await
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let worker = ActorSystem::new().spawn(Worker);
+/// assert_eq!(worker.run(false).await.unwrap(), Ok(42));
+/// assert_eq!(worker.run(true).await.unwrap(), Err(TaskError::Panicked("out of paper".into())));
+/// assert_eq!(worker.run(false).await.unwrap(), Ok(42)); // the actor went on
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskError {
@@ -713,6 +838,36 @@ impl StdError for TaskError {}
 ///
 /// Cheap to clone, so that one panic can be reported to the asker, the
 /// supervisor and every monitor.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Fragile;
+///
+/// #[actor]
+/// impl Fragile {
+///     #[message]
+///     fn poke(&mut self) {
+///         panic!("poked too hard");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let fragile = ActorSystem::new().spawn(Fragile);
+/// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else {
+///     panic!("the handler panicked");
+/// };
+/// assert_eq!(err.message(), "poked too hard");
+/// assert_eq!(err.actor_id(), fragile.id());
+/// assert!(err.message_type().unwrap().ends_with("Poke"));
+/// // The actor stopped with the same panic.
+/// let reason = tokio::time::timeout(Duration::from_secs(10), fragile.wait_for_stop()).await.unwrap();
+/// assert!(matches!(reason, StopReason::Panicked(p) if p.message() == "poked too hard"));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct PanicError(Arc<PanicRepr>);
 
@@ -944,6 +1099,30 @@ impl StdError for PanicError {}
 /// One word (an `Arc` of a box, two allocations when an actor fails), so
 /// that a [`StopReason`](crate::StopReason) is two words: every actor's
 /// context holds one, inside the actor's task.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Loader;
+///
+/// impl Actor for Loader {
+///     type Error = std::io::Error;
+///     async fn on_start(&mut self, _: &mut Context<Self>) -> Result<(), std::io::Error> {
+///         Err(std::io::Error::other("no configuration"))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let loader = ActorSystem::new().spawn(Loader);
+/// let reason = tokio::time::timeout(Duration::from_secs(10), loader.wait_for_stop()).await.unwrap();
+/// let StopReason::Failed(error) = reason else { panic!("on_start failed") };
+/// assert_eq!(error.get().to_string(), "no configuration");
+/// assert!(error.get().downcast_ref::<std::io::Error>().is_some());
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct ActorError(Arc<Box<dyn StdError + Send + Sync>>);
 
@@ -1016,6 +1195,22 @@ impl StdError for ActorError {
 /// Why another node could not deliver a message: it arrived, but the target
 /// actor is unknown there, the message type is not registered there, or its
 /// bytes did not decode. Carried by [`AskError::Remote`].
+///
+/// # Examples
+///
+/// A transport builds it from what the far node said, and the asker gets
+/// it in [`AskError::Remote`]:
+///
+/// ```
+/// use actor_core::error::{AskError, RemoteError, RemoteErrorKind};
+///
+/// // The far node did not know the actor the ask was for.
+/// let error = RemoteError::new(RemoteErrorKind::UnknownActor, "no actor with that id");
+/// let failed: AskError<()> = AskError::Remote(error);
+/// let AskError::Remote(error) = failed else { unreachable!() };
+/// assert_eq!(error.kind(), RemoteErrorKind::UnknownActor);
+/// assert_eq!(error.detail(), "no actor with that id");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteError {
     kind: RemoteErrorKind,
@@ -1023,6 +1218,20 @@ pub struct RemoteError {
 }
 
 /// What kind of [`RemoteError`] happened.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::error::{RemoteError, RemoteErrorKind};
+///
+/// // What a transport reports when the far node does not know the message.
+/// let error = RemoteError::new(RemoteErrorKind::UnknownMessage, "counter.reset");
+/// let retry = match error.kind() {
+///     RemoteErrorKind::Undecodable | RemoteErrorKind::UnknownMessage => false, // a version mismatch
+///     _ => true,
+/// };
+/// assert!(!retry);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RemoteErrorKind {
@@ -1102,6 +1311,33 @@ impl StdError for RemoteError {}
 /// The actors of an ask cycle, in wait order: the first waits for the
 /// second, and so on; the last is the first again. Carried by
 /// [`AskError::Deadlock`](crate::error::AskError::Deadlock).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Loner;
+///
+/// #[actor]
+/// impl Loner {
+///     /// Asks itself: a wait that could never end.
+///     #[message]
+///     async fn ponder(&mut self, ctx: &mut Context<Self>) -> usize {
+///         match ctx.actor_ref().ask(Ponder).timeout(Duration::from_secs(5)).await {
+///             Err(AskError::Deadlock(Ponder, cycle)) => cycle.actors().len(),
+///             _ => panic!("a cycle"),
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let loner = ActorSystem::new().spawn(Loner);
+/// // The asker, then the asker again.
+/// assert_eq!(loner.ponder().timeout(Duration::from_secs(5)).await.unwrap(), 2);
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cycle(pub(crate) Vec<ActorId>);
 

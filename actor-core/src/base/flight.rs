@@ -7,6 +7,36 @@ use std::fmt;
 /// One message as the flight recorder saw it: its type and, where the
 /// message offers one ([`Message::describe`](crate::Message::describe)), a
 /// rendering of its value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Fragile(u32);
+///
+/// #[actor]
+/// impl Fragile {
+///     #[message]
+///     fn poke(&mut self) {
+///         self.0 += 1;
+///         assert!(self.0 < 2, "poked twice");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let options = SpawnOptions::new().flight_recorder(8);
+/// let fragile = ActorSystem::new().spawn_with(Fragile(0), options);
+/// fragile.poke().await.unwrap();
+/// let Err(AskError::Panicked(err)) = fragile.poke().timeout(Duration::from_secs(5)).await else {
+///     panic!("the second poke panics");
+/// };
+/// let entries = err.flight_record().unwrap().entries();
+/// assert_eq!(entries.len(), 2);
+/// assert!(entries.iter().all(|recorded| recorded.message_type.ends_with("Poke")));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Recorded {
     /// The message's type name.

@@ -7,6 +7,37 @@ use crate::base::error::{ActorError, PanicError};
 use crate::base::id::ActorId;
 
 /// Why an actor stopped.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let wait = Duration::from_secs(10);
+/// let system = ActorSystem::new();
+/// let stopped = system.spawn(Worker);
+/// stopped.stop();
+/// let reason = tokio::time::timeout(wait, stopped.wait_for_stop()).await.unwrap();
+/// assert!(matches!(reason, StopReason::Normal));
+/// assert!(reason.is_normal());
+///
+/// let killed = system.spawn(Worker);
+/// killed.kill();
+/// let reason = tokio::time::timeout(wait, killed.wait_for_stop()).await.unwrap();
+/// assert!(matches!(reason, StopReason::Killed));
+/// assert!(reason.is_abnormal());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum StopReason {
@@ -99,6 +130,35 @@ impl StopReason {
 }
 
 /// The exit that stopped a linked actor: see [`StopReason::Linked`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Partner;
+///
+/// #[actor]
+/// impl Partner {
+///     #[message]
+///     fn link_to(&mut self, other: ActorRef<Partner>, ctx: &mut Context<Self>) {
+///         ctx.link(&other);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let a = system.spawn(Partner);
+/// let b = system.spawn(Partner);
+/// a.link_to(b.clone()).await.unwrap();
+/// b.kill();
+/// let reason = tokio::time::timeout(Duration::from_secs(10), a.wait_for_stop()).await.unwrap();
+/// let StopReason::Linked(exit) = reason else { panic!("stopped by the link") };
+/// assert_eq!(exit.id, b.id());
+/// assert!(matches!(exit.reason, StopReason::Killed));
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct LinkedExit {
@@ -110,6 +170,36 @@ pub struct LinkedExit {
 
 /// A supervisor's restart intensity, as carried by
 /// [`StopReason::TooManyRestarts`]: at most `max` restarts within `within`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::RestartIntensity;
+/// use actor_core::{prelude::*, supervision::Strategy};
+///
+/// struct Divider;
+///
+/// #[actor]
+/// impl Divider {
+///     #[message]
+///     fn divide(&mut self, n: u32) -> u32 {
+///         100 / n
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let strict = Supervisor::new(Strategy::OneForOne).max_restarts(1, Duration::from_secs(60));
+/// let supervisor = ActorSystem::new().spawn(strict);
+/// let divider = supervisor.start_child(ChildSpec::new(|| Divider)).await.unwrap();
+/// for _ in 0..2 { // one restart, then one failure too many
+///     assert!(divider.divide(0).timeout(Duration::from_secs(5)).await.is_err());
+/// }
+/// let reason = tokio::time::timeout(Duration::from_secs(10), supervisor.wait_for_stop()).await.unwrap();
+/// let StopReason::TooManyRestarts(intensity) = reason else { panic!("the supervisor gave up") };
+/// assert_eq!(*intensity, RestartIntensity::new(1, Duration::from_secs(60)));
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RestartIntensity {
@@ -157,6 +247,61 @@ impl fmt::Display for StopReason {
 }
 
 /// A child's exit, as its parent's [`Actor::on_child_exit`](crate::Actor::on_child_exit) sees it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+/// use actor_core::supervision::ChildExit;
+///
+/// struct Kid;
+/// impl Actor for Kid {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// #[derive(Default)]
+/// struct Parent {
+///     exits: Vec<(ActorId, bool)>,
+/// }
+///
+/// impl Actor for Parent {
+///     type Error = std::convert::Infallible;
+///     async fn on_child_exit(&mut self, _: &mut Context<Self>, exit: &ChildExit) {
+///         self.exits.push((exit.id, exit.reason.is_abnormal()));
+///     }
+/// }
+///
+/// #[actor(no_actor_impl)]
+/// impl Parent {
+///     #[message]
+///     fn adopt(&mut self, ctx: &mut Context<Self>) -> ActorRef<Kid> {
+///         ctx.spawn_child(Kid)
+///     }
+///     #[message]
+///     fn exits(&mut self) -> Vec<(ActorId, bool)> {
+///         self.exits.clone()
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let parent = ActorSystem::new().spawn(Parent::default());
+/// let kid = parent.adopt().await.unwrap();
+/// kid.kill();
+/// let exits = tokio::time::timeout(Duration::from_secs(10), async {
+///     loop { // the parent hears of it soon after
+///         let exits = parent.exits().await.unwrap();
+///         if !exits.is_empty() {
+///             break exits;
+///         }
+///         tokio::time::sleep(Duration::from_millis(1)).await;
+///     }
+/// })
+/// .await
+/// .unwrap();
+/// assert_eq!(exits, [(kid.id(), true)]); // killed: abnormal
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ChildExit {

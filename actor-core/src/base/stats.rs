@@ -71,6 +71,26 @@ impl Counters {
 }
 
 /// Where an actor is in its life.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::ActorState;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+/// impl Actor for Worker {
+///     type Error = std::convert::Infallible;
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let worker = system.spawn(Worker);
+/// let stats = system.stats();
+/// let entry = stats.actors.iter().find(|a| a.id == worker.id()).unwrap();
+/// assert_eq!(entry.state, ActorState::Running);
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ActorState {
@@ -81,6 +101,35 @@ pub enum ActorState {
 }
 
 /// One actor, as [`ActorSystem::stats`](crate::ActorSystem::stats) sees it.
+///
+/// # Examples
+///
+/// ```
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let worker = system.spawn_with(Worker, SpawnOptions::new().name("worker"));
+/// worker.ping().await.unwrap();
+/// worker.ping().await.unwrap();
+///
+/// let stats = system.stats();
+/// let entry = stats.actors.iter().find(|a| a.id == worker.id()).unwrap();
+/// assert_eq!(entry.name.as_deref(), Some("worker"));
+/// assert!(entry.actor_type.ends_with("Worker"));
+/// assert_eq!(entry.parent, None); // a root actor
+/// assert!(entry.processed >= 1); // the first ping, at least, is counted
+/// assert_eq!(entry.restarts, 0);
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ActorStats {
@@ -119,6 +168,44 @@ pub struct ActorStats {
 
 /// A panic an actor had, with its time: what
 /// [`ActorStats::last_panic`] holds.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::error::PanicError;
+/// use actor_core::prelude::*;
+///
+/// struct Sturdy;
+///
+/// impl Actor for Sturdy {
+///     type Error = std::convert::Infallible;
+///     async fn on_panic(&mut self, _: &mut Context<Self>, _: &PanicError) -> PanicAction {
+///         PanicAction::Resume
+///     }
+/// }
+///
+/// #[actor(no_actor_impl)]
+/// impl Sturdy {
+///     #[message]
+///     fn poke(&mut self, hard: bool) {
+///         assert!(!hard, "poked too hard");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::builder().observe(true).build(); // keeps panics
+/// let sturdy = system.spawn(Sturdy);
+/// assert!(sturdy.poke(true).timeout(Duration::from_secs(5)).await.is_err());
+/// sturdy.poke(false).await.unwrap(); // resumed
+///
+/// let stats = system.stats();
+/// let entry = stats.actors.iter().find(|a| a.id == sturdy.id()).unwrap();
+/// let record = entry.last_panic.as_ref().expect("a panic was recorded");
+/// assert_eq!(record.error.message(), "poked too hard");
+/// assert!(record.at <= std::time::SystemTime::now());
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PanicRecord {
@@ -145,6 +232,36 @@ impl Eq for PanicRecord {}
 /// a system built without
 /// [`SystemBuilder::observe`](crate::SystemBuilder::observe)) and the
 /// dead-letter count.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use actor_core::prelude::*;
+///
+/// struct Worker;
+///
+/// #[actor]
+/// impl Worker {
+///     #[message]
+///     fn ping(&mut self) {}
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = ActorSystem::new();
+/// let first = system.spawn(Worker);
+/// let _second = system.spawn(Worker);
+/// let stats = system.stats();
+/// assert_eq!(stats.live, 2);
+/// assert_eq!(stats.actors.len(), 2);
+/// assert_eq!(stats.dead_letters, 0);
+///
+/// first.stop();
+/// tokio::time::timeout(Duration::from_secs(10), first.wait_for_stop()).await.unwrap();
+/// assert!(first.try_tell(Ping).is_err()); // a dead letter
+/// assert_eq!(system.stats().dead_letters, 1);
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SystemStats {

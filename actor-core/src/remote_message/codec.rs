@@ -81,6 +81,41 @@ pub trait RemoteActor: Actor {
 }
 
 /// The list a [`RemoteActor`] fills in; see there.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// # use actor_core::prelude::*;
+/// # use actor_core::{RemoteActor, RemoteMessage, RemoteMessages};
+/// # struct Counter(u64);
+/// # impl Actor for Counter { type Error = std::convert::Infallible; }
+/// # #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// # struct Add(u64);
+/// # impl Message for Add { type Reply = u64; }
+/// # impl RemoteMessage for Add { const WIRE_NAME: &'static str = "counter.add"; }
+/// # impl Handler<Add> for Counter {
+/// #     async fn handle(&mut self, Add(n): Add, _: &mut Context<Self>) -> u64 { self.0 += n; self.0 }
+/// # }
+/// static LISTED: AtomicBool = AtomicBool::new(false);
+///
+/// impl RemoteActor for Counter {
+///     fn remote_messages(messages: &mut RemoteMessages<Self>) {
+///         messages.add::<Add>();
+///         assert_eq!(messages.wire_names().collect::<Vec<_>>(), ["counter.add"]);
+///         LISTED.store(true, Ordering::Relaxed);
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let counter = ActorSystem::new().spawn(Counter(0));
+/// assert!(!LISTED.load(Ordering::Relaxed));
+/// // The list is filled in when the actor is first exported.
+/// assert!(actor_core::transport::export(&counter).is_some());
+/// assert!(LISTED.load(Ordering::Relaxed));
+/// # }
+/// ```
 pub struct RemoteMessages<A: Actor> {
     codecs: Vec<MessageCodec>,
     handlers: HashMap<&'static str, DeliverFn<A>>,
