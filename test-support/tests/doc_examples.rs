@@ -1,8 +1,9 @@
-//! Every public function and method of the published crates shows its use
-//! in a runnable example: its doc comment holds a code block, which
+//! Every public function, method and type of the published crates shows
+//! its use in a runnable example: its doc comment holds a code block, which
 //! `cargo test --doc` compiles and runs. This test reads the sources and
-//! names each `pub fn` whose doc comment has none, so a new method without
-//! an example fails CI instead of waiting for a review to notice.
+//! names each `pub fn`, `pub struct`, `pub enum`, `pub trait` and `pub type`
+//! whose doc comment has none, so a new item without an example fails CI
+//! instead of waiting for a review to notice.
 //!
 //! actor-macros is not scanned: its three macros are documented, with
 //! examples, where users name them, at actor-core's re-exports.
@@ -14,10 +15,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The crates whose public functions must carry examples.
+/// The crates whose public items must carry examples.
 const CRATES: &[&str] = &["actor-core", "actor-remote", "actor-durable", "actor-observer"];
 
-/// A public function without an example: file, line, signature.
+/// A public item without an example: file, line, declaration.
 #[derive(Debug)]
 struct Missing {
     file: String,
@@ -37,14 +38,15 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Whether `line` (trimmed) declares a public function: `pub fn`, `pub
-/// const fn`, `pub async fn`, `pub unsafe fn`, not `pub(crate) fn`.
-fn is_pub_fn(line: &str) -> bool {
+/// Whether `line` (trimmed) declares a public function (`pub fn`, `pub
+/// const fn`, `pub async fn`, `pub unsafe fn`) or type (`pub struct`,
+/// `pub enum`, `pub trait`, `pub type`); not `pub(crate)` ones.
+fn is_public_item(line: &str) -> bool {
     let Some(mut rest) = line.strip_prefix("pub ") else { return false };
     for qualifier in ["const ", "async ", "unsafe "] {
         rest = rest.strip_prefix(qualifier).unwrap_or(rest);
     }
-    rest.starts_with("fn ")
+    ["fn ", "struct ", "enum ", "trait ", "type "].iter().any(|item| rest.starts_with(item))
 }
 
 /// The braces that open and close on a line of code (not in a comment).
@@ -53,15 +55,23 @@ fn brace_balance(line: &str) -> i64 {
     code.matches('{').count() as i64 - code.matches('}').count() as i64
 }
 
-/// The attributes and comments just above line `i`, nearest first.
+/// The attributes and comments just above line `i`, nearest first; an
+/// attribute spread over several lines counts whole.
 fn above(lines: &[&str], i: usize) -> Vec<String> {
-    lines[..i]
-        .iter()
-        .rev()
-        .map(|l| l.trim())
-        .take_while(|l| l.starts_with("///") || l.starts_with("#[") || l.starts_with("//"))
-        .map(str::to_owned)
-        .collect()
+    let mut found = Vec::new();
+    let mut in_attribute = false;
+    for line in lines[..i].iter().rev().map(|l| l.trim()) {
+        if line.starts_with("///") || line.starts_with("//") || line.starts_with("#[") {
+            in_attribute = false;
+        } else if line.ends_with(']') && !line.ends_with("[]") {
+            // The last line of an attribute opened further up.
+            in_attribute = true;
+        } else if !in_attribute {
+            break;
+        }
+        found.push(line.to_owned());
+    }
+    found
 }
 
 fn is_hidden(above: &[String]) -> bool {
@@ -90,7 +100,7 @@ fn hidden_modules(text: &str, file: &Path) -> Vec<PathBuf> {
     hidden
 }
 
-/// The public functions of one file whose doc comment has no code block.
+/// The public items of one file whose doc comment has no code block.
 fn missing_in(text: &str, file: &str) -> Vec<Missing> {
     let lines: Vec<&str> = text.lines().collect();
     let mut missing = Vec::new();
@@ -111,7 +121,7 @@ fn missing_in(text: &str, file: &str) -> Vec<Missing> {
             }
             continue;
         }
-        if is_pub_fn(line) && !hidden && !above.iter().any(|l| l.starts_with("///") && l.contains("```")) {
+        if is_public_item(line) && !hidden && !above.iter().any(|l| l.starts_with("///") && l.contains("```")) {
             missing.push(Missing {
                 file: file.to_owned(),
                 line: i + 1,
@@ -124,7 +134,7 @@ fn missing_in(text: &str, file: &str) -> Vec<Missing> {
 }
 
 #[test]
-fn every_public_function_has_an_example() {
+fn every_public_item_has_an_example() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root");
     let mut missing = Vec::new();
     let mut checked = 0;
@@ -138,15 +148,15 @@ fn every_public_function_has_an_example() {
                 continue;
             }
             let file = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-            checked += text.lines().filter(|l| is_pub_fn(l.trim())).count();
+            checked += text.lines().filter(|l| is_public_item(l.trim())).count();
             missing.extend(missing_in(text, &file));
         }
     }
-    assert!(checked > 300, "the scan found only {checked} public functions: is it reading the sources?");
+    assert!(checked > 300, "the scan found only {checked} public items: is it reading the sources?");
     let list: Vec<String> = missing.iter().map(|m| format!("  {}:{}: {}", m.file, m.line, m.item)).collect();
     assert!(
         missing.is_empty(),
-        "{} public functions have no example in their doc comment:\n{}",
+        "{} public items have no example in their doc comment:\n{}",
         missing.len(),
         list.join("\n")
     );
@@ -168,6 +178,23 @@ pub fn without_example() {}
 
 pub(crate) fn internal() {}
 
+/// A type, no example.
+#[derive(Debug)]
+pub struct Bare;
+
+/// A trait with a long attribute.
+///
+/// ```
+/// assert!(true);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "not a shape",
+    label = "here"
+)]
+pub trait Shape {}
+
+pub(crate) enum Inner {}
+
 #[doc(hidden)]
 pub fn hidden() {}
 
@@ -187,7 +214,7 @@ impl Thing {
 }
 "#;
     let names: Vec<String> = missing_in(text, "x.rs").into_iter().map(|m| m.item).collect();
-    assert_eq!(names, ["pub fn without_example()", "pub const fn constant() -> u8 { 1 }"]);
+    assert_eq!(names, ["pub fn without_example()", "pub struct Bare;", "pub const fn constant() -> u8 { 1 }"]);
     let lib = "#[doc(hidden)]\npub mod fuzzing;\npub mod shown;\n#[doc(hidden)]\nmod inner;\n";
     let hidden = hidden_modules(lib, Path::new("c/src/lib.rs"));
     assert_eq!(hidden, ["c/src/fuzzing.rs", "c/src/fuzzing", "c/src/inner.rs", "c/src/inner"].map(PathBuf::from));
