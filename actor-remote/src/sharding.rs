@@ -1190,12 +1190,7 @@ impl<A> ShardRegion<A> {
     /// # Ok(()) }
     /// ```
     pub fn placement(&self) -> Vec<Option<String>> {
-        let st = self.core.lock();
-        // Before the region first computes the owners, none is known.
-        if st.owners.is_empty() {
-            return vec![None; st.shards.len()];
-        }
-        st.owners.iter().map(|o| o.as_deref().map(str::to_owned)).collect()
+        self.core.lock().owners.iter().map(|o| o.as_deref().map(str::to_owned)).collect()
     }
 
     /// Counters and gauges of this node's region.

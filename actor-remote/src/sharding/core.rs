@@ -1162,7 +1162,7 @@ impl Core {
             hosts.push(self.node.to_string());
         }
         hosts.sort();
-        if hosts == st.hosts && st.owners.len() == st.shards.len() {
+        if hosts == st.hosts {
             return;
         }
         let names: Vec<Arc<str>> = hosts.iter().map(|h| Arc::from(h.as_str())).collect();
@@ -1170,8 +1170,8 @@ impl Core {
             placement::assign(self.options.shards, &hosts).into_iter().map(|o| o.map(|i| names[i].clone())).collect();
         st.hosts = hosts;
         let before = std::mem::replace(&mut st.owners, owners);
-        for s in 0..st.shards.len() {
-            if before.get(s) != Some(&st.owners[s]) || before.is_empty() {
+        for (s, owner) in before.iter().enumerate() {
+            if *owner != st.owners[s] {
                 self.owner_changed(st, s, fx);
             }
         }
@@ -1397,7 +1397,9 @@ impl State {
             departed: HashSet::new(),
             claims_resent: Instant::now(),
             hosts: Vec::new(),
-            owners: Vec::new(),
+            // No host yet: no shard has an owner (every shard starts in
+            // `NoHost`, which agrees).
+            owners: vec![None; shards as usize],
             shards: (0..shards)
                 .map(|_| Shard {
                     mode: Mode::NoHost { held: VecDeque::new() },
