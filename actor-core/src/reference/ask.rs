@@ -330,7 +330,7 @@ impl<'a, M: Message> AskRequest<'a, M> {
         let AskRequest { sink, state, timeout, reentrant, mut waiting, mut deadline } = self;
         let msg = match state {
             AskState::Start(msg) => msg,
-            AskState::Waiting(rx) => return Ok(PendingAsk { rx, deadline, _waiting: waiting, _message: PhantomData }),
+            AskState::Waiting(rx) => return Ok(PendingAsk::new(rx, deadline, waiting)),
             AskState::Queueing(..) => panic!("AskRequest::try_send on an ask already waiting for room"),
             AskState::Done => panic!("AskRequest::try_send after completion"),
         };
@@ -338,16 +338,10 @@ impl<'a, M: Message> AskRequest<'a, M> {
             deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
         match queue(sink, reentrant, &deadline, &mut waiting, msg) {
-            Queued::Yes(rx) => Ok(PendingAsk { rx, deadline, _waiting: waiting, _message: PhantomData }),
+            Queued::Yes(rx) => Ok(PendingAsk::new(rx, deadline, waiting)),
             Queued::Full(Ask(msg, _), ..) => Err(AskError::Full(msg)),
             Queued::Failed(e) => Err(e),
         }
-    }
-
-    /// The future of the reply that comes on `rx`, with the ask's timer
-    /// and its edge in the graph of waits.
-    fn pending(&mut self, rx: oneshot::Receiver<ReplyResult<M::Reply>>) -> PendingAsk<M> {
-        PendingAsk { rx, deadline: self.deadline.take(), _waiting: self.waiting.take(), _message: PhantomData }
     }
 
     /// Moves the ask on until its message is queued (state `Waiting`).
@@ -494,6 +488,18 @@ pub struct PendingAsk<M: Message> {
     _message: PhantomData<fn() -> M>,
 }
 
+impl<M: Message> PendingAsk<M> {
+    /// The future of the reply that comes on `rx`, with the ask's timer
+    /// and its edge in the graph of waits.
+    fn new(
+        rx: oneshot::Receiver<ReplyResult<M::Reply>>,
+        deadline: Option<Pin<Box<Sleep>>>,
+        waiting: Option<Waiting>,
+    ) -> Self {
+        PendingAsk { rx, deadline, _waiting: waiting, _message: PhantomData }
+    }
+}
+
 impl<M: Message> fmt::Debug for PendingAsk<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingAsk").field("message", &std::any::type_name::<M>()).finish_non_exhaustive()
@@ -561,7 +567,7 @@ impl<M: Message> Future for SendAsk<'_, M> {
         let AskState::Waiting(rx) = mem::replace(&mut ask.state, AskState::Done) else {
             unreachable!("queued asks wait for their reply")
         };
-        Poll::Ready(Ok(ask.pending(rx)))
+        Poll::Ready(Ok(PendingAsk::new(rx, ask.deadline.take(), ask.waiting.take())))
     }
 }
 
