@@ -179,6 +179,21 @@ fn abort_drops_an_on_start_that_never_ends() {
     });
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn an_abort_before_the_first_poll_drops_on_start_unpolled() {
+    // On one thread the actor's task first runs at the await below, after
+    // the abort: `on_start` is made but never polled, and `on_stop` runs.
+    let system = ActorSystem::new();
+    let stuck = Stuck::default();
+    let starts = stuck.starts.clone();
+    let (actor, log) = spawn_stuck(&system, stuck);
+    actor.abort();
+    let reason = bounded(actor.wait_for_stop()).await;
+    assert!(matches!(reason, StopReason::Aborted), "{reason}");
+    assert_eq!(starts.load(Ordering::SeqCst), 0);
+    assert_eq!(log_of(&log), ["stop: aborted"]);
+}
+
 #[test]
 fn a_later_abort_drops_an_on_stop_that_never_ends() {
     both_flavours_bounded(|system| async move {
