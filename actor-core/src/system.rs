@@ -8,12 +8,11 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 
-use dashmap::DashMap;
-
 use crate::base::dead_letter::DeadLetter;
 use crate::base::error::PanicError;
 use crate::base::id::{ActorId, IdHasher};
 use crate::base::stats::{ActorStats, SystemStats};
+use crate::base::sync::plain::DashMap;
 use crate::cell::Lane;
 use crate::mailbox::signal::Signal;
 

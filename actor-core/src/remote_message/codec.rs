@@ -10,7 +10,6 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use dashmap::DashMap;
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -26,6 +25,7 @@ use crate::base::error::{ActorError, PanicError, RemoteError, RemoteErrorKind, S
 use crate::base::id::ActorId;
 use crate::base::reason::{LinkedExit, StopReason};
 use crate::base::reply;
+use crate::base::sync::plain::DashMap;
 use crate::endpoint::{
     AskContext, Exported, MessageCodec, Parked, RefCodec, RemoteEndpoint, RemoteFailure, RemoteTarget, ReplySink,
     Resolved, Terminable, TerminationNotice, Undelivered, WatchKey, WireRef, current_ref_codec, with_ref_codec,

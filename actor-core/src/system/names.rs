@@ -11,11 +11,9 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry as MapEntry;
-
 use crate::base::error::RegistryError;
 use crate::base::id::{ActorId, IdHasher};
+use crate::base::sync::plain::{DashMap, Entry as MapEntry};
 
 /// The system's table of named actors.
 pub(crate) struct Registry {
