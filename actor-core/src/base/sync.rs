@@ -130,22 +130,28 @@ mod std_map {
             if f(k, v) { map.remove_entry(key) } else { None }
         }
 
-        pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<Ref<'_, K, V, S>>
+        /// The map, locked, and the key it holds for `key`, if any.
+        fn find<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<(Guard<'_, K, V, S>, K)>
         where
             K: Borrow<Q>,
         {
             let map = self.lock();
             let key = map.get_key_value(key)?.0.clone();
-            Some(Ref { map, key })
+            Some((map, key))
+        }
+
+        pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<Ref<'_, K, V, S>>
+        where
+            K: Borrow<Q>,
+        {
+            self.find(key).map(|(map, key)| Ref { map, key })
         }
 
         pub(crate) fn get_mut<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<RefMut<'_, K, V, S>>
         where
             K: Borrow<Q>,
         {
-            let map = self.lock();
-            let key = map.get_key_value(key)?.0.clone();
-            Some(RefMut { map, key })
+            self.find(key).map(|(map, key)| RefMut { map, key })
         }
 
         pub(crate) fn entry(&self, key: K) -> Entry<'_, K, V, S> {
@@ -295,7 +301,7 @@ mod tests {
             Entry::Occupied(_) => panic!("`b` is not in the map"),
         }
         map.entry("c".into()).or_default().push(3);
-        map.entry("c".into()).or_insert_with(Vec::new).push(4);
+        map.entry("c".into()).or_insert_with(|| vec![9]).push(4);
         assert_eq!(*map.get("c").expect("`c` is in the map"), [3, 4]);
         assert_eq!(map.get("b").expect("`b` is in the map").key(), "b");
         assert!(map.get("d").is_none() && map.get_mut("d").is_none());
