@@ -11,7 +11,7 @@
 //!
 //! Only the mailbox (`mailbox/queue.rs`) and the registry's fence go
 //! through here; the rest of the crate uses std's atomics and
-//! [`plain`]'s mutex, since no model runs it.
+//! [`plain`]'s mutex and map, since no model runs it.
 //!
 //! Under Miri both mutexes are std's, behind parking_lot's interface
 //! ([`plain`]): parking_lot_core parks a thread that finds a lock taken
