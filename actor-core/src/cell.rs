@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context as TaskContext, Poll, Waker};
 
@@ -33,7 +34,7 @@ pub(crate) struct Cell {
     pub(crate) id: ActorId,
     pub(crate) actor_type: &'static str,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) parent: Option<Arc<dyn Lane>>,
+    family: Family,
     pub(crate) counters: Counters,
     /// Who waits for the end: tasks, notices (monitors, remote watches) and
     /// linked actors; then, once the actor has ended, why. Each waiter can
@@ -43,6 +44,18 @@ pub(crate) struct Cell {
     /// load, and for the common reasons, the reason itself without the
     /// lock).
     waiters: Mutex<Waiters>,
+}
+
+/// The census key of a root actor that is not listed (yet), and of every
+/// child actor.
+pub(crate) const UNLISTED: u64 = u64::MAX;
+
+/// Where an actor hangs: under its parent, or at the root of its system,
+/// listed in the system's census under a key (`UNLISTED` until
+/// it is). The key fits beside the parent's pointer: 16 bytes either way.
+enum Family {
+    Root(AtomicU64),
+    Child(Arc<dyn Lane>),
 }
 
 /// The waiters of one actor. Most actors have none, or one task awaiting
@@ -260,9 +273,38 @@ impl Cell {
             id: ActorId::next(),
             actor_type,
             name,
-            parent,
+            family: match parent {
+                Some(parent) => Family::Child(parent),
+                None => Family::Root(AtomicU64::new(UNLISTED)),
+            },
             counters: Counters::default(),
             waiters: Mutex::new(Waiters::None),
+        }
+    }
+
+    /// The actor's parent; `None` for a root actor.
+    pub(crate) fn parent(&self) -> Option<&Arc<dyn Lane>> {
+        match &self.family {
+            Family::Child(parent) => Some(parent),
+            Family::Root(_) => None,
+        }
+    }
+
+    /// A root actor's key in the census, once it is listed; `UNLISTED`
+    /// for a child.
+    pub(crate) fn root_key(&self) -> u64 {
+        match &self.family {
+            // Stored before the actor's task is spawned, which orders it
+            // before anything the task does.
+            Family::Root(key) => key.load(Ordering::Relaxed),
+            Family::Child(_) => UNLISTED,
+        }
+    }
+
+    /// Records the key a root actor was listed under.
+    pub(crate) fn set_root_key(&self, key: u64) {
+        if let Family::Root(at) = &self.family {
+            at.store(key, Ordering::Relaxed);
         }
     }
 

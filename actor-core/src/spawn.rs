@@ -510,7 +510,7 @@ mod tests {
     use super::*;
 
     /// Roots are kept in per-thread shards of the census: actors spawned on
-    /// two threads are both listed, and both counted.
+    /// two threads are both listed, and both counted, until they end.
     #[test]
     fn roots_spawned_on_two_threads_are_all_listed() {
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -532,6 +532,14 @@ mod tests {
             let ids: Vec<_> = system.inner_census().roots().iter().map(|r| r.cell().id).collect();
             assert!(ids.contains(&here.id()) && ids.contains(&there.id()), "{ids:?}");
             assert_eq!(system.actor_count(), 2);
+            // Each leaves the list when it ends, on this thread whichever
+            // listed it.
+            for root in [&here, &there] {
+                root.stop();
+                assert!(root.wait_for_stop().await.is_normal());
+            }
+            assert_eq!(system.inner_census().listed(), 0);
+            assert_eq!(system.actor_count(), 0);
         });
     }
 }

@@ -13,7 +13,7 @@ use crate::base::error::PanicError;
 use crate::base::id::{ActorId, IdHasher};
 use crate::base::stats::{ActorStats, SystemStats};
 use crate::base::sync::plain::DashMap;
-use crate::cell::Lane;
+use crate::cell::{Cell, Lane};
 use crate::mailbox::signal::Signal;
 
 use self::census::Census;
@@ -158,23 +158,22 @@ impl ActorSystem {
             let weak: Weak<dyn Lane> = Arc::downgrade(lane) as Weak<L>;
             observed.insert(id, Observed::new(weak));
         }
-        // Downgraded directly: going through a cloned `Arc<dyn Lane>` costs
-        // two more atomic operations per actor.
-        let root = is_root.then(|| Arc::downgrade(lane) as Weak<dyn Lane>);
-        self.inner.census.spawned(root);
+        if is_root {
+            // Downgraded directly: going through a cloned `Arc<dyn Lane>`
+            // costs two more atomic operations per actor.
+            let key = self.inner.census.spawned_root(Arc::downgrade(lane) as Weak<dyn Lane>);
+            lane.cell().set_root_key(key);
+        } else {
+            self.inner.census.spawned();
+        }
         self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
-    /// Called when a root actor's shared block loses its last reference.
-    pub(crate) fn root_gone(&self) {
-        self.inner.census.root_gone();
-    }
-
     /// Called by an actor's run loop once it has terminated.
-    pub(crate) fn forget(&self, id: ActorId) {
-        self.inner.census.ended();
+    pub(crate) fn forget(&self, cell: &Cell) {
+        self.inner.census.ended(cell.root_key());
         if let Some(observed) = &self.inner.observed {
-            observed.remove(&id);
+            observed.remove(&cell.id);
         }
     }
 

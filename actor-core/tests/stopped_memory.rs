@@ -1,8 +1,7 @@
 //! The memory of stopped actors comes back: once an actor has stopped and
 //! the last reference to it is gone, its memory is freed, also when no
-//! other actor is spawned afterwards, but for a bounded amount that waits
-//! for the census' next sweep. Counted with an allocator that keeps a
-//! running total of the bytes allocated and not yet freed.
+//! other actor is spawned afterwards. Counted with an allocator that keeps
+//! a running total of the bytes allocated and not yet freed.
 
 mod support;
 
@@ -51,11 +50,11 @@ static COUNTING: Counting = Counting;
 /// either way, so there the test checks only that nothing is undefined.
 const ACTORS: usize = if cfg!(miri) { 100 } else { 10_000 };
 
-/// What may stay allocated after a round: the census sweeps its list of
-/// root actors once 256 of them are gone and they are a quarter of the
-/// list, and each thread looks every 64, so up to about 450 shared blocks of about
-/// 300 bytes may wait for the next sweep (three threads here at most).
-const BOUND: isize = 150_000;
+/// What may stay allocated after a round: the census' list of root actors
+/// keeps room for 64 entries of 16 bytes once it has emptied, on each of
+/// the three threads here at most; far less than one stopped actor per
+/// hundred (about 900 bytes each) left behind would hold.
+const BOUND: isize = 16_000;
 
 struct Idle;
 

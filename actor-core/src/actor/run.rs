@@ -315,7 +315,7 @@ impl<A: Actor> Running<A> {
         self.end_incarnation(&reason).await;
         if !matches!(reason, StopReason::Restart) {
             let cell = &self.shared.cell;
-            let Some(parent) = &cell.parent else { return Some(reason) };
+            let Some(parent) = cell.parent() else { return Some(reason) };
             parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), true)));
             tracing::warn!(%reason, "supervised actor failed; waiting for its supervisor");
             // A graceful stop asked while waiting ends the actor here. One
@@ -866,8 +866,8 @@ fn terminated<A: Actor>(shared: &Shared<A>, reason: StopReason) {
         tracing::warn!(%reason, "actor stopped");
     }
     shared.forget_names();
-    shared.system.forget(cell.id);
-    if let Some(parent) = &cell.parent {
+    shared.system.forget(cell);
+    if let Some(parent) = cell.parent() {
         parent.signal(Signal::ChildExit(ChildExit::new(cell.id, reason.clone(), false)));
     }
     cell.terminate(reason);

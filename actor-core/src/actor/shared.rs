@@ -31,18 +31,6 @@ pub(crate) struct Shared<A: Addressee> {
     refs: AtomicUsize,
 }
 
-/// A root actor is listed in the census by a weak reference, which keeps
-/// the block's memory (not the actor) until the list is next compacted:
-/// counting the block gone lets the census compact once enough of its list
-/// is only that (`Census::root_gone`).
-impl<A: Addressee> Drop for Shared<A> {
-    fn drop(&mut self) {
-        if self.cell.parent.is_none() {
-            self.system.root_gone();
-        }
-    }
-}
-
 impl<A: Addressee> Lane for Shared<A> {
     fn cell(&self) -> &Cell {
         &self.cell
@@ -54,7 +42,7 @@ impl<A: Addressee> Lane for Shared<A> {
             id: cell.id,
             name: cell.name.clone(),
             actor_type: cell.actor_type,
-            parent: cell.parent.as_ref().map(|p| p.cell().id),
+            parent: cell.parent().map(|p| p.cell().id),
             mailbox_len: self.mailbox.len(),
             processed: cell.counters.processed(),
             restarts: cell.counters.restarts(),

@@ -5,9 +5,11 @@
 //! ends on the other. Were the live count and the root list two words of
 //! the system, their cache lines would move between cores twice per actor,
 //! which in the lifecycle benchmark costs more than everything else the
-//! framework adds. So each thread writes the shard it was given, a cache
-//! line of its own; readers (`actor_count`, `shutdown`, `stats`) add the
-//! shards up, which is rare and may take a moment longer.
+//! framework adds. So each thread counts in the shard it was given, a cache
+//! line of its own, and lists the roots it spawns there; readers
+//! (`actor_count`, `shutdown`, `stats`) add the shards up, which is rare
+//! and may take a moment longer. A root leaves the list of the shard that
+//! listed it when it ends, by the key it was given.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -15,12 +17,17 @@ use std::sync::{Arc, Weak};
 
 use crate::base::sync::plain::Mutex;
 
-use crate::cell::Lane;
+use crate::cell::{Lane, UNLISTED};
 
 /// Shards per system: more than the threads of most runtimes, so that two
 /// workers rarely share one; threads beyond that share, which is correct,
 /// only slower.
 const SHARDS: usize = 16;
+
+/// Room a shard's list keeps once it has emptied, in entries: what one
+/// thread spawning and stopping root actors one by one needs, so that such
+/// a thread never allocates for the list.
+const KEPT_ROOM: usize = 64;
 
 /// The system's census.
 pub(crate) struct Census {
@@ -28,60 +35,78 @@ pub(crate) struct Census {
 }
 
 /// One thread's part: actors it spawned minus actors that ended on it (so
-/// one shard may be negative; the sum is not), the roots it spawned, and
-/// the roots whose memory went while this thread held their last reference.
-/// Aligned to 128 bytes: two cache lines, as the spatial prefetcher pairs
-/// them.
+/// one shard may be negative; the sum is not), and the root actors it
+/// spawned that have not ended. Aligned to 128 bytes: two cache lines, as
+/// the spatial prefetcher pairs them.
 #[repr(align(128))]
 struct Shard {
     live: AtomicIsize,
-    /// Root actors whose last reference went on this thread since the last
-    /// sweep: their entries (in any shard) now keep only their memory.
-    gone: AtomicUsize,
-    /// How many entries `roots` holds, readable without its lock.
-    entries: AtomicUsize,
     roots: Mutex<Roots>,
 }
 
-/// Root actors, weakly held: pushed at spawn, never removed at stop
-/// (nothing on the stop path), compacted when the list has doubled since
-/// the last pass, or when 256 of the census' entries, and a quarter of
-/// them, are of actors that are gone (see `Census::root_gone`). A weak entry is 16 bytes and
-/// keeps no actor alive, only, until the next pass, a stopped actor's
-/// shared block.
+/// Root actors, weakly held, each in the slot it was given at spawn until
+/// it ends, when the actor takes its entry out by its key (shard and
+/// slot). A weak entry keeps no actor alive; and since it goes at the
+/// actor's end, before the actor's own references do, a stopped actor's
+/// memory is freed with its last reference, as if it had never been
+/// listed. Vacant slots are chained, the most recently vacated first, so a
+/// thread spawning and stopping actors one at a time reuses one slot.
 struct Roots {
-    live: Vec<Weak<dyn Lane>>,
-    compact_at: usize,
+    slots: Vec<Slot>,
+    /// The first vacant slot (`NO_SLOT`: none).
+    vacant: usize,
+    /// Slots holding a root.
+    listed: usize,
 }
+
+enum Slot {
+    Listed(Weak<dyn Lane>),
+    /// Vacant; the next vacant slot (`NO_SLOT`: none). Fits beside the weak
+    /// pointer: a slot is 16 bytes either way.
+    Vacant(usize),
+}
+
+const NO_SLOT: usize = usize::MAX;
 
 impl Roots {
-    fn push(&mut self, root: Weak<dyn Lane>) {
-        if self.live.len() >= self.compact_at {
-            self.compact();
+    /// Lists `root`; returns its slot.
+    fn list(&mut self, root: Weak<dyn Lane>) -> usize {
+        self.listed += 1;
+        match self.slots.get_mut(self.vacant) {
+            Some(slot) => {
+                let Slot::Vacant(next) = std::mem::replace(slot, Slot::Listed(root)) else {
+                    unreachable!("the chain of vacant slots holds only vacant slots")
+                };
+                std::mem::replace(&mut self.vacant, next)
+            }
+            None => {
+                self.slots.push(Slot::Listed(root));
+                self.slots.len() - 1
+            }
         }
-        self.live.push(root);
     }
 
-    /// Drops the entries of actors that are gone, and the list's spare
-    /// room once it is mostly empty.
-    fn compact(&mut self) {
-        self.live.retain(|r| r.strong_count() > 0);
-        let len = self.live.len().max(32);
-        if self.live.capacity() > 4 * len {
-            self.live.shrink_to(2 * len);
+    /// Takes the root out of `slot`. Once no root is left, the list starts
+    /// over with at most `KEPT_ROOM` entries of room: a burst of root
+    /// actors leaves no memory behind it.
+    fn unlist(&mut self, slot: usize) -> Option<Weak<dyn Lane>> {
+        let entry = self.slots.get_mut(slot)?;
+        if matches!(entry, Slot::Vacant(_)) {
+            return None;
         }
-        self.compact_at = (self.live.len() * 2).max(64);
+        let Slot::Listed(root) = std::mem::replace(entry, Slot::Vacant(self.vacant)) else { unreachable!() };
+        self.vacant = slot;
+        self.listed -= 1;
+        if self.listed == 0 {
+            self.slots.clear();
+            self.vacant = NO_SLOT;
+            if self.slots.capacity() > KEPT_ROOM {
+                self.slots.shrink_to(KEPT_ROOM);
+            }
+        }
+        Some(root)
     }
 }
-
-/// A thread checks whether the census is worth a sweep once per this many
-/// root actors gone on it.
-const SWEEP_CHECK: usize = 64;
-
-/// No sweep for fewer gone roots than this (about 75 KB of shared blocks):
-/// below it, compaction at spawn is enough, and a sweep, which takes every
-/// shard's lock, would cost more than the memory it gives back.
-const SWEEP_FLOOR: usize = 256;
 
 /// This thread's shard number, given on first use.
 fn shard_index() -> usize {
@@ -99,76 +124,53 @@ fn shard_index() -> usize {
     })
 }
 
+/// A root's key: its slot above the low byte, its shard in it.
+fn key(shard: usize, slot: usize) -> u64 {
+    ((slot as u64) << 8) | shard as u64
+}
+
 impl Census {
     pub(crate) fn new() -> Self {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 live: AtomicIsize::new(0),
-                gone: AtomicUsize::new(0),
-                entries: AtomicUsize::new(0),
-                roots: Mutex::new(Roots { live: Vec::new(), compact_at: 64 }),
+                roots: Mutex::new(Roots { slots: Vec::new(), vacant: NO_SLOT, listed: 0 }),
             })
             .collect();
         Census { shards }
     }
 
-    fn here(&self) -> &Shard {
-        &self.shards[shard_index()]
+    /// Counts a new child actor (its parent lists it).
+    pub(crate) fn spawned(&self) {
+        self.shards[shard_index()].live.fetch_add(1, Ordering::Release);
     }
 
-    /// Counts a new actor; a root actor is also listed.
-    pub(crate) fn spawned(&self, root: Option<Weak<dyn Lane>>) {
-        let shard = self.here();
+    /// Counts and lists a new root actor; returns the key its end is
+    /// counted with (`ended`).
+    pub(crate) fn spawned_root(&self, root: Weak<dyn Lane>) -> u64 {
+        let index = shard_index();
+        let shard = &self.shards[index];
         shard.live.fetch_add(1, Ordering::Release);
-        if let Some(root) = root {
-            let mut roots = shard.roots.lock();
-            roots.push(root);
-            shard.entries.store(roots.live.len(), Ordering::Relaxed);
-        }
+        let slot = shard.roots.lock().list(root);
+        key(index, slot)
     }
 
-    /// Counts a root actor whose shared block has lost its last reference:
-    /// its entry now holds only the block's memory. Once `SWEEP_FLOOR` of
-    /// them, and a quarter of the entries, are such, every shard is
-    /// compacted, so that the memory of stopped actors comes back even if
-    /// nothing is spawned afterwards (spawning compacts too, but only the
-    /// spawning thread's shard).
+    /// Counts an actor's end; a root actor (one with a key other than
+    /// `UNLISTED`) also leaves the list.
     ///
-    /// The count is this thread's, on its own cache line; the shards are
-    /// added up once per `SWEEP_CHECK` actors gone on a thread. So what
-    /// waits for a pass is at most `SWEEP_FLOOR` entries, or a quarter of
-    /// them all, and `SWEEP_CHECK` more per thread. The counts are
-    /// estimates (a sweep resets them while others may be counting): they
-    /// only decide when to sweep; what a sweep removes is decided by each
-    /// entry's own count of references.
-    pub(crate) fn root_gone(&self) {
-        let gone = self.here().gone.fetch_add(1, Ordering::Relaxed) + 1;
-        if gone.is_multiple_of(SWEEP_CHECK) {
-            self.sweep_if_due();
+    /// A root usually ends on the thread that spawned it, whose shard is
+    /// then in this core's cache; on another thread the shard's lock and
+    /// slot move once between cores, the price of giving the memory back
+    /// at the end rather than in batches.
+    pub(crate) fn ended(&self, root: u64) {
+        self.shards[shard_index()].live.fetch_sub(1, Ordering::Release);
+        if root != UNLISTED {
+            let (shard, slot) = ((root & 0xff) as usize, (root >> 8) as usize);
+            let taken = self.shards.get(shard).and_then(|s| s.roots.lock().unlist(slot));
+            debug_assert!(taken.is_some(), "a root actor ended twice, or under a key it was not given");
+            // The weak reference is dropped outside the lock.
+            drop(taken);
         }
-    }
-
-    #[cold]
-    fn sweep_if_due(&self) {
-        let gone: usize = self.shards.iter().map(|s| s.gone.load(Ordering::Relaxed)).sum();
-        if gone < SWEEP_FLOOR {
-            return;
-        }
-        let entries: usize = self.shards.iter().map(|s| s.entries.load(Ordering::Relaxed)).sum();
-        if gone.saturating_mul(4) < entries {
-            return;
-        }
-        for shard in self.shards.iter() {
-            shard.gone.store(0, Ordering::Relaxed);
-            let mut roots = shard.roots.lock();
-            roots.compact();
-            shard.entries.store(roots.live.len(), Ordering::Relaxed);
-        }
-    }
-
-    /// Counts an actor's end.
-    pub(crate) fn ended(&self) {
-        self.here().live.fetch_sub(1, Ordering::Release);
     }
 
     /// Actors spawned and not yet ended.
@@ -179,12 +181,21 @@ impl Census {
         sum.max(0) as usize
     }
 
+    /// Root actors listed and not ended.
+    #[cfg(test)]
+    pub(crate) fn listed(&self) -> usize {
+        self.shards.iter().map(|s| s.roots.lock().listed).sum()
+    }
+
     /// The root actors still alive.
     pub(crate) fn roots(&self) -> Vec<Arc<dyn Lane>> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
             let roots = shard.roots.lock();
-            all.extend(roots.live.iter().filter_map(Weak::upgrade));
+            all.extend(roots.slots.iter().filter_map(|slot| match slot {
+                Slot::Listed(root) => root.upgrade(),
+                Slot::Vacant(_) => None,
+            }));
         }
         all
     }
@@ -205,7 +216,7 @@ mod tests {
             let census = census.clone();
             std::thread::spawn(move || {
                 for _ in 0..100 {
-                    census.spawned(None);
+                    census.spawned();
                     // The ender stops listening after 60.
                     let _ = tx.send(());
                 }
@@ -215,12 +226,57 @@ mod tests {
             let census = census.clone();
             std::thread::spawn(move || {
                 for () in rx.iter().take(60) {
-                    census.ended();
+                    census.ended(UNLISTED);
                 }
             })
         };
         spawner.join().unwrap();
         ender.join().unwrap();
         assert_eq!(census.live(), 40);
+    }
+
+    /// A root leaves the list by its key, from any thread; a vacated slot
+    /// is the next one given; and once the list is empty it keeps no more
+    /// than `KEPT_ROOM` entries of room, whatever its peak.
+    #[test]
+    fn roots_leave_by_their_key_and_the_list_shrinks_once_empty() {
+        struct Root(crate::cell::Cell);
+        impl Lane for Root {
+            fn cell(&self) -> &crate::cell::Cell {
+                &self.0
+            }
+            fn stats(&self) -> crate::base::stats::ActorStats {
+                unreachable!("not asked here")
+            }
+            fn signal(&self, _: crate::mailbox::signal::Signal) {}
+        }
+        let census = Census::new();
+        let roots: Vec<Arc<dyn Lane>> =
+            (0..1000).map(|_| Arc::new(Root(crate::cell::Cell::new("Root", None, None))) as Arc<dyn Lane>).collect();
+        let keys: Vec<u64> = roots.iter().map(|r| census.spawned_root(Arc::downgrade(r))).collect();
+        assert_eq!((census.live(), census.listed(), census.roots().len()), (1000, 1000, 1000));
+
+        // Ended on another thread than the one that listed it.
+        std::thread::scope(|s| s.spawn(|| census.ended(keys[10])).join().unwrap());
+        assert_eq!((census.live(), census.listed()), (999, 999));
+        assert!(!census.roots().iter().any(|r| Arc::ptr_eq(r, &roots[10])));
+        // The vacated slot is given to the next root.
+        let again = census.spawned_root(Arc::downgrade(&roots[10]));
+        assert_eq!(again, keys[10]);
+
+        // A root whose actor is gone is not returned, though still listed.
+        let gone: Arc<dyn Lane> = Arc::new(Root(crate::cell::Cell::new("Root", None, None)));
+        let gone_key = census.spawned_root(Arc::downgrade(&gone));
+        drop(gone);
+        assert_eq!(census.roots().len(), 1000);
+
+        for key in keys.iter().chain([&gone_key]) {
+            census.ended(*key);
+        }
+        assert_eq!((census.live(), census.listed()), (0, 0));
+        assert!(census.roots().is_empty());
+        for shard in census.shards.iter() {
+            assert!(shard.roots.lock().slots.capacity() <= KEPT_ROOM);
+        }
     }
 }
