@@ -86,9 +86,9 @@ impl Roots {
         }
     }
 
-    /// Takes the root out of `slot`. Once no root is left, the list starts
-    /// over with at most `KEPT_ROOM` entries of room: a burst of root
-    /// actors leaves no memory behind it.
+    /// Takes the root out of `slot`. Once no root is left, a list grown
+    /// past `KEPT_ROOM` entries starts over with that much room: a burst of
+    /// root actors leaves no memory behind it.
     fn unlist(&mut self, slot: usize) -> Option<Weak<dyn Lane>> {
         let entry = self.slots.get_mut(slot)?;
         if matches!(entry, Slot::Vacant(_)) {
@@ -97,12 +97,10 @@ impl Roots {
         let Slot::Listed(root) = std::mem::replace(entry, Slot::Vacant(self.vacant)) else { unreachable!() };
         self.vacant = slot;
         self.listed -= 1;
-        if self.listed == 0 {
+        if self.listed == 0 && self.slots.capacity() > KEPT_ROOM {
             self.slots.clear();
+            self.slots.shrink_to(KEPT_ROOM);
             self.vacant = NO_SLOT;
-            if self.slots.capacity() > KEPT_ROOM {
-                self.slots.shrink_to(KEPT_ROOM);
-            }
         }
         Some(root)
     }
