@@ -251,6 +251,51 @@ fn shutdown_of_a_three_level_tree_stops_children_before_parents_once_each() {
     });
 }
 
+/// Root actors spawned and stopped on several tasks while the system shuts
+/// down: every one of them ends (those spawned after the shutdown began
+/// stop at once), whichever worker spawned it and whichever ended it, and
+/// none is left counted.
+#[test]
+fn a_shutdown_racing_root_spawns_and_stops_ends_every_actor() {
+    both_flavours_bounded(|system| async move {
+        let spawners: Vec<_> = (0..4)
+            .map(|t| {
+                let system = system.clone();
+                tokio::spawn(async move {
+                    let mut kept = Vec::new();
+                    // Fewer under Miri, which runs this file too.
+                    for i in 0..if cfg!(miri) { 24 } else { 300u64 } {
+                        let actor = system.spawn(Counter::default());
+                        // Some end at once, some are asked first, the rest
+                        // wait for the shutdown.
+                        match (t + i) % 3 {
+                            0 => actor.stop(),
+                            1 => {
+                                let _ = actor.ask(Get).await;
+                            }
+                            _ => {}
+                        }
+                        kept.push(actor);
+                        if i % 16 == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    kept
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        system.shutdown().await;
+        for spawner in spawners {
+            for actor in spawner.await.unwrap() {
+                assert!(actor.wait_for_stop().await.is_normal());
+            }
+        }
+        assert_eq!(system.actor_count(), 0);
+        assert!(system.stats().actors.is_empty());
+    });
+}
+
 #[test]
 fn a_stopped_child_leaves_its_parent_running() {
     both_flavours_bounded(|system| async move {
