@@ -11,6 +11,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem;
 
 use tokio::sync::oneshot;
 
@@ -171,7 +172,10 @@ impl<R: Send + 'static> ReplyGuard<R> {
     }
 
     pub(crate) fn send(mut self, reply: R) {
-        if let Some(tx) = self.0.take() {
+        let tx = self.0.take();
+        // Emptied above: its drop would do nothing but cost a call.
+        mem::forget(self);
+        if let Some(tx) = tx {
             // The asker may have given up (timeout, dropped future): fine.
             let _ = tx.send(Ok(reply));
         }

@@ -325,6 +325,7 @@ impl<'a, M: Message> AskRequest<'a, M> {
     /// assert_eq!((first.await.unwrap(), second.await.unwrap()), (2, 4));
     /// # }
     /// ```
+    #[inline]
     pub fn try_send(self) -> Result<PendingAsk<M>, AskError<M>> {
         // Taken apart, so that nothing is left to drop at the end.
         let AskRequest { sink, state, timeout, reentrant, mut waiting, mut deadline } = self;
@@ -430,7 +431,12 @@ impl<M: Message> Future for AskRequest<'_, M> {
         }
         let AskState::Waiting(rx) = &mut this.state else { unreachable!("queued asks wait for their reply") };
         if let Poll::Ready(result) = poll_reply(rx, cx) {
-            this.state = AskState::Done;
+            // Taken out as the variant it is, so that only the receiver is
+            // dropped, not the whole state through its drop glue.
+            let AskState::Waiting(rx) = mem::replace(&mut this.state, AskState::Done) else {
+                unreachable!("matched above")
+            };
+            drop(rx);
             return Poll::Ready(result);
         }
         if expired(&mut this.deadline, cx) {
@@ -509,6 +515,7 @@ impl<M: Message> fmt::Debug for PendingAsk<M> {
 impl<M: Message> Future for PendingAsk<M> {
     type Output = Result<M::Reply, AskError<M>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if let Poll::Ready(result) = poll_reply(&mut this.rx, cx) {
