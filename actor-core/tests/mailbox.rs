@@ -212,3 +212,57 @@ async fn a_tell_future_is_the_message_and_three_words() {
     tell.await.unwrap();
     assert_eq!(counter.ask(Get).await.unwrap(), 3);
 }
+
+/// Counts its messages where a task outside can read the count.
+struct Tally(Arc<AtomicUsize>);
+
+#[actor]
+impl Tally {
+    #[message]
+    fn bump(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// An actor with a long mailbox shares its worker: on one thread, a task
+/// that looks at how far it got between its own turns sees it move on in
+/// steps of at most 129 messages (the run loop yields after 128 when more
+/// are queued, after one more in any case), never all at once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_actor_yields_its_worker_every_128_messages() {
+    let count = if cfg!(miri) { 300 } else { 2_000 };
+    let seen = Arc::new(AtomicUsize::new(0));
+    let tally = ActorSystem::new().spawn_with(Tally(seen.clone()), SpawnOptions::new().mailbox(Mailbox::unbounded()));
+    // Queued before the actor runs at all: one thread, no await yet.
+    for _ in 0..count {
+        tally.try_tell(Bump).unwrap();
+    }
+    // A spawned task, so that it takes turns in the runtime's queue with
+    // the actor (the test's own future is polled apart from that queue).
+    let watcher = tokio::spawn(async move {
+        let mut steps = Vec::new();
+        let mut last = 0;
+        loop {
+            let now = seen.load(Ordering::Relaxed);
+            steps.push(now - last);
+            last = now;
+            if last == count {
+                return steps;
+            }
+            // A turn at the back of the queue, as the actor's own yield
+            // takes (`yield_now` would wait until the queue is empty).
+            let mut yielded = false;
+            std::future::poll_fn(|cx| {
+                if std::mem::replace(&mut yielded, true) {
+                    return std::task::Poll::Ready(());
+                }
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            })
+            .await;
+        }
+    });
+    let steps = watcher.await.unwrap();
+    assert!(steps.iter().all(|&step| step <= 129), "the actor ran past its turn: steps {steps:?}");
+    assert!(steps.iter().filter(|&&step| step > 0).count() >= count / 129, "steps {steps:?}");
+}

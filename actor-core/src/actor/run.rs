@@ -395,6 +395,17 @@ impl<A: Actor> Running<A> {
         }
     }
 
+    /// Whether the run loop yields its worker after `handled` messages in
+    /// one poll: after [`YIELD_EVERY`] if more are queued, and after one
+    /// more in any case (it may have come between the look and the wait).
+    /// An actor with nothing queued gives its worker back by waiting,
+    /// without a yield's wake, which would put its task at the back of
+    /// the worker's queue and wake an idle worker to steal it.
+    #[inline(always)]
+    fn yields_after(&self, handled: usize) -> bool {
+        handled >= YIELD_EVERY && (handled > YIELD_EVERY || self.inbox.has_queued(&self.shared.mailbox))
+    }
+
     /// The hot loop, written as one poll function so that the task's state
     /// is just `Running`: takes messages off the mailbox and drives each
     /// handler's future in the slot, checking the system lane in between,
@@ -458,7 +469,7 @@ impl<A: Actor> Running<A> {
                     (Err(_), Busy::Idle) => unreachable!("an idle slot is empty and cannot panic"),
                 }
                 handled += 1;
-                if handled == YIELD_EVERY {
+                if self.yields_after(handled) {
                     // Our mailbox does not spend tokio's cooperative budget,
                     // so a busy actor yields by itself to keep its worker fair.
                     cx.waker().wake_by_ref();
@@ -530,7 +541,7 @@ impl<A: Actor> Running<A> {
                                 return Poll::Ready(Served::Stop(reason));
                             }
                             handled += 1;
-                            if handled == YIELD_EVERY {
+                            if self.yields_after(handled) {
                                 // As above, after a future polled to its end.
                                 cx.waker().wake_by_ref();
                                 return Poll::Pending;

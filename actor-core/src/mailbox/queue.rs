@@ -657,6 +657,13 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Whether a message waits, in the batch in hand or in the queue: a
+    /// hint (the queue's count, read without its lock), for when to yield.
+    #[inline]
+    pub(crate) fn has_queued(&self, queue: &Queue<T>) -> bool {
+        !self.batch.is_empty() || queue.len() > 0
+    }
+
     /// The batch in hand, taken whole.
     pub(crate) fn take_batch(&mut self) -> Deque<T> {
         std::mem::take(&mut self.batch)
