@@ -10,6 +10,8 @@
 //! part) next to the error, so the user sees one error at the mistake rather
 //! than a cascade of "trait not implemented" follow-ups.
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 
 mod actor;

@@ -54,6 +54,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;

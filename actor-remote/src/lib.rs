@@ -75,6 +75,8 @@
 //! [`RemoteActor`](actor_core::RemoteActor)) can be sent to a
 //! remote actor; another type is refused at the sender with `NotRemote`.
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod channel;
 mod cluster;
