@@ -346,3 +346,56 @@ async fn errors_convert_into_the_crate_error_for_question_mark() {
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert_eq!(err.to_string(), "actor has stopped");
 }
+
+/// A loop of asks that fail at once (the actor has stopped) never waits
+/// for a reply, yet shares its worker as a loop of sends does: each ask
+/// spends a unit of tokio's cooperative budget, so on one thread a task
+/// taking turns with the loop sees it run at most 128 asks between two of
+/// its own turns.
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_failing_asks_yields_its_worker() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let count = if cfg!(miri) { 300 } else { 2_000 };
+    let counter = ActorSystem::new().spawn(Counter::default());
+    counter.stop();
+    assert!(counter.wait_for_stop().await.is_normal());
+    let (turns, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+    // Both spawned, so that they take turns in the runtime's queue (the
+    // test's own future is polled apart from it).
+    let watcher = tokio::spawn({
+        let (turns, done) = (turns.clone(), done.clone());
+        async move {
+            while !done.load(Ordering::Relaxed) {
+                turns.fetch_add(1, Ordering::Relaxed);
+                // A turn at the back of the queue (`yield_now` would wait
+                // until the queue is empty).
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if std::mem::replace(&mut yielded, true) {
+                        return std::task::Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                })
+                .await;
+            }
+        }
+    });
+    let asker = tokio::spawn(async move {
+        // The most asks in a row with no turn of the watcher in between.
+        let (mut run, mut longest, mut last) = (0, 0, turns.load(Ordering::Relaxed));
+        for n in 0..count {
+            assert!(matches!(counter.ask(Add { n }).await, Err(AskError::Closed(Add { n: m })) if m == n));
+            let now = turns.load(Ordering::Relaxed);
+            run = if now == last { run + 1 } else { 1 };
+            (longest, last) = (longest.max(run), now);
+        }
+        done.store(true, Ordering::Relaxed);
+        longest
+    });
+    let longest = support::bounded(asker).await.unwrap();
+    support::bounded(watcher).await.unwrap();
+    assert!(longest <= 128, "{longest} asks in a row kept the worker from the other task");
+}

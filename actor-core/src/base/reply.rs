@@ -84,6 +84,7 @@ impl Polled {
     }
 
     /// The actor or task polled, if any.
+    #[inline]
     fn waiter(self) -> Option<Me> {
         (self.who != 0).then(|| Me { id: ActorId::local(self.who & !Self::TASK), scope: self.scope })
     }

@@ -349,7 +349,14 @@ impl<'a, M: Message> AskRequest<'a, M> {
     ///
     /// The state is matched in place: only the first poll moves the
     /// message out, and a queued ask returns at once.
-    fn poll_queued(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), AskError<M>>> {
+    ///
+    /// An ask spends a unit of the task's cooperative budget, as a tell
+    /// does. With `reply_spends` (the ask is awaited whole) the wait for
+    /// its reply spends it, since tokio's oneshot does: the ask then yields
+    /// before sending only if the budget is already spent, and one that
+    /// fails at once spends its unit here. Without (`send`), it spends it
+    /// here, before sending.
+    fn poll_queued(&mut self, cx: &mut TaskContext<'_>, reply_spends: bool) -> Poll<Result<(), AskError<M>>> {
         match self.state {
             AskState::Start(_) => {}
             AskState::Waiting(_) => return Poll::Ready(Ok(())),
@@ -360,7 +367,7 @@ impl<'a, M: Message> AskRequest<'a, M> {
             self.deadline = Some(Box::pin(tokio::time::sleep(timeout)));
         }
         // A turn for the worker, as before a tell.
-        if yield_first(cx) {
+        if (!reply_spends || !tokio::task::coop::has_budget_remaining()) && yield_first(cx) {
             return Poll::Pending;
         }
         let AskState::Start(msg) = mem::replace(&mut self.state, AskState::Done) else { unreachable!("matched above") };
@@ -376,7 +383,14 @@ impl<'a, M: Message> AskRequest<'a, M> {
                 self.state = AskState::Queueing(self.sink.ask(ask, asking), rx);
                 self.poll_room(cx)
             }
-            Queued::Failed(e) => Poll::Ready(Err(e)),
+            Queued::Failed(e) => {
+                if reply_spends {
+                    // No reply to wait for: spent here, so that a loop of
+                    // failing asks still yields (at its next ask).
+                    let _ = yield_first(cx);
+                }
+                Poll::Ready(Err(e))
+            }
         }
     }
 
@@ -413,6 +427,7 @@ impl<'a, M: Message> AskRequest<'a, M> {
 }
 
 /// Whether the ask's timer, if any, has fired.
+#[inline]
 fn expired(deadline: &mut Option<Pin<Box<Sleep>>>, cx: &mut TaskContext<'_>) -> bool {
     deadline.as_mut().is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
 }
@@ -425,7 +440,7 @@ impl<M: Message> Future for AskRequest<'_, M> {
         // Once queued, every poll is a poll of the reply: no need to move
         // the state out and back in again.
         if !matches!(this.state, AskState::Waiting(_))
-            && let Err(e) = ready!(this.poll_queued(cx))
+            && let Err(e) = ready!(this.poll_queued(cx, true))
         {
             return Poll::Ready(Err(e));
         }
@@ -570,7 +585,7 @@ impl<M: Message> Future for SendAsk<'_, M> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         // `AskRequest` is `Unpin` (its timer is boxed), and so is this.
         let ask = &mut self.get_mut().ask;
-        ready!(ask.poll_queued(cx))?;
+        ready!(ask.poll_queued(cx, false))?;
         let AskState::Waiting(rx) = mem::replace(&mut ask.state, AskState::Done) else {
             unreachable!("queued asks wait for their reply")
         };
