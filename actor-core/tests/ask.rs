@@ -369,17 +369,7 @@ async fn a_loop_of_failing_asks_yields_its_worker() {
         async move {
             while !done.load(Ordering::Relaxed) {
                 turns.fetch_add(1, Ordering::Relaxed);
-                // A turn at the back of the queue (`yield_now` would wait
-                // until the queue is empty).
-                let mut yielded = false;
-                std::future::poll_fn(|cx| {
-                    if std::mem::replace(&mut yielded, true) {
-                        return std::task::Poll::Ready(());
-                    }
-                    cx.waker().wake_by_ref();
-                    std::task::Poll::Pending
-                })
-                .await;
+                support::turn().await;
             }
         }
     });

@@ -249,17 +249,7 @@ async fn a_busy_actor_yields_its_worker_every_128_messages() {
             if last == count {
                 return steps;
             }
-            // A turn at the back of the queue, as the actor's own yield
-            // takes (`yield_now` would wait until the queue is empty).
-            let mut yielded = false;
-            std::future::poll_fn(|cx| {
-                if std::mem::replace(&mut yielded, true) {
-                    return std::task::Poll::Ready(());
-                }
-                cx.waker().wake_by_ref();
-                std::task::Poll::Pending
-            })
-            .await;
+            support::turn().await;
         }
     });
     // Bounded: an actor that stopped short would leave the watcher waiting.

@@ -135,6 +135,21 @@ where
 // Miri's clock runs with the instructions it interprets: far longer there.
 pub const LIMIT: Duration = Duration::from_secs(if cfg!(miri) { 3_600 } else { 20 });
 
+/// Gives the worker up once, with this task woken at once: a turn at the
+/// back of the runtime's queue, as an actor's own yield takes
+/// (`tokio::task::yield_now` would wait until the queue is empty).
+pub async fn turn() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut yielded, true) {
+            return std::task::Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
+}
+
 /// Bounds a test's wait by [`LIMIT`]: a hang is a failure.
 pub async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     bounded_by(LIMIT, f).await
