@@ -1026,6 +1026,7 @@ impl Peer {
             restarts: self.stats.restarts.load(Ordering::Relaxed),
             acked_tells: self.stats.acked_tells.load(Ordering::Relaxed),
             undelivered: self.stats.undelivered.load(Ordering::Relaxed),
+            credit_timeouts: self.stats.credit_timeouts.load(Ordering::Relaxed),
         }
     }
 
@@ -1359,6 +1360,12 @@ pub struct LinkStats {
     /// Messages the peer said it could not deliver (each one also a dead
     /// letter on the peer's node).
     pub undelivered: u64,
+    /// Times this node's held-credit timer fired: credit granted by an
+    /// ask's delivery, held for the ask's reply to carry back to the peer,
+    /// was still held as far as the reader had seen a millisecond later
+    /// (it then goes on its own if no reply has taken it). In a steady
+    /// stream of asks the replies carry it and the timer never fires.
+    pub credit_timeouts: u64,
 }
 
 /// Writes what `sender.sealed` holds to the socket without waiting: with a

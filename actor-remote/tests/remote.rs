@@ -404,10 +404,40 @@ async fn credit_held_for_a_slow_reply_goes_out_on_its_own() {
         remote.tell_record(0, 0).await.unwrap();
         assert!(sent.elapsed() < Duration::from_millis(1_000), "the tell waited {:?} for credit", sent.elapsed());
         assert!(!napping.is_finished(), "credit came before the reply");
+        // It went on the held credit's timer.
+        assert!(a.link_stats("b").unwrap().credit_timeouts >= 1);
         assert_eq!(napping.await.unwrap().unwrap(), 2_000);
         assert_eq!(remote.stats().await.unwrap(), (1, true));
     })
     .await;
+}
+
+/// In a steady stream of asks each reply carries the credit its ask's
+/// delivery granted, and the timer armed for that credit is taken down
+/// before it fires: a timer firing for nothing wakes the runtime in the
+/// middle of a round trip. 10,240 sequential asks make 20 grants (one per
+/// half window); before the timer was taken down each fired once.
+#[tokio::test]
+async fn steady_asks_do_not_fire_the_held_credit_timer() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let a = node("a").await;
+        let b = node("b").await;
+        let peer = b.connect(&a.address().to_string()).await.unwrap();
+        let counter = a.system().spawn(Counter::default());
+        a.register("counter", &counter).unwrap();
+        let remote: ActorRef<Counter> = b.lookup(&peer, "counter").await.unwrap();
+        let window = Limits::default().credit_window as u64;
+        let asks = 20 * window / 2;
+        for n in 0..asks {
+            assert_eq!(remote.add(1).await.unwrap(), n + 1);
+        }
+        // A round trip that stalls past a millisecond right after a grant
+        // (a busy test machine) lets its timer fire: a few may.
+        let fired = a.link_stats("b").unwrap().credit_timeouts;
+        assert!(fired <= 5, "the held credit's timer fired {fired} times in {asks} asks (20 grants)");
+    })
+    .await
+    .expect("the test finished in time");
 }
 
 #[tokio::test]

@@ -388,6 +388,7 @@ pub(super) async fn read_loop(
                 // No reply has carried the credit out (its handler is
                 // still at work): the writer sends what is queued now.
                 credit_timer = None;
+                peer.stats.credit_timeouts.fetch_add(1, Ordering::Relaxed);
                 if !peer.link().frames.is_empty() {
                     peer.wake_writer.notify_one();
                 }

@@ -210,6 +210,8 @@ pub(super) struct Stats {
     pub(super) acked_tells: AtomicU64,
     /// Messages the peer said it could not deliver.
     pub(super) undelivered: AtomicU64,
+    /// Times the held-credit timer fired (`LinkStats::credit_timeouts`).
+    pub(super) credit_timeouts: AtomicU64,
 }
 
 impl Stats {
