@@ -1364,7 +1364,8 @@ pub struct LinkStats {
     /// ask's delivery, held for the ask's reply to carry back to the peer,
     /// was still held as far as the reader had seen a millisecond later
     /// (it then goes on its own if no reply has taken it). In a steady
-    /// stream of asks the replies carry it and the timer never fires.
+    /// stream of asks the replies carry it, and the timer is taken down
+    /// before it fires.
     pub credit_timeouts: u64,
 }
 

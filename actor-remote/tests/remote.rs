@@ -416,7 +416,7 @@ async fn credit_held_for_a_slow_reply_goes_out_on_its_own() {
 /// delivery granted, and the timer armed for that credit is taken down
 /// before it fires: a timer firing for nothing wakes the runtime in the
 /// middle of a round trip. 10,240 sequential asks make 20 grants (one per
-/// half window); before the timer was taken down each fired once.
+/// half window); a timer left armed would fire once for each.
 #[tokio::test]
 async fn steady_asks_do_not_fire_the_held_credit_timer() {
     tokio::time::timeout(Duration::from_secs(60), async {
